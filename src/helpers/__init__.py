@@ -1,0 +1,25 @@
+"""Helpers for new-retail customer analytics notebooks.
+
+The notebooks under ``notebooks/`` hold narrative only; every computation they show
+lives in this package so that it can be tested:
+
+- :mod:`helpers.errors`        user-facing errors (file, column, row, value)
+- :mod:`helpers.columns`       column maps, Chinese header aliases
+- :mod:`helpers.loading`       reading and validating transaction files
+- :mod:`helpers.datasets`      the embedded CDNOW data shipped inside ``lifetimes``
+- :mod:`helpers.summary`       transactions to frequency / recency / T / monetary value
+- :mod:`helpers.lifetimes_adapter`  the only module that calls ``lifetimes``
+- :mod:`helpers.clv`           fitting, holdout validation, model comparison, CLV table
+- :mod:`helpers.plotting`      seaborn figures
+- :mod:`helpers.privacy`       pseudonymised ids, personal-data column screening
+- :mod:`helpers.render`        papermill execution and HTML rendering of playbook pages
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("retail-playbooks")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]
