@@ -1,0 +1,145 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import clv
+from helpers import lifetimes_adapter as la
+from helpers.errors import ConfigError
+from helpers.summary import customer_summary
+
+from ._cdnow import CALIBRATION_END, OBSERVATION_END, master, master_calibration_holdout, sample_calibration_summary
+
+
+def settings(**overrides):
+    values = {"calibration_end": CALIBRATION_END, "observation_end": OBSERVATION_END} | overrides
+    return clv.ClvSettings(**values)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    summary = customer_summary(master(), OBSERVATION_END, "W")
+    purchase = clv.fit_purchase_model(summary, "bgnbd")
+    spend = la.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    return summary, purchase, spend
+
+
+@pytest.fixture(scope="module")
+def calibration_model():
+    return clv.fit_purchase_model(master_calibration_holdout(), "bgnbd", suffix="_cal")
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"model": "weibull"}, "model"),
+        ({"horizon_months": 0}, "horizon_months"),
+        ({"horizon_months": 1.5}, "horizon_months"),
+        ({"annual_discount_rate": 10}, "annual_discount_rate"),
+        ({"gross_margin": 0}, "gross_margin"),
+        ({"penalizer": -1}, "penalizer"),
+        ({"time_unit": "fortnight"}, "time_unit"),
+        ({"calibration_end": "1998-07-01"}, "calibration_end"),
+        ({"observation_end": "yesterday-ish"}, "observation_end"),
+    ],
+)
+def test_settings_reject_bad_values(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        settings(**overrides)
+
+
+def test_settings_derived_units():
+    s = settings(time_unit="weeks", annual_discount_rate=0.1268250301)
+    assert s.time_unit == "W"
+    assert s.periods_per_month == pytest.approx(30 / 7)
+    assert s.monthly_discount_rate == pytest.approx(0.01, abs=1e-9)
+    assert clv.monthly_rate(0.0) == 0.0
+
+
+def test_clv_table_is_consistent(fitted):
+    summary, purchase, spend = fitted
+    s = settings(gross_margin=0.25)
+    table = clv.clv_table(summary, purchase, spend, s)
+    assert len(table) == len(summary) == 23570
+    assert table["clv"].is_monotonic_decreasing
+    np.testing.assert_allclose(table["clv"], table["clv_revenue"] * 0.25)
+    assert table["p_alive"].between(0, 1).all()
+    # undiscounted revenue CLV = expected purchases in the horizon x expected spend
+    undiscounted = clv.clv_table(summary, purchase, spend, settings(annual_discount_rate=0.0))
+    np.testing.assert_allclose(
+        undiscounted["clv_revenue"], undiscounted["expected_purchases"] * undiscounted["expected_spend"], rtol=1e-9
+    )
+    assert (table.loc[undiscounted.index, "clv_revenue"] <= undiscounted["clv_revenue"] + 1e-9).all()
+
+
+def test_longer_horizon_is_worth_more(fitted):
+    summary, purchase, spend = fitted
+    short = clv.clv_table(summary, purchase, spend, settings(horizon_months=6))["clv"].sum()
+    long = clv.clv_table(summary, purchase, spend, settings(horizon_months=24))["clv"].sum()
+    assert long > short > 0
+
+
+def test_period_transactions_accounts_for_every_customer(calibration_model):
+    cal = master_calibration_holdout()
+    table = clv.period_transactions(calibration_model, cal)
+    assert table["actual"].sum() == len(cal)
+    assert table["model"].sum() == pytest.approx(len(cal))
+    assert list(table["repeat_purchases"])[-1] == "7+"
+    # a well-fitting model: within 10% of the actual count in the largest bucket
+    assert table["model"].iloc[0] == pytest.approx(table["actual"].iloc[0], rel=0.1)
+
+
+def test_cumulative_tracking_counts_and_tracks(calibration_model):
+    cal = master_calibration_holdout()
+    table = clv.cumulative_repeat_transactions(calibration_model, master(), CALIBRATION_END, OBSERVATION_END, "W")
+    assert len(table) == 77 and table["actual"].is_monotonic_increasing and table["predicted"].is_monotonic_increasing
+    # actual at the calibration end equals all calibration repeat purchases
+    at_cal = table.loc[table["date"] <= pd.Timestamp(CALIBRATION_END), "actual"].iloc[-1]
+    assert at_cal == cal["frequency_cal"].sum()
+    last_date = table["date"].iloc[-1]
+    in_window = master()[master()["timestamp"] <= last_date]
+    full = customer_summary(in_window, last_date, "D").loc[cal.index]
+    assert table["actual"].iloc[-1] == full["frequency"].sum()
+    assert table["predicted"].iloc[-1] == pytest.approx(table["actual"].iloc[-1], rel=0.1)
+
+
+def test_conditional_expectations_cover_every_customer(calibration_model):
+    cal = master_calibration_holdout()
+    table = clv.conditional_expectations(calibration_model, cal)
+    assert table["customers"].sum() == len(cal)
+    zero = cal[cal["frequency_cal"] == 0]
+    assert table["actual"].iloc[0] == pytest.approx(zero["frequency_holdout"].mean())
+    assert table["predicted"].is_monotonic_increasing
+
+
+def test_holdout_metrics_by_hand():
+    metrics = clv.holdout_error_metrics(np.array([0, 2, 4]), np.array([1, 2, 2]))
+    assert metrics["actual_total"] == 6 and metrics["predicted_total"] == 5
+    assert metrics["total_error_pct"] == pytest.approx(-100 / 6)
+    assert metrics["mae"] == pytest.approx(1.0)
+    assert metrics["rmse"] == pytest.approx(np.sqrt(5 / 3))
+
+
+def test_model_comparison_scores_each_model_and_keeps_failures():
+    cal = master_calibration_holdout()
+    table = clv.compare_models(cal, ("bgnbd", "mbgnbd", "no-such-model"))
+    assert list(table["key"]) == ["bgnbd", "mbgnbd", "no-such-model"]
+    ok = table.iloc[:2]
+    assert (ok["holdout_actual"] == cal["frequency_holdout"].sum()).all()
+    assert (ok["total_error_pct"].abs() < 25).all()
+    assert "not known" in table["note"].iloc[2]
+
+
+def test_value_concentration_by_hand():
+    values = np.array([50.0, 30.0, 10.0, 5.0, 5.0, 0, 0, 0, 0, 0])
+    assert clv.share_of_value_in_top(values, 0.1) == pytest.approx(0.5)
+    assert clv.share_of_value_in_top(values, 0.2) == pytest.approx(0.8)
+    curve = clv.value_concentration(values)
+    assert curve["share_of_value"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_spend_independence_on_cdnow_sample():
+    result = clv.spend_independence(sample_calibration_summary())
+    assert result["repeat_buyers"] == 946
+    # Fader & Hardie's Gamma-Gamma note reports a correlation of 0.11 on these buyers
+    assert result["correlation"] == pytest.approx(0.11, abs=0.01)
+    assert result["acceptable"]

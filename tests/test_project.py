@@ -1,0 +1,58 @@
+"""Project hygiene: one environment, clean notebooks, the documented entry points."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _name(spec: str) -> str:
+    return re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject_specs() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return {_name(s): s.replace(" ", "") for s in specs}
+
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda_specs = {_name(s): s.replace(" ", "") for s in conda if _name(s) not in ("python", "pip")}
+    assert conda_specs == _pyproject_specs()
+    assert "-e .[dev]" in pip
+
+
+def test_notebooks_exist_and_are_committed_clean():
+    assert NOTEBOOKS, "no notebooks found"
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", path.name
+        assert "papermill" not in nb["metadata"], path.name
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
+            assert "papermill" not in cell.get("metadata", {}), path.name
+
+
+def test_each_notebook_has_one_tagged_parameters_cell_with_typed_comments():
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, path.name
+        lines = [l for l in "".join(tagged[0]["source"]).splitlines() if l and not l.startswith("#")]
+        for line in lines:
+            assert re.match(r"^\w+: \w+ = .+  # .+", line), f"{path.name}: untyped or uncommented: {line}"
+
+
+def test_readme_commands_are_the_ones_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    assert "make playbooks" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,137 @@
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes.utils import summary_data_from_transaction_data
+
+from helpers.errors import ConfigError, DataError
+from helpers.summary import (
+    calibration_holdout_summary,
+    collapse_rfm,
+    customer_summary,
+    normalise_time_unit,
+)
+
+from ._cdnow import CALIBRATION_END, OBSERVATION_END, master
+
+
+def tx(rows):
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "timestamp": pd.to_datetime([r[1] for r in rows]),
+            "amount": [float(r[2]) for r in rows],
+        }
+    )
+
+
+@pytest.mark.parametrize("unit,multiplier", [("D", 1), ("W", 7)])
+@pytest.mark.parametrize("end", [OBSERVATION_END, CALIBRATION_END])
+def test_matches_lifetimes_exactly_on_cdnow(unit, multiplier, end):
+    data = master()
+    ours = customer_summary(data, end, unit)
+    theirs = summary_data_from_transaction_data(
+        data, "customer_id", "timestamp", "amount", observation_period_end=end, freq="D", freq_multiplier=multiplier
+    ).sort_index()
+    assert list(ours.index) == list(theirs.index)
+    for column in ("frequency", "recency", "T"):
+        np.testing.assert_array_equal(ours[column].to_numpy(), theirs[column].to_numpy(), err_msg=column)
+    np.testing.assert_allclose(ours["monetary_value"], theirs["monetary_value"], rtol=1e-12)
+
+
+def test_cdnow_customer_1_in_weeks_is_fhl_convention():
+    row = customer_summary(master(), CALIBRATION_END, "W").loc["00001"]
+    assert row["frequency"] == 2
+    assert row["recency"] == pytest.approx(30.43, abs=0.005)
+    assert row["T"] == pytest.approx(38.86, abs=0.005)
+
+
+def test_conventions_on_a_hand_made_log():
+    data = tx(
+        [
+            ("a", "2024-01-01 09:00", 10),
+            ("a", "2024-01-01 18:00", 5),  # same day: merged with the first purchase
+            ("a", "2024-01-11", 20),
+            ("a", "2024-01-21", 40),
+            ("b", "2024-01-05", 7),
+            ("c", "2024-02-01", 9),  # after the observation end: ignored
+        ]
+    )
+    out = customer_summary(data, "2024-01-31", "D")
+    assert list(out.index) == ["a", "b"]
+    a, b = out.loc["a"], out.loc["b"]
+    assert (a["frequency"], a["recency"], a["T"]) == (2, 20, 30)
+    assert a["monetary_value"] == 30  # mean of repeat days (20, 40); first day excluded
+    assert (b["frequency"], b["recency"], b["T"], b["monetary_value"]) == (0, 0, 26, 0)
+
+
+def test_default_observation_end_is_the_last_purchase_day():
+    data = tx([("a", "2024-01-01", 1), ("b", "2024-01-15", 1)])
+    out = customer_summary(data, time_unit="W")
+    assert out.loc["a", "T"] == pytest.approx(2.0)
+    assert out.loc["b", "T"] == 0
+
+
+def test_returns_netted_into_a_day_still_count_the_day():
+    data = tx([("a", "2024-01-01", 10), ("a", "2024-01-03", 30), ("a", "2024-01-03", -10)])
+    out = customer_summary(data, "2024-01-10")
+    assert out.loc["a", "frequency"] == 1
+    assert out.loc["a", "monetary_value"] == 20
+
+
+def test_calibration_holdout_split_by_hand():
+    data = tx(
+        [
+            ("a", "2024-01-01", 10),
+            ("a", "2024-01-08", 20),
+            ("a", "2024-01-20", 30),  # holdout
+            ("a", "2024-01-20", 10),  # same holdout day
+            ("a", "2024-01-25", 50),  # holdout
+            ("b", "2024-01-09", 5),
+            ("c", "2024-01-15", 5),  # first purchase in the holdout: not in the cohort
+            ("a", "2024-03-01", 99),  # after observation end
+        ]
+    )
+    out = calibration_holdout_summary(data, "2024-01-10", "2024-01-31", "D")
+    assert list(out.index) == ["a", "b"]
+    a = out.loc["a"]
+    assert (a["frequency_cal"], a["recency_cal"], a["T_cal"], a["monetary_value_cal"]) == (1, 7, 9, 20)
+    assert a["frequency_holdout"] == 2
+    assert a["monetary_value_holdout"] == 45  # (40 + 50) / 2 purchase days
+    assert a["duration_holdout"] == 21
+    assert out.loc["b", "frequency_holdout"] == 0
+
+
+def test_holdout_counts_agree_with_full_summary_on_cdnow():
+    data = master()
+    split = calibration_holdout_summary(data, CALIBRATION_END, OBSERVATION_END, "W")
+    full = customer_summary(data, OBSERVATION_END, "W")
+    # every calibration customer's repeat days = calibration repeats + holdout days
+    np.testing.assert_array_equal(
+        full.loc[split.index, "frequency"].to_numpy(),
+        (split["frequency_cal"] + split["frequency_holdout"]).to_numpy(),
+    )
+    assert split["duration_holdout"].iloc[0] == pytest.approx(273 / 7)
+
+
+def test_calibration_end_after_observation_end_is_a_config_error():
+    data = tx([("a", "2024-01-01", 1)])
+    with pytest.raises(ConfigError, match="calibration_end"):
+        calibration_holdout_summary(data, "2024-02-01", "2024-01-15")
+
+
+def test_bad_inputs_are_clear():
+    with pytest.raises(ConfigError, match="time_unit"):
+        normalise_time_unit("fortnight")
+    with pytest.raises(ConfigError, match="observation_end"):
+        customer_summary(tx([("a", "2024-01-01", 1)]), "not a date")
+    with pytest.raises(DataError, match="customer_id"):
+        customer_summary(pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01"])}))
+    assert normalise_time_unit("weeks") == "W"
+
+
+def test_collapse_keeps_every_customer_once():
+    summary = customer_summary(master(), CALIBRATION_END, "W")
+    rows = collapse_rfm(summary)
+    assert rows["weight"].sum() == len(summary)
+    assert len(rows) < len(summary) / 5
+    assert not rows.duplicated(["frequency", "recency", "T"]).any()
