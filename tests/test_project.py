@@ -56,3 +56,15 @@ def test_readme_commands_are_the_ones_ci_runs():
     readme = (ROOT / "README.md").read_text()
     assert "make playbooks" in readme and "make test" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_papermill_sees_every_parameter():
+    import papermill
+
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+        names = {l.split(":")[0] for l in "".join(cell["source"]).splitlines() if l and not l.startswith("#")}
+        inferred = papermill.inspect_notebook(str(path))
+        assert set(inferred) == names, path.name
+        assert all(p["help"] for p in inferred.values()), path.name

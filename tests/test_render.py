@@ -1,0 +1,330 @@
+"""Executing notebooks with papermill and rendering playbook pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+import helpers
+from helpers.errors import ConfigError, HelperError
+from helpers.render import (
+    CSS_PATH,
+    NotebookFailed,
+    RunInfo,
+    execute_notebook,
+    notebook_parameters,
+    prepare_for_page,
+    render_page,
+    strip_ansi,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPORT = FIXTURES / "report.ipynb"
+FAILING = FIXTURES / "failing.ipynb"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def external_loads(html: str) -> list[str]:
+    """Every resource the page would fetch from elsewhere (links to follow are fine)."""
+    soup = BeautifulSoup(html, "html.parser")
+    found = []
+    for tag in soup.find_all(True):
+        if tag.name == "a":
+            continue
+        for attr in ("src", "href", "data", "poster", "srcset"):
+            value = tag.get(attr)
+            if value and (re.match(r"\s*([a-z][a-z0-9+.-]*:)?//", value, re.I) or "http" in value):
+                found.append(f"<{tag.name} {attr}={value}>")
+    for style in soup.find_all("style"):
+        found += re.findall(r"@import[^;]*|url\(\s*['\"]?(?:https?:)?//[^)]*\)", style.get_text())
+    return found
+
+
+# --------------------------------------------------------------- one real run
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    work = tmp_path_factory.mktemp("run")
+    nb = execute_notebook(
+        REPORT,
+        {"region": "Nord", "n_customers": 4},
+        work / "build" / "executed" / "report.ipynb",
+        cwd=work,
+        progress=False,
+    )
+    return nb, work
+
+
+@pytest.fixture(scope="module")
+def page(executed):
+    nb, work = executed
+    run = RunInfo.from_notebook(
+        nb,
+        data_source="fixture transactions",
+        default_parameters={"output_dir": None},
+        extra={"Notebook": "tests/fixtures/report.ipynb"},
+    )
+    path = render_page(nb, work / "site" / "report.html", title="Fixture report", run_info=run)
+    return path, path.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_executed_notebook_is_written_with_parameters(executed):
+    nb, work = executed
+    on_disk = nbformat.read(work / "build" / "executed" / "report.ipynb", as_version=4)
+    assert on_disk.metadata.papermill.parameters == {"region": "Nord", "n_customers": 4}
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "region = \"Nord\"" in injected[0].source
+
+
+@pytest.mark.slow
+def test_page_is_self_contained(page):
+    _, html = page
+    assert "<script" not in html.lower()
+    assert external_loads(html) == []
+    for cdn in ("cdnjs", "require.js", "mathjax", "unpkg", "jsdelivr"):
+        assert cdn not in html.lower()
+    assert '<meta name="viewport"' in html or 'name="viewport"' in html
+    assert re.search(r'<html lang="en"', html)
+
+
+@pytest.mark.slow
+def test_page_shows_results_but_no_code(page):
+    _, html = page
+    # code inputs never reach the page
+    assert "SECRET_CODE_MARKER" not in html
+    assert "import pandas" not in html
+    assert "plt.subplots" not in html
+    assert "In&nbsp;[" not in html and "Out[" not in html
+    # markdown cells, pandas table, Markdown display, PNG figure, stdout text
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("h1", string=re.compile("Fixture report"))
+    table = soup.find("table", class_="dataframe")
+    assert table is not None and "C003" in table.get_text() and "50.0" in table.get_text()
+    assert "<strong>Region:</strong> Nord" in html
+    assert '<img alt="Figure" src="data:image/png;base64,' in html or '<img src="data:image/png;base64,' in html
+    assert "coloured stdout line" in html
+
+
+@pytest.mark.slow
+def test_page_drops_stderr_and_ansi(page):
+    _, html = page
+    assert "stderr noise" not in html
+    assert "a warning nobody should read" not in html
+    assert "\x1b" not in html and "[31m" not in html
+
+
+@pytest.mark.slow
+def test_page_has_run_metadata(page):
+    _, html = page
+    soup = BeautifulSoup(html, "html.parser")
+    header, footer = soup.find("header"), soup.find("footer")
+    assert "fixture transactions" in header.get_text()
+    text = footer.get_text(" ")
+    assert helpers.__version__ in text
+    assert "lifetimes" in text and "0.11.3" in text
+    assert "tests/fixtures/report.ipynb" in text
+    rows = {tr.find_all("td")[0].get_text(): tr.find_all("td")[1].get_text() for tr in footer.select("table.params tbody tr")}
+    assert rows["region"] == "Nord"
+    assert rows["n_customers"] == "4"
+    assert rows["output_dir"].startswith("None") and "notebook default" in rows["output_dir"]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\)", text)  # run start
+    assert re.search(r"\d+(\.\d)? s", text)  # duration
+
+
+@pytest.mark.slow
+def test_page_is_small(page):
+    path, _ = page
+    assert path.stat().st_size < 300_000
+    assert CSS_PATH.stat().st_size < 15_000
+    css = CSS_PATH.read_text(encoding="utf-8")
+    for needle in ('"PingFang SC"', '"Microsoft YaHei"', '"Noto Sans CJK SC"', "@media print", "max-width: 100%", "overflow-x: auto"):
+        assert needle in css
+
+
+@pytest.mark.slow
+def test_lang_is_a_parameter(executed, tmp_path):
+    nb, _ = executed
+    run = RunInfo.from_notebook(nb, data_source="x")
+    html = render_page(nb, tmp_path / "zh.html", title="客户价值", run_info=run, lang="zh-CN").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in html
+    assert "<title>客户价值</title>" in html
+    with pytest.raises(ConfigError, match="language tag"):
+        render_page(nb, tmp_path / "bad.html", title="x", run_info=run, lang="Chinese please")
+    assert not (tmp_path / "bad.html").exists()
+
+
+@pytest.mark.slow
+def test_failed_render_keeps_the_previous_page(executed, tmp_path, monkeypatch):
+    nb, _ = executed
+    run = RunInfo.from_notebook(nb, data_source="x")
+    target = render_page(nb, tmp_path / "page.html", title="First", run_info=run)
+    before = target.read_bytes()
+
+    def broken(html):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("helpers.render._make_self_contained", broken)
+    with pytest.raises(RuntimeError):
+        render_page(nb, target, title="Second", run_info=run)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]  # no temp files left
+
+
+# ----------------------------------------------------------------- failures
+
+
+@pytest.mark.slow
+def test_helper_error_in_a_cell_becomes_notebook_failed(tmp_path):
+    executed_path = tmp_path / "failing.ipynb"
+    with pytest.raises(NotebookFailed) as caught:
+        execute_notebook(FAILING, {"data_path": "data/tx.csv"}, executed_path, cwd=tmp_path, progress=False)
+    err = caught.value
+    assert isinstance(err, HelperError)
+    # cell 3 of the source notebook (0-based; markdown cells count, the injected cell does not)
+    assert err.cell_index == 3
+    assert err.ename == "DataError"
+    message = str(err)
+    assert "failing.ipynb" in message
+    assert "cell 4 of 5" in message
+    assert "`from helpers.errors import DataError`" in message
+    assert "data/tx.csv: column 'order_date': dates cannot be read (2 rows)" in message
+    assert "row 7: '2024-13-01'" in message
+    assert "DataError: " not in message  # a helpers error shows its own message only
+    assert "Traceback" not in message and "\x1b" not in message
+    assert executed_path.exists()  # the executed copy keeps the error output
+
+
+@pytest.mark.slow
+def test_other_errors_show_name_and_value_without_ansi(tmp_path):
+    nb = new_notebook(
+        cells=[new_markdown_cell("# t"), new_code_cell("x = 1"), new_code_cell("\n# divide\nx / 0\n")],
+        metadata={"kernelspec": KERNELSPEC},
+    )
+    source = tmp_path / "zero.ipynb"
+    nbformat.write(nb, source)
+    with pytest.raises(NotebookFailed) as caught:
+        execute_notebook(source, {}, tmp_path / "out" / "zero.ipynb", progress=False)
+    message = str(caught.value)
+    assert "cell 3 of 3 (`# divide`)" in message
+    assert "ZeroDivisionError: division by zero" in message
+    assert "full traceback in" in message
+    assert caught.value.traceback and not any("\x1b" in line for line in caught.value.traceback)
+
+
+def test_unknown_parameter_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"no parameter 'regoin'.*region, n_customers, output_dir"):
+        execute_notebook(REPORT, {"regoin": "x"}, tmp_path / "x.ipynb")
+    assert not (tmp_path / "x.ipynb").exists()
+
+
+def test_missing_notebook_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="notebook not found"):
+        execute_notebook(tmp_path / "nope.ipynb", {}, tmp_path / "x.ipynb")
+
+
+# ------------------------------------------------------------- no kernel needed
+
+
+def test_notebook_parameters_reads_annotated_defaults_with_comments():
+    cell = new_code_cell(
+        "# Parameters\n"
+        'data_path: str = ""  # file; "" = embedded data\n'
+        "horizon: int = 12  # months (12 = one year)\n"
+        "rate = 0.10\n"
+        "%matplotlib inline\n"
+        "cutoff = pd.Timestamp('2024-01-01')\n"
+    )
+    cell.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[cell])
+    assert notebook_parameters(nb) == {
+        "data_path": "",
+        "horizon": 12,
+        "rate": 0.10,
+        "cutoff": "pd.Timestamp('2024-01-01')",
+    }
+    assert notebook_parameters(new_notebook(cells=[new_code_cell("x = 1")])) is None
+
+
+def test_prepare_for_page_keeps_only_what_readers_need():
+    code = new_code_cell(
+        "...",
+        outputs=[
+            new_output("stream", name="stderr", text="UserWarning: noise\n"),
+            new_output("stream", name="stdout", text="\x1b[1;32mgreen\x1b[0m\n"),
+            new_output("display_data", data={"application/javascript": "alert(1)"}),
+            new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {}, "text/plain": "HBox()"}),
+            new_output("execute_result", data={"text/plain": "[<matplotlib.lines.Line2D at 0x7f3a2c1b2d30>]"}, execution_count=1),
+            new_output("display_data", data={"text/plain": "<Figure size 640x480 with 1 Axes>"}),
+            new_output("display_data", data={"text/markdown": "**kept**", "text/plain": "kept"}),
+            new_output("error", ename="ValueError", evalue="\x1b[31mbad\x1b[0m", traceback=["\x1b[31mtb\x1b[0m"]),
+        ],
+    )
+    removed = new_code_cell("...", outputs=[new_output("stream", name="stdout", text="secret")])
+    removed.metadata["tags"] = ["remove-cell"]
+    quiet = new_code_cell("...", outputs=[new_output("stream", name="stdout", text="hidden output")])
+    quiet.metadata["tags"] = ["remove-output"]
+    nb = new_notebook(cells=[new_markdown_cell("# Title"), code, removed, quiet])
+
+    page_nb = prepare_for_page(nb)
+
+    assert len(page_nb.cells) == 3
+    outputs = page_nb.cells[1].outputs
+    assert [o.output_type for o in outputs] == ["stream", "display_data", "error"]
+    assert outputs[0].text == "green\n"
+    assert outputs[1].data == {"text/markdown": "**kept**", "text/plain": "kept"}
+    assert outputs[2].evalue == "bad" and outputs[2].traceback == []
+    assert page_nb.cells[2].outputs == []
+    assert len(nb.cells[1].outputs) == 8  # the input notebook is not modified
+
+
+def test_external_resources_are_removed(tmp_path):
+    cell = new_code_cell(
+        "...",
+        outputs=[
+            new_output(
+                "display_data",
+                data={
+                    "text/html": (
+                        '<script src="https://cdn.example.com/lib.js"></script>'
+                        '<img src="https://example.com/logo.png">'
+                        '<link rel="stylesheet" href="//fonts.example.com/a.css">'
+                        '<a href="https://example.com/docs">docs</a>'
+                    )
+                },
+            )
+        ],
+    )
+    nb = new_notebook(cells=[cell])
+    run = RunInfo(data_source="d", parameters={}, started=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), duration_s=1.5)
+    html = render_page(nb, tmp_path / "p.html", title="t", run_info=run).read_text(encoding="utf-8")
+    assert "<script" not in html
+    assert external_loads(html) == []
+    assert "image not embedded: https://example.com/logo.png" in html
+    assert '<a href="https://example.com/docs">docs</a>' in html
+
+
+def test_run_info_from_papermill_metadata():
+    nb = new_notebook()
+    nb.metadata["papermill"] = {
+        "start_time": "2026-05-09T07:35:25.123456+00:00",
+        "end_time": "2026-05-09T07:36:07.123456+00:00",
+        "duration": 42.0,
+        "parameters": {"output_dir": "build/outputs/clv"},
+    }
+    run = RunInfo.from_notebook(nb, data_source="d")
+    assert run.started == dt.datetime(2026, 5, 9, 7, 35, 25, 123456, tzinfo=dt.timezone.utc)
+    assert run.duration_s == 42.0
+    assert run.parameters == {"output_dir": "build/outputs/clv"}
+    assert run.package_version == helpers.__version__
+
+
+def test_strip_ansi():
+    assert strip_ansi("\x1b[0;31mValueError\x1b[0m: x\x1b[?25l") == "ValueError: x"
