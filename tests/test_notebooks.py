@@ -1,0 +1,129 @@
+"""Smoke runs of the real notebooks through papermill and the page renderer.
+
+Small slices keep each run to seconds; the full default build is `make playbooks`.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from helpers.render import RunInfo, execute_notebook, render_page
+
+from ._cdnow import sample
+
+ROOT = Path(__file__).resolve().parents[1]
+CLV = ROOT / "notebooks" / "clv.ipynb"
+SMOKE_CUSTOMERS = 1500
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cdnow_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clv")
+    params = {"sample_customers": SMOKE_CUSTOMERS, "output_dir": str(out / "outputs")}
+    nb = execute_notebook(CLV, params, out / "executed.ipynb", cwd=ROOT, progress=False)
+    page = render_page(
+        nb, out / "clv.html", title="Customer lifetime value",
+        run_info=RunInfo.from_notebook(nb, data_source="CDNOW slice", parameters=params),
+    )
+    return out, page.read_text(encoding="utf-8")
+
+
+def test_clv_notebook_writes_the_promised_outputs(cdnow_run):
+    out, _ = cdnow_run
+    table = pd.read_csv(out / "outputs" / "customer_clv.csv", dtype={"customer_id": str})
+    assert len(table) == SMOKE_CUSTOMERS
+    assert list(table.columns) == [
+        "customer_id", "frequency", "recency", "T", "monetary_value", "p_alive",
+        "expected_purchases", "expected_spend", "clv_revenue", "clv",
+    ]
+    assert table["customer_id"].str.fullmatch(r"C-[0-9a-f]{12}").all()  # pseudonymised by default
+    metrics = json.loads((out / "outputs" / "clv_metrics.json").read_text())
+    assert metrics["customers"] == SMOKE_CUSTOMERS
+    assert set(metrics["purchase_model"]["params"]) == {"r", "alpha", "a", "b"}
+    assert set(metrics["purchase_model"]["standard_errors"]) == {"r", "alpha", "a", "b"}
+    assert {row["key"] for row in metrics["model_comparison"]} == {"bgnbd", "pareto", "mbgnbd"}
+    assert metrics["clv_total"] == pytest.approx(table["clv"].sum(), rel=1e-4)
+    figures = {p.stem for p in (out / "outputs" / "figures").glob("*.png")}
+    assert {"cumulative", "period_transactions", "conditional_expectations", "model_comparison"} <= figures
+
+
+def test_clv_page_shows_headline_validation_figures_and_table(cdnow_run):
+    _, html = cdnow_run
+    assert "The answer" in html and "expected to bring" in html
+    assert html.count('src="data:image/png;base64,') >= 8
+    assert "Can we trust the model?" in html and "Which model?" in html
+    assert "CLV margin" in html  # the customer table
+    assert "def " not in html and "import " not in html  # no code on the page
+    cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", html)
+    assert sum(bool(re.fullmatch(r"C-[0-9a-f]{12}", c)) for c in cells) == 30  # two customer tables
+    assert not [c for c in cells if re.fullmatch(r"\d{5}", c)]  # CDNOW's raw ids are 5 digits
+
+
+def test_clv_notebook_runs_on_a_chinese_gbk_export(tmp_path):
+    data = sample()
+    export = pd.DataFrame(
+        {
+            "会员编号": data["customer_id"],
+            "下单时间": data["timestamp"].dt.strftime("%Y%m%d").astype(int),
+            "实付金额": data["amount"].map(lambda v: f"{v:,.2f}"),
+            "手机号": "13800138000",
+        }
+    )
+    path = tmp_path / "订单.csv"
+    export.to_csv(path, index=False, encoding="gbk")
+    params = {
+        "data_path": str(path),
+        "currency": "¥",
+        "sample_customers": 800,
+        "output_dir": str(tmp_path / "out"),
+    }
+    execute_notebook(CLV, params, tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
+    table = pd.read_csv(tmp_path / "out" / "customer_clv.csv")
+    assert len(table) == 800
+    assert "13800138000" not in (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
+
+
+def test_build_with_a_bad_file_names_the_problem_and_keeps_the_old_page(tmp_path):
+    bad = tmp_path / "orders.csv"
+    bad.write_text("customer_id,date,amount\n1,2024-01-01,10\n2,2024-13-45,12\n", encoding="utf-8")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "clv.html").write_text("previous good page", encoding="utf-8")
+    config = tmp_path / "playbooks" / "playbooks.yaml"
+    config.parent.mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "clv.ipynb").write_bytes(CLV.read_bytes())
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "output": str(site),
+                "build": str(tmp_path / "build"),
+                "pages": [
+                    {
+                        "name": "clv",
+                        "title": "CLV",
+                        "notebook": "notebooks/clv.ipynb",
+                        "parameters": {"data_path": str(bad), "output_dir": str(tmp_path / "out")},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers", "build", "--config", str(config)],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    assert "orders.csv" in output and "date" in output and "row 3" in output and "2024-13-45" in output
+    assert (site / "clv.html").read_text(encoding="utf-8") == "previous good page"
