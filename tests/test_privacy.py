@@ -1,0 +1,105 @@
+import hashlib
+import hmac
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.errors import ConfigError
+from helpers.privacy import (
+    DEFAULT_KEY,
+    KEY_ENV_VAR,
+    display_ids,
+    drop_personal_data,
+    find_personal_data_columns,
+    pseudonymise,
+    resolve_key,
+)
+
+
+def test_pseudonymise_format_and_determinism():
+    ids = pd.Series(["00001", "00002", "00001", None], index=[5, 6, 7, 8], name="customer_id")
+    out = pseudonymise(ids, "k1")
+    assert out.index.tolist() == [5, 6, 7, 8] and out.name == "customer_id"
+    assert out.iloc[0] == out.iloc[2] != out.iloc[1]
+    assert pd.isna(out.iloc[3])
+    assert out.iloc[:3].str.fullmatch(r"C-[0-9a-f]{12}").all()
+    expected = "C-" + hmac.new(b"k1", b"00001", hashlib.sha256).hexdigest()[:12]
+    assert out.iloc[0] == expected
+    assert pseudonymise(ids, "k1").equals(out)
+    assert pseudonymise(ids, "k2").iloc[0] != out.iloc[0]
+    assert pseudonymise(ids, b"k1").iloc[0] == expected
+
+
+def test_pseudonymise_keeps_leading_zeros_distinct():
+    out = pseudonymise(pd.Series(["1", "01", "001"]), "k")
+    assert out.nunique() == 3
+
+
+def test_empty_key_is_config_error():
+    with pytest.raises(ConfigError, match=KEY_ENV_VAR):
+        pseudonymise(pd.Series(["a"]), "")
+
+
+def test_resolve_key(monkeypatch):
+    monkeypatch.delenv(KEY_ENV_VAR, raising=False)
+    assert resolve_key(None) == (DEFAULT_KEY, True)
+    assert resolve_key("") == (DEFAULT_KEY, True)
+    monkeypatch.setenv(KEY_ENV_VAR, "from-env")
+    assert resolve_key(None) == ("from-env", False)
+    assert resolve_key("explicit") == ("explicit", False)
+
+
+def test_display_ids(monkeypatch):
+    monkeypatch.delenv(KEY_ENV_VAR, raising=False)
+    ids = pd.Series(["00001", "00002"])
+    assert display_ids(ids, allow_raw_ids=True).tolist() == ["00001", "00002"]
+    hidden = display_ids(ids)
+    assert hidden.equals(pseudonymise(ids, DEFAULT_KEY))
+    assert display_ids(ids, key="other").iloc[0] != hidden.iloc[0]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["姓名", "收货人", "手机号", "联系电话", "邮箱", "收货地址", "身份证号", "Customer Name", "Email",
+     "E-mail Address", "Phone", "mobile_no", "tel", "Address", "zip", "Date of Birth", "名字"],
+)
+def test_personal_headers_found(header):
+    assert find_personal_data_columns(pd.DataFrame({header: ["x"]})) == [header]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["customer_id", "会员编号", "store_name", "门店名称", "category", "order_date", "amount", "hotel", "渠道"],
+)
+def test_ordinary_headers_not_flagged(header):
+    assert find_personal_data_columns(pd.DataFrame({header: ["x"]})) == []
+
+
+def test_personal_values_found():
+    n = 20
+    frame = pd.DataFrame(
+        {
+            "c1": [f"user{i}@example.com" for i in range(n)],
+            "c2": [f"139{i:08d}" for i in range(n)],
+            "c3": np.arange(13800000000, 13800000000 + n),
+            "c4": [f"+1 415 555 {1000 + i}" for i in range(n)],
+            "order_no": [f"2024010500{i:04d}" for i in range(n)],
+            "day": ["19970101"] * n,
+            "amount": np.linspace(1, 100, n),
+        }
+    )
+    assert find_personal_data_columns(frame) == ["c1", "c2", "c3", "c4"]
+    kept, dropped = drop_personal_data(frame)
+    assert dropped == ["c1", "c2", "c3", "c4"]
+    assert list(kept.columns) == ["order_no", "day", "amount"]
+
+
+def test_mostly_rule():
+    frame = pd.DataFrame({"note": ["13900000000"] + ["ok"] * 9})
+    assert find_personal_data_columns(frame) == []
+
+
+def test_screens_the_raw_gbk_sample(samples_dir):
+    raw = pd.read_csv(samples_dir / "transactions_zh_gbk.csv", encoding="gbk", dtype=str)
+    assert find_personal_data_columns(raw) == ["手机号", "收货人"]
