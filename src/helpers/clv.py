@@ -64,6 +64,11 @@ class ClvSettings:
         return DAYS_PER_UNIT[self.time_unit]
 
     @property
+    def unit_name(self) -> str:
+        """The time unit in words, for labels."""
+        return {"D": "days", "W": "weeks", "M": "months"}[self.time_unit]
+
+    @property
     def periods_per_month(self) -> float:
         return DAYS_PER_MONTH / self.unit_days
 

@@ -19,8 +19,12 @@ LAPSED_P_ALIVE = 0.5
 
 
 def money(value: float, currency: str = "$") -> str:
-    """Format an amount for a reader: $1.2M, $45.3k, $812."""
+    """Format an amount for Markdown: $1.2M, $45.3k, $812.
+
+    A dollar sign is escaped: Markdown renderers read text between two "$" as LaTeX.
+    """
     sign = "-" if value < 0 else ""
+    currency = currency.replace("$", "\\$")
     value = abs(value)
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if value >= size:

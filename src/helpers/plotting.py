@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import Image, display
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
@@ -77,6 +78,9 @@ def cumulative_transactions(table: pd.DataFrame, calibration_end: object, unit_l
         title="Cumulative repeat purchases: model vs what happened",
         xlabel=f"Date ({unit_label} steps)", ylabel="Repeat purchases (cumulative)",
     )
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     ax.legend()
     return fig
 

@@ -15,32 +15,36 @@ TOP_ROWS = 15
 
 def styled(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler:
     """A table without its index, numbers formatted for reading."""
-    return frame.style.format(formats or {}, na_rep="–").hide(axis="index")
+    # class "dataframe" gives Styler tables the page's table style (numbers right, no wrapping)
+    styler = frame.style.format(formats or {}, na_rep="–").hide(axis="index")
+    return styler.set_table_attributes('class="dataframe"')
 
 
-def _customer_view(table: pd.DataFrame, allow_raw_ids: bool, id_key: str | None, currency: str) -> pd.DataFrame:
+def _customer_view(
+    table: pd.DataFrame, allow_raw_ids: bool, id_key: str | None, currency: str, unit: str
+) -> pd.DataFrame:
     view = table.reset_index()
     view[CUSTOMER_ID] = display_ids(view[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
     return view.rename(
         columns={
             CUSTOMER_ID: "Customer",
             "frequency": "Repeat purchases",
-            "recency": "Age at last purchase",
-            "T": "Age",
+            "recency": f"Age at last purchase ({unit})",
+            "T": f"Age ({unit})",
             "monetary_value": f"Avg repeat spend ({currency})",
             "p_alive": "P(alive)",
-            "expected_purchases": "Expected purchases",
+            "expected_purchases": "Expected purchases",  # in the study horizon
             "expected_spend": f"Expected spend/purchase ({currency})",
             "clv": f"CLV margin ({currency})",
         }
     )
 
 
-def _customer_formats(currency: str) -> dict[str, str]:
+def _customer_formats(currency: str, unit: str) -> dict[str, str]:
     return {
         "Repeat purchases": "{:.0f}",
-        "Age at last purchase": "{:.1f}",
-        "Age": "{:.1f}",
+        f"Age at last purchase ({unit})": "{:.1f}",
+        f"Age ({unit})": "{:.1f}",
         f"Avg repeat spend ({currency})": "{:,.2f}",
         "P(alive)": "{:.0%}",
         "Expected purchases": "{:.2f}",
@@ -49,31 +53,43 @@ def _customer_formats(currency: str) -> dict[str, str]:
     }
 
 
-_CUSTOMER_COLUMNS = [
-    "Customer", "Repeat purchases", "Age at last purchase", "Age", "P(alive)", "Expected purchases",
-]
+def _customer_columns(unit: str) -> list[str]:
+    return ["Customer", "Repeat purchases", f"Age at last purchase ({unit})", f"Age ({unit})", "P(alive)",
+            "Expected purchases"]
 
 
 def top_customers(
-    table: pd.DataFrame, *, n: int = TOP_ROWS, allow_raw_ids: bool = False, id_key: str | None = None, currency: str = "$"
+    table: pd.DataFrame,
+    *,
+    n: int = TOP_ROWS,
+    allow_raw_ids: bool = False,
+    id_key: str | None = None,
+    currency: str = "$",
+    unit: str = "weeks",
 ) -> Styler:
     """The customers with the highest predicted CLV."""
-    view = _customer_view(table.head(n), allow_raw_ids, id_key, currency)
-    cols = _CUSTOMER_COLUMNS + [f"Expected spend/purchase ({currency})", f"CLV margin ({currency})"]
-    return styled(view[cols], _customer_formats(currency))
+    view = _customer_view(table.head(n), allow_raw_ids, id_key, currency, unit)
+    cols = _customer_columns(unit) + [f"Expected spend/purchase ({currency})", f"CLV margin ({currency})"]
+    return styled(view[cols], _customer_formats(currency, unit))
 
 
 def at_risk_customers(
-    table: pd.DataFrame, *, n: int = TOP_ROWS, allow_raw_ids: bool = False, id_key: str | None = None, currency: str = "$"
+    table: pd.DataFrame,
+    *,
+    n: int = TOP_ROWS,
+    allow_raw_ids: bool = False,
+    id_key: str | None = None,
+    currency: str = "$",
+    unit: str = "weeks",
 ) -> Styler:
     """Valuable past customers who are probably lapsing: highest past repeat spend, P(alive) < threshold."""
     risky = table[table["p_alive"] < LAPSED_P_ALIVE].copy()
     risky["past_value"] = risky["frequency"] * risky["monetary_value"]
     risky = risky.sort_values(["past_value", "p_alive"], ascending=[False, True], kind="stable").head(n)
-    view = _customer_view(risky, allow_raw_ids, id_key, currency)
+    view = _customer_view(risky, allow_raw_ids, id_key, currency, unit)
     view = view.rename(columns={"past_value": f"Past repeat spend ({currency})"})
-    cols = _CUSTOMER_COLUMNS + [f"Past repeat spend ({currency})", f"CLV margin ({currency})"]
-    formats = _customer_formats(currency) | {f"Past repeat spend ({currency})": "{:,.2f}"}
+    cols = _customer_columns(unit) + [f"Past repeat spend ({currency})", f"CLV margin ({currency})"]
+    formats = _customer_formats(currency, unit) | {f"Past repeat spend ({currency})": "{:,.2f}"}
     return styled(view[cols], formats)
 
 
