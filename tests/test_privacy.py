@@ -103,3 +103,8 @@ def test_mostly_rule():
 def test_screens_the_raw_gbk_sample(samples_dir):
     raw = pd.read_csv(samples_dir / "transactions_zh_gbk.csv", encoding="gbk", dtype=str)
     assert find_personal_data_columns(raw) == ["手机号", "收货人"]
+
+
+def test_consent_flags_about_a_channel_are_not_contact_details():
+    frame = pd.DataFrame({"marketing_wechat": [True, False], "wechat_id": ["wx_a1", "wx_b2"], "微信号": ["a", "b"]})
+    assert find_personal_data_columns(frame) == ["wechat_id", "微信号"]

@@ -12,7 +12,9 @@ lives in this package so that it can be tested:
 - :mod:`helpers.clv`           fitting, holdout validation, model comparison, CLV table
 - :mod:`helpers.plotting`      seaborn figures
 - :mod:`helpers.privacy`       pseudonymised ids, personal-data column screening
+- :mod:`helpers.generator`     seeded new-retail dataset with known truth (`python -m helpers.generator`)
 - :mod:`helpers.render`        papermill execution and HTML rendering of playbook pages
+- :mod:`helpers.build`         the `python -m helpers build` command (pages, index)
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -43,8 +43,9 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
         r"|姓名|名字|联系人|收货人|收件人|昵称|客户名称|会员名称|买家名称"
     ),
     "phone": re.compile(
-        r"phone|mobile|(?:^|_)(?:tel|telephone|cell|fax)(?:_|$)|contact_?number|wechat|whatsapp"
-        r"|手机|电话|联系方式|微信|座机"
+        r"phone|mobile|(?:^|_)(?:tel|telephone|cell|fax)(?:_|$)|contact_?number"
+        r"|^(?:wechat|whatsapp)$|(?:^|_)(?:wechat|whatsapp)_?(?:id|no|number|account)$"
+        r"|手机|电话|联系方式|微信号|^微信$|座机"
     ),
     "email": re.compile(r"e_?mail|邮箱|电子邮件|电邮"),
     "address": re.compile(r"address|street|(?:^|_)(?:zip|postcode|postal_?code)(?:_|$)|地址|住址|邮编"),
