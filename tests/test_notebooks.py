@@ -127,3 +127,18 @@ def test_build_with_a_bad_file_names_the_problem_and_keeps_the_old_page(tmp_path
     assert "Traceback" not in output
     assert "orders.csv" in output and "date" in output and "row 3" in output and "2024-13-45" in output
     assert (site / "clv.html").read_text(encoding="utf-8") == "previous good page"
+
+
+def test_clv_page_in_chinese(tmp_path):
+    params = {"sample_customers": 800, "language": "zh-CN", "output_dir": str(tmp_path / "out")}
+    nb = execute_notebook(CLV, params, tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
+    html = render_page(
+        nb, tmp_path / "clv.html", title="客户终身价值", lang="zh-CN",
+        run_info=RunInfo.from_notebook(nb, data_source="CDNOW", parameters=params),
+    ).read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in html
+    for heading in ("客户终身价值：我们的客户群值多少钱", "## 结论".lstrip("# "), "模型可信吗？", "建议行动"):
+        assert heading in html, heading
+    assert "预计这 800 位客户" in html
+    assert "The answer" not in html and "Can we trust the model?" not in html
+    assert "存活概率" in html  # translated table header

@@ -25,8 +25,9 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    conda_specs = {_name(s): s.replace(" ", "") for s in conda if _name(s) not in ("python", "pip")}
-    assert conda_specs == _pyproject_specs()
+    pip_specs = [s.split("#")[0].strip() for s in pip if not s.startswith("-e")]
+    specs = {_name(s): s.replace(" ", "") for s in conda + pip_specs if _name(s) not in ("python", "pip")}
+    assert specs == _pyproject_specs()
     assert "-e .[dev]" in pip
 
 

@@ -2,12 +2,16 @@
 
 Each function takes a table produced by :mod:`helpers.clv` and returns a matplotlib
 ``Figure`` (never calls ``plt.show``), so notebooks display it and tests can inspect it.
-lifetimes' own plotting helpers are not used: several fail on matplotlib 3.8+.
+Labels come from the page language's catalog (``helpers/locales``); Chinese labels use
+Noto Sans CJK SC shipped by the ``mplfonts`` package, so they render on any machine.
+lifetimes' own plotting helpers are not used.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
+from functools import lru_cache
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -15,9 +19,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import Image, display
+from matplotlib import font_manager
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
+
+from .i18n import text
 
 ACTUAL_COLOUR = "#1f4e79"
 MODEL_COLOUR = "#e07b39"
@@ -25,21 +32,52 @@ FIGSIZE = (7.5, 4.2)
 DPI = 110
 
 
+#: Fonts tried in order; the first covers Chinese and is registered from mplfonts when present.
+FONT_FAMILIES = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "PingFang SC", "Microsoft YaHei", "DejaVu Sans"]
+_BUNDLED_CJK_FONT = "fonts/NotoSansCJKsc-Regular.otf"
+
+
+@lru_cache(maxsize=1)
+def register_cjk_font() -> str | None:
+    """Register the Chinese font shipped with ``mplfonts``; return its family name (None if absent).
+
+    The package is located without importing it (its import pulls in a command-line tool).
+    """
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / _BUNDLED_CJK_FONT
+    if not path.exists():
+        return None
+    font_manager.fontManager.addfont(str(path))
+    return font_manager.FontProperties(fname=str(path)).get_name()
+
+
 def set_style() -> None:
-    """House style: white grid, readable sizes, fonts that can show Chinese when installed."""
+    """House style: white grid, readable sizes, a font that shows Chinese as well as English."""
     sns.set_theme(style="whitegrid", context="notebook")
+    register_cjk_font()
     plt.rcParams.update(
         {
             "figure.dpi": DPI,
             "savefig.dpi": DPI,
             "axes.titleweight": "bold",
             "axes.titlesize": 12,
-            "font.sans-serif": [
-                "Noto Sans CJK SC", "WenQuanYi Zen Hei", "PingFang SC", "Microsoft YaHei", "DejaVu Sans",
-            ],
+            "font.family": "sans-serif",
+            "font.sans-serif": FONT_FAMILIES,
             "axes.unicode_minus": False,
         }
     )
+
+
+def _date_formats(language: str) -> dict:
+    """Concise date tick formats; Chinese pages read 1997年 / 3月 rather than 1997 / Mar."""
+    if text("common.actual", language) == text("common.actual", "en"):
+        return {}
+    return {
+        "formats": ["%Y年", "%-m月", "%-d日", "%H:%M", "%H:%M", "%S.%f"],
+        "zero_formats": ["", "%Y年", "%-m月", "%-m月%-d日", "%H:%M", "%H:%M"],
+    }
 
 
 def _figure() -> tuple[Figure, plt.Axes]:
@@ -48,58 +86,68 @@ def _figure() -> tuple[Figure, plt.Axes]:
     return fig, ax
 
 
-def period_transactions(table: pd.DataFrame) -> Figure:
+def period_transactions(table: pd.DataFrame, language: str = "en") -> Figure:
     """Bars: customers by repeat purchases in calibration, actual vs model."""
     fig, ax = _figure()
-    long = table.melt("repeat_purchases", ["actual", "model"], var_name="source", value_name="customers")
+    labels = {"actual": text("common.actual", language), "model": text("common.model", language)}
+    long = table.rename(columns=labels).melt(
+        "repeat_purchases", list(labels.values()), var_name="source", value_name="customers"
+    )
     sns.barplot(
         long, x="repeat_purchases", y="customers", hue="source", ax=ax,
-        palette={"actual": ACTUAL_COLOUR, "model": MODEL_COLOUR},
+        palette={labels["actual"]: ACTUAL_COLOUR, labels["model"]: MODEL_COLOUR},
     )
     ax.set(
-        title="How many repeat purchases customers made (calibration period)",
-        xlabel="Repeat purchases", ylabel="Customers",
+        title=text("clv.figure.period_title", language),
+        xlabel=text("clv.figure.repeat_purchases", language), ylabel=text("clv.figure.customers", language),
     )
     ax.legend(title="")
     return fig
 
 
-def cumulative_transactions(table: pd.DataFrame, calibration_end: object, unit_label: str) -> Figure:
+def cumulative_transactions(
+    table: pd.DataFrame, calibration_end: object, time_unit: str, language: str = "en"
+) -> Figure:
     """Lines: cumulative repeat purchases of the calibration cohort, actual vs model."""
     fig, ax = _figure()
-    ax.plot(table["date"], table["actual"], color=ACTUAL_COLOUR, lw=2, label="actual")
-    ax.plot(table["date"], table["predicted"], color=MODEL_COLOUR, lw=2, ls="--", label="model")
+    ax.plot(table["date"], table["actual"], color=ACTUAL_COLOUR, lw=2, label=text("common.actual", language))
+    ax.plot(
+        table["date"], table["predicted"], color=MODEL_COLOUR, lw=2, ls="--", label=text("common.model", language)
+    )
     ax.axvline(pd.Timestamp(calibration_end), color="grey", ls=":", lw=1.5)
     ax.annotate(
-        "end of calibration", (pd.Timestamp(calibration_end), ax.get_ylim()[1] * 0.95),
+        text("clv.figure.end_of_calibration", language), (pd.Timestamp(calibration_end), ax.get_ylim()[1] * 0.95),
         ha="right", va="top", fontsize=9, color="grey", rotation=90,
     )
     ax.set(
-        title="Cumulative repeat purchases: model vs what happened",
-        xlabel=f"Date ({unit_label} steps)", ylabel="Repeat purchases (cumulative)",
+        title=text("clv.figure.cumulative_title", language),
+        xlabel=text("clv.figure.date_steps", language, steps=text(f"common.steps.{time_unit}", language)),
+        ylabel=text("clv.figure.cumulative_y", language),
     )
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, **_date_formats(language)))
     ax.legend()
     return fig
 
 
-def conditional_expectations(table: pd.DataFrame) -> Figure:
+def conditional_expectations(table: pd.DataFrame, language: str = "en") -> Figure:
     """Lines: mean holdout purchases by calibration purchases, actual vs predicted."""
     fig, ax = _figure()
     x = table["calibration_purchases"]
-    ax.plot(x, table["actual"], marker="o", color=ACTUAL_COLOUR, lw=2, label="actual")
-    ax.plot(x, table["predicted"], marker="s", color=MODEL_COLOUR, lw=2, ls="--", label="model")
+    ax.plot(x, table["actual"], marker="o", color=ACTUAL_COLOUR, lw=2, label=text("common.actual", language))
+    ax.plot(
+        x, table["predicted"], marker="s", color=MODEL_COLOUR, lw=2, ls="--", label=text("common.model", language)
+    )
     ax.set(
-        title="Holdout purchases by how often customers bought before",
-        xlabel="Repeat purchases in calibration", ylabel="Mean purchases in holdout",
+        title=text("clv.figure.conditional_title", language),
+        xlabel=text("clv.figure.calibration_purchases", language), ylabel=text("clv.figure.holdout_mean", language),
     )
     ax.legend()
     return fig
 
 
-def holdout_errors(actual: np.ndarray, predicted: np.ndarray) -> Figure:
+def holdout_errors(actual: np.ndarray, predicted: np.ndarray, language: str = "en") -> Figure:
     """Histogram of per-customer prediction error in the holdout."""
     fig, ax = _figure()
     error = np.asarray(predicted) - np.asarray(actual)
@@ -107,65 +155,69 @@ def holdout_errors(actual: np.ndarray, predicted: np.ndarray) -> Figure:
     sns.histplot(np.clip(error, low, high), bins=40, ax=ax, color=ACTUAL_COLOUR)
     ax.axvline(0, color="black", lw=1)
     ax.set(
-        title="Per-customer error: predicted minus actual holdout purchases",
-        xlabel="Error (purchases; extreme 1% clipped)", ylabel="Customers",
+        title=text("clv.figure.errors_title", language),
+        xlabel=text("clv.figure.errors_x", language), ylabel=text("clv.figure.customers", language),
     )
     return fig
 
 
-def model_comparison(table: pd.DataFrame) -> Figure:
+def model_comparison(table: pd.DataFrame, language: str = "en") -> Figure:
     """Bars: total holdout purchases predicted by each model against the actual total."""
     fig, ax = _figure()
     ok = table.dropna(subset=["holdout_predicted"])
     sns.barplot(ok, x="model", y="holdout_predicted", ax=ax, color=MODEL_COLOUR)
     if len(ok):
-        ax.axhline(ok["holdout_actual"].iloc[0], color=ACTUAL_COLOUR, lw=2, label="actual")
+        ax.axhline(ok["holdout_actual"].iloc[0], color=ACTUAL_COLOUR, lw=2, label=text("common.actual", language))
         ax.legend()
-    ax.set(title="Holdout purchases predicted by each model", xlabel="", ylabel="Repeat purchases in holdout")
+    ax.set(
+        title=text("clv.figure.comparison_title", language), xlabel="",
+        ylabel=text("clv.figure.comparison_y", language),
+    )
     return fig
 
 
-def value_concentration(curve: pd.DataFrame) -> Figure:
+def value_concentration(curve: pd.DataFrame, language: str = "en") -> Figure:
     """Lorenz-style curve of predicted CLV across customers."""
     fig, ax = _figure()
     ax.plot(curve["share_of_customers"], curve["share_of_value"], color=ACTUAL_COLOUR, lw=2.5)
-    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="value spread evenly")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label=text("clv.figure.even", language))
     for top in (0.1, 0.2):
         idx = max(int(np.ceil(top * len(curve))) - 1, 0)
         share = curve["share_of_value"].iloc[idx]
         ax.scatter([top], [share], color=MODEL_COLOUR, zorder=3)
-        ax.annotate(f"top {top:.0%} hold {share:.0%}", (top, share), xytext=(8, -14), textcoords="offset points")
+        label = text("clv.figure.top_hold", language, top=f"{top:.0%}", share=f"{share:.0%}")
+        ax.annotate(label, (top, share), xytext=(8, -14), textcoords="offset points")
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set(
-        title="How concentrated future value is",
-        xlabel="Customers, ranked by predicted CLV", ylabel="Share of total predicted CLV",
+        title=text("clv.figure.concentration_title", language),
+        xlabel=text("clv.figure.ranked", language), ylabel=text("clv.figure.share_value", language),
     )
     ax.legend(loc="lower right")
     return fig
 
 
-def p_alive_distribution(p_alive: np.ndarray) -> Figure:
+def p_alive_distribution(p_alive: np.ndarray, language: str = "en") -> Figure:
     """Histogram of P(alive) across customers."""
     fig, ax = _figure()
     sns.histplot(np.asarray(p_alive), bins=np.linspace(0, 1, 21), ax=ax, color=ACTUAL_COLOUR)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set(
-        title="Probability each customer is still active",
-        xlabel="P(alive) at the end of the data", ylabel="Customers",
+        title=text("clv.figure.p_alive_title", language),
+        xlabel=text("clv.figure.p_alive_x", language), ylabel=text("clv.figure.customers", language),
     )
     return fig
 
 
-def spend_vs_frequency(summary: pd.DataFrame) -> Figure:
+def spend_vs_frequency(summary: pd.DataFrame, language: str = "en") -> Figure:
     """Scatter of average repeat spend against repeat purchases (Gamma-Gamma check)."""
     fig, ax = _figure()
     buyers = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     sns.scatterplot(buyers, x="frequency", y="monetary_value", ax=ax, s=12, alpha=0.35, color=ACTUAL_COLOUR, lw=0)
     ax.set(
         xscale="log", yscale="log",
-        title="Do frequent buyers spend more per purchase?",
-        xlabel="Repeat purchases (log scale)", ylabel="Average spend per repeat purchase (log scale)",
+        title=text("clv.figure.spend_title", language),
+        xlabel=text("clv.figure.spend_x", language), ylabel=text("clv.figure.spend_y", language),
     )
     return fig
 

@@ -40,6 +40,7 @@ from nbformat import NotebookNode
 from . import __version__
 from .errors import ConfigError, HelperError
 from .files import write_text_atomic
+from .i18n import LANGUAGES, localise_notebook
 
 __all__ = [
     "KERNEL_NAME",
@@ -642,6 +643,8 @@ def render_page(
     else:
         executed_nb = executed
     nb = prepare_for_page(executed_nb)
+    if lang in LANGUAGES:
+        nb = localise_notebook(nb, lang)  # Markdown cells keyed "i18n" in the page language
 
     input_path = executed_nb.get("metadata", {}).get("papermill", {}).get("input_path")
     if input_path:

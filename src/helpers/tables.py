@@ -1,4 +1,4 @@
-"""Reader-facing tables: renamed columns, rounded numbers, pseudonymised ids."""
+"""Reader-facing tables: translated headers, rounded numbers, pseudonymised ids."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from .columns import CUSTOMER_ID
+from .i18n import text
 from .narrative import LAPSED_P_ALIVE
 from .privacy import display_ids
 
@@ -20,42 +21,44 @@ def styled(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler
     return styler.set_table_attributes('class="dataframe"')
 
 
-def _customer_view(
-    table: pd.DataFrame, allow_raw_ids: bool, id_key: str | None, currency: str, unit: str
-) -> pd.DataFrame:
-    view = table.reset_index()
-    view[CUSTOMER_ID] = display_ids(view[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
-    return view.rename(
-        columns={
-            CUSTOMER_ID: "Customer",
-            "frequency": "Repeat purchases",
-            "recency": f"Age at last purchase ({unit})",
-            "T": f"Age ({unit})",
-            "monetary_value": f"Avg repeat spend ({currency})",
-            "p_alive": "P(alive)",
-            "expected_purchases": "Expected purchases",  # in the study horizon
-            "expected_spend": f"Expected spend/purchase ({currency})",
-            "clv": f"CLV margin ({currency})",
-        }
-    )
+def _headers(language: str, **values: str) -> dict[str, str]:
+    """Column headers of the CLV tables in ``language``, by internal column name."""
+    def t(key: str) -> str:
+        return text(f"clv.table.{key}", language, **values)
 
-
-def _customer_formats(currency: str, unit: str) -> dict[str, str]:
     return {
-        "Repeat purchases": "{:.0f}",
-        f"Age at last purchase ({unit})": "{:.1f}",
-        f"Age ({unit})": "{:.1f}",
-        f"Avg repeat spend ({currency})": "{:,.2f}",
-        "P(alive)": "{:.0%}",
-        "Expected purchases": "{:.2f}",
-        f"Expected spend/purchase ({currency})": "{:,.2f}",
-        f"CLV margin ({currency})": "{:,.2f}",
+        CUSTOMER_ID: t("customer"),
+        "frequency": t("repeat_purchases"),
+        "recency": t("age_at_last"),
+        "T": t("age"),
+        "monetary_value": t("avg_repeat_spend"),
+        "p_alive": t("p_alive"),
+        "expected_purchases": t("expected_purchases"),  # in the study horizon
+        "expected_spend": t("expected_spend"),
+        "clv": t("clv"),
+        "past_value": t("past_spend"),
     }
 
 
-def _customer_columns(unit: str) -> list[str]:
-    return ["Customer", "Repeat purchases", f"Age at last purchase ({unit})", f"Age ({unit})", "P(alive)",
-            "Expected purchases"]
+_CUSTOMER_FORMATS = {
+    "frequency": "{:.0f}", "recency": "{:.1f}", "T": "{:.1f}", "monetary_value": "{:,.2f}", "p_alive": "{:.0%}",
+    "expected_purchases": "{:.2f}", "expected_spend": "{:,.2f}", "clv": "{:,.2f}", "past_value": "{:,.2f}",
+}
+
+
+def _customer_table(
+    table: pd.DataFrame, columns: list[str], *, allow_raw_ids: bool, id_key: str | None, currency: str,
+    unit: str, language: str,
+) -> Styler:
+    view = table.reset_index()
+    view[CUSTOMER_ID] = display_ids(view[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
+    headers = _headers(language, currency=currency, unit=unit)
+    view = view[[CUSTOMER_ID, *columns]]
+    formats = {headers[c]: _CUSTOMER_FORMATS[c] for c in columns}
+    return styled(view.rename(columns=headers), formats)
+
+
+_BASE_COLUMNS = ["frequency", "recency", "T", "p_alive", "expected_purchases"]
 
 
 def top_customers(
@@ -66,11 +69,13 @@ def top_customers(
     id_key: str | None = None,
     currency: str = "$",
     unit: str = "weeks",
+    language: str = "en",
 ) -> Styler:
     """The customers with the highest predicted CLV."""
-    view = _customer_view(table.head(n), allow_raw_ids, id_key, currency, unit)
-    cols = _customer_columns(unit) + [f"Expected spend/purchase ({currency})", f"CLV margin ({currency})"]
-    return styled(view[cols], _customer_formats(currency, unit))
+    return _customer_table(
+        table.head(n), [*_BASE_COLUMNS, "expected_spend", "clv"], allow_raw_ids=allow_raw_ids, id_key=id_key,
+        currency=currency, unit=unit, language=language,
+    )
 
 
 def at_risk_customers(
@@ -81,70 +86,64 @@ def at_risk_customers(
     id_key: str | None = None,
     currency: str = "$",
     unit: str = "weeks",
+    language: str = "en",
 ) -> Styler:
     """Valuable past customers who are probably lapsing: highest past repeat spend, P(alive) < threshold."""
     risky = table[table["p_alive"] < LAPSED_P_ALIVE].copy()
     risky["past_value"] = risky["frequency"] * risky["monetary_value"]
     risky = risky.sort_values(["past_value", "p_alive"], ascending=[False, True], kind="stable").head(n)
-    view = _customer_view(risky, allow_raw_ids, id_key, currency, unit)
-    view = view.rename(columns={"past_value": f"Past repeat spend ({currency})"})
-    cols = _customer_columns(unit) + [f"Past repeat spend ({currency})", f"CLV margin ({currency})"]
-    formats = _customer_formats(currency, unit) | {f"Past repeat spend ({currency})": "{:,.2f}"}
-    return styled(view[cols], formats)
+    return _customer_table(
+        risky, [*_BASE_COLUMNS, "past_value", "clv"], allow_raw_ids=allow_raw_ids, id_key=id_key,
+        currency=currency, unit=unit, language=language,
+    )
 
 
-def model_comparison(comparison: pd.DataFrame) -> Styler:
+def model_comparison(comparison: pd.DataFrame, language: str = "en") -> Styler:
     """Model comparison for the page."""
-    view = comparison.drop(columns=["key"]).rename(
-        columns={
-            "model": "Model",
-            "log_likelihood": "Log-likelihood",
-            "aic": "AIC",
-            "bic": "BIC",
-            "holdout_actual": "Holdout actual",
-            "holdout_predicted": "Holdout predicted",
-            "total_error_pct": "Total error %",
-            "mae": "MAE",
-            "rmse": "RMSE",
-            "note": "Note",
-        }
-    )
-    return styled(
-        view,
-        {
-            "Log-likelihood": "{:,.1f}", "AIC": "{:,.1f}", "BIC": "{:,.1f}", "Holdout actual": "{:,.0f}",
-            "Holdout predicted": "{:,.0f}", "Total error %": "{:+.1f}", "MAE": "{:.3f}", "RMSE": "{:.3f}",
-        },
-    )
+    keys = {
+        "model": "model", "log_likelihood": "log_likelihood", "aic": "aic", "bic": "bic",
+        "holdout_actual": "holdout_actual", "holdout_predicted": "holdout_predicted",
+        "total_error_pct": "total_error", "mae": "mae", "rmse": "rmse", "note": "note",
+    }
+    headers = {column: text(f"clv.table.{key}", language) for column, key in keys.items()}
+    formats = {
+        "log_likelihood": "{:,.1f}", "aic": "{:,.1f}", "bic": "{:,.1f}", "holdout_actual": "{:,.0f}",
+        "holdout_predicted": "{:,.0f}", "total_error_pct": "{:+.1f}", "mae": "{:.3f}", "rmse": "{:.3f}",
+    }
+    view = comparison.drop(columns=["key"]).rename(columns=headers)
+    return styled(view, {headers[c]: f for c, f in formats.items()})
 
 
-def parameters(models: list) -> Styler:
+def parameters(models: list, language: str = "en") -> Styler:
     """Fitted parameters with standard errors for several models."""
     frames = []
     for model in models:
         table = model.params_table().reset_index()
         table.insert(0, "model", model.label)
         frames.append(table)
-    view = pd.concat(frames, ignore_index=True).rename(
-        columns={"model": "Model", "parameter": "Parameter", "estimate": "Estimate", "std_error": "Std. error",
-                 "lower_95": "95% low", "upper_95": "95% high"}
-    )
-    return styled(view, {c: "{:.4g}" for c in ("Estimate", "Std. error", "95% low", "95% high")})
+    keys = {"model": "model", "parameter": "parameter", "estimate": "estimate", "std_error": "std_error",
+            "lower_95": "low", "upper_95": "high"}
+    headers = {column: text(f"clv.table.{key}", language) for column, key in keys.items()}
+    view = pd.concat(frames, ignore_index=True).rename(columns=headers)
+    return styled(view, {headers[c]: "{:.4g}" for c in ("estimate", "std_error", "lower_95", "upper_95")})
 
 
-def period_fit(table: pd.DataFrame) -> Styler:
-    view = table.rename(columns={"repeat_purchases": "Repeat purchases", "actual": "Actual customers",
-                                 "model": "Model expects"})
-    return styled(view, {"Model expects": "{:,.0f}", "Actual customers": "{:,.0f}"})
+def period_fit(table: pd.DataFrame, language: str = "en") -> Styler:
+    headers = {"repeat_purchases": text("clv.table.bucket_purchases", language),
+               "actual": text("clv.table.actual_customers", language),
+               "model": text("clv.table.model_expects", language)}
+    return styled(table.rename(columns=headers), {headers["model"]: "{:,.0f}", headers["actual"]: "{:,.0f}"})
 
 
-def conditional(table: pd.DataFrame) -> Styler:
-    view = table.rename(columns={"calibration_purchases": "Calibration purchases", "customers": "Customers",
-                                 "actual": "Actual holdout mean", "predicted": "Predicted holdout mean"})
-    return styled(view, {"Customers": "{:,.0f}", "Actual holdout mean": "{:.2f}", "Predicted holdout mean": "{:.2f}"})
+def conditional(table: pd.DataFrame, language: str = "en") -> Styler:
+    keys = {"calibration_purchases": "calibration_purchases", "customers": "customers",
+            "actual": "actual_mean", "predicted": "predicted_mean"}
+    headers = {column: text(f"clv.table.{key}", language) for column, key in keys.items()}
+    formats = {headers["customers"]: "{:,.0f}", headers["actual"]: "{:.2f}", headers["predicted"]: "{:.2f}"}
+    return styled(table.rename(columns=headers), formats)
 
 
-def data_quality(frame: pd.DataFrame) -> Styler:
+def data_quality(frame: pd.DataFrame, language: str = "en") -> Styler:
     """The loader's data-quality report (reason, rows) with readable counts."""
-    view = frame.rename(columns={"reason": "What", "rows": "Rows"})
-    return styled(view, {"Rows": "{:,.0f}"})
+    headers = {"reason": text("clv.table.what", language), "rows": text("clv.table.rows", language)}
+    return styled(frame.rename(columns=headers), {headers["rows"]: "{:,.0f}"})
