@@ -1,0 +1,156 @@
+"""Smoke runs of the pilot readout notebook through papermill and the page renderer:
+the simulated default, a Chinese GBK export, the data generator's campaign table, and a
+bad file through the build."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from helpers.pilot_data import simulate_pilot
+from helpers.render import RunInfo, execute_notebook, render_page
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "pilot_readout.ipynb"
+
+pytestmark = pytest.mark.slow
+
+
+def _run(tmp: Path, params: dict, title: str = "Pilot readout") -> tuple[dict, str]:
+    params = {"bootstrap_samples": 500, "output_dir": str(tmp / "outputs"), **params}
+    nb = execute_notebook(NOTEBOOK, params, tmp / "executed.ipynb", cwd=ROOT, progress=False)
+    page = render_page(nb, tmp / "pilot.html", title=title,
+                       run_info=RunInfo.from_notebook(nb, data_source=params.get("data_path") or "simulated",
+                                                      parameters=params))
+    readout = json.loads((tmp / "outputs" / "pilot_readout.json").read_text(encoding="utf-8"))
+    return readout, page.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("pilot"), {})
+
+
+def test_default_page_reads_out_the_simulated_pilot(default_run):
+    readout, html = default_run
+    truth = readout["truth"]
+    assert truth["kind"] == "simulated" and truth["true_effect"] == 10.0
+    assert readout["truth_covered"] is True
+    assert readout["cuped"]["variance_reduction"] == pytest.approx(0.49, abs=0.05)  # rho = 0.7
+    assert readout["decision"]["action"] in {"roll out", "extend", "stop"}
+    for heading in ("The answer", "What to do", "Was the split fair?", "with and without CUPED",
+                    "bootstrap", "Effect by segment", "Planning the next pilot", "Assumptions and method"):
+        assert heading in html, heading
+    assert "simulated pilot" in html and "Known truth" in html
+    assert "The rule on this page" in html
+    assert html.count('src="data:image/png;base64,') >= 4
+    assert "def " not in html and "import " not in html
+    assert "Traceback" not in html
+
+
+def test_default_outputs(default_run, tmp_path_factory):
+    readout, _ = default_run
+    assert readout["segments"]["segments"] == 3
+    assert readout["plan_cuped"]["n_total"] < readout["plan_raw"]["n_total"]
+    assert readout["input"]["customers"] == 10_000
+
+
+def test_notebook_reads_a_chinese_gbk_pilot_export(tmp_path):
+    sim = simulate_pilot(3000, 30.0, 0.6, 7).frame
+    export = pd.DataFrame(
+        {
+            "会员编号": sim["customer_id"],
+            "手机号": "13800138000",
+            "组别": sim["group"].map({"control": "对照组", "treatment": "实验组"}),
+            "活动前消费": sim["pre_metric"].map(lambda v: f"{v:,.2f}"),
+            "活动后消费": sim["outcome"].map(lambda v: f"{v:,.2f}"),
+            "会员等级": sim["segment"].map({"light": "普通", "medium": "银卡", "heavy": "金卡"}),
+        }
+    )
+    path = tmp_path / "试点结果.csv"
+    export.to_csv(path, index=False, encoding="gbk")
+    params = {
+        "data_path": str(path),
+        "column_map": {"customer_id": "会员编号", "group": "组别", "pre_metric": "活动前消费",
+                       "outcome": "活动后消费", "segment": "会员等级"},
+        "control_label": "对照组",
+        "treatment_label": "实验组",
+        "metric_name": "人均消费",
+    }
+    readout, html = _run(tmp_path, params)
+    assert readout["input"]["columns"]["pre_metric"] == "活动前消费"
+    assert readout["srm"]["n_control"] + readout["srm"]["n_treatment"] == 3000
+    assert {row["segment"] for row in readout["segments"]["table"]} == {"普通", "银卡", "金卡"}
+    assert readout["conversion"] is None and readout["truth"] is None
+    assert "人均消费" in html and "金卡" in html
+    assert "13800138000" not in (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
+    assert "13800138000" not in html
+
+
+def test_notebook_reads_the_generator_campaign_table_and_truth(tmp_path):
+    from helpers.generator import GeneratorConfig, generate_to_folder
+
+    folder = tmp_path / "newretail"
+    truth = generate_to_folder(GeneratorConfig(n_customers=6000, seed=11), folder, "parquet")
+    params = {
+        "data_path": str(folder / "campaign_exposures.parquet"),
+        "column_map": {"customer_id": "customer_id", "group": "group", "pre_metric": "pre_period_spend",
+                       "outcome": "outcome_spend", "converted": "converted"},
+        "truth_path": str(folder / "truth.json"),
+    }
+    readout, html = _run(tmp_path, params)
+    pilot = truth["pilot"]
+    assert readout["truth"]["true_effect"] == pytest.approx(pilot["sample_average_treatment_effect_cny"])
+    assert readout["srm"]["n_treatment"] == pilot["treatment"] and readout["srm"]["n_control"] == pilot["control"]
+    assert readout["conversion"]["treatment_mean"] == pytest.approx(pilot["conversion_rate_treatment"], abs=1e-6)
+    assert readout["truth_covered"] in (True, False)
+    assert "Known truth" in html and "data generator" in html
+    assert readout["segments"] is None and "no segment column" in html
+
+
+def test_build_with_a_bad_pilot_file_names_the_problem_and_keeps_the_old_page(tmp_path):
+    bad = tmp_path / "pilot.csv"
+    bad.write_text(
+        "customer_id,group,pre_metric,outcome\n1,control,10,12\n2,treatment,8,9\n3,holdout,5,5\n4,treatment,1,2\n"
+        "5,control,3,3\n",
+        encoding="utf-8",
+    )
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pilot_readout.html").write_text("previous good page", encoding="utf-8")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "pilot_readout.ipynb").write_bytes(NOTEBOOK.read_bytes())
+    config = tmp_path / "playbooks" / "playbooks.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "output": str(site),
+                "build": str(tmp_path / "build"),
+                "pages": [
+                    {
+                        "name": "pilot_readout",
+                        "title": "Pilot readout",
+                        "notebook": "notebooks/pilot_readout.ipynb",
+                        "parameters": {"data_path": str(bad), "output_dir": str(tmp_path / "out")},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers", "build", "--config", str(config)],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    assert "pilot.csv" in output and "'group'" in output and "row 4" in output and "holdout" in output
+    assert (site / "pilot_readout.html").read_text(encoding="utf-8") == "previous good page"
+    assert re.search(r"control_label", output)
