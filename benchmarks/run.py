@@ -1,0 +1,500 @@
+"""Benchmark suite: one command, figures against the targets of issue 7.
+
+    .venv/bin/python benchmarks/run.py              # everything (about 10 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --only summary fit_bgnbd
+    .venv/bin/python benchmarks/run.py --list
+
+Writes ``benchmarks/results.json`` (every measurement) and ``benchmarks/RESULTS.md`` (the
+table for the README, with the machine it ran on). Each case runs in a fresh Python process
+so its peak memory (``ru_maxrss``) is its own. Benchmark data is generated once by the
+synthetic new-retail generator (``benchmarks/generate_large.py``) into ``build/bench/``
+(not in git) and reused.
+
+Timing lives here, never in the test suite: tests check results, this script measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "benchmarks"
+DATA = ROOT / "build" / "bench"
+GENERATED = DATA / "generated"  # 1.5M customers, ~10.1M purchase lines
+CUSTOMERS = 1_500_000
+SEED = 7
+OBSERVATION_END = "2024-12-31"
+
+# --------------------------------------------------------------------------- helpers
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
+
+
+class Timer:
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def ensure_data() -> Path:
+    """The generated transaction table (Parquet), made once."""
+    table = GENERATED / "transactions.parquet"
+    if table.exists():
+        return table
+    DATA.mkdir(parents=True, exist_ok=True)
+    script = HERE / "generate_large.py"
+    print(f"generating {CUSTOMERS:,} customers into {GENERATED} ...", flush=True)
+    if script.exists():
+        subprocess.run(
+            [sys.executable, str(script), "--customers", str(CUSTOMERS), "--seed", str(SEED), "--keep", str(GENERATED)],
+            check=True,
+        )
+    else:  # the colleague's script is gone: call the generator directly
+        from helpers.generator import GeneratorConfig, generate_to_parquet
+
+        generate_to_parquet(GeneratorConfig(n_customers=CUSTOMERS, seed=SEED), GENERATED)
+    return table
+
+
+def purchases(n_rows: int):
+    """The first ``n_rows`` purchase lines (returns excluded): customer_id, timestamp, amount."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(ensure_data(), columns=["customer_id", "timestamp", "amount", "is_return"])
+    table = table.filter(pc.invert(table["is_return"])).drop(["is_return"])
+    if n_rows > table.num_rows:
+        raise SystemExit(f"the generated data has only {table.num_rows:,} purchase lines, not {n_rows:,}")
+    return table.slice(0, n_rows)
+
+
+def summary_input(n_rows: int) -> Path:
+    """A Parquet file (and CSV) of exactly ``n_rows`` purchase lines, for the DuckDB path."""
+    path = DATA / f"purchases_{n_rows}.parquet"
+    if not path.exists():
+        import pyarrow.parquet as pq
+
+        pq.write_table(purchases(n_rows), path)
+    return path
+
+
+def customer_base(n_customers: int, unit: str = "W"):
+    """Summary of the first ``n_customers`` generated customers (weeks, to OBSERVATION_END)."""
+    import pandas as pd
+
+    path = DATA / f"summary_{unit}.parquet"
+    if not path.exists():
+        from helpers.summary import customer_summary
+
+        tx = purchases(purchases_count()).to_pandas()
+        customer_summary(tx, OBSERVATION_END, unit).to_parquet(path)
+    summary = pd.read_parquet(path)
+    if n_customers > len(summary):
+        raise SystemExit(f"only {len(summary):,} customers were generated")
+    return summary.iloc[:n_customers]
+
+
+def purchases_count() -> int:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(ensure_data(), columns=["is_return"])
+    return int(table.num_rows - table["is_return"].to_numpy().sum())
+
+
+def rel_diff(a: dict, b: dict) -> float:
+    return max(abs(a[k] / b[k] - 1) for k in b)
+
+
+# --------------------------------------------------------------------------- cases
+# Each case runs in its own process and returns a JSON-able dict.
+
+
+def case_summary_helper(n: int) -> dict:
+    from helpers.summary import customer_summary
+
+    tx = purchases(n).to_pandas()
+    loaded = peak_rss_mb()
+    with Timer() as t:
+        out = customer_summary(tx)
+    out.to_parquet(DATA / f"out_summary_helper_{n}.parquet")
+    return {"seconds": t.seconds, "peak_rss_mb": peak_rss_mb(), "rss_after_load_mb": loaded, "customers": len(out)}
+
+
+def case_summary_lifetimes(n: int) -> dict:
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    tx = purchases(n).to_pandas()
+    loaded = peak_rss_mb()
+    with Timer() as t:
+        out = summary_data_from_transaction_data(tx, "customer_id", "timestamp", "amount", freq="D")
+    out.sort_index().to_parquet(DATA / f"out_summary_lifetimes_{n}.parquet")
+    return {"seconds": t.seconds, "peak_rss_mb": peak_rss_mb(), "rss_after_load_mb": loaded}
+
+
+def case_summary_duckdb(n: int, memory_limit: str | None = None, fmt: str = "parquet") -> dict:
+    from helpers.engines import summary_from_file
+
+    path = summary_input(n)
+    if fmt == "csv":
+        csv = path.with_suffix(".csv")
+        if not csv.exists():
+            import pyarrow.csv as pacsv
+            import pyarrow.parquet as pq
+
+            pacsv.write_csv(pq.read_table(path), csv)
+        path = csv
+    with Timer() as t:
+        out = summary_from_file(path, engine="duckdb", memory_limit=memory_limit)
+    out.to_parquet(DATA / f"out_summary_duckdb_{fmt}_{n}_{memory_limit or 'default'}.parquet")
+    return {"seconds": t.seconds, "peak_rss_mb": peak_rss_mb(), "input_mb": path.stat().st_size / 1e6,
+            "memory_limit": memory_limit, "format": fmt}
+
+
+def case_fit_lifetimes(model: str, n: int) -> dict:
+    from lifetimes import BetaGeoFitter, ParetoNBDFitter
+
+    base = customer_base(n)
+    fitter = {"bgnbd": BetaGeoFitter, "pareto": ParetoNBDFitter}[model]()
+    f, r, T = (base[c].to_numpy() for c in ("frequency", "recency", "T"))
+    with warnings.catch_warnings(), Timer() as t:
+        warnings.simplefilter("ignore")
+        fitter.fit(f, r, T)
+    return {"seconds": t.seconds, "params": {k: float(v) for k, v in fitter.params_.items()},
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def case_fit_helper(model: str, n: int) -> dict:
+    from helpers.clv import fit_purchase_model
+    from helpers.summary import collapse_rfm
+
+    base = customer_base(n)
+    with Timer() as t:
+        fitted = fit_purchase_model(base, model)
+    return {"seconds": t.seconds, "params": fitted.params, "log_likelihood": fitted.log_likelihood,
+            "unique_rows": len(collapse_rfm(base)), "peak_rss_mb": peak_rss_mb()}
+
+
+def case_fit_fast(model: str, n: int) -> dict:
+    sys.path.insert(0, str(HERE))
+    import fastfit
+
+    base = customer_base(n)
+    fit = {"bgnbd": fastfit.fit_bgnbd, "pareto": fastfit.fit_pareto}[model]
+    with Timer() as t:
+        fitted = fit(base["frequency"], base["recency"], base["T"])
+    return {"seconds": t.seconds, "params": fitted.params, "log_likelihood": fitted.log_likelihood,
+            "standard_errors": fitted.standard_errors, "peak_rss_mb": peak_rss_mb()}
+
+
+def _clv_models(n: int):
+    sys.path.insert(0, str(HERE))
+    import fastfit
+
+    from helpers import lifetimes_adapter as la
+
+    base = customer_base(n)
+    purchase = fastfit.fit_bgnbd(base["frequency"], base["recency"], base["T"])  # same estimates, faster
+    spend = la.fit_gamma_gamma(base["frequency"], base["monetary_value"])
+    return base, purchase, spend
+
+
+def case_clv(which: str, n: int) -> dict:
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    import fastfit
+
+    from helpers import clv
+    from helpers import lifetimes_adapter as la
+
+    base, purchase, spend = _clv_models(n)
+    settings = dict(months=12, monthly_discount_rate=clv.monthly_rate(0.10))
+    # lifetimes counts 4.345 weeks in a month (the package: 30 days = 30/7 weeks); the
+    # comparison uses lifetimes' convention so that the outputs must be equal.
+    weeks_per_month = 4.345
+    f, r, T, m = (base[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+    with Timer() as t:
+        if which == "helper":
+            per_purchase = la.expected_spend(spend, f, m)
+            values = clv.customer_lifetime_value(
+                purchase, per_purchase, f, r, T, periods_per_month=weeks_per_month, **settings)
+        elif which == "fast":
+            per_purchase = la.expected_spend(spend, f, m)
+            values = fastfit.bgnbd_clv(purchase.params, per_purchase, f, r, T,
+                                       periods_per_month=weeks_per_month, **settings)
+        else:
+            values = la.lifetimes_clv(spend, purchase, f, r, T, m, freq="W", **settings)
+    np.save(DATA / f"out_clv_{which}_{n}.npy", values)
+    return {"seconds": t.seconds, "peak_rss_mb": peak_rss_mb(), "total_clv": float(np.sum(values))}
+
+
+def case_loyalty() -> dict:
+    script = HERE / "loyalty_sim.py"
+    if not script.exists():
+        return {"missing": "benchmarks/loyalty_sim.py is not in the tree (a colleague's part of issue 7)"}
+    with Timer() as t:
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
+    return {"seconds": t.seconds, "returncode": done.returncode, "stdout_tail": done.stdout[-2000:],
+            "stderr_tail": done.stderr[-2000:]}
+
+
+def case_site_build(force: bool = True) -> dict:
+    """``python -m helpers build``: ``--force`` runs every notebook (no cached runs reused)."""
+    command = [sys.executable, "-m", "helpers", "build", "--output", str(DATA / "site"), "--no-progress"]
+    with Timer() as t:
+        done = subprocess.run(command + (["--force"] if force else []), capture_output=True, text=True, cwd=ROOT)
+    return {"seconds": t.seconds, "returncode": done.returncode, "forced": force, "stderr_tail": done.stderr[-2000:]}
+
+
+CASES = {
+    "summary_helper_1M": lambda: case_summary_helper(1_000_000),
+    "summary_lifetimes_1M": lambda: case_summary_lifetimes(1_000_000),
+    "summary_helper_10M": lambda: case_summary_helper(10_000_000),
+    "summary_lifetimes_10M": lambda: case_summary_lifetimes(10_000_000),
+    "summary_duckdb_parquet_10M": lambda: case_summary_duckdb(10_000_000),
+    "summary_duckdb_parquet_10M_1GB": lambda: case_summary_duckdb(10_000_000, "1GB"),
+    "summary_duckdb_csv_10M_1GB": lambda: case_summary_duckdb(10_000_000, "1GB", "csv"),
+    "fit_bgnbd_lifetimes_100k": lambda: case_fit_lifetimes("bgnbd", 100_000),
+    "fit_bgnbd_helper_100k": lambda: case_fit_helper("bgnbd", 100_000),
+    "fit_bgnbd_fast_100k": lambda: case_fit_fast("bgnbd", 100_000),
+    "fit_bgnbd_lifetimes_1M": lambda: case_fit_lifetimes("bgnbd", 1_000_000),
+    "fit_bgnbd_helper_1M": lambda: case_fit_helper("bgnbd", 1_000_000),
+    "fit_bgnbd_fast_1M": lambda: case_fit_fast("bgnbd", 1_000_000),
+    "fit_pareto_lifetimes_100k": lambda: case_fit_lifetimes("pareto", 100_000),
+    "fit_pareto_helper_100k": lambda: case_fit_helper("pareto", 100_000),
+    "fit_pareto_fast_100k": lambda: case_fit_fast("pareto", 100_000),
+    "clv_helper_1M": lambda: case_clv("helper", 1_000_000),
+    "clv_fast_1M": lambda: case_clv("fast", 1_000_000),
+    "clv_lifetimes_1M": lambda: case_clv("lifetimes", 1_000_000),
+    "loyalty_sim": case_loyalty,
+    "site_build": case_site_build,
+    "site_build_cached": lambda: case_site_build(force=False),
+}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine() -> dict:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?") \
+        if Path("/proc/cpuinfo").exists() else platform.processor()
+    ram = next((int(l.split()[1]) / 1024**2 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0.0) \
+        if Path("/proc/meminfo").exists() else 0.0
+    packages = {}
+    for name in ("numpy", "pandas", "scipy", "pyarrow", "lifetimes", "autograd", "duckdb", "pyspark"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(ram, 1), "python": platform.python_version(),
+            "os": platform.platform(), "packages": packages, "load_average_at_start": list(os.getloadavg())}
+
+
+def compare_outputs(results: dict) -> None:
+    """Identical output checks (done here, outside the timed regions)."""
+    import numpy as np
+    import pandas as pd
+
+    def same(a: Path, b: Path) -> dict:
+        x, y = pd.read_parquet(a), pd.read_parquet(b)
+        exact = list(x.index) == list(y.index) and all(
+            np.array_equal(x[c].to_numpy(), y[c].to_numpy()) for c in ("frequency", "recency", "T"))
+        money = float(np.max(np.abs(x["monetary_value"].to_numpy() - y["monetary_value"].to_numpy())
+                             / np.maximum(np.abs(y["monetary_value"].to_numpy()), 1e-12))) if exact else None
+        return {"identical_frequency_recency_T": exact, "max_rel_diff_monetary_value": money}
+
+    for n in (1_000_000, 10_000_000):
+        a, b = DATA / f"out_summary_helper_{n}.parquet", DATA / f"out_summary_lifetimes_{n}.parquet"
+        if a.exists() and b.exists():
+            results.setdefault("checks", {})[f"summary_helper_vs_lifetimes_{n}"] = same(a, b)
+    for out in sorted(DATA.glob("out_summary_duckdb_*_10000000_*.parquet")):
+        ref = DATA / "out_summary_helper_10000000.parquet"
+        if ref.exists():
+            results.setdefault("checks", {})[out.stem.replace("out_", "") + "_vs_helper"] = same(out, ref)
+    for variant in ("helper", "fast"):
+        a, b = DATA / f"out_clv_{variant}_1000000.npy", DATA / "out_clv_lifetimes_1000000.npy"
+        if a.exists() and b.exists():
+            x, y = np.load(a), np.load(b)
+            results.setdefault("checks", {})[f"clv_{variant}_vs_lifetimes_1M"] = {
+                "max_rel_diff": float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1e-9)))}
+
+
+def _get(results: dict, name: str, key: str = "seconds"):
+    return results["cases"].get(name, {}).get(key)
+
+
+def _fmt(value, unit: str = "s") -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.1f} {unit}" if value >= 10 else f"{value:,.2f} {unit}"
+
+
+def markdown(results: dict) -> str:
+    c = results["cases"]
+    m = results["machine"]
+    rows = []
+
+    def ratio(ours: str, theirs: str):
+        a, b = _get(results, ours), _get(results, theirs)
+        return b / a if a and b else None
+
+    def row(what, ours, reference, ratio_value, target, met):
+        mark = {True: "yes", False: "**no**", None: "–"}[met]
+        rows.append(f"| {what} | {ours} | {reference} | {'–' if ratio_value is None else f'{ratio_value:,.1f}x'} "
+                    f"| {target} | {mark} |")
+
+    for n, label in ((1_000_000, "1M"), (10_000_000, "10M")):
+        r = ratio(f"summary_helper_{label}", f"summary_lifetimes_{label}")
+        peak = _get(results, f"summary_helper_{label}", "peak_rss_mb")
+        check = results.get("checks", {}).get(f"summary_helper_vs_lifetimes_{n}", {})
+        target = "≥ 20x, peak < 3 GB" if label == "10M" else "identical output"
+        met = (r is not None and r >= 20 and peak is not None and peak < 3072) if label == "10M" else \
+            bool(check.get("identical_frequency_recency_T"))
+        row(f"Summary, {label} rows, helper (pandas, in memory; peak {_fmt(peak and peak / 1024, 'GB')}; "
+            f"identical: {check.get('identical_frequency_recency_T', '–')})",
+            _fmt(_get(results, f"summary_helper_{label}")), _fmt(_get(results, f"summary_lifetimes_{label}")),
+            r, target, met)
+    for name, label in (("summary_duckdb_parquet_10M", "Parquet, default memory"),
+                        ("summary_duckdb_parquet_10M_1GB", "Parquet, DuckDB capped at 1 GB"),
+                        ("summary_duckdb_csv_10M_1GB", "CSV, DuckDB capped at 1 GB")):
+        if name in c:
+            peak = _get(results, name, "peak_rss_mb")
+            r = ratio(name, "summary_lifetimes_10M")
+            row(f"Summary, 10M rows, DuckDB from {label} (peak {_fmt(peak and peak / 1024, 'GB')})",
+                _fmt(_get(results, name)), _fmt(_get(results, "summary_lifetimes_10M")), r, "≥ 20x, peak < 3 GB",
+                (r is not None and r >= 20 and peak is not None and peak < 3072))
+    for label, n in (("100k", 100_000), ("1M", 1_000_000)):
+        for variant in ("helper", "fast"):
+            name = f"fit_bgnbd_{variant}_{label}"
+            if name not in c:
+                continue
+            ref = c.get(f"fit_bgnbd_lifetimes_{label}", {})
+            diff = rel_diff(c[name]["params"], ref["params"]) if "params" in ref else None
+            text = "helper (collapsed rows, lifetimes)" if variant == "helper" else "proposed fast fit (benchmarks/fastfit.py)"
+            row(f"BG/NBD fit, {label} customers, {text}; max rel. param diff {diff:.1e}" if diff is not None else
+                f"BG/NBD fit, {label} customers, {text}",
+                _fmt(c[name]["seconds"]), _fmt(ref.get("seconds")), ratio(name, f"fit_bgnbd_lifetimes_{label}"),
+                "< 5 s at 1M, params to 1e-4" if label == "1M" else "params to 1e-4",
+                (diff is not None and diff < 1e-4 and (label != "1M" or c[name]["seconds"] < 5)))
+    for variant in ("helper", "fast"):
+        name = f"fit_pareto_{variant}_100k"
+        if name not in c:
+            continue
+        ref = c.get("fit_pareto_lifetimes_100k", {})
+        diff = rel_diff(c[name]["params"], ref["params"]) if "params" in ref else None
+        text = "helper (collapsed rows, lifetimes)" if variant == "helper" else "proposed fast fit"
+        row(f"Pareto/NBD fit, 100k customers, {text}; max rel. param diff "
+            f"{'–' if diff is None else f'{diff:.1e}'}",
+            _fmt(c[name]["seconds"]), _fmt(ref.get("seconds")), ratio(name, "fit_pareto_lifetimes_100k"),
+            "faster than lifetimes", ratio(name, "fit_pareto_lifetimes_100k") is not None
+            and ratio(name, "fit_pareto_lifetimes_100k") > 1)
+    for variant, text in (("helper", "helper (lifetimes prediction per month)"), ("fast", "proposed fast path")):
+        name = f"clv_{variant}_1M"
+        if name in c:
+            check = results.get("checks", {}).get(f"clv_{variant}_vs_lifetimes_1M", {})
+            row(f"CLV, 1M customers, 12 months, {text}; max rel. diff {check.get('max_rel_diff', float('nan')):.1e}",
+                _fmt(_get(results, name)), _fmt(_get(results, "clv_lifetimes_1M")),
+                ratio(name, "clv_lifetimes_1M"), "< 3 s", (_get(results, name) or 99) < 3)
+    loyalty = c.get("loyalty_sim", {})
+    if "missing" in loyalty:
+        row("Loyalty simulation, 100k x 12 months x 200 runs", "not run", "–", None,
+            f"(gap: {loyalty['missing']})", None)
+    elif loyalty:
+        row("Loyalty simulation, 100k x 12 months x 200 runs (benchmarks/loyalty_sim.py)",
+            _fmt(loyalty.get("seconds")), "–", None, "reported", loyalty.get("returncode") == 0)
+    for name, text in (("site_build", "every notebook run (`--force`)"),
+                       ("site_build_cached", "unchanged inputs (cached runs reused)")):
+        site = c.get(name, {})
+        if site:
+            row(f"Default site build end to end, warm environment, {text}", _fmt(site.get("seconds")), "–", None,
+                "< 90 s", site.get("returncode") == 0 and site["seconds"] < 90)
+
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    return "\n".join([
+        "# Benchmark results",
+        "",
+        f"Run {results['finished']} with `python benchmarks/run.py` on {m['cpu']}, {m['cores']} cores, "
+        f"{m['ram_gb']} GB RAM; Python {m['python']}; {packages}. Load average at start: "
+        f"{', '.join(f'{x:.1f}' for x in m['load_average_at_start'])} (other processes on the machine slow "
+        "every figure down alike).",
+        "",
+        "Data: the synthetic new-retail generator (1.5M customers, seed 7), purchase lines only; "
+        "summaries in days, fits in weeks (days / 7) to 2024-12-31. Reference = plain lifetimes 0.11.3.",
+        "",
+        "| Benchmark | Measured | lifetimes | Speed-up | Target | Met |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+    ])
+
+
+# --------------------------------------------------------------------------- main
+
+
+def run_case(name: str) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = Path(fh.name)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--case", name, "--out", str(out)], env=env, cwd=ROOT)
+    wall = time.perf_counter() - began
+    if done.returncode != 0 or out.stat().st_size == 0:
+        return {"error": f"exit code {done.returncode}", "wall_seconds": wall}
+    result = json.loads(out.read_text())
+    out.unlink()
+    result["wall_seconds"] = wall
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="run the cases whose name starts with one of these")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(CASES))
+        return 0
+    if args.case:  # child process
+        result = CASES[args.case]()
+        Path(args.out).write_text(json.dumps(result, default=float))
+        return 0
+
+    names = [n for n in CASES if not args.only or any(n.startswith(p) for p in args.only)]
+    results_path = HERE / "results.json"
+    previous = json.loads(results_path.read_text()) if results_path.exists() and args.only else {}
+    results = {"machine": machine(), "cases": previous.get("cases", {})}
+    ensure_data()
+    for name in names:
+        print(f"{name} ...", flush=True)
+        results["cases"][name] = run_case(name)
+        print(f"  {json.dumps(results['cases'][name], default=float)[:300]}", flush=True)
+    compare_outputs(results)
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M")
+    results_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    table = markdown(results)
+    (HERE / "RESULTS.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
