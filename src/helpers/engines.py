@@ -663,13 +663,15 @@ def _timestamp_expression(ctx: _Ctx, t: str, date_format: str | None) -> str:
     distinct = con.execute("SELECT count(DISTINCT ts_text) FROM src").fetchone()[0]
     if distinct > PANDAS_PARSE_LIMIT:
         return _native_date_expression(con, date_format)
-    from .loading import _Context, _parse_date_strings  # the loader's own parser: same results
+    from .loading import parse_date_strings  # the loader's own parser: same results
 
     values = pd.Series(
         [r[0] for r in con.execute("SELECT DISTINCT ts_text FROM src WHERE ts_text IS NOT NULL").fetchall()],
         dtype=str,
     )
-    parsed = _parse_date_strings(values, date_format, _Context(ctx.reader.shown, ctx.mapping))
+    parsed = parse_date_strings(
+        values, file=ctx.reader.shown, column=ctx.mapping[C.TIMESTAMP], date_format=date_format
+    )
     frame = pd.DataFrame({"v": values.to_numpy(dtype=object), "ts": parsed.to_numpy(dtype="datetime64[us]")})
     ctx.add_map("ts_map", frame, "ts_text")
     return "ts_map.ts"
@@ -698,12 +700,12 @@ def _amount_expression(ctx: _Ctx, t: str) -> str:
     if n_odd == 0:  # plain numbers, the common export
         return plain
     if n_odd <= PANDAS_PARSE_LIMIT:
-        from .loading import _parse_number_strings  # the loader's own parser: same results
+        from .loading import parse_number_strings  # the loader's own parser: same results
 
         values = pd.Series(
             [r[0] for r in con.execute(f"SELECT DISTINCT amt_text FROM src WHERE {odd}").fetchall()], dtype=str
         )
-        parsed = _parse_number_strings(values).to_numpy(dtype="float64")
+        parsed = parse_number_strings(values).to_numpy(dtype="float64")
         ctx.add_map("amt_map", pd.DataFrame({"v": values.to_numpy(dtype=object), "amount": parsed}), "amt_text")
         return f"CASE WHEN amt_map.v IS NULL THEN {plain} ELSE amt_map.amount END"
     cleaned = (

@@ -307,6 +307,35 @@ def transactions_from_frame(
     return LoadResult(out, report, source, None, mapping)
 
 
+def read_table(
+    path: str | os.PathLike[str], *, encoding: str | None = None, sheet: str | int | None = None
+) -> tuple[pd.DataFrame, str | None]:
+    """Read any supported file as it is (all text columns for CSV), with the same encoding
+    detection, delimiter sniffing, Excel and Parquet-folder handling as
+    :func:`read_transactions`. Returns ``(frame, encoding used or None)``; a missing or
+    unreadable file is a :class:`DataError` naming it."""
+    source = os.fspath(path)
+    file = Path(source)
+    if not file.exists():
+        raise DataError(
+            "file not found",
+            file=str(file.resolve()),
+            hint=f"Check the path; relative paths are taken from the working directory {Path.cwd()}.",
+        )
+    try:
+        return _read_table(file, source, encoding=encoding, sheet=sheet)
+    except OSError as exc:
+        raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
+
+
+def parse_date_strings(
+    values: pd.Series, *, file: str, column: str, date_format: str | None = None
+) -> pd.Series:
+    """Parse distinct date/time strings with the transaction loader's rules (NaT where a
+    value cannot be read; ambiguous day/month order is a :class:`DataError`)."""
+    return _parse_date_strings(values, date_format, _Context(file, {C.TIMESTAMP: column}))
+
+
 # ------------------------------------------------------------------ reading files
 
 
@@ -834,3 +863,9 @@ def _apply_returns_policy(
     if below.any():
         dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below))
     return out[~below]
+
+
+# Public names of the loader's text and number helpers, for the loaders of other tables
+# (helpers.tables_io).
+as_text = _as_text
+parse_number_strings = _parse_number_strings

@@ -41,7 +41,9 @@ from helpers.errors import MAX_LISTED, ConfigError, DataError
 
 # Reading files (encoding detection, delimiter sniffing, Excel/Parquet) and parsing
 # numbers are shared with the transaction loader.
-from helpers.loading import _as_text, _parse_number_strings, _read_table
+from helpers.loading import as_text as _as_text
+from helpers.loading import parse_number_strings as _parse_number_strings
+from helpers.loading import read_table
 
 CUSTOMER_ID = C.CUSTOMER_ID
 GROUP = "group"
@@ -313,7 +315,7 @@ def read_pilot(
             hint=f"Check the path; relative paths are taken from the working directory {Path.cwd()}.",
         )
     try:
-        frame, used = _read_table(file, source, encoding=encoding, sheet=sheet)
+        frame, used = read_table(file, encoding=encoding, sheet=sheet)
     except OSError as exc:
         raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
     result = pilot_from_frame(
