@@ -26,6 +26,13 @@ def test_every_language_has_every_key_with_the_same_placeholders():
             assert _placeholders(template) == _placeholders(english[key]), (language, key)
 
 
+def test_each_language_has_the_same_catalog_files():
+    from helpers.i18n import LOCALES_DIR
+
+    files = {lang: sorted(p.name for p in (LOCALES_DIR / lang).glob("*.yaml")) for lang in LANGUAGES}
+    assert all(names == files["en"] for names in files.values()), files
+
+
 def test_chinese_catalog_is_chinese():
     chinese = catalog("zh-CN")
     translated = [k for k, v in chinese.items() if re.search(r"[\u4e00-\u9fff]", v)]

@@ -1,6 +1,7 @@
 """Page language: English or Simplified Chinese.
 
-Every reader-facing string lives in a catalog (``src/helpers/locales/<language>.yaml``),
+Every reader-facing string lives in a catalog (``src/helpers/locales/<language>/*.yaml``,
+one file per page or domain, e.g. ``clv.yaml``, whose top-level key is that domain),
 looked up by a dotted key with named placeholders::
 
     text("clv.headline.lead", "zh-CN", customers="23,570", ...)
@@ -57,10 +58,16 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 @lru_cache(maxsize=None)
 def catalog(language: str) -> dict[str, str]:
-    """All strings of one language, by dotted key."""
+    """All strings of one language, by dotted key (every file of its locale folder)."""
     code = normalise_language(language)
-    path = LOCALES_DIR / f"{code}.yaml"
-    return _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    strings: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / code).glob("*.yaml")):
+        part = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        clash = set(part) & set(strings)
+        if clash:
+            raise ValueError(f"{path}: keys defined twice in locale {code}: {sorted(clash)[:5]}")
+        strings.update(part)
+    return strings
 
 
 def text(key: str, language: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:
