@@ -1,0 +1,215 @@
+"""One self-contained HTML playbook page per segment, written by the segments notebook.
+
+Running a notebook per segment would cost a kernel start and a CLV study each, so the
+overview notebook (``notebooks/segments.ipynb``) renders these pages itself from a small
+Jinja template (``templates/segment/page.html.j2``): the playbook stylesheet inlined,
+the figure as a ``data:`` URI, no scripts, nothing loaded from the network, relative
+links only. Pages go to ``<output_dir>/pages/<segment>.html``. The site build copies
+that folder next to the overview page as ``<site>/<page name>/`` (``extra_pages: pages``
+in ``playbooks/playbooks.yaml``), so with ``pages_link`` = the page name (``"{page}"``
+in the config) the overview links ``<pages_link>/<segment>.html`` and every segment
+page links back to ``../<pages_link>.html`` and to its neighbours.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+from pathlib import Path
+
+import jinja2
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+
+from . import __version__
+from . import segment_narrative as text
+from .columns import CUSTOMER_ID
+from .errors import ConfigError
+from .files import write_text_atomic
+from .narrative import pct
+from .plotting import to_png
+from .recommend import suggestion_summary
+from .render import CSS_PATH, TEMPLATES_DIR
+from .segment_plots import segment_grid
+from .segment_study import SegmentStudy
+
+TEMPLATE = "page.html.j2"
+_LINK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+#: Rows of the activation list previewed on a page (the CSV holds all of them).
+PREVIEW_ROWS = 5
+
+
+def check_pages_link(pages_link: str) -> str:
+    """``pages_link`` names the site folder of the segment pages (and the overview page
+    ``<pages_link>.html``): letters, digits, ``-`` and ``_``, like a page name."""
+    if not isinstance(pages_link, str) or not _LINK_RE.match(pages_link):
+        raise ConfigError(
+            f"pages_link {pages_link!r} must be a folder name of letters, digits, '-' and '_' (the overview page's "
+            "name, e.g. segments)"
+        )
+    return pages_link
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "segment")),
+        autoescape=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _grid_png(study: SegmentStudy, key: str) -> str | None:
+    fig = segment_grid(study.segment_map, study.customers, highlight=key, small=True)
+    if fig is None:
+        return None
+    png = to_png(fig)
+    plt.close(fig)
+    return base64.b64encode(png).decode("ascii")
+
+
+def _preview(study: SegmentStudy, key: str, currency: str) -> tuple[list[str], list[list[str]]]:
+    rows = study.activation[study.activation["segment"] == key].head(PREVIEW_ROWS)
+    columns = ["Customer", "P(alive)", f"Predicted CLV ({currency})", f"Max discount ({currency})"]
+    has_cat = rows["next_best_category"].notna().any()
+    if has_cat:
+        columns.append("Next best category")
+    out = []
+    for _, r in rows.iterrows():  # at most PREVIEW_ROWS rows
+        line = [str(r[CUSTOMER_ID]), pct(r["p_alive"]), f"{r['predicted_clv']:,.2f}", f"{r['max_discount']:,.2f}"]
+        if has_cat:
+            line.append("" if pd.isna(r["next_best_category"]) else str(r["next_best_category"]))
+        out.append(line)
+    return columns, out
+
+
+def page_context(
+    study: SegmentStudy,
+    key: str,
+    *,
+    currency: str,
+    data_source: str,
+    pages_link: str,
+    activation_folder: str,
+    horizon_months: int,
+    model_label: str,
+    allow_raw_ids: bool,
+    written: str,
+    lang: str = "en",
+) -> dict:
+    """Everything the template needs for one segment's page."""
+    smap = study.segment_map
+    keys = smap.keys
+    pos = keys.index(key)
+    row = study.summary.loc[key]
+    play = study.library[key]
+    g = study.guardrails[key]
+    came, went = text.segment_moves(study.migration, smap, key, migration_from=study.migration_from)
+
+    bounds = []
+    if g.offers > 0 and np.isfinite(g.clv_depth):
+        bounds = [
+            ("Policy cap of the segment", pct(g.policy_depth, 1)),
+            (f"Gross-margin cap ({pct(study.library.max_share_of_margin)} of a {pct(study.gross_margin)} margin)",
+             pct(g.margin_depth, 1)),
+            (f"Predicted CLV ({pct(play.offer.clv_share)} of CLV over {g.offers} offer{'s' if g.offers != 1 else ''})",
+             pct(g.clv_depth, 1)),
+        ]
+    categories = None
+    if study.suggestions is not None:
+        top = suggestion_summary(study.suggestions, study.customers["segment"].astype(str))
+        categories = text.segment_categories(top[top["group"] == key])
+
+    n_rows = int(row["customers"])
+    file = f"{activation_folder.rstrip('/')}/{key}.csv"
+    ids = "real customer ids (allow_raw_ids is on)" if allow_raw_ids else "pseudonymised customer ids"
+    columns, preview = _preview(study, key, currency)
+    activation_text = (
+        f"{file} lists the segment's {text.count(n_rows)} customers, highest predicted CLV first, with "
+        f"{ids}, scores, P(alive), predicted CLV, the largest discount an offer may give each customer"
+        f"{' and the next best category' if study.suggestions is not None else ''}, ready for a CRM import."
+        + (" The first rows:" if preview else "")
+    )
+
+    def link(i: int) -> dict | None:
+        if 0 <= i < len(keys):
+            return {"label": smap.labels[keys[i]], "href": f"{keys[i]}.html"}
+        return None
+
+    return {
+        "lang": lang,
+        "css": Markup(CSS_PATH.read_text(encoding="utf-8")),  # noqa: S704 - our own stylesheet
+        "package_version": __version__,
+        "title": smap.labels[key],
+        "run_line": [f"Data: {data_source}", f"Customers on {study.as_of}", f"Written {written}"],
+        "nav": {"overview": f"../{pages_link}.html", "prev": link(pos - 1), "next": link(pos + 1)},
+        "lead": text.segment_lead(row, currency),
+        "definition": smap.segment(key).definition,
+        "scores": text.segment_scores_text(smap, key),
+        "grid_png": _grid_png(study, key),
+        "numbers": text.segment_numbers(row, currency, study.settings.monetary),
+        "horizon_months": horizon_months,
+        "play": play,
+        "guardrail": text.guardrail_text(
+            g, currency=currency, gross_margin=study.gross_margin,
+            max_share_of_margin=study.library.max_share_of_margin, clv_share=play.offer.clv_share,
+            horizon_months=horizon_months,
+        ),
+        "bounds": bounds,
+        "came": came,
+        "went": went,
+        "categories": categories,
+        "activation": {
+            "text": activation_text,
+            "columns": columns,
+            "preview": preview,
+            "align": ["left", "right", "right", "right", "left"][: len(columns)],
+        },
+        "about": [
+            ("Data source", data_source),
+            ("Analysis date", study.as_of),
+            ("Migration compared with", study.migration_from),
+            ("CLV", f"{model_label} + Gamma-Gamma, {horizon_months} months, gross margin {pct(study.gross_margin)}"),
+            ("Segment map", f"{smap.path} ({smap.name})"),
+            ("Action library", f"{study.library.path} ({study.library.name})"),
+            ("retail-playbooks", __version__),
+            ("Written", written),
+        ],
+    }
+
+
+def render_segment_pages(
+    folder: str | Path,
+    study: SegmentStudy,
+    *,
+    currency: str = "$",
+    data_source: str = "",
+    pages_link: str = "segments",
+    activation_folder: str = "activation",
+    horizon_months: int = 12,
+    model_label: str = "",
+    allow_raw_ids: bool = False,
+    lang: str = "en",
+) -> dict[str, Path]:
+    """Write ``<folder>/<segment>.html`` for every segment of the map (atomically) and
+    remove pages of segments no longer in the map; return key -> path."""
+    check_pages_link(pages_link)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    template = _environment().get_template(TEMPLATE)
+    written = f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M}"
+    paths = {}
+    for key in study.segment_map.keys:  # a handful of segments
+        context = page_context(
+            study, key, currency=currency, data_source=data_source, pages_link=pages_link,
+            activation_folder=activation_folder, horizon_months=horizon_months, model_label=model_label,
+            allow_raw_ids=allow_raw_ids, written=written, lang=lang,
+        )
+        paths[key] = write_text_atomic(folder / f"{key}.html", template.render(**context))
+    for stale in folder.glob("*.html"):
+        if stale.stem not in paths:
+            stale.unlink()
+    return paths

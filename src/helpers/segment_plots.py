@@ -1,0 +1,112 @@
+"""Figures of the segments overview and the per-segment pages.
+
+Each function returns a matplotlib ``Figure`` (never calls ``plt.show``); the notebook
+shows them with :func:`helpers.plotting.show`, the segment pages embed
+:func:`helpers.plotting.to_png` as a data URI.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from .plotting import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, set_style
+from .segments import GONE_CUSTOMERS, GONE_CUSTOMERS_LABEL, N_SCORES, NEW_CUSTOMERS, NEW_CUSTOMERS_LABEL, SegmentMap
+
+GREY = "#d0d7de"
+
+
+def _palette(n: int) -> list:
+    return sns.color_palette("tab20" if n > 10 else "tab10", n)
+
+
+def segment_grid(segment_map: SegmentMap, customers: pd.DataFrame, highlight: str | None = None,
+                 *, small: bool = False) -> Figure | None:
+    """The two-axis score grid, cells coloured by segment with customer counts.
+
+    With ``highlight`` the other segments are grey. Returns None for maps that do not
+    have exactly two axes (a 3-axis map has no flat grid to draw).
+    """
+    if len(segment_map.axes) != 2:
+        return None
+    set_style()
+    rows, cols = segment_map.axes
+    size = (4.6, 3.6) if small else (7.5, 5.2)
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    lookup = segment_map.lookup  # [row score - 1, col score - 1]
+    k = len(segment_map.keys)
+    colours = _palette(k)
+    if highlight is not None:
+        pos = segment_map.keys.index(highlight)
+        colours = [colours[i] if i == pos else GREY for i in range(k)]
+    image = lookup[::-1, :]  # best row score at the top
+    ax.imshow(image, cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5, aspect="auto")
+    counts = pd.crosstab(customers[f"{rows.lower()}_score"], customers[f"{cols.lower()}_score"]).reindex(
+        index=range(1, N_SCORES + 1), columns=range(1, N_SCORES + 1), fill_value=0
+    )
+    for i in range(N_SCORES):
+        for j in range(N_SCORES):
+            r = N_SCORES - i
+            ax.text(j, i, f"{counts.loc[r, j + 1]:,}", ha="center", va="center", fontsize=8 if small else 9,
+                    color="black")
+    for pos, seg in enumerate(segment_map.segments):  # label each segment once, at its central cell
+        if highlight is not None and seg.key != highlight:
+            continue
+        cells = np.array(seg.cells)
+        centre = cells.mean(axis=0)
+        nearest = cells[np.argmin(((cells - centre) ** 2).sum(axis=1))]
+        y, x = N_SCORES - nearest[0], nearest[1] - 1
+        ax.text(x, y - 0.3, seg.label, ha="center", va="center", fontsize=7 if small else 8, weight="bold",
+                color="black", wrap=True)
+    ax.set_xticks(range(N_SCORES), [str(s) for s in range(1, N_SCORES + 1)])
+    ax.set_yticks(range(N_SCORES), [str(s) for s in range(N_SCORES, 0, -1)])
+    ax.set(xlabel=f"{cols} score (5 = best)", ylabel=f"{rows} score (5 = best)")
+    ax.grid(False)
+    title = "Customers in each score cell" if highlight is None else f"Where {segment_map.labels[highlight]} sit"
+    ax.set_title(title)
+    return fig
+
+
+def segment_shares(summary: pd.DataFrame) -> Figure:
+    """Horizontal bars: each segment's share of customers, past revenue and predicted CLV."""
+    set_style()
+    long = pd.DataFrame(
+        {
+            "segment": np.repeat(summary["label"].to_numpy(), 3),
+            "measure": np.tile(["customers", "past revenue", "predicted CLV"], len(summary)),
+            "share": summary[["customer_share", "revenue_share", "clv_share"]].to_numpy().ravel(),
+        }
+    )
+    height = max(FIGSIZE[1], 0.45 * len(summary) + 1.2)
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0], height), layout="constrained")
+    sns.barplot(long, y="segment", x="share", hue="measure", ax=ax, orient="h",
+                palette=[GREY, ACTUAL_COLOUR, MODEL_COLOUR])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(title="Share of customers, past revenue and predicted CLV by segment", xlabel="Share of total", ylabel="")
+    ax.legend(title="", loc="lower right")
+    return fig
+
+
+def migration_heatmap(matrix: pd.DataFrame, segment_map: SegmentMap, *, migration_from: str, as_of: str) -> Figure:
+    """Row shares of the migration matrix, annotated with counts."""
+    set_style()
+    labels = {**segment_map.labels, NEW_CUSTOMERS: NEW_CUSTOMERS_LABEL, GONE_CUSTOMERS: GONE_CUSTOMERS_LABEL}
+    totals = matrix.sum(axis=1)
+    shares = matrix.div(totals.where(totals > 0), axis=0).fillna(0.0)
+    annot = np.array([[f"{c:,}" if c else "" for c in row] for row in matrix.to_numpy()])
+    fig, ax = plt.subplots(figsize=(8.5, 6.2), layout="constrained")
+    sns.heatmap(
+        shares.rename(index=labels, columns=labels), annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1, ax=ax,
+        cbar_kws={"format": PercentFormatter(1.0), "label": "share of the row"}, linewidths=0.5, linecolor="white",
+        annot_kws={"fontsize": 8},
+    )
+    ax.set(title=f"Where customers moved: {migration_from} to {as_of}", xlabel=f"Segment on {as_of}",
+           ylabel=f"Segment on {migration_from}")
+    ax.tick_params(axis="x", rotation=40)
+    plt.setp(ax.get_xticklabels(), ha="right")
+    return fig

@@ -1,0 +1,194 @@
+"""The action library (validation on load), offer guardrails and activation lists."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from helpers.actions import (
+    ACTIVATION_COLUMNS,
+    PLAYBOOK_FIELDS,
+    Offer,
+    activation_table,
+    customer_max_discount,
+    load_action_library,
+    offer_guardrail,
+    write_activation_files,
+)
+from helpers.errors import ConfigError
+from helpers.privacy import pseudonymise, resolve_key
+from helpers.segments import load_segment_map
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MAP = ROOT / "playbooks" / "segment_map.yaml"
+DEFAULT_LIBRARY = ROOT / "playbooks" / "actions.yaml"
+
+
+@pytest.fixture(scope="module")
+def smap():
+    return load_segment_map(DEFAULT_MAP)
+
+
+def _mutated(tmp_path: Path, edit) -> Path:
+    raw = yaml.safe_load(DEFAULT_LIBRARY.read_text(encoding="utf-8"))
+    edit(raw)
+    path = tmp_path / "my_actions.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------ library
+
+
+def test_default_library_covers_every_segment_with_every_field(smap):
+    library = load_action_library(DEFAULT_LIBRARY, smap)
+    assert list(library.playbooks) == smap.keys
+    for play in library.playbooks.values():
+        for name in PLAYBOOK_FIELDS:
+            assert getattr(play, name), (play.key, name)
+        assert 0 <= play.offer.max_depth <= 1 and 0 <= play.offer.clv_share <= 1
+    assert set(library.tiers) == {"value_growth", "clv", "lifecycle"}
+    assert library.max_share_of_margin == 0.5
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda raw: raw["segments"].update(vip=raw["segments"]["champions"]), "unknown segment 'vip'"),
+        (lambda raw: raw["segments"].pop("hibernating"), "no entry for the segment 'hibernating'"),
+        (lambda raw: raw["segments"]["champions"].pop("kpis"), "segments.champions: missing field kpis"),
+        (lambda raw: [raw["segments"]["loyal"].pop(f) for f in ("trigger", "timing")],
+         "segments.loyal: missing fields trigger, timing"),
+        (lambda raw: raw["segments"]["loyal"].update(objectiv="typo"), "unknown field 'objectiv'"),
+        (lambda raw: raw["segments"]["new"]["offer"].pop("clv_share"), "segments.new.offer: missing field clv_share"),
+        (lambda raw: raw["segments"]["new"]["offer"].update(max_depth=1.5), "segments.new.offer.max_depth must be"),
+        (lambda raw: raw["segments"]["new"]["offer"].update(offers=-1), "offers must be a whole number"),
+        (lambda raw: raw["segments"]["new"].update(actions=[]), "segments.new.actions must be a non-empty list"),
+        (lambda raw: raw["tiers"].update(rfm={}), "unknown view 'rfm'"),
+        (lambda raw: raw["tiers"]["clv"].pop("growing"), "tiers.clv: no entry for the tier 'growing'"),
+        (lambda raw: raw["tiers"]["clv"]["growing"].pop("actions"), "tiers.clv.growing: missing field actions"),
+        (lambda raw: raw["policy"].update(max_share_of_margin=0), "max_share_of_margin must be"),
+        (lambda raw: raw.update(channels=[]), "unknown key 'channels'"),
+    ],
+)
+def test_library_mistakes_are_config_errors_naming_file_and_segment(tmp_path, smap, edit, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)) as err:
+        load_action_library(_mutated(tmp_path, edit), smap)
+    assert "my_actions.yaml" in str(err.value)
+
+
+def test_unknown_segment_message_lists_the_map_segments(tmp_path, smap):
+    path = _mutated(tmp_path, lambda raw: raw["segments"].update(vip=raw["segments"]["champions"]))
+    with pytest.raises(ConfigError) as err:
+        load_action_library(path, smap)
+    assert "segment_map.yaml" in str(err.value) and "champions, loyal" in str(err.value)
+
+
+def test_tiers_are_optional_and_bad_yaml_is_named(tmp_path, smap):
+    library = load_action_library(_mutated(tmp_path, lambda raw: raw.pop("tiers")), smap)
+    assert library.tiers == {}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("segments: {champions: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML"):
+        load_action_library(bad, smap)
+
+
+# --------------------------------------------------------------------- guardrails
+
+
+def test_guardrail_takes_the_smallest_bound_by_hand():
+    # margin cap 0.5 x 0.3 = 15%; CLV bound 10% x 100 / (2 x 50) = 10%; policy 20% -> CLV binds
+    g = offer_guardrail(Offer(0.20, 0.10, 2), clv_per_customer=100.0, order_value=50.0, gross_margin=0.3,
+                        max_share_of_margin=0.5)
+    assert g.binding == "clv" and g.max_depth == pytest.approx(0.10) and g.amount_per_order == pytest.approx(5.0)
+    assert g.budget_per_customer == pytest.approx(10.0) and g.margin_depth == pytest.approx(0.15)
+    # rich customers: CLV bound 0.1 x 10000 / 100 = 10 (1000%) -> margin cap binds
+    g = offer_guardrail(Offer(0.20, 0.10, 2), clv_per_customer=10_000.0, order_value=50.0, gross_margin=0.3,
+                        max_share_of_margin=0.5)
+    assert g.binding == "margin" and g.max_depth == pytest.approx(0.15)
+    g = offer_guardrail(Offer(0.05, 0.10, 2), clv_per_customer=10_000.0, order_value=50.0, gross_margin=0.3,
+                        max_share_of_margin=0.5)
+    assert g.binding == "policy" and g.max_depth == pytest.approx(0.05) and g.amount_per_order == pytest.approx(2.5)
+
+
+def test_guardrail_without_offers_or_customers():
+    g = offer_guardrail(Offer(0.1, 0.1, 0), clv_per_customer=100.0, order_value=50.0, gross_margin=0.3,
+                        max_share_of_margin=0.5)
+    assert g.binding == "none" and g.max_depth == 0.0
+    g = offer_guardrail(Offer(0.1, 0.1, 1), clv_per_customer=float("nan"), order_value=float("nan"),
+                        gross_margin=0.3, max_share_of_margin=0.5)
+    assert math.isnan(g.max_depth)
+    g = offer_guardrail(Offer(0.1, 0.1, 1), clv_per_customer=-5.0, order_value=50.0, gross_margin=0.3,
+                        max_share_of_margin=0.5)
+    assert g.max_depth == 0.0  # a negative CLV never makes a negative discount
+
+
+def test_customer_max_discount_by_hand(smap):
+    library = load_action_library(DEFAULT_LIBRARY, smap)
+    champions, loyal = library["champions"].offer, library["loyal"].offer
+    customers = pd.DataFrame(
+        {"segment": ["champions", "loyal", "loyal"], "expected_spend": [40.0, 50.0, 50.0], "clv": [1000.0, 20.0, 0.0]},
+        index=pd.Index(["a", "b", "c"], name="customer_id"),
+    )
+    got = customer_max_discount(customers, library, gross_margin=0.3)
+    expected_a = min(champions.max_depth * 40, 0.15 * 40, champions.clv_share * 1000 / champions.offers)
+    expected_b = min(loyal.max_depth * 50, 0.15 * 50, loyal.clv_share * 20 / loyal.offers)
+    np.testing.assert_allclose(got.to_numpy(), [expected_a, expected_b, 0.0])
+
+
+# --------------------------------------------------------------------- activation
+
+
+def _customers(smap) -> pd.DataFrame:
+    ids = pd.Index(["00042", "00007", "00100", "00003"], name="customer_id")
+    return pd.DataFrame(
+        {
+            "segment": pd.Categorical(["champions", "champions", "hibernating", "loyal"], categories=smap.keys),
+            "r_score": [5, 5, 1, 3], "f_score": [5, 4, 1, 4], "m_score": [5, 4, 1, 3],
+            "recency_days": [3, 5, 400, 90], "purchase_days": [12, 8, 1, 6], "revenue": [900.0, 500, 20, 300],
+            "p_alive": [0.95, 0.9, 1.0, 0.6], "clv": [300.0, 300.0, 1.0, 50.0], "clv_at_risk": [15.0, 30, 0, 33],
+            "clv_tier": "growing", "value_tier": "core", "lifecycle": "loyal",
+        },
+        index=ids,
+    )
+
+
+def test_activation_rows_are_pseudonymised_and_sorted(smap):
+    customers = _customers(smap)
+    discount = pd.Series([9.0, 8.0, 0.0, 1.0], index=customers.index)
+    table = activation_table(customers, smap, max_discount=discount, id_key="k")
+    assert list(table.columns) == ACTIVATION_COLUMNS
+    # CLV descending; the tie at 300 goes to the lower raw id first (00007 before 00042)
+    expected_ids = pseudonymise(pd.Series(["00007", "00042", "00003", "00100"]), "k").tolist()
+    assert table["customer_id"].tolist() == expected_ids
+    assert not table["customer_id"].isin(customers.index).any()
+    assert table["segment_label"].tolist() == ["Champions", "Champions", "Loyal customers", "Hibernating"]
+    assert table["next_best_category"].isna().all()
+    raw = activation_table(customers, smap, max_discount=discount, allow_raw_ids=True)
+    assert raw["customer_id"].tolist() == ["00007", "00042", "00003", "00100"]
+
+
+def test_activation_files_one_per_segment(tmp_path, smap):
+    customers = _customers(smap)
+    table = activation_table(customers, smap, max_discount=pd.Series(1.0, index=customers.index),
+                             next_category=pd.Series(["tops", "trousers", None, "shoes"], index=customers.index))
+    folder = tmp_path / "activation"
+    folder.mkdir()
+    (folder / "old_segment.csv").write_text("stale", encoding="utf-8")
+    paths = write_activation_files(folder, table, smap)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{k}.csv" for k in smap.keys)
+    champions = pd.read_csv(paths["champions"], dtype={"customer_id": str})
+    assert len(champions) == 2 and set(champions["segment"]) == {"champions"}
+    assert set(champions["next_best_category"]) == {"tops", "trousers"}
+    text = "".join(p.read_text(encoding="utf-8") for p in folder.iterdir())
+    assert not re.search(r"\b00(042|007|100|003)\b", text)  # raw ids never written by default
+    empty = pd.read_csv(paths["new"])
+    assert empty.empty and list(empty.columns) == ACTIVATION_COLUMNS
+    key, _ = resolve_key(None)
+    assert pseudonymise(pd.Series(["00007"]), key).iloc[0] in champions["customer_id"].tolist()

@@ -1,0 +1,129 @@
+"""Next-best category from co-purchase: hand-computed lifts, the rule, and a brute-force check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import recommend
+from helpers.errors import ConfigError
+from helpers.recommend import category_incidence, category_pairs, has_categories, next_best_category
+
+
+def baskets(spec: dict[str, list[str]]) -> pd.DataFrame:
+    rows = [(cid, cat) for cid, cats in spec.items() for cat in cats]
+    frame = pd.DataFrame(rows, columns=["customer_id", "category"])
+    return frame.assign(timestamp=pd.Timestamp("2024-01-01"), amount=10.0)
+
+
+# 10 customers: tops+trousers x4, tops only x2, shoes+socks x2, trousers+shoes x1, socks only x1
+SHOP = baskets(
+    {
+        **{f"tt{i}": ["tops", "trousers"] for i in range(4)},
+        "t0": ["tops"], "t1": ["tops", "tops"],
+        "ss0": ["shoes", "socks"], "ss1": ["socks", "shoes"],
+        "ts": ["trousers", "shoes"],
+        "s0": ["socks"],
+    }
+)
+
+
+def test_pair_statistics_by_hand():
+    pairs = category_pairs(category_incidence(SHOP), min_pair_customers=2).set_index(["antecedent", "consequent"])
+    # tops: 6 buyers, trousers: 5, both: 4 -> confidence tops->trousers 4/6, lift (4/6) / (5/10) = 4/3
+    row = pairs.loc[("tops", "trousers")]
+    assert row["customers_both"] == 4 and row["support"] == pytest.approx(0.4)
+    assert row["confidence"] == pytest.approx(4 / 6) and row["lift"] == pytest.approx(4 / 3)
+    assert pairs.loc[("trousers", "tops"), "confidence"] == pytest.approx(4 / 5)
+    assert pairs.loc[("trousers", "tops"), "lift"] == pytest.approx(4 / 3)  # lift is symmetric
+    # shoes: 3 buyers, socks: 3, both 2 -> lift (2/3) / (3/10) = 20/9
+    assert pairs.loc[("shoes", "socks"), "lift"] == pytest.approx(20 / 9) and pairs.loc[("shoes", "socks"), "usable"]
+    # trousers & shoes: 1 customer < 2 -> not usable; tops & socks: never together
+    assert not pairs.loc[("trousers", "shoes"), "usable"] and pairs.loc[("tops", "socks"), "lift"] == 0
+
+
+def test_tops_only_gets_trousers():
+    got = next_best_category(SHOP, min_pair_customers=2)
+    assert got.loc["t0", "next_category"] == "trousers" and got.loc["t0", "because"] == "tops"
+    assert got.loc["t0", "lift"] == pytest.approx(4 / 3) and got.loc["t0", "confidence"] == pytest.approx(4 / 6)
+    assert got.loc["t1", "reason"] == "co-purchase"
+    assert got.loc["s0", "next_category"] == "shoes" and got.loc["s0", "because"] == "socks"
+    # trousers+shoes: candidates tops (lift 4/3 via trousers) and socks (20/9 via shoes) -> socks
+    assert got.loc["ts", "next_category"] == "socks" and got.loc["ts", "because"] == "shoes"
+    # tops+trousers: shoes and socks have no usable pair -> the most popular category they lack
+    assert got.loc["tt0", "reason"] == "popular" and got.loc["tt0", "next_category"] in {"shoes", "socks"}
+    assert np.isnan(got.loc["tt0", "lift"]) and pd.isna(got.loc["tt0", "because"])
+
+
+def test_never_suggests_a_bought_category_and_respects_min_pairs():
+    got = next_best_category(SHOP, min_pair_customers=5, fallback=False)  # no pair has 5 co-buyers
+    assert (got["reason"] == "").all() and got["next_category"].isna().all()
+    everything = baskets({"a": ["x", "y"], "b": ["x", "y"], "c": ["x"]})
+    got = next_best_category(everything, min_pair_customers=1)
+    assert pd.isna(got.loc["a", "next_category"]) and got.loc["a", "reason"] == ""  # bought all there is
+    with pytest.raises(ConfigError, match="min_pair_customers"):
+        next_best_category(SHOP, min_pair_customers=0)
+
+
+def _brute_force(transactions: pd.DataFrame, min_pair_customers: int) -> pd.DataFrame:
+    """The documented rule, customer by customer, with plain Python sets."""
+    bought = transactions.groupby("customer_id")["category"].apply(lambda s: set(s.astype(str)))
+    n = len(bought)
+    cats = sorted(set().union(*bought))
+    buyers = {c: sum(c in s for s in bought) for c in cats}
+    both = {(a, b): sum(a in s and b in s for s in bought) for a in cats for b in cats}
+    rows = {}
+    for cid, have in bought.items():
+        best = None  # (lift, confidence, -index of b, b, a)
+        for b in cats:
+            if b in have:
+                continue
+            for a in sorted(have):
+                lift = both[a, b] / buyers[a] / (buyers[b] / n)
+                if both[a, b] < min_pair_customers or lift <= 1:
+                    continue
+                cand = (lift, both[a, b] / buyers[a], -cats.index(b), b, a)
+                if best is None or cand[:3] > best[:3]:
+                    best = cand
+        if best is not None:
+            rows[cid] = (best[3], best[4], "co-purchase")
+        else:
+            lacking = [c for c in sorted(cats, key=lambda c: (-buyers[c], c)) if c not in have]
+            rows[cid] = (lacking[0], None, "popular") if lacking else (None, None, "")
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["next_category", "because", "reason"])
+
+
+def test_matches_a_brute_force_implementation_on_random_baskets(monkeypatch):
+    rng = np.random.default_rng(7)
+    cats = np.array(["apparel", "beauty", "home", "toys", "food", "shoes"])
+    n = 400
+    # correlated tastes: each customer leans to one of two groups of categories
+    group = rng.integers(0, 2, n)
+    weights = np.where(group[:, None] == 0, [0.3, 0.3, 0.05, 0.05, 0.2, 0.1], [0.05, 0.05, 0.3, 0.3, 0.2, 0.1])
+    rows = []
+    for i in range(n):  # test data only
+        k = rng.integers(1, 4)
+        rows += [(f"c{i:04d}", c) for c in rng.choice(cats, size=k, p=weights[i])]
+    data = pd.DataFrame(rows, columns=["customer_id", "category"]).assign(timestamp=pd.Timestamp("2024-01-01"),
+                                                                           amount=1.0)
+    expected = _brute_force(data, 10)
+    monkeypatch.setattr(recommend, "CHUNK_CUSTOMERS", 37)  # several chunks
+    got = next_best_category(data, min_pair_customers=10)
+    pd.testing.assert_series_equal(got["next_category"], expected["next_category"].reindex(got.index),
+                                   check_names=False, check_dtype=False)
+    pd.testing.assert_series_equal(got["because"], expected["because"].reindex(got.index), check_names=False,
+                                   check_dtype=False)
+    assert (got["reason"] == expected["reason"].reindex(got.index)).all()
+    shuffled = next_best_category(data.sample(frac=1, random_state=1), min_pair_customers=10)
+    pd.testing.assert_frame_equal(shuffled, got)
+
+
+def test_data_without_categories():
+    plain = SHOP.drop(columns="category")
+    assert not has_categories(plain) and has_categories(SHOP)
+    assert not has_categories(SHOP.assign(category="one"))
+    with pytest.raises(ConfigError, match="no category column"):
+        next_best_category(plain)
+    blanks = SHOP.assign(category=SHOP["category"].where(SHOP["customer_id"] != "s0", None))
+    assert "s0" not in next_best_category(blanks, min_pair_customers=2).index

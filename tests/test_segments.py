@@ -1,0 +1,382 @@
+"""RFM scores, the segment map (exact partition), tiers, CLV at risk and migration."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy.special import hyp2f1
+
+from helpers import lifetimes_adapter as la
+from helpers.errors import ConfigError
+from helpers.segments import (
+    NEW_CUSTOMERS,
+    SegmentSettings,
+    clv_at_risk,
+    clv_tiers,
+    customer_rfm,
+    default_migration_start,
+    lapsed_mask,
+    lifecycle_stages,
+    load_segment_map,
+    migration_matrix,
+    rfm_scores,
+    score_quintiles,
+    segment_customers,
+    segment_summary,
+    segments_at,
+    value_growth_tiers,
+)
+from helpers.summary import customer_summary
+
+from ._cdnow import sample
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MAP = ROOT / "playbooks" / "segment_map.yaml"
+
+
+def tx(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"]).assign(
+        timestamp=lambda d: pd.to_datetime(d["timestamp"], format="mixed")
+    )
+
+
+# ---------------------------------------------------------------------------- RFM
+
+
+def test_customer_rfm_by_hand():
+    data = tx(
+        [
+            ("a", "2024-01-01 09:00", 10.0),
+            ("a", "2024-01-01 18:00", 5.0),  # same day: one purchase day of 15
+            ("a", "2024-01-11", 25.0),
+            ("b", "2024-01-31 23:59", 40.0),  # late on the analysis day still counts
+            ("b", "2024-02-01", 99.0),  # after the analysis day: ignored
+            ("c", "2024-02-05", 7.0),  # only after: not a customer yet
+        ]
+    )
+    rfm = customer_rfm(data, "2024-01-31")
+    assert list(rfm.index) == ["a", "b"]
+    assert rfm.loc["a", "recency_days"] == 20 and rfm.loc["a", "tenure_days"] == 30
+    assert rfm.loc["a", "purchase_days"] == 2 and rfm.loc["a", "revenue"] == 40.0
+    assert rfm.loc["a", "order_value"] == 20.0 and rfm.loc["a", "monetary"] == 40.0
+    assert rfm.loc["b", "recency_days"] == 0 and rfm.loc["b", "purchase_days"] == 1
+    assert rfm.loc["b", "revenue"] == 40.0
+    assert customer_rfm(data, "2024-01-31", monetary="mean").loc["a", "monetary"] == 20.0
+
+
+def test_rfm_frequency_is_lifetimes_frequency_plus_one_on_cdnow():
+    data = sample()
+    rfm = customer_rfm(data, "1998-06-30")
+    lt = customer_summary(data, "1998-06-30", "D")
+    np.testing.assert_array_equal(rfm["purchase_days"].to_numpy(), lt.loc[rfm.index, "frequency"].to_numpy() + 1)
+    # days since last purchase = age - age at last purchase, in days
+    np.testing.assert_allclose(rfm["recency_days"], (lt["T"] - lt["recency"]).loc[rfm.index])
+
+
+def test_quintiles_of_distinct_values_by_hand():
+    values = np.array([3.0, 10, 1, 7, 5, 9, 2, 8, 4, 6])
+    ids = [f"c{i}" for i in range(10)]
+    expected = {1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 3, 7: 4, 8: 4, 9: 5, 10: 5}
+    for ties in ("shared", "first"):
+        scores = score_quintiles(values, ids, ties=ties)
+        assert [expected[int(v)] for v in values] == list(scores)
+        low = score_quintiles(values, ids, higher_is_better=False, ties=ties)
+        assert list(low) == [6 - expected[int(v)] for v in values]
+
+
+def test_first_quintiles_match_pandas_qcut_for_distinct_values():
+    rng = np.random.default_rng(0)
+    values = rng.permutation(1000).astype(float)
+    scores = score_quintiles(values, np.arange(1000), ties="first")
+    np.testing.assert_array_equal(scores, pd.qcut(values, 5, labels=False) + 1)
+
+
+def test_shared_ties_take_the_lowest_quintile_of_their_group():
+    values = np.array([1, 1, 1, 1, 1, 1, 2, 2, 3, 4], dtype=float)
+    # ranks (method=min): 1 x6, 7 x2, 9, 10 -> 1 + floor(5 (rank - 1) / 10)
+    assert list(score_quintiles(values, range(10))) == [1] * 6 + [4, 4, 5, 5]
+
+
+def test_first_ties_are_broken_by_customer_id_whatever_the_row_order():
+    ids = np.array([f"id{i:02d}" for i in range(10)])
+    values = np.array([1.0] * 6 + [2, 2, 3, 4])
+    scores = pd.Series(score_quintiles(values, ids, ties="first"), index=ids)
+    assert np.bincount(scores, minlength=6)[1:].tolist() == [2, 2, 2, 2, 2]  # equal-size quintiles
+    assert scores[["id00", "id01"]].tolist() == [1, 1] and scores[["id04", "id05"]].tolist() == [3, 3]
+    order = np.random.default_rng(1).permutation(10)
+    shuffled = pd.Series(score_quintiles(values[order], ids[order], ties="first"), index=ids[order])
+    pd.testing.assert_series_equal(shuffled.sort_index(), scores.sort_index())
+
+
+def test_rfm_scores_point_the_right_way():
+    # five customers: "new" bought last and most often, "old" once long ago but big
+    rows = [("old", "2024-01-01", 500.0), ("new", "2024-03-30", 10.0)]
+    rows += [("new", f"2024-03-{d:02d}", 10.0) for d in range(1, 10)]
+    rows += [(f"mid{i}", f"2024-02-{10 + i:02d}", 20.0 + i) for i in range(3)]
+    scores = rfm_scores(customer_rfm(tx(rows), "2024-03-31"))
+    assert scores.loc["new", "r_score"] == 5 and scores.loc["old", "r_score"] == 1
+    assert scores.loc["new", "f_score"] == 5 and scores.loc["old", "f_score"] == 1  # the mids tie with old at F 1
+    assert scores.loc["old", "m_score"] == 5 and scores.loc["mid0", "m_score"] == 1  # 500 > 100 total > 20
+
+
+def test_bad_settings_are_config_errors():
+    with pytest.raises(ConfigError, match="rfm_ties"):
+        SegmentSettings(ties="random")
+    with pytest.raises(ConfigError, match="monetary"):
+        SegmentSettings(monetary="median")
+    with pytest.raises(ConfigError, match="growing_clv_share"):
+        SegmentSettings(high_clv_share=0.5, growing_clv_share=0.3)
+    with pytest.raises(ConfigError, match="lapsed_days"):
+        SegmentSettings(lapsed_days=0)
+    with pytest.raises(ConfigError, match="analysis date"):
+        customer_rfm(tx([("a", "2024-01-01", 1.0)]), "soon")
+
+
+# ------------------------------------------------------------------ segment map
+
+
+def _cells_claimed_in_yaml(path: Path) -> dict[tuple[int, int], list[str]]:
+    """Independent reading of an R x F map: which segments claim each cell."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def expand(v):
+        if isinstance(v, int):
+            return {v}
+        lo, _, hi = str(v).partition("-")
+        return set(range(int(lo), int(hi or lo) + 1))
+
+    claimed: dict[tuple[int, int], list[str]] = {}
+    for seg in raw["segments"]:
+        for cell in itertools.product(sorted(expand(seg["r"])), sorted(expand(seg["f"]))):
+            claimed.setdefault(cell, []).append(seg["key"])
+    return claimed
+
+
+def test_default_map_partitions_the_25_cells_exactly_once():
+    smap = load_segment_map(DEFAULT_MAP)
+    claimed = _cells_claimed_in_yaml(DEFAULT_MAP)
+    cells = list(itertools.product(range(1, 6), range(1, 6)))
+    assert sorted(claimed) == cells and all(len(v) == 1 for v in claimed.values())
+    grid = pd.DataFrame(cells, columns=["r_score", "f_score"])
+    assigned = smap.assign(grid).astype(str).tolist()
+    assert assigned == [claimed[c][0] for c in cells]
+    assert len(smap.keys) == 10 and smap.keys[0] == "champions"
+    assert smap.describe_scores("loyal") == "R 3–4, F 4–5"
+
+
+def _mutated(tmp_path: Path, edit) -> Path:
+    raw = yaml.safe_load(DEFAULT_MAP.read_text(encoding="utf-8"))
+    edit(raw)
+    path = tmp_path / "my_map.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_missing_cell_is_named_with_the_file(tmp_path):
+    path = _mutated(tmp_path, lambda raw: raw["segments"].pop(5))  # need_attention: R3 F3
+    with pytest.raises(ConfigError) as err:
+        load_segment_map(path)
+    message = str(err.value)
+    assert "my_map.yaml" in message and "not covered by any segment: R3 F3" in message
+    assert "more than one" not in message
+
+
+def test_overlapping_cells_are_named_with_their_segments(tmp_path):
+    def widen_loyal(raw):
+        next(s for s in raw["segments"] if s["key"] == "loyal")["r"] = "3-5"
+
+    with pytest.raises(ConfigError) as err:
+        load_segment_map(_mutated(tmp_path, widen_loyal))
+    message = str(err.value)
+    assert "my_map.yaml" in message and "covered by more than one segment" in message
+    assert "R5 F4 (champions, loyal)" in message and "R5 F5 (champions, loyal)" in message
+    assert "not covered" not in message
+
+
+def test_missing_and_overlapping_cells_are_reported_together(tmp_path):
+    def shift(raw):
+        hib = next(s for s in raw["segments"] if s["key"] == "hibernating")
+        hib["r"] = "2-3"  # leaves R1 F1-2 uncovered, overlaps about_to_sleep at R3 F1-2
+
+    with pytest.raises(ConfigError) as err:
+        load_segment_map(_mutated(tmp_path, shift))
+    message = str(err.value)
+    assert "R1 F1, R1 F2" in message and "R3 F1 (about_to_sleep, hibernating)" in message
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda raw: raw["segments"][0].update(r=6), "outside the scores"),
+        (lambda raw: raw["segments"][0].update(r="5-4"), "reversed"),
+        (lambda raw: raw["segments"][0].update(colour="gold"), "unknown key 'colour'"),
+        (lambda raw: raw["segments"][1].update(key="champions"), "already used"),
+        (lambda raw: raw["segments"][0].update(key="Top Customers"), "lower-case"),
+        (lambda raw: raw["segments"][0].pop("label"), "'label' is missing"),
+        (lambda raw: raw["segments"][0].update(cells=[[5, 4]]), "either 'cells' or score ranges"),
+        (lambda raw: raw.update(axes=["R", "X"]), "'axes'"),
+        (lambda raw: raw["segments"][0].update(m=5), "unknown key 'm'"),
+    ],
+)
+def test_map_mistakes_are_config_errors_naming_the_file(tmp_path, edit, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)) as err:
+        load_segment_map(_mutated(tmp_path, edit))
+    assert "my_map.yaml" in str(err.value)
+
+
+def test_maps_with_explicit_cells_and_three_axes(tmp_path):
+    explicit = tmp_path / "two.yaml"
+    explicit.write_text(
+        yaml.safe_dump(
+            {
+                "axes": ["F", "M"],
+                "segments": [
+                    {"key": "diagonal", "label": "Diagonal", "definition": "F equals M.",
+                     "cells": [[s, s] for s in range(1, 6)]},
+                    {"key": "rest", "label": "Rest", "definition": "Everything else.",
+                     "cells": [[f, m] for f in range(1, 6) for m in range(1, 6) if f != m]},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    smap = load_segment_map(explicit)
+    scores = pd.DataFrame({"f_score": [1, 2, 5], "m_score": [1, 3, 5], "r_score": [1, 1, 1]})
+    assert smap.assign(scores).astype(str).tolist() == ["diagonal", "rest", "diagonal"]
+
+    three = tmp_path / "three.yaml"
+    three.write_text(
+        yaml.safe_dump(
+            {
+                "axes": ["R", "F", "M"],
+                "segments": [
+                    {"key": "big", "label": "Big", "definition": "High spend.", "m": "4-5"},
+                    {"key": "small", "label": "Small", "definition": "Low spend.", "m": "1-3"},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    smap3 = load_segment_map(three)
+    assert smap3.lookup.shape == (5, 5, 5)
+    assert smap3.assign(scores).astype(str).tolist() == ["small", "small", "big"]
+
+
+def test_yaml_syntax_errors_name_line_and_file(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("segments:\n  - key: a\n    label: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"broken.yaml: not valid YAML \(line"):
+        load_segment_map(bad)
+    with pytest.raises(ConfigError, match="segment map not found"):
+        load_segment_map(tmp_path / "nowhere.yaml")
+
+
+# -------------------------------------------------------------------------- tiers
+
+
+def test_lapsed_value_growth_clv_and_lifecycle_tiers_by_hand():
+    settings = SegmentSettings(alive_threshold=0.5, lapsed_days=100, high_value_share=0.25, high_clv_share=0.25,
+                               growing_clv_share=0.5, new_days=30, loyal_min_purchases=3)
+    ids = pd.Index(list("abcdefghij"), name="customer_id")
+    frame = pd.DataFrame(
+        {
+            "p_alive": [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.3, 0.9],
+            "recency_days": [1, 2, 3, 4, 5, 6, 7, 8, 9, 150],
+            "revenue": [900.0, 10, 800, 20, 30, 40, 50, 60, 999, 999],
+            "clv": [90.0, 85, 10, 80, 5, 6, 7, 8, 200, 200],
+            "tenure_days": [400, 400, 400, 30, 400, 400, 400, 400, 400, 400],  # d: exactly new_days
+            "purchase_days": [5, 1, 4, 1, 2, 3, 2, 2, 9, 9],
+        },
+        index=ids,
+    )
+    lapsed = lapsed_mask(frame["p_alive"], frame["recency_days"], settings)
+    assert lapsed.tolist() == [False] * 8 + [True, True]  # i: P(alive) 0.3, j: 150 days
+    # active: a..h. Revenue top 25% (q75 of [900,10,800,20,30,40,50,60] = 237.5): a, c.
+    # CLV top 25% (q75 of [90,85,10,80,5,6,7,8] = 81.25): a, b. Top 50% (median 9): a, b, c, d.
+    value = value_growth_tiers(frame["revenue"], frame["clv"].to_numpy(), lapsed, settings).astype(str)
+    assert value.tolist() == ["core", "potential", "ordinary", "ordinary", "ordinary", "ordinary", "ordinary",
+                              "ordinary", "sleeping", "sleeping"]
+    clv = clv_tiers(frame["clv"], lapsed, settings).astype(str)
+    assert clv.tolist() == ["high_value_loyal", "high_value_loyal", "growing", "growing", "potential", "potential",
+                            "potential", "potential", "churn_risk", "churn_risk"]
+    life = lifecycle_stages(frame, lapsed, settings).astype(str)
+    assert life.tolist() == ["loyal", "active", "loyal", "new", "active", "loyal", "active", "active", "churned",
+                             "churned"]
+
+
+def test_clv_if_alive_is_the_bgnbd_expectation_of_an_active_customer():
+    """CLV at risk rests on E[purchases] = P(alive) x E[purchases | alive]; check that
+    identity against the BG/NBD closed form (Fader, Hardie & Lee 2005, eq. 10)."""
+    summary = customer_summary(sample(), "1997-09-30", "W")
+    model = la.fit_transaction_model("bgnbd", summary["frequency"], summary["recency"], summary["T"])
+    r, alpha, a, b = (model.params[k] for k in ("r", "alpha", "a", "b"))
+    x, tx_, T = np.array([0.0, 1, 3, 7]), np.array([0.0, 10, 20, 30]), np.array([38.0, 38, 38, 38])
+    t = 52.0
+    expected = la.expected_purchases(model, t, x, tx_, T)
+    p = la.probability_alive(model, x, tx_, T)
+    z = t / (alpha + T + t)
+    if_alive = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x)
+                                            * hyp2f1(r + x, b + x, a + b + x - 1, z))
+    np.testing.assert_allclose(expected / p, if_alive, rtol=1e-6)
+    np.testing.assert_allclose(clv_at_risk(expected, p), if_alive - expected, rtol=1e-6)
+
+
+def test_clv_at_risk_edge_cases():
+    np.testing.assert_allclose(clv_at_risk([10.0, 10.0, 10.0, 0.0], [1.0, 0.5, 0.2, 0.0]), [0.0, 10.0, 40.0, 0.0])
+
+
+# ---------------------------------------------------------------------- migration
+
+
+def test_migration_matrix_by_hand():
+    smap = load_segment_map(DEFAULT_MAP)
+    cat = lambda values, ids: pd.Series(pd.Categorical(values, categories=smap.keys), index=ids)  # noqa: E731
+    before = cat(["champions", "champions", "hibernating"], ["a", "b", "c"])
+    after = cat(["champions", "loyal", "hibernating", "new"], ["a", "b", "c", "d"])
+    m = migration_matrix(before, after, smap)
+    assert m.shape == (11, 10) and m.to_numpy().sum() == 4
+    assert m.loc["champions", "champions"] == 1 and m.loc["champions", "loyal"] == 1
+    assert m.loc["hibernating", "hibernating"] == 1 and m.loc[NEW_CUSTOMERS, "new"] == 1
+    gone = migration_matrix(before, after.drop("c"), smap)
+    assert gone.loc["hibernating", "_gone"] == 1
+
+
+def test_segments_at_two_dates_on_cdnow():
+    smap = load_segment_map(DEFAULT_MAP)
+    data = sample()
+    before = segments_at(data, smap, "1997-03-31")
+    after = segments_at(data, smap, "1998-06-30")
+    assert set(before.index) <= set(after.index) and len(after) == data["customer_id"].nunique()
+    m = migration_matrix(before, after, smap)
+    assert m.loc[NEW_CUSTOMERS].sum() == len(after) - len(before)
+    assert m.to_numpy().sum() == len(after)
+    assert default_migration_start("1998-06-30") == "1997-12-31"
+    assert default_migration_start("2024-05-15") == "2023-11-15"
+
+
+def test_segment_customers_and_summary_add_up():
+    smap = load_segment_map(DEFAULT_MAP)
+    data = sample()
+    summary = customer_summary(data, "1998-06-30", "W")
+    rng = np.random.default_rng(3)
+    clv_table = summary.assign(
+        p_alive=rng.uniform(0.05, 1, len(summary)), expected_purchases=1.0, expected_spend=30.0,
+        clv=rng.gamma(1.0, 10.0, len(summary)),
+    )
+    customers = segment_customers(data, clv_table, smap, "1998-06-30")
+    assert len(customers) == len(summary)
+    table = segment_summary(customers, smap)
+    assert list(table.index) == smap.keys
+    assert table["customers"].sum() == len(customers)
+    for col in ("customer_share", "revenue_share", "clv_share"):
+        assert table[col].sum() == pytest.approx(1.0)
+    assert table["clv"].sum() == pytest.approx(clv_table["clv"].sum())
+    assert table["revenue"].sum() == pytest.approx(data["amount"].sum())
+    with pytest.raises(Exception, match="not in the CLV table"):
+        segment_customers(data, clv_table.iloc[10:], smap, "1998-06-30")
