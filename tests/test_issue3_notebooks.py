@@ -1,0 +1,128 @@
+"""Smoke runs of the customer-base, omnichannel and service notebooks through papermill.
+
+The three notebooks run on the committed generated data (``data/newretail``); the
+service notebook also runs without a tickets file (it must stop with a clean message),
+and the omnichannel notebook runs on a GBK export with Chinese headers.
+"""
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers.render import NotebookFailed, RunInfo, execute_notebook, render_page
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+DATA = ROOT / "data" / "newretail"
+PAGES = {"customer_base": "Customer base", "omnichannel": "Omnichannel", "service": "Service and feedback loop"}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Run the three notebooks on the default data, two kernels at a time."""
+    out = tmp_path_factory.mktemp("issue3")
+
+    def run(name):
+        params = {"output_dir": str(out / name / "outputs")}
+        nb = execute_notebook(NOTEBOOKS / f"{name}.ipynb", params, out / name / "executed.ipynb", cwd=ROOT, progress=False)
+        page = render_page(nb, out / name / "page.html", title=PAGES[name],
+                           run_info=RunInfo.from_notebook(nb, data_source="data/newretail", parameters=params))
+        return out / name, page.read_text(encoding="utf-8")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(PAGES, pool.map(run, PAGES)))
+    return results
+
+
+def _cells(html):
+    return re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", html)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_pages_read_like_a_report_without_code(runs, name):
+    _, html = runs[name]
+    for heading in ("The answer", "What to do", "Method and assumptions", "Data quality"):
+        assert heading in html, (name, heading)
+    assert "def " not in html and "import " not in html and "Traceback" not in html
+    assert html.count('src="data:image/png;base64,') >= 4
+    assert "M00" not in " ".join(_cells(html))  # no raw member ids on the page
+
+
+def test_customer_base_outputs(runs):
+    folder, html = runs["customer_base"]
+    table = pd.read_csv(folder / "outputs" / "customer_stages.csv")
+    assert len(table) == 3000
+    assert table["customer_id"].str.fullmatch(r"C-[0-9a-f]{12}").all()
+    metrics = json.loads((folder / "outputs" / "customer_base_metrics.json").read_text())
+    assert sum(metrics["stage_counts"].values()) == 3000
+    assert table["stage"].value_counts().to_dict() == {k: v for k, v in metrics["stage_counts"].items() if v}
+    assert metrics["data_quality"]["rows_read"] == 20029
+    assert {"cohort_heatmap", "repeat_curves", "lifecycle_stages", "spend_distribution"} <= {
+        p.stem for p in (folder / "outputs" / "figures").glob("*.png")}
+    assert "more than 180 days ago" in html  # the stage rules are stated on the page
+
+
+def test_omnichannel_outputs(runs):
+    folder, html = runs["omnichannel"]
+    metrics = json.loads((folder / "outputs" / "omnichannel_metrics.json").read_text())
+    assert metrics["customers"] == 3000 and metrics["top_channel"] == "store"
+    assert metrics["clv"]["model_label"] == "BG/NBD"
+    table = pd.read_csv(folder / "outputs" / "customer_channels.csv")
+    assert set(table["group"]) == {"single", "multi"}
+    assert "association" in html.lower()
+
+
+def test_service_outputs_match_the_generators_truth(runs):
+    folder, html = runs["service"]
+    metrics = json.loads((folder / "outputs" / "service_metrics.json").read_text())
+    truth = json.loads((DATA / "truth.json").read_text())["service"]
+    assert metrics["response_breach_rate"] == pytest.approx(truth["share_response_breached"], abs=1e-6)
+    assert metrics["after_ticket"]["difference_low"] < metrics["after_ticket"]["difference_high"]
+    tickets = pd.read_csv(folder / "outputs" / "tickets.csv")
+    assert len(tickets) == 212 and tickets["customer_id"].str.fullmatch(r"C-[0-9a-f]{12}").all()
+    assert "15 min" in html and "24 h" in html  # both promises on the page
+
+
+def test_service_notebook_without_tickets_names_the_missing_table(tmp_path):
+    with pytest.raises(NotebookFailed) as err:
+        execute_notebook(NOTEBOOKS / "service.ipynb", {"tickets_path": "", "output_dir": str(tmp_path / "out")},
+                         tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
+    text = str(err.value)
+    assert "the service notebook needs a service-tickets file" in text and "tickets_path" in text
+    assert "Traceback" not in text and err.value.ename == "DataError"
+
+
+def test_omnichannel_notebook_runs_on_a_chinese_gbk_export(tmp_path):
+    tx = pd.read_csv(DATA / "transactions.csv", dtype={"customer_id": str})
+    keep = tx["customer_id"].drop_duplicates().iloc[:600]
+    tx = tx[tx["customer_id"].isin(keep) & ~tx["is_return"]]
+    ts = pd.to_datetime(tx["timestamp"])
+    export = pd.DataFrame(
+        {
+            "会员编号": tx["customer_id"],
+            "订单号": tx["order_id"],
+            "下单时间": ts.dt.year.astype(str) + "年" + ts.dt.month.astype(str) + "月" + ts.dt.day.astype(str) + "日 "
+            + ts.dt.strftime("%H:%M"),
+            "实付金额": tx["amount"].map(lambda v: f"{v:,.2f}"),
+            "购买渠道": tx["channel"],  # not a known alias: named in the column map
+            "手机号": "13800138000",
+        }
+    )
+    path = tmp_path / "订单导出.csv"
+    export.to_csv(path, index=False, encoding="gbk")
+    params = {"data_path": str(path), "column_map": {"channel": "购买渠道"}, "include_clv": False,
+              "output_dir": str(tmp_path / "out")}
+    execute_notebook(NOTEBOOKS / "omnichannel.ipynb", params, tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
+    metrics = json.loads((tmp_path / "out" / "omnichannel_metrics.json").read_text())
+    assert metrics["customers"] == 600
+    assert metrics["orders"] == tx["order_id"].nunique()
+    expected_store = tx.loc[tx["channel"] == "store", "amount"].sum() / tx["amount"].sum()
+    page = (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
+    assert "13800138000" not in page
+    assert f"Store brings {expected_store:.0%} of revenue" in page
