@@ -1,19 +1,20 @@
-"""The `python -m helpers build` command and its config."""
+"""The `python -m helpers build` command: config, parallel runs, site assembly and swap."""
 
 from __future__ import annotations
 
-import shutil
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from bs4 import BeautifulSoup
 
 from helpers import build as build_mod
 from helpers.build import (
     EMBEDDED_DATA_SOURCE,
     apply_overrides,
+    build,
     data_source_for,
     find_config,
     load_config,
@@ -21,15 +22,15 @@ from helpers.build import (
 )
 from helpers.errors import ConfigError
 
+from ._playbook_repo import make_repo as make_playbook_repo
+from ._playbook_repo import site_files, write_config
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
 
 
 def make_repo(root: Path, pages: list[dict] | None = None, **top) -> Path:
-    """A throw-away repo: playbooks/playbooks.yaml plus the fixture notebooks."""
-    (root / "notebooks").mkdir(parents=True, exist_ok=True)
-    for nb in ("report.ipynb", "failing.ipynb"):
-        shutil.copy(FIXTURES / nb, root / "notebooks" / nb)
+    """A throw-away repo in the flat (one page per study) form."""
     config = {
         "output": "playbooks/site",
         "build": "build",
@@ -45,14 +46,7 @@ def make_repo(root: Path, pages: list[dict] | None = None, **top) -> Path:
         ],
         **top,
     }
-    return write_config(root, config)
-
-
-def write_config(root: Path, config) -> Path:
-    path = root / "playbooks" / "playbooks.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(config if isinstance(config, str) else yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
+    return make_playbook_repo(root, config)
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -61,24 +55,24 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
 
 
 # ------------------------------------------------------------------- config
 
 
-def test_repo_config_is_valid_yaml_with_the_clv_page():
-    raw = yaml.safe_load((REPO / "playbooks" / "playbooks.yaml").read_text(encoding="utf-8"))
-    assert raw["output"] == "playbooks/site" and raw["build"] == "build"
-    assert raw["pages"] == [
-        {
-            "name": "clv",
-            "title": "Customer lifetime value",
-            "notebook": "notebooks/clv.ipynb",
-            "parameters": {"output_dir": "build/outputs/clv"},
-        }
-    ]
+def test_repo_config_builds_the_clv_study_in_both_languages():
+    config = load_config(REPO / "playbooks" / "playbooks.yaml")
+    assert config.output == REPO / "playbooks" / "site" and config.build == REPO / "build"
+    assert [s.name for s in config.studies][0] == "clv"
+    assert all(page.notebook.exists() for page in config.pages)
+    en, zh = [page for page in config.pages if page.name.startswith("clv")]
+    assert (en.name, en.lang, en.title) == ("clv", "en", "Customer lifetime value")
+    assert (zh.name, zh.lang) == ("clv-zh-CN", "zh-CN")
+    assert en.notebook == zh.notebook == REPO / "notebooks" / "clv.ipynb"
+    assert en.parameters == {"output_dir": "build/outputs/clv"}  # where the README says the outputs are
+    assert zh.parameters == {"output_dir": "build/outputs/clv-zh-CN"}
 
 
 def test_paths_resolve_from_the_repo_root_wherever_we_run(tmp_path, monkeypatch):
@@ -108,7 +102,7 @@ def test_find_config_looks_upwards(tmp_path):
     "config, message",
     [
         ({"output": "s", "build": "b", "pages": [], "colour": 1}, r"unknown key 'colour'"),
-        ({"output": "s", "build": "b", "pages": []}, r"'pages' must be a list with at least one page"),
+        ({"output": "s", "build": "b", "pages": []}, r"'pages' must be a list with at least one"),
         ({"build": "b", "pages": [{}]}, r"'output' must be a folder path"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "params": {}}]},
@@ -166,7 +160,7 @@ def test_set_overrides_are_typed_yaml(tmp_path):
         "cutoff": "2024-01-31",
         "flags": ["a", 2],
     }
-    with pytest.raises(ConfigError, match="no page named 'clv'"):
+    with pytest.raises(ConfigError, match="no study or page named 'clv'"):
         apply_overrides(config, ["clv.x=1"])
     with pytest.raises(ConfigError, match="expected NAME.PARAM=VALUE"):
         apply_overrides(config, ["report=1"])
@@ -185,16 +179,43 @@ def test_data_source():
 def test_cli_unknown_page_and_unknown_parameter(tmp_path, capsys):
     config_path = make_repo(tmp_path)
     assert main(["build", "--config", str(config_path), "--only", "nope"]) == 2
-    assert "no page named 'nope'" in capsys.readouterr().err
+    assert "no study or page named 'nope'" in capsys.readouterr().err
 
     # a typo in a parameter fails the page before any kernel starts
     assert main(["build", "--config", str(config_path), "--set", "report.regoin=x"]) == 1
     captured = capsys.readouterr()
     assert "no parameter 'regoin'" in captured.out
-    assert "report: " in captured.err and "1 of 1 page failed" in captured.err
-    assert not (tmp_path / "playbooks" / "site" / "report.html").exists()
-    assert (tmp_path / "playbooks" / "site" / "index.html").exists()
+    assert "1 of 1 page failed" in captured.err
+    assert "report" in captured.err and "no previous version" in captured.err
+    site = tmp_path / "playbooks" / "site"
+    assert not (site / "report.html").exists()
+    index = (site / "index.html").read_text(encoding="utf-8")  # a first build still writes the index
+    assert "Fixture report" in index and "failed" in index
     assert not list((tmp_path / "playbooks").glob(".site-*"))  # staging folder cleaned up
+
+
+def test_cli_list(tmp_path, capsys):
+    config_path = make_playbook_repo(
+        tmp_path,
+        {
+            "output": "site",
+            "build": "build",
+            "studies": [
+                {
+                    "name": "demo",
+                    "title": "Demo",
+                    "notebook": "notebooks/demo.ipynb",
+                    "languages": ["en", "zh-CN"],
+                    "variants": [{"name": "n", "title": "North"}, {"name": "s", "title": "South"}],
+                }
+            ],
+        },
+    )
+    assert main(["build", "--config", str(config_path), "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("demo-n.html", "demo-n-zh-CN.html", "demo-s.html", "demo-s-zh-CN.html"):
+        assert name in out
+    assert not (tmp_path / "site").exists()  # nothing built
 
 
 def test_cli_unexpected_error_hides_traceback_unless_debug(tmp_path, capsys, monkeypatch):
@@ -222,6 +243,22 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_all_pages_failing_leaves_the_old_site_byte_identical(tmp_path, capsys):
+    config_path = make_repo(tmp_path)
+    site = tmp_path / "playbooks" / "site"
+    site.mkdir(parents=True)
+    (site / "report.html").write_text("previous good page", encoding="utf-8")
+    (site / "index.html").write_text("previous index", encoding="utf-8")
+    (site / "notes.txt").write_text("someone's notes", encoding="utf-8")
+    before = site_files(site)
+    assert main(["build", "--config", str(config_path), "--set", "report.regoin=x"]) == 1
+    err = capsys.readouterr().err
+    assert "site was left exactly as it was" in err
+    assert "the previous version stays on the site" in err
+    assert site_files(site) == before
+    assert not [p for p in (tmp_path / "playbooks").iterdir() if p.name.startswith(".")]
+
+
 # ----------------------------------------------------------- command, kernels
 
 
@@ -235,8 +272,8 @@ def test_cli_build_then_failed_rebuild_keeps_previous_page(tmp_path):
     # 1. a good build, run from outside the repo
     result = run_cli("build", "--config", str(config_path), cwd=elsewhere)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[1/1] report: running notebooks/report.ipynb … done in" in result.stdout
-    assert "-> " in result.stdout and "report.html" in result.stdout
+    assert "[1/1] report: done in" in result.stdout
+    assert "site -> " in result.stdout and "index.html" in result.stdout
     site = repo / "playbooks" / "site"
     page = site / "report.html"
     html = page.read_text(encoding="utf-8")
@@ -246,7 +283,7 @@ def test_cli_build_then_failed_rebuild_keeps_previous_page(tmp_path):
     # parameter paths resolve from the repo root, not from where the command ran
     assert (repo / "build" / "outputs" / "report" / "table.csv").is_file()
     index = (site / "index.html").read_text(encoding="utf-8")
-    assert '<a href="report.html">Fixture report</a>' in index
+    assert 'href="report.html"' in index and "Fixture report" in index
     assert "<script" not in index and "http" not in index
     before = page.read_bytes()
 
@@ -266,13 +303,200 @@ def test_cli_build_then_failed_rebuild_keeps_previous_page(tmp_path):
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert "Traceback" not in output
-    assert "[1/2] report: running notebooks/failing.ipynb … FAILED" in result.stdout
-    assert "cell 4 of 5" in output
-    assert "data/tx.csv: column 'order_date': dates cannot be read" in output
+    assert "report: FAILED" in result.stdout
+    assert "second: done in" in result.stdout
     assert "1 of 2 pages failed" in result.stderr
-    assert "[2/2] second: running notebooks/report.ipynb … done in" in result.stdout
-    assert page.read_bytes() == before  # the previous good page is untouched
+    # the summary table: page, notebook, failing cell, then the message
+    table = result.stderr.splitlines()
+    header = next(i for i, line in enumerate(table) if line.split() == ["page", "notebook", "failing", "cell"])
+    row = table[header + 2].split()
+    assert row[:3] == ["report", "notebooks/failing.ipynb", "cell"] and "4 of 5" in table[header + 2]
+    assert "data/tx.csv: column 'order_date': dates cannot be read" in table[header + 3]
+    assert "previous version stays on the site, marked stale" in table[header + 4]
+
+    assert page.read_bytes() == before  # the previous good page, as it was
     assert (site / "second.html").is_file()
-    index = (site / "index.html").read_text(encoding="utf-8")
-    assert 'href="report.html"' in index and 'href="second.html"' in index
-    assert not list((repo / "playbooks").glob(".site-*"))
+    soup = BeautifulSoup((site / "index.html").read_text(encoding="utf-8"), "html.parser")
+    stale = soup.find("a", href="report.html").find_parent("li")
+    assert "stale" in stale.get_text() and "cell 4 of 5" in stale.get_text()
+    assert "dates cannot be read" not in stale.get_text()  # messages may quote data: build output only
+    assert soup.find("a", href="second.html")
+    manifest = json.loads((site / "site.json").read_text(encoding="utf-8"))
+    assert manifest["pages"]["report"]["status"] == "stale"
+    assert manifest["pages"]["second"]["status"] == "ok"
+    assert not [p for p in (repo / "playbooks").iterdir() if p.name.startswith(".")]
+
+
+@pytest.fixture(scope="module")
+def studies_site(tmp_path_factory):
+    """Two studies: variants in two languages with headlines and extra pages, and a
+    study whose variants share one output folder."""
+    root = tmp_path_factory.mktemp("studies")
+    config_path = make_playbook_repo(
+        root,
+        {
+            "output": "site",
+            "build": "build",
+            "title": {"en": "Test site", "zh-CN": "测试站点"},
+            "lang": "en",
+            "studies": [
+                {
+                    "name": "regions",
+                    "title": {"en": "Regions", "zh-CN": "地区"},
+                    "notebook": "notebooks/demo.ipynb",
+                    "languages": ["en", "zh-CN"],
+                    "extra_pages": "pages",
+                    "parameters": {"output_dir": "build/outputs/{page}", "extra_pages": 2, "sleep_s": 0.3, "region": "{variant}"},
+                    "variants": [
+                        {"name": "north", "title": {"en": "North", "zh-CN": "北区"}},
+                        {"name": "south", "title": {"en": "South", "zh-CN": "南区"}},
+                    ],
+                },
+                {
+                    "name": "shared",
+                    "title": "Shared output folder",
+                    "notebook": "notebooks/demo.ipynb",
+                    "parameters": {"output_dir": "build/outputs/shared", "sleep_s": 1.0},
+                    "variants": [{"name": "a", "parameters": {"region": "a"}}, {"name": "b", "parameters": {"region": "b"}}],
+                },
+            ],
+        },
+    )
+    config = load_config(config_path)
+    result = build(config, jobs=2, progress=False, out=open(root / "build.log", "w", encoding="utf-8"))
+    return root, config, result
+
+
+@pytest.mark.slow
+def test_studies_build_every_variant_and_language(studies_site):
+    root, config, result = studies_site
+    assert [r.name for r in result.pages] == [
+        "regions-north", "regions-north-zh-CN", "regions-south", "regions-south-zh-CN", "shared-a", "shared-b",
+    ]
+    assert all(r.ok for r in result.pages), [r.error for r in result.pages]
+    site = root / "site"
+    zh = (site / "regions-north-zh-CN.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in zh and "合计 (north)" in zh  # language reached the notebook
+    assert "<title>地区 — 北区</title>" in zh
+    en = (site / "regions-north.html").read_text(encoding="utf-8")
+    assert '<html lang="en"' in en and "Total (north)" in en
+    # headline bundles are on the index, never on the page
+    assert "retail-playbooks.headline" not in en and "Headline numbers for the site index" not in en
+
+
+@pytest.mark.slow
+def test_pages_run_in_parallel_except_when_they_share_an_output_folder(studies_site):
+    root, _, _ = studies_site
+
+    def interval(folder):
+        timing = json.loads((root / "build" / "outputs" / folder / "timing.json").read_text())
+        return timing["start"], timing["end"]
+
+    regions = [interval(f) for f in ("regions-north", "regions-north-zh-CN", "regions-south", "regions-south-zh-CN")]
+    overlaps = sum(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(regions) for b in regions[i + 1 :])
+    assert overlaps >= 1  # two workers
+    runs = (root / "build" / "outputs" / "shared" / "runs.log").read_text().split("\n")
+    starts = sorted(float(line.split()[1]) for line in runs if line)
+    assert len(starts) == 2
+    # the second started after the first finished (1 s sleep): never together
+    assert starts[1] - starts[0] >= 1.0
+
+
+@pytest.mark.slow
+def test_index_groups_by_study_with_headlines_languages_and_extra_pages(studies_site):
+    root, _, _ = studies_site
+    site = root / "site"
+    soup = BeautifulSoup((site / "index.html").read_text(encoding="utf-8"), "html.parser")
+    assert soup.html["lang"] == "en" and soup.title.get_text() == "Test site"
+    studies = soup.select("section.study")
+    assert [s.h2.get_text() for s in studies] == ["Regions", "Shared output folder"]
+    north = studies[0].select("ul.page-list > li")[0]
+    assert north.find("a", class_="page-title")["href"] == "regions-north.html"
+    assert north.find("a", class_="page-title").get_text() == "North"
+    assert north.find("a", hreflang="zh-CN")["href"] == "regions-north-zh-CN.html"
+    headline = {dt.get_text(): dd.get_text() for dt, dd in zip(north.select("dt"), north.select("dd"))}
+    assert headline == {"Total": "6.00", "Rows": "3"}  # from the English page
+    extra = [a["href"] for a in north.select(".extra-pages a")]
+    assert extra == [
+        "regions-north/segment-0.html", "regions-north/segment-1.html",
+        "regions-north-zh-CN/segment-0.html", "regions-north-zh-CN/segment-1.html",
+    ]
+    assert north.select(".extra-pages a")[0].get_text() == "Segment 0 (north)"
+    copied = (site / "regions-north" / "segment-0.html").read_text(encoding="utf-8")
+    assert "<script" not in copied and "cdn.example.com" not in copied  # made self-contained
+    for href in extra:
+        assert (site / href).is_file()
+
+
+@pytest.mark.slow
+def test_pages_have_navigation_and_run_metadata(studies_site):
+    root, _, _ = studies_site
+    soup = BeautifulSoup((root / "site" / "regions-south.html").read_text(encoding="utf-8"), "html.parser")
+    nav = soup.find("nav", class_="site-nav")
+    assert nav.find("a", class_="nav-home")["href"] == "index.html"
+    assert nav.find("a", hreflang="zh-CN")["href"] == "regions-south-zh-CN.html"
+    study_nav = soup.find("nav", class_="study-nav")
+    assert [a["href"] for a in study_nav.find_all("a")] == ["regions-north.html"]
+    assert study_nav.find(attrs={"aria-current": "page"}).get_text() == "South"
+    assert soup.find("a", rel="prev")["href"] == "regions-north.html"
+    assert soup.find("a", rel="next")["href"] == "shared-a.html"
+    footer = soup.find("footer").get_text(" ")
+    assert "0.1.0" in footer and "Input files" in footer and "CDNOW_master.txt" in footer  # data_path "" = embedded data
+    params = {tr.find_all("td")[0].get_text(): tr.find_all("td")[1].get_text() for tr in soup.select("table.params tbody tr")}
+    assert params["region"] == "south" and params["language"] == "en"  # {variant}; language passed
+    assert params["output_dir"] == "build/outputs/regions-south"
+    zh = BeautifulSoup((root / "site" / "regions-south-zh-CN.html").read_text(encoding="utf-8"), "html.parser")
+    assert zh.find("a", class_="nav-home").get_text() == "全部手册"
+    assert zh.find("footer").h2.get_text() == "关于本次运行"
+
+
+@pytest.mark.slow
+def test_only_rebuilds_the_selection_and_keeps_the_rest(studies_site, tmp_path):
+    root, config, _ = studies_site
+    site = root / "site"
+    before = site_files(site)
+    result = build(config, only=["shared-b"], jobs=2, progress=False, out=open(tmp_path / "log", "w"))
+    assert [r.name for r in result.pages] == ["shared-b"] and result.pages[0].cached
+    after = site_files(site)
+    assert set(after) == set(before)
+    # pages not selected are copied as they were
+    for name in ("regions-north.html", "regions-north/segment-0.html", "shared-a.html"):
+        assert after[name] == before[name]
+
+
+@pytest.mark.slow
+def test_a_crash_while_assembling_leaves_the_old_site_byte_identical(studies_site, monkeypatch, tmp_path):
+    root, config, _ = studies_site
+    site = root / "site"
+    before = site_files(site)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(build_mod, "write_index", broken)
+    with pytest.raises(OSError, match="disk full"):
+        build(config, jobs=2, progress=False, out=open(tmp_path / "log", "w"))  # every page from the cache
+    assert site_files(site) == before
+    assert not [p for p in root.iterdir() if p.name.startswith(".site-")]
+
+
+def test_a_build_killed_between_the_two_renames_is_repaired(tmp_path):
+    from helpers.site import recover, swap_in
+
+    output = tmp_path / "site"
+    output.mkdir()
+    (output / "index.html").write_text("old", encoding="utf-8")
+    staging = tmp_path / ".site-staging-x"
+    staging.mkdir()
+    (staging / "index.html").write_text("new", encoding="utf-8")
+    swap_in(staging, output)
+    assert (output / "index.html").read_text() == "new" and not staging.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # backup removed
+    # killed after renaming the site to its backup: the next build puts it back
+    output.rename(tmp_path / ".site-old-abc123")
+    (tmp_path / ".site-staging-y").mkdir()
+    recover(output)
+    assert (output / "index.html").read_text() == "new"
+    assert (tmp_path / ".site-staging-y").exists()  # recent leftovers stay (another build may own them)
+    recover(output, older_than_s=-1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]

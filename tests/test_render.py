@@ -198,6 +198,8 @@ def test_helper_error_in_a_cell_becomes_notebook_failed(tmp_path):
     assert "data/tx.csv: column 'order_date': dates cannot be read (2 rows)" in message
     assert "row 7: '2024-13-01'" in message
     assert "DataError: " not in message  # a helpers error shows its own message only
+    assert err.where == "cell 4 of 5 (`from helpers.errors import DataError`)"
+    assert err.detail.startswith("data/tx.csv: column 'order_date': dates cannot be read")
     assert "Traceback" not in message and "\x1b" not in message
     assert executed_path.exists()  # the executed copy keeps the error output
 
@@ -328,3 +330,82 @@ def test_run_info_from_papermill_metadata():
 
 def test_strip_ansi():
     assert strip_ansi("\x1b[0;31mValueError\x1b[0m: x\x1b[?25l") == "ValueError: x"
+
+
+# ------------------------------------------------------- headlines, frame, nav
+
+
+def test_headline_values_are_formatted_and_checked():
+    import numpy as np
+
+    from helpers.render import headline_items
+
+    items = headline_items({"Customers": 23570, "CLV": 1234567.891, "Share": 0.6512, "Mean": 36.456, "Model": "BG/NBD", "n": np.int64(7)})
+    assert [(i["label"], i["value"]) for i in items] == [
+        ("Customers", "23,570"), ("CLV", "1,234,568"), ("Share", "0.651"), ("Mean", "36.46"), ("Model", "BG/NBD"), ("n", "7"),
+    ]
+    assert items[0]["raw"] == 23570 and items[4]["raw"] is None
+    with pytest.raises(ConfigError, match="non-empty mapping"):
+        headline_items({})
+    with pytest.raises(ConfigError, match="value of 'x' is a list"):
+        headline_items({"x": [1, 2]})
+    with pytest.raises(ConfigError, match="label 3 must be non-empty text"):
+        headline_items({3: 1})
+
+
+def test_headlines_are_collected_and_never_shown_on_the_page(tmp_path):
+    from helpers.render import HEADLINE_MIME, collect_headlines, headline_items
+
+    def bundle(values):
+        return new_output("display_data", data={HEADLINE_MIME: {"items": headline_items(values)}, "text/plain": "Headline numbers for the site index: ..."})
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell("...", outputs=[bundle({"Customers": 10, "CLV": "$5"})]),
+            new_code_cell("...", outputs=[new_output("stream", name="stdout", text="shown\n"), bundle({"CLV": "$6", "Active": 0.5})]),
+        ]
+    )
+    assert [(i["label"], i["value"]) for i in collect_headlines(nb)] == [("Customers", "10"), ("CLV", "$6"), ("Active", "0.5")]
+    run = RunInfo(data_source="d", parameters={}, started=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), duration_s=1)
+    html = render_page(nb, tmp_path / "p.html", title="t", run_info=run).read_text(encoding="utf-8")
+    assert "shown" in html
+    assert "Headline numbers" not in html and "retail-playbooks.headline" not in html and "$6" not in html
+
+
+def test_navigation_metadata_and_frame_words_follow_the_language(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("# 内容")])
+    run = RunInfo(
+        data_source="data/x.csv", parameters={"language": "zh-CN"}, started=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc),
+        duration_s=1, data_hash="ab" * 32, cached=True,
+    )
+    nav = {
+        "index": "index.html",
+        "study": "地区",
+        "siblings": [{"title": "北区", "href": "r-north-zh-CN.html", "current": False}, {"title": "南区", "href": "r-south-zh-CN.html", "current": True}],
+        "alternates": [{"label": "English", "href": "r-south.html", "lang": "en"}],
+        "prev": {"title": "地区 — 北区", "href": "r-north-zh-CN.html"},
+        "next": None,
+    }
+    html = render_page(nb, tmp_path / "p.html", title="地区 — 南区", run_info=run, lang="zh-CN", nav=nav).read_text(encoding="utf-8")
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("a", class_="nav-home").get_text() == "全部手册"
+    assert soup.find("a", hreflang="en")["href"] == "r-south.html"
+    assert [a["href"] for a in soup.select("nav.study-nav a")] == ["r-north-zh-CN.html"]
+    assert soup.select_one("nav.study-nav [aria-current=page]").get_text() == "南区"
+    assert soup.find("a", rel="prev")["href"] == "r-north-zh-CN.html" and soup.find("a", rel="next") is None
+    footer = soup.find("footer").get_text(" ")
+    assert "关于本次运行" in footer and "ab" * 32 in footer and "取自构建缓存" in footer
+    assert "SHA-256" in soup.find("header").get_text() and "abababababab" in soup.find("header").get_text()
+    assert soup.find("link", rel="icon")["href"] == "data:,"  # no favicon request
+    # without nav (plain render_page) there is no navigation, and English words
+    plain = render_page(nb, tmp_path / "q.html", title="t", run_info=run).read_text(encoding="utf-8")
+    assert BeautifulSoup(plain, "html.parser").find("nav") is None and "About this run" in plain
+
+
+def test_chrome_labels_and_language_names():
+    from helpers.render import CHROME_LABELS, chrome_labels, language_name
+
+    assert set(CHROME_LABELS["zh-CN"]) == set(CHROME_LABELS["en"])
+    assert chrome_labels("zh-Hans")["about"] == chrome_labels("zh-CN")["about"] == "关于本次运行"
+    assert chrome_labels("fr")["about"] == "About this run"
+    assert (language_name("zh-CN"), language_name("en"), language_name("zh"), language_name("fr")) == ("中文", "English", "中文", "fr")

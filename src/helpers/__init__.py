@@ -14,7 +14,11 @@ lives in this package so that it can be tested:
 - :mod:`helpers.privacy`       pseudonymised ids, personal-data column screening
 - :mod:`helpers.generator`     seeded new-retail dataset with known truth (`python -m helpers.generator`)
 - :mod:`helpers.render`        papermill execution and HTML rendering of playbook pages
-- :mod:`helpers.build`         the `python -m helpers build` command (pages, index)
+- :mod:`helpers.build`         the `python -m helpers build` command
+- :mod:`helpers.studies`       study configs (playbooks.yaml): studies, variants, languages
+- :mod:`helpers.cache`         skipping unchanged pages (notebook, parameters and data hashes)
+- :mod:`helpers.site`          staging and swapping the site, index and navigation
+- :mod:`helpers.i18n`          page language (en, zh-CN) and string catalogs
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -15,6 +15,14 @@ Two steps, kept separate so each can be tested and retried on its own:
 
 Cell tags the page honours: ``remove-cell`` (drop the cell) and ``remove-output``
 (drop its outputs). Code inputs are never shown, so ``remove-input`` is not needed.
+
+Headline numbers for the site index: a notebook calls :func:`publish_headline`
+(``publish_headline({"Customers": 23570, "Expected CLV": "$1.2m"})``). It displays a
+bundle of type :data:`HEADLINE_MIME`, which the page leaves out and the build reads
+back with :func:`collect_headlines`.
+
+The words of the page frame (navigation, header, "About this run") follow the page
+language: :func:`chrome_labels`.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import ast
 import copy
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -43,11 +52,16 @@ from .files import write_text_atomic
 from .i18n import LANGUAGES, localise_notebook
 
 __all__ = [
+    "HEADLINE_MIME",
     "KERNEL_NAME",
     "NotebookFailed",
     "RunInfo",
+    "chrome_labels",
+    "collect_headlines",
     "execute_notebook",
+    "language_name",
     "notebook_parameters",
+    "publish_headline",
     "render_page",
     "strip_ansi",
     "write_text_atomic",
@@ -65,6 +79,9 @@ _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 # Bare object reprs ("<Figure size 640x480 with 1 Axes>", "[<matplotlib.lines.Line2D at 0x7f...>]")
 # are leftovers of a missing ";" in the notebook, not content.
 _OBJECT_REPR_RE = re.compile(r"^\[?\s*<[^<>]*(?: at 0x[0-9a-fA-F]+|Figure size [^<>]*)>(?:,\s*<[^<>]*>)*\s*\]?$")
+#: MIME type of the headline numbers a notebook publishes for the site index
+#: (:func:`publish_headline`); never shown on the page itself.
+HEADLINE_MIME = "application/vnd.retail-playbooks.headline+json"
 _DROPPED_MIMETYPES = ("application/javascript", "application/vnd.jupyter.widget-view+json")
 _PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 
@@ -89,7 +106,9 @@ class NotebookFailed(HelperError):
 
     Attributes: ``notebook``, ``cell_index`` (0-based index in the source notebook, or
     None), ``cell_first_line``, ``ename``, ``evalue``, ``traceback`` (lines, ANSI codes
-    stripped) and ``executed_path`` (the executed copy holding the error output).
+    stripped), ``executed_path`` (the executed copy holding the error output),
+    ``where`` (the failing cell as the message names it) and ``detail`` (the message
+    without notebook and cell).
     """
 
     def __init__(
@@ -103,6 +122,8 @@ class NotebookFailed(HelperError):
         evalue: str = "",
         traceback: list[str] | None = None,
         executed_path: Path | None = None,
+        where: str = "",
+        detail: str = "",
     ) -> None:
         super().__init__(message)
         self.notebook = notebook
@@ -112,6 +133,10 @@ class NotebookFailed(HelperError):
         self.evalue = evalue
         self.traceback = traceback or []
         self.executed_path = executed_path
+        #: the failing cell as the message names it ("cell 4 of 9 (`x = 1`)")
+        self.where = where
+        #: the message without the notebook and the cell
+        self.detail = detail or message
 
 
 @lru_cache(maxsize=1)
@@ -337,6 +362,8 @@ def execute_notebook(
             evalue=evalue,
             traceback=[strip_ansi(line) for line in (err.traceback or [])],
             executed_path=executed_path,
+            where=where,
+            detail=detail,
         ) from None
     except CellTimeoutError:
         where = _last_started_cell(notebook, executed_path, parameters)
@@ -345,6 +372,8 @@ def execute_notebook(
             notebook=notebook,
             ename="CellTimeoutError",
             executed_path=executed_path,
+            where=where,
+            detail=f"did not finish within {timeout} s",
         ) from None
     except DeadKernelError as err:
         where = _last_started_cell(notebook, executed_path, parameters)
@@ -354,6 +383,8 @@ def execute_notebook(
             notebook=notebook,
             ename="DeadKernelError",
             executed_path=executed_path,
+            where=where,
+            detail=f"the kernel died ({strip_ansi(str(err))}); it may have run out of memory",
         ) from None
     except NoSuchKernel:
         raise ConfigError(
@@ -384,6 +415,193 @@ def _last_started_cell(notebook: Path, executed_path: Path, parameters: Mapping)
     return f"cell {index + 1} of {len(source_nb.cells)}" + (f" (`{first}`)" if first else "")
 
 
+# ------------------------------------------------------------------- headlines
+
+
+def _format_headline_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "–"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}" if abs(value) < 1 else f"{value:,.2f}"
+    return str(value)
+
+
+def headline_items(values: Mapping[str, Any]) -> list[dict]:
+    """``{"label": value}`` as the list stored in a headline bundle: each item has
+    ``label``, ``value`` (the text shown) and ``raw`` (the number, or None for text).
+    Labels must be non-empty text; values text, numbers or booleans."""
+    if not isinstance(values, Mapping) or not values:
+        raise ConfigError(f"publish_headline expects a non-empty mapping of label to value, got {values!r}")
+    items = []
+    for label, value in values.items():
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f"publish_headline: label {label!r} must be non-empty text")
+        if value is not None and not isinstance(value, (str, int, float)):
+            # numpy scalars: take their Python value; anything else is a mistake
+            item = getattr(value, "item", None)
+            value = item() if callable(item) else value
+            if not isinstance(value, (str, int, float)):
+                raise ConfigError(
+                    f"publish_headline: value of {label!r} is a {type(value).__name__}; "
+                    "pass text or a number (format money with the page's currency first)"
+                )
+        raw = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        items.append({"label": label.strip(), "value": "–" if value is None else _format_headline_value(value), "raw": raw})
+    return items
+
+
+def publish_headline(values: Mapping[str, Any]) -> None:
+    """Publish a notebook's headline numbers to the site index.
+
+    Call it in a notebook cell, e.g.
+    ``publish_headline({"Customers": 23570, "Expected 12-month margin": "$1.2m"})``.
+    Labels are shown as given (write them in the page language); ints get thousands
+    separators, floats two decimals (none from 1,000; three significant digits below
+    1), text is shown as it is (no Markdown escapes such as ``\\$``). The
+    numbers are displayed as a bundle of type :data:`HEADLINE_MIME` which the page
+    leaves out; in Jupyter the cell shows them as one line of text. Calling it again
+    adds labels or replaces the value of a label already published.
+    """
+    from IPython.display import display
+
+    items = headline_items(values)
+    text = "Headline numbers for the site index: " + "; ".join(f"{i['label']}: {i['value']}" for i in items)
+    display({HEADLINE_MIME: {"items": items}, "text/plain": text}, raw=True)
+
+
+def collect_headlines(executed: NotebookNode) -> list[dict]:
+    """Headline items a notebook published (:func:`publish_headline`), in order of
+    first appearance; a label published again keeps its last value."""
+    found: dict[str, dict] = {}
+    for cell in executed.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            data = output.get("data", {}) if output.get("output_type") in ("display_data", "execute_result") else {}
+            bundle = data.get(HEADLINE_MIME)
+            if isinstance(bundle, str):  # stored as text by an old writer
+                try:
+                    bundle = json.loads(bundle)
+                except ValueError:
+                    continue
+            if not isinstance(bundle, Mapping):
+                continue
+            for item in bundle.get("items", []) or []:
+                if isinstance(item, Mapping) and isinstance(item.get("label"), str):
+                    found[item["label"]] = {"label": item["label"], "value": str(item.get("value", "")), "raw": item.get("raw")}
+    return list(found.values())
+
+
+# ------------------------------------------------------------- page frame words
+
+#: Words of the page frame (header, navigation, footer, index) by language. The page
+#: content is the notebook's own; these are the words around it.
+CHROME_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "kicker": "Playbook",
+        "site_kicker": "Playbooks",
+        "data": "Data",
+        "run": "Run",
+        "took": "took",
+        "about": "About this run",
+        "data_source": "Data source",
+        "data_hash": "Data hash (SHA-256 of the inputs)",
+        "run_started": "Run started",
+        "duration": "Duration",
+        "notebook": "Notebook",
+        "inputs": "Input files",
+        "no_inputs": "none",
+        "embedded": "embedded in lifetimes",
+        "embedded_data_source": "CDNOW master transaction log shipped inside lifetimes 0.11.3 (embedded default data)",
+        "parameters": "Parameters",
+        "name": "Name",
+        "value": "Value",
+        "none": "None.",
+        "notebook_default": "(notebook default)",
+        "cached": "Reused from the build cache: notebook, parameters, data and code unchanged since this run.",
+        "site_nav": "Site navigation",
+        "index": "All playbooks",
+        "in_this_study": "In this study",
+        "other_languages": "Other languages",
+        "previous": "Previous",
+        "next": "Next",
+        "updated": "updated",
+        "not_built": "not built yet",
+        "failed": "failed",
+        "stale": "stale",
+        "stale_note": "the latest run failed; this is the previous good version",
+        "more_pages": "More pages",
+        "index_written": "Index written {written} by retail-playbooks {version}.",
+        "headline": "Headline numbers",
+    },
+    "zh-CN": {
+        "kicker": "分析手册",
+        "site_kicker": "分析手册",
+        "data": "数据",
+        "run": "运行于",
+        "took": "耗时",
+        "about": "关于本次运行",
+        "data_source": "数据来源",
+        "data_hash": "数据哈希（输入文件的 SHA-256）",
+        "run_started": "开始运行",
+        "duration": "耗时",
+        "notebook": "笔记本",
+        "inputs": "输入文件",
+        "no_inputs": "无",
+        "embedded": "lifetimes 内置数据",
+        "embedded_data_source": "lifetimes 0.11.3 内置的 CDNOW 完整交易记录（默认数据）",
+        "parameters": "参数",
+        "name": "名称",
+        "value": "取值",
+        "none": "无。",
+        "notebook_default": "（笔记本默认值）",
+        "cached": "取自构建缓存：笔记本、参数、数据和代码自本次运行以来均未改变。",
+        "site_nav": "站点导航",
+        "index": "全部手册",
+        "in_this_study": "本研究的其他页面",
+        "other_languages": "其他语言",
+        "previous": "上一页",
+        "next": "下一页",
+        "updated": "更新于",
+        "not_built": "尚未生成",
+        "failed": "运行失败",
+        "stale": "已过期",
+        "stale_note": "最近一次运行失败；此处为上一次成功的版本",
+        "more_pages": "更多页面",
+        "index_written": "索引由 retail-playbooks {version} 生成于 {written}。",
+        "headline": "关键数字",
+    },
+}
+
+#: Each language's name in itself, for language switches.
+LANGUAGE_NAMES = {"en": "English", "zh-CN": "中文"}
+
+
+def _label_language(lang: str) -> str:
+    if lang in CHROME_LABELS:
+        return lang
+    primary = (lang or "").split("-")[0].lower()
+    if primary == "zh":
+        return "zh-CN"
+    return next((key for key in CHROME_LABELS if key.split("-")[0].lower() == primary), "en")
+
+
+def chrome_labels(lang: str) -> dict[str, str]:
+    """The page-frame words for ``lang`` (``zh``/``zh-Hans``... use zh-CN; any
+    language without its own table uses English)."""
+    return {**CHROME_LABELS["en"], **CHROME_LABELS[_label_language(lang)]}
+
+
+def language_name(lang: str) -> str:
+    """``lang``'s name in itself (``zh-CN`` -> ``中文``), or the tag itself."""
+    if lang in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[lang]
+    primary = (lang or "").split("-")[0].lower()
+    return {"zh": LANGUAGE_NAMES["zh-CN"], "en": LANGUAGE_NAMES["en"]}.get(primary, lang)
+
+
 # ---------------------------------------------------------------------- run info
 
 
@@ -394,7 +612,8 @@ class RunInfo:
     ``parameters`` are the values passed to the notebook; ``default_parameters`` are
     the notebook's own defaults for the parameters that were not passed (shown with a
     "notebook default" note). ``extra`` adds rows to the footer table (e.g. the
-    notebook path).
+    notebook path). ``data_hash`` is the SHA-256 of the input files (see
+    :mod:`helpers.cache`), ``cached`` says the page was rendered from a cached run.
     """
 
     data_source: str
@@ -404,6 +623,8 @@ class RunInfo:
     package_version: str = __version__
     extra: dict = field(default_factory=dict)
     default_parameters: dict = field(default_factory=dict)
+    data_hash: str = ""
+    cached: bool = False
 
     @classmethod
     def from_notebook(
@@ -414,6 +635,8 @@ class RunInfo:
         parameters: Mapping | None = None,
         default_parameters: Mapping | None = None,
         extra: Mapping | None = None,
+        data_hash: str = "",
+        cached: bool = False,
     ) -> RunInfo:
         """Build from an executed notebook: start time and duration come from
         ``metadata.papermill`` (now and 0 s when the notebook was not run by papermill);
@@ -433,6 +656,8 @@ class RunInfo:
             duration_s=float(duration),
             extra=dict(extra or {}),
             default_parameters=dict(default_parameters or {}),
+            data_hash=data_hash,
+            cached=cached,
         )
 
 
@@ -493,6 +718,9 @@ def _run_context(run: RunInfo) -> dict:
     ]
     return {
         "data_source": run.data_source,
+        "data_hash": run.data_hash,
+        "data_hash_short": run.data_hash[:12],
+        "cached": run.cached,
         "started": format_time(run.started),
         "duration": format_duration(run.duration_s),
         "package_version": run.package_version,
@@ -523,6 +751,8 @@ def _clean_output(output: NotebookNode) -> NotebookNode | None:
         data = output.get("data", {})
         if "application/vnd.jupyter.widget-view+json" in data:
             return None  # an interactive widget (e.g. a progress bar) means nothing on a static page
+        if HEADLINE_MIME in data:
+            return None  # headline numbers are for the site index (publish_headline)
         for mime in _DROPPED_MIMETYPES:
             data.pop(mime, None)
         for mime in ("text/plain", "text/markdown", "text/latex"):
@@ -622,6 +852,12 @@ def _make_self_contained(html: str) -> str:
     return out if out.lstrip().lower().startswith("<!doctype") else "<!DOCTYPE html>\n" + out
 
 
+def make_self_contained(html: str) -> str:
+    """``html`` without scripts or anything loaded from the network (see
+    :func:`render_page`); used for the extra pages a notebook writes."""
+    return _make_self_contained(html)
+
+
 def render_page(
     executed: Path | NotebookNode,
     html_path: Path,
@@ -629,11 +865,17 @@ def render_page(
     title: str,
     run_info: RunInfo,
     lang: str = "en",
+    nav: Mapping | None = None,
 ) -> Path:
     """Render an executed notebook to a self-contained playbook page at ``html_path``.
 
     ``executed`` is the executed notebook or its path. ``lang`` goes into
-    ``<html lang>`` (a BCP 47 tag such as ``en`` or ``zh-CN``). The file is replaced
+    ``<html lang>`` (a BCP 47 tag such as ``en`` or ``zh-CN``) and picks the words of
+    the page frame (:func:`chrome_labels`). ``nav`` (optional, from
+    :func:`helpers.build.build`) adds site navigation: ``index`` (href),
+    ``study`` (title), ``siblings`` and ``alternates`` (lists of mappings with
+    ``title``/``href``/``current`` and ``label``/``href``/``lang``), ``prev`` and
+    ``next`` (mappings with ``title`` and ``href``, or None). The file is replaced
     atomically; returns ``html_path``.
     """
     if not _LANG_RE.match(lang or ""):
@@ -660,6 +902,8 @@ def render_page(
             "lang": lang,
             "css": CSS_PATH.read_text(encoding="utf-8"),
             "run": _run_context(run_info),
+            "t": chrome_labels(lang),
+            "nav": dict(nav) if nav else None,
         },
     }
     html, _ = _exporter().from_notebook_node(nb, resources=resources)
