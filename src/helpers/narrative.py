@@ -24,13 +24,15 @@ _EN_SIZES = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
 _ZH_SIZES = ((1e8, "亿"), (1e4, "万"))
 
 
-def money(value: float, currency: str = "$", language: str = "en") -> str:
-    """Format an amount for Markdown: $1.2M, $45.3k, $812 (Chinese: ¥23.4万, ¥1.2亿).
+def money(value: float, currency: str = "$", language: str = "en", *, markdown: bool = True) -> str:
+    """Format an amount: $1.2M, $45.3k, $812 (Chinese: ¥23.4万, ¥1.2亿).
 
-    A dollar sign is escaped: Markdown renderers read text between two "$" as LaTeX.
+    For Markdown (the default) a dollar sign is escaped: Markdown renderers read text
+    between two "$" as LaTeX. Pass ``markdown=False`` for plain text.
     """
     sign = "-" if value < 0 else ""
-    currency = currency.replace("$", "\\$")
+    if markdown:
+        currency = currency.replace("$", "\\$")
     value = abs(value)
     for size, suffix in _ZH_SIZES if is_chinese(language) else _EN_SIZES:
         if value >= size:
@@ -89,6 +91,19 @@ def headline(metrics: dict, currency: str = "$", language: str = "en") -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def headline_numbers(metrics: dict, currency: str = "$", language: str = "en") -> dict[str, str]:
+    """The few numbers the site index shows for a CLV page (plain text, page language)."""
+    m, lang = metrics, language
+    return {
+        text("clv.index.customers", lang): count(m["customers"]),
+        text("clv.index.clv", lang, horizon=m["horizon_months"]): money(
+            m["clv_total"], currency, lang, markdown=False
+        ),
+        text("clv.index.top10", lang): pct(m["top10_share"]),
+        text("clv.index.holdout", lang): signed_pct(m["holdout"]["total_error_pct"]),
+    }
 
 
 def period_transactions(table: pd.DataFrame, language: str = "en") -> str:
