@@ -500,3 +500,9 @@ def test_a_build_killed_between_the_two_renames_is_repaired(tmp_path):
     assert (tmp_path / ".site-staging-y").exists()  # recent leftovers stay (another build may own them)
     recover(output, older_than_s=-1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_every_notebook_is_on_the_site():
+    config = load_config(REPO / "playbooks" / "playbooks.yaml")
+    on_site = {page.notebook for page in config.pages}
+    assert set((REPO / "notebooks").glob("*.ipynb")) == on_site
