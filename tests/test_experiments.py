@@ -374,8 +374,8 @@ def test_readout_settings_are_validated():
 # --------------------------------------------------------------------------- page text and figures
 
 
-def _readout(n, effect, seed, drop_treated=0.0):
-    pilot = simulate_pilot(n, effect, 0.7, seed)
+def _readout(n, effect, seed, drop_treated=0.0, language="en"):
+    pilot = simulate_pilot(n, effect, 0.7, seed, language=language)
     if drop_treated:
         frame = pilot.frame
         gone = (frame["group"] == "treatment") & (np.random.default_rng(0).random(len(frame)) < drop_treated)
@@ -428,5 +428,95 @@ def test_figures_draw_the_readout():
     fig4 = F.power_curve(r.curve, target_power=0.8, current_n=r.n_total, needed_raw=r.plan_raw.n_total,
                          needed_cuped=r.plan_cuped.n_total, mde=0.05)
     assert len(fig4.axes[0].lines) >= 4
+    for f in (fig, fig2, fig3, fig4):
+        plt.close(f)
+
+
+def test_decision_and_segment_labels_in_both_languages():
+    assert [X.decision_label(a) for a in (X.ROLL_OUT, X.EXTEND, X.STOP, X.CHECK_SPLIT)] == [
+        "Roll out", "Extend the pilot", "Stop", "Check the split first"]
+    assert [X.decision_label(a, "zh-CN") for a in (X.ROLL_OUT, X.EXTEND, X.STOP, X.CHECK_SPLIT)] == [
+        "全面推广", "延长试点", "停止", "先检查分组"]
+    assert X.segment_label(X.OTHER_SEGMENT) == X.OTHER_SEGMENT
+    assert X.segment_label(X.OTHER_SEGMENT, "zh-CN") == "（其他分群）"
+    assert X.segment_label("(no segment)", "zh-CN") == "（未分群）"
+    assert X.segment_label("金卡", "zh-CN") == "金卡" and X.segment_label("gold", "zh-CN") == "gold"
+
+
+#: Latin words a Chinese page may keep: method names, authors, parameter names in code spans.
+_LATIN_OK = {"CUPED", "Holm", "Cochran", "Welch", "Deng", "delta", "data_path", "column_map", "segment", "converted"}
+
+
+def _latin_words(markdown: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[A-Za-z_]{4,}", markdown)) - _LATIN_OK
+
+
+def test_page_text_in_chinese():
+    from helpers import experiment_narrative as N
+
+    zh = "zh-CN"
+    win = _readout(20_000, 40.0, 1, language=zh)
+    head = N.headline(win, "", "¥", zh)
+    assert head.startswith("**有效：活动提升了人均消费**，平均每位客户 ¥")
+    assert "spend per customer" in N.headline(win, "", "¥")  # empty metric name: the default words
+    assert N.actions(win, "", "¥", zh).startswith("**全面推广**。")
+    unclear = _readout(600, 0.0, 2)
+    assert N.headline(unclear, "人均消费", "¥", zh).startswith("**尚无定论")
+    extend = N.actions(unclear, "人均消费", "¥", zh)
+    assert extend.startswith("**延长试点**。") and f"**{unclear.plan_cuped.n_total:,} 位客户**" in extend
+    broken = _readout(20_000, 40.0, 3, drop_treated=0.1)
+    assert N.actions(broken, "", "¥", zh).startswith("**先检查分组**。")
+    assert "分组未通过检验" in N.srm(broken.srm, language=zh)
+    assert "14%" in N.segments(win.segments, "¥", zh)
+    assert "低消费客户、中消费客户" in N.segments(win.segments, "¥", zh)
+    assert "p < 0.001" in N.segments(win.segments, "¥", zh)  # not "p = < 0.001"
+    texts = [
+        head, N.actions(win, "", "¥", zh), N.actions(unclear, "", "¥", zh), N.headline(broken, "", "¥", zh),
+        N.srm(win.srm, win.cuped.pre_period, "¥", zh), N.raw_vs_cuped(win.cuped, "¥", zh),
+        N.bootstrap(win.bootstrap, win.cuped.raw, "¥", zh), N.conversion(win.conversion, zh),
+        N.segments(win.segments, "¥", zh), N.segments(None, "¥", zh), N.planning(win, "¥", zh),
+        N.assumptions(win, True, zh), N.no_conversion(zh),
+        N.data_source("simulated pilot", win.truth, 20_000, "¥", zh),
+    ]
+    for text in texts:
+        assert not _latin_words(text), (_latin_words(text), text)
+        assert "points" not in text and " to " not in text
+
+
+def test_amounts_in_chinese_use_wan():
+    from helpers.experiment_narrative import amount
+
+    assert amount(25_000, "¥", language="zh-CN") == "¥2.5万"
+    assert amount(11.024, "¥", signed=True, language="zh-CN") == "+¥11.02"
+    assert amount(float("nan"), "¥", language="zh-CN") == "无法计算"
+
+
+def test_tables_and_figures_in_chinese():
+    import matplotlib.pyplot as plt
+    from helpers import experiment_figures as F
+    from helpers import experiment_narrative as N
+
+    r = _readout(5000, 10.0, 4)
+    effects = N.effects_table(r, "¥", "zh-CN").data
+    assert list(effects.columns) == ["估计方法", "对照组均值（¥）", "实验组均值（¥）", "差值（¥）", "95% 下限（¥）",
+                                     "95% 上限（¥）", "相对提升", "p 值"]
+    assert effects.iloc[:, 0].tolist() == ["未调整差值", "CUPED 调整后", "自助法（未调整）"]
+    segments = N.segments_table(r.segments, "¥", "zh-CN").data
+    assert segments.iloc[:, 0].tolist() == r.segments.table["segment"].tolist()  # the file's labels as they are
+    assert "效应（¥）" in segments.columns and "p 值（Holm 校正）" in segments.columns
+    fig = F.effect_intervals(r.cuped.raw, r.cuped.adjusted, minimum_worthwhile=r.minimum_worthwhile,
+                             true_effect=10.0, currency="¥", language="zh-CN")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["未调整差值", "CUPED 调整后"]
+    assert ax.get_title() == "每位客户的效应及 95% 置信区间" and ax.get_xlabel() == "实验组减对照组（¥）"
+    assert ax.get_legend_handles_labels()[1] == ["值得推广的最小效应", "已知真实效应"]
+    fig2 = F.segment_forest(r.segments, r.cuped.adjusted, currency="¥", language="zh-CN")
+    assert fig2.axes[0].get_yticklabels()[-1].get_text() == "全部客户（5,000 人）"
+    fig3 = F.bootstrap_distribution(r.bootstrap, r.cuped.raw, currency="¥", language="zh-CN")
+    assert fig3.axes[0].get_ylabel() == "密度"
+    fig4 = F.power_curve(r.curve, target_power=0.8, current_n=r.n_total, mde=0.05, language="zh-CN")
+    assert fig4.axes[0].get_ylabel() == "统计功效" and "+5%" in fig4.axes[0].get_title()
     for f in (fig, fig2, fig3, fig4):
         plt.close(f)

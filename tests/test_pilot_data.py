@@ -259,3 +259,24 @@ def test_simulated_pre_period_and_outcome_marginals_match():
     pilot = simulate_pilot(40_000, 0.0, 0.5, 9)
     result = stats.ks_2samp(pilot.frame["pre_metric"], pilot.frame["outcome"])
     assert result.pvalue > 0.001
+
+
+def test_simulated_pilot_in_chinese_labels_segments_and_source_only():
+    english = simulate_pilot(2000, 10.0, 0.6, 3)
+    chinese = simulate_pilot(2000, 10.0, 0.6, 3, language="zh-CN")
+    names = {"light": "低消费客户", "medium": "中消费客户", "heavy": "高消费客户"}
+    assert chinese.frame["segment"].tolist() == english.frame["segment"].map(names).tolist()
+    pd.testing.assert_frame_equal(chinese.frame.drop(columns="segment"), english.frame.drop(columns="segment"))
+    assert english.source == "simulated pilot" and chinese.source == "模拟试点"
+    assert set(chinese.truth["segment_effects"]) == set(names.values())
+    # a caller's own segments keep their labels in any language
+    own = simulate_pilot(500, 1.0, 0.5, 1, segments=[("a", 0.5), ("b", 0.5)], language="zh-CN")
+    assert set(own.frame["segment"]) == {"a", "b"}
+
+
+def test_quality_frame_in_chinese():
+    pilot = pilot_from_frame(_pilot_frame(), control_label="control", treatment_label="treatment")
+    english, chinese = pilot.quality_frame(), pilot.quality_frame("zh-CN")
+    assert english["reason"].tolist()[:3] == ["rows read", "empty rows skipped", "customers in control ('control')"]
+    assert chinese["reason"].tolist()[:3] == ["读取行数", "跳过的空行", "对照组客户（“control”）"]
+    assert chinese["rows"].tolist() == english["rows"].tolist()

@@ -1,6 +1,6 @@
 """Smoke runs of the pilot readout notebook through papermill and the page renderer:
-the simulated default, a Chinese GBK export, the data generator's campaign table, and a
-bad file through the build."""
+the simulated default (in English and in Chinese), a Chinese GBK export, the data
+generator's campaign table, and a bad file through the build."""
 
 import json
 import re
@@ -21,10 +21,10 @@ NOTEBOOK = ROOT / "notebooks" / "pilot_readout.ipynb"
 pytestmark = pytest.mark.slow
 
 
-def _run(tmp: Path, params: dict, title: str = "Pilot readout") -> tuple[dict, str]:
+def _run(tmp: Path, params: dict, title: str = "Pilot readout", lang: str = "en") -> tuple[dict, str]:
     params = {"bootstrap_samples": 500, "output_dir": str(tmp / "outputs"), **params}
     nb = execute_notebook(NOTEBOOK, params, tmp / "executed.ipynb", cwd=ROOT, progress=False)
-    page = render_page(nb, tmp / "pilot.html", title=title,
+    page = render_page(nb, tmp / "pilot.html", title=title, lang=lang,
                        run_info=RunInfo.from_notebook(nb, data_source=params.get("data_path") or "simulated",
                                                       parameters=params))
     readout = json.loads((tmp / "outputs" / "pilot_readout.json").read_text(encoding="utf-8"))
@@ -48,6 +48,7 @@ def test_default_page_reads_out_the_simulated_pilot(default_run):
         assert heading in html, heading
     assert "simulated pilot" in html and "Known truth" in html
     assert "The rule on this page" in html
+    assert "raised spend per customer by" in html  # the default metric name
     assert html.count('src="data:image/png;base64,') >= 4
     assert "def " not in html and "import " not in html
     assert "Traceback" not in html
@@ -58,6 +59,28 @@ def test_default_outputs(default_run, tmp_path_factory):
     assert readout["segments"]["segments"] == 3
     assert readout["plan_cuped"]["n_total"] < readout["plan_raw"]["n_total"]
     assert readout["input"]["customers"] == 10_000
+
+
+def test_default_page_in_chinese(tmp_path):
+    readout, html = _run(tmp_path, {"language": "zh-CN"}, title="试点复盘", lang="zh-CN")
+    assert '<html lang="zh-CN"' in html
+    # the same pilot and numbers as the English page: only the words change
+    assert readout["truth"]["kind"] == "simulated" and readout["truth_covered"] is True
+    assert readout["decision"]["action"] in {"roll out", "extend", "stop"}
+    for heading in ("试点复盘：活动有没有效果", "结论", "建议行动", "分组是否公平？", "活动效应：做与不做 CUPED 调整",
+                    "复核：自助法置信区间", "购买的客户变多了吗？", "分群效应", "规划下一次试点", "假设与方法"):
+        assert heading in html, heading
+    for english in ("The answer", "What to do", "Was the split fair?", "Effect by segment",
+                    "Planning the next pilot", "Assumptions and method", "Known truth", "The rule on this page",
+                    "spend per customer", "simulated pilot", "Raw difference", "rows read"):
+        assert english not in html, english
+    assert "本页使用的是模拟试点" in html and "已知真实值" in html and "本页的决策规则" in html
+    assert "人均消费" in html  # the default metric name in Chinese
+    assert "低消费客户" in html and "对照组均值（¥）" in html and "读取行数" in html
+    assert "样本比例失衡检验" in html and "统计功效" in html and "自助法" in html
+    assert "**" not in html  # every bold span closed (CommonMark rules for CJK punctuation)
+    assert html.count('src="data:image/png;base64,') >= 4
+    assert "Traceback" not in html
 
 
 def test_notebook_reads_a_chinese_gbk_pilot_export(tmp_path):

@@ -2,7 +2,8 @@
 
 Each function takes results from :mod:`helpers.experiments` and returns a matplotlib
 ``Figure`` (never calls ``plt.show``); notebooks display them with
-:func:`helpers.plotting.show`.
+:func:`helpers.plotting.show`. Titles, axis labels and legends are in the page language
+(``helpers/locales/<language>/pilot.yaml``); ``plotting.set_style`` registers a Chinese font.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from scipy import stats
 
-from .experiments import BootstrapResult, Effect, SegmentEffects
+from .experiments import BootstrapResult, Effect, SegmentEffects, segment_label
+from .i18n import is_chinese, text
 from .plotting import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, set_style
 
 RAW_COLOUR = "#8c8c8c"
@@ -31,8 +33,10 @@ def _figure(height: float | None = None) -> tuple[Figure, plt.Axes]:
     return fig, ax
 
 
-def _unit(currency: str) -> str:
-    return f" ({currency})" if currency else ""
+def _unit(currency: str, language: str = "en") -> str:
+    if not currency:
+        return ""
+    return f"（{currency}）" if is_chinese(language) else f" ({currency})"
 
 
 def _level(alpha: float) -> str:
@@ -46,10 +50,15 @@ def effect_intervals(
     minimum_worthwhile: float | None = None,
     true_effect: float | None = None,
     currency: str = "",
+    language: str = "en",
 ) -> Figure:
     """Two horizontal intervals: the raw difference and the CUPED-adjusted one."""
+    lang = language
     fig, ax = _figure(3.2)
-    rows = [("Raw difference", raw, RAW_COLOUR), ("CUPED-adjusted", adjusted, CUPED_COLOUR)]
+    rows = [
+        (text("pilot.figure.raw", lang), raw, RAW_COLOUR),
+        (text("pilot.figure.cuped", lang), adjusted, CUPED_COLOUR),
+    ]
     for y, (name, eff, colour) in enumerate(rows):
         ax.errorbar(
             eff.difference, y, xerr=[[eff.difference - eff.ci_low], [eff.ci_high - eff.difference]],
@@ -59,60 +68,77 @@ def effect_intervals(
                     ha="center", fontsize=9, color=colour, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})
     ax.axvline(0, color="black", lw=1)
     if minimum_worthwhile is not None and np.isfinite(minimum_worthwhile):
-        ax.axvline(minimum_worthwhile, color=WORTHWHILE_COLOUR, ls="--", lw=1.5, label="smallest effect worth having")
+        ax.axvline(minimum_worthwhile, color=WORTHWHILE_COLOUR, ls="--", lw=1.5,
+                   label=text("pilot.figure.worthwhile", lang))
     if true_effect is not None:
-        ax.axvline(true_effect, color=TRUTH_COLOUR, ls=":", lw=2, label="known true effect")
+        ax.axvline(true_effect, color=TRUTH_COLOUR, ls=":", lw=2, label=text("pilot.figure.truth", lang))
     ax.set_yticks(range(len(rows)), [name for name, _, _ in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set(
-        title=f"Effect per customer with {_level(adjusted.alpha)} interval",
-        xlabel=f"Treatment minus control{_unit(currency)}", ylabel="",
+        title=text("pilot.figure.effect_title", lang, level=_level(adjusted.alpha)),
+        xlabel=text("pilot.figure.effect_x", lang, unit=_unit(currency, lang)), ylabel="",
     )
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False, fontsize=9)
     return fig
 
 
-def bootstrap_distribution(boot: BootstrapResult, analytic: Effect, *, currency: str = "") -> Figure:
+def bootstrap_distribution(
+    boot: BootstrapResult, analytic: Effect, *, currency: str = "", language: str = "en"
+) -> Figure:
     """Histogram of bootstrap differences with the percentile and the t intervals."""
+    lang = language
     fig, ax = _figure()
     sns.histplot(boot.draws, bins=50, stat="density", ax=ax, color=ACTUAL_COLOUR, alpha=0.45, edgecolor="white",
-                 label=f"{boot.n_resamples:,} bootstrap resamples")
+                 label=text("pilot.figure.resamples", lang, count=f"{boot.n_resamples:,}"))
     grid = np.linspace(boot.draws.min(), boot.draws.max(), 200)
     ax.plot(grid, stats.t.pdf(grid, analytic.df, loc=analytic.difference, scale=analytic.se),
-            color=MODEL_COLOUR, lw=2, label="t approximation")
+            color=MODEL_COLOUR, lw=2, label=text("pilot.figure.t_approximation", lang))
     level = _level(boot.alpha)
     for i, value in enumerate((boot.ci_low, boot.ci_high)):
-        ax.axvline(value, color=ACTUAL_COLOUR, lw=1.5, label=f"bootstrap {level} interval" if i == 0 else None)
+        ax.axvline(value, color=ACTUAL_COLOUR, lw=1.5,
+                   label=text("pilot.figure.bootstrap_interval", lang, level=level) if i == 0 else None)
     for i, value in enumerate((analytic.ci_low, analytic.ci_high)):
-        ax.axvline(value, color=MODEL_COLOUR, lw=1.5, ls="--", label=f"t {level} interval" if i == 0 else None)
+        ax.axvline(value, color=MODEL_COLOUR, lw=1.5, ls="--",
+                   label=text("pilot.figure.t_interval", lang, level=level) if i == 0 else None)
     ax.axvline(0, color="black", lw=1)
     ax.set(
-        title="Difference in mean outcome: bootstrap vs t interval",
-        xlabel=f"Treatment minus control, raw{_unit(currency)}", ylabel="Density",
+        title=text("pilot.figure.bootstrap_title", lang),
+        xlabel=text("pilot.figure.bootstrap_x", lang, unit=_unit(currency, lang)),
+        ylabel=text("pilot.figure.density", lang),
     )
     ax.legend(fontsize=9)
     return fig
 
 
-def segment_forest(segments: SegmentEffects, overall: Effect, *, currency: str = "") -> Figure:
+def segment_forest(
+    segments: SegmentEffects, overall: Effect, *, currency: str = "", language: str = "en"
+) -> Figure:
     """Forest plot: the effect in each segment (thin line: simultaneous interval) and overall."""
+    lang = language
     table = segments.table
     n = len(table)
     fig, ax = _figure(max(2.8, 0.55 * (n + 1) + 1.4))
     ys = np.arange(n)[::-1] + 1
     ax.hlines(ys, table["ci_low_simultaneous"], table["ci_high_simultaneous"], color=RAW_COLOUR, lw=1.5,
-              label="simultaneous interval (all segments together)")
-    ax.hlines(ys, table["ci_low"], table["ci_high"], color=CUPED_COLOUR, lw=5, label=f"{_level(segments.alpha)} interval")
+              label=text("pilot.figure.simultaneous", lang))
+    ax.hlines(ys, table["ci_low"], table["ci_high"], color=CUPED_COLOUR, lw=5,
+              label=text("pilot.figure.interval", lang, level=_level(segments.alpha)))
     ax.plot(table["difference"], ys, "o", color=CUPED_COLOUR, markersize=8)
     ax.hlines([0], [overall.ci_low], [overall.ci_high], color=MODEL_COLOUR, lw=5)
-    ax.plot([overall.difference], [0], "D", color=MODEL_COLOUR, markersize=9, label="all customers")
-    labels = [f"{s} (n={c + t:,})" for s, c, t in zip(table["segment"], table["n_control"], table["n_treatment"])]
-    ax.set_yticks(list(ys) + [0], labels + [f"All customers (n={overall.n_control + overall.n_treatment:,})"])
+    ax.plot([overall.difference], [0], "D", color=MODEL_COLOUR, markersize=9,
+            label=text("pilot.figure.all_customers", lang))
+    labels = [
+        text("pilot.figure.segment_n", lang, segment=segment_label(s, lang), n=f"{c + t:,}")
+        for s, c, t in zip(table["segment"], table["n_control"], table["n_treatment"])
+    ]
+    everyone = text("pilot.figure.all_customers_n", lang, n=f"{overall.n_control + overall.n_treatment:,}")
+    ax.set_yticks(list(ys) + [0], labels + [everyone])
     ax.axvline(0, color="black", lw=1)
+    method = text(f"pilot.method.{segments.method.lower()}", lang)
     ax.set(
-        title="Effect per customer by segment",
-        xlabel=f"Treatment minus control, {segments.method}{_unit(currency)}", ylabel="",
+        title=text("pilot.figure.forest_title", lang),
+        xlabel=text("pilot.figure.forest_x", lang, method=method, unit=_unit(currency, lang)), ylabel="",
     )
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False, fontsize=9)
     return fig
@@ -126,13 +152,18 @@ def power_curve(
     needed_raw: int | None = None,
     needed_cuped: int | None = None,
     mde: float | None = None,
+    language: str = "en",
 ) -> Figure:
     """Power to detect the smallest worthwhile effect against pilot size, raw and with CUPED."""
+    lang = language
     fig, ax = _figure()
-    ax.plot(curve["n_total"], curve["power_raw"], color=RAW_COLOUR, lw=2.5, label="without CUPED")
-    ax.plot(curve["n_total"], curve["power_cuped"], color=CUPED_COLOUR, lw=2.5, label="with CUPED")
+    ax.plot(curve["n_total"], curve["power_raw"], color=RAW_COLOUR, lw=2.5,
+            label=text("pilot.figure.without_cuped", lang))
+    ax.plot(curve["n_total"], curve["power_cuped"], color=CUPED_COLOUR, lw=2.5,
+            label=text("pilot.figure.with_cuped", lang))
     ax.axhline(target_power, color="grey", ls=":", lw=1.5)
-    ax.axvline(current_n, color=MODEL_COLOUR, ls="--", lw=1.5, label=f"this pilot ({current_n:,})")
+    ax.axvline(current_n, color=MODEL_COLOUR, ls="--", lw=1.5,
+               label=text("pilot.figure.this_pilot", lang, n=f"{current_n:,}"))
     for needed, colour in ((needed_raw, RAW_COLOUR), (needed_cuped, CUPED_COLOUR)):
         if needed is not None and needed <= curve["n_total"].max():
             ax.plot([needed], [target_power], "o", color=colour, markersize=7)
@@ -140,10 +171,11 @@ def power_curve(
                         fontsize=9, color=colour)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    what = f"a {mde:+.0%} lift" if mde is not None else "the smallest worthwhile effect"
+    what = (text("pilot.figure.lift", lang, lift=f"{mde:+.0%}") if mde is not None
+            else text("pilot.figure.worthwhile_effect", lang))
     ax.set(
-        ylim=(0, 1.02), title=f"Chance a pilot detects {what}",
-        xlabel="Customers in the pilot (both groups)", ylabel="Power",
+        ylim=(0, 1.02), title=text("pilot.figure.power_title", lang, what=what),
+        xlabel=text("pilot.figure.power_x", lang), ylabel=text("pilot.figure.power_y", lang),
     )
     ax.legend(loc="lower right", fontsize=9)
     return fig

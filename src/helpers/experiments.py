@@ -42,7 +42,8 @@ from scipy import stats
 from . import __version__
 from .errors import ConfigError
 from .files import write_text_atomic
-from .pilot_data import CONVERTED, OUTCOME, PRE_METRIC, SEGMENT, TREATMENT, GROUP, PilotData
+from .i18n import text
+from .pilot_data import CONVERTED, NO_SEGMENT, OUTCOME, PRE_METRIC, SEGMENT, TREATMENT, GROUP, PilotData
 
 #: SRM p-value below which the split is called broken. Strict on purpose: with many
 #: readouts a looser threshold would cry wolf, and a real assignment bug gives tiny p-values.
@@ -56,7 +57,23 @@ BOOTSTRAP_CHUNK_CELLS = 4_000_000
 READOUT_JSON = "pilot_readout.json"
 SEGMENTS_CSV = "segment_effects.csv"
 
+#: Decision codes (stable: written to the readout JSON); :func:`decision_label` words them for a page.
 ROLL_OUT, EXTEND, STOP, CHECK_SPLIT = "roll out", "extend", "stop", "check the split first"
+_DECISION_KEYS = {ROLL_OUT: "roll_out", EXTEND: "extend", STOP: "stop", CHECK_SPLIT: "check_split"}
+#: Segment labels made by the code (not read from the file), shown in the page language.
+_SEGMENT_KEYS = {OTHER_SEGMENT: "other_segments", NO_SEGMENT: "no_segment"}
+
+
+def decision_label(action: str, language: str = "en") -> str:
+    """A decision code (:data:`ROLL_OUT`, ...) as the page shows it: "Roll out", "全面推广"."""
+    return text(f"pilot.decision.{_DECISION_KEYS[action]}", language)
+
+
+def segment_label(name: str, language: str = "en") -> str:
+    """A segment name for the page: the file's own labels as they are, the code's
+    placeholders (:data:`OTHER_SEGMENT`, ``NO_SEGMENT``) in the page language."""
+    key = _SEGMENT_KEYS.get(name)
+    return text(f"pilot.data.{key}", language) if key else str(name)
 
 
 # --------------------------------------------------------------------------- checks

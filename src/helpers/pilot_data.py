@@ -38,6 +38,7 @@ from scipy import stats
 
 from helpers import columns as C
 from helpers.errors import MAX_LISTED, ConfigError, DataError
+from helpers.i18n import text
 
 # Reading files (encoding detection, delimiter sniffing, Excel/Parquet) and parsing
 # numbers are shared with the transaction loader.
@@ -159,16 +160,16 @@ class PilotData:
         values = self.frame[column].to_numpy(dtype=float)
         return values[treated], values[~treated]
 
-    def quality_frame(self) -> pd.DataFrame:
-        """A small (what, rows) table for the page."""
+    def quality_frame(self, language: str = "en") -> pd.DataFrame:
+        """A small (what, rows) table for the page, labelled in ``language``."""
         lines = [
-            ("rows read", self.rows_read),
-            ("empty rows skipped", self.blank_rows),
-            (f"customers in control ('{self.control_label}')", self.n_control),
-            (f"customers in treatment ('{self.treatment_label}')", self.n_treatment),
+            (text("pilot.data.quality.rows_read", language), self.rows_read),
+            (text("pilot.data.quality.blank_rows", language), self.blank_rows),
+            (text("pilot.data.quality.control", language, label=self.control_label), self.n_control),
+            (text("pilot.data.quality.treatment", language, label=self.treatment_label), self.n_treatment),
         ]
         if self.has_segments:
-            lines.append(("segments", int(self.frame[SEGMENT].nunique())))
+            lines.append((text("pilot.data.quality.segments", language), int(self.frame[SEGMENT].nunique())))
         return pd.DataFrame(lines, columns=["reason", "rows"])
 
     def to_dict(self) -> dict[str, Any]:
@@ -564,6 +565,11 @@ def generator_truth(path: str | os.PathLike[str]) -> dict:
 DEFAULT_SEGMENTS: tuple[tuple[str, float], ...] = (("light", 0.5), ("medium", 0.3), ("heavy", 0.2))
 
 
+def default_segments(language: str = "en") -> tuple[tuple[str, float], ...]:
+    """:data:`DEFAULT_SEGMENTS` with their labels in the page language."""
+    return tuple((text(f"pilot.data.segment_{name}", language), share) for name, share in DEFAULT_SEGMENTS)
+
+
 def simulate_pilot(
     n: int,
     true_effect: float,
@@ -575,6 +581,7 @@ def simulate_pilot(
     treatment_share: float = 0.5,
     purchase_share: float | None = None,
     segments: Sequence[tuple[str, float]] = DEFAULT_SEGMENTS,
+    language: str = "en",
 ) -> PilotData:
     """A pilot with a known true effect, for tests and the default page.
 
@@ -609,6 +616,7 @@ def simulate_pilot(
         midpoint between the smallest share compatible with ``rho`` and 1.
     segments: ``(label, share)`` from light to heavy spenders; shares sum to 1.
         An empty sequence gives a pilot without segments.
+    language: page language of the default segments' labels and of the source name.
 
     Returns
     -------
@@ -617,6 +625,8 @@ def simulate_pilot(
         (mean of treated minus untreated outcome over these customers),
         ``segment_effects`` and the settings.
     """
+    if segments is DEFAULT_SEGMENTS:
+        segments = default_segments(language)
     n, rho, cv2, pi, shares = _check_simulation(n, true_effect, rho, baseline_mean, baseline_sd, treatment_share,
                                                 purchase_share, segments)
     rng = np.random.default_rng(seed)
@@ -687,7 +697,8 @@ def simulate_pilot(
                      "whether they buy at all is not affected",
     }
     mapping = {c: c for c in frame.columns}
-    return PilotData(frame=frame, source="simulated pilot", columns=mapping, rows_read=n, truth=truth)
+    source = text("pilot.data.simulated_source", language)
+    return PilotData(frame=frame, source=source, columns=mapping, rows_read=n, truth=truth)
 
 
 def _check_simulation(
