@@ -467,3 +467,20 @@ def segments_table(s: SegmentEffects, currency: str = "", language: str = "en") 
         headers["p_holm"]: "{:.4f}", headers["relative"]: "{:+.1%}",
     }
     return styled(view, formats)
+
+
+def headline_numbers(readout, currency: str = "", language: str = "en") -> dict[str, str]:
+    """The numbers the site index shows for a pilot readout (plain text, page language)."""
+    from .experiments import decision_label
+
+    effect = readout.headline
+
+    def plain(value: float) -> str:
+        return amount(value, currency, signed=True, language=language).replace("\\$", "$")
+
+    return {
+        text("pilot.index.decision", language): decision_label(readout.decision.action, language),
+        text("pilot.index.effect", language): plain(effect.difference),
+        text("pilot.index.interval", language): f"{plain(effect.ci_low)} … {plain(effect.ci_high)}",
+        text("pilot.index.customers", language): f"{readout.n_total:,}",
+    }
