@@ -192,3 +192,92 @@ def test_activation_files_one_per_segment(tmp_path, smap):
     assert empty.empty and list(empty.columns) == ACTIVATION_COLUMNS
     key, _ = resolve_key(None)
     assert pseudonymise(pd.Series(["00007"]), key).iloc[0] in champions["customer_id"].tolist()
+
+
+# ---------------------------------------------------------------------- languages
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _texts(library):
+    """Every text of a library with where it comes from."""
+    for key, play in library.playbooks.items():
+        for name in ("objective", "trigger", "timing"):
+            yield f"{key}.{name}", getattr(play, name)
+        for name in ("actions", "channels", "kpis", "avoid"):
+            for i, item in enumerate(getattr(play, name)):
+                yield f"{key}.{name}[{i}]", item
+        if play.offer.note:
+            yield f"{key}.offer.note", play.offer.note
+    for view, plays in library.tiers.items():
+        for key, play in plays.items():
+            yield f"tiers.{view}.{key}.objective", play.objective
+            for i, item in enumerate(play.actions):
+                yield f"tiers.{view}.{key}.actions[{i}]", item
+
+
+def test_default_library_is_written_in_chinese_too(smap):
+    english = load_action_library(DEFAULT_LIBRARY, smap)
+    chinese = english.localised("zh-CN")
+    assert chinese.language == "zh-CN" and chinese.localised("en") is english
+    en_texts, zh_texts = dict(_texts(english)), dict(_texts(chinese))
+    assert set(en_texts) <= set(zh_texts) and len(en_texts) > 150
+    for where, text in zh_texts.items():
+        assert CJK.search(text), where
+        assert not CJK.search(en_texts.get(where, "")), where
+    assert CJK.search(chinese.name) and CJK.search(chinese.description)
+    for key in smap.keys:  # the numbers are the same in every language
+        en_offer, zh_offer = english[key].offer, chinese[key].offer
+        assert (en_offer.max_depth, en_offer.clv_share, en_offer.offers) == (
+            zh_offer.max_depth, zh_offer.clv_share, zh_offer.offers)
+        assert bool(en_offer.note) == bool(zh_offer.note)
+    assert english["new"].objective == "Secure the second purchase."
+    assert english["champions"].channels[0] == "personal advisor (WeChat 1:1 or phone)"
+
+
+def test_library_texts_per_language_with_fallback(tmp_path, smap):
+    def edit(raw):
+        champions = raw["segments"]["champions"]
+        champions["objective"] = "One text for every language."
+        champions["actions"] = {"en": ["Call them."], "zh-CN": ["打电话。", "发消息。"]}
+        champions["kpis"] = {"en": ["Repeat rate"]}  # Chinese falls back to English
+        champions["offer"]["note"] = {"zh": "只写了中文。"}
+        raw["tiers"]["clv"]["growing"]["actions"] = "升级路径"  # one text is a list of one
+
+    english = load_action_library(_mutated(tmp_path, edit), smap)
+    chinese = english.localised("zh-CN")
+    assert english["champions"].objective == chinese["champions"].objective == "One text for every language."
+    assert english["champions"].actions == ("Call them.",) and chinese["champions"].actions == ("打电话。", "发消息。")
+    assert chinese["champions"].kpis == ("Repeat rate",)
+    assert english["champions"].offer.note == chinese["champions"].offer.note == "只写了中文。"
+    assert english.tiers["clv"]["growing"].actions == ("升级路径",)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda raw: raw["segments"]["loyal"].update(objective={"fr": "x"}),
+         "segments.loyal.objective: 'fr' is not a page language"),
+        (lambda raw: raw["segments"]["loyal"].update(actions={"en": [], "zh-CN": ["做"]}),
+         "segments.loyal.actions.en must be a non-empty list"),
+        (lambda raw: raw["segments"]["loyal"]["offer"].update(note={"zh-CN": 3}),
+         "segments.loyal.offer.note.zh-CN must be non-empty text"),
+        (lambda raw: raw["tiers"]["clv"]["growing"].update(objective={}),
+         "tiers.clv.growing.objective: the mapping of languages is empty"),
+    ],
+)
+def test_language_mistakes_are_config_errors_naming_file_and_field(tmp_path, smap, edit, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)) as err:
+        load_action_library(_mutated(tmp_path, edit), smap)
+    assert "my_actions.yaml" in str(err.value)
+
+
+def test_activation_segment_label_in_the_page_language(smap):
+    customers = _customers(smap)
+    discount = pd.Series(1.0, index=customers.index)
+    zh = activation_table(customers, smap, max_discount=discount, id_key="k", language="zh-CN")
+    assert zh["segment_label"].tolist() == ["冠军客户", "冠军客户", "忠诚客户", "沉睡客户"]
+    assert zh["segment"].tolist() == ["champions", "champions", "loyal", "hibernating"]  # codes stay
+    assert list(zh.columns) == ACTIVATION_COLUMNS
+    same = activation_table(customers, smap.localised("zh-CN"), max_discount=discount, id_key="k")
+    assert same["segment_label"].tolist() == zh["segment_label"].tolist()

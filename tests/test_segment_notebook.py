@@ -1,7 +1,7 @@
 """Smoke runs of notebooks/segments.ipynb: overview page, per-segment pages, activation lists.
 
-One run on a CDNOW slice, one on data from the new-retail generator (with categories),
-and one with a broken segment map. The site layout is the one the build produces:
+One run on a CDNOW slice, the same in Simplified Chinese, one on data from the new-retail
+generator (with categories), and one with a broken segment map. The site layout is the one the build produces:
 ``<site>/segments.html`` next to ``<site>/segments/<segment>.html``.
 """
 
@@ -17,12 +17,12 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from helpers.actions import ACTIVATION_COLUMNS
+from helpers.actions import ACTIVATION_COLUMNS, load_action_library
 from helpers.datasets import load_default_transactions
 from helpers.generator import GeneratorConfig, generate, write
 from helpers.loading import read_transactions
 from helpers.privacy import pseudonymise, resolve_key
-from helpers.render import NotebookFailed, RunInfo, execute_notebook, render_page
+from helpers.render import NotebookFailed, RunInfo, collect_headlines, execute_notebook, render_page
 from helpers.segments import load_segment_map
 from helpers.study import sample_of_customers
 
@@ -36,11 +36,33 @@ SMOKE_CUSTOMERS = 1500
 pytestmark = pytest.mark.slow
 
 
+#: Headings of a segment page in each language.
+PAGE_HEADINGS = {
+    "en": ("Who they are", "Key numbers", "Objective", "What to do", "Channels", "Offer guardrail", "Trigger", "Timing",
+           "KPIs to watch", "What not to do", "How the segment changed", "Activation list", "About this page",
+           "All segments"),
+    "zh-CN": ("他们是谁", "关键数字", "目标", "行动", "触达渠道", "优惠上限", "触发条件", "时机与频率", "关注指标",
+              "避免事项", "分群变化", "触达名单", "关于本页", "全部分群"),
+}
+#: Headings of the overview in each language.
+OVERVIEW_HEADINGS = {
+    "en": ("The answer", "What to do first", "Segments at a glance", "Segment playbooks", "How customers moved",
+           "The same customers, three other ways", "Value x growth tiers", "CLV tiers", "Lifecycle stages",
+           "Next best category", "Activation lists", "Method, data and assumptions"),
+    "zh-CN": ("结论", "优先行动", "分群概览", "分群行动手册", "客户在分群之间如何流动", "换三个角度看同一批客户",
+              "价值 × 成长分层", "CLV 分层", "生命周期阶段", "下一个推荐品类", "触达名单", "方法、数据与假设"),
+}
+
+
+def _headings(soup: BeautifulSoup) -> set[str]:
+    return {h.get_text(" ", strip=True) for h in soup.find_all(["h1", "h2", "h3"])}
+
+
 def run_site(out: Path, params: dict) -> Path:
     """Run the notebook, render the overview and lay the segment pages out as the build does."""
     nb = execute_notebook(SEGMENTS, params, out / "executed.ipynb", cwd=ROOT, progress=False)
     site = out / "site"
-    render_page(nb, site / "segments.html", title="Customer segments",
+    render_page(nb, site / "segments.html", title="Customer segments", lang=params.get("language", "en"),
                 run_info=RunInfo.from_notebook(nb, data_source="test", parameters=params))
     shutil.copytree(Path(params["output_dir"]) / "pages", site / "segments")
     return site
@@ -66,6 +88,7 @@ def test_overview_links_a_self_contained_page_per_segment(cdnow):
     links = set(re.findall(r'href="(segments/[a-z_]+\.html)"', overview))
     assert links == {f"segments/{k}.html" for k in keys}
     assert "The answer" in overview and "How customers moved" in overview and "Max discount" in overview
+    assert set(OVERVIEW_HEADINGS["en"]) <= _headings(BeautifulSoup(overview, "html.parser"))
     assert overview.count('src="data:image/png;base64,') >= 3  # grid, shares, migration
     assert "The data has no product category" in overview  # CDNOW has none
     for key in keys:
@@ -75,11 +98,67 @@ def test_overview_links_a_self_contained_page_per_segment(cdnow):
         hrefs = {a["href"] for a in soup.find_all("a")}
         assert "../segments.html" in hrefs and all((site / "segments" / h).resolve().is_file() for h in hrefs), key
         text = soup.get_text(" ", strip=True)
-        for heading in ("Who they are", "Key numbers", "Objective", "What to do", "Channels", "Offer guardrail",
-                        "Trigger", "Timing", "KPIs to watch", "What not to do", "How the segment changed",
-                        "Activation list"):
+        assert soup.html["lang"] == "en"
+        for heading in PAGE_HEADINGS["en"]:
             assert heading in text, (key, heading)
         assert 'src="data:image/png;base64,' in page
+
+
+@pytest.fixture(scope="module")
+def cdnow_zh(tmp_path_factory):
+    out = tmp_path_factory.mktemp("segments_zh")
+    params = {"sample_customers": SMOKE_CUSTOMERS, "output_dir": str(out / "outputs"), "language": "zh-CN"}
+    return out / "outputs", run_site(out, params)
+
+
+def test_chinese_pages_have_chinese_headings_names_and_figures(cdnow, cdnow_zh):
+    outputs, site = cdnow_zh
+    smap = load_segment_map(MAP)
+    chinese = smap.localised("zh-CN")
+    overview = (site / "segments.html").read_text(encoding="utf-8")
+    soup = BeautifulSoup(overview, "html.parser")
+    assert soup.html["lang"] == "zh-CN"
+    headings = _headings(soup)
+    assert set(OVERVIEW_HEADINGS["zh-CN"]) <= headings
+    assert not set(OVERVIEW_HEADINGS["en"]) & headings
+    text = soup.get_text(" ", strip=True)
+    assert "客户分群：我们的客户是谁" in text and "最大优惠幅度" in text and "数据中没有商品品类" in text
+    for phrase in ("The answer", "customers fall into", "Max discount", "The data has no product category",
+                   "Outputs written", "CLV model check", "Each square is one combination"):
+        assert phrase not in text, phrase
+    assert all(label in text for label in chinese.labels.values())
+    assert not any(re.search(rf"\b{re.escape(label)}\b", text) for label in smap.labels.values())
+    links = set(re.findall(r'href="(segments/[a-z_]+\.html)"', overview))
+    assert links == {f"segments/{k}.html" for k in smap.keys}
+    assert overview.count('src="data:image/png;base64,') >= 3
+    # the figures are drawn again for the Chinese page, not copied from the English one
+    en_outputs, _ = cdnow
+    for name in ("segment_grid", "segment_shares", "segment_migration"):
+        png = f"figures/{name}.png"
+        assert (outputs / png).read_bytes() != (en_outputs / png).read_bytes()
+
+    for key in smap.keys:
+        page = (site / "segments" / f"{key}.html").read_text(encoding="utf-8")
+        seg = BeautifulSoup(page, "html.parser")
+        assert seg.html["lang"] == "zh-CN", key
+        assert seg.title.get_text() == f"{chinese.labels[key]} – 分群行动手册"
+        words = seg.get_text(" ", strip=True)
+        for heading in PAGE_HEADINGS["zh-CN"]:
+            assert heading in words, (key, heading)
+        for heading in PAGE_HEADINGS["en"]:
+            assert heading not in words, (key, heading)
+        assert chinese.segment(key).definition in words
+        assert load_action_library(ROOT / "playbooks" / "actions.yaml", smap).localised("zh-CN")[key].objective in words
+        hrefs = {a["href"] for a in seg.find_all("a")}
+        assert "../segments.html" in hrefs and all((site / "segments" / h).resolve().is_file() for h in hrefs)
+        assert not seg.find_all("script") and external_loads(page) == []
+
+    rows = activation(outputs)
+    assert set(rows["segment_label"]) <= set(chinese.labels.values()) and set(rows["segment"]) <= set(smap.keys)
+    assert list(rows.columns[:-1]) == ACTIVATION_COLUMNS
+    executed = json.loads((outputs.parent / "executed.ipynb").read_text(encoding="utf-8"))
+    labels = [item["label"] for item in collect_headlines(executed)]
+    assert labels[:2] == ["客户数", "有客户的分群"]
 
 
 def test_activation_lists_hold_every_customer_once_with_pseudonymised_ids(cdnow):

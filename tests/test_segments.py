@@ -380,3 +380,217 @@ def test_segment_customers_and_summary_add_up():
     assert table["revenue"].sum() == pytest.approx(data["amount"].sum())
     with pytest.raises(Exception, match="not in the CLV table"):
         segment_customers(data, clv_table.iloc[10:], smap, "1998-06-30")
+
+
+# ---------------------------------------------------------------------- languages
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _english_words(text: str) -> set[str]:
+    """Latin words of three letters or more outside link targets (Chinese text keeps
+    abbreviations such as CLV only)."""
+    return set(re.findall(r"[A-Za-z]{3,}", re.sub(r"\]\([^)]*\)", "]", text)))
+
+
+def test_default_map_names_every_segment_in_chinese_too():
+    english = load_segment_map(DEFAULT_MAP)
+    chinese = english.localised("zh-CN")
+    assert chinese.language == "zh-CN" and chinese.keys == english.keys
+    assert (chinese.lookup == english.lookup).all()
+    for en, zh in zip(english.segments, chinese.segments):
+        assert en.cells == zh.cells
+        for text_en, text_zh in ((en.label, zh.label), (en.definition, zh.definition)):
+            assert CJK.search(text_zh) and not CJK.search(text_en) and text_zh != text_en, en.key
+    assert len(set(chinese.labels.values())) == len(chinese.keys)  # no two segments share a name
+    assert CJK.search(chinese.name) and CJK.search(chinese.description)
+    assert english.labels["cant_lose"] == "Can't lose them"
+    assert chinese.localised("en") is english and english.localised("zh") is chinese  # any spelling of a language
+
+
+def test_segment_texts_per_language_fall_back_and_are_validated(tmp_path):
+    def edit(raw):
+        raw["name"] = "Plain name"  # one text for every language
+        raw["segments"][0]["label"] = {"en": "Stars"}  # Chinese falls back to English
+        raw["segments"][1]["label"] = {"zh": "常客"}  # English falls back to the only text given
+        raw["segments"][2]["definition"] = {"en": "Came back.", "zh-CN": "最近买过，\n  且回购过几次。"}
+
+    english = load_segment_map(_mutated(tmp_path, edit))
+    chinese = english.localised("zh-CN")
+    assert english.name == chinese.name == "Plain name"
+    assert english.labels["champions"] == chinese.labels["champions"] == "Stars"
+    assert english.labels["loyal"] == chinese.labels["loyal"] == "常客"
+    assert chinese.segment("potential_loyalists").definition == "最近买过，且回购过几次。"  # no space left by the line break
+    for bad, expected in [
+        ({"fr": "Champions"}, "'fr' is not a page language"),
+        ({}, "the mapping of languages is empty"),
+        ({"en": ["a", "list"]}, "must be non-empty text"),
+        ({"zh": "冠军", "zh-CN": "冠军客户"}, "the language zh-CN is given twice"),
+    ]:
+        path = _mutated(tmp_path, lambda raw: raw["segments"][0].update(label=bad))
+        with pytest.raises(ConfigError, match=re.escape(expected)) as err:
+            load_segment_map(path)
+        assert "my_map.yaml" in str(err.value) and "(champions)" in str(err.value)
+
+
+def test_tier_names_scores_and_summaries_in_chinese():
+    from helpers.segments import score_text, tier_labels, tier_summary
+
+    assert tier_labels("clv") == {"high_value_loyal": "High-value loyal", "growing": "Growing",
+                                  "potential": "Potential", "churn_risk": "Churn risk"}
+    zh = tier_labels("lifecycle", "zh-CN")
+    assert list(zh) == ["new", "active", "loyal", "churned"] and all(CJK.search(v) for v in zh.values())
+    assert score_text((1, 2, 3, 4, 5)) == "any" and score_text((1, 2, 3, 4, 5), "zh-CN") == "任意"
+    smap = load_segment_map(DEFAULT_MAP)
+    assert smap.describe_scores("loyal", "zh-CN") == "R 3–4，F 4–5"
+    assert smap.localised("zh-CN").describe_scores("hibernating") == "R 1–2，F 1–2"
+    with pytest.raises(ConfigError, match="fr"):
+        smap.localised("fr")
+    customers = pd.DataFrame(
+        {"lifecycle": pd.Categorical(["new", "loyal", "loyal"], categories=list(zh), ordered=True),
+         "purchase_days": [1, 4, 5], "revenue": [10.0, 50.0, 70.0], "recency_days": [3, 10, 20],
+         "monetary": [10.0, 50.0, 70.0], "order_value": [10.0, 12.5, 14.0], "r_score": [5, 4, 3],
+         "f_score": [1, 4, 5], "m_score": [1, 4, 5], "p_alive": [1.0, 0.9, 0.8], "expected_spend": [10.0, 12, 14],
+         "expected_purchases": [1.0, 2, 3], "clv": [5.0, 20, 30], "clv_at_risk": [0.0, 2, 7]},
+    )
+    table = tier_summary(customers, "lifecycle", "zh-CN")
+    assert table["label"].tolist() == list(zh.values())
+    assert table.loc["loyal", "customers"] == 2 and table.loc["churned", "customers"] == 0
+
+
+@pytest.fixture(scope="module")
+def segmented():
+    """A segmented CDNOW sample with made-up CLV numbers, its summary and migration."""
+    from helpers.actions import load_action_library, segment_guardrails
+
+    smap = load_segment_map(DEFAULT_MAP)
+    library = load_action_library(ROOT / "playbooks" / "actions.yaml", smap)
+    data = sample()
+    summary = customer_summary(data, "1998-06-30", "W")
+    rng = np.random.default_rng(3)
+    clv_table = summary.assign(
+        p_alive=rng.uniform(0.05, 1, len(summary)), expected_purchases=1.0, expected_spend=30.0,
+        clv=rng.gamma(1.0, 10.0, len(summary)),
+    )
+    customers = segment_customers(data, clv_table, smap, "1998-06-30")
+    table = segment_summary(customers, smap)
+    migration = migration_matrix(segments_at(data, smap, "1997-12-31"), customers["segment"], smap)
+    return smap, library, customers, table, migration, segment_guardrails(table, library, 0.3)
+
+
+def test_narrative_in_chinese_uses_chinese_names_and_amounts(segmented):
+    from helpers import segment_narrative as story
+    from helpers.segments import SegmentSettings, tier_summary
+
+    smap, library, customers, table, migration, guardrails = segmented
+    zh_labels = set(smap.localised("zh-CN").labels.values())
+    en_labels = set(smap.labels.values())
+    texts = {
+        "headline": story.headline_md(table, migration, smap, as_of="1998-06-30", migration_from="1997-12-31",
+                                      currency="¥", language="zh-CN"),
+        "priorities": story.priorities_md(table, library, guardrails, segment_map=smap, pages_link="segments",
+                                          currency="¥", language="zh-CN"),
+        "links": story.playbook_links_md(table, library, guardrails, segment_map=smap, pages_link="segments",
+                                         currency="¥", language="zh-CN"),
+        "shares": story.shares_md(table, smap, "zh-CN"),
+        "grid": story.grid_md(smap, customers, SegmentSettings(), "zh-CN"),
+        "migration": story.migration_md(migration, smap, migration_from="1997-12-31", as_of="1998-06-30",
+                                        language="zh-CN"),
+        "tiers": story.tier_md("value_growth", tier_summary(customers, "value_growth", "zh-CN"), SegmentSettings(),
+                               "zh-CN"),
+    }
+    for name, text in texts.items():
+        assert CJK.search(text), name
+        assert _english_words(text) <= {"CLV"}, (name, _english_words(text))
+        assert not any(label in text for label in en_labels), name
+    assert any(label in texts["headline"] for label in zh_labels)
+    assert "**价值集中在哪里**：" in texts["headline"]
+    assert "万" in texts["headline"]  # the total predicted CLV of the sample runs to tens of thousands
+    moves = story.segment_moves(migration, smap, "champions", migration_from="1997-12-31", language="zh-CN")
+    assert all(CJK.search(m) and _english_words(m) == set() for m in moves)
+    lead = story.segment_lead(table.loc["champions"], "¥", "zh-CN")
+    assert lead.startswith(f"{table.loc['champions', 'customers']:,} 位客户（占全部客户的 ")
+
+
+def test_amounts_in_chinese_use_wan_and_english_stays_the_same():
+    from helpers.segment_narrative import money_md, money_text
+
+    assert money_text(1_234_567, "$") == "$1.2M" and money_text(45_300, "¥") == "¥45.3k"
+    assert money_text(23_400, "¥", "zh-CN") == "¥2.3万" and money_text(123_000_000, "¥", "zh-CN") == "¥1.2亿"
+    assert money_text(7.45, "¥", "zh-CN") == "¥7.45" and money_text(812, "¥", "zh-CN") == "¥812"
+    assert money_md(1_234_567, "$", "zh-CN") == "\\$123.5万"
+
+
+def test_guardrail_explained_by_hand_in_both_languages():
+    from helpers.actions import Offer, offer_guardrail
+    from helpers.segment_narrative import guardrail_short, guardrail_text
+
+    # CLV bound 10% x 100 / (2 offers x 50) = 10%: below the 20% policy cap and the 15% margin cap
+    g = offer_guardrail(Offer(0.20, 0.10, 2), clv_per_customer=100.0, order_value=50.0, gross_margin=0.3,
+                        max_share_of_margin=0.5)
+    args = dict(currency="$", gross_margin=0.3, max_share_of_margin=0.5, clv_share=0.10, horizon_months=12)
+    assert guardrail_text(g, **args) == (
+        "Offer at most 10.0% off an order: about $5.00 on an expected order of $50.00 (the spend model's estimate "
+        "for the segment). The limit comes from the segment's predicted value: incentives may cost 10% of the "
+        "predicted CLV ($100 per customer over 12 months), that is $10.00 per customer, spread over 2 offers. The "
+        "activation list holds each customer's own limit, from their own predicted CLV and expected order."
+    )
+    zh = guardrail_text(g, **args, language="zh-CN")
+    assert zh.startswith("每笔订单的优惠不超过 10.0%：") and "分摊到 2 次优惠中" in zh and "。 " not in zh
+    assert _english_words(zh) == {"CLV"}
+    assert guardrail_short(g, "$") == "Discounts up to 10% (about $5.00 on an expected order)."
+    assert guardrail_short(g, "$", markdown=True, language="zh-CN") == "折扣最多 10%（一笔预计订单约优惠 \\$5.00）。"
+    for offer, clv in ((Offer(0.05, 0.10, 2), 10_000.0), (Offer(0.20, 0.10, 2), 10_000.0), (Offer(0.1, 0.1, 0), 1.0)):
+        other = offer_guardrail(offer, clv_per_customer=clv, order_value=50.0, gross_margin=0.3,
+                                max_share_of_margin=0.5)
+        text = guardrail_text(other, **args, language="zh-CN")
+        assert CJK.search(text) and _english_words(text) <= {"CLV"}, other.binding
+
+
+def test_tables_in_chinese(segmented):
+    from helpers import segment_tables as tables
+
+    smap, library, customers, table, migration, guardrails = segmented
+    overview = tables.overview(table, guardrails, "¥", segment_map=smap, language="zh-CN").data
+    assert list(overview.columns[:3]) == ["分群", "客户数", "客户占比"] and "人均 CLV（¥）" in overview.columns
+    assert overview["分群"].tolist() == list(smap.localised("zh-CN").labels.values())
+    assert list(tables.overview(table, guardrails, "$").data.columns[:3]) == ["Segment", "Customers", "% customers"]
+    from helpers.segments import tier_summary
+
+    tiers = tables.tiers(tier_summary(customers, "clv", "zh-CN"), library, "clv", "¥", "zh-CN").data
+    assert tiers.columns[0] == "层级" and all(CJK.search(v) for v in tiers["行动建议"])
+    assert tiers["行动建议"].str.endswith("。").all()
+    matrix = tables.migration(migration, smap, "zh-CN").data
+    assert matrix.columns[0] == "原分群 \\ 现分群" and matrix.iloc[-1, 0] == "当时尚未购买"
+    map_table = tables.segment_map_table(smap, "zh-CN").data
+    assert list(map_table.columns) == ["分群", "R", "F", "定义"] and map_table.iloc[0, 0] == "冠军客户"
+
+
+def test_figures_in_chinese_have_chinese_labels_and_every_glyph(segmented):
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from helpers import segment_plots as plots
+    from helpers.plotting import to_png
+
+    smap, _, customers, table, migration, _ = segmented
+    figures = [
+        plots.segment_grid(smap, customers, language="zh-CN"),
+        plots.segment_grid(smap, customers, highlight="at_risk", small=True, language="zh-CN"),
+        plots.segment_shares(table, "zh-CN", segment_map=smap),
+        plots.migration_heatmap(migration, smap, migration_from="1997-12-31", as_of="1998-06-30", language="zh-CN"),
+    ]
+    grid_ax, one_ax, shares_ax, heat_ax = (f.axes[0] for f in figures)
+    assert grid_ax.get_xlabel() == "F 得分（5 为最佳）" and grid_ax.get_title() == "各得分单元格的客户数"
+    assert one_ax.get_title() == "濒临流失客户所在的位置"
+    assert [t.get_text() for t in shares_ax.get_legend().get_texts()] == ["客户数", "历史收入", "预测 CLV"]
+    assert [t.get_text() for t in shares_ax.get_yticklabels()][0] == "冠军客户"
+    assert heat_ax.get_ylabel() == "1997-12-31 的分群"
+    assert [t.get_text() for t in heat_ax.get_yticklabels()][-1] == "当时尚未购买"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for fig in figures:
+            to_png(fig)
+            plt.close(fig)
+    assert not [w for w in caught if "missing from" in str(w.message)]  # the Chinese font covers every label

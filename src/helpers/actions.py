@@ -20,12 +20,19 @@ value) is bounded three ways and the smallest bound wins (:func:`offer_guardrail
 
 **Activation lists** (:func:`activation_table`, :func:`write_activation_files`) are one
 CSV per segment for a CRM import, ids pseudonymised unless raw ids are allowed.
+
+**Languages.** Every text of the library (objective, actions, channels, offer note,
+trigger, timing, KPIs, what to avoid, tier plays, name, description) is either the text
+itself or a mapping by page language, ``{en: ..., zh-CN: ...}``, lists per language
+(:func:`helpers.segments.localised_text`). :func:`load_action_library` returns the
+library in English; :meth:`ActionLibrary.localised` gives it in another language with
+the same numbers.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +42,9 @@ import pandas as pd
 from .columns import CUSTOMER_ID
 from .errors import ConfigError, HelperError
 from .files import write_text_atomic
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, normalise_language
 from .privacy import display_ids
-from .segments import TIER_VIEWS, SegmentMap, read_yaml
+from .segments import TIER_VIEWS, SegmentMap, localised_text, optional_localised_text, read_yaml
 
 #: Fields every segment entry must have, in the order pages show them.
 PLAYBOOK_FIELDS = ("objective", "actions", "channels", "offer", "trigger", "timing", "kpis", "avoid")
@@ -76,6 +84,8 @@ class TierPlay:
 
 @dataclass(frozen=True)
 class ActionLibrary:
+    """A validated action library; its texts are in ``language`` (see :meth:`localised`)."""
+
     path: str
     name: str
     description: str
@@ -83,26 +93,29 @@ class ActionLibrary:
     playbooks: dict[str, Playbook]
     #: view ("value_growth", "clv", "lifecycle") -> tier key -> what to do; views the file leaves out are absent.
     tiers: dict[str, dict[str, TierPlay]]
+    language: str = DEFAULT_LANGUAGE
+    #: The same library in every language, by language code (shared by all of them).
+    versions: dict[str, "ActionLibrary"] = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, key: str) -> Playbook:
         return self.playbooks[key]
+
+    def localised(self, language: str) -> "ActionLibrary":
+        """This library with its texts in ``language`` (itself when it has no other versions)."""
+        return self.versions.get(normalise_language(language), self)
 
 
 # ------------------------------------------------------------------------ loading
 
 
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where} must be non-empty text, got {value!r}")
-    return " ".join(value.split())
+def _text(value: Any, where: str) -> dict[str, str]:
+    """A text by page language."""
+    return localised_text(value, where)
 
 
-def _texts(value: Any, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{where} must be a non-empty list of text")
-    return tuple(_text(v, f"{where}[{i}]") for i, v in enumerate(value))
+def _texts(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """A non-empty list of texts by page language."""
+    return localised_text(value, where, many=True)
 
 
 def _fraction(value: Any, where: str, *, allow_zero: bool = True) -> float:
@@ -126,33 +139,35 @@ def _check_fields(entry: Any, required: tuple[str, ...], optional: tuple[str, ..
         )
 
 
-def _offer(entry: Any, where: str) -> Offer:
+def _offer(entry: Any, where: str) -> dict[str, Offer]:
+    """The offer by page language (only its note differs)."""
     _check_fields(entry, OFFER_FIELDS, OFFER_OPTIONAL, where)
     offers = entry["offers"]
     if not isinstance(offers, int) or isinstance(offers, bool) or offers < 0:
         raise ConfigError(f"{where}.offers must be a whole number of offers per customer (0 for none), got {offers!r}")
     note = entry.get("note", "")
-    return Offer(
+    notes = _text(note, f"{where}.note") if note else {lang: "" for lang in LANGUAGES}
+    offer = Offer(
         max_depth=_fraction(entry["max_depth"], f"{where}.max_depth"),
         clv_share=_fraction(entry["clv_share"], f"{where}.clv_share"),
         offers=offers,
-        note=_text(note, f"{where}.note") if note else "",
     )
+    return {lang: replace(offer, note=notes[lang]) for lang in LANGUAGES}
 
 
-def _playbook(key: str, entry: Any, where: str) -> Playbook:
+def _playbook(key: str, entry: Any, where: str) -> dict[str, Playbook]:
+    """The segment's playbook by page language."""
     _check_fields(entry, PLAYBOOK_FIELDS, (), where)
-    return Playbook(
-        key=key,
-        objective=_text(entry["objective"], f"{where}.objective"),
-        actions=_texts(entry["actions"], f"{where}.actions"),
-        channels=_texts(entry["channels"], f"{where}.channels"),
-        offer=_offer(entry["offer"], f"{where}.offer"),
-        trigger=_text(entry["trigger"], f"{where}.trigger"),
-        timing=_text(entry["timing"], f"{where}.timing"),
-        kpis=_texts(entry["kpis"], f"{where}.kpis"),
-        avoid=_texts(entry["avoid"], f"{where}.avoid"),
-    )
+    offer = _offer(entry["offer"], f"{where}.offer")
+    texts = {
+        name: (_texts if name in ("actions", "channels", "kpis", "avoid") else _text)(entry[name], f"{where}.{name}")
+        for name in PLAYBOOK_FIELDS
+        if name != "offer"
+    }
+    return {
+        lang: Playbook(key=key, offer=offer[lang], **{name: by_lang[lang] for name, by_lang in texts.items()})
+        for lang in LANGUAGES
+    }
 
 
 def _key_problems(given: list[str], known: list[str], what: str, file_label: str) -> list[str]:
@@ -190,6 +205,16 @@ def load_action_library(path: str | Path, segment_map: SegmentMap) -> ActionLibr
           value_growth: {core: {objective: ..., actions: [...]}, potential: ..., ordinary: ..., sleeping: ...}
           clv: {high_value_loyal: ..., growing: ..., potential: ..., churn_risk: ...}
           lifecycle: {new: ..., active: ..., loyal: ..., churned: ...}
+
+    Every text may instead be a mapping by page language (lists per language)::
+
+        objective: {en: Secure the second purchase., zh-CN: 促成第二次购买。}
+        actions:
+          en: [...]
+          zh-CN: [...]
+
+    A language left out uses the English text. The library returned is in English; see
+    :meth:`ActionLibrary.localised`.
     """
     raw, shown = read_yaml(Path(path), "action library")
     if not isinstance(raw, dict) or "segments" not in raw:
@@ -218,7 +243,7 @@ def load_action_library(path: str | Path, segment_map: SegmentMap) -> ActionLibr
         raise ConfigError(f"{shown}: segments: " + "; ".join(problems))
     playbooks = {
         key: _playbook(key, segments_raw[key], f"{shown}: segments.{key}") for key in segment_map.keys
-    }
+    }  # key -> language -> playbook
 
     tiers_raw = raw.get("tiers") or {}
     if not isinstance(tiers_raw, dict):
@@ -226,7 +251,7 @@ def load_action_library(path: str | Path, segment_map: SegmentMap) -> ActionLibr
     unknown = sorted(set(map(str, tiers_raw)) - set(TIER_VIEWS))
     if unknown:
         raise ConfigError(f"{shown}: tiers: unknown view {', '.join(map(repr, unknown))} (views: {', '.join(TIER_VIEWS)})")
-    tiers: dict[str, dict[str, TierPlay]] = {}
+    tiers: dict[str, dict[str, dict[str, TierPlay]]] = {}  # view -> tier -> language -> play
     for view, entries in tiers_raw.items():
         known = list(TIER_VIEWS[view][1])
         where = f"{shown}: tiers.{view}"
@@ -238,24 +263,26 @@ def load_action_library(path: str | Path, segment_map: SegmentMap) -> ActionLibr
         plays = {}
         for key in known:
             _check_fields(entries[key], TIER_FIELDS, (), f"{where}.{key}")
-            plays[key] = TierPlay(
-                objective=_text(entries[key]["objective"], f"{where}.{key}.objective"),
-                actions=_texts(entries[key]["actions"], f"{where}.{key}.actions"),
-            )
-        tiers[view] = plays
+            objective = _text(entries[key]["objective"], f"{where}.{key}.objective")
+            actions = _texts(entries[key]["actions"], f"{where}.{key}.actions")
+            plays[key] = {lang: TierPlay(objective=objective[lang], actions=actions[lang]) for lang in LANGUAGES}
+        tiers[str(view)] = plays
 
-    name = raw.get("name", Path(path).stem)
-    description = raw.get("description", "")
-    if not isinstance(name, str) or not isinstance(description, str):
-        raise ConfigError(f"{shown}: 'name' and 'description' must be text")
-    return ActionLibrary(
-        path=shown,
-        name=" ".join(name.split()),
-        description=" ".join(description.split()),
-        max_share_of_margin=share,
-        playbooks=playbooks,
-        tiers=tiers,
-    )
+    name = optional_localised_text(raw, "name", Path(path).stem, shown)
+    description = optional_localised_text(raw, "description", "", shown)
+    versions: dict[str, ActionLibrary] = {}
+    for lang in LANGUAGES:  # the same library with its texts in each language
+        versions[lang] = ActionLibrary(
+            path=shown,
+            name=name[lang],
+            description=description[lang],
+            max_share_of_margin=share,
+            playbooks={key: by_lang[lang] for key, by_lang in playbooks.items()},
+            tiers={view: {key: by_lang[lang] for key, by_lang in plays.items()} for view, plays in tiers.items()},
+            language=lang,
+            versions=versions,
+        )
+    return versions[DEFAULT_LANGUAGE]
 
 
 # ---------------------------------------------------------------------- guardrails
@@ -371,15 +398,19 @@ def activation_table(
     next_category: pd.Series | None = None,
     allow_raw_ids: bool = False,
     id_key: str | None = None,
+    language: str | None = None,
 ) -> pd.DataFrame:
     """Every customer as a CRM import row, highest predicted CLV first (ties by id).
 
     ``predicted_clv`` is the discounted gross margin over the CLV horizon;
     ``max_discount`` the most one offer may take off an order; ``next_best_category``
-    is empty when the data has no categories or nothing to suggest.
+    is empty when the data has no categories or nothing to suggest. ``segment_label``
+    is in ``language`` (default: the segment map's); the other columns are codes.
     """
     if CUSTOMER_ID != customers.index.name:
         raise HelperError("the customer table must be indexed by customer_id")
+    if language is not None:
+        segment_map = segment_map.localised(language)
     out = pd.DataFrame(
         {
             "segment": customers["segment"].astype(str),

@@ -3,6 +3,9 @@
 Functions named ``*_md`` return Markdown for the notebook (amounts through
 :func:`money_md`, which escapes ``$`` as :func:`helpers.narrative.money` does); the
 others return plain text for the per-segment HTML template, which escapes it itself.
+Every function takes the page language (``"en"`` or ``"zh-CN"``); the words come from
+the ``segments`` catalog (``helpers/locales/<language>/segments.yaml``), segment names,
+definitions and playbooks from the segment map and the action library in that language.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import pandas as pd
 
 from . import narrative
 from .actions import ActionLibrary, Guardrail
+from .i18n import DEFAULT_LANGUAGE, is_chinese, text
 from .narrative import count, pct
 from .segments import (
     CLV_TIERS,
@@ -21,34 +25,64 @@ from .segments import (
     VALUE_TIERS,
     SegmentMap,
     SegmentSettings,
+    tier_labels,
 )
 
+#: English axis names, kept for callers of earlier versions (pages use :func:`axis_name`).
 AXIS_NAMES = {"R": "recency", "F": "frequency", "M": "monetary value"}
 
 
-def money_text(value: float, currency: str = "$") -> str:
+def axis_name(axis: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """``recency``, ``frequency`` or ``monetary value`` (R, F, M) in ``language``."""
+    return text(f"segments.names.axes.{axis.lower()}", language)
+
+
+# ------------------------------------------------------------ language mechanics
+
+
+def _punct(language: str) -> dict[str, str]:
+    """Separators that differ between English and Chinese text."""
+    if is_chinese(language):
+        return {"comma": "、", "and": "和", "semicolon": "；", "sentence": "", "open": "（", "close": "）"}
+    return {"comma": ", ", "and": " and ", "semicolon": "; ", "sentence": " ", "open": " (", "close": ")"}
+
+
+def parenthesised(main: str, inside: str, language: str) -> str:
+    """``main (inside)``; Chinese ``main（inside）``."""
+    p = _punct(language)
+    return f"{main}{p['open']}{inside}{p['close']}"
+
+
+def join_sentences(parts: list[str], language: str) -> str:
+    """Sentences run together: one space between English ones, none between Chinese ones."""
+    return _punct(language)["sentence"].join(p for p in parts if p)
+
+
+def money_text(value: float, currency: str = "$", language: str = DEFAULT_LANGUAGE) -> str:
     """An amount for HTML or plain text: $1.2M, ¥45.3k, $812, $7.45 (cents below 100;
-    no Markdown escaping)."""
+    no Markdown escaping). Chinese pages: ¥23.4万, ¥1.2亿."""
     if abs(value) < 100:
         sign = "-" if value < 0 else ""
         return f"{sign}{currency}{abs(value):,.2f}"
     marker = "\x00"
-    return narrative.money(value, marker).replace(marker, currency)
+    return narrative.money(value, marker, language).replace(marker, currency)
 
 
-def money_md(value: float, currency: str = "$") -> str:
+def money_md(value: float, currency: str = "$", language: str = DEFAULT_LANGUAGE) -> str:
     """:func:`money_text` for Markdown: "$" escaped as :func:`helpers.narrative.money` does."""
-    return money_text(value, currency).replace("$", "\\$")
+    return money_text(value, currency, language).replace("$", "\\$")
 
 
-def _money(value: float, currency: str, markdown: bool) -> str:
-    return money_md(value, currency) if markdown else money_text(value, currency)
+def _money(value: float, currency: str, markdown: bool, language: str) -> str:
+    return money_md(value, currency, language) if markdown else money_text(value, currency, language)
 
 
-def _join(items: list[str]) -> str:
+def _join(items: list[str], language: str = DEFAULT_LANGUAGE) -> str:
+    """``a, b and c``; Chinese ``a、b和c``."""
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    p = _punct(language)
+    return p["comma"].join(items[:-1]) + p["and"] + items[-1]
 
 
 def page_href(pages_link: str, key: str) -> str:
@@ -60,9 +94,10 @@ def page_href(pages_link: str, key: str) -> str:
 
 
 def headline_md(summary: pd.DataFrame, migration: pd.DataFrame, segment_map: SegmentMap, *, as_of: str,
-                migration_from: str, currency: str = "$") -> str:
+                migration_from: str, currency: str = "$", language: str = DEFAULT_LANGUAGE) -> str:
     """The opening paragraph: how many customers, where the value is, where it slips."""
-    labels = segment_map.labels
+    lang = language
+    labels = segment_map.localised(lang).labels
     total = int(summary["customers"].sum())
     used = summary[summary["customers"] > 0]
     ranked = used.sort_values("clv_share", ascending=False, kind="stable")
@@ -74,98 +109,106 @@ def headline_md(summary: pd.DataFrame, migration: pd.DataFrame, segment_map: Seg
             break
     sel = summary.loc[top]
     lines = [
-        f"**{count(total)} customers fall into {len(used)} of the {len(summary)} segments on {as_of}.**",
+        text("segments.headline.lead", lang, customers=count(total), used=len(used), segments=len(summary),
+             date=as_of),
         "",
-        f"- **Where the value is:** {_join([labels[k] for k in top])} ({pct(sel['customer_share'].sum())} of "
-        f"customers) hold {pct(sel['clv_share'].sum())} of predicted CLV "
-        f"({money_md(sel['clv'].sum(), currency)} of {money_md(summary['clv'].sum(), currency)}) "
-        f"and brought {pct(sel['revenue_share'].sum())} of past revenue.",
+        "- " + text(
+            "segments.headline.value", lang, segments=_join([labels[k] for k in top], lang),
+            customer_share=pct(sel["customer_share"].sum()), clv_share=pct(sel["clv_share"].sum()),
+            clv=money_md(sel["clv"].sum(), currency, lang), clv_total=money_md(summary["clv"].sum(), currency, lang),
+            revenue_share=pct(sel["revenue_share"].sum()),
+        ),
     ]
     at_risk = summary["clv_at_risk"]
     if at_risk.sum() > 0:
         worst = at_risk.idxmax()
-        lines.append(
-            f"- **Where it slips:** {labels[worst]} carry the largest CLV at risk "
-            f"({money_md(at_risk[worst], currency)} of {money_md(at_risk.sum(), currency)} across all "
-            "segments): margin the model no longer counts on because these customers have probably stopped buying."
-        )
-    lines.append(f"- **Since {migration_from}:** " + migration_summary(migration, segment_map))
+        lines.append("- " + text(
+            "segments.headline.slips", lang, segment=labels[worst], at_risk=money_md(at_risk[worst], currency, lang),
+            at_risk_total=money_md(at_risk.sum(), currency, lang),
+        ))
+    lines.append("- " + text("segments.headline.since", lang, date=migration_from,
+                             summary=migration_summary(migration, segment_map, lang)))
     empty = [labels[k] for k in summary.index if summary.loc[k, "customers"] == 0]
     if empty:
-        lines.append(
-            f"- **Empty segments:** {_join(empty)} have no customers on this date; their playbooks apply when "
-            "customers enter them."
-        )
+        lines.append("- " + text("segments.headline.empty", lang, segments=_join(empty, lang)))
     return "\n".join(lines)
 
 
-def migration_summary(migration: pd.DataFrame, segment_map: SegmentMap) -> str:
+def migration_summary(migration: pd.DataFrame, segment_map: SegmentMap, language: str = DEFAULT_LANGUAGE) -> str:
     """One sentence on how customers moved between the two dates."""
     keys = segment_map.keys
-    labels = segment_map.labels
+    labels = segment_map.localised(language).labels
     core = migration.loc[keys, keys].to_numpy()
     earlier = int(migration.loc[keys].to_numpy().sum())
     stayed = int(np.trace(core))
     new = int(migration.loc[NEW_CUSTOMERS].sum())
-    text = (
-        f"{pct(stayed / earlier) if earlier else '–'} of the {count(earlier)} customers who had bought by then are "
-        f"in the same segment; {count(new)} customers bought for the first time since."
-    )
+    parts = [text(
+        "segments.migration.summary", language, stayed_share=pct(stayed / earlier) if earlier else "–",
+        earlier=count(earlier), new=count(new),
+    )]
     moves = core.copy()
     np.fill_diagonal(moves, 0)
     if moves.max() > 0:
         i, j = np.unravel_index(moves.argmax(), moves.shape)
-        text += (
-            f" The largest move: {count(moves[i, j])} customers went from {labels[keys[i]]} to {labels[keys[j]]}."
-        )
-    return text
+        parts.append(text(
+            "segments.migration.largest", language, customers=count(moves[i, j]), source=labels[keys[i]],
+            target=labels[keys[j]],
+        ))
+    return join_sentences(parts, language)
 
 
 def priorities_md(summary: pd.DataFrame, library: ActionLibrary, guardrails: dict[str, Guardrail], *,
-                  segment_map: SegmentMap, pages_link: str, currency: str = "$", n: int = 3) -> str:
+                  segment_map: SegmentMap, pages_link: str, currency: str = "$", n: int = 3,
+                  language: str = DEFAULT_LANGUAGE) -> str:
     """The segments with the most value at stake (predicted CLV + CLV at risk), with their objective."""
+    lang = language
+    labels = segment_map.localised(lang).labels
+    library = library.localised(lang)
     stake = (summary["clv"] + summary["clv_at_risk"]).where(summary["customers"] > 0)
     order = stake.dropna().sort_values(ascending=False, kind="stable").index[:n]
     lines = []
     for i, key in enumerate(order, start=1):
         row = summary.loc[key]
         at_risk = (
-            f", {money_md(row['clv_at_risk'], currency)} at risk" if row["clv_at_risk"] > 0.005 else ""
+            text("segments.priorities.at_risk", lang, amount=money_md(row["clv_at_risk"], currency, lang))
+            if row["clv_at_risk"] > 0.005 else ""
         )
-        lines.append(
-            f"{i}. **[{segment_map.labels[key]}]({page_href(pages_link, key)})** ({count(row['customers'])} customers, "
-            f"{money_md(row['clv'], currency)} predicted CLV{at_risk}): {library[key].objective} "
-            f"{guardrail_short(guardrails[key], currency, markdown=True)}"
-        )
+        lines.append(f"{i}. " + text(
+            "segments.priorities.item", lang, segment=labels[key], href=page_href(pages_link, key),
+            customers=count(row["customers"]), clv=money_md(row["clv"], currency, lang), at_risk=at_risk,
+            objective=library[key].objective,
+            guardrail=guardrail_short(guardrails[key], currency, markdown=True, language=lang),
+        ))
     lines.append("")
-    lines.append(
-        "Segments are ranked by the value at stake: predicted CLV plus CLV at risk. "
-        "Each link opens the segment's playbook page."
-    )
+    lines.append(text("segments.priorities.note", lang))
     return "\n".join(lines)
 
 
 def playbook_links_md(summary: pd.DataFrame, library: ActionLibrary, guardrails: dict[str, Guardrail], *,
-                      segment_map: SegmentMap, pages_link: str, currency: str = "$") -> str:
+                      segment_map: SegmentMap, pages_link: str, currency: str = "$",
+                      language: str = DEFAULT_LANGUAGE) -> str:
     """A list of every segment's page with its objective."""
+    lang = language
+    labels = segment_map.localised(lang).labels
+    library = library.localised(lang)
     lines = []
     for key in segment_map.keys:
         row = summary.loc[key]
-        lines.append(
-            f"- **[{segment_map.labels[key]}]({page_href(pages_link, key)})**: {count(row['customers'])} customers "
-            f"({pct(row['customer_share'])}). {library[key].objective} "
-            f"{guardrail_short(guardrails[key], currency, markdown=True)}"
-        )
+        lines.append("- " + text(
+            "segments.links.item", lang, segment=labels[key], href=page_href(pages_link, key),
+            customers=count(row["customers"]), share=pct(row["customer_share"]), objective=library[key].objective,
+            guardrail=guardrail_short(guardrails[key], currency, markdown=True, language=lang),
+        ))
     return "\n".join(lines)
 
 
-def grid_md(segment_map: SegmentMap, customers: pd.DataFrame, settings: SegmentSettings) -> str:
+def grid_md(segment_map: SegmentMap, customers: pd.DataFrame, settings: SegmentSettings,
+            language: str = DEFAULT_LANGUAGE) -> str:
     """Interpretation of the segment grid figure, including unused scores."""
+    lang = language
     rows, cols = segment_map.axes[0], segment_map.axes[1]
-    text = (
-        f"Each square is one combination of {AXIS_NAMES[rows]} score ({rows}, rows; 5 = best) and "
-        f"{AXIS_NAMES[cols]} score ({cols}, columns), coloured by segment, with the number of customers in it."
-    )
+    parts = [text("segments.grid.text", lang, row_axis=axis_name(rows, lang), rows=rows,
+                  col_axis=axis_name(cols, lang), cols=cols)]
     unused = []
     for axis in segment_map.axes:
         present = set(np.unique(customers[f"{axis.lower()}_score"]))
@@ -173,78 +216,74 @@ def grid_md(segment_map: SegmentMap, customers: pd.DataFrame, settings: SegmentS
         if missing:
             unused.append(f"{axis} {', '.join(map(str, missing))}")
     if unused and settings.ties == "shared":
-        text += (
-            f" Some scores are unused ({'; '.join(unused)}): customers with equal values share a score, so when "
-            "many customers tie (for example everyone who bought on one day only) they all take the lowest score "
-            "of their group and the next group starts higher up."
-        )
-    return text
+        parts.append(text("segments.grid.unused", lang, unused=_punct(lang)["semicolon"].join(unused)))
+    return join_sentences(parts, lang)
 
 
-def shares_md(summary: pd.DataFrame, segment_map: SegmentMap) -> str:
+def shares_md(summary: pd.DataFrame, segment_map: SegmentMap, language: str = DEFAULT_LANGUAGE) -> str:
     """Interpretation of the shares figure."""
+    lang = language
+    labels = segment_map.localised(lang).labels
     used = summary[summary["customers"] > 0]
     ratio = (used["clv_share"] / used["customer_share"]).sort_values(ascending=False)
     best = ratio.index[0]
-    text = (
-        "For each segment the bars compare its share of customers, of past revenue and of predicted CLV. "
-        f"{segment_map.labels[best]} are worth most for their size: {pct(used.loc[best, 'customer_share'])} of "
-        f"customers hold {pct(used.loc[best, 'clv_share'])} of predicted CLV."
-    )
+    parts = [text(
+        "segments.shares.text", lang, segment=labels[best], customer_share=pct(used.loc[best, "customer_share"]),
+        clv_share=pct(used.loc[best, "clv_share"]),
+    )]
     fading = (used["revenue_share"] - used["clv_share"]).sort_values(ascending=False)
     if len(fading) and fading.iloc[0] > 0.02:
         key = fading.index[0]
-        text += (
-            f" {segment_map.labels[key]} brought {pct(used.loc[key, 'revenue_share'])} of past revenue but hold "
-            f"only {pct(used.loc[key, 'clv_share'])} of predicted CLV: value that is leaving."
-        )
-    return text
+        parts.append(text(
+            "segments.shares.fading", lang, segment=labels[key], revenue_share=pct(used.loc[key, "revenue_share"]),
+            clv_share=pct(used.loc[key, "clv_share"]),
+        ))
+    return join_sentences(parts, lang)
 
 
-def migration_md(migration: pd.DataFrame, segment_map: SegmentMap, *, migration_from: str, as_of: str) -> str:
+def migration_md(migration: pd.DataFrame, segment_map: SegmentMap, *, migration_from: str, as_of: str,
+                 language: str = DEFAULT_LANGUAGE) -> str:
     """Interpretation of the migration heatmap."""
-    return (
-        f"Rows are the segments on {migration_from}, columns the segments on {as_of}; each row shows where that "
-        "segment's customers are now (shares of the row, with counts). The last row holds customers who had not "
-        "bought yet on the earlier date. Scores are relative to the customers of each date, so a customer can "
-        "move without changing behaviour when the rest of the base changes. "
-        + migration_summary(migration, segment_map)
+    return join_sentences(
+        [text("segments.migration.text", language, start=migration_from, end=as_of),
+         migration_summary(migration, segment_map, language)],
+        language,
     )
 
 
-def tier_definitions(view: str, settings: SegmentSettings) -> dict[str, str]:
+def tier_definitions(view: str, settings: SegmentSettings, language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
     """Each tier of a view in plain words, with the thresholds in force."""
-    lapsed = (
-        f"P(alive) below {pct(settings.alive_threshold)} or no purchase for more than {settings.lapsed_days} days"
-    )
+    lang = language
+    lapsed = text("segments.tiers.lapsed", lang, threshold=pct(settings.alive_threshold), days=settings.lapsed_days)
+    high_value, high_clv = pct(settings.high_value_share), pct(settings.high_clv_share)
     if view == "value_growth":
         return {
-            "core": f"active, past revenue in the top {pct(settings.high_value_share)} and predicted CLV in the top "
-                    f"{pct(settings.high_clv_share)} of active customers",
-            "potential": f"active, predicted CLV in the top {pct(settings.high_clv_share)} without (yet) the past "
-                         "revenue of core customers",
-            "ordinary": "active, the rest",
+            "core": text("segments.tiers.definitions.core", lang, high_value=high_value, high_clv=high_clv),
+            "potential": text("segments.tiers.definitions.potential_value", lang, high_clv=high_clv),
+            "ordinary": text("segments.tiers.definitions.ordinary", lang),
             "sleeping": lapsed,
         }
     if view == "clv":
         return {
-            "high_value_loyal": f"active, predicted CLV in the top {pct(settings.high_clv_share)} of active customers",
-            "growing": f"active, predicted CLV in the top {pct(settings.growing_clv_share)} but not the top "
-                       f"{pct(settings.high_clv_share)}",
-            "potential": f"active, predicted CLV in the bottom {pct(1 - settings.growing_clv_share)}",
+            "high_value_loyal": text("segments.tiers.definitions.high_value_loyal", lang, high_clv=high_clv),
+            "growing": text("segments.tiers.definitions.growing", lang, growing_clv=pct(settings.growing_clv_share),
+                            high_clv=high_clv),
+            "potential": text("segments.tiers.definitions.potential_clv", lang,
+                              bottom=pct(1 - settings.growing_clv_share)),
             "churn_risk": lapsed,
         }
     if view == "lifecycle":
         return {
-            "new": f"first purchase at most {settings.new_days} days ago",
-            "active": "not new, not churned, fewer than "
-                      f"{settings.loyal_min_purchases} purchase days",
-            "loyal": f"at least {settings.loyal_min_purchases} purchase days, not churned",
-            "churned": lapsed + " (and not new)",
+            "new": text("segments.tiers.definitions.new", lang, days=settings.new_days),
+            "active": text("segments.tiers.definitions.active", lang, purchases=settings.loyal_min_purchases),
+            "loyal": text("segments.tiers.definitions.loyal", lang, purchases=settings.loyal_min_purchases),
+            "churned": text("segments.tiers.definitions.churned", lang, lapsed=lapsed),
         }
     raise ValueError(view)
 
 
+#: English titles and tier names of the three views, kept for callers of earlier
+#: versions (pages use :func:`tier_title` and :func:`helpers.segments.tier_labels`).
 TIER_TITLES = {
     "value_growth": ("Value x growth tiers", VALUE_TIERS),
     "clv": ("CLV tiers", CLV_TIERS),
@@ -252,287 +291,304 @@ TIER_TITLES = {
 }
 
 
-def tier_md(view: str, summary: pd.DataFrame, settings: SegmentSettings) -> str:
+def tier_title(view: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The heading of a tier view: "Value x growth tiers", "CLV tiers", "Lifecycle stages"."""
+    if view not in TIER_TITLES:
+        raise ValueError(view)
+    return text(f"segments.names.tier_titles.{view}", language)
+
+
+def tier_md(view: str, summary: pd.DataFrame, settings: SegmentSettings, language: str = DEFAULT_LANGUAGE) -> str:
     """Definitions of a view's tiers and what the numbers say."""
-    _, labels = TIER_TITLES[view]
-    defs = tier_definitions(view, settings)
-    lines = [f"- **{labels[k]}:** {defs[k]}." for k in labels]
+    lang = language
+    labels = tier_labels(view, lang)
+    defs = tier_definitions(view, settings, lang)
+    lines = ["- " + text("segments.tiers.item", lang, tier=labels[k], definition=defs[k]) for k in labels]
     used = summary[summary["customers"] > 0]
     if len(used):
         top = used["clv_share"].idxmax()
         lines += [
             "",
-            f"{labels[top]} ({pct(used.loc[top, 'customer_share'])} of customers) hold "
-            f"{pct(used.loc[top, 'clv_share'])} of predicted CLV.",
+            text("segments.tiers.top", lang, tier=labels[top], customer_share=pct(used.loc[top, "customer_share"]),
+                 clv_share=pct(used.loc[top, "clv_share"])),
         ]
     return "\n".join(lines)
 
 
-def categories_md(pairs: pd.DataFrame, suggestions: pd.DataFrame, min_pair_customers: int) -> str:
+def prospects_note_md(language: str = DEFAULT_LANGUAGE) -> str:
+    """Why the lifecycle view has no prospects."""
+    return text("segments.tiers.prospects", language)
+
+
+def categories_md(pairs: pd.DataFrame, suggestions: pd.DataFrame, min_pair_customers: int,
+                  language: str = DEFAULT_LANGUAGE) -> str:
     """Interpretation of the co-purchase table and the suggestions."""
+    lang = language
     usable = pairs[pairs["usable"]]
     n = len(suggestions)
     reasons = suggestions["reason"].value_counts()
     co, popular = int(reasons.get("co-purchase", 0)), int(reasons.get("popular", 0))
     k = len(set(pairs["antecedent"]))
-    text = (
-        f"Across {count(n)} customers and {k} categories, {len(usable) // 2} of {len(pairs) // 2} category pairs are "
-        f"bought by the same customers more often than chance (lift above 1, at least {min_pair_customers} "
-        "customers buying both)."
-    )
+    parts = [text(
+        "segments.categories.pairs", lang, customers=count(n), categories=k, usable=len(usable) // 2,
+        pairs=len(pairs) // 2, min_customers=min_pair_customers,
+    )]
     if len(usable):
         best = usable.iloc[0]
-        text += (
-            f" The strongest: buyers of {best['antecedent']} are {pct(best['lift'] - 1)} more likely than the average "
-            f"customer to buy {best['consequent']} ({pct(best['confidence'])} of them do)."
-        )
-    text += (
-        f" {count(co)} customers ({pct(co / n) if n else '–'}) get a suggestion from these pairs: the category they "
-        f"have not bought with the highest lift to one they have; {count(popular)} others get the most popular "
-        "category they lack. The suggestion is in each activation list (`next_best_category`)."
-    )
+        parts.append(text(
+            "segments.categories.strongest", lang, bought=best["antecedent"], more=pct(best["lift"] - 1),
+            suggest=best["consequent"], confidence=pct(best["confidence"]),
+        ))
+    parts.append(text(
+        "segments.categories.suggestions", lang, co=count(co), co_share=pct(co / n) if n else "–",
+        popular=count(popular),
+    ))
     if len(usable) and usable["lift"].max() < 1.5:
-        text += (
-            " Lifts this close to 1 are mild nudges, not strong rules: test the suggestion against a control group "
-            "before rolling it out."
-        )
-    return text
+        parts.append(text("segments.categories.mild", lang))
+    return join_sentences(parts, lang)
 
 
-def no_categories_md() -> str:
-    return (
-        "The data has no product category, so there are no next-best-category suggestions. Map a category "
-        "column to get them, e.g. `column_map: {customer_id: 会员编号, timestamp: 下单时间, amount: 实付金额, "
-        "category: 品类}`."
-    )
+#: The column_map example shown when the data has no categories.
+CATEGORY_MAP_EXAMPLE = "`column_map: {customer_id: 会员编号, timestamp: 下单时间, amount: 实付金额, category: 品类}`"
+
+
+def no_categories_md(language: str = DEFAULT_LANGUAGE) -> str:
+    return text("segments.categories.none", language, example=CATEGORY_MAP_EXAMPLE)
 
 
 def method_md(settings: SegmentSettings, segment_map: SegmentMap, library: ActionLibrary, *, as_of: str,
-              migration_from: str, horizon_months: int, model_label: str) -> str:
+              migration_from: str, horizon_months: int, model_label: str,
+              language: str = DEFAULT_LANGUAGE) -> str:
     """How the segments, tiers, CLV at risk and guardrails are computed."""
-    monetary = "total net spend" if settings.monetary == "total" else "mean net spend per purchase day"
-    ties = (
-        "customers with equal values share a score: the lowest quintile their group reaches (a tie never promotes "
-        "anyone), so quintiles are not of equal size"
-        if settings.ties == "shared"
-        else "quintiles are of equal size; equal values are ordered by customer id, so identical customers can get "
-             "different scores"
+    lang = language
+    segment_map = segment_map.localised(lang)
+    monetary = text(
+        "segments.method.monetary_total" if settings.monetary == "total" else "segments.method.monetary_mean", lang
     )
-    return "\n".join(
-        [
-            f"- **RFM on {as_of}.** Purchases are counted per customer per day, net of returns. *Recency* is days "
-            f"since the last purchase (not the model's age at last purchase), *frequency* the number of purchase days, "
-            f"*monetary* the {monetary}. Each becomes a score 1..5 (5 = most recent, most frequent, highest spend) "
-            f"by quintile of rank: score = 1 + floor(5 x (rank - 1) / customers). Ties: {ties}.",
-            f"- **Segments** come from the segment map `{segment_map.path}` ({segment_map.name}), which names each "
-            f"cell of the {' x '.join(segment_map.axes)} score grid exactly once (table below). Swap the file with "
-            "the `segment_map` parameter; its loader names any cell missing or used twice.",
-            f"- **Predicted CLV** is the CLV study's discounted gross margin over {horizon_months} months from the "
-            f"{model_label} and Gamma-Gamma models fitted on all data to {as_of}. **CLV at risk** is the margin the "
-            "model no longer counts on because customers have probably stopped: CLV x (1 - P(alive)) / P(alive), "
-            "what the customers would bring if all were still active minus what is predicted. BG/NBD treats customers "
-            "without a repeat purchase as active (P(alive) = 1), so their CLV at risk is 0.",
-            f"- **Lapsed** customers (sleeping, churn risk, churned) have P(alive) below {pct(settings.alive_threshold)} "
-            f"or no purchase for more than {settings.lapsed_days} days. Shares that define tiers are of the active "
-            "customers.",
-            f"- **Offer guardrail:** the deepest discount is the smallest of the segment's policy cap, "
-            f"{pct(library.max_share_of_margin)} of the gross margin, and the share of predicted CLV the library "
-            f"allows for incentives divided by the number of offers and the expected order (`{library.path}`).",
-            f"- **Migration** compares segments on {migration_from} (scored among the customers of that date, on the "
-            f"data up to it) with segments on {as_of}.",
-        ]
-    )
+    ties = text("segments.method.ties_shared" if settings.ties == "shared" else "segments.method.ties_first", lang)
+    items = [
+        text("segments.method.rfm", lang, date=as_of, monetary=monetary, ties=ties),
+        text("segments.method.segments", lang, path=segment_map.path, name=segment_map.name,
+             grid=(" × " if is_chinese(lang) else " x ").join(segment_map.axes)),
+        text("segments.method.clv", lang, months=horizon_months, model=model_label, date=as_of),
+        text("segments.method.lapsed", lang, threshold=pct(settings.alive_threshold), days=settings.lapsed_days),
+        text("segments.method.guardrail", lang, margin_share=pct(library.max_share_of_margin), path=library.path),
+        text("segments.method.migration", lang, start=migration_from, date=as_of),
+    ]
+    return "\n".join(f"- {item}" for item in items)
+
+
+def segment_map_md(segment_map: SegmentMap, language: str = DEFAULT_LANGUAGE) -> str:
+    """The line above the segment map table: its file and description."""
+    segment_map = segment_map.localised(language)
+    return text("segments.method.map", language, path=segment_map.path, description=segment_map.description)
 
 
 # ----------------------------------------------------------------- segment pages
 
 
-def guardrail_short(g: Guardrail, currency: str, markdown: bool = False) -> str:
+def guardrail_short(g: Guardrail, currency: str, markdown: bool = False, language: str = DEFAULT_LANGUAGE) -> str:
     """One sentence: the deepest discount and the amount on a typical order."""
+    lang = language
     if g.binding == "none" and g.offers == 0:
-        return "No discounts: use the non-price actions."
+        return text("segments.guardrail.none_short", lang)
     if not np.isfinite(g.max_depth):
-        return f"Discount cap: {pct(g.policy_depth)} by policy (no customers to size it on)."
+        return text("segments.guardrail.empty_short", lang, depth=pct(g.policy_depth))
     if g.amount_per_order < 0.5:
-        return "No meaningful discount fits the predicted value: use the non-price actions."
-    return (
-        f"Discounts up to {pct(g.max_depth, 1 if g.max_depth < 0.1 else 0)} "
-        f"(about {_money(g.amount_per_order, currency, markdown)} on an expected order)."
+        return text("segments.guardrail.tiny_short", lang)
+    return text(
+        "segments.guardrail.short", lang, depth=pct(g.max_depth, 1 if g.max_depth < 0.1 else 0),
+        amount=_money(g.amount_per_order, currency, markdown, lang),
     )
 
 
 def guardrail_text(g: Guardrail, *, currency: str, gross_margin: float, max_share_of_margin: float,
-                   clv_share: float, horizon_months: int) -> str:
+                   clv_share: float, horizon_months: int, language: str = DEFAULT_LANGUAGE) -> str:
     """The guardrail and why, for a segment page."""
+    lang = language
     if g.binding == "none" and g.offers == 0:
-        return "The library plans no discounts for this segment; use the non-price actions."
+        return text("segments.guardrail.none", lang)
     if not np.isfinite(g.max_depth):
-        return (
-            f"No customers are in this segment, so the limit cannot be sized on their value; the policy cap is "
-            f"{pct(g.policy_depth)} off an order."
-        )
-    head = (
-        f"Offer at most {pct(g.max_depth, 1)} off an order: about {money_text(g.amount_per_order, currency)} on an "
-        f"expected order of {money_text(g.order_value, currency)} (the spend model's estimate for the segment). "
-    )
-    why = {
-        "policy": f"The limit is the library's cap for this segment ({pct(g.policy_depth)}); the segment's value "
-                  f"would allow up to {pct(min(g.margin_depth, g.clv_depth), 1)}.",
-        "margin": f"The limit is the gross-margin cap: no offer gives away more than {pct(max_share_of_margin)} of the "
-                  f"{pct(gross_margin)} gross margin of an order.",
-        "clv": f"The limit comes from the segment's predicted value: incentives may cost {pct(clv_share)} of the "
-               f"predicted CLV ({money_text(g.clv_per_customer, currency)} per customer over {horizon_months} months), "
-               f"that is {money_text(g.budget_per_customer, currency)} per customer, spread over {g.offers} "
-               f"offer{'s' if g.offers != 1 else ''}.",
-    }[g.binding]
-    tail = (
-        " The activation list holds each customer's own limit, from their own predicted CLV and expected order."
-    )
-    if g.amount_per_order < 0.5:
-        tail = (
-            " For the average customer of the segment that is too little to matter: prefer the non-price actions. "
-            "The activation list holds each customer's own limit, higher for the most valuable."
-        )
-    return head + why + tail
-
-
-def segment_lead(row: pd.Series, currency: str) -> str:
-    """One sentence: size and value of a segment."""
-    if row["customers"] == 0:
-        return "No customers are in this segment on this date. The playbook applies when customers enter it."
-    return (
-        f"{count(row['customers'])} customers ({pct(row['customer_share'])} of all) brought "
-        f"{pct(row['revenue_share'])} of past revenue and hold {pct(row['clv_share'])} of predicted CLV "
-        f"({money_text(row['clv'], currency)})."
-    )
-
-
-def segment_scores_text(segment_map: SegmentMap, key: str) -> str:
-    """Where the segment sits on the score grid, in words."""
-    axes = ", ".join(f"{AXIS_NAMES[a]} ({a})" for a in segment_map.axes)
-    return f"Scores {segment_map.describe_scores(key)} on the {axes} grid, where 5 is best."
-
-
-def segment_numbers(row: pd.Series, currency: str, monetary: str) -> list[tuple[str, str]]:
-    """The key numbers of a segment as (label, value) rows."""
-    if row["customers"] == 0:
-        return [("Customers", "0")]
+        return text("segments.guardrail.empty", lang, depth=pct(g.policy_depth))
 
     def money_(v: float) -> str:
-        return money_text(v, currency) if np.isfinite(v) else "–"
+        return money_text(v, currency, lang)
 
-    m_label = "Average total spend" if monetary == "total" else "Average spend per purchase day"
+    head = text(
+        "segments.guardrail.head", lang, depth=pct(g.max_depth, 1), amount=money_(g.amount_per_order),
+        order=money_(g.order_value),
+    )
+    if g.binding == "policy":
+        why = text("segments.guardrail.policy", lang, policy=pct(g.policy_depth),
+                   value_depth=pct(min(g.margin_depth, g.clv_depth), 1))
+    elif g.binding == "margin":
+        why = text("segments.guardrail.margin", lang, share=pct(max_share_of_margin), margin=pct(gross_margin))
+    else:
+        offers = text(
+            "segments.guardrail.offers_one" if g.offers == 1 else "segments.guardrail.offers_many", lang,
+            count=g.offers,
+        )
+        why = text(
+            "segments.guardrail.clv", lang, share=pct(clv_share), clv=money_(g.clv_per_customer),
+            months=horizon_months, budget=money_(g.budget_per_customer), offers=offers,
+        )
+    tail = text("segments.guardrail.tail_small" if g.amount_per_order < 0.5 else "segments.guardrail.tail", lang)
+    return join_sentences([head, why, tail], lang)
+
+
+def segment_lead(row: pd.Series, currency: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """One sentence: size and value of a segment."""
+    if row["customers"] == 0:
+        return text("segments.page.lead_empty", language)
+    return text(
+        "segments.page.lead", language, customers=count(row["customers"]), share=pct(row["customer_share"]),
+        revenue_share=pct(row["revenue_share"]), clv_share=pct(row["clv_share"]),
+        clv=money_text(row["clv"], currency, language),
+    )
+
+
+def segment_scores_text(segment_map: SegmentMap, key: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """Where the segment sits on the score grid, in words."""
+    axes = _punct(language)["comma"].join(parenthesised(axis_name(a, language), a, language) for a in segment_map.axes)
+    return text("segments.page.scores", language, scores=segment_map.describe_scores(key, language), axes=axes)
+
+
+def segment_numbers(row: pd.Series, currency: str, monetary: str,
+                    language: str = DEFAULT_LANGUAGE) -> list[tuple[str, str]]:
+    """The key numbers of a segment as (label, value) rows."""
+    lang = language
+
+    def label(name: str) -> str:
+        return text(f"segments.page.numbers.{name}", lang)
+
+    if row["customers"] == 0:
+        return [(label("customers"), "0")]
+
+    def money_(v: float) -> str:
+        return money_text(v, currency, lang) if np.isfinite(v) else "–"
+
+    def of_all(value: str, share: float) -> str:
+        return text("segments.page.numbers.of_all", lang, value=value, share=pct(share, 1))
+
     return [
-        ("Customers", f"{count(row['customers'])} ({pct(row['customer_share'], 1)} of all)"),
-        ("Past revenue", f"{money_(row['revenue'])} ({pct(row['revenue_share'], 1)} of all)"),
-        ("Average days since last purchase", f"{row['recency_days']:,.0f}"),
-        ("Average purchase days", f"{row['purchase_days']:,.1f}"),
-        (m_label, money_(row["monetary"])),
-        ("Average order value (spend per purchase day)", money_(row["order_value"])),
-        ("Average scores R / F / M", f"{row['r_score']:.1f} / {row['f_score']:.1f} / {row['m_score']:.1f}"),
-        ("Mean P(alive)", pct(row["p_alive"])),
-        ("Predicted CLV (gross margin)", f"{money_(row['clv'])} ({pct(row['clv_share'], 1)} of all; "
-                                         f"{money_(row['clv_per_customer'])} per customer)"),
-        ("CLV at risk", money_(row["clv_at_risk"])),
-        ("Expected purchases in the horizon", f"{row['expected_purchases']:,.0f}"),
+        (label("customers"), of_all(count(row["customers"]), row["customer_share"])),
+        (label("revenue"), of_all(money_(row["revenue"]), row["revenue_share"])),
+        (label("recency"), f"{row['recency_days']:,.0f}"),
+        (label("purchase_days"), f"{row['purchase_days']:,.1f}"),
+        (label("monetary_total" if monetary == "total" else "monetary_mean"), money_(row["monetary"])),
+        (label("order_value"), money_(row["order_value"])),
+        (label("scores"), f"{row['r_score']:.1f} / {row['f_score']:.1f} / {row['m_score']:.1f}"),
+        (label("p_alive"), pct(row["p_alive"])),
+        (label("clv"), text("segments.page.numbers.clv_value", lang, clv=money_(row["clv"]),
+                            share=pct(row["clv_share"], 1), per_customer=money_(row["clv_per_customer"]))),
+        (label("clv_at_risk"), money_(row["clv_at_risk"])),
+        (label("expected_purchases"), f"{row['expected_purchases']:,.0f}"),
     ]
 
 
 def segment_moves(migration: pd.DataFrame, segment_map: SegmentMap, key: str, *, migration_from: str,
-                  top: int = 3) -> tuple[str, str]:
+                  top: int = 3, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
     """Where the segment's customers came from and where its earlier customers went."""
-    labels = {**segment_map.labels, NEW_CUSTOMERS: "first-time buyers"}
+    lang = language
+    names = segment_map.localised(lang).labels
+    labels = {**names, NEW_CUSTOMERS: text("segments.names.first_time_buyers", lang)}
     col = migration[key]
     now = int(col.sum())
     stayed = int(migration.loc[key, key])
     sources = col.drop(index=key)
     sources = sources[sources > 0].sort_values(ascending=False, kind="stable").head(top)
     if now == 0:
-        came = "Nobody is in the segment now."
+        came = text("segments.page.moves.nobody_now", lang)
+    elif len(sources):
+        came = text(
+            "segments.page.moves.came_from", lang, now=count(now), stayed=count(stayed), date=migration_from,
+            sources=_join([parenthesised(labels[k], count(v), lang) for k, v in sources.items()], lang),
+        )
     else:
-        came = f"Of the {count(now)} customers in the segment now, {count(stayed)} were already in it on {migration_from}"
-        came += ("; others came from " + _join([f"{labels[k]} ({count(v)})" for k, v in sources.items()]) + ".") if len(
-            sources) else "."
+        came = text("segments.page.moves.came", lang, now=count(now), stayed=count(stayed), date=migration_from)
     row = migration.loc[key]
     before = int(row.sum())
     dests = row.drop(labels=[key])
     dests = dests[dests > 0].sort_values(ascending=False, kind="stable").head(top)
     if before == 0:
-        went = f"Nobody was in the segment on {migration_from}."
+        went = text("segments.page.moves.nobody_before", lang, date=migration_from)
+    elif len(dests):
+        gone = text("segments.names.not_in_later_data", lang)
+        went = text(
+            "segments.page.moves.went_to", lang, before=count(before), date=migration_from,
+            share=pct(stayed / before),
+            targets=_join([parenthesised(names.get(k, gone), count(v), lang) for k, v in dests.items()], lang),
+        )
     else:
-        went = f"Of the {count(before)} customers in the segment on {migration_from}, {pct(stayed / before)} are still in it"
-        went += ("; the others moved to " + _join(
-            [f"{segment_map.labels.get(k, 'not in the later data')} ({count(v)})" for k, v in dests.items()]
-        ) + ".") if len(dests) else "."
+        went = text("segments.page.moves.went", lang, before=count(before), date=migration_from,
+                    share=pct(stayed / before))
     return came, went
 
 
-def segment_categories(rows: pd.DataFrame) -> str:
+def segment_categories(rows: pd.DataFrame, language: str = DEFAULT_LANGUAGE) -> str:
     """The most suggested next categories in a segment."""
     if rows.empty:
-        return "No suggestions for this segment."
-    items = [f"{r['next_category']} ({pct(r['share'])})" for _, r in rows.iterrows()]
-    return "Most suggested next categories: " + _join(items) + "."
+        return text("segments.page.categories_none", language)
+    items = [parenthesised(str(r["next_category"]), pct(r["share"]), language) for _, r in rows.iterrows()]
+    return text("segments.page.categories_top", language, categories=_join(items, language))
 
 
 # ------------------------------------------------------------------ overview tail
 
 
-def activation_md(study, *, folder: str, allow_raw_ids: bool) -> str:
+def activation_md(study, *, folder: str, allow_raw_ids: bool, language: str = DEFAULT_LANGUAGE) -> str:
     """What the activation lists hold and how to use them."""
-    ids = (
-        "**real customer ids** (`allow_raw_ids` is on: keep these files on secured machines)"
-        if allow_raw_ids
-        else "pseudonymised customer ids (a keyed hash: stable for one key, `HELPERS_ID_KEY`)"
-    )
-    extra = ", next best category" if study.suggestions is not None else ""
-    return (
-        f"One CSV per segment in `{folder}/`, highest predicted CLV first, with {ids}, segment, R/F/M scores, days "
-        "since the last purchase, purchase days, past revenue, P(alive), predicted CLV, CLV at risk, the three tier "
-        f"views, the largest discount one offer may give the customer (`max_discount`){extra}. "
-        "`customer_segments.csv` next to the folder holds every customer in one file. "
-        + (
-            ""
-            if allow_raw_ids
-            else "A CRM that only knows real ids needs the key holder to map pseudonyms back, or a run with "
-                 "`allow_raw_ids: true` on a secured machine."
-        )
-    )
+    lang = language
+    ids = text("segments.activation.ids_raw" if allow_raw_ids else "segments.activation.ids_pseudo", lang)
+    extra = text("segments.activation.category", lang) if study.suggestions is not None else ""
+    parts = [text("segments.activation.text", lang, folder=folder, ids=ids, category=extra)]
+    if not allow_raw_ids:
+        parts.append(text("segments.activation.crm", lang))
+    return join_sentences(parts, lang)
 
 
-def data_md(data_source: str, report, clv_study) -> str:
+def data_md(data_source: str, report, clv_study, language: str = DEFAULT_LANGUAGE) -> str:
     """The data line and the CLV model's holdout check."""
     m = clv_study.metrics
     h = clv_study.holdout
-    return (
-        f"**Data:** {data_source}. {report.rows_kept:,} of {report.rows_read:,} rows used, "
-        f"{m['customers']:,} customers. **CLV model check:** on the holdout period the {m['model_label']} model "
-        f"predicted {count(h['predicted_total'])} repeat purchases against {count(h['actual_total'])} that happened "
-        f"({h['total_error_pct']:+.1f}%), a **{narrative.fit_quality(h['total_error_pct'])}** fit in total; the CLV "
-        "page shows the full validation."
+    quality = narrative.fit_quality(h["total_error_pct"])
+    return text(
+        "segments.data", language, source=data_source, kept=f"{report.rows_kept:,}", read=f"{report.rows_read:,}",
+        customers=f"{m['customers']:,}", model=m["model_label"], predicted=count(h["predicted_total"]),
+        actual=count(h["actual_total"]), error=f"{h['total_error_pct']:+.1f}%",
+        quality=text(f"common.fit_quality.{quality}", language),
     )
 
 
-def outputs_md(paths: dict, pages: dict, output_dir: str) -> str:
+def outputs_md(paths: dict, pages: dict, output_dir: str, language: str = DEFAULT_LANGUAGE) -> str:
     """Where the files went."""
-    folder = output_dir.rstrip("/")
-    return (
-        f"Outputs written: {len(pages)} segment pages `{folder}/pages/`, activation lists `{folder}/activation/`, "
-        f"all customers `{paths['customers']}`, segment summary `{paths['summary']}`, migration "
-        f"`{paths['migration']}`, metrics `{paths['metrics']}`, figures `{folder}/figures/`."
+    return text(
+        "segments.outputs", language, pages=len(pages), folder=output_dir.rstrip("/"),
+        customers=paths["customers"], summary=paths["summary"], migration=paths["migration"],
+        metrics=paths["metrics"],
     )
 
 
-def headline_numbers(summary: pd.DataFrame, segment_map: SegmentMap, currency: str = "$") -> dict:
-    """The few numbers the site index shows for the segments page."""
+def headline_numbers(summary: pd.DataFrame, segment_map: SegmentMap, currency: str = "$",
+                     language: str = DEFAULT_LANGUAGE) -> dict:
+    """The few numbers the site index shows for the segments page (labels in ``language``)."""
+    lang = language
+    labels = segment_map.localised(lang).labels
+
+    def label(name: str) -> str:
+        return text(f"segments.headline_numbers.{name}", lang)
+
     used = summary[summary["customers"] > 0]
     top = used["clv_share"].idxmax() if len(used) else None
     numbers = {
-        "Customers": int(summary["customers"].sum()),
-        "Segments in use": f"{len(used)} of {len(summary)}",
-        "Predicted CLV": money_text(float(summary["clv"].sum()), currency),
-        "CLV at risk": money_text(float(summary["clv_at_risk"].sum()), currency),
+        label("customers"): int(summary["customers"].sum()),
+        label("segments_in_use"): text("segments.headline_numbers.in_use", lang, used=len(used), total=len(summary)),
+        label("clv"): money_text(float(summary["clv"].sum()), currency, lang),
+        label("clv_at_risk"): money_text(float(summary["clv_at_risk"].sum()), currency, lang),
     }
     if top is not None:
-        numbers["Most valuable segment"] = f"{segment_map.labels[top]} ({pct(used.loc[top, 'clv_share'])} of CLV)"
+        numbers[label("most_valuable")] = text(
+            "segments.headline_numbers.most_valuable_value", lang, segment=labels[top],
+            share=pct(used.loc[top, "clv_share"]),
+        )
     return numbers

@@ -9,6 +9,11 @@ that folder next to the overview page as ``<site>/<page name>/`` (``extra_pages:
 in ``playbooks/playbooks.yaml``), so with ``pages_link`` = the page name (``"{page}"``
 in the config) the overview links ``<pages_link>/<segment>.html`` and every segment
 page links back to ``../<pages_link>.html`` and to its neighbours.
+
+Pages are written in the page language (``language``: ``"en"`` or ``"zh-CN"``): the
+template's words come from the ``segments`` catalog (``page`` keys), the segment's name,
+definition and playbook from the segment map and action library in that language, and
+``<html lang>`` is set to it.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ import pandas as pd
 from markupsafe import Markup
 
 from . import __version__
-from . import segment_narrative as text
+from . import segment_narrative as story
 from .columns import CUSTOMER_ID
 from .errors import ConfigError
 from .files import write_text_atomic
+from .i18n import normalise_language, text
 from .narrative import pct
 from .plotting import to_png
 from .recommend import suggestion_summary
@@ -62,8 +68,16 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _grid_png(study: SegmentStudy, key: str) -> str | None:
-    fig = segment_grid(study.segment_map, study.customers, highlight=key, small=True)
+#: Words of the page template, by template name (``t.<name>``), from ``segments.page.<name>``.
+TEMPLATE_WORDS = (
+    "all_segments", "kicker", "who", "grid_alt", "key_numbers", "objective", "what_to_do", "channels", "trigger",
+    "timing", "guardrail", "bound", "share_of_order", "kpis", "avoid", "changed", "next_category", "activation",
+    "about",
+)
+
+
+def _grid_png(study: SegmentStudy, key: str, language: str = "en") -> str | None:
+    fig = segment_grid(study.segment_map, study.customers, highlight=key, small=True, language=language)
     if fig is None:
         return None
     png = to_png(fig)
@@ -71,12 +85,16 @@ def _grid_png(study: SegmentStudy, key: str) -> str | None:
     return base64.b64encode(png).decode("ascii")
 
 
-def _preview(study: SegmentStudy, key: str, currency: str) -> tuple[list[str], list[list[str]]]:
+def _preview(study: SegmentStudy, key: str, currency: str, language: str = "en") -> tuple[list[str], list[list[str]]]:
     rows = study.activation[study.activation["segment"] == key].head(PREVIEW_ROWS)
-    columns = ["Customer", "P(alive)", f"Predicted CLV ({currency})", f"Max discount ({currency})"]
+
+    def column(name: str) -> str:
+        return text(f"segments.page.preview.{name}", language, currency=currency)
+
+    columns = [column("customer"), column("p_alive"), column("clv"), column("max_discount")]
     has_cat = rows["next_best_category"].notna().any()
     if has_cat:
-        columns.append("Next best category")
+        columns.append(column("next_category"))
     out = []
     for _, r in rows.iterrows():  # at most PREVIEW_ROWS rows
         line = [str(r[CUSTOMER_ID]), pct(r["p_alive"]), f"{r['predicted_clv']:,.2f}", f"{r['max_discount']:,.2f}"]
@@ -99,64 +117,83 @@ def page_context(
     allow_raw_ids: bool,
     written: str,
     lang: str = "en",
+    language: str | None = None,
 ) -> dict:
-    """Everything the template needs for one segment's page."""
-    smap = study.segment_map
+    """Everything the template needs for one segment's page, in ``language`` (``lang``
+    is its older name; ``language`` wins when both are given)."""
+    lang = normalise_language(language or lang)
+    smap = study.segment_map.localised(lang)
+    library = study.library.localised(lang)
     keys = smap.keys
     pos = keys.index(key)
     row = study.summary.loc[key]
-    play = study.library[key]
+    play = library[key]
     g = study.guardrails[key]
-    came, went = text.segment_moves(study.migration, smap, key, migration_from=study.migration_from)
+    came, went = story.segment_moves(study.migration, smap, key, migration_from=study.migration_from, language=lang)
 
     bounds = []
     if g.offers > 0 and np.isfinite(g.clv_depth):
+        offers = text(
+            "segments.guardrail.offers_one" if g.offers == 1 else "segments.guardrail.offers_many", lang,
+            count=g.offers,
+        )
         bounds = [
-            ("Policy cap of the segment", pct(g.policy_depth, 1)),
-            (f"Gross-margin cap ({pct(study.library.max_share_of_margin)} of a {pct(study.gross_margin)} margin)",
-             pct(g.margin_depth, 1)),
-            (f"Predicted CLV ({pct(play.offer.clv_share)} of CLV over {g.offers} offer{'s' if g.offers != 1 else ''})",
+            (text("segments.page.bounds.policy", lang), pct(g.policy_depth, 1)),
+            (text("segments.page.bounds.margin", lang, share=pct(library.max_share_of_margin),
+                  margin=pct(study.gross_margin)), pct(g.margin_depth, 1)),
+            (text("segments.page.bounds.clv", lang, share=pct(play.offer.clv_share), offers=offers),
              pct(g.clv_depth, 1)),
         ]
     categories = None
     if study.suggestions is not None:
         top = suggestion_summary(study.suggestions, study.customers["segment"].astype(str))
-        categories = text.segment_categories(top[top["group"] == key])
+        categories = story.segment_categories(top[top["group"] == key], lang)
 
     n_rows = int(row["customers"])
     file = f"{activation_folder.rstrip('/')}/{key}.csv"
-    ids = "real customer ids (allow_raw_ids is on)" if allow_raw_ids else "pseudonymised customer ids"
-    columns, preview = _preview(study, key, currency)
-    activation_text = (
-        f"{file} lists the segment's {text.count(n_rows)} customers, highest predicted CLV first, with "
-        f"{ids}, scores, P(alive), predicted CLV, the largest discount an offer may give each customer"
-        f"{' and the next best category' if study.suggestions is not None else ''}, ready for a CRM import."
-        + (" The first rows:" if preview else "")
+    ids = text("segments.page.ids_raw" if allow_raw_ids else "segments.page.ids_pseudo", lang)
+    columns, preview = _preview(study, key, currency, lang)
+    activation_text = text(
+        "segments.page.activation_text_category" if study.suggestions is not None
+        else "segments.page.activation_text",
+        lang, file=file, customers=story.count(n_rows), ids=ids,
     )
+    if preview:
+        activation_text = story.join_sentences([activation_text, text("segments.page.first_rows", lang)], lang)
 
     def link(i: int) -> dict | None:
         if 0 <= i < len(keys):
             return {"label": smap.labels[keys[i]], "href": f"{keys[i]}.html"}
         return None
 
+    def about(name: str) -> str:
+        return text(f"segments.page.about_rows.{name}", lang)
+
     return {
         "lang": lang,
+        "t": {name: text(f"segments.page.{name}", lang) for name in TEMPLATE_WORDS},
+        "page_title": text("segments.page.title", lang, segment=smap.labels[key]),
+        "clv_note": text("segments.page.clv_note", lang, months=horizon_months),
         "css": Markup(CSS_PATH.read_text(encoding="utf-8")),  # noqa: S704 - our own stylesheet
         "package_version": __version__,
         "title": smap.labels[key],
-        "run_line": [f"Data: {data_source}", f"Customers on {study.as_of}", f"Written {written}"],
+        "run_line": [
+            text("segments.page.run_data", lang, source=data_source),
+            text("segments.page.run_customers", lang, date=study.as_of),
+            text("segments.page.run_written", lang, time=written),
+        ],
         "nav": {"overview": f"../{pages_link}.html", "prev": link(pos - 1), "next": link(pos + 1)},
-        "lead": text.segment_lead(row, currency),
+        "lead": story.segment_lead(row, currency, lang),
         "definition": smap.segment(key).definition,
-        "scores": text.segment_scores_text(smap, key),
-        "grid_png": _grid_png(study, key),
-        "numbers": text.segment_numbers(row, currency, study.settings.monetary),
+        "scores": story.segment_scores_text(smap, key, lang),
+        "grid_png": _grid_png(study, key, lang),
+        "numbers": story.segment_numbers(row, currency, study.settings.monetary, lang),
         "horizon_months": horizon_months,
         "play": play,
-        "guardrail": text.guardrail_text(
+        "guardrail": story.guardrail_text(
             g, currency=currency, gross_margin=study.gross_margin,
-            max_share_of_margin=study.library.max_share_of_margin, clv_share=play.offer.clv_share,
-            horizon_months=horizon_months,
+            max_share_of_margin=library.max_share_of_margin, clv_share=play.offer.clv_share,
+            horizon_months=horizon_months, language=lang,
         ),
         "bounds": bounds,
         "came": came,
@@ -169,14 +206,15 @@ def page_context(
             "align": ["left", "right", "right", "right", "left"][: len(columns)],
         },
         "about": [
-            ("Data source", data_source),
-            ("Analysis date", study.as_of),
-            ("Migration compared with", study.migration_from),
-            ("CLV", f"{model_label} + Gamma-Gamma, {horizon_months} months, gross margin {pct(study.gross_margin)}"),
-            ("Segment map", f"{smap.path} ({smap.name})"),
-            ("Action library", f"{study.library.path} ({study.library.name})"),
+            (about("data_source"), data_source),
+            (about("as_of"), study.as_of),
+            (about("migration"), study.migration_from),
+            (about("clv"), text("segments.page.about_rows.clv_value", lang, model=model_label, months=horizon_months,
+                                margin=pct(study.gross_margin))),
+            (about("segment_map"), story.parenthesised(smap.path, smap.name, lang)),
+            (about("library"), story.parenthesised(library.path, library.name, lang)),
             ("retail-playbooks", __version__),
-            ("Written", written),
+            (about("written"), written),
         ],
     }
 
@@ -193,10 +231,14 @@ def render_segment_pages(
     model_label: str = "",
     allow_raw_ids: bool = False,
     lang: str = "en",
+    language: str | None = None,
 ) -> dict[str, Path]:
     """Write ``<folder>/<segment>.html`` for every segment of the map (atomically) and
-    remove pages of segments no longer in the map; return key -> path."""
+    remove pages of segments no longer in the map; return key -> path.
+
+    Pages are in ``language`` ("en" or "zh-CN"; ``lang`` is its older name)."""
     check_pages_link(pages_link)
+    lang = normalise_language(language or lang)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     template = _environment().get_template(TEMPLATE)

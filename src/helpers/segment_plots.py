@@ -2,7 +2,9 @@
 
 Each function returns a matplotlib ``Figure`` (never calls ``plt.show``); the notebook
 shows them with :func:`helpers.plotting.show`, the segment pages embed
-:func:`helpers.plotting.to_png` as a data URI.
+:func:`helpers.plotting.to_png` as a data URI. Titles, axis labels and legends are in the
+page language (``segments`` catalog); :func:`helpers.plotting.set_style` registers a font
+that shows Chinese.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from .i18n import DEFAULT_LANGUAGE, text
 from .plotting import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, set_style
-from .segments import GONE_CUSTOMERS, GONE_CUSTOMERS_LABEL, N_SCORES, NEW_CUSTOMERS, NEW_CUSTOMERS_LABEL, SegmentMap
+from .segments import N_SCORES, SegmentMap, migration_labels
 
 GREY = "#d0d7de"
 
@@ -26,7 +29,7 @@ def _palette(n: int) -> list:
 
 
 def segment_grid(segment_map: SegmentMap, customers: pd.DataFrame, highlight: str | None = None,
-                 *, small: bool = False) -> Figure | None:
+                 *, small: bool = False, language: str = DEFAULT_LANGUAGE) -> Figure | None:
     """The two-axis score grid, cells coloured by segment with customer counts.
 
     With ``highlight`` the other segments are grey. Returns None for maps that do not
@@ -35,6 +38,7 @@ def segment_grid(segment_map: SegmentMap, customers: pd.DataFrame, highlight: st
     if len(segment_map.axes) != 2:
         return None
     set_style()
+    segment_map = segment_map.localised(language)
     rows, cols = segment_map.axes
     size = (4.6, 3.6) if small else (7.5, 5.2)
     fig, ax = plt.subplots(figsize=size, layout="constrained")
@@ -65,20 +69,33 @@ def segment_grid(segment_map: SegmentMap, customers: pd.DataFrame, highlight: st
                 color="black", wrap=True)
     ax.set_xticks(range(N_SCORES), [str(s) for s in range(1, N_SCORES + 1)])
     ax.set_yticks(range(N_SCORES), [str(s) for s in range(N_SCORES, 0, -1)])
-    ax.set(xlabel=f"{cols} score (5 = best)", ylabel=f"{rows} score (5 = best)")
+    ax.set(xlabel=text("segments.figure.score_axis", language, axis=cols),
+           ylabel=text("segments.figure.score_axis", language, axis=rows))
     ax.grid(False)
-    title = "Customers in each score cell" if highlight is None else f"Where {segment_map.labels[highlight]} sit"
+    title = (
+        text("segments.figure.grid_title", language)
+        if highlight is None
+        else text("segments.figure.grid_title_segment", language, segment=segment_map.labels[highlight])
+    )
     ax.set_title(title)
     return fig
 
 
-def segment_shares(summary: pd.DataFrame) -> Figure:
-    """Horizontal bars: each segment's share of customers, past revenue and predicted CLV."""
+def segment_shares(summary: pd.DataFrame, language: str = DEFAULT_LANGUAGE, *,
+                   segment_map: SegmentMap | None = None) -> Figure:
+    """Horizontal bars: each segment's share of customers, past revenue and predicted CLV.
+
+    Segment names are the summary's ``label`` column, or ``segment_map``'s in ``language``."""
     set_style()
+    labels = (
+        summary["label"].to_numpy() if segment_map is None
+        else np.array([segment_map.localised(language).labels[k] for k in summary.index], dtype=object)
+    )
+    measures = [text(f"segments.figure.measure_{m}", language) for m in ("customers", "revenue", "clv")]
     long = pd.DataFrame(
         {
-            "segment": np.repeat(summary["label"].to_numpy(), 3),
-            "measure": np.tile(["customers", "past revenue", "predicted CLV"], len(summary)),
+            "segment": np.repeat(labels, 3),
+            "measure": np.tile(measures, len(summary)),
             "share": summary[["customer_share", "revenue_share", "clv_share"]].to_numpy().ravel(),
         }
     )
@@ -87,26 +104,30 @@ def segment_shares(summary: pd.DataFrame) -> Figure:
     sns.barplot(long, y="segment", x="share", hue="measure", ax=ax, orient="h",
                 palette=[GREY, ACTUAL_COLOUR, MODEL_COLOUR])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set(title="Share of customers, past revenue and predicted CLV by segment", xlabel="Share of total", ylabel="")
+    ax.set(title=text("segments.figure.shares_title", language),
+           xlabel=text("segments.figure.share_of_total", language), ylabel="")
     ax.legend(title="", loc="lower right")
     return fig
 
 
-def migration_heatmap(matrix: pd.DataFrame, segment_map: SegmentMap, *, migration_from: str, as_of: str) -> Figure:
+def migration_heatmap(matrix: pd.DataFrame, segment_map: SegmentMap, *, migration_from: str, as_of: str,
+                      language: str = DEFAULT_LANGUAGE) -> Figure:
     """Row shares of the migration matrix, annotated with counts."""
     set_style()
-    labels = {**segment_map.labels, NEW_CUSTOMERS: NEW_CUSTOMERS_LABEL, GONE_CUSTOMERS: GONE_CUSTOMERS_LABEL}
+    labels = {**segment_map.localised(language).labels, **migration_labels(language)}
     totals = matrix.sum(axis=1)
     shares = matrix.div(totals.where(totals > 0), axis=0).fillna(0.0)
     annot = np.array([[f"{c:,}" if c else "" for c in row] for row in matrix.to_numpy()])
     fig, ax = plt.subplots(figsize=(8.5, 6.2), layout="constrained")
     sns.heatmap(
         shares.rename(index=labels, columns=labels), annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1, ax=ax,
-        cbar_kws={"format": PercentFormatter(1.0), "label": "share of the row"}, linewidths=0.5, linecolor="white",
+        cbar_kws={"format": PercentFormatter(1.0), "label": text("segments.figure.row_share", language)},
+        linewidths=0.5, linecolor="white",
         annot_kws={"fontsize": 8},
     )
-    ax.set(title=f"Where customers moved: {migration_from} to {as_of}", xlabel=f"Segment on {as_of}",
-           ylabel=f"Segment on {migration_from}")
+    ax.set(title=text("segments.figure.migration_title", language, start=migration_from, end=as_of),
+           xlabel=text("segments.figure.segment_on", language, date=as_of),
+           ylabel=text("segments.figure.segment_on", language, date=migration_from))
     ax.tick_params(axis="x", rotation=40)
     plt.setp(ax.get_xticklabels(), ha="right")
     return fig

@@ -1,7 +1,10 @@
 """One segmentation study from transactions and a CLV study: what ``notebooks/segments.ipynb`` shows.
 
 The notebook calls :func:`run_segment_study` and displays the fields of the result, so
-every number on the overview page and on the per-segment pages comes from here.
+every number on the overview page and on the per-segment pages comes from here. With
+``language="zh-CN"`` the segment map, the action library and the name columns of the
+summaries and activation lists (``label``, ``segment_label``) are in Chinese; codes,
+column names and numbers are the same in every language.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from . import recommend
 from . import segments as seg
 from .columns import TIMESTAMP
 from .files import write_text_atomic
+from .i18n import DEFAULT_LANGUAGE, normalise_language
 from .study import ClvStudy
 
 SUMMARY_CSV = "segment_summary.csv"
@@ -50,6 +54,7 @@ class SegmentStudy:
     pairs: pd.DataFrame | None  # category pairs with lift; None without categories
     activation: pd.DataFrame  # every customer as a CRM row (ids already pseudonymised unless allowed)
     metrics: dict
+    language: str = DEFAULT_LANGUAGE  # of the map, library and name columns
 
 
 def run_segment_study(
@@ -63,10 +68,15 @@ def run_segment_study(
     min_pair_customers: int = recommend.MIN_PAIR_CUSTOMERS,
     allow_raw_ids: bool = False,
     id_key: str | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> SegmentStudy:
     """Score and segment every customer at the CLV study's observation end, compare with
-    ``migration_from`` (default: six months earlier), bound offers, suggest categories."""
+    ``migration_from`` (default: six months earlier), bound offers, suggest categories.
+    Names (segments, tiers, playbook texts) are in ``language``."""
     settings = settings or seg.SegmentSettings()
+    language = normalise_language(language)
+    segment_map = segment_map.localised(language)
+    library = library.localised(language)
     as_of = clv_study.settings.observation_end
     start = migration_from or seg.default_migration_start(as_of)
     start, as_of = seg.check_migration_dates(start, as_of)
@@ -74,7 +84,7 @@ def run_segment_study(
 
     customers = seg.segment_customers(transactions, clv_study.table, segment_map, as_of, settings)
     summary = seg.segment_summary(customers, segment_map)
-    tiers = {view: seg.tier_summary(customers, view) for view in seg.TIER_VIEWS}
+    tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
     guardrails = act.segment_guardrails(summary, library, gross_margin)
     max_discount = act.customer_max_discount(customers, library, gross_margin)
     before = seg.segments_at(transactions, segment_map, start, settings)
@@ -114,6 +124,7 @@ def run_segment_study(
         pairs=pairs,
         activation=activation,
         metrics=metrics,
+        language=language,
     )
 
 

@@ -27,6 +27,13 @@ ranges of scores on two or three of the axes R, F, M; it must cover every score 
 exactly once. The documents' own tiers are computed alongside: value x growth tiers,
 CLV tiers and lifecycle stages (:class:`SegmentSettings` holds their thresholds).
 Everything is vectorised over customers.
+
+**Languages.** A segment's ``label`` and ``definition`` (and the map's ``name`` and
+``description``) are text, used on pages in every language, or a mapping by page
+language, ``{en: Champions, zh-CN: 冠军客户}`` (see :func:`localised_text`). A loaded map
+is in English; :meth:`SegmentMap.localised` gives the same map in another language.
+Tier names and the other words of the pages come from the ``segments`` catalog
+(``helpers/locales``).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import yaml
 
 from .columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
 from .errors import ConfigError, DataError, HelperError
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, normalise_language, text
 
 #: Scores run from 1 (worst) to N_SCORES (best).
 N_SCORES = 5
@@ -54,20 +62,38 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 #: Row of the migration matrix for customers whose first purchase is after the earlier date.
 NEW_CUSTOMERS = "_new"
-NEW_CUSTOMERS_LABEL = "Not yet a customer"
 #: Column of the migration matrix for customers absent at the later date (only shown if any).
 GONE_CUSTOMERS = "_gone"
-GONE_CUSTOMERS_LABEL = "Not in the later data"
+
+
+def tier_labels(view: str, language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """The tiers of a view (``value_growth``, ``clv``, ``lifecycle``) by key, named in ``language``."""
+    if view not in _TIER_KEYS:
+        raise ConfigError(f"unknown tier view {view!r}; choose one of {', '.join(_TIER_KEYS)}")
+    return {key: text(f"segments.names.tiers.{view}.{key}", language) for key in _TIER_KEYS[view]}
+
+
+def migration_labels(language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """Names of the migration matrix's extra row (not yet a customer) and column (absent later)."""
+    return {
+        NEW_CUSTOMERS: text("segments.names.new_customers", language),
+        GONE_CUSTOMERS: text("segments.names.gone_customers", language),
+    }
+
+
+_TIER_KEYS: dict[str, tuple[str, ...]] = {
+    "value_growth": ("core", "potential", "ordinary", "sleeping"),
+    "clv": ("high_value_loyal", "growing", "potential", "churn_risk"),
+    "lifecycle": ("new", "active", "loyal", "churned"),
+}
+#: English names, kept for callers of earlier versions (pages use :func:`tier_labels`).
+NEW_CUSTOMERS_LABEL = migration_labels()[NEW_CUSTOMERS]
+GONE_CUSTOMERS_LABEL = migration_labels()[GONE_CUSTOMERS]
 
 #: The documents' second view of the customer base (domain digest, section 2).
-VALUE_TIERS: dict[str, str] = {"core": "Core", "potential": "Potential", "ordinary": "Ordinary", "sleeping": "Sleeping"}
-CLV_TIERS: dict[str, str] = {
-    "high_value_loyal": "High-value loyal",
-    "growing": "Growing",
-    "potential": "Potential",
-    "churn_risk": "Churn risk",
-}
-LIFECYCLE_STAGES: dict[str, str] = {"new": "New", "active": "Active", "loyal": "Loyal", "churned": "Churned"}
+VALUE_TIERS: dict[str, str] = tier_labels("value_growth")
+CLV_TIERS: dict[str, str] = tier_labels("clv")
+LIFECYCLE_STAGES: dict[str, str] = tier_labels("lifecycle")
 #: Tier views by the name the action library uses for them, and the column holding them.
 TIER_VIEWS: dict[str, tuple[str, dict[str, str]]] = {
     "value_growth": ("value_tier", VALUE_TIERS),
@@ -240,7 +266,10 @@ def rfm_scores(rfm: pd.DataFrame, ties: str = "shared") -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Segment:
-    """One named segment of a map: the score cells it holds, as (score per axis) tuples."""
+    """One named segment of a map: the score cells it holds, as (score per axis) tuples.
+
+    ``label`` and ``definition`` are in the map's language (:attr:`SegmentMap.language`).
+    """
 
     key: str
     label: str
@@ -252,7 +281,11 @@ class Segment:
 
 @dataclass(frozen=True)
 class SegmentMap:
-    """A validated segment map: every score cell of ``axes`` belongs to exactly one segment."""
+    """A validated segment map: every score cell of ``axes`` belongs to exactly one segment.
+
+    Its texts (name, description, segment labels and definitions) are in ``language``;
+    :meth:`localised` returns the map in another language.
+    """
 
     path: str
     name: str
@@ -261,6 +294,13 @@ class SegmentMap:
     segments: tuple[Segment, ...]
     #: Segment position for every cell, shape (5,) * len(axes), indexed by score - 1.
     lookup: np.ndarray
+    language: str = DEFAULT_LANGUAGE
+    #: The same map in every language, by language code (shared by all of them).
+    versions: dict[str, "SegmentMap"] = field(default_factory=dict, repr=False, compare=False)
+
+    def localised(self, language: str) -> "SegmentMap":
+        """This map with its texts in ``language`` (itself when it has no other versions)."""
+        return self.versions.get(normalise_language(language), self)
 
     @property
     def keys(self) -> list[str]:
@@ -289,12 +329,14 @@ class SegmentMap:
             pd.Categorical.from_codes(codes, categories=self.keys, ordered=True), index=scores.index, name="segment"
         )
 
-    def describe_scores(self, key: str) -> str:
-        """The segment's cells in words, e.g. ``R 5, F 4–5``."""
+    def describe_scores(self, key: str, language: str | None = None) -> str:
+        """The segment's cells in words, e.g. ``R 5, F 4–5`` (``language``: default the map's)."""
+        lang = normalise_language(language or self.language)
+        comma, semicolon = (", ", "; ") if lang == DEFAULT_LANGUAGE else ("，", "；")
         seg = self.segment(key)
         if seg.scores:
-            return ", ".join(f"{axis} {score_text(seg.scores[axis])}" for axis in self.axes)
-        return "; ".join(cell_name(self.axes, cell) for cell in seg.cells)
+            return comma.join(f"{axis} {score_text(seg.scores[axis], lang)}" for axis in self.axes)
+        return semicolon.join(cell_name(self.axes, cell) for cell in seg.cells)
 
 
 def cell_name(axes: tuple[str, ...], cell: tuple[int, ...]) -> str:
@@ -302,11 +344,11 @@ def cell_name(axes: tuple[str, ...], cell: tuple[int, ...]) -> str:
     return " ".join(f"{axis}{score}" for axis, score in zip(axes, cell))
 
 
-def score_text(scores: tuple[int, ...]) -> str:
-    """Scores in words: ``5``, ``4–5``, ``1, 3`` or ``any``."""
+def score_text(scores: tuple[int, ...], language: str = DEFAULT_LANGUAGE) -> str:
+    """Scores in words: ``5``, ``4–5``, ``1, 3`` or ``any`` (Chinese ``任意``)."""
     scores = tuple(sorted(scores))
     if len(scores) == N_SCORES:
-        return "any"
+        return text("segments.names.any_score", language)
     if len(scores) > 1 and scores == tuple(range(scores[0], scores[-1] + 1)):
         return f"{scores[0]}–{scores[-1]}"
     return ", ".join(map(str, scores))
@@ -361,6 +403,69 @@ def _text(entry: dict, key: str, where: str) -> str:
     return " ".join(value.split())
 
 
+#: A space between two Chinese characters (or full-width punctuation) left by a YAML line break.
+_CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) (?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
+
+
+def clean_text(value: str) -> str:
+    """Whitespace collapsed to single spaces, none left between two Chinese characters."""
+    return _CJK_GAP.sub("", " ".join(value.split()))
+
+
+def _one_text(value: Any, where: str, many: bool) -> str | tuple[str, ...]:
+    if many:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{where} must be a non-empty list of text")
+        return tuple(_one_text(v, f"{where}[{i}]", False) for i, v in enumerate(value))  # type: ignore[misc]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be non-empty text, got {value!r}")
+    return clean_text(value)
+
+
+def localised_text(value: Any, where: str, *, many: bool = False) -> dict[str, Any]:
+    """A text of a config file in every page language, by language code.
+
+    ``value`` is the text itself, used in every language, or a mapping by language,
+    ``{en: Champions, zh-CN: 冠军客户}`` (``zh`` and the other spellings of
+    :func:`helpers.i18n.normalise_language` are accepted). A language the mapping leaves
+    out uses the English text, or the first one given. With ``many`` the text is a
+    non-empty list of texts (a single text counts as a list of one), per language.
+    Every problem is a :class:`ConfigError` starting with ``where``.
+    """
+    if not isinstance(value, dict):
+        same = _one_text(value, where, many)
+        return {lang: same for lang in LANGUAGES}
+    if not value:
+        raise ConfigError(f"{where}: the mapping of languages is empty; write the text, or {{en: ..., zh-CN: ...}}")
+    given: dict[str, Any] = {}
+    for name, item in value.items():
+        try:
+            code = normalise_language(str(name))
+        except ConfigError:
+            raise ConfigError(
+                f"{where}: {name!r} is not a page language; use {', '.join(LANGUAGES)} as keys, "
+                "or write one text for every language"
+            ) from None
+        if code in given:
+            raise ConfigError(f"{where}: the language {code} is given twice")
+        given[code] = _one_text(item, f"{where}.{name}", many)
+    fallback = given.get(DEFAULT_LANGUAGE, next(iter(given.values())))
+    return {lang: given.get(lang, fallback) for lang in LANGUAGES}
+
+
+def optional_localised_text(raw: dict, key: str, default: str, shown: str) -> dict[str, str]:
+    """``raw[key]`` of a config file by language (:func:`localised_text`); ``default`` when
+    absent, empty texts when empty."""
+    value = raw.get(key, default)
+    if value is None or value == "":
+        return {lang: "" for lang in LANGUAGES}
+    if not isinstance(value, (str, dict)):
+        raise ConfigError(f"{shown}: '{key}' must be text (or a mapping by language such as {{en: ..., zh-CN: ...}})")
+    return localised_text(value, f"{shown}: {key}")
+
+
 def load_segment_map(path: str | Path) -> SegmentMap:
     """Read and validate a segment map (YAML); every problem is a :class:`ConfigError`
     naming the file.
@@ -372,7 +477,7 @@ def load_segment_map(path: str | Path) -> SegmentMap:
         axes: [R, F]              # optional, default [R, F]; any of R, F, M in order
         segments:                 # in display order
           - key: champions        # lower-case letters, digits, _ (used for file names)
-            label: Champions
+            label: Champions      # or by page language: {en: Champions, zh-CN: 冠军客户}
             definition: Bought very recently and buy often.
             r: 5                  # a score, a range "4-5" or a list [1, 3]
             f: 4-5                # an axis left out means any score
@@ -382,6 +487,9 @@ def load_segment_map(path: str | Path) -> SegmentMap:
 
     The segments must cover every cell of the axes (25 for R x F) exactly once; the
     error names the cells not covered and the cells covered twice, with their segments.
+    ``name``, ``description``, ``label`` and ``definition`` may be given per page
+    language (:func:`localised_text`); the map returned is in English, its other
+    languages through :meth:`SegmentMap.localised`.
     """
     path = Path(path)
     raw, shown = read_yaml(path, "segment map")
@@ -404,6 +512,7 @@ def load_segment_map(path: str | Path) -> SegmentMap:
         raise ConfigError(f"{shown}: 'segments' must be a list with at least one segment")
 
     segments: list[Segment] = []
+    texts: list[tuple[dict[str, str], dict[str, str]]] = []  # label and definition by language, per segment
     seen: dict[str, int] = {}
     shape = (N_SCORES,) * len(axes)
     owners: dict[tuple[int, ...], list[str]] = {}
@@ -423,8 +532,12 @@ def load_segment_map(path: str | Path) -> SegmentMap:
         if key in seen:
             raise ConfigError(f"{where}: key '{key}' is already used by segments[{seen[key]}]")
         seen[key] = i
-        label = _text(entry, "label", where)
-        definition = _text(entry, "definition", where)
+        for name in ("label", "definition"):
+            if entry.get(name) is None or entry.get(name) == "":
+                raise ConfigError(f"{where}: '{name}' is missing or not text")
+        label = localised_text(entry["label"], f"{where}: label")
+        definition = localised_text(entry["definition"], f"{where}: definition")
+        texts.append((label, definition))
         ranges = {a: entry[a.lower()] for a in axes if a.lower() in entry}
         if "cells" in entry:
             if ranges:
@@ -453,7 +566,7 @@ def load_segment_map(path: str | Path) -> SegmentMap:
         cells = sorted(set(cells))
         for cell in cells:
             owners.setdefault(cell, []).append(key)
-        segments.append(Segment(key, label, definition, tuple(cells), scores))
+        segments.append(Segment(key, label[DEFAULT_LANGUAGE], definition[DEFAULT_LANGUAGE], tuple(cells), scores))
 
     all_cells = list(itertools.product(range(1, N_SCORES + 1), repeat=len(axes)))
     missing = [c for c in all_cells if c not in owners]
@@ -479,18 +592,24 @@ def load_segment_map(path: str | Path) -> SegmentMap:
     for pos, seg in enumerate(segments):
         for cell in seg.cells:
             lookup[tuple(s - 1 for s in cell)] = pos
-    name = raw.get("name", path.stem)
-    description = raw.get("description", "")
-    if not isinstance(name, str) or not isinstance(description, str):
-        raise ConfigError(f"{shown}: 'name' and 'description' must be text")
-    return SegmentMap(
-        path=shown,
-        name=" ".join(name.split()),
-        description=" ".join(description.split()),
-        axes=axes,
-        segments=tuple(segments),
-        lookup=lookup,
-    )
+    name = optional_localised_text(raw, "name", path.stem, shown)
+    description = optional_localised_text(raw, "description", "", shown)
+    versions: dict[str, SegmentMap] = {}
+    for lang in LANGUAGES:  # the same map with its texts in each language
+        versions[lang] = SegmentMap(
+            path=shown,
+            name=name[lang],
+            description=description[lang],
+            axes=axes,
+            segments=tuple(
+                Segment(seg.key, label[lang], definition[lang], seg.cells, seg.scores)
+                for seg, (label, definition) in zip(segments, texts)
+            ),
+            lookup=lookup,
+            language=lang,
+            versions=versions,
+        )
+    return versions[DEFAULT_LANGUAGE]
 
 
 # -------------------------------------------------------------------------- tiers
@@ -679,18 +798,21 @@ def group_summary(customers: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def segment_summary(customers: pd.DataFrame, segment_map: SegmentMap) -> pd.DataFrame:
-    """:func:`group_summary` by map segment, in map order, with the segment labels."""
+    """:func:`group_summary` by map segment, in map order, with the segment labels (in
+    the map's language)."""
     out = group_summary(customers, "segment").reindex(segment_map.keys)
     out.insert(0, "label", [segment_map.labels[k] for k in out.index])
     out["customers"] = out["customers"].fillna(0).astype("int64")
     return out
 
 
-def tier_summary(customers: pd.DataFrame, view: str) -> pd.DataFrame:
-    """:func:`group_summary` for a tier view (``value_growth``, ``clv`` or ``lifecycle``)."""
+def tier_summary(customers: pd.DataFrame, view: str, language: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """:func:`group_summary` for a tier view (``value_growth``, ``clv`` or ``lifecycle``),
+    tiers named in ``language``."""
     if view not in TIER_VIEWS:
         raise ConfigError(f"unknown tier view {view!r}; choose one of {', '.join(TIER_VIEWS)}")
-    column, tiers = TIER_VIEWS[view]
+    column = TIER_VIEWS[view][0]
+    tiers = tier_labels(view, language)
     out = group_summary(customers, column).reindex(list(tiers))
     out.insert(0, "label", list(tiers.values()))
     out["customers"] = out["customers"].fillna(0).astype("int64")
