@@ -101,3 +101,11 @@ def test_unknown_embedded_name():
 
     with pytest.raises(ConfigError, match="cdnow:sample"):
         read_transactions("cdnow:full")
+
+
+def test_default_data_label_and_quality_rows_follow_the_page_language():
+    assert datasets.default_data_label("en") == datasets.DEFAULT_DATA_LABEL
+    assert "23,570 位客户" in datasets.default_data_label("zh-CN")
+    frame = datasets.load_default_transactions().report.to_frame("zh-CN")
+    assert list(frame["reason"]) == ["读取行数", "使用行数", "完全相同的行（保留）", "客户数"]
+    assert list(frame["rows"]) == [69659, 69659, 255, 23570]

@@ -34,11 +34,15 @@ def _lifetimes_version() -> str:
         return "(not installed)"
 
 
+def default_data_label(language: str = "en") -> str:
+    """:data:`DEFAULT_DATA_LABEL` in the page language."""
+    from helpers.i18n import text
+
+    return text("data.cdnow_label", language, lifetimes=_lifetimes_version())
+
+
 #: One line describing the default data, for page footers and captions.
-DEFAULT_DATA_LABEL = (
-    "CDNOW master transaction log (23,570 customers, Jan 1997 – Jun 1998), "
-    f"shipped inside lifetimes {_lifetimes_version()}"
-)
+DEFAULT_DATA_LABEL = default_data_label("en")
 
 
 def _embedded_path(name: str) -> Path:

@@ -58,6 +58,14 @@ class DroppedRows:
     reason: str
     count: int
     example_rows: list[int]
+    #: Catalog key (``data.dropped.<key>``) and values for the reason in the page language.
+    key: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+
+    def reason_text(self, language: str = "en") -> str:
+        from helpers.i18n import text
+
+        return text(f"data.dropped.{self.key}", language, **self.values) if self.key else self.reason
 
 
 @dataclass(frozen=True)
@@ -78,13 +86,18 @@ class DataQualityReport:
     #: Source columns that were not mapped and therefore never read into the pipeline.
     ignored_columns: list[str] = field(default_factory=list)
 
-    def to_frame(self) -> pd.DataFrame:
-        """A small (reason, rows) table for display in a notebook."""
-        lines = [("rows read", self.rows_read)]
-        lines += [(f"dropped: {d.reason}", d.count) for d in self.dropped]
-        lines += [("rows kept", self.rows_kept)]
-        lines += [("identical rows (kept)", self.duplicate_rows)]
-        lines += [("customers", self.customers)]
+    def to_frame(self, language: str = "en") -> pd.DataFrame:
+        """A small (reason, rows) table for display in a notebook, in the page language."""
+        from helpers.i18n import text
+
+        def t(key: str, **values: str) -> str:
+            return text(f"data.quality.{key}", language, **values)
+
+        lines = [(t("rows_read"), self.rows_read)]
+        lines += [(t("dropped", reason=d.reason_text(language)), d.count) for d in self.dropped]
+        lines += [(t("rows_kept"), self.rows_kept)]
+        lines += [(t("duplicates"), self.duplicate_rows)]
+        lines += [(t("customers"), self.customers)]
         return pd.DataFrame(lines, columns=["reason", "rows"])
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,7 +273,7 @@ def transactions_from_frame(
 
     raw, blank = _drop_blank_rows(raw)
     if blank.any():
-        dropped.append(_dropped("empty rows", blank))
+        dropped.append(_dropped("empty rows", blank, "empty"))
     if raw.empty:
         raise DataError("the input has no data rows (all rows are empty)", file=source)
 
@@ -609,9 +622,9 @@ def _drop_blank_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return raw[~blank], blank
 
 
-def _dropped(reason: str, mask: pd.Series) -> DroppedRows:
+def _dropped(reason: str, mask: pd.Series, key: str = "", **values: str) -> DroppedRows:
     rows = mask[mask].index[:MAX_LISTED] + 2
-    return DroppedRows(reason, int(mask.sum()), [int(r) for r in rows])
+    return DroppedRows(reason, int(mask.sum()), [int(r) for r in rows], key, values)
 
 
 def _integral(values: np.ndarray) -> bool:
@@ -831,7 +844,7 @@ def _apply_future_dates(
             out[C.TIMESTAMP].astype(str),
             "Pass future_dates='drop' to leave them out, or a later observation_end.",
         )
-    dropped.append(_dropped(f"dates after observation end {end_text}", late))
+    dropped.append(_dropped(f"dates after observation end {end_text}", late, "future", end=end_text))
     return out[~late]
 
 
@@ -851,7 +864,7 @@ def _apply_returns_policy(
             "returns_policy='drop' to leave negative rows out.",
         )
     if policy == "drop":
-        dropped.append(_dropped("negative amounts (returns_policy='drop')", negative))
+        dropped.append(_dropped("negative amounts (returns_policy='drop')", negative, "negative"))
         return out[~negative]
     # Only customers with a return can have a negative day; the rest need no grouping.
     touched = out[out[_KEY].isin(out.loc[negative, _KEY].unique())]
@@ -861,7 +874,7 @@ def _apply_returns_policy(
     # Tolerance: sums of cents in binary floating point are not exact.
     below.loc[net.index[net < -1e-9]] = True
     if below.any():
-        dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below))
+        dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
     return out[~below]
 
 
