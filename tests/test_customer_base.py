@@ -168,3 +168,37 @@ def test_every_text_table_and_figure_works_on_small_tables(boundary_base):
     for fig in (base_figures.cohort_heatmap(b.curves), base_figures.repeat_curves(b.curves, cb.quarterly_curves(b.curves)),
                 base_figures.stage_bars(b.stages), base_figures.spend_histogram(b.spend["per_customer"], "¥", 365)):
         plt.close(fig)
+
+
+def test_every_text_table_and_figure_in_chinese(boundary_base):
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from helpers import base_figures, base_narrative
+
+    b, zh = boundary_base, "zh-CN"
+    texts = [base_narrative.title(zh), base_narrative.headline(b, "¥", zh), base_narrative.actions(b, "¥", zh),
+             base_narrative.cohorts(b, zh), base_narrative.repeat_curves(b, zh), base_narrative.stage_rules(b.rules, zh),
+             base_narrative.stages(b, zh), base_narrative.spend(b, "¥", zh), base_narrative.data_summary(b, zh),
+             base_narrative.method(b, returns_policy="drop", has_customers_file=True, cohort_months=12, language=zh)]
+    assert not any("nan" in t for t in texts)
+    assert all(re.search(r"[\u4e00-\u9fff]", t) for t in texts)
+    assert "超过 180 天" in base_narrative.stage_rules(b.rules, zh) and "Churned" not in base_narrative.stage_rules(b.rules, zh)
+    assert "**流失预警**" in base_narrative.stage_rules(b.rules, zh)
+    assert "¥" in base_narrative.spend(b, "¥", zh) and "万" in base_narrative.headline(
+        cb.build_customer_base(tx([("big", 10, 123_456)]), "2024-12-31"), "¥", zh)  # amounts in 万
+    assert set(base_narrative.headline_numbers(b, "¥", zh)) == {"客户数", "3 个月内复购", "忠诚客户", "流失预警客户"}
+    html = "".join(v.to_html() for v in (base_narrative.cohort_view(b, "¥", zh), base_narrative.stage_view(b, "¥", zh),
+                                         base_narrative.spend_view(b, "¥", zh)))
+    for header in ("加入月份", "阶段", "潜在客户", "百分位", "中位数"):
+        assert header in html, header
+    assert "Join month" not in html and "Stage" not in html
+    figures = [base_figures.cohort_heatmap(b.curves, language=zh),
+               base_figures.repeat_curves(b.curves, cb.quarterly_curves(b.curves), zh),
+               base_figures.stage_bars(b.stages, zh), base_figures.spend_histogram(b.spend["per_customer"], "¥", 365, zh)]
+    for fig in figures:
+        words = [t.get_text() for ax in fig.axes for t in (ax.title, ax.xaxis.label, ax.yaxis.label)] + [
+            t.get_text() for ax in fig.axes for t in ax.get_yticklabels() if not re.match(r"^[\d.,%\-Q]*$", t.get_text())]
+        assert not [w for w in words if re.search(r"[A-Za-z]{3}", w)], words
+        plt.close(fig)

@@ -23,21 +23,30 @@ PAGES = {"customer_base": "Customer base", "omnichannel": "Omnichannel", "servic
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def _run_all(out, language=None):
     """Run the three notebooks on the default data, two kernels at a time."""
-    out = tmp_path_factory.mktemp("issue3")
 
     def run(name):
         params = {"output_dir": str(out / name / "outputs")}
+        if language:
+            params["language"] = language
         nb = execute_notebook(NOTEBOOKS / f"{name}.ipynb", params, out / name / "executed.ipynb", cwd=ROOT, progress=False)
-        page = render_page(nb, out / name / "page.html", title=PAGES[name],
+        page = render_page(nb, out / name / "page.html", title=PAGES[name], lang=language or "en",
                            run_info=RunInfo.from_notebook(nb, data_source="data/newretail", parameters=params))
         return out / name, page.read_text(encoding="utf-8")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(PAGES, pool.map(run, PAGES)))
-    return results
+        return dict(zip(PAGES, pool.map(run, PAGES)))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return _run_all(tmp_path_factory.mktemp("issue3"))
+
+
+@pytest.fixture(scope="module")
+def zh_runs(tmp_path_factory):
+    return _run_all(tmp_path_factory.mktemp("issue3_zh"), "zh-CN")
 
 
 def _cells(html):
@@ -126,3 +135,36 @@ def test_omnichannel_notebook_runs_on_a_chinese_gbk_export(tmp_path):
     page = (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
     assert "13800138000" not in page
     assert f"Store brings {expected_store:.0%} of revenue" in page
+
+
+#: Text each Chinese page must show (its title and a sentence of its own), and English it must not.
+ZH_PAGES = {
+    "customer_base": (["客户基础：谁在购买", "同期群：新客户会回来吗？", "生命周期阶段", "最近一次购买距今超过 180 天",
+                       "位客户在 2023-01-01 至 2024-12-31 期间共消费"],
+                      ["Cohorts: do new customers come back?", "Lifecycle stages", "customers bought"]),
+    "omnichannel": (["全渠道：客户在哪里购买", "渠道结构", "单渠道与多渠道客户", "门店贡献了", "是相关，不是因果"],
+                    ["Channel mix", "Single- vs multi-channel customers", "Store brings", "Read with care"]),
+    "service": (["服务与反馈闭环", "首次响应与解决时长：对照服务承诺", "15 分钟内首次响应", "24 小时内解决", "包裹破损"],
+                ["Response and resolution against the promises", "15 min", "Damaged parcel", "Typical ticket"]),
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_pages_in_chinese(zh_runs, name):
+    folder, html = zh_runs[name]
+    assert '<html lang="zh-CN"' in html
+    for heading in ("结论", "建议行动", "方法与假设", "数据质量"):
+        assert f">{heading}</h2>" in html, (name, heading)
+    for heading in ("The answer", "What to do", "Method and assumptions", "Data quality", "Outputs written"):
+        assert heading not in html, (name, heading)
+    chinese, english = ZH_PAGES[name]
+    for phrase in chinese:
+        assert phrase in html, (name, phrase)
+    for phrase in english:
+        assert phrase not in html, (name, phrase)
+    assert "Traceback" not in html and "M00" not in " ".join(_cells(html))
+    assert html.count('src="data:image/png;base64,') >= 4
+    # the data-quality table is translated, and the outputs are the same files as in English
+    assert "读取行数" in html and "rows read" not in html
+    metrics = next((folder / "outputs").glob("*_metrics.json"))
+    assert json.loads(metrics.read_text())["package_version"]

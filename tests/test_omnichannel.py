@@ -176,3 +176,40 @@ def test_every_text_table_and_figure_works_on_small_tables(small):
                 omni_figures.online_offline(study.crossing)):
         plt.close(fig)
     assert not [t for t in texts if "nan" in t]
+
+
+def test_every_text_table_and_figure_in_chinese(small):
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from helpers import omni_figures, omni_narrative
+
+    zh = "zh-CN"
+    single_repeat = lines([("c5", "o11", 3, 9, "store", 25), ("c5", "o12", 6, 9, "store", 35)])
+    assert "所有复购客户都是多渠道客户" in omni_narrative.groups(om.run_omnichannel_study(small, END, include_clv=False), "¥", zh)
+    study = om.run_omnichannel_study(pd.concat([small, single_repeat], ignore_index=True), END, include_clv=True)
+    texts = [omni_narrative.title(zh), omni_narrative.headline(study, "¥", zh), omni_narrative.actions(study, "¥", zh),
+             omni_narrative.mix(study, "¥", zh), omni_narrative.monthly_share(study, zh),
+             omni_narrative.groups(study, "¥", zh), omni_narrative.bands(study, "¥", zh), omni_narrative.migration(study, zh),
+             omni_narrative.online_offline(study, "¥", zh),
+             omni_narrative.method(study, returns_policy="drop", include_clv=True, language=zh),
+             omni_narrative.data_summary(study, zh)]
+    assert not [t for t in texts if "nan" in t]
+    assert all(re.search(r"[\u4e00-\u9fff]", t) for t in texts)
+    assert "门店贡献了" in texts[1] and "Store" not in texts[1]
+    assert "未展示 CLV" in omni_narrative.groups(study, "¥", zh)
+    html = "".join(v.to_html() for v in (
+        omni_narrative.mix_view(study, "¥", zh), omni_narrative.groups_view(study, "¥", zh),
+        omni_narrative.bands_view(study, "¥", zh), omni_narrative.paths_view(study, language=zh),
+        omni_narrative.crossing_view(study, zh)))
+    for word in ("渠道", "门店", "小程序", "复购客户", "单渠道", "线下（门店）"):
+        assert word in html, word
+    assert "Channel" not in html and "Mini-program" not in html
+    figures = [omni_figures.channel_mix(study.mix, zh), omni_figures.monthly_share(study.monthly_share, zh),
+               omni_figures.single_vs_multi(study.groups, "¥", zh), omni_figures.migration_heatmap(study.migration, zh),
+               omni_figures.online_offline(study.crossing, zh)]
+    for fig in figures:
+        words = [t.get_text() for t in fig.findobj(plt.Text)]
+        assert not [w for w in words if re.search(r"[A-Za-z]{3}", w) and "App" not in w], words
+        plt.close(fig)

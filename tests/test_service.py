@@ -259,3 +259,46 @@ def test_every_text_table_and_figure_works_on_small_tables(columns):
         for fig in figures:
             plt.close(fig)
         assert "not_recorded" not in service_narrative.issues(study)
+
+
+def test_every_text_table_and_figure_in_chinese():
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from helpers import service_figures, service_narrative
+
+    zh = "zh-CN"
+    rows = [("a", T0, H, 30 * H, "hotline", "ordinary", "refund"), ("b", T0, 30 * H, 60 * H, "wechat", None, None),
+            ("c", pd.Timestamp("2024-12-31 20:00"), None, None, "wechat", "major", "refund")]
+    purchases = pd.DataFrame({"customer_id": ["a", "b"], "timestamp": [T0 + pd.Timedelta(days=5)] * 2, "amount": 1.0})
+    for tx in (purchases, None):
+        study = sv.run_service_study(tickets(rows), tx, "2024-12-31")
+        texts = [service_narrative.title(zh), service_narrative.headline(study, zh), service_narrative.actions(study, zh),
+                 service_narrative.promises(study, zh), service_narrative.breaches(study, zh),
+                 service_narrative.issues(study, zh), service_narrative.trend(study, 6, zh),
+                 service_narrative.after(study, zh),
+                 service_narrative.method(study, followup_days=90, recent_months=6, has_transactions=tx is not None,
+                                          language=zh),
+                 service_narrative.data_summary(study, zh)]
+        assert not any("nan" in t for t in texts)
+        assert all(re.search(r"[\u4e00-\u9fff]", t) for t in texts)
+        assert "24 小时内首次响应" in texts[1] and "15 分钟" in texts[3] and " h " not in " ".join(texts)
+        html = "".join(v.to_html() for v in (
+            service_narrative.comparison_view(study, zh), service_narrative.issues_view(study, zh),
+            service_narrative.trend_view(study, 6, zh), service_narrative.breach_view(study.by_channel, ["channel"], zh)))
+        for word in ("服务承诺", "备选承诺", "退款", "客服热线", "微信客服", "未记录", "发生率比"):
+            assert word in html, word
+        assert "Promise" not in html and "Refund" not in html
+        figures = [service_figures.response_resolution(study.flagged, study.promise, study.alternative, zh),
+                   service_figures.breach_heatmap(study.by_channel_severity, language=zh),
+                   service_figures.issue_bars(study.issues, zh), service_figures.issue_trend(study.monthly, language=zh)]
+        if study.after is not None:
+            figures.append(service_figures.after_ticket(study.after, zh))
+            assert "第一张工单" in service_narrative.after_view(study, zh).to_html()
+        for fig in figures:
+            words = [t.get_text() for t in fig.findobj(plt.Text)]
+            assert not [w for w in words if re.search(r"[A-Za-z]{3}", w)], words
+            plt.close(fig)
+    assert service_narrative.hours(0.25, zh) == "15 分钟" and service_narrative.hours(0.25) == "15 min"
+    assert service_narrative.hours(96, zh) == "4.0 天"

@@ -188,3 +188,36 @@ def test_quality_table_lists_every_input_and_absent_ones():
     assert table.query("table == 'service_tickets' and reason == 'dropped: empty rows'")["rows"].tolist() == [1]
     assert table.query("table == 'customers'")["reason"].tolist() == ["not provided"]
     assert table.query("table == 'checks'")["rows"].tolist() == [2]
+
+
+def test_quality_table_reads_in_chinese_and_keeps_unknown_reasons():
+    import re
+
+    from helpers.page_text import data_quality_view, quality_reason
+
+    tickets = io.tickets_from_frame(
+        pd.DataFrame({"customer_id": ["A", "", "B", "C"],
+                      "opened_at": ["2024-12-01 10:00", "", "2025-01-02 09:00", "2024-12-31 20:00"],
+                      "first_response_at": ["2024-12-01 11:00", "", "", "2025-01-01 08:00"],
+                      "resolved_at": ["", "", "", ""]}),
+        observation_end="2024-12-31",
+    )
+    members = io.customers_from_frame(
+        pd.DataFrame({"customer_id": ["A", "B"], "join_date": ["2024-01-01", "2025-02-01"]}), observation_end="2024-12-31"
+    )
+    checks = pd.DataFrame({"reason": ["join date after the first purchase (join date kept)", "a retailer's own note"],
+                           "rows": [3, 1]})
+    table = io.quality_table({"service_tickets": tickets, "customers": members, "transactions": None},
+                             extra={"checks": checks})
+    english = data_quality_view(table).to_html()
+    chinese = data_quality_view(table, "zh-CN").to_html()
+    assert "dropped: opened after the observation end 2024-12-31" in english and "What" in english
+    assert "已剔除：创建时间晚于观察期末 2024-12-31" in chinese  # placeholders carried over
+    assert "已剔除：空行" in chinese and "已剔除：入会日期晚于观察期末 2024-12-31" in chinese
+    for zh in ("首次响应晚于观察期末（视为尚未响应）", "尚未解决（处理中）", "读取行数", "未提供", "服务工单", "客户（会员）",
+               "入会日期晚于首次购买（保留入会日期）", "数据表", "项目", "行数"):
+        assert zh in chinese, zh
+    # every English reason was translated, except the one the catalog does not know
+    cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", chinese)
+    assert [c for c in cells if re.search(r"[a-z]{3}", c) and "returns_policy" not in c] == ["a retailer's own note"]
+    assert quality_reason("rows read", "en") == "rows read" and quality_reason(None, "zh-CN") is None

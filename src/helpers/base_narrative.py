@@ -1,7 +1,9 @@
 """Plain-language text and reader-facing tables of the customer-base page.
 
 Every function takes numbers from :mod:`helpers.customer_base` and returns Markdown (or a
-styled table); thresholds that turn numbers into words are named constants.
+styled table) in the page language ("en" or "zh-CN"; strings live in
+``helpers/locales/<language>/base.yaml``); thresholds that turn numbers into words are
+named constants.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from .customer_base import DAYS_PER_MONTH, CustomerBase, LifecycleRules
+from .i18n import text
 from .labels import label
 from .narrative import count, money, pct
+from .page_text import listing, numbered, semicolons, sentences
 from .tables import styled
 
 #: A difference in repeat share (percentage points) below which cohorts are "alike".
@@ -21,311 +25,262 @@ SIMILAR_COHORT_PP = 0.05
 #: How the notebook is named in messages about missing inputs.
 NOTEBOOK = "customer-base"
 
-def title() -> str:
-    return (
-        "# Customer base: who buys, do they come back, and where is each customer in their lifecycle?\n\n"
-        "This page describes the customer base from the transaction log (and the member file, when there is "
-        "one): how many customers each month brings, how many of them buy again and how fast, which lifecycle "
-        "stage every customer is in today, and how spend is spread across customers. Every number is computed "
-        "from the data; the rules behind the stages are stated below and can be changed as parameters."
-    )
+
+def title(language: str = "en") -> str:
+    return text("base.title.heading", language) + "\n\n" + text("base.title.intro", language)
 
 
 def _repeat(metrics: dict, month: int) -> float | None:
     return metrics["repeat_by_month"].get(month)
 
 
-def headline(base: CustomerBase, currency: str) -> str:
+def headline(base: CustomerBase, currency: str, language: str = "en") -> str:
+    lang = language
     m = base.metrics
     s = m["stage_shares"]
     c = m["stage_counts"]
     stages = base.stages.set_index("stage")
     r3, r12 = _repeat(m, 3), _repeat(m, 12)
-    back = []
-    if r3 is not None:
-        back.append(f"{pct(r3)} bought again within 3 months of their first purchase")
-    if r12 is not None:
-        back.append(f"{pct(r12)} within 12 months")
+    if r3 is not None and r12 is not None:
+        back = text("base.headline.back_both", lang, r3=pct(r3), r12=pct(r12))
+    elif r3 is not None:
+        back = text("base.headline.back_3", lang, share=pct(r3))
+    elif r12 is not None:
+        back = text("base.headline.back_12", lang, share=pct(r12))
+    else:
+        back = text("base.headline.too_short", lang)
     lines = [
-        f"**{count(m['buyers'])} customers bought {money(m['total_spend'], currency)} between "
-        f"{m['first_purchase']} and {m['observation_end']}. {pct(m['one_time_share'])} of them have bought only "
-        f"once so far; " + (" and ".join(back) if back else "the data are too short to measure repeat purchases")
-        + ".**",
+        text(
+            "base.headline.lead", lang, buyers=count(m["buyers"]), spend=money(m["total_spend"], currency, lang),
+            first=m["first_purchase"], end=m["observation_end"], one_time=pct(m["one_time_share"]), back=back,
+        ),
         "",
     ]
     if "loyal" in stages.index:
-        lines.append(
-            f"- **Loyal customers carry the business:** {count(c['loyal'])} customers ({pct(s['loyal'])}) made "
-            f"{pct(stages.loc['loyal', 'spend_share'])} of all spend."
-        )
+        lines.append("- " + text(
+            "base.headline.loyal", lang, customers=count(c["loyal"]), share=pct(s["loyal"]),
+            spend_share=pct(stages.loc["loyal", "spend_share"]),
+        ))
     at_risk = c["lapsing"]
     if at_risk:
-        lines.append(
-            f"- **{count(at_risk)} customers ({pct(s['lapsing'])}) are lapsing**: they last bought "
-            f"{base.rules.lapsing_after_days + 1}–{base.rules.churned_after_days} days ago and spent "
-            f"{money(stages.loc['lapsing', 'spend'], currency)} with us so far. They are the win-back list."
-        )
-    new = f"; {count(c['new'])} ({pct(s['new'])}) are new" if c["new"] else ""
-    lines.append(
-        f"- **{count(c['churned'])} customers ({pct(s['churned'])}) count as churned** (no purchase for more than "
-        f"{base.rules.churned_after_days} days){new}."
-    )
+        lines.append("- " + text(
+            "base.headline.lapsing", lang, customers=count(at_risk), share=pct(s["lapsing"]),
+            from_days=base.rules.lapsing_after_days + 1, to_days=base.rules.churned_after_days,
+            spend=money(stages.loc["lapsing", "spend"], currency, lang),
+        ))
+    new = text("base.headline.new", lang, customers=count(c["new"]), share=pct(s["new"])) if c["new"] else ""
+    lines.append("- " + text(
+        "base.headline.churned", lang, customers=count(c["churned"]), share=pct(s["churned"]),
+        days=base.rules.churned_after_days, new=new,
+    ))
     sp = m["spend"]
     if sp["buyers_in_window"]:
-        lines.append(
-            f"- **Spend is concentrated:** in the last {sp['window_days']} days the top 10% of buyers spent "
-            f"{pct(sp['top10_share'])} of the total; the typical (median) buyer spent "
-            f"{money(sp['median_per_customer'], currency)}."
-        )
+        lines.append("- " + text(
+            "base.headline.spend", lang, days=sp["window_days"], top10=pct(sp["top10_share"]),
+            median=money(sp["median_per_customer"], currency, lang),
+        ))
     return "\n".join(lines)
 
 
-def actions(base: CustomerBase, currency: str) -> str:
+def actions(base: CustomerBase, currency: str, language: str = "en") -> str:
+    lang = language
     m, r = base.metrics, base.rules
     c = m["stage_counts"]
     stages = base.stages.set_index("stage")
     r1, r12 = _repeat(m, 1), _repeat(m, 12)
-    early = ""
-    if r1 is not None and r12:
-        early = f" {pct(r1 / r12)} of those who come back within a year do so in the first month, so time it early."
+    early = text("base.actions.early", lang, share=pct(r1 / r12)) if r1 is not None and r12 else ""
     items = []
     if c["lapsing"]:
-        items.append(
-            f"**Win back the {count(c['lapsing'])} lapsing customers now**, before they churn: a personalised "
-            f"win-back offer plus \"we updated things you may like\" recommendations. Start with the biggest past "
-            f"spenders (the exported table has each customer's stage and spend)."
-        )
+        items.append(text("base.actions.win_back", lang, customers=count(c["lapsing"])))
     if c["new"]:
-        items.append(
-            f"**Onboard the {count(c['new'])} new customers** and ask for the second purchase: onboarding content "
-            f"and a light, time-limited incentive.{early}"
-        )
+        items.append(sentences([text("base.actions.onboard", lang, customers=count(c["new"])), early], lang))
     if c["active"]:
-        items.append(
-            f"**Grow the {count(c['active'])} active customers towards loyal** ({r.loyal_min_purchases} purchase "
-            f"days a year): stepped tasks (\"buy again this month to unlock ...\") and cross-category suggestions."
-        )
+        items.append(text("base.actions.grow", lang, customers=count(c["active"]), purchases=r.loyal_min_purchases))
     if c["loyal"]:
         spend_per = stages.loc["loyal", "spend_per_customer"] if "loyal" in stages.index else np.nan
-        items.append(
-            f"**Look after the {count(c['loyal'])} loyal customers** (on average {money(spend_per, currency)} "
-            "each so far): early access, service priority and recognition rather than blanket discounts, which "
-            "would subsidise purchases they make anyway."
-        )
+        items.append(text("base.actions.loyal", lang, customers=count(c["loyal"]), spend=money(spend_per, currency, lang)))
     if c["churned"]:
-        items.append(
-            f"**Spend little on the {count(c['churned'])} churned customers**: one low-cost reactivation message; "
-            "the CLV page's P(alive) tells which of them are still likely to return."
-        )
-    items.append("**Re-run monthly**: stages move every day; compare the stage counts with last month's.")
-    return "\n".join(f"{i}. {text}" for i, text in enumerate(items, 1))
+        items.append(text("base.actions.churned", lang, customers=count(c["churned"])))
+    items.append(text("base.actions.rerun", lang))
+    return numbered(items)
 
 
-def cohorts(base: CustomerBase) -> str:
+def cohorts(base: CustomerBase, language: str = "en") -> str:
+    lang = language
     table = base.cohorts.dropna(subset=["repeat_3m"]) if "repeat_3m" in base.cohorts else pd.DataFrame()
-    text = (
-        "Each row is the group of customers who joined in one month; each cell the share of them who had "
-        "bought again by that many months after their first purchase. Recent months have empty cells: their "
-        "customers have not been with us long enough to tell."
-    )
+    parts = [text("base.cohorts.intro", lang)]
     if len(table) >= 2:
         best = table.loc[table["repeat_3m"].idxmax()]
         worst = table.loc[table["repeat_3m"].idxmin()]
-        text += (
-            f" Within 3 months, the best join month so far is {best['cohort']} ({pct(best['repeat_3m'])} came back) "
-            f"and the weakest {worst['cohort']} ({pct(worst['repeat_3m'])})."
-        )
+        parts.append(text(
+            "base.cohorts.best", lang, best=best["cohort"], best_share=pct(best["repeat_3m"]),
+            worst=worst["cohort"], worst_share=pct(worst["repeat_3m"]),
+        ))
         if len(table) >= 6:
             old, new = table["repeat_3m"].head(3).mean(), table["repeat_3m"].tail(3).mean()
             if abs(new - old) < SIMILAR_COHORT_PP:
-                trend = "about the same as"
+                trend = "same"
             else:
-                trend = "higher than" if new > old else "lower than"
-            text += (
-                f" The three latest measurable join months average {pct(new)}, {trend} the first three "
-                f"({pct(old)}): "
-                + ("newer customers come back as well as earlier ones." if trend == "about the same as" else
-                   "a change worth explaining (acquisition channel, offers, season).")
-            )
-    return text
+                trend = "higher" if new > old else "lower"
+            verdict = "verdict_same" if trend == "same" else "verdict_change"
+            parts.append(text(
+                "base.cohorts.trend", lang, new=pct(new), old=pct(old), trend=text(f"base.cohorts.{trend}", lang),
+                verdict=text(f"base.cohorts.{verdict}", lang),
+            ))
+    return sentences(parts, lang)
 
 
-def repeat_curves(base: CustomerBase) -> str:
+def repeat_curves(base: CustomerBase, language: str = "en") -> str:
+    lang = language
     m = base.metrics["repeat_by_month"]
     points = [(k, v) for k, v in m.items() if v is not None and k in (1, 3, 6, 12)]
     if not points:
-        return "The data cover too short a period to show repeat purchases."
-    listed = ", ".join(f"{pct(v)} within {k} month{'s' if k > 1 else ''}" for k, v in points)
-    text = (
-        f"The thick line pools all customers; thin lines are join quarters. Of the customers watched long "
-        f"enough, {listed} ({DAYS_PER_MONTH}-day months). "
+        return text("base.repeat.too_short", lang)
+    listed = listing(
+        [text("base.repeat.point_many" if k > 1 else "base.repeat.point_one", lang, share=pct(v), months=k)
+         for k, v in points],
+        lang,
     )
+    parts = [text("base.repeat.intro", lang, points=listed, days=DAYS_PER_MONTH)]
     values = np.array([v for v in m.values() if v is not None])
     if len(values) >= 3:
         gains = np.diff(np.concatenate([[0.0], values]))
-        text += (
-            f"The first month adds the most ({pct(gains[0])} of customers); by month {len(values)} the curve "
-            f"adds {pct(gains[-1], 1)} a month. "
-        )
+        parts.append(text("base.repeat.gains", lang, first=pct(gains[0]), month=len(values), last=pct(gains[-1], 1)))
     late = base.metrics.get("late_repeat")
     if late and late["customers"]:
-        text += (
-            f"Of the {count(late['customers'])} customers who had not come back within {late['early_months']} months "
-            f"(among those watched for {late['late_months']}), {pct(late['share'])} still did by month "
-            f"{late['late_months']}: "
-            + ("a reminder is worth sending well after the first month too." if late["share"] >= 0.2 else
-               "after a few quiet months few return on their own, so act early.")
-        )
+        advice = "base.repeat.remind_late" if late["share"] >= 0.2 else "base.repeat.act_early"
+        parts.append(text(
+            "base.repeat.late", lang, customers=count(late["customers"]), early=late["early_months"],
+            late=late["late_months"], share=pct(late["share"]), advice=text(advice, lang),
+        ))
     else:
-        text += "A second-purchase offer is best timed before the curve flattens."
-    return text
+        parts.append(text("base.repeat.timing", lang))
+    return sentences(parts, lang)
 
 
-def stage_rules(rules: LifecycleRules) -> str:
+def stage_rules(rules: LifecycleRules, language: str = "en") -> str:
     """The lifecycle rules as stated on the page (first matching rule wins)."""
-    r = rules
+    lang, r = language, rules
     return "\n".join(
         [
-            "Stages are decided at the observation end, by the first rule that matches (days are whole calendar "
-            "days before the observation end; \"at most\" includes the limit):",
+            text("base.rules.intro", lang),
             "",
-            "1. **Prospect**: in the member file but never bought.",
-            f"2. **Churned**: last purchase more than {r.churned_after_days} days ago (`churned_after_days`).",
-            f"3. **Lapsing**: last purchase more than {r.lapsing_after_days} days ago (`lapsing_after_days`).",
-            f"4. **New**: first purchase at most {r.new_within_days} days ago (`new_within_days`).",
-            f"5. **Loyal**: at least {r.loyal_min_purchases} purchase days (`loyal_min_purchases`) in the last "
-            f"{r.loyal_window_days} days (`loyal_window_days`).",
-            f"6. **Active**: everyone else, i.e. bought at most {r.lapsing_after_days} days ago.",
+            numbered([
+                text("base.rules.prospect", lang),
+                text("base.rules.churned", lang, days=r.churned_after_days),
+                text("base.rules.lapsing", lang, days=r.lapsing_after_days),
+                text("base.rules.new", lang, days=r.new_within_days),
+                text("base.rules.loyal", lang, purchases=r.loyal_min_purchases, days=r.loyal_window_days),
+                text("base.rules.active", lang, days=r.lapsing_after_days),
+            ]),
         ]
     )
 
 
-def stages(base: CustomerBase) -> str:
+def stages(base: CustomerBase, language: str = "en") -> str:
+    lang = language
     st = base.stages.set_index("stage")
-    parts = []
-    for stage in st.index:
-        row = st.loc[stage]
-        parts.append(
-            f"{label(stage)} {pct(row['customer_share'])} of customers / {pct(row['spend_share'])} of spend"
-        )
-    text = "Blue bars are the share of customers in each stage, orange bars their share of all spend so far: " + "; ".join(parts) + "."
+    parts = [
+        text("base.stages.part", lang, stage=label(stage, lang), customers=pct(st.loc[stage, "customer_share"]),
+             spend=pct(st.loc[stage, "spend_share"]))
+        for stage in st.index
+    ]
+    out = [text("base.stages.intro", lang, parts=semicolons(parts, lang))]
     if "loyal" in st.index and st.loc["loyal", "customer_share"] > 0:
         ratio = st.loc["loyal", "spend_share"] / st.loc["loyal", "customer_share"]
-        text += f" A loyal customer has spent {ratio:.1f} times the average customer."
+        out.append(text("base.stages.loyal_ratio", lang, ratio=f"{ratio:.1f}"))
     if "churned" in st.index:
-        text += (
-            f" \"Churned\" is a recency rule, not a certainty: slow buyers can return after {base.rules.churned_after_days} "
-            "days."
-        )
-    return text
+        out.append(text("base.stages.churned_note", lang, days=base.rules.churned_after_days))
+    return sentences(out, lang)
 
 
-def spend(base: CustomerBase, currency: str) -> str:
+def spend(base: CustomerBase, currency: str, language: str = "en") -> str:
+    lang = language
     sp = base.spend
     if not sp["buyers_in_window"]:
-        return f"No customer bought in the last {sp['window_days']} days."
+        return text("base.spend.none", lang, days=sp["window_days"])
     skew = sp["mean_per_customer"] / sp["median_per_customer"] if sp["median_per_customer"] else float("nan")
-    return (
-        f"{count(sp['buyers_in_window'])} customers bought in the last {sp['window_days']} days. The typical "
-        f"(median) one spent {money(sp['median_per_customer'], currency)}, the average "
-        f"{money(sp['mean_per_customer'], currency)}: the average is {skew:.1f} times the median because a few "
-        f"customers spend a lot (top 10%: {pct(sp['top10_share'])} of spend, top 20%: {pct(sp['top20_share'])}). "
-        f"A purchase day is worth {money(sp['median_per_purchase_day'], currency)} at the median. Plan budgets on "
-        "the median customer, and treat the top spenders as a segment of their own."
+    return text(
+        "base.spend.text", lang, buyers=count(sp["buyers_in_window"]), days=sp["window_days"],
+        median=money(sp["median_per_customer"], currency, lang), mean=money(sp["mean_per_customer"], currency, lang),
+        skew=f"{skew:.1f}", top10=pct(sp["top10_share"]), top20=pct(sp["top20_share"]),
+        per_day=money(sp["median_per_purchase_day"], currency, lang),
     )
 
 
-def method(base: CustomerBase, *, returns_policy: str, has_customers_file: bool, cohort_months: int) -> str:
-    cohort_source = (
-        "the member file's join date (the first purchase for buyers missing from it)"
-        if has_customers_file else "the month of the first purchase (no member file was given)"
-    )
-    return "\n".join(
-        [
-            f"- **Observation end** {base.metrics['observation_end']}: later rows are left out and counted below.",
-            "- **Purchase day**: a calendar day with at least one purchase (several orders on one day are one "
-            "purchase day, as on the CLV page). Spend is the net amount paid.",
-            f"- **Returns** (`returns_policy: {returns_policy}`): \"drop\" leaves negative rows out (right when returns "
-            "are separate rows, as in the generated data); \"net\" nets them against purchases the same day.",
-            f"- **Cohort** = join month, from {cohort_source}.",
-            f"- **Repeat within k months** = a second purchase day no more than {DAYS_PER_MONTH}·k days after the "
-            "first. A customer counts at month k only once watched for that long; a join month's cell is shown "
-            f"once at least half of its buyers count. Curves run to {cohort_months} months.",
-            "- **Lifecycle stages**: the rules above; stages describe behaviour, they are not predictions (see "
-            "the CLV page for P(alive)).",
-            f"- **Spend distribution**: per customer over the last {base.spend['window_days']} days, buyers in that "
-            "window only; per purchase day over the whole period.",
-        ]
-    )
+def method(
+    base: CustomerBase, *, returns_policy: str, has_customers_file: bool, cohort_months: int, language: str = "en"
+) -> str:
+    lang = language
+    source = text("base.method.cohort_file" if has_customers_file else "base.method.cohort_first", lang)
+    lines = [
+        text("base.method.end", lang, end=base.metrics["observation_end"]),
+        text("base.method.purchase_day", lang),
+        text("base.method.returns", lang, policy=returns_policy),
+        text("base.method.cohort", lang, source=source),
+        text("base.method.repeat", lang, days=DAYS_PER_MONTH, months=cohort_months),
+        text("base.method.stages", lang),
+        text("base.method.spend", lang, days=base.spend["window_days"]),
+    ]
+    return "\n".join(f"- {line}" for line in lines)
 
 
 # ------------------------------------------------------------------------ tables
 
 
-def cohort_view(base: CustomerBase, currency: str) -> Styler:
-    view = base.cohorts.rename(
-        columns={
-            "cohort": "Join month", "customers": "Customers", "buyers": "Buyers", "spend": f"Spend ({currency})",
-            "spend_per_buyer": f"Spend per buyer ({currency})",
-            "repeat_1m": "Again within 1 month", "repeat_3m": "… 3 months", "repeat_6m": "… 6 months",
-            "repeat_12m": "… 12 months",
-        }
-    )
-    pct_cols = [c for c in view.columns if c.startswith(("Again", "…"))]
-    formats = {"Customers": "{:,.0f}", "Buyers": "{:,.0f}", f"Spend ({currency})": "{:,.0f}",
-               f"Spend per buyer ({currency})": "{:,.0f}"} | {c: "{:.0%}" for c in pct_cols}
+def _headers(columns: list[str], language: str, **values: object) -> dict[str, str]:
+    return {c: text(f"base.table.{c}", language, **values) for c in columns}
+
+
+def cohort_view(base: CustomerBase, currency: str, language: str = "en") -> Styler:
+    repeat_cols = [c for c in ("repeat_1m", "repeat_3m", "repeat_6m", "repeat_12m") if c in base.cohorts]
+    headers = _headers(["cohort", "customers", "buyers", "spend", "spend_per_buyer", *repeat_cols], language,
+                       currency=currency)
+    view = base.cohorts.rename(columns=headers)
+    formats = {headers["customers"]: "{:,.0f}", headers["buyers"]: "{:,.0f}", headers["spend"]: "{:,.0f}",
+               headers["spend_per_buyer"]: "{:,.0f}"} | {headers[c]: "{:.0%}" for c in repeat_cols}
     return styled(view, formats)
 
 
-def stage_view(base: CustomerBase, currency: str) -> Styler:
-    view = base.stages.assign(stage=base.stages["stage"].map(label))[
-        ["stage", "customers", "customer_share", "spend", "spend_share", "spend_per_customer",
-         "median_purchase_days", "median_recency_days"]
-    ].rename(
-        columns={
-            "stage": "Stage", "customers": "Customers", "customer_share": "Share of customers",
-            "spend": f"Spend ({currency})", "spend_share": "Share of spend",
-            "spend_per_customer": f"Spend per customer ({currency})", "median_purchase_days": "Median purchase days",
-            "median_recency_days": "Median days since last purchase",
-        }
+def stage_view(base: CustomerBase, currency: str, language: str = "en") -> Styler:
+    columns = ["stage", "customers", "customer_share", "spend", "spend_share", "spend_per_customer",
+               "median_purchase_days", "median_recency_days"]
+    headers = _headers(columns, language, currency=currency)
+    view = base.stages.assign(stage=base.stages["stage"].map(lambda s: label(s, language)))[columns].rename(
+        columns=headers
     )
-    return styled(
-        view,
-        {"Customers": "{:,.0f}", "Share of customers": "{:.0%}", f"Spend ({currency})": "{:,.0f}",
-         "Share of spend": "{:.0%}", f"Spend per customer ({currency})": "{:,.0f}", "Median purchase days": "{:.0f}",
-         "Median days since last purchase": "{:.0f}"},
-    )
+    formats = {"customers": "{:,.0f}", "customer_share": "{:.0%}", "spend": "{:,.0f}", "spend_share": "{:.0%}",
+               "spend_per_customer": "{:,.0f}", "median_purchase_days": "{:.0f}", "median_recency_days": "{:.0f}"}
+    return styled(view, {headers[c]: f for c, f in formats.items()})
 
 
-def spend_view(base: CustomerBase, currency: str) -> Styler:
+def spend_view(base: CustomerBase, currency: str, language: str = "en") -> Styler:
     q = base.spend["quantiles"].reset_index()
-    q["quantile"] = q["quantile"].map(lambda v: "median" if v == 0.5 else f"{v * 100:.0f}th percentile")
-    view = q.rename(
-        columns={
-            "quantile": "Percentile",
-            "per_customer": f"Per customer, last {base.spend['window_days']} days ({currency})",
-            "per_purchase_day": f"Per purchase day ({currency})",
-        }
+    q["quantile"] = q["quantile"].map(
+        lambda v: text("base.table.median", language) if v == 0.5
+        else text("base.table.percentile", language, value=f"{v * 100:.0f}")
     )
-    return styled(view, {c: "{:,.0f}" for c in view.columns if c != "Percentile"})
+    headers = _headers(["quantile", "per_customer", "per_purchase_day"], language, currency=currency,
+                       days=base.spend["window_days"])
+    view = q.rename(columns=headers)
+    return styled(view, {c: "{:,.0f}" for c in view.columns if c != headers["quantile"]})
 
 
-def data_summary(base: CustomerBase) -> str:
+def data_summary(base: CustomerBase, language: str = "en") -> str:
     m = base.metrics
-    return (
-        f"{count(m['customers'])} customers ({count(m['buyers'])} with purchases), purchases from "
-        f"{m['first_purchase']} to {m['last_purchase']}, {m['cohorts']} join months."
+    return text(
+        "base.data_summary", language, customers=count(m["customers"]), buyers=count(m["buyers"]),
+        first=m["first_purchase"], last=m["last_purchase"], cohorts=m["cohorts"],
     )
 
 
-
-def headline_numbers(base: CustomerBase, currency: str) -> dict[str, object]:
+def headline_numbers(base: CustomerBase, currency: str, language: str = "en") -> dict[str, object]:
     """Numbers for the site index (labels in the page language)."""
     m = base.metrics
     r3 = m["repeat_by_month"].get(3)
     return {
-        "Customers": m["buyers"],
-        "Bought again within 3 months": pct(r3) if r3 is not None else "–",
-        "Loyal customers": m["stage_counts"]["loyal"],
-        "Lapsing customers": m["stage_counts"]["lapsing"],
+        text("base.index.customers", language): m["buyers"],
+        text("base.index.repeat_3m", language): pct(r3) if r3 is not None else "–",
+        text("base.index.loyal", language): m["stage_counts"]["loyal"],
+        text("base.index.lapsing", language): m["stage_counts"]["lapsing"],
     }

@@ -1,10 +1,10 @@
 """Reader-facing names of the codes found in the data (channels, stages, severities...).
 
 The analysis modules work with the codes as they appear in the files (``online_mall``,
-``ordinary``); pages show them through :func:`label`, so a translated page only needs
-other dictionaries here. A code without an entry is shown with ``_`` replaced by a
-space and its first letter capitalised, so a retailer's own channel names still read
-well.
+``ordinary``); pages show them through :func:`label`, which looks the code up in the page
+language's catalog (``helpers/locales/<language>/labels.yaml``). A code without an entry
+is shown with ``_`` replaced by a space and its first letter capitalised, so a retailer's
+own channel names (English or Chinese) still read well.
 """
 
 from __future__ import annotations
@@ -13,96 +13,67 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from .i18n import DEFAULT_LANGUAGE, catalog, text
+
+#: Catalog groups (``labels.<group>.<code>``) in lookup order; a code in two groups
+#: takes the name from the later one.
+GROUPS: tuple[str, ...] = (
+    "channels", "contact_channels", "severities", "issue_types", "stages", "modes", "channel_groups", "tables",
+    "other",
+)
+
+
+def _group(group: str, language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    prefix = f"labels.{group}."
+    return {key[len(prefix):]: value for key, value in catalog(language).items() if key.startswith(prefix)}
+
+
 #: Sales channels of the generated data (``transactions.channel``, ``customers.join_channel``).
-CHANNELS: dict[str, str] = {
-    "store": "Store",
-    "online_mall": "Online mall",
-    "mini_program": "Mini-program",
-    "app": "App",
-    "marketplace": "Marketplace",
-}
-
+CHANNELS: dict[str, str] = _group("channels")
 #: Contact channels of service tickets (``service_tickets.channel``).
-CONTACT_CHANNELS: dict[str, str] = {
-    "store_desk": "Store desk",
-    "hotline": "Hotline",
-    "web_chat": "Web chat",
-    "wechat": "WeChat",
-    "app_chat": "App chat",
-    "marketplace_chat": "Marketplace chat",
-}
-
-SEVERITIES: dict[str, str] = {
-    "ordinary": "Ordinary",
-    "complex": "Complex",
-    "major": "Major",
-}
-
-ISSUE_TYPES: dict[str, str] = {
-    "damaged_parcel": "Damaged parcel",
-    "late_delivery": "Late delivery",
-    "wrong_item": "Wrong item",
-    "refund": "Refund",
-    "product_quality": "Product quality",
-    "membership_points": "Membership points",
-    "other": "Other",
-}
-
+CONTACT_CHANNELS: dict[str, str] = _group("contact_channels")
+SEVERITIES: dict[str, str] = _group("severities")
+ISSUE_TYPES: dict[str, str] = _group("issue_types")
 #: Lifecycle stages (see :mod:`helpers.customer_base`).
-STAGES: dict[str, str] = {
-    "prospect": "Prospect",
-    "new": "New",
-    "active": "Active",
-    "loyal": "Loyal",
-    "lapsing": "Lapsing",
-    "churned": "Churned",
-}
-
+STAGES: dict[str, str] = _group("stages")
 #: Online / offline modes (see :mod:`helpers.omnichannel`).
-MODES: dict[str, str] = {
-    "offline": "Offline (store)",
-    "online": "Online",
-}
-
+MODES: dict[str, str] = _group("modes")
 #: Channel groups of the single- vs multi-channel comparison.
-CHANNEL_GROUPS: dict[str, str] = {
-    "single": "Single-channel",
-    "multi": "Multi-channel",
-}
-
+CHANNEL_GROUPS: dict[str, str] = _group("channel_groups")
 #: Input tables, as named in data-quality tables and source lines.
-TABLES: dict[str, str] = {
-    "transactions": "Transactions",
-    "customers": "Customers (members)",
-    "service_tickets": "Service tickets",
-    "checks": "Cross-table checks",
-}
+TABLES: dict[str, str] = _group("tables")
 
-_ALL: dict[str, str] = {}
-for _table in (CHANNELS, CONTACT_CHANNELS, SEVERITIES, ISSUE_TYPES, STAGES, MODES, CHANNEL_GROUPS, TABLES):
-    _ALL.update(_table)
+#: Code -> catalog key of every known code (codes with spaces use ``_`` in the key).
+_KEYS: dict[str, str] = {}
+for _name in GROUPS:
+    for _code in _group(_name):
+        _KEYS[_code] = f"labels.{_name}.{_code}"
+_KEYS["other issues"] = "labels.other.other_issues"  # the pooled issues of the trend figure
+
+#: English names by code (as before the catalogs; kept for callers that read it).
+_ALL: dict[str, str] = {code: text(key) for code, key in _KEYS.items()}
 
 
-def label(code: object) -> str:
-    """The reader-facing name of one code."""
+def label(code: object, language: str = DEFAULT_LANGUAGE) -> str:
+    """The reader-facing name of one code in ``language``."""
     if code is None or (isinstance(code, float) and pd.isna(code)):
         return "–"
-    text = str(code)
-    if text in _ALL:
-        return _ALL[text]
-    pretty = text.replace("_", " ").strip()
-    return pretty[:1].upper() + pretty[1:] if pretty else text
+    name = str(code)
+    if name in _KEYS:
+        return text(_KEYS[name], language)
+    pretty = name.replace("_", " ").strip()
+    return pretty[:1].upper() + pretty[1:] if pretty else name
 
 
-def labels(codes: Iterable[object]) -> list[str]:
+def labels(codes: Iterable[object], language: str = DEFAULT_LANGUAGE) -> list[str]:
     """:func:`label` for each code."""
-    return [label(c) for c in codes]
+    return [label(c, language) for c in codes]
 
 
-def relabel_index(frame: pd.DataFrame, *, columns: bool = False) -> pd.DataFrame:
+def relabel_index(frame: pd.DataFrame, *, columns: bool = False, language: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
     """A copy of ``frame`` with its index (and optionally its columns) shown as labels."""
     out = frame.copy()
-    out.index = pd.Index(labels(out.index), name=out.index.name)
+    out.index = pd.Index(labels(out.index, language), name=out.index.name)
     if columns:
-        out.columns = pd.Index(labels(out.columns), name=out.columns.name)
+        out.columns = pd.Index(labels(out.columns, language), name=out.columns.name)
     return out

@@ -1,4 +1,8 @@
-"""Plain-language text and reader-facing tables of the omnichannel page."""
+"""Plain-language text and reader-facing tables of the omnichannel page.
+
+Every function returns Markdown (or a styled table) in the page language ("en" or
+"zh-CN"; strings live in ``helpers/locales/<language>/omnichannel.yaml``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from .i18n import is_chinese, text
 from .labels import label
 from .narrative import count, money, pct
 from .omnichannel import CLV_HOLDOUT_DAYS, OmnichannelStudy
+from .page_text import listing, numbered, semicolons, sentences
 from .tables import styled
 
 #: Ratio (multi / single) within which two groups are described as "about the same".
@@ -20,14 +26,9 @@ STABLE_SHARE_PP = 0.03
 #: How the notebook is named in messages about missing inputs.
 NOTEBOOK = "omnichannel"
 
-def title() -> str:
-    return (
-        "# Omnichannel: where do customers buy, and does buying in several channels go with more value?\n\n"
-        "This page shows how orders and revenue split across channels, compares customers who buy in one "
-        "channel with those who use several (how often they buy, how much per visit, their predicted lifetime "
-        "value), follows customers from their first channel to the channels they use later, and looks at store "
-        "and online together."
-    )
+
+def title(language: str = "en") -> str:
+    return text("omnichannel.title.heading", language) + "\n\n" + text("omnichannel.title.intro", language)
 
 
 def _repeat_groups(study: OmnichannelStudy) -> pd.DataFrame:
@@ -38,208 +39,185 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b and np.isfinite(a) and np.isfinite(b) else float("nan")
 
 
-def _how_often(ratio: float) -> str:
+def _how_often(ratio: float, language: str = "en") -> str:
+    other = text("omnichannel.compare.single_repeat", language)
     if not np.isfinite(ratio):
-        return "(not comparable) as often as"
+        return text("omnichannel.compare.often_na", language, other=other)
     if abs(ratio - 1) <= SIMILAR_RATIO:
-        return "about as often as"
-    return f"{ratio:.1f} times as often as" if ratio > 1 else f"{pct(1 - ratio)} less often than"
+        return text("omnichannel.compare.often_same", language, other=other)
+    if ratio > 1:
+        return text("omnichannel.compare.often_times", language, ratio=f"{ratio:.1f}", other=other)
+    return text("omnichannel.compare.often_less", language, share=pct(1 - ratio), other=other)
 
 
-def _how_much(ratio: float) -> str:
+def _how_much(ratio: float, language: str = "en") -> str:
     if not np.isfinite(ratio):
-        return "an amount that cannot be compared"
+        return text("omnichannel.compare.much_na", language)
     if abs(ratio - 1) <= SIMILAR_RATIO:
-        return "about the same"
-    return f"{pct(ratio - 1)} more" if ratio > 1 else f"{pct(1 - ratio)} less"
+        return text("omnichannel.compare.much_same", language)
+    if ratio > 1:
+        return text("omnichannel.compare.much_more", language, share=pct(ratio - 1))
+    return text("omnichannel.compare.much_less", language, share=pct(1 - ratio))
 
 
 def _both_groups(g: pd.DataFrame) -> bool:
     return all(k in g.index and g.loc[k, "customers"] > 0 for k in ("single", "multi"))
 
 
-def _one_group_only(g: pd.DataFrame) -> str:
+def _one_group_only(g: pd.DataFrame, language: str = "en") -> str:
     present = [k for k in ("single", "multi") if k in g.index and g.loc[k, "customers"] > 0]
     if not present:
-        return "No customer has bought twice yet, so single- and multi-channel customers cannot be compared."
-    return (
-        f"Every repeat buyer is {label(present[0]).lower()}, so there is no other group to compare them with."
-    )
+        return text("omnichannel.compare.no_repeat", language)
+    return text("omnichannel.compare.one_group", language, group=label(present[0], language).lower())
 
 
-def headline(study: OmnichannelStudy, currency: str) -> str:
+def _arrow(first: object, later: object, language: str) -> tuple[str, str]:
+    return label(first, language), label(later, language)
+
+
+def headline(study: OmnichannelStudy, currency: str, language: str = "en") -> str:
+    lang = language
     m = study.metrics
     g = _repeat_groups(study)
     top = study.mix.iloc[0]
-    opening = f"**{label(top['channel'])} brings {pct(top['revenue_share'])} of revenue. "
+    opening = [text("omnichannel.headline.top", lang, channel=label(top["channel"], lang), share=pct(top["revenue_share"]))]
     if _both_groups(g):
-        opening += (
-            f"{pct(m['multi_share_repeat'])} of repeat buyers use more than one channel, and they buy "
-            f"{_how_often(_ratio(g.loc['multi', 'purchase_days_per_year'], g.loc['single', 'purchase_days_per_year']))} "
-            f"single-channel repeat buyers ({g.loc['multi', 'purchase_days_per_year']:.1f} vs "
-            f"{g.loc['single', 'purchase_days_per_year']:.1f} purchase days a year), while spending "
-            f"{_how_much(_ratio(g.loc['multi', 'spend_per_purchase_day'], g.loc['single', 'spend_per_purchase_day']))} "
-            f"per purchase day ({money(g.loc['multi', 'spend_per_purchase_day'], currency)} vs "
-            f"{money(g.loc['single', 'spend_per_purchase_day'], currency)}).**"
-        )
+        multi, single = g.loc["multi"], g.loc["single"]
+        opening.append(text(
+            "omnichannel.headline.both", lang, multi_share=pct(m["multi_share_repeat"]),
+            often=_how_often(_ratio(multi["purchase_days_per_year"], single["purchase_days_per_year"]), lang),
+            multi_days=f"{multi['purchase_days_per_year']:.1f}", single_days=f"{single['purchase_days_per_year']:.1f}",
+            much=_how_much(_ratio(multi["spend_per_purchase_day"], single["spend_per_purchase_day"]), lang),
+            multi_spend=money(multi["spend_per_purchase_day"], currency, lang),
+            single_spend=money(single["spend_per_purchase_day"], currency, lang),
+        ))
     else:
-        opening += _one_group_only(g) + "**"
-    lines = [opening, ""]
+        opening.append(_one_group_only(g, lang))
+    lines = ["**" + sentences(opening, lang) + "**", ""]
     if _both_groups(g) and "clv_mean" in g and np.isfinite(g.loc[["single", "multi"], "clv_mean"]).all():
-        lines.append(
-            f"- **Predicted value:** a multi-channel repeat buyer is expected to bring "
-            f"{money(g.loc['multi', 'clv_mean'], currency)} of margin in the next "
-            f"{study.clv_info['settings']['horizon_months']} months, a single-channel one "
-            f"{money(g.loc['single', 'clv_mean'], currency)}."
-        )
+        lines.append("- " + text(
+            "omnichannel.headline.clv", lang, multi=money(g.loc["multi", "clv_mean"], currency, lang),
+            months=study.clv_info["settings"]["horizon_months"], single=money(g.loc["single", "clv_mean"], currency, lang),
+        ))
     crossing = study.crossing.set_index("first_mode")
     if "offline" in crossing.index and crossing.loc["offline", "repeat_buyers"]:
         row = crossing.loc["offline"]
-        lines.append(
-            f"- **Store to online:** {pct(row['crossed_share'])} of store-first repeat buyers later bought online "
-            f"(half of them within {row['median_days_to_cross']:.0f} days of their first purchase)."
-        )
+        lines.append("- " + text(
+            "omnichannel.headline.store_online", lang, share=pct(row["crossed_share"]),
+            days=f"{row['median_days_to_cross']:.0f}",
+        ))
     if len(study.migration.paths):
         path = study.migration.paths.iloc[0]
-        lines.append(
-            f"- **Most common move:** from {label(path['first_channel'])} to {label(path['later_channel'])} "
-            f"({count(path['customers'])} customer{'s' if path['customers'] != 1 else ''})."
-        )
-    lines.append(
-        "- **Read with care:** customers who buy often have more chances to try a second channel, so part of the "
-        "gap is frequency causing multi-channel use, not the reverse. Only a test can show that moving a customer "
-        "to a second channel makes them buy more."
-    )
+        first, later = _arrow(path["first_channel"], path["later_channel"], lang)
+        key = "omnichannel.headline.move_one" if path["customers"] == 1 else "omnichannel.headline.move_many"
+        lines.append("- " + text(key, lang, first=first, later=later, customers=count(path["customers"])))
+    lines.append("- " + text("omnichannel.headline.care", lang))
     return "\n".join(lines)
 
 
-def actions(study: OmnichannelStudy, currency: str) -> str:
+def actions(study: OmnichannelStudy, currency: str, language: str = "en") -> str:
+    lang = language
     paths = study.migration.paths
     offline = study.crossing.set_index("first_mode")
     items = []
     if len(paths):
         p = paths.iloc[0]
-        items.append(
-            f"**Make the natural next channel easy:** the most common move is {label(p['first_channel'])} → "
-            f"{label(p['later_channel'])}. Put the invitation where the first purchase happens (receipt, parcel, "
-            "order confirmation) with the membership and points carried over."
-        )
+        first, later = _arrow(p["first_channel"], p["later_channel"], lang)
+        items.append(text("omnichannel.actions.next_channel", lang, first=first, later=later))
     if "offline" in offline.index:
-        items.append(
-            f"**Invite store customers online early:** those who cross do so within about "
-            f"{offline.loc['offline', 'median_days_to_cross']:.0f} days (median); an invitation after the first or "
-            "second store visit matches that timing."
-        )
-    items.append(
-        "**Test before scaling:** invite a random half of single-channel repeat buyers to a second channel and "
-        "compare purchase frequency with the other half after 90 days (see the pilot page). The gap on this page "
-        "is an association and may be smaller once tested."
-    )
-    items.append(
-        "**Keep one customer view:** points, coupons and service must work in every channel, or the second "
-        "channel becomes a reason to leave rather than to stay."
-    )
-    items.append(
-        f"**Judge channels by the customers they bring, not only by revenue:** {label(study.mix.iloc[0]['channel'])} "
-        "leads on revenue, but the migration table shows which channels open the relationship for the others."
-    )
-    return "\n".join(f"{i}. {t}" for i, t in enumerate(items, 1))
+        items.append(text(
+            "omnichannel.actions.invite", lang, days=f"{offline.loc['offline', 'median_days_to_cross']:.0f}"
+        ))
+    items.append(text("omnichannel.actions.test", lang))
+    items.append(text("omnichannel.actions.one_view", lang))
+    items.append(text("omnichannel.actions.judge", lang, channel=label(study.mix.iloc[0]["channel"], lang)))
+    return numbered(items)
 
 
-def mix(study: OmnichannelStudy, currency: str) -> str:
+def mix(study: OmnichannelStudy, currency: str, language: str = "en") -> str:
+    lang = language
     mx = study.mix
     top = mx.iloc[0]
     high_aov = mx.loc[mx["average_order_value"].idxmax()]
     low_aov = mx.loc[mx["average_order_value"].idxmin()]
-    return (
-        f"Bars compare each channel's share of orders, of revenue and of customers who used it at least once (a "
-        f"multi-channel customer counts in each, so those bars add up to more than 100%). {label(top['channel'])} "
-        f"leads with {pct(top['order_share'])} of orders and {pct(top['revenue_share'])} of revenue. Orders are "
-        f"largest in {label(high_aov['channel'])} ({money(high_aov['average_order_value'], currency)} on average) "
-        f"and smallest in {label(low_aov['channel'])} ({money(low_aov['average_order_value'], currency)})."
+    return text(
+        "omnichannel.mix", lang, top=label(top["channel"], lang), orders=pct(top["order_share"]),
+        revenue=pct(top["revenue_share"]), high=label(high_aov["channel"], lang),
+        high_aov=money(high_aov["average_order_value"], currency, lang), low=label(low_aov["channel"], lang),
+        low_aov=money(low_aov["average_order_value"], currency, lang),
     )
 
 
-def monthly_share(study: OmnichannelStudy) -> str:
+def monthly_share(study: OmnichannelStudy, language: str = "en") -> str:
+    lang = language
     share = study.monthly_share
     if len(share) < 6:
-        return "The data cover too few months to show a trend in the channel mix."
+        return text("omnichannel.monthly.too_few", lang)
     first, last = share.head(3).mean(), share.tail(3).mean()
     change = (last - first).dropna()
     biggest = change.abs().idxmax()
     if abs(change[biggest]) < STABLE_SHARE_PP:
-        return (
-            "Each band is a channel's share of the month's revenue. The mix is stable: no channel's share moved by "
-            f"more than {pct(STABLE_SHARE_PP)} between the first and the last three months."
-        )
-    direction = "grew" if change[biggest] > 0 else "shrank"
-    return (
-        f"Each band is a channel's share of the month's revenue. The largest shift: {label(biggest)} {direction} "
-        f"from {pct(first[biggest])} in the first three months to {pct(last[biggest])} in the last three. Single "
-        "months move with festivals (618, Double 11), so look at several months before reacting."
+        return text("omnichannel.monthly.stable", lang, threshold=pct(STABLE_SHARE_PP))
+    direction = text("omnichannel.monthly.grew" if change[biggest] > 0 else "omnichannel.monthly.shrank", lang)
+    return text(
+        "omnichannel.monthly.shift", lang, channel=label(biggest, lang), direction=direction,
+        first=pct(first[biggest]), last=pct(last[biggest]),
     )
 
 
-def groups(study: OmnichannelStudy, currency: str) -> str:
+def groups(study: OmnichannelStudy, currency: str, language: str = "en") -> str:
+    lang = language
     g = _repeat_groups(study)
     all_rows = study.groups[study.groups["population"] == "all"].set_index("group")
     if not _both_groups(g):
-        return _one_group_only(g)
-    text = (
-        f"One-time buyers are single-channel by definition, so the bars compare repeat buyers only "
-        f"({count(g['customers'].sum())} customers; {pct(all_rows.loc['multi', 'share'])} of all customers are "
-        f"multi-channel). Multi-channel repeat buyers make {g.loc['multi', 'purchase_days_per_year']:.1f} purchase "
-        f"days a year against {g.loc['single', 'purchase_days_per_year']:.1f}, and spend "
-        f"{money(g.loc['multi', 'spend_per_purchase_day'], currency)} per purchase day against "
-        f"{money(g.loc['single', 'spend_per_purchase_day'], currency)}: "
-    )
+        return _one_group_only(g, lang)
     ratio = _ratio(g.loc["multi", "spend_per_purchase_day"], g.loc["single", "spend_per_purchase_day"])
-    if np.isfinite(ratio) and abs(ratio - 1) <= SIMILAR_RATIO:
-        text += "the difference is in how often they come, not in the size of the basket."
-    else:
-        text += "they differ in basket size as well as in frequency."
+    similar = np.isfinite(ratio) and abs(ratio - 1) <= SIMILAR_RATIO
+    parts = [text(
+        "omnichannel.groups.intro", lang, customers=count(g["customers"].sum()),
+        multi_all=pct(all_rows.loc["multi", "share"]),
+        multi_days=f"{g.loc['multi', 'purchase_days_per_year']:.1f}",
+        single_days=f"{g.loc['single', 'purchase_days_per_year']:.1f}",
+        multi_spend=money(g.loc["multi", "spend_per_purchase_day"], currency, lang),
+        single_spend=money(g.loc["single", "spend_per_purchase_day"], currency, lang),
+        verdict=text("omnichannel.groups.frequency_only" if similar else "omnichannel.groups.basket_too", lang),
+    )]
     if "clv_mean" in g and np.isfinite(g.loc[["single", "multi"], "clv_mean"]).all():
         err = study.clv_info.get("holdout_total_error_pct")
-        text += (
-            f" Predicted CLV (the {study.clv_info.get('model_label', 'purchase')} and Gamma-Gamma models of the CLV "
-            f"page, fitted on all customers) follows the same pattern: {money(g.loc['multi', 'clv_mean'], currency)} "
-            f"vs {money(g.loc['single', 'clv_mean'], currency)} on average."
-        )
+        model = study.clv_info.get("model_label") or text("omnichannel.groups.purchase_model", lang)
+        parts.append(text(
+            "omnichannel.groups.clv", lang, model=model, multi=money(g.loc["multi", "clv_mean"], currency, lang),
+            single=money(g.loc["single", "clv_mean"], currency, lang),
+        ))
         if err is not None:
-            text += (
-                f" On the last {CLV_HOLDOUT_DAYS} days, held out, the model's total repeat purchases were off by "
-                f"{err:+.1f}%."
-            )
+            parts.append(text("omnichannel.groups.holdout", lang, days=CLV_HOLDOUT_DAYS, error=f"{err:+.1f}%"))
     elif study.clv_info.get("error"):
-        text += f" CLV is not shown: the models could not be fitted ({study.clv_info['error']})."
-    return text
+        parts.append(text("omnichannel.groups.no_clv", lang, error=study.clv_info["error"]))
+    return sentences(parts, lang)
 
 
-def bands(study: OmnichannelStudy, currency: str) -> str:
+def bands(study: OmnichannelStudy, currency: str, language: str = "en") -> str:
+    lang = language
     b = study.bands.dropna(subset=["multi_share"])
     if b.empty:
         return ""
     low, high = b.iloc[0], b.iloc[-1]
-    text = (
-        f"Like for like: among customers with {low['purchase_days']} purchase days, {pct(low['multi_share'])} used "
-        f"several channels; among those with {high['purchase_days']}, {pct(high['multi_share'])}. Multi-channel use "
-        "rises with frequency, which is why the comparison above cannot prove that a second channel makes "
-        "customers buy more."
-    )
+    parts = [text(
+        "omnichannel.bands.text", lang, low_days=low["purchase_days"], low_share=pct(low["multi_share"]),
+        high_days=high["purchase_days"], high_share=pct(high["multi_share"]),
+    )]
     both = b.dropna(subset=["spend_per_purchase_day_single", "spend_per_purchase_day_multi"])
     if len(both):
         ratios = both["spend_per_purchase_day_multi"] / both["spend_per_purchase_day_single"]
         if (ratios.sub(1).abs() <= SIMILAR_RATIO).all():
-            text += " Within each band, spend per purchase day is about the same for single- and multi-channel customers."
+            parts.append(text("omnichannel.bands.same", lang))
         else:
-            text += (
-                f" Within bands, multi-channel spend per purchase day ranges from {pct(ratios.min() - 1)} to "
-                f"{pct(ratios.max() - 1)} compared with single-channel customers."
-            )
-    return text
+            parts.append(text("omnichannel.bands.range", lang, low=pct(ratios.min() - 1), high=pct(ratios.max() - 1)))
+    return sentences(parts, lang)
 
 
-def migration(study: OmnichannelStudy) -> str:
+def migration(study: OmnichannelStudy, language: str = "en") -> str:
+    lang = language
     mg = study.migration
     rows = []
     for channel in mg.repeat.index:
@@ -247,173 +225,160 @@ def migration(study: OmnichannelStudy) -> str:
         if n:
             rows.append((channel, mg.stayed[channel] / n, n))
     if not rows:
-        return "Nobody has bought again yet, so there is no migration to show."
+        return text("omnichannel.migration.none", lang)
     rows.sort(key=lambda r: r[1])
     loosest, tightest = rows[0], rows[-1]
-    text = (
-        "Each row takes the customers whose first purchase was in one channel and who bought again on a later "
-        "day; each cell is the share of them who later bought in the column's channel (a customer can count in "
-        "several columns). The diagonal is the share who came back to the same channel. "
-        f"{label(tightest[0])} holds its customers most ({pct(tightest[1])} of its {count(tightest[2])} repeat buyers "
-        f"never used another channel later); {label(loosest[0])} least ({pct(loosest[1])})."
-    )
+    parts = [text(
+        "omnichannel.migration.text", lang, tight=label(tightest[0], lang), tight_share=pct(tightest[1]),
+        tight_customers=count(tightest[2]), loose=label(loosest[0], lang), loose_share=pct(loosest[1]),
+    )]
     if len(mg.paths):
-        top = mg.paths.head(3)
-        listed = "; ".join(
-            f"{label(r.first_channel)} → {label(r.later_channel)}: {count(r.customers)} ({pct(r.share_of_first_channel_repeaters)})"
-            for r in top.itertuples()
-        )
-        text += f" The most frequent moves to another channel: {listed}."
-    return text
+        colon, (open_, close) = ("：", ("（", "）")) if is_chinese(lang) else (": ", (" (", ")"))
+        moves = [
+            f"{label(r.first_channel, lang)} → {label(r.later_channel, lang)}{colon}{count(r.customers)}"
+            f"{open_}{pct(r.share_of_first_channel_repeaters)}{close}"
+            for r in mg.paths.head(3).itertuples()
+        ]
+        parts.append(text("omnichannel.migration.moves", lang, moves=semicolons(moves, lang)))
+    return sentences(parts, lang)
 
 
-def online_offline(study: OmnichannelStudy, currency: str) -> str:
+def online_offline(study: OmnichannelStudy, currency: str, language: str = "en") -> str:
+    lang = language
     c = study.crossing.set_index("first_mode")
-    offline_names = ", ".join(label(x) for x in study.offline_channels)
-    parts = [f"Offline means {offline_names}; every other channel counts as online."]
-    for mode, other in (("offline", "online"), ("online", "in a store")):
+    offline_names = listing([label(x, lang) for x in study.offline_channels], lang)
+    parts = [text("omnichannel.online_offline.offline_means", lang, channels=offline_names)]
+    for mode in ("offline", "online"):
         if mode in c.index and c.loc[mode, "repeat_buyers"]:
             row = c.loc[mode]
-            parts.append(
-                f"Of {count(row['repeat_buyers'])} {'store' if mode == 'offline' else 'online'}-first repeat buyers, "
-                f"{pct(row['crossed_share'])} later bought {other}"
-                + (f", after {row['median_days_to_cross']:.0f} days (median)." if np.isfinite(row["median_days_to_cross"]) else ".")
-            )
+            days = row["median_days_to_cross"]
+            key = f"omnichannel.online_offline.{mode}_first" + ("_days" if np.isfinite(days) else "")
+            parts.append(text(
+                key, lang, customers=count(row["repeat_buyers"]), share=pct(row["crossed_share"]), days=f"{days:.0f}"
+            ))
     v = study.store_first_value.set_index("segment")
     if {"later_online", "offline_only"} <= set(v.index) and v.loc["later_online", "customers"]:
         a, b = v.loc["later_online"], v.loc["offline_only"]
-        parts.append(
-            f"Store-first repeat buyers who went online make {a['purchase_days_per_year']:.1f} purchase days and "
-            f"{money(a['spend_per_year'], currency)} a year, against {b['purchase_days_per_year']:.1f} and "
-            f"{money(b['spend_per_year'], currency)} for those who stayed in stores (the same caution applies: "
-            "frequent buyers are the ones who find the second channel)."
-        )
-    return " ".join(parts)
+        parts.append(text(
+            "omnichannel.online_offline.value", lang, online_days=f"{a['purchase_days_per_year']:.1f}",
+            online_spend=money(a["spend_per_year"], currency, lang), offline_days=f"{b['purchase_days_per_year']:.1f}",
+            offline_spend=money(b["spend_per_year"], currency, lang),
+        ))
+    return sentences(parts, lang)
 
 
-def method(study: OmnichannelStudy, *, returns_policy: str, include_clv: bool) -> str:
+def method(study: OmnichannelStudy, *, returns_policy: str, include_clv: bool, language: str = "en") -> str:
+    lang = language
     lines = [
-        f"- **Observation end** {study.metrics['observation_end']}; later rows are left out and counted below.",
-        "- **Order**: one order id of one customer (all its lines); without order ids every row is an order. Its "
-        "channel is the channel of its first line. **Purchase day**: a day with at least one order.",
-        f"- **Returns** (`returns_policy: {returns_policy}`): \"drop\" leaves negative rows out, right for the "
-        "generated data where returns are separate rows.",
-        "- **Single- / multi-channel**: one / two or more channels used up to the observation end. Rates per year "
-        "are ratios of sums: a group's purchase days (or spend) divided by the years its customers were observed "
-        "(first purchase to observation end).",
-        "- **First channel**: channel of the earliest order. **Later channels**: channels of orders on later days "
-        "(other orders on the first day do not count as a move).",
-        f"- **Offline channels** (`offline_channels`): {', '.join(label(c) for c in study.offline_channels)}.",
+        text("omnichannel.method.end", lang, end=study.metrics["observation_end"]),
+        text("omnichannel.method.order", lang),
+        text("omnichannel.method.returns", lang, policy=returns_policy),
+        text("omnichannel.method.groups", lang),
+        text("omnichannel.method.first", lang),
+        text("omnichannel.method.offline", lang,
+             channels=listing([label(c, lang) for c in study.offline_channels], lang)),
     ]
     if include_clv:
         s = study.clv_info.get("settings", {})
-        lines.append(
-            f"- **CLV**: the CLV page's method on these transactions ({s.get('model', '')}, weekly, "
-            f"{s.get('horizon_months', '')} months, gross margin {pct(s.get('gross_margin', float('nan')))}, "
-            f"discount {pct(s.get('annual_discount_rate', float('nan')))} a year), validated on the last "
-            f"{CLV_HOLDOUT_DAYS} days held out."
-        )
-    lines.append(
-        "- **Association, not effect**: every comparison between groups here describes customers as they are; "
-        "none shows what a change of channel would cause."
-    )
-    return "\n".join(lines)
+        lines.append(text(
+            "omnichannel.method.clv", lang, model=s.get("model", ""), months=s.get("horizon_months", ""),
+            margin=pct(s.get("gross_margin", float("nan"))), discount=pct(s.get("annual_discount_rate", float("nan"))),
+            days=CLV_HOLDOUT_DAYS,
+        ))
+    lines.append(text("omnichannel.method.association", lang))
+    return "\n".join(f"- {line}" for line in lines)
 
 
 # ------------------------------------------------------------------------ tables
 
 
-def mix_view(study: OmnichannelStudy, currency: str) -> Styler:
-    view = study.mix.assign(channel=study.mix["channel"].map(label)).rename(
-        columns={
-            "channel": "Channel", "orders": "Orders", "order_share": "Share of orders",
-            "revenue": f"Revenue ({currency})", "revenue_share": "Share of revenue", "customers": "Customers",
-            "customer_share": "Share of customers", "average_order_value": f"Average order ({currency})",
-        }
-    )[["Channel", "Orders", "Share of orders", f"Revenue ({currency})", "Share of revenue", "Customers",
-       "Share of customers", f"Average order ({currency})"]]
-    return styled(view, {"Orders": "{:,.0f}", "Share of orders": "{:.0%}", f"Revenue ({currency})": "{:,.0f}",
-                         "Share of revenue": "{:.0%}", "Customers": "{:,.0f}", "Share of customers": "{:.0%}",
-                         f"Average order ({currency})": "{:,.0f}"})
+def _headers(table: str, columns: list[str], language: str, **values: object) -> dict[str, str]:
+    return {c: text(f"omnichannel.table.{table}.{c}", language, **values) for c in columns}
 
 
-def groups_view(study: OmnichannelStudy, currency: str) -> Styler:
+def mix_view(study: OmnichannelStudy, currency: str, language: str = "en") -> Styler:
+    columns = ["channel", "orders", "order_share", "revenue", "revenue_share", "customers", "customer_share",
+               "average_order_value"]
+    headers = _headers("mix", columns, language, currency=currency)
+    view = study.mix.assign(channel=study.mix["channel"].map(lambda c: label(c, language)))[columns].rename(
+        columns=headers
+    )
+    formats = {"orders": "{:,.0f}", "order_share": "{:.0%}", "revenue": "{:,.0f}", "revenue_share": "{:.0%}",
+               "customers": "{:,.0f}", "customer_share": "{:.0%}", "average_order_value": "{:,.0f}"}
+    return styled(view, {headers[c]: f for c, f in formats.items()})
+
+
+def groups_view(study: OmnichannelStudy, currency: str, language: str = "en") -> Styler:
     g = study.groups.copy()
-    g["population"] = g["population"].map({"all": "All customers", "repeat": "Repeat buyers"})
-    g["group"] = g["group"].map(label)
-    columns = {
-        "population": "Customers", "group": "Group", "customers": "Number", "share": "Share",
-        "purchase_days_per_year": "Purchase days a year", "spend_per_year": f"Spend a year ({currency})",
-        "spend_per_purchase_day": f"Spend per purchase day ({currency})", "mean_channels": "Channels used",
-        "clv_mean": f"Mean CLV ({currency})", "clv_median": f"Median CLV ({currency})",
-    }
-    view = g[[c for c in columns if c in g]].rename(columns=columns)
-    formats = {"Number": "{:,.0f}", "Share": "{:.0%}", "Purchase days a year": "{:.2f}",
-               f"Spend a year ({currency})": "{:,.0f}", f"Spend per purchase day ({currency})": "{:,.0f}",
-               "Channels used": "{:.2f}", f"Mean CLV ({currency})": "{:,.0f}", f"Median CLV ({currency})": "{:,.0f}"}
-    return styled(view, formats)
-
-
-def bands_view(study: OmnichannelStudy, currency: str) -> Styler:
-    view = study.bands.rename(
-        columns={
-            "purchase_days": "Purchase days", "customers": "Customers", "multi_share": "Multi-channel share",
-            "spend_per_purchase_day_single": f"Spend per purchase day, single ({currency})",
-            "spend_per_purchase_day_multi": f"Spend per purchase day, multi ({currency})",
-        }
+    g["population"] = g["population"].map(
+        {k: text(f"omnichannel.table.groups.{k}", language) for k in ("all", "repeat")}
     )
-    return styled(view, {"Customers": "{:,.0f}", "Multi-channel share": "{:.0%}",
-                         f"Spend per purchase day, single ({currency})": "{:,.0f}",
-                         f"Spend per purchase day, multi ({currency})": "{:,.0f}"})
+    g["group"] = g["group"].map(lambda c: label(c, language))
+    columns = ["population", "group", "customers", "share", "purchase_days_per_year", "spend_per_year",
+               "spend_per_purchase_day", "mean_channels", "clv_mean", "clv_median"]
+    headers = _headers("groups", columns, language, currency=currency)
+    view = g[[c for c in columns if c in g]].rename(columns=headers)
+    formats = {"customers": "{:,.0f}", "share": "{:.0%}", "purchase_days_per_year": "{:.2f}",
+               "spend_per_year": "{:,.0f}", "spend_per_purchase_day": "{:,.0f}", "mean_channels": "{:.2f}",
+               "clv_mean": "{:,.0f}", "clv_median": "{:,.0f}"}
+    return styled(view, {headers[c]: f for c, f in formats.items()})
 
 
-def paths_view(study: OmnichannelStudy, n: int = 10) -> Styler:
+def bands_view(study: OmnichannelStudy, currency: str, language: str = "en") -> Styler:
+    columns = ["purchase_days", "customers", "multi_share", "spend_per_purchase_day_single",
+               "spend_per_purchase_day_multi"]
+    headers = _headers("bands", columns, language, currency=currency)
+    view = study.bands.rename(columns=headers)
+    formats = {"customers": "{:,.0f}", "multi_share": "{:.0%}", "spend_per_purchase_day_single": "{:,.0f}",
+               "spend_per_purchase_day_multi": "{:,.0f}"}
+    return styled(view, {headers[c]: f for c, f in formats.items()})
+
+
+def paths_view(study: OmnichannelStudy, n: int = 10, language: str = "en") -> Styler:
     p = study.migration.paths.head(n)
+    headers = _headers("paths", ["first_channel", "later_channel", "customers", "share"], language)
     view = pd.DataFrame(
         {
-            "First channel": p["first_channel"].map(label),
-            "Later channel": p["later_channel"].map(label),
-            "Customers": p["customers"],
-            "Share of the first channel's repeat buyers": p["share_of_first_channel_repeaters"],
+            headers["first_channel"]: p["first_channel"].map(lambda c: label(c, language)),
+            headers["later_channel"]: p["later_channel"].map(lambda c: label(c, language)),
+            headers["customers"]: p["customers"],
+            headers["share"]: p["share_of_first_channel_repeaters"],
         }
     )
-    return styled(view, {"Customers": "{:,.0f}", "Share of the first channel's repeat buyers": "{:.0%}"})
+    return styled(view, {headers["customers"]: "{:,.0f}", headers["share"]: "{:.0%}"})
 
 
-def crossing_view(study: OmnichannelStudy) -> Styler:
+def crossing_view(study: OmnichannelStudy, language: str = "en") -> Styler:
     c = study.crossing
-    view = pd.DataFrame(
-        {
-            "First purchase": c["first_mode"].map(label),
-            "Customers": c["customers"],
-            "Repeat buyers": c["repeat_buyers"],
-            "Later bought in the other mode": c["crossed"],
-            "Share of repeat buyers": c["crossed_share"],
-            "Median days to cross": c["median_days_to_cross"],
-        }
-    )
-    return styled(view, {"Customers": "{:,.0f}", "Repeat buyers": "{:,.0f}", "Later bought in the other mode": "{:,.0f}",
-                         "Share of repeat buyers": "{:.0%}", "Median days to cross": "{:.0f}"})
+    columns = ["first_mode", "customers", "repeat_buyers", "crossed", "crossed_share", "median_days_to_cross"]
+    headers = _headers("crossing", columns, language)
+    view = pd.DataFrame({headers[col]: c[col] for col in columns})
+    view[headers["first_mode"]] = c["first_mode"].map(lambda m: label(m, language))
+    formats = {"customers": "{:,.0f}", "repeat_buyers": "{:,.0f}", "crossed": "{:,.0f}", "crossed_share": "{:.0%}",
+               "median_days_to_cross": "{:.0f}"}
+    return styled(view, {headers[col]: f for col, f in formats.items()})
 
 
-def data_summary(study: OmnichannelStudy) -> str:
+def data_summary(study: OmnichannelStudy, language: str = "en") -> str:
     m = study.metrics
-    return (
-        f"{count(m['customers'])} customers, {count(m['orders'])} orders in {len(m['channels'])} channels, up to "
-        f"{m['observation_end']}."
+    return text(
+        "omnichannel.data_summary", language, customers=count(m["customers"]), orders=count(m["orders"]),
+        channels=len(m["channels"]), end=m["observation_end"],
     )
 
 
-def headline_numbers(study: OmnichannelStudy, currency: str) -> dict[str, object]:
+def headline_numbers(study: OmnichannelStudy, currency: str, language: str = "en") -> dict[str, object]:
     """Numbers for the site index (labels in the page language)."""
+    lang = language
     g = _repeat_groups(study)
     top = study.mix.iloc[0]
     numbers: dict[str, object] = {
-        f"Revenue share of {label(top['channel'])}": pct(top["revenue_share"]),
-        "Multi-channel repeat buyers": pct(study.metrics["multi_share_repeat"]),
+        text("omnichannel.index.revenue_share", lang, channel=label(top["channel"], lang)): pct(top["revenue_share"]),
+        text("omnichannel.index.multi_repeat", lang): pct(study.metrics["multi_share_repeat"]),
     }
     if _both_groups(g):
-        numbers["Purchase days a year, multi vs single"] = (
-            f"{g.loc['multi', 'purchase_days_per_year']:.1f} vs {g.loc['single', 'purchase_days_per_year']:.1f}"
+        numbers[text("omnichannel.index.days", lang)] = text(
+            "omnichannel.index.versus", lang, multi=f"{g.loc['multi', 'purchase_days_per_year']:.1f}",
+            single=f"{g.loc['single', 'purchase_days_per_year']:.1f}",
         )
     return numbers

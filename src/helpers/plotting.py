@@ -24,7 +24,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from .i18n import text
+from .i18n import is_chinese, text
 
 ACTUAL_COLOUR = "#1f4e79"
 MODEL_COLOUR = "#e07b39"
@@ -70,9 +70,9 @@ def set_style() -> None:
     )
 
 
-def _date_formats(language: str) -> dict:
+def date_formats(language: str) -> dict:
     """Concise date tick formats; Chinese pages read 1997年 / 3月 rather than 1997 / Mar."""
-    if text("common.actual", language) == text("common.actual", "en"):
+    if not is_chinese(language):
         return {}
     return {
         "formats": ["%Y年", "%-m月", "%-d日", "%H:%M", "%H:%M", "%S.%f"],
@@ -126,7 +126,7 @@ def cumulative_transactions(
     )
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, **_date_formats(language)))
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, **date_formats(language)))
     ax.legend()
     return fig
 
