@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..errors import ConfigError
+from ..i18n import DEFAULT_LANGUAGE, text
 
 REFERENCES: dict[str, str] = {
     "KUZ2006": "Kivetz, R., Urminsky, O. & Zheng, Y. (2006). The goal-gradient hypothesis resurrected: "
@@ -79,77 +80,43 @@ class AssumptionSpec:
         return float(value)
 
 
+def _words(name: str) -> dict[str, str]:
+    """An assumption's label, meaning and source in English (the catalog ``loyalty.assumption``)."""
+    return {part: text(f"loyalty.assumption.{name}.{part}") for part in ("label", "meaning", "source")}
+
+
+#: The assumptions; their words (label, meaning, source) live in the catalogs, in English here
+#: (also in error messages) and in the page language through :func:`label`, :func:`meaning`, :func:`source`.
 SPECS: dict[str, AssumptionSpec] = {
     s.name: s
     for s in (
+        AssumptionSpec("member_lift", default=0.03, low=0.0, high=0.06, **_words("member_lift")),
         AssumptionSpec(
-            "member_lift", "Frequency lift of membership", 0.03, 0.0, 0.06,
-            "extra purchases of an enrolled member in the entry level, as a share of their baseline rate",
-            "Leenheer et al. (2007): once self-selection of loyal customers into the programme is removed, "
-            "membership raises share-of-wallet only a little (seven times less than the naive member vs "
-            "non-member gap); Liu (2007): gains come from light and moderate buyers. No transferable point "
-            "estimate exists; 3% is a deliberately modest planning value.",
-        ),
-        AssumptionSpec(
-            "tier_lift_per_level", "Extra lift per tier level", 0.02, 0.0, 0.05,
-            "additional lift for each level above the entry level (silver +1 level, gold +2)",
-            "Kopalle et al. (2012): the tier component of a programme generates incremental sales of its own, "
-            "on top of the points component, with little synergy. 2% per level is a planning value.",
+            "tier_lift_per_level", default=0.02, low=0.0, high=0.05, **_words("tier_lift_per_level"),
             applies_to="tiers",
         ),
         AssumptionSpec(
-            "goal_gradient", "Acceleration near a reward", 0.25, 0.0, 0.40,
-            "extra lift just before the redemption threshold (scaled by progress towards it)",
-            "Kivetz, Urminsky & Zheng (2006): café members' inter-purchase time fell by 20% from the first to "
-            "the last stamp, i.e. a purchase rate 25% higher next to the reward (1/0.8 - 1).",
-            applies_to="points",
+            "goal_gradient", default=0.25, low=0.0, high=0.40, **_words("goal_gradient"), applies_to="points",
         ),
         AssumptionSpec(
-            "tier_pressure", "Acceleration near the next tier", 0.10, 0.0, 0.25,
-            "extra lift just before the next tier's threshold (scaled by progress towards it)",
-            "Kopalle et al. (2012) find points pressure for the tier component too. Set below the café "
-            "estimate because tier thresholds are far away for most members: a planning value.",
-            applies_to="tiers",
+            "tier_pressure", default=0.10, low=0.0, high=0.25, **_words("tier_pressure"), applies_to="tiers",
         ),
         AssumptionSpec(
-            "trigger_lift", "Lift from dynamic triggers", 0.02, 0.0, 0.05,
-            "extra lift of members while 'do X this month, get Y' triggers run",
-            "Taylor & Neslin (2005): a 'spend X within the period, get a reward' programme raised sales through "
-            "points pressure and afterwards through rewarded behaviour. 2% is a planning value.",
-            applies_to="triggers",
+            "trigger_lift", default=0.02, low=0.0, high=0.05, **_words("trigger_lift"), applies_to="triggers",
         ),
         AssumptionSpec(
-            "redemption_propensity", "Redemption propensity", 0.6, 0.3, 0.9,
-            "chance that a member holding enough points redeems at a purchase in a month",
-            "Dorotic et al. (2014): members choose when and how much to redeem and many postpone. "
-            "Planning value: replace it with the rate observed in your programme.",
+            "redemption_propensity", default=0.6, low=0.3, high=0.9, **_words("redemption_propensity"),
             applies_to="points", maximum=1.0,
         ),
         AssumptionSpec(
-            "pull_forward_share", "Subsidy: accelerated purchases pulled forward", 0.5, 0.0, 1.0,
-            "share of the purchases added by acceleration (rewards, tiers, triggers) that would have happened "
-            "later anyway and are taken from later baseline purchases",
-            "Kivetz, Urminsky & Zheng (2006) report post-reward resetting: the purchase rate falls back after "
-            "the reward. How much of the acceleration is borrowed is not measured; 50% splits the difference.",
-            maximum=1.0,
+            "pull_forward_share", default=0.5, low=0.0, high=1.0, **_words("pull_forward_share"), maximum=1.0,
+        ),
+        AssumptionSpec("enrolment_rate", default=0.5, low=0.3, high=0.8, **_words("enrolment_rate"), maximum=1.0),
+        AssumptionSpec(
+            "activity_scale", default=1.0, low=0.5, high=1.5, **_words("activity_scale"), applies_to="activities",
         ),
         AssumptionSpec(
-            "enrolment_rate", "Enrolment rate", 0.5, 0.3, 0.8,
-            "share of customers who join the programme at their next purchase",
-            "Planning value (no literature default): use your sign-up rate at the till and online.",
-            maximum=1.0,
-        ),
-        AssumptionSpec(
-            "activity_scale", "Engagement activity level", 1.0, 0.5, 1.5,
-            "multiplies the monthly rates of check-ins, shares, surveys and referrals (activity_rates)",
-            "Planning value (no literature default): 1 keeps the activity_rates as set.",
-            applies_to="activities",
-        ),
-        AssumptionSpec(
-            "outstanding_redeemed_share", "Outstanding points that will be redeemed", 1.0, 0.7, 1.0,
-            "share of the points still outstanding at the horizon that will be redeemed later (counted as a cost)",
-            "Prudent default: every outstanding point is a future cost. Industry reports put breakage in retail "
-            "programmes around 20-30%; lower this to your programme's ultimate redemption rate.",
+            "outstanding_redeemed_share", default=1.0, low=0.7, high=1.0, **_words("outstanding_redeemed_share"),
             maximum=1.0,
         ),
     )
@@ -232,7 +199,22 @@ def relevant(design, name: str) -> bool:
     return True
 
 
-def table(values: Mapping, design=None) -> pd.DataFrame:
+def label(name: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The reader-facing name of assumption ``name`` (or ``gross_margin``) in ``language``."""
+    return text(f"loyalty.assumption.{name}.label", language)
+
+
+def meaning(name: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """What assumption ``name`` means, in ``language``."""
+    return text(f"loyalty.assumption.{name}.meaning", language)
+
+
+def source(name: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """Where the default of assumption ``name`` comes from, in ``language``."""
+    return text(f"loyalty.assumption.{name}.source", language)
+
+
+def table(values: Mapping, design=None, language: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
     """The assumptions as a reader-facing table: name, value, range, meaning, source."""
     rows = []
     for name, spec in SPECS.items():
@@ -240,14 +222,14 @@ def table(values: Mapping, design=None) -> pd.DataFrame:
             continue
         rows.append(
             {
-                "assumption": spec.label,
+                "assumption": label(name, language),
                 "parameter": name,
                 "value": values[name],
                 "default": spec.default,
                 "low": spec.low,
                 "high": spec.high,
-                "meaning": spec.meaning,
-                "source": spec.source,
+                "meaning": meaning(name, language),
+                "source": source(name, language),
             }
         )
     return pd.DataFrame(rows)

@@ -20,14 +20,22 @@ from .. import clv
 from .. import lifetimes_adapter as la
 from ..columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID
 from ..errors import DataError
+from ..i18n import text
 from ..summary import DAYS_PER_UNIT, customer_summary, normalise_time_unit
 
-#: Value segments: label and share of customers, most valuable first.
-SEGMENTS: tuple[tuple[str, float], ...] = (
-    ("High value (top 20%)", 0.2),
-    ("Middle (next 30%)", 0.3),
-    ("Low value (bottom 50%)", 0.5),
+#: Value segments, most valuable first: key of the catalog ``loyalty.segment`` and share of customers.
+SEGMENT_KEYS: tuple[tuple[str, float], ...] = (("high", 0.2), ("middle", 0.3), ("low", 0.5))
+#: Value segments: label (English; the value in the data and the exports) and share of customers.
+SEGMENTS: tuple[tuple[str, float], ...] = tuple(
+    (text(f"loyalty.segment.{key}"), share) for key, share in SEGMENT_KEYS
 )
+_SEGMENT_KEY = {label: key for (label, _), (key, _) in zip(SEGMENTS, SEGMENT_KEYS)}
+
+
+def segment_label(label: str, language: str = "en") -> str:
+    """A value segment's label (as in :data:`SEGMENTS`) in ``language``."""
+    key = _SEGMENT_KEY.get(label)
+    return text(f"loyalty.segment.{key}", language) if key else label
 
 
 @dataclass

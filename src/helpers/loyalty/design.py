@@ -45,6 +45,11 @@ complete examples). Top-level keys::
       early_access_cost_per_member_month: 0.3
     assumptions: {member_lift: 0.02}  # optional overrides of behavioural assumptions
 
+Names and descriptions shown on the pages (``name``, ``description``, a level's or a
+trigger's ``name``) are text, or one text per page language: ``{en: Silver, zh-CN: 银卡}``
+(``en`` required: it names the design in files, exports and messages). Level names
+without their own translation use the catalog's common names (bronze, silver, gold...).
+
 Benefits (per tier or ``member_benefits``): ``discount_pct`` (percent off every purchase),
 ``free_shipping``, ``free_returns``, ``birthday_double_points``, ``early_access`` (true/false),
 ``points_multiplier`` (x points), ``cost_per_member_month`` (any other service cost).
@@ -65,6 +70,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, catalog, normalise_language, text
 
 REDEEM_MODES = ("all_blocks", "one_block")
 TRIGGER_CONDITIONS = ("purchases_in_month", "spend_in_month")
@@ -72,6 +78,28 @@ TRIGGER_REWARDS = ("bonus_points", "coupon_value", "free_shipping_next_month", "
 
 
 # ------------------------------------------------------------------------- schema
+
+
+def _localised(default: str, translations: Mapping[str, str], language: str) -> str:
+    """``default`` (English) or its translation into ``language`` when there is one."""
+    code = normalise_language(language)
+    return translations.get(code) or default
+
+
+def level_label(name: str, language: str = DEFAULT_LANGUAGE, translations: Mapping[str, str] | None = None) -> str:
+    """A tier level's name in ``language``: its own translation, else the catalog's name for a
+    common level (bronze, silver, gold, member...), else the name as written."""
+    code = normalise_language(language)
+    if translations and translations.get(code):
+        return translations[code]
+    if code == DEFAULT_LANGUAGE:
+        return name
+    return catalog(code).get(f"loyalty.level.{name.strip().lower()}", name)
+
+
+def activity_label(name: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """An engagement activity's name in ``language`` (``check_in`` -> "check in" / "签到")."""
+    return catalog(normalise_language(language)).get(f"loyalty.activity.{name}", name.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -112,23 +140,24 @@ class Benefits:
     points_multiplier: float = 1.0
     cost_per_member_month: float = 0.0
 
-    def describe(self) -> list[str]:
+    def describe(self, language: str = DEFAULT_LANGUAGE) -> list[str]:
         """The benefits in words, for the pages."""
+        lang = language
         out = []
         if self.discount_pct:
-            out.append(f"{self.discount_pct:g}% off every purchase")
+            out.append(text("loyalty.benefits.discount", lang, pct=f"{self.discount_pct:g}"))
         if self.points_multiplier != 1:
-            out.append(f"{self.points_multiplier:g}x points")
+            out.append(text("loyalty.benefits.multiplier", lang, factor=f"{self.points_multiplier:g}"))
         if self.free_shipping:
-            out.append("free shipping")
+            out.append(text("loyalty.benefits.free_shipping", lang))
         if self.free_returns:
-            out.append("free returns")
+            out.append(text("loyalty.benefits.free_returns", lang))
         if self.birthday_double_points:
-            out.append("double points in the birthday month")
+            out.append(text("loyalty.benefits.birthday", lang))
         if self.early_access:
-            out.append("early access to new products")
+            out.append(text("loyalty.benefits.early_access", lang))
         if self.cost_per_member_month:
-            out.append(f"other services costing {self.cost_per_member_month:g} per member a month")
+            out.append(text("loyalty.benefits.other", lang, cost=f"{self.cost_per_member_month:g}"))
         return out
 
 
@@ -138,6 +167,11 @@ class Tier:
     qualify_spend: float | None = None
     qualify_visits: float | None = None
     benefits: Benefits = field(default_factory=Benefits)
+    labels: dict = field(default_factory=dict)  # the name in other page languages, e.g. {"zh-CN": "银卡"}
+
+    def label(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The level's name in ``language``."""
+        return level_label(self.name, language, self.labels)
 
 
 @dataclass(frozen=True)
@@ -159,22 +193,29 @@ class Trigger:
     coupon_value: float = 0.0
     free_shipping_next_month: bool = False
     cost: float = 0.0
+    labels: dict = field(default_factory=dict)  # the name in other page languages
 
-    def describe(self, currency: str = "") -> str:
+    def label(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The trigger's name in ``language``."""
+        return _localised(self.name, self.labels, language)
+
+    def describe(self, currency: str = "", language: str = DEFAULT_LANGUAGE) -> str:
+        lang = language
         if self.purchases_in_month is not None:
-            cond = f"{self.purchases_in_month} or more purchases in a month"
+            cond = text("loyalty.trigger.purchases", lang, count=self.purchases_in_month)
         else:
-            cond = f"spending {currency}{self.spend_in_month:,.0f} or more in a month"
+            cond = text("loyalty.trigger.spend", lang, amount=f"{currency}{self.spend_in_month:,.0f}")
         rewards = []
         if self.bonus_points:
-            rewards.append(f"{self.bonus_points:,.0f} bonus points")
+            rewards.append(text("loyalty.trigger.bonus_points", lang, points=f"{self.bonus_points:,.0f}"))
         if self.coupon_value:
-            rewards.append(f"a {currency}{self.coupon_value:,.2f} coupon for next month")
+            rewards.append(text("loyalty.trigger.coupon", lang, amount=f"{currency}{self.coupon_value:,.2f}"))
         if self.free_shipping_next_month:
-            rewards.append("free shipping next month")
+            rewards.append(text("loyalty.trigger.free_shipping", lang))
         if self.cost:
-            rewards.append(f"a perk costing {currency}{self.cost:,.2f}")
-        return f"{cond} earns " + (" and ".join(rewards) or "nothing")
+            rewards.append(text("loyalty.trigger.perk", lang, amount=f"{currency}{self.cost:,.2f}"))
+        joined = text("loyalty.and", lang).join(rewards) or text("loyalty.trigger.nothing", lang)
+        return text("loyalty.trigger.rule", lang, condition=cond, rewards=joined)
 
 
 @dataclass(frozen=True)
@@ -207,6 +248,23 @@ class Design:
     assumptions: dict = field(default_factory=dict)
     source: str = ""
     has_tiers: bool = False
+    names: dict = field(default_factory=dict)  # the name in other page languages, e.g. {"zh-CN": "简单积分"}
+    descriptions: dict = field(default_factory=dict)  # the description in other page languages
+
+    def display_name(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The design's name as shown on a page in ``language``."""
+        return _localised(self.name, self.names, language)
+
+    def display_description(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The design's description in ``language`` (English when it has no translation)."""
+        return _localised(self.description, self.descriptions, language)
+
+    def level_label(self, name: str, language: str = DEFAULT_LANGUAGE) -> str:
+        """The name of the design's level ``name`` in ``language``."""
+        for level in self.levels:
+            if level.name == name:
+                return level.label(language)
+        return level_label(name, language)
 
     @property
     def slug(self) -> str:
@@ -299,6 +357,35 @@ class _Reader:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise self.error(full, value, "expected text")
         return str(value).strip()
+
+    def localised(
+        self, data: Mapping, key: str, path: str, *, required: bool = False, default: str = ""
+    ) -> tuple[str, dict]:
+        """Text, or one text per page language (``{en: ..., zh-CN: ...}``): the English text and
+        the other languages' texts."""
+        full = f"{path}.{key}" if path else key
+        value = data.get(key)
+        if not isinstance(value, Mapping):
+            return self.text(data, key, path, required=required, default=default), {}
+        allowed = ", ".join(LANGUAGES)
+        if not value:
+            raise self.error(full, value, f"expected text or one text per language ({allowed})")
+        out: dict[str, str] = {}
+        for lang, item in value.items():
+            if lang not in LANGUAGES:
+                raise self.error(
+                    f"{full}.{lang}", item, f"unknown language; use {allowed} (e.g. {{en: Gold, zh-CN: 金卡}})"
+                )
+            out[lang] = self.text(value, lang, full, required=True)
+            if not out[lang]:
+                raise self.error(f"{full}.{lang}", item, "expected non-empty text")
+        if DEFAULT_LANGUAGE not in out:
+            raise self.error(
+                f"{full}.{DEFAULT_LANGUAGE}", _MISSING,
+                f"give the {DEFAULT_LANGUAGE} text too (it names the design in files and messages)",
+            )
+        english = out.pop(DEFAULT_LANGUAGE)
+        return english, out
 
     def multipliers(self, data: Mapping, key: str, path: str, *, shares: bool = False) -> dict:
         full = f"{path}.{key}"
@@ -414,7 +501,7 @@ def _tiers(r: _Reader, raw: Any) -> tuple[tuple[Tier, ...], dict]:
     for i, item in enumerate(levels_raw):
         path = f"tiers.levels[{i}]"
         spec = r.mapping(item, path, LEVEL_KEYS)
-        name = r.text(spec, "name", path, required=True)
+        name, labels = r.localised(spec, "name", path, required=True)
         if not name:
             raise r.error(f"{path}.name", spec.get("name"), "expected a non-empty name")
         if name in names:
@@ -428,7 +515,7 @@ def _tiers(r: _Reader, raw: Any) -> tuple[tuple[Tier, ...], dict]:
             )
         if i > 0 and spend is None and visits is None:
             raise r.error(path, spec, "a level above the first needs qualify_spend and/or qualify_visits")
-        levels.append(Tier(name, spend, visits, _benefits(r, spec.get("benefits"), f"{path}.benefits")))
+        levels.append(Tier(name, spend, visits, _benefits(r, spec.get("benefits"), f"{path}.benefits"), labels))
     for key in ("qualify_spend", "qualify_visits"):  # thresholds must rise with the level
         previous, previous_i = 0.0, 0
         for i, level in enumerate(levels[1:], start=1):
@@ -469,9 +556,17 @@ def _triggers(r: _Reader, raw: Any) -> tuple[Trigger, ...]:
         reward = r.mapping(spec.get("reward"), f"{path}.reward", TRIGGER_REWARDS)
         if not reward:
             raise r.error(f"{path}.reward", spec.get("reward", _MISSING), f"give a reward: {', '.join(TRIGGER_REWARDS)}")
+        name, labels = r.localised(spec, "name", path)
+        if not name:  # unnamed: "trigger 2" in every page language
+            name = text("loyalty.trigger.default_name", DEFAULT_LANGUAGE, number=i + 1)
+            labels = {
+                lang: text("loyalty.trigger.default_name", lang, number=i + 1)
+                for lang in LANGUAGES if lang != DEFAULT_LANGUAGE
+            }
         out.append(
             Trigger(
-                name=r.text(spec, "name", path, default=f"trigger {i + 1}"),
+                name=name,
+                labels=labels,
                 purchases_in_month=r.number(when, "purchases_in_month", f"{path}.when", low=1, integer=True),
                 spend_in_month=r.number(when, "spend_in_month", f"{path}.when", low=0.0, low_open=True),
                 bonus_points=r.number(reward, "bonus_points", f"{path}.reward", default=0.0, low=0.0),
@@ -499,9 +594,10 @@ def design_from_mapping(raw: Any, source: str = "the design") -> Design:
     data = r.mapping(raw, "", TOP_KEYS)
     if not data:
         raise ConfigError(f"{source}: the design is empty; see playbooks/designs/ for examples")
-    name = r.text(data, "name", "", required=True)
+    name, names = r.localised(data, "name", "", required=True)
     if not name:
         raise r.error("name", data.get("name"), "expected a non-empty name")
+    description, descriptions = r.localised(data, "description", "")
     gm = r.number(data, "gross_margin", "", low=0.0, high=1.0, low_open=True, allow_null=True)
     if "tiers" in data and data["tiers"] is not None:
         if "member_benefits" in data:
@@ -521,7 +617,9 @@ def design_from_mapping(raw: Any, source: str = "the design") -> Design:
         assumptions = check_overrides(assumptions, f"{source}: assumptions")
     return Design(
         name=name,
-        description=r.text(data, "description", ""),
+        description=description,
+        descriptions=descriptions,
+        names=names,
         gross_margin=gm,
         earn=_earn(r, data.get("earn")),
         burn=_burn(r, data.get("burn")),
@@ -565,4 +663,13 @@ def load_designs(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Desig
             if key in seen and seen[key] != d.source:
                 raise ConfigError(f"{d.source}: name {key!r} is also used by {seen[key]}; give each design its own name")
             seen[key] = d.source
+    for lang in LANGUAGES:  # pages in every language tell the designs apart
+        shown: dict[str, str] = {}
+        for d in designs:
+            key = d.display_name(lang)
+            if key in shown and shown[key] != d.source:
+                raise ConfigError(
+                    f"{d.source}: name {key!r} ({lang}) is also used by {shown[key]}; give each design its own name"
+                )
+            shown[key] = d.source
     return designs

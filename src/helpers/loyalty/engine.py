@@ -66,6 +66,7 @@ import pandas as pd
 from scipy.special import gammaincinv
 
 from ..errors import ConfigError
+from ..i18n import is_chinese, text
 from . import assumptions as A
 from .base import CustomerBase
 from .design import Design
@@ -467,6 +468,9 @@ class SimResult:
     n_customers: int
     per_customer: pd.DataFrame | None = None
     earn_note: str = ""
+    #: how channel / category multipliers were applied: (dimension, how) with how one of
+    #: own_mix, assumed_mix, not_applied (keys of the catalog ``loyalty.multipliers``)
+    earn_notes: tuple = ()
 
 
 def earn_multipliers(design: Design, base: CustomerBase) -> tuple[np.ndarray | float, str]:
@@ -478,7 +482,6 @@ def earn_multipliers(design: Design, base: CustomerBase) -> tuple[np.ndarray | f
     """
     e = design.earn
     total: np.ndarray | float = 1.0
-    notes = []
     for label, mults, shares, mix in (
         ("channel", e.channel_multipliers, base.channel_shares, e.channel_mix),
         ("category", e.category_multipliers, base.category_shares, e.category_mix),
@@ -490,13 +493,34 @@ def earn_multipliers(design: Design, base: CustomerBase) -> tuple[np.ndarray | f
             per = shares.to_numpy() @ vec
             fallback = float(np.nanmean(per)) if np.isfinite(per).any() else 1.0
             total = total * np.where(np.isfinite(per), per, fallback)
-            notes.append(f"{label} multipliers applied to each customer's own {label} mix")
         elif mix:
             total = total * sum(share * mults.get(name, 1.0) for name, share in mix.items())
-            notes.append(f"{label} multipliers applied to the assumed {label}_mix")
-        else:
-            notes.append(f"{label} multipliers not applied: the data has no {label} column and the design no {label}_mix")
-    return total, "; ".join(notes)
+    return total, describe_earn_notes(earn_notes(design, base))
+
+
+def earn_notes(design: Design, base: CustomerBase) -> tuple[tuple[str, str], ...]:
+    """How :func:`earn_multipliers` applies channel and category multipliers: pairs of
+    (``channel`` or ``category``, ``own_mix``, ``assumed_mix`` or ``not_applied``)."""
+    e = design.earn
+    out = []
+    for dimension, mults, shares, mix in (
+        ("channel", e.channel_multipliers, base.channel_shares, e.channel_mix),
+        ("category", e.category_multipliers, base.category_shares, e.category_mix),
+    ):
+        if mults:
+            out.append((dimension, "own_mix" if shares is not None else "assumed_mix" if mix else "not_applied"))
+    return tuple(out)
+
+
+def describe_earn_notes(notes, language: str = "en") -> str:
+    """The notes of :func:`earn_notes` in words ("" when there are none)."""
+    parts = []
+    for dimension, how in notes:
+        parts.append(text(
+            f"loyalty.multipliers.{how}", language, dimension=text(f"loyalty.multipliers.{dimension}", language),
+            key=f"{dimension}_mix",
+        ))
+    return ("；" if is_chinese(language) else "; ").join(parts)
 
 
 @dataclass
@@ -672,6 +696,7 @@ def simulate(
     labels = base.segment_labels
     seg_codes = pd.Categorical(base.segments.to_numpy(dtype=object), categories=labels).codes.astype(np.int64)
     mult_all, note = earn_multipliers(design, base)
+    notes = earn_notes(design, base)
     block = max(1, settings.chunk_cells // runs)
     jobs = [
         _Block(
@@ -703,4 +728,5 @@ def simulate(
         design=design, values=values, settings=settings, monthly=monthly,
         tiers=sum(p["tiers"] for p in parts), outstanding=sum(p["outstanding"] for p in parts),
         segments=segments, segment_labels=labels, n_customers=n, per_customer=per_customer, earn_note=note,
+        earn_notes=notes,
     )

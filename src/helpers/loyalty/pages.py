@@ -10,6 +10,9 @@ same "About this run" footer. Pages go to ``<output_dir>/pages/<design>.html``; 
 build copies that folder to ``<site>/<pages_link>/`` next to the comparison page
 (``extra_pages: pages`` in the study config), so the comparison page links
 ``<pages_link>/<design>.html`` and each design page links back to ``../<pages_link>.html``.
+Design pages are written in the comparison page's language (``lang``): headings, text,
+tables, figures and the page's ``<html lang>`` (catalog ``loyalty.page`` and the rest of
+``loyalty``).
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from pandas.io.formats.style import Styler
 
 from ..errors import ConfigError
 from ..files import write_text_atomic
+from ..i18n import normalise_language, text
 from ..plotting import to_png
 from ..privacy import display_ids
 from . import figures, narrative, tables
+from .engine import describe_earn_notes
 from .results import DesignResult, Lab, metrics_dict
 
 PAGES_DIR = "pages"
@@ -90,49 +95,53 @@ class PageBuilder:
 
 
 def design_page(r: DesignResult, lab: Lab, *, currency: str = "$", pages_link: str = "loyalty_lab",
-                figure_dir: Path | None = None) -> NotebookNode:
-    """The cells of one design's page."""
+                figure_dir: Path | None = None, language: str = "en") -> NotebookNode:
+    """The cells of one design's page, in ``language``."""
+    lang = language
+
+    def t(key: str, **values) -> str:
+        return text(f"loyalty.page.{key}", lang, **values)
+
     p = PageBuilder(figure_dir, prefix=f"{r.design.slug}_")
-    p.md(f"[← All designs compared](../{pages_link}.html)\n\n"
-         + (r.design.description if r.design.description else ""))
-    p.md("## The answer")
-    p.md(narrative.design_headline(r, lab, currency))
-    p.md("## The rules")
-    p.md(narrative.rules_md(r.design, currency))
-    p.md("## Where the money goes")
-    p.figure(figures.cost_breakdown([r], currency), "costs")
-    p.md(narrative.costs_text(_single(lab, r), currency))
-    p.table(tables.results(r, currency))
+    p.md(t("back", pages_link=pages_link) + "\n\n" + r.design.display_description(lang))
+    p.md(t("answer"))
+    p.md(narrative.design_headline(r, lab, currency, lang))
+    p.md(t("rules"))
+    p.md(narrative.rules_md(r.design, currency, lang))
+    p.md(t("money"))
+    p.figure(figures.cost_breakdown([r], currency, lang), "costs")
+    p.md(narrative.costs_text(_single(lab, r), currency, lang))
+    p.table(tables.results(r, currency, lang))
     if r.sensitivity is not None:
-        p.md("## Which assumptions matter")
-        p.figure(figures.tornado(r.sensitivity), "tornado")
-        p.md(narrative.tornado_text(r))
-        p.table(tables.sensitivity(r))
+        p.md(t("sensitivity"))
+        p.figure(figures.tornado(r.sensitivity, language=lang), "tornado")
+        p.md(narrative.tornado_text(r, lang))
+        p.table(tables.sensitivity(r, lang))
     if r.break_even is not None:
-        p.md(narrative.break_even_detail(r, currency))
-    p.md("## Members over time")
-    p.figure(figures.tier_distribution(r.tiers), "tiers")
-    p.md(narrative.tiers_text(r, lab))
+        p.md(narrative.break_even_detail(r, currency, lang))
+    p.md(t("members"))
+    p.figure(figures.tier_distribution(r.tiers, lang, r.design), "tiers")
+    p.md(narrative.tiers_text(r, lab, lang))
     if r.metric("points_earned") > 0:
-        p.md("## Points")
-        p.figure(figures.points_flow(r.monthly, r.design.burn.point_value, currency), "points")
-        p.md(narrative.points_text(r, lab, currency))
-    p.md("## By customer segment")
-    p.figure(figures.segment_contribution(r.segments, currency), "segments")
-    p.md(narrative.segments_text(r, currency))
-    p.table(tables.segments(r, currency))
-    p.md("## Assumptions used")
-    p.md("How customers are assumed to respond. Change them in the design file (`assumptions:`) or for every "
-         "design with the notebook parameter `assumptions`.")
-    p.table(tables.assumptions(r.sim.values, r.design))
+        p.md(t("points"))
+        p.figure(figures.points_flow(r.monthly, r.design.burn.point_value, currency, lang), "points")
+        p.md(narrative.points_text(r, lab, currency, lang))
+    p.md(t("segments"))
+    p.figure(figures.segment_contribution(r.segments, currency, lang), "segments")
+    p.md(narrative.segments_text(r, currency, lang))
+    p.table(tables.segments(r, currency, lang))
+    p.md(t("assumptions"))
+    p.md(t("assumptions_note"))
+    p.table(tables.assumptions(r.sim.values, r.design, lang))
     if r.design.earn.activities:
-        p.table(tables.activity_rates(r.sim.values))
-    if r.sim.earn_note:
-        p.md(f"Points multipliers: {r.sim.earn_note}.")
-    p.md("## Method")
-    p.md(narrative.method_md(lab))
-    p.md("### References\n\n" + narrative.references_md())
-    p.md(f"Design file: `{r.design.source}`.")
+        p.table(tables.activity_rates(r.sim.values, lang))
+    notes = describe_earn_notes(r.sim.earn_notes, lang) if r.sim.earn_notes else r.sim.earn_note
+    if notes:
+        p.md(text("loyalty.multipliers.line", lang, notes=notes))
+    p.md(t("method"))
+    p.md(narrative.method_md(lab, lang))
+    p.md(narrative.references_section(lang))
+    p.md(t("design_file", path=r.design.source))
     return p.notebook()
 
 
@@ -150,25 +159,33 @@ def write_design_pages(
     parameters: dict | None = None,
     lang: str = "en",
 ) -> list[Path]:
-    """Render every design's page to ``<output_dir>/pages/<design>.html``; returns the paths."""
+    """Render every design's page to ``<output_dir>/pages/<design>.html`` in the page language
+    ``lang`` ("en" or "zh-CN"); returns the paths."""
     from ..render import RunInfo, render_page
 
     check_pages_link(pages_link)
+    lang = normalise_language(lang)
     folder = Path(output_dir) / PAGES_DIR
     written = []
     for r in lab.results:
         started = dt.datetime.now(dt.timezone.utc)
         clock = time.monotonic()
-        nb = design_page(r, lab, currency=currency, pages_link=pages_link, figure_dir=Path(output_dir) / "figures")
+        nb = design_page(r, lab, currency=currency, pages_link=pages_link, figure_dir=Path(output_dir) / "figures",
+                         language=lang)
         info = RunInfo(
             data_source=data_source,
             parameters=dict(parameters or {}),
             started=started,
             duration_s=time.monotonic() - clock,
-            extra={"Notebook": "notebooks/loyalty_lab.ipynb (design page)", "Design file": r.design.source},
+            extra={
+                text("loyalty.page.notebook_label", lang): text(
+                    "loyalty.page.notebook_value", lang, notebook="notebooks/loyalty_lab.ipynb"
+                ),
+                text("loyalty.page.design_file_label", lang): r.design.source,
+            },
         )
-        written.append(render_page(nb, folder / f"{r.design.slug}.html", title=f"Loyalty design: {r.name}",
-                                   run_info=info, lang=lang))
+        title = text("loyalty.page.title", lang, name=r.display_name(lang))
+        written.append(render_page(nb, folder / f"{r.design.slug}.html", title=title, run_info=info, lang=lang))
     return written
 
 

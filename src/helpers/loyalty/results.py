@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ..i18n import text
 from . import assumptions as A
 from .base import CustomerBase
 from .design import Design
@@ -55,7 +56,9 @@ class BreakEven:
     profit_at_lift: float
     cost_at_lift: float
     evaluations: list = field(default_factory=list)  # (lift, expected profit) pairs tried
-    note: str = ""
+    note: str = ""  # why there is no lift (English, for the exported metrics)
+    reason: str = ""  # the same as a key of the catalog ``loyalty.break_even.reason``: pays_anyway, no_gain, max_lift
+    max_lift: float = MAX_LIFT  # the largest lift tried
 
 
 @dataclass
@@ -80,6 +83,10 @@ class DesignResult:
     @property
     def name(self) -> str:
         return self.design.name
+
+    def display_name(self, language: str = "en") -> str:
+        """The design's name on a page in ``language``."""
+        return self.design.display_name(language)
 
 
 def _fixed_cost(design: Design, months: int) -> float:
@@ -244,17 +251,14 @@ def break_even_lift(
     tried: list = []
     p0, c0 = profit(0.0)
     if p0 >= 0:
-        return BreakEven(0.0, p0, c0, tried, "the design pays for itself without any change in behaviour")
+        return BreakEven(0.0, p0, c0, tried, _reason_text("pays_anyway", max_lift), "pays_anyway", max_lift)
     x, (p, c) = min(0.05, max_lift), profit(min(0.05, max_lift))
     if p <= p0:
-        return BreakEven(
-            None, p, c, tried,
-            "more purchases do not pay here: each extra purchase costs more in rewards and benefits than its margin",
-        )
+        return BreakEven(None, p, c, tried, _reason_text("no_gain", max_lift), "no_gain", max_lift)
     lo, plo, prev, pprev = 0.0, p0, 0.0, p0
     while p < 0:  # walk up with secant steps until the profit turns positive
         if x >= max_lift:
-            return BreakEven(None, p, c, tried, f"the design does not pay even at a {max_lift:.0%} lift")
+            return BreakEven(None, p, c, tried, _reason_text("max_lift", max_lift), "max_lift", max_lift)
         lo, plo = x, p
         slope = (p - pprev) / (x - prev)
         nxt = x - p / slope if slope > 0 else 2 * x
@@ -281,7 +285,11 @@ def break_even_lift(
             if side == 1:
                 plo /= 2
             side = 1
-    return BreakEven(float(best[0]), best[1], best[2], tried)
+    return BreakEven(float(best[0]), best[1], best[2], tried, max_lift=max_lift)
+
+
+def _reason_text(reason: str, max_lift: float, language: str = "en") -> str:
+    return text(f"loyalty.break_even.reason.{reason}", language, max_lift=f"{max_lift:.0%}")
 
 
 # ------------------------------------------------------------------------ sensitivity
@@ -355,6 +363,10 @@ class Lab:
     def comparison(self) -> pd.DataFrame:
         return comparison_table(self.results)
 
+    def comparison_in(self, language: str = "en") -> pd.DataFrame:
+        """The comparison table with the designs' names in ``language`` (for pages)."""
+        return comparison_table(self.results, language)
+
     @property
     def best(self) -> DesignResult:
         """The design with the highest expected profit."""
@@ -392,14 +404,14 @@ def run_lab(
     return Lab(results, base, settings, dict(assumptions or {}), gross_margin)
 
 
-def comparison_table(results: list[DesignResult]) -> pd.DataFrame:
-    """One row per design: the headline numbers with intervals."""
+def comparison_table(results: list[DesignResult], language: str = "en") -> pd.DataFrame:
+    """One row per design: the headline numbers with intervals (names in ``language``)."""
     rows = []
     for r in results:
         s = r.summary
         rows.append(
             {
-                "design": r.name,
+                "design": r.display_name(language),
                 "slug": r.design.slug,
                 "roi": s.loc["roi", "mean"],
                 "roi_low": s.loc["roi", "low"],

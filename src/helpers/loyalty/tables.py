@@ -1,4 +1,8 @@
-"""Reader-facing tables of the loyalty lab (styled with :func:`helpers.tables.styled`)."""
+"""Reader-facing tables of the loyalty lab (styled with :func:`helpers.tables.styled`).
+
+Headers and labels are in the page language (catalog ``loyalty.table``); numbers are
+formatted the same way in every language.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,48 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from ..i18n import text
 from ..tables import styled
 from . import assumptions as A
+from .base import segment_label
+from .design import activity_label
 from .results import DesignResult, Lab
 
-#: Rows of a design's results table: metric, label, kind ("money", "pct", "count", "points").
+#: Rows of a design's results table: metric (its label is ``loyalty.table.result.<metric>``) and
+#: kind ("money", "pct", "count").
 RESULT_ROWS = (
-    ("revenue_base", "Revenue without the programme", "money"),
-    ("incremental_revenue", "Incremental revenue", "money"),
-    ("incremental_margin", "Incremental gross margin", "money"),
-    ("reward_cost", "Rewards redeemed (cost)", "money"),
-    ("benefit_cost", "Tier and member benefits", "money"),
-    ("trigger_cost", "Trigger rewards", "money"),
-    ("member_cost", "Per-member and enrolment costs", "money"),
-    ("fixed_cost", "Fixed costs", "money"),
-    ("liability_cost", "Expected cost of outstanding points", "money"),
-    ("total_cost", "Total programme cost", "money"),
-    ("profit", "Profit", "money"),
-    ("roi", "ROI", "pct"),
-    ("members", "Members at the horizon", "count"),
-    ("effective_lift", "Extra purchases of members (lift)", "pct"),
-    ("points_earned", "Points earned", "count"),
-    ("points_redeemed", "Points redeemed", "count"),
-    ("points_expired", "Points expired", "count"),
-    ("breakage_rate", "Breakage (expired / earned)", "pct"),
-    ("liability_face", "Outstanding points at face value", "money"),
+    ("revenue_base", "money"),
+    ("incremental_revenue", "money"),
+    ("incremental_margin", "money"),
+    ("reward_cost", "money"),
+    ("benefit_cost", "money"),
+    ("trigger_cost", "money"),
+    ("member_cost", "money"),
+    ("fixed_cost", "money"),
+    ("liability_cost", "money"),
+    ("total_cost", "money"),
+    ("profit", "money"),
+    ("roi", "pct"),
+    ("members", "count"),
+    ("effective_lift", "pct"),
+    ("points_earned", "count"),
+    ("points_redeemed", "count"),
+    ("points_expired", "count"),
+    ("breakage_rate", "pct"),
+    ("liability_face", "money"),
 )
+
+
+#: Long text columns (what an assumption means, where it comes from) wrap instead of running off the page.
+_WRAP = {"white-space": "normal", "text-align": "left", "min-width": "16em"}
+
+
+def _wrapped(styler: Styler, columns: list[str]) -> Styler:
+    return styler.set_properties(subset=columns, **_WRAP)
+
+
+def _t(key: str, language: str, **values) -> str:
+    return text(f"loyalty.table.{key}", language, **values)
 
 
 def _fmt(kind: str, currency: str):
@@ -45,119 +65,133 @@ def _fmt(kind: str, currency: str):
     }[kind]
 
 
-def comparison(lab: Lab, currency: str = "$") -> Styler:
+def comparison(lab: Lab, currency: str = "$", language: str = "en") -> Styler:
     """The headline table across designs."""
-    table = lab.comparison
+    lang = language
+    table = lab.comparison_in(lang)
+    h = {key: _t(key, lang, currency=currency) for key in (
+        "design", "expected_roi", "roi_range", "expected_profit", "runs_with_profit", "lift_expected",
+        "break_even_lift", "liability", "breakage", "members",
+    )}
     view = pd.DataFrame(
         {
-            "Design": table["design"],
-            "Expected ROI": table["roi"],
-            "ROI, 95% of runs": [f"{lo:+.0%} to {hi:+.0%}" for lo, hi in zip(table["roi_low"], table["roi_high"])],
-            f"Expected profit ({currency})": table["profit"],
-            "Runs with a profit": table["probability_profit"],
-            "Lift expected": table["effective_lift"],
-            "Break-even lift": table["break_even_lift"],
-            f"Points liability ({currency})": table["liability_face"],
-            "Breakage": table["breakage_rate"],
-            "Members": table["members"],
+            h["design"]: table["design"],
+            h["expected_roi"]: table["roi"],
+            h["roi_range"]: [
+                text("loyalty.interval", lang, low=f"{lo:+.0%}", high=f"{hi:+.0%}")
+                for lo, hi in zip(table["roi_low"], table["roi_high"])
+            ],
+            h["expected_profit"]: table["profit"],
+            h["runs_with_profit"]: table["probability_profit"],
+            h["lift_expected"]: table["effective_lift"],
+            h["break_even_lift"]: table["break_even_lift"],
+            h["liability"]: table["liability_face"],
+            h["breakage"]: table["breakage_rate"],
+            h["members"]: table["members"],
         }
     )
     return styled(
         view,
         {
-            "Expected ROI": "{:+.0%}",
-            f"Expected profit ({currency})": "{:,.0f}",
-            "Runs with a profit": "{:.0%}",
-            "Lift expected": "{:.1%}",
-            "Break-even lift": "{:.1%}",
-            f"Points liability ({currency})": "{:,.0f}",
-            "Breakage": "{:.0%}",
-            "Members": "{:,.0f}",
+            h["expected_roi"]: "{:+.0%}",
+            h["expected_profit"]: "{:,.0f}",
+            h["runs_with_profit"]: "{:.0%}",
+            h["lift_expected"]: "{:.1%}",
+            h["break_even_lift"]: "{:.1%}",
+            h["liability"]: "{:,.0f}",
+            h["breakage"]: "{:.0%}",
+            h["members"]: "{:,.0f}",
         },
     )
 
 
-def results(r: DesignResult, currency: str = "$") -> Styler:
+def results(r: DesignResult, currency: str = "$", language: str = "en") -> Styler:
     """A design's results with their intervals across runs."""
+    lang = language
+    expected, low, high = _t("expected", lang), _t("low", lang), _t("high", lang)
     rows = []
-    for key, label, kind in RESULT_ROWS:
+    for key, kind in RESULT_ROWS:
         if key not in r.summary.index:
             continue
-        mean, low, high = (r.summary.loc[key, c] for c in ("mean", "low", "high"))
+        mean, lo, hi = (r.summary.loc[key, c] for c in ("mean", "low", "high"))
         fmt = _fmt(kind, currency)
-        rows.append({"": label, "Expected": fmt(mean), "Low (2.5%)": fmt(low), "High (97.5%)": fmt(high)})
+        rows.append({"": _t(f"result.{key}", lang), expected: fmt(mean), low: fmt(lo), high: fmt(hi)})
     return styled(pd.DataFrame(rows))
 
 
-def segments(r: DesignResult, currency: str = "$") -> Styler:
+def segments(r: DesignResult, currency: str = "$", language: str = "en") -> Styler:
     """A design's results by value segment."""
-    view = r.segments.rename(
-        columns={
-            "segment": "Segment",
-            "customers": "Customers",
-            "members": "Members",
-            "revenue_base": f"Revenue without programme ({currency})",
-            "incremental_revenue": f"Incremental revenue ({currency})",
-            "incremental_margin": f"Incremental margin ({currency})",
-            "variable_cost": f"Variable cost ({currency})",
-            "contribution": f"Contribution ({currency})",
-            "roi_before_fixed": "ROI before fixed costs",
-        }
-    )
-    money_cols = [c for c in view.columns if c.endswith(f"({currency})")]
-    return styled(view, {**{c: "{:,.0f}" for c in money_cols}, "Customers": "{:,.0f}", "Members": "{:,.0f}",
-                         "ROI before fixed costs": "{:+.0%}"})
+    lang = language
+    money_keys = ("revenue_base", "incremental_revenue", "incremental_margin", "variable_cost", "contribution")
+    headers = {key: _t(key, lang, currency=currency)
+               for key in ("segment", "customers", "members", *money_keys, "roi_before_fixed")}
+    view = r.segments.assign(segment=[segment_label(s, lang) for s in r.segments["segment"]]).rename(columns=headers)
+    return styled(view, {**{headers[k]: "{:,.0f}" for k in money_keys}, headers["customers"]: "{:,.0f}",
+                         headers["members"]: "{:,.0f}", headers["roi_before_fixed"]: "{:+.0%}"})
 
 
-def assumptions(values: dict, design=None) -> Styler:
+def assumptions(values: dict, design=None, language: str = "en") -> Styler:
     """The behavioural assumptions used, with their range and source."""
-    table = A.table(values, design)
-    view = table.rename(
-        columns={"assumption": "Assumption", "parameter": "Parameter", "value": "Value", "low": "Low", "high": "High",
-                 "meaning": "Meaning", "source": "Source"}
-    ).drop(columns=["default"])
-    return styled(view, {"Value": "{:g}", "Low": "{:g}", "High": "{:g}"})
+    lang = language
+    table = A.table(values, design, lang)
+    keys = {"assumption": "assumption", "parameter": "parameter", "value": "value", "low": "low_range",
+            "high": "high_range", "meaning": "meaning", "source": "source"}
+    headers = {column: _t(key, lang) for column, key in keys.items()}
+    view = table.rename(columns=headers).drop(columns=["default"])
+    return _wrapped(
+        styled(view, {headers["value"]: "{:g}", headers["low"]: "{:g}", headers["high"]: "{:g}"}),
+        [headers["meaning"], headers["source"]],
+    )
 
 
-def assumptions_by_design(lab: Lab) -> Styler:
+def assumptions_by_design(lab: Lab, language: str = "en") -> Styler:
     """Assumption values used by each design (blank: does not apply to that design)."""
+    lang = language
+    h = {key: _t(key, lang) for key in ("assumption", "parameter", "default", "range")}
+    names = [r.display_name(lang) for r in lab.results]
     rows = []
     for name, spec in A.SPECS.items():
-        row = {"Assumption": spec.label, "Parameter": name, "Default": spec.default,
-               "Range (tornado)": f"{spec.low:g} – {spec.high:g}"}
-        for r in lab.results:
-            row[r.name] = r.sim.values[name] if A.relevant(r.design, name) else np.nan
+        row = {h["assumption"]: A.label(name, lang), h["parameter"]: name, h["default"]: spec.default,
+               h["range"]: f"{spec.low:g} – {spec.high:g}"}
+        for r, shown in zip(lab.results, names):
+            row[shown] = r.sim.values[name] if A.relevant(r.design, name) else np.nan
         rows.append(row)
     view = pd.DataFrame(rows)
-    return styled(view, {"Default": "{:g}", **{r.name: "{:g}" for r in lab.results}})
+    return styled(view, {h["default"]: "{:g}", **{shown: "{:g}" for shown in names}})
 
 
-def sources() -> Styler:
+def sources(language: str = "en") -> Styler:
     """Where each default comes from."""
+    lang = language
+    meaning, where = _t("what_it_means", lang), _t("where_from", lang)
     view = pd.DataFrame(
-        [{"Assumption": s.label, "What it means": s.meaning, "Where the default comes from": s.source} for s in A.SPECS.values()]
+        [{_t("assumption", lang): A.label(name, lang), meaning: A.meaning(name, lang), where: A.source(name, lang)}
+         for name in A.SPECS]
     )
-    return styled(view)
+    return _wrapped(styled(view), [meaning, where])
 
 
-def activity_rates(values: dict) -> Styler:
+def activity_rates(values: dict, language: str = "en") -> Styler:
     rates = values["activity_rates"]
-    view = pd.DataFrame({"Activity": [k.replace("_", " ") for k in rates], "Events per member per month": list(rates.values())})
-    return styled(view, {"Events per member per month": "{:g}"})
+    activity, rate = _t("activity", language), _t("rate", language)
+    view = pd.DataFrame({activity: [activity_label(k, language) for k in rates], rate: list(rates.values())})
+    return styled(view, {rate: "{:g}"})
 
 
-def sensitivity(r: DesignResult) -> Styler:
+def sensitivity(r: DesignResult, language: str = "en") -> Styler:
     """The tornado chart's numbers: each assumption at its low and high value."""
     from .figures import _short
 
+    lang = language
     sens = r.sensitivity
+    h = {key: _t(key, lang) for key in ("assumption", "low_value", "high_value", "roi_low", "roi_high")}
     view = pd.DataFrame(
         {
-            "Assumption": sens["assumption"],
-            "Low value": [_short(v, p) for v, p in zip(sens["low_value"], sens["parameter"])],
-            "High value": [_short(v, p) for v, p in zip(sens["high_value"], sens["parameter"])],
-            "ROI at low": sens["roi_low"],
-            "ROI at high": sens["roi_high"],
+            h["assumption"]: [A.label(p, lang) for p in sens["parameter"]],
+            h["low_value"]: [_short(v, p) for v, p in zip(sens["low_value"], sens["parameter"])],
+            h["high_value"]: [_short(v, p) for v, p in zip(sens["high_value"], sens["parameter"])],
+            h["roi_low"]: sens["roi_low"],
+            h["roi_high"]: sens["roi_high"],
         }
     )
-    return styled(view, {"ROI at low": "{:+.0%}", "ROI at high": "{:+.0%}"})
+    return styled(view, {h["roi_low"]: "{:+.0%}", h["roi_high"]: "{:+.0%}"})
