@@ -167,64 +167,67 @@ def case_summary_duckdb(n: int, memory_limit: str | None = None, fmt: str = "par
             "memory_limit": memory_limit, "format": fmt}
 
 
-def case_fit_lifetimes(model: str, n: int) -> dict:
+def case_fit_lifetimes(model: str, n: int, converged: bool = False) -> dict:
+    """Plain lifetimes on every customer; ``converged``: Pareto/NBD run from a fixed start to
+    a tolerance of 1e-8 (lifetimes' default is a random start and Nelder-Mead to 1e-4)."""
+    import numpy as np
     from lifetimes import BetaGeoFitter, ParetoNBDFitter
 
     base = customer_base(n)
     fitter = {"bgnbd": BetaGeoFitter, "pareto": ParetoNBDFitter}[model]()
     f, r, T = (base[c].to_numpy() for c in ("frequency", "recency", "T"))
+    options = {"initial_params": np.ones(4), "tol": 1e-8, "maxiter": 20000} if converged else {}
+    np.random.seed(SEED)  # lifetimes' Pareto/NBD draws its start from numpy's global generator
     with warnings.catch_warnings(), Timer() as t:
         warnings.simplefilter("ignore")
-        fitter.fit(f, r, T)
-    return {"seconds": t.seconds, "params": {k: float(v) for k, v in fitter.params_.items()},
+        fitter.fit(f, r, T, **options)
+    params = {k: float(v) for k, v in fitter.params_.items()}
+    return {"seconds": t.seconds, "params": params, "log_likelihood": _lifetimes_log_likelihood(model, params, f, r, T),
             "peak_rss_mb": peak_rss_mb()}
 
 
+def _lifetimes_log_likelihood(model: str, params: dict, f, r, T) -> float:
+    """The true log-likelihood at ``params``, computed by lifetimes' own functions (not timed)."""
+    import numpy as np
+    from lifetimes import BetaGeoFitter, ParetoNBDFitter
+
+    values = np.array(list(params.values()))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if model == "pareto":
+            return float(ParetoNBDFitter._conditional_log_likelihood(values, f, r, T).sum())
+        return float(-BetaGeoFitter._negative_log_likelihood(np.log(values), f, r, T, np.ones(len(f)), 0.0) * len(f))
+
+
 def case_fit_helper(model: str, n: int) -> dict:
+    """The package's default: ``helpers.clv.fit_purchase_model`` (collapsed rows, fast fit)."""
     from helpers.clv import fit_purchase_model
     from helpers.summary import collapse_rfm
 
     base = customer_base(n)
     with Timer() as t:
         fitted = fit_purchase_model(base, model)
+    f, r, T = (base[c].to_numpy() for c in ("frequency", "recency", "T"))
     return {"seconds": t.seconds, "params": fitted.params, "log_likelihood": fitted.log_likelihood,
-            "unique_rows": len(collapse_rfm(base)), "peak_rss_mb": peak_rss_mb()}
-
-
-def case_fit_fast(model: str, n: int) -> dict:
-    sys.path.insert(0, str(HERE))
-    import fastfit
-
-    base = customer_base(n)
-    fit = {"bgnbd": fastfit.fit_bgnbd, "pareto": fastfit.fit_pareto}[model]
-    with Timer() as t:
-        fitted = fit(base["frequency"], base["recency"], base["T"])
-    return {"seconds": t.seconds, "params": fitted.params, "log_likelihood": fitted.log_likelihood,
-            "standard_errors": fitted.standard_errors, "peak_rss_mb": peak_rss_mb()}
-
-
-def _clv_models(n: int):
-    sys.path.insert(0, str(HERE))
-    import fastfit
-
-    from helpers import lifetimes_adapter as la
-
-    base = customer_base(n)
-    purchase = fastfit.fit_bgnbd(base["frequency"], base["recency"], base["T"])  # same estimates, faster
-    spend = la.fit_gamma_gamma(base["frequency"], base["monetary_value"])
-    return base, purchase, spend
+            "log_likelihood_by_lifetimes": _lifetimes_log_likelihood(model, fitted.params, f, r, T),
+            "standard_errors": fitted.standard_errors, "unique_rows": len(collapse_rfm(base)),
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def case_clv(which: str, n: int) -> dict:
-    import numpy as np
+    """CLV of ``n`` customers over 12 months: the package's default or lifetimes' own routine.
 
-    sys.path.insert(0, str(HERE))
-    import fastfit
+    Both use the same fitted models (``helpers.clv.fit_purchase_model``, Gamma-Gamma) fitted
+    before the timer starts.
+    """
+    import numpy as np
 
     from helpers import clv
     from helpers import lifetimes_adapter as la
 
-    base, purchase, spend = _clv_models(n)
+    base = customer_base(n)
+    purchase = clv.fit_purchase_model(base, "bgnbd")
+    spend = la.fit_gamma_gamma(base["frequency"], base["monetary_value"])
     settings = dict(months=12, monthly_discount_rate=clv.monthly_rate(0.10))
     # lifetimes counts 4.345 weeks in a month (the package: 30 days = 30/7 weeks); the
     # comparison uses lifetimes' convention so that the outputs must be equal.
@@ -235,10 +238,6 @@ def case_clv(which: str, n: int) -> dict:
             per_purchase = la.expected_spend(spend, f, m)
             values = clv.customer_lifetime_value(
                 purchase, per_purchase, f, r, T, periods_per_month=weeks_per_month, **settings)
-        elif which == "fast":
-            per_purchase = la.expected_spend(spend, f, m)
-            values = fastfit.bgnbd_clv(purchase.params, per_purchase, f, r, T,
-                                       periods_per_month=weeks_per_month, **settings)
         else:
             values = la.lifetimes_clv(spend, purchase, f, r, T, m, freq="W", **settings)
     np.save(DATA / f"out_clv_{which}_{n}.npy", values)
@@ -251,8 +250,17 @@ def case_loyalty() -> dict:
         return {"missing": "benchmarks/loyalty_sim.py is not in the tree (a colleague's part of issue 7)"}
     with Timer() as t:
         done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
-    return {"seconds": t.seconds, "returncode": done.returncode, "stdout_tail": done.stdout[-2000:],
-            "stderr_tail": done.stderr[-2000:]}
+    return {"seconds": t.seconds, "returncode": done.returncode, "runs": _loyalty_runs(done.stdout),
+            "stdout_tail": done.stdout[-2000:], "stderr_tail": done.stderr[-2000:]}
+
+
+def _loyalty_runs(stdout: str) -> list[dict]:
+    """``<design>: 100,000 customers x 12 months x 200 runs, 2 worker(s): 28.8 s (...)`` lines."""
+    import re
+
+    pattern = r"^(.+?): [\d,]+ customers x \d+ months x \d+ runs, (\d+) worker\(s\): ([\d.]+) s"
+    return [{"design": m.group(1), "workers": int(m.group(2)), "seconds": float(m.group(3))}
+            for m in re.finditer(pattern, stdout, re.M)]
 
 
 def case_site_build(force: bool = True) -> dict:
@@ -273,15 +281,12 @@ CASES = {
     "summary_duckdb_csv_10M_1GB": lambda: case_summary_duckdb(10_000_000, "1GB", "csv"),
     "fit_bgnbd_lifetimes_100k": lambda: case_fit_lifetimes("bgnbd", 100_000),
     "fit_bgnbd_helper_100k": lambda: case_fit_helper("bgnbd", 100_000),
-    "fit_bgnbd_fast_100k": lambda: case_fit_fast("bgnbd", 100_000),
     "fit_bgnbd_lifetimes_1M": lambda: case_fit_lifetimes("bgnbd", 1_000_000),
     "fit_bgnbd_helper_1M": lambda: case_fit_helper("bgnbd", 1_000_000),
-    "fit_bgnbd_fast_1M": lambda: case_fit_fast("bgnbd", 1_000_000),
     "fit_pareto_lifetimes_100k": lambda: case_fit_lifetimes("pareto", 100_000),
+    "fit_pareto_lifetimes_converged_100k": lambda: case_fit_lifetimes("pareto", 100_000, converged=True),
     "fit_pareto_helper_100k": lambda: case_fit_helper("pareto", 100_000),
-    "fit_pareto_fast_100k": lambda: case_fit_fast("pareto", 100_000),
     "clv_helper_1M": lambda: case_clv("helper", 1_000_000),
-    "clv_fast_1M": lambda: case_clv("fast", 1_000_000),
     "clv_lifetimes_1M": lambda: case_clv("lifetimes", 1_000_000),
     "loyalty_sim": case_loyalty,
     "site_build": case_site_build,
@@ -328,7 +333,7 @@ def compare_outputs(results: dict) -> None:
         ref = DATA / "out_summary_helper_10000000.parquet"
         if ref.exists():
             results.setdefault("checks", {})[out.stem.replace("out_", "") + "_vs_helper"] = same(out, ref)
-    for variant in ("helper", "fast"):
+    for variant in ("helper",):
         a, b = DATA / f"out_clv_{variant}_1000000.npy", DATA / "out_clv_lifetimes_1000000.npy"
         if a.exists() and b.exists():
             x, y = np.load(a), np.load(b)
@@ -338,6 +343,10 @@ def compare_outputs(results: dict) -> None:
 
 def _get(results: dict, name: str, key: str = "seconds"):
     return results["cases"].get(name, {}).get(key)
+
+
+def _sci(value) -> str:
+    return "–" if value is None else f"{value:.1e}"
 
 
 def _fmt(value, unit: str = "s") -> str:
@@ -380,42 +389,50 @@ def markdown(results: dict) -> str:
             row(f"Summary, 10M rows, DuckDB from {label} (peak {_fmt(peak and peak / 1024, 'GB')})",
                 _fmt(_get(results, name)), _fmt(_get(results, "summary_lifetimes_10M")), r, "≥ 20x, peak < 3 GB",
                 (r is not None and r >= 20 and peak is not None and peak < 3072))
-    for label, n in (("100k", 100_000), ("1M", 1_000_000)):
-        for variant in ("helper", "fast"):
-            name = f"fit_bgnbd_{variant}_{label}"
-            if name not in c:
-                continue
+    for label in ("100k", "1M"):
+        name = f"fit_bgnbd_helper_{label}"
+        if name in c:
             ref = c.get(f"fit_bgnbd_lifetimes_{label}", {})
             diff = rel_diff(c[name]["params"], ref["params"]) if "params" in ref else None
-            text = "helper (collapsed rows, lifetimes)" if variant == "helper" else "proposed fast fit (benchmarks/fastfit.py)"
-            row(f"BG/NBD fit, {label} customers, {text}; max rel. param diff {diff:.1e}" if diff is not None else
-                f"BG/NBD fit, {label} customers, {text}",
+            ll_gap = (c[name]["log_likelihood"] - ref["log_likelihood"]) if "log_likelihood" in ref else None
+            row(f"BG/NBD fit, {label} customers, helper default (`fit_purchase_model`: collapsed rows, "
+                f"`helpers.fast_models`); max rel. param diff {_sci(diff)}, log-likelihood minus lifetimes' "
+                f"{_sci(ll_gap)}",
                 _fmt(c[name]["seconds"]), _fmt(ref.get("seconds")), ratio(name, f"fit_bgnbd_lifetimes_{label}"),
                 "< 5 s at 1M, params to 1e-4" if label == "1M" else "params to 1e-4",
                 (diff is not None and diff < 1e-4 and (label != "1M" or c[name]["seconds"] < 5)))
-    for variant in ("helper", "fast"):
-        name = f"fit_pareto_{variant}_100k"
-        if name not in c:
-            continue
+    name = "fit_pareto_helper_100k"
+    if name in c:
         ref = c.get("fit_pareto_lifetimes_100k", {})
+        tight = c.get("fit_pareto_lifetimes_converged_100k", {})
         diff = rel_diff(c[name]["params"], ref["params"]) if "params" in ref else None
-        text = "helper (collapsed rows, lifetimes)" if variant == "helper" else "proposed fast fit"
-        row(f"Pareto/NBD fit, 100k customers, {text}; max rel. param diff "
-            f"{'–' if diff is None else f'{diff:.1e}'}",
-            _fmt(c[name]["seconds"]), _fmt(ref.get("seconds")), ratio(name, "fit_pareto_lifetimes_100k"),
-            "faster than lifetimes", ratio(name, "fit_pareto_lifetimes_100k") is not None
-            and ratio(name, "fit_pareto_lifetimes_100k") > 1)
-    for variant, text in (("helper", "helper (lifetimes prediction per month)"), ("fast", "proposed fast path")):
-        name = f"clv_{variant}_1M"
-        if name in c:
-            check = results.get("checks", {}).get(f"clv_{variant}_vs_lifetimes_1M", {})
-            row(f"CLV, 1M customers, 12 months, {text}; max rel. diff {check.get('max_rel_diff', float('nan')):.1e}",
-                _fmt(_get(results, name)), _fmt(_get(results, "clv_lifetimes_1M")),
-                ratio(name, "clv_lifetimes_1M"), "< 3 s", (_get(results, name) or 99) < 3)
+        diff_tight = rel_diff(c[name]["params"], tight["params"]) if "params" in tight else None
+        gap = (c[name]["log_likelihood"] - ref["log_likelihood"]) if "log_likelihood" in ref else None
+        speed = ratio(name, "fit_pareto_lifetimes_100k")
+        row(f"Pareto/NBD fit, 100k customers, helper default (`helpers.fast_models`); max rel. param diff "
+            f"{_sci(diff_tight)} vs lifetimes run to convergence ({_fmt(tight.get('seconds'))}), {_sci(diff)} vs "
+            f"lifetimes' defaults; log-likelihood minus lifetimes' defaults {_sci(gap)}",
+            _fmt(c[name]["seconds"]), _fmt(ref.get("seconds")), speed,
+            "much faster than lifetimes, params to 1e-4",
+            speed is not None and speed > 5 and diff_tight is not None and diff_tight < 1e-4)
+    name = "clv_helper_1M"
+    if name in c:
+        check = results.get("checks", {}).get("clv_helper_vs_lifetimes_1M", {})
+        diff = check.get("max_rel_diff")
+        row(f"CLV, 1M customers, 12 months, helper default (`customer_lifetime_value`, BG/NBD closed form); "
+            f"max rel. diff {_sci(diff)}",
+            _fmt(_get(results, name)), _fmt(_get(results, "clv_lifetimes_1M")),
+            ratio(name, "clv_lifetimes_1M"), "< 3 s, identical", (_get(results, name) or 99) < 3
+            and diff is not None and diff < 1e-9)
     loyalty = c.get("loyalty_sim", {})
     if "missing" in loyalty:
         row("Loyalty simulation, 100k x 12 months x 200 runs", "not run", "–", None,
             f"(gap: {loyalty['missing']})", None)
+    elif loyalty.get("runs"):
+        for run in loyalty["runs"]:
+            row(f"Loyalty simulation (`benchmarks/loyalty_sim.py`), design \"{run['design']}\", 100k customers x "
+                f"12 months x 200 runs, {run['workers']} worker(s)", _fmt(run["seconds"]), "–", None, "reported",
+                None)
     elif loyalty:
         row("Loyalty simulation, 100k x 12 months x 200 runs (benchmarks/loyalty_sim.py)",
             _fmt(loyalty.get("seconds")), "–", None, "reported", loyalty.get("returncode") == 0)
@@ -442,7 +459,20 @@ def markdown(results: dict) -> str:
         "| --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
+        _load_note(results),
+        "",
     ])
+
+
+def _load_note(results: dict) -> str:
+    """When the cases ran and how busy the machine was (cases may come from several runs)."""
+    cases = [v for v in results["cases"].values() if "started" in v]
+    if not cases:
+        return ""
+    loads = [v["load_at_start"] for v in cases]
+    began = min(v["started"] for v in cases)
+    return (f"Cases ran {began} to {results['finished']}; 1-minute load average at the start of each case "
+            f"{min(loads):.1f} to {max(loads):.1f} on {results['machine']['cores']} cores.")
 
 
 # --------------------------------------------------------------------------- main
@@ -453,13 +483,14 @@ def run_case(name: str) -> dict:
         out = Path(fh.name)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     began = time.perf_counter()
+    started, load = time.strftime("%Y-%m-%d %H:%M"), os.getloadavg()[0]
     done = subprocess.run([sys.executable, __file__, "--case", name, "--out", str(out)], env=env, cwd=ROOT)
     wall = time.perf_counter() - began
     if done.returncode != 0 or out.stat().st_size == 0:
-        return {"error": f"exit code {done.returncode}", "wall_seconds": wall}
+        return {"error": f"exit code {done.returncode}", "wall_seconds": wall, "started": started, "load_at_start": load}
     result = json.loads(out.read_text())
     out.unlink()
-    result["wall_seconds"] = wall
+    result.update(wall_seconds=wall, started=started, load_at_start=load)
     return result
 
 
@@ -467,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="run the cases whose name starts with one of these")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--report", action="store_true", help="rewrite RESULTS.md from results.json, measuring nothing")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -478,10 +510,20 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(result, default=float))
         return 0
 
-    names = [n for n in CASES if not args.only or any(n.startswith(p) for p in args.only)]
     results_path = HERE / "results.json"
+    if args.report:
+        results = json.loads(results_path.read_text())
+        loyalty = results["cases"].get("loyalty_sim", {})
+        if "stdout_tail" in loyalty:
+            loyalty["runs"] = _loyalty_runs(loyalty["stdout_tail"])
+        results_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        (HERE / "RESULTS.md").write_text(markdown(results))
+        print(markdown(results))
+        return 0
+    names = [n for n in CASES if not args.only or any(n.startswith(p) for p in args.only)]
     previous = json.loads(results_path.read_text()) if results_path.exists() and args.only else {}
-    results = {"machine": machine(), "cases": previous.get("cases", {})}
+    kept = {k: v for k, v in previous.get("cases", {}).items() if k in CASES}  # cases that still exist
+    results = {"machine": machine(), "cases": kept}
     ensure_data()
     for name in names:
         print(f"{name} ...", flush=True)

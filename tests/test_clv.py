@@ -141,3 +141,37 @@ def test_spend_independence_on_cdnow_sample():
     # Fader & Hardie's Gamma-Gamma note reports a correlation of 0.11 on these buyers
     assert result["correlation"] == pytest.approx(0.11, abs=0.01)
     assert result["acceptable"]
+
+
+@pytest.mark.parametrize("unit,freq,periods_per_month", [("W", "W", 4.345), ("D", "D", 30.0)])
+def test_fast_bgnbd_clv_equals_lifetimes(unit, freq, periods_per_month):
+    """The closed-form BG/NBD path gives lifetimes' customer_lifetime_value (which counts
+    4.345 weeks in a month; the package's settings use 30/7, passed the same way)."""
+    summary = customer_summary(master(), CALIBRATION_END, unit)
+    purchase = clv.fit_purchase_model(summary, "bgnbd")
+    spend = la.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    args = [summary[c].to_numpy() for c in ("frequency", "recency", "T")]
+    per_purchase = la.expected_spend(spend, summary["frequency"], summary["monetary_value"])
+    ours = clv.customer_lifetime_value(
+        purchase, per_purchase, *args, months=12, monthly_discount_rate=0.01, periods_per_month=periods_per_month
+    )
+    theirs = la.lifetimes_clv(
+        spend, purchase, *args, summary["monetary_value"], months=12, monthly_discount_rate=0.01, freq=freq
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-9)
+    assert ours.sum() > 0
+
+
+def test_generic_clv_path_equals_lifetimes_for_pareto():
+    summary = customer_summary(master(), CALIBRATION_END, "D")
+    purchase = clv.fit_purchase_model(summary, "pareto")
+    spend = la.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    args = [summary[c].to_numpy() for c in ("frequency", "recency", "T")]
+    per_purchase = la.expected_spend(spend, summary["frequency"], summary["monetary_value"])
+    ours = clv.customer_lifetime_value(
+        purchase, per_purchase, *args, months=6, monthly_discount_rate=0.01, periods_per_month=30.0
+    )
+    theirs = la.lifetimes_clv(
+        spend, purchase, *args, summary["monetary_value"], months=6, monthly_discount_rate=0.01, freq="D"
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-9)

@@ -133,3 +133,23 @@ def test_unknown_model_and_failed_fit_are_clear():
         la.fit_transaction_model("weibull", [1], [1], [2])
     with pytest.raises(la.ModelFitError, match="repeat buyers"):
         la.fit_gamma_gamma([0, 0, 1], [0, 0, 5.0])
+
+
+def test_quirk_pareto_log_likelihood_is_nan_for_a_heavy_buyer_last_seen_at_T():
+    from lifetimes import ParetoNBDFitter
+
+    from helpers import fast_models
+
+    params = {"r": 0.61, "alpha": 13.6, "s": 0.31, "beta": 6.15}
+    x, age = np.array([170.0]), np.array([70.857])  # CDNOW master's heaviest buyer, last purchase on the last day
+    with np.errstate(all="ignore"):
+        raw = ParetoNBDFitter._conditional_log_likelihood(np.array(list(params.values())), x, age, age)
+    assert np.isnan(raw).all()
+    assert np.isfinite(fast_models.pareto_log_likelihood(params, x, age, age))
+
+
+def test_default_fits_use_the_fast_path_and_keep_lifetimes_predictions(bgnbd):
+    # the fast fit fills a lifetimes fitter: predictions are lifetimes' own methods
+    assert isinstance(bgnbd.fitter, BetaGeoFitter)
+    assert bgnbd.fitter.predict == bgnbd.fitter.conditional_expected_number_of_purchases_up_to_time
+    assert bgnbd.penalizer == 0.0 and bgnbd.n_customers == 2357

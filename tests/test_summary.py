@@ -135,3 +135,71 @@ def test_collapse_keeps_every_customer_once():
     assert rows["weight"].sum() == len(summary)
     assert len(rows) < len(summary) / 2
     assert not rows.duplicated(["frequency", "recency", "T"]).any()
+
+
+# --- customer ids are sorted as before (outputs are indexed by sorted id) ----------------
+
+MIXED_IDS = ["007", "7", "70", "0070", "A12", "a12", "B", "b-1", "会员001", "会员01", "张三", "李四", "Zoë", "zoe",
+             "", " 1", "1 ", "10", "9", "é", "e\u0301", "😀", "ｆｕｌｌ", "Ω"]
+
+
+def id_log(ids, seed=0):
+    """Two purchase days for each id (plus a same-day line), rows shuffled."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, cid in enumerate(ids):
+        rows += [(cid, f"2024-01-{1 + i % 20:02d}", 1 + i), (cid, "2024-02-10", 2.5), (cid, "2024-02-10", 1.0)]
+    frame = tx(rows)
+    return frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("dtype", ["object", "str", "string[pyarrow]", "string[python]"])
+def test_string_ids_sort_in_python_order_and_match_lifetimes(dtype):
+    data = id_log(MIXED_IDS)
+    data["customer_id"] = data["customer_id"].astype(dtype)
+    ours = customer_summary(data, "2024-02-29")
+    assert list(ours.index) == sorted(MIXED_IDS)  # code-point order: digits, upper, lower, accents, CJK, emoji
+    theirs = summary_data_from_transaction_data(
+        data.astype({"customer_id": object}), "customer_id", "timestamp", "amount", observation_period_end="2024-02-29",
+        freq="D").sort_index()
+    assert list(ours.index) == list(theirs.index)
+    for column in ("frequency", "recency", "T"):
+        np.testing.assert_array_equal(ours[column].to_numpy(), theirs[column].to_numpy(), err_msg=column)
+    np.testing.assert_allclose(ours["monetary_value"], theirs["monetary_value"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("ids,dtype", [
+    ([30, 4, 200, -1, 7], None),  # integers: numeric order, not text order
+    ([3.5, 0.25, 10.0], None),
+    (["b", 2, "a", 1], None),  # mixed types: pandas' order (numbers first), as before
+    (["z", "a", "m"], pd.CategoricalDtype(["z", "m", "a"])),  # by value, not by category order, as before
+])
+def test_other_id_types_keep_the_previous_order(ids, dtype):
+    data = id_log(ids)
+    if dtype is not None:
+        data["customer_id"] = data["customer_id"].astype(dtype)
+    ours = customer_summary(data, "2024-02-29")
+    before = pd.factorize(data["customer_id"].to_numpy(), sort=True)[1]  # the previous implementation's order
+    assert list(ours.index) == list(before)
+    assert (ours["frequency"] == 1).all() and len(ours) == len(ids)
+
+
+def test_row_order_does_not_change_the_summary():
+    data = master()
+    ordered = customer_summary(data, OBSERVATION_END, "W")
+    shuffled = customer_summary(data.sample(frac=1.0, random_state=3), OBSERVATION_END, "W")
+    pd.testing.assert_frame_equal(shuffled, ordered, check_exact=False, rtol=1e-12)
+    np.testing.assert_array_equal(shuffled[["frequency", "recency", "T"]], ordered[["frequency", "recency", "T"]])
+
+
+def test_missing_ids_and_dates_are_clear_errors():
+    data = tx([("a", "2024-01-01", 1), ("b", "2024-01-02", 1)])
+    data.loc[1, "customer_id"] = None
+    with pytest.raises(DataError, match="no customer id.*position.*1"):
+        customer_summary(data, "2024-01-31")
+    data = tx([("a", "2024-01-01", 1), ("b", "2024-01-02", 1)])
+    data.loc[0, "timestamp"] = pd.NaT
+    with pytest.raises(DataError, match="no timestamp.*position.*0"):
+        customer_summary(data)
+    # with an observation end, undated rows are left out, as before
+    assert list(customer_summary(data, "2024-01-31").index) == ["b"]

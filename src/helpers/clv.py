@@ -1,8 +1,9 @@
 """Customer lifetime value: settings, holdout validation, model comparison, CLV table.
 
-All model calls go through :mod:`helpers.lifetimes_adapter`; this module combines them
-into the tables a CLV study reports. Loops here run over months, purchase-count buckets
-or a handful of models, never over customers.
+All model calls go through :mod:`helpers.lifetimes_adapter`, except the BG/NBD CLV sum,
+which uses the closed form in :mod:`helpers.fast_models` (tested equal to lifetimes');
+this module combines them into the tables a CLV study reports. Loops here run over
+months, purchase-count buckets or a handful of models, never over customers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from . import fast_models
 from . import lifetimes_adapter as la
 from .columns import CUSTOMER_ID, TIMESTAMP
 from .errors import ConfigError, HelperError
@@ -108,9 +110,19 @@ def customer_lifetime_value(
     """Discounted expected revenue over ``months``, month by month, for every customer.
 
     Same formula as lifetimes' ``customer_lifetime_value``: for month k, expected purchases
-    in that month times expected spend per purchase, divided by (1 + d)^k. Vectorised over
-    customers; the loop is over months.
+    in that month times expected spend per purchase, divided by (1 + d)^k. Under BG/NBD the
+    expected purchases come from the closed form in
+    :func:`helpers.fast_models.bgnbd_discounted_purchases` (the same numbers as lifetimes'
+    predictions, computed once per distinct (frequency, T) pair and month); other models
+    call lifetimes' prediction through the adapter, vectorised over customers, looping over
+    months.
     """
+    if purchase_model.name == "bgnbd":
+        total = fast_models.bgnbd_discounted_purchases(
+            purchase_model.params, frequency, recency, T, months=months,
+            monthly_discount_rate=monthly_discount_rate, periods_per_month=periods_per_month,
+        )
+        return np.asarray(spend_per_purchase, dtype="float64") * total
     previous = np.zeros(len(np.atleast_1d(frequency)))
     total = np.zeros_like(previous)
     for month in range(1, months + 1):

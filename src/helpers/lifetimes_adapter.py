@@ -22,6 +22,14 @@ a test in ``tests/test_lifetimes_adapter.py``):
 6. ``lifetimes.utils.calculate_alive_path`` (behind ``plot_history_alive``) calls
    ``fillna(method=...)``, removed in pandas 3; ``lifetimes.plotting`` is not used at all:
    figures are drawn by :mod:`helpers.plotting` from the arrays returned here.
+7. lifetimes fits slowly on large bases (autograd traces every operation; Pareto/NBD uses
+   Nelder-Mead from a random start, to a tolerance of 1e-4), and its Pareto/NBD
+   log-likelihood is NaN for a customer whose last purchase is at the end of calibration
+   when (r + s + x) ln(max(alpha, beta) + T) > ~709, which makes the whole fit meaningless
+   (CDNOW master to 1998-06-30 has one). Without a penalizer, :func:`fit_transaction_model`
+   therefore fits BG/NBD and Pareto/NBD with :mod:`helpers.fast_models` (same likelihood,
+   same maximum, NaN-free) and stores the estimates in a lifetimes fitter, so predictions
+   still go through lifetimes; MBG/NBD and penalised fits use lifetimes' own fitter.
 """
 
 from __future__ import annotations
@@ -35,8 +43,10 @@ import pandas as pd
 
 import lifetimes
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
-from lifetimes.utils import ConvergenceError
+from lifetimes.generate_data import beta_geometric_nbd_model, pareto_nbd_model
+from lifetimes.utils import ConvergenceError, _check_inputs
 
+from . import fast_models
 from .errors import ConfigError, HelperError
 
 LIFETIMES_VERSION: str = lifetimes.__version__
@@ -119,25 +129,125 @@ def fit_transaction_model(
 
     ``weights`` counts customers sharing the same (frequency, recency, T) row: pass the
     output of :func:`helpers.summary.collapse_rfm` to fit large bases quickly.
+
+    BG/NBD and Pareto/NBD without a penalizer are fitted by :mod:`helpers.fast_models`
+    (the same estimates as lifetimes, much faster; see quirk 7); MBG/NBD and penalised fits
+    by lifetimes. Either way ``fitter`` is a lifetimes fitter carrying the estimates.
     """
     if name not in TRANSACTION_MODELS:
         raise ConfigError(f"model {name!r} is not known; choose one of {sorted(TRANSACTION_MODELS)}.")
     f, r, t = _arrays(frequency, recency, T)
     w = _weights(weights, len(f))
+    _check_transaction_data(name, f, r, t, w)
+    if penalizer == 0 and name in _FAST_FITS:
+        return _fast_fit(name, f, r, t, w, None if weights is None else w)
     fitter = TRANSACTION_MODELS[name](penalizer_coef=penalizer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             fitter.fit(f, r, t, weights=w)
         except (ConvergenceError, ValueError, np.linalg.LinAlgError) as exc:
-            raise ModelFitError(
-                f"{MODEL_LABELS[name]} did not fit these data ({str(exc).strip()}). "
-                "Try a small penalizer (e.g. 0.001) or check the calibration period."
-            ) from exc
+            raise _fit_error(name, exc) from exc
     params = {k: float(v) for k, v in fitter.params_.items()}
     ll = _transaction_log_likelihood(name, params, f, r, t, w)
     ses = standard_errors(lambda p: _transaction_log_likelihood(name, p, f, r, t, w), params)
     return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer)
+
+
+_FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto}
+
+
+def _fit_error(name: str, exc: Exception) -> "ModelFitError":
+    return ModelFitError(
+        f"{MODEL_LABELS[name]} did not fit these data ({str(exc).strip()}). "
+        "Try a small penalizer (e.g. 0.001) or check the calibration period."
+    )
+
+
+def _check_transaction_data(name: str, f: np.ndarray, r: np.ndarray, t: np.ndarray, w: np.ndarray) -> None:
+    """lifetimes' input checks, plus two of its silent failures, as ModelFitError."""
+    try:
+        if not len(f) == len(r) == len(t) == len(w):
+            raise ValueError(f"frequency, recency, T and weights have different lengths "
+                             f"({len(f)}, {len(r)}, {len(t)}, {len(w)})")
+        if not all(np.all(np.isfinite(v)) for v in (f, r, t, w)) or np.any(f < 0) or np.any(w < 0):
+            raise ValueError("frequency, recency, T and weights must be finite and not negative")
+        _check_inputs(f.astype(int), r, t)  # as lifetimes' fit does (it truncates frequency)
+    except ValueError as exc:
+        raise _fit_error(name, exc) from exc
+    if not np.any((f >= 1) & (w > 0)):
+        raise ModelFitError(
+            f"{MODEL_LABELS[name]} cannot be fitted: none of the {int(w.sum())} customers made a repeat "
+            "purchase, so nothing shows how often customers buy or when they stop. "
+            "Lengthen the calibration period or check the data."
+        )
+
+
+def _fast_fit(
+    name: str, f: np.ndarray, r: np.ndarray, t: np.ndarray, w: np.ndarray, weights: np.ndarray | None
+) -> FittedModel:
+    """Fit with :mod:`helpers.fast_models` and fill a lifetimes fitter as its ``fit`` would."""
+    f = f.astype(int).astype("float64")  # lifetimes' fit truncates frequency the same way
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fit = _FAST_FITS[name](f, r, t, weights)
+        except fast_models.FastFitError as exc:
+            raise _fit_error(name, exc) from exc
+    params = fit.params
+    hessian = fit.log_hessian
+    errors = standard_errors_from_log_hessian(hessian, params) if hessian is not None else standard_errors(
+        fit.loglik, params)
+    fitter = _lifetimes_fitter(name, params, f, r, t, w, fit.log_likelihood, hessian)
+    return FittedModel(name, fitter, params, errors, fit.log_likelihood, int(w.sum()), 0.0)
+
+
+def _lifetimes_fitter(
+    name: str,
+    params: dict[str, float],
+    f: np.ndarray,
+    r: np.ndarray,
+    t: np.ndarray,
+    w: np.ndarray,
+    log_likelihood: float,
+    log_hessian: np.ndarray | None,
+) -> Any:
+    """A lifetimes fitter in the state its ``fit`` leaves it, with the given estimates.
+
+    Sets ``params_``, ``data``, ``predict``, ``generate_new_data``, ``_scale`` and
+    ``_negative_log_likelihood_`` (lifetimes' value: -LL / n on time rescaled to max age 1,
+    i.e. -(LL - ln(scale) sum(w x)) / n); for BG/NBD also ``_hessian_`` (of that mean, in
+    log-parameters) and the ``variance_matrix_`` / ``standard_errors_`` /
+    ``confidence_intervals_`` lifetimes derives from it.
+    """
+    fitter = TRANSACTION_MODELS[name](penalizer_coef=0.0)
+    age = t
+    scale = 1.0 / age.max() if age.max() > 0 else 1.0
+    n = float(w.sum())
+    fitter._scale = scale
+    fitter.params_ = pd.Series(params, dtype="float64")
+    fitter.data = pd.DataFrame({"frequency": f.astype(int), "recency": r, "T": t, "weights": w})
+    fitter.predict = fitter.conditional_expected_number_of_purchases_up_to_time
+    scaled_ll = log_likelihood - np.log(scale) * float((w * f).sum())
+    if name == "pareto":
+        fitter._negative_log_likelihood_ = -scaled_ll / float(w.mean())
+        fitter._hessian_ = None
+        fitter.generate_new_data = lambda size=1: pareto_nbd_model(
+            age, *fitter._unload_params("r", "alpha", "s", "beta"), size=size)
+    else:
+        fitter._negative_log_likelihood_ = -scaled_ll / n
+        fitter.generate_new_data = lambda size=1: beta_geometric_nbd_model(
+            age, *fitter._unload_params("r", "alpha", "a", "b"), size=size)
+        if log_hessian is not None:
+            fitter._hessian_ = -log_hessian / n
+            with np.errstate(all="ignore"):
+                try:
+                    fitter.variance_matrix_ = fitter._compute_variance_matrix()
+                    fitter.standard_errors_ = fitter._compute_standard_errors()
+                    fitter.confidence_intervals_ = fitter._compute_confidence_intervals()
+                except np.linalg.LinAlgError:
+                    pass
+    return fitter
 
 
 def _transaction_log_likelihood(
@@ -166,28 +276,24 @@ def standard_errors(
     the likelihood is close to quadratic), inverted, and mapped back: se(p) = p * se(log p).
     Parameters whose information matrix is singular get NaN.
     """
+    hess = fast_models.numerical_log_hessian(loglik, params, _HESSIAN_STEP)
+    return standard_errors_from_log_hessian(hess, params)
+
+
+def standard_errors_from_log_hessian(hess: np.ndarray, params: dict[str, float]) -> dict[str, float]:
+    """Delta-method standard errors from the log-likelihood's Hessian in log-parameters.
+
+    cov(log p) = inverse of the observed information -H; se(p) = p * sqrt(cov(log p)_ii).
+    Parameters whose information matrix is singular (or not positive) get NaN.
+    """
     names = list(params)
-    x0 = np.log(np.array([params[n] for n in names]))
-    h = _HESSIAN_STEP
-    k = len(names)
-
-    def ll_at(x: np.ndarray) -> float:
-        return loglik(dict(zip(names, np.exp(x))))
-
-    hess = np.empty((k, k))
-    for i in range(k):  # k <= 4 parameters: this loop is over parameters, not customers
-        for j in range(i, k):
-            ei, ej = np.eye(k)[i] * h, np.eye(k)[j] * h
-            value = (
-                ll_at(x0 + ei + ej) - ll_at(x0 + ei - ej) - ll_at(x0 - ei + ej) + ll_at(x0 - ei - ej)
-            ) / (4 * h * h)
-            hess[i, j] = hess[j, i] = value
     try:
-        cov_log = np.linalg.inv(-hess)
-        se_log = np.sqrt(np.where(np.diag(cov_log) > 0, np.diag(cov_log), np.nan))
+        cov_log = np.linalg.inv(-np.asarray(hess, dtype="float64"))
+        diag = np.diag(cov_log)
+        se_log = np.sqrt(np.where(diag > 0, diag, np.nan))
     except np.linalg.LinAlgError:
-        se_log = np.full(k, np.nan)
-    return {n: float(np.exp(x0[i]) * se_log[i]) for i, n in enumerate(names)}
+        se_log = np.full(len(names), np.nan)
+    return {n: float(params[n] * se_log[i]) for i, n in enumerate(names)}
 
 
 def expected_purchases(model: FittedModel, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:

@@ -15,9 +15,10 @@ Weekly units on CDNOW are days / 7 (recency 30.43, T 38.86 for customer 1), whic
 what Fader, Hardie & Lee (2005) use; lifetimes' ``freq="W"`` rounds to calendar weeks
 and does not reproduce their tables.
 
-The computation is vectorised with numpy (one sort, then ``reduceat``), so it scales to
-tens of millions of rows; lifetimes' own utility is slow and its holdout split is broken
-on pandas 3.
+The computation is vectorised with numpy (customer ids hashed and only the distinct ids
+sorted, rows sorted by one integer (customer, day) key unless they already are in that
+order, then ``reduceat``), so it scales to tens of millions of rows; lifetimes' own utility
+is slow and its holdout split is broken on pandas 3.
 """
 
 from __future__ import annotations
@@ -76,23 +77,91 @@ class _CustomerDays:
     start: np.ndarray  # index of each customer's first customer-day
 
 
+def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes in sorted-id order, and the sorted unique ids.
+
+    Same result as ``pd.factorize(ids.to_numpy(), sort=True)``, faster: the ids are hashed
+    where they are (pandas' Arrow-backed strings are not first copied into Python objects)
+    and only the distinct ids are sorted, by pyarrow. Arrow orders strings by their UTF-8
+    bytes, which is code-point order, the order Python (and so pandas) gives ``str``; numbers
+    and dates are ordered by value, as numpy does. Ids of other kinds (mixed types,
+    categoricals, nullable integers, other objects) are sorted by pandas, exactly as before.
+    Missing ids get code -1.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes, uniques = pd.factorize(ids, sort=False)
+    order = None
+    if _arrow_orders_like_python(uniques):
+        try:
+            order = pc.sort_indices(pa.array(uniques)).to_numpy()
+        except (TypeError, ValueError, pa.ArrowException):  # e.g. text pyarrow cannot encode
+            order = None
+    if order is None:
+        return pd.factorize(ids.to_numpy(), sort=True)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    if len(rank) == 0:
+        codes = codes.astype(np.int64)
+    elif codes.min() >= 0:
+        codes = rank[codes]
+    else:  # missing ids keep code -1
+        codes = np.where(codes >= 0, rank[codes], -1)
+    return codes, np.asarray(uniques)[order]
+
+
+def _arrow_orders_like_python(uniques: pd.Index) -> bool:
+    """True for ids that pyarrow sorts in the order ``sorted`` / numpy would: text, numbers, dates."""
+    dtype = uniques.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "iufMmb":
+            return True
+        return dtype == object and pd.api.types.infer_dtype(uniques, skipna=False) == "string"
+    return False
+
+
 def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _CustomerDays:
     days = transactions[TIMESTAMP].to_numpy(dtype="datetime64[D]")
-    keep = days <= until if until is not None else np.ones(len(days), dtype=bool)
-    codes, ids = pd.factorize(transactions[CUSTOMER_ID].to_numpy()[keep], sort=True)
+    keep = days <= until if until is not None else ~np.isnat(days)
+    if not keep.all() and until is None:
+        raise DataError(
+            f"{int((~keep).sum())} transaction(s) have no timestamp (first at position(s) "
+            f"{_positions(~keep)} of the table); load the file with helpers.loading.read_transactions, "
+            "which reports them with their rows"
+        )
+    ids_series = transactions[CUSTOMER_ID] if keep.all() else transactions[CUSTOMER_ID][keep]
+    codes, ids = _sorted_codes(ids_series)
+    if len(codes) and codes.min() < 0:
+        missing = np.zeros(len(days), dtype=bool)
+        missing[np.flatnonzero(keep)[codes < 0]] = True
+        raise DataError(
+            f"{int(missing.sum())} transaction(s) have no customer id (first at position(s) "
+            f"{_positions(missing)} of the table); load the file with helpers.loading.read_transactions, "
+            "which reports them with their rows"
+        )
     days = days[keep]
     if AMOUNT in transactions:
         amounts = transactions[AMOUNT].to_numpy(dtype="float64")[keep]
     else:
         amounts = np.zeros(len(days))
-    order = np.lexsort((days, codes))
-    codes, days, amounts = codes[order], days[order], amounts[order]
     if len(codes) == 0:
         empty = np.array([], dtype=np.int64)
         return _CustomerDays(np.asarray(ids), empty, days, amounts, empty)
+    # One integer key per (customer, day), ordered as (customer, day): the rows need sorting
+    # only if they are not in that order already (a stable sort keeps same-day rows in file
+    # order, so amounts are added in the same order as before).
+    day_number = days.astype(np.int64)
+    first_day = day_number.min()
+    key = codes * (int(day_number.max() - first_day) + 1) + (day_number - first_day)
+    if not np.all(key[1:] >= key[:-1]):
+        order = np.argsort(key, kind="stable")
+        codes, days, amounts, key = codes[order], days[order], amounts[order], key[order]
     new_pair = np.empty(len(codes), dtype=bool)
     new_pair[0] = True
-    new_pair[1:] = (codes[1:] != codes[:-1]) | (days[1:] != days[:-1])
+    new_pair[1:] = key[1:] != key[:-1]
     pair_start = np.flatnonzero(new_pair)
     pair_code = codes[pair_start]
     new_customer = np.empty(len(pair_code), dtype=bool)
@@ -105,6 +174,11 @@ def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _
         amount=np.add.reduceat(amounts, pair_start),
         start=np.flatnonzero(new_customer),
     )
+
+
+def _positions(mask: np.ndarray, limit: int = 5) -> str:
+    """0-based positions of the first rows in ``mask``."""
+    return ", ".join(str(i) for i in np.flatnonzero(mask)[:limit])
 
 
 def _require_columns(transactions: pd.DataFrame) -> None:

@@ -1,0 +1,249 @@
+"""The fast BG/NBD and Pareto/NBD fits and BG/NBD CLV against lifetimes, an independent implementation.
+
+lifetimes 0.11.3 evaluates the same likelihoods with autograd (BG/NBD) or its own
+hypergeometric code (Pareto/NBD) and optimises them with other methods from other starts:
+equal estimates mean the same maximum was found.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
+from scipy.special import gammaln
+
+from helpers import clv, fast_models
+from helpers import lifetimes_adapter as la
+from helpers.summary import collapse_rfm, customer_summary
+
+from ._cdnow import CALIBRATION_END, OBSERVATION_END, master, sample_calibration_summary
+
+
+def columns(frame):
+    return [frame[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T")]
+
+
+def rel_diff(ours: dict, theirs) -> float:
+    return max(abs(ours[k] / float(theirs[k]) - 1) for k in ours)
+
+
+def lifetimes_fit(fitter_class, f, r, t, w=None, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fitter_class().fit(f, r, t, weights=w, **kwargs)
+
+
+def lifetimes_bgnbd_ll(params: dict, f, r, t, w) -> float:
+    """True log-likelihood from lifetimes' own objective (mean, no penalty) times n."""
+    log_params = np.log([params[k] for k in ("r", "alpha", "a", "b")])
+    return float(-BetaGeoFitter._negative_log_likelihood(log_params, f, r, t, w, 0.0) * w.sum())
+
+
+def lifetimes_pareto_rows(params: dict, f, r, t) -> np.ndarray:
+    values = np.array([params[k] for k in ("r", "alpha", "s", "beta")])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ParetoNBDFitter._conditional_log_likelihood(values, f, r, t)
+
+
+@pytest.fixture(scope="module")
+def master_cal_rows():
+    """CDNOW master calibration data (23,570 customers, weeks), collapsed to distinct rows."""
+    return collapse_rfm(customer_summary(master(), CALIBRATION_END, "W"))
+
+
+# --------------------------------------------------------------------------- BG/NBD
+
+
+def test_bgnbd_gradient_is_the_derivative_of_the_likelihood():
+    s = fast_models.Stats.from_data(*columns(sample_calibration_summary()))
+    theta = np.log([0.3, 5.0, 0.7, 2.0])
+    _, grad = fast_models.bgnbd_loglik_grad(theta, s)
+    h = 1e-6
+    for i in range(4):
+        step = np.eye(4)[i] * h
+        numeric = (fast_models.bgnbd_loglik_grad(theta + step, s)[0]
+                   - fast_models.bgnbd_loglik_grad(theta - step, s)[0]) / (2 * h)
+        assert grad[i] == pytest.approx(numeric, rel=1e-6, abs=1e-4), i
+
+
+@pytest.mark.parametrize("params", [{"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+                                    {"r": 2.0, "alpha": 0.5, "a": 3.0, "b": 0.4}])
+def test_bgnbd_log_likelihood_equals_lifetimes(params, master_cal_rows):
+    f, r, t = columns(master_cal_rows)
+    w = master_cal_rows["weight"].to_numpy(dtype="float64")
+    ours = fast_models.bgnbd_log_likelihood(params, f, r, t, w)
+    assert ours == pytest.approx(lifetimes_bgnbd_ll(params, f, r, t, w), rel=1e-12)
+    # collapsing inside (no weights) gives the same value as the weighted distinct rows
+    full = customer_summary(master(), CALIBRATION_END, "W")
+    assert fast_models.bgnbd_log_likelihood(params, *columns(full)) == pytest.approx(ours, rel=1e-12)
+
+
+@pytest.mark.parametrize("data", ["sample", "master_weeks", "master_days"])
+def test_default_bgnbd_fit_equals_plain_lifetimes(data):
+    summary = {
+        "sample": sample_calibration_summary,
+        "master_weeks": lambda: customer_summary(master(), OBSERVATION_END, "W"),
+        "master_days": lambda: customer_summary(master(), CALIBRATION_END, "D"),
+    }[data]()
+    ours = clv.fit_purchase_model(summary, "bgnbd")
+    f, r, t = columns(summary)
+    theirs = lifetimes_fit(BetaGeoFitter, f, r, t)
+    assert rel_diff(ours.params, theirs.params_) < 1e-4
+    w = np.ones(len(f))
+    # the true log-likelihood of our estimates, computed by lifetimes, is ours and is as high as lifetimes'
+    assert ours.log_likelihood == pytest.approx(lifetimes_bgnbd_ll(ours.params, f, r, t, w), rel=1e-10)
+    assert ours.log_likelihood == pytest.approx(lifetimes_bgnbd_ll(dict(theirs.params_), f, r, t, w), abs=1e-6)
+    for name, value in theirs.standard_errors_.items():  # delta method vs lifetimes' autograd Hessian
+        assert ours.standard_errors[name] == pytest.approx(value, rel=1e-3), name
+    assert ours.n_customers == len(summary)
+
+
+def test_fast_fit_leaves_the_lifetimes_fitter_as_its_own_fit_would():
+    summary = sample_calibration_summary()
+    f, r, t = columns(summary)
+    ours = la.fit_transaction_model("bgnbd", f, r, t)
+    theirs = lifetimes_fit(BetaGeoFitter, f, r, t)
+    fitter = ours.fitter
+    assert isinstance(fitter, BetaGeoFitter) and list(fitter.params_.index) == ["r", "alpha", "a", "b"]
+    assert fitter._scale == theirs._scale
+    assert fitter._negative_log_likelihood_ == pytest.approx(theirs._negative_log_likelihood_, rel=1e-9)
+    np.testing.assert_allclose(fitter.standard_errors_, theirs.standard_errors_, rtol=1e-3)
+    assert fitter.summary.shape == theirs.summary.shape
+    assert fitter.data.shape == theirs.data.shape
+    np.testing.assert_allclose(fitter.predict(10, f, r, t), theirs.predict(10, f, r, t), rtol=1e-5)
+    np.testing.assert_allclose(fitter.conditional_probability_alive(f, r, t),
+                               theirs.conditional_probability_alive(f, r, t), rtol=1e-5)
+    assert fitter.generate_new_data(size=5).shape[0] == 5
+
+
+def test_warm_start_on_a_subset_reaches_the_same_maximum(monkeypatch, master_cal_rows):
+    monkeypatch.setattr(fast_models, "WARM_START_ROWS", 500)  # the path large bases take
+    f, r, t = columns(master_cal_rows)
+    w = master_cal_rows["weight"].to_numpy(dtype="float64")
+    ours = fast_models.fit_bgnbd(f, r, t, w)
+    theirs = lifetimes_fit(BetaGeoFitter, f, r, t, w)
+    assert rel_diff(ours.params, theirs.params_) < 1e-4
+
+
+def test_penalised_and_mbgnbd_fits_are_plain_lifetimes():
+    summary = sample_calibration_summary()
+    f, r, t = columns(summary)
+    penalised = la.fit_transaction_model("bgnbd", f, r, t, penalizer=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = BetaGeoFitter(penalizer_coef=0.01).fit(f, r, t)
+    assert rel_diff(penalised.params, reference.params_) < 1e-12
+    mbg = la.fit_transaction_model("mbgnbd", f, r, t)
+    assert rel_diff(mbg.params, lifetimes_fit(ModifiedBetaGeoFitter, f, r, t).params_) < 1e-12
+
+
+# --------------------------------------------------------------------------- Pareto/NBD
+
+
+@pytest.mark.parametrize("data", ["sample", "master_calibration"])
+def test_pareto_fit_equals_lifetimes_run_to_convergence(data, master_cal_rows):
+    rows = collapse_rfm(sample_calibration_summary()) if data == "sample" else master_cal_rows
+    f, r, t = columns(rows)
+    w = rows["weight"].to_numpy(dtype="float64")
+    ours = la.fit_transaction_model("pareto", f, r, t, weights=w)
+    # lifetimes' defaults (random start, Nelder-Mead to 1e-4) stop short of the maximum:
+    # run it from a fixed start to a tight tolerance for the reference
+    tight = lifetimes_fit(ParetoNBDFitter, f, r, t, w, initial_params=np.ones(4), tol=1e-8, maxiter=20000)
+    assert rel_diff(ours.params, tight.params_) < 1e-4
+    theirs_ll = float(w @ lifetimes_pareto_rows(dict(tight.params_), f, r, t))
+    assert ours.log_likelihood == pytest.approx(float(w @ lifetimes_pareto_rows(ours.params, f, r, t)), rel=1e-10)
+    assert ours.log_likelihood == pytest.approx(theirs_ll, abs=1e-6)
+    if data == "sample":  # lifetimes' defaults stop lower
+        default = lifetimes_fit(ParetoNBDFitter, f, r, t, w, initial_params=np.ones(4))
+        assert ours.log_likelihood >= float(w @ lifetimes_pareto_rows(dict(default.params_), f, r, t)) - 1e-9
+    assert all(0 < se < ours.params[k] for k, se in ours.standard_errors.items())
+
+
+def test_pareto_log_likelihood_is_finite_where_lifetimes_gives_nan():
+    summary = customer_summary(master(), OBSERVATION_END, "W")
+    f, r, t = columns(summary)
+    params = {"r": 0.61, "alpha": 13.6, "s": 0.31, "beta": 6.15}
+    rows = lifetimes_pareto_rows(params, f, r, t)
+    bad = ~np.isfinite(rows)
+    # quirk 7: one heavy buyer whose last purchase is on the last day
+    assert bad.sum() == 1 and f[bad][0] == 170 and r[bad][0] == t[bad][0]
+    ours_ok = fast_models.pareto_log_likelihood(params, f[~bad], r[~bad], t[~bad])
+    assert ours_ok == pytest.approx(rows[~bad].sum(), rel=1e-12)
+    # for t_x = T the A0 term is 0: ln L = lnG(r+x) - lnG(r) + r ln a + s ln b - (r+x) ln(a+T) - s ln(b+T)
+    x, age = f[bad][0], t[bad][0]
+    p = params
+    by_hand = (gammaln(p["r"] + x) - gammaln(p["r"]) + p["r"] * np.log(p["alpha"]) + p["s"] * np.log(p["beta"])
+               - (p["r"] + x) * np.log(p["alpha"] + age) - p["s"] * np.log(p["beta"] + age))
+    assert fast_models.pareto_log_likelihood(params, [x], [age], [age]) == pytest.approx(by_hand, rel=1e-12)
+    model = clv.fit_purchase_model(summary, "pareto")
+    assert np.isfinite(model.log_likelihood)
+    assert all(np.isfinite(v) and v > 0 for v in model.standard_errors.values())
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "pareto", "mbgnbd"])
+def test_no_repeat_buyer_is_a_clear_error(model):
+    with pytest.raises(la.ModelFitError, match="none of the 4 customers made a repeat purchase"):
+        la.fit_transaction_model(model, [0, 0, 0, 0], [0, 0, 0, 0], [5, 10, 20, 30])
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "pareto"])
+def test_invalid_statistics_are_a_clear_error(model):
+    with pytest.raises(la.ModelFitError, match="recency"):
+        la.fit_transaction_model(model, [1, 2], [12, 3], [10, 10])  # recency > T
+    with pytest.raises(la.ModelFitError, match="finite"):
+        la.fit_transaction_model(model, [1, np.nan], [2, 3], [10, 10])
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "pareto"])
+@pytest.mark.parametrize("rows", [
+    ([2], [5], [10]),
+    ([0, 3], [0, 8], [10, 10]),
+    ([0, 1, 3], [0, 2, 8], [10, 10, 10]),
+    ([0, 1, 3, 0, 2], [0, 2, 8, 0, 4], [10, 10, 10, 3, 6]),
+])
+def test_tiny_samples_give_a_clear_error_or_a_sane_fit(model, rows):
+    try:
+        fitted = la.fit_transaction_model(model, *rows)
+    except la.ModelFitError as exc:
+        assert "did not fit these data" in str(exc) and "penalizer" in str(exc)
+        return
+    assert all(np.isfinite(v) and v > 0 for v in fitted.params.values())
+    assert np.isfinite(fitted.log_likelihood)
+    predicted = la.expected_purchases(fitted, 10, *rows)
+    assert np.all(np.isfinite(predicted)) and np.all(predicted >= 0)
+
+
+def test_a_small_sample_still_fits_like_lifetimes():
+    summary = sample_calibration_summary().iloc[:300]
+    f, r, t = columns(summary)
+    ours = la.fit_transaction_model("bgnbd", f, r, t)
+    assert rel_diff(ours.params, lifetimes_fit(BetaGeoFitter, f, r, t).params_) < 1e-4
+
+
+# --------------------------------------------------------------------------- CLV
+
+
+def test_bgnbd_clv_closed_form_equals_lifetimes_predictions_at_extremes():
+    """Heavy buyers over ten years reach lifetimes' fallback for an infinite 2F1 term."""
+    params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    f = np.array([0, 1, 5, 50, 200, 400, 200, 0])
+    r = np.array([0, 3, 9, 9.5, 9.9, 9.9, 30, 0])
+    t = np.array([10, 10, 10, 10, 10, 10, 40, 0.5])
+    fitter = BetaGeoFitter()
+    fitter.params_ = pd.Series(params)
+    model = la.FittedModel("bgnbd", fitter, params, {}, 0.0, len(f), 0.0)
+    months, rate, per_month = 120, 0.01, 4.345
+    ours = fast_models.bgnbd_discounted_purchases(params, f, r, t, months=months, monthly_discount_rate=rate,
+                                                  periods_per_month=per_month)
+    previous, expected = np.zeros(len(f)), np.zeros(len(f))
+    for k in range(1, months + 1):  # lifetimes' prediction month by month
+        cumulative = la.expected_purchases(model, k * per_month, f, r, t)
+        expected += (cumulative - previous) / (1 + rate) ** k
+        previous = cumulative
+    np.testing.assert_allclose(ours, expected, rtol=1e-10)
+    assert np.all(np.isfinite(ours))
