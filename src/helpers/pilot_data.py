@@ -308,17 +308,8 @@ def read_pilot(
     source = os.fspath(path) if path is not None else ""
     if not str(source).strip():
         raise ConfigError("no pilot file was given. Pass a customer-level pilot file, or use simulate_pilot().")
-    file = Path(source)
-    if not file.exists():
-        raise DataError(
-            "file not found",
-            file=str(file.resolve()),
-            hint=f"Check the path; relative paths are taken from the working directory {Path.cwd()}.",
-        )
-    try:
-        frame, used = read_table(file, encoding=encoding, sheet=sheet)
-    except OSError as exc:
-        raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
+    # read_table raises the missing-file and cannot-open errors, naming the file
+    frame, used = read_table(source, encoding=encoding, sheet=sheet)
     result = pilot_from_frame(
         frame, column_map, source=source, control_label=control_label, treatment_label=treatment_label,
         allow_negative=allow_negative,
