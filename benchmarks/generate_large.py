@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers.generator import GeneratorConfig, generate_to_parquet
+from helpers.data.generator import GeneratorConfig, generate_to_parquet
 
 
 def _peak_rss_mb() -> float:

@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import clv
-from helpers import lifetimes_adapter as la
-from helpers.datasets import load_default_transactions
-from helpers.loyalty import SimSettings, load_designs, simulate
-from helpers.loyalty.base import build_base
-from helpers.summary import customer_summary
+from helpers.data.datasets import load_default_transactions
+from helpers.models import lifetimes_adapter as la
+from helpers.models.summary import customer_summary
+from helpers.studies.clv import analysis as clv
+from helpers.studies.loyalty import SimSettings, load_designs, simulate
+from helpers.studies.loyalty.base import build_base
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGNS = sorted((ROOT / "playbooks" / "designs").glob("*.yaml"))

@@ -67,7 +67,7 @@ def ensure_data() -> Path:
             check=True,
         )
     else:  # the colleague's script is gone: call the generator directly
-        from helpers.generator import GeneratorConfig, generate_to_parquet
+        from helpers.data.generator import GeneratorConfig, generate_to_parquet
 
         generate_to_parquet(GeneratorConfig(n_customers=CUSTOMERS, seed=SEED), GENERATED)
     return table
@@ -101,7 +101,7 @@ def customer_base(n_customers: int, unit: str = "W"):
 
     path = DATA / f"summary_{unit}.parquet"
     if not path.exists():
-        from helpers.summary import customer_summary
+        from helpers.models.summary import customer_summary
 
         tx = purchases(purchases_count()).to_pandas()
         customer_summary(tx, OBSERVATION_END, unit).to_parquet(path)
@@ -127,7 +127,7 @@ def rel_diff(a: dict, b: dict) -> float:
 
 
 def case_summary_helper(n: int) -> dict:
-    from helpers.summary import customer_summary
+    from helpers.models.summary import customer_summary
 
     tx = purchases(n).to_pandas()
     loaded = peak_rss_mb()
@@ -149,7 +149,7 @@ def case_summary_lifetimes(n: int) -> dict:
 
 
 def case_summary_duckdb(n: int, memory_limit: str | None = None, fmt: str = "parquet") -> dict:
-    from helpers.engines import summary_from_file
+    from helpers.models.engines import summary_from_file
 
     path = summary_input(n)
     if fmt == "csv":
@@ -200,9 +200,9 @@ def _lifetimes_log_likelihood(model: str, params: dict, f, r, T) -> float:
 
 
 def case_fit_helper(model: str, n: int) -> dict:
-    """The package's default: ``helpers.clv.fit_purchase_model`` (collapsed rows, fast fit)."""
-    from helpers.clv import fit_purchase_model
-    from helpers.summary import collapse_rfm
+    """The package's default: ``helpers.studies.clv.analysis.fit_purchase_model`` (collapsed rows, fast fit)."""
+    from helpers.models.summary import collapse_rfm
+    from helpers.studies.clv.analysis import fit_purchase_model
 
     base = customer_base(n)
     with Timer() as t:
@@ -217,13 +217,13 @@ def case_fit_helper(model: str, n: int) -> dict:
 def case_clv(which: str, n: int) -> dict:
     """CLV of ``n`` customers over 12 months: the package's default or lifetimes' own routine.
 
-    Both use the same fitted models (``helpers.clv.fit_purchase_model``, Gamma-Gamma) fitted
+    Both use the same fitted models (``helpers.studies.clv.analysis.fit_purchase_model``, Gamma-Gamma) fitted
     before the timer starts.
     """
     import numpy as np
 
-    from helpers import clv
-    from helpers import lifetimes_adapter as la
+    from helpers.models import lifetimes_adapter as la
+    from helpers.studies.clv import analysis as clv
 
     base = customer_base(n)
     purchase = clv.fit_purchase_model(base, "bgnbd")
@@ -396,7 +396,7 @@ def markdown(results: dict) -> str:
             diff = rel_diff(c[name]["params"], ref["params"]) if "params" in ref else None
             ll_gap = (c[name]["log_likelihood"] - ref["log_likelihood"]) if "log_likelihood" in ref else None
             row(f"BG/NBD fit, {label} customers, helper default (`fit_purchase_model`: collapsed rows, "
-                f"`helpers.fast_models`); max rel. param diff {_sci(diff)}, log-likelihood minus lifetimes' "
+                f"`helpers.models.fast_models`); max rel. param diff {_sci(diff)}, log-likelihood minus lifetimes' "
                 f"{_sci(ll_gap)}",
                 _fmt(c[name]["seconds"]), _fmt(ref.get("seconds")), ratio(name, f"fit_bgnbd_lifetimes_{label}"),
                 "< 5 s at 1M, params to 1e-4" if label == "1M" else "params to 1e-4",
@@ -409,7 +409,7 @@ def markdown(results: dict) -> str:
         diff_tight = rel_diff(c[name]["params"], tight["params"]) if "params" in tight else None
         gap = (c[name]["log_likelihood"] - ref["log_likelihood"]) if "log_likelihood" in ref else None
         speed = ratio(name, "fit_pareto_lifetimes_100k")
-        row(f"Pareto/NBD fit, 100k customers, helper default (`helpers.fast_models`); max rel. param diff "
+        row(f"Pareto/NBD fit, 100k customers, helper default (`helpers.models.fast_models`); max rel. param diff "
             f"{_sci(diff_tight)} vs lifetimes run to convergence ({_fmt(tight.get('seconds'))}), {_sci(diff)} vs "
             f"lifetimes' defaults; log-likelihood minus lifetimes' defaults {_sci(gap)}",
             _fmt(c[name]["seconds"]), _fmt(ref.get("seconds")), speed,

@@ -4,8 +4,8 @@ from functools import lru_cache
 
 import pandas as pd
 
-from helpers.datasets import load_cdnow_master, load_cdnow_sample
-from helpers.summary import calibration_holdout_summary, customer_summary
+from helpers.data.datasets import load_cdnow_master, load_cdnow_sample
+from helpers.models.summary import calibration_holdout_summary, customer_summary
 
 CALIBRATION_END = "1997-09-30"
 OBSERVATION_END = "1998-06-30"

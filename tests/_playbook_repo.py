@@ -37,7 +37,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from helpers.errors import DataError
-from helpers.render import publish_headline
+from helpers.report.page import publish_headline
 
 started = time.time()
 out = Path(output_dir)
@@ -62,7 +62,7 @@ publish_headline({word: total, "Rows": len(frame)})
 
 DEMO_FIGURE = '''\
 import matplotlib.pyplot as plt
-from helpers import plotting
+from helpers.report import figures as plotting
 fig, ax = plt.subplots(figsize=(4, 2.5))
 ax.bar(range(len(frame)), frame["amount"])
 ax.set_title("金额" if language == "zh-CN" else "Amount")

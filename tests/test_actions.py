@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers.actions import (
+from helpers.data.privacy import pseudonymise, resolve_key
+from helpers.errors import ConfigError
+from helpers.studies.segments.actions import (
     ACTIVATION_COLUMNS,
     PLAYBOOK_FIELDS,
     Offer,
@@ -21,9 +23,7 @@ from helpers.actions import (
     offer_guardrail,
     write_activation_files,
 )
-from helpers.errors import ConfigError
-from helpers.privacy import pseudonymise, resolve_key
-from helpers.segments import load_segment_map
+from helpers.studies.segments.analysis import load_segment_map
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MAP = ROOT / "playbooks" / "segment_map.yaml"

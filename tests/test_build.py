@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from helpers import build as build_mod
-from helpers.build import (
+from helpers.errors import ConfigError
+from helpers.site import build as build_mod
+from helpers.site.build import build, main
+from helpers.site.config import (
     EMBEDDED_DATA_SOURCE,
     apply_overrides,
-    build,
     data_source_for,
     find_config,
     load_config,
-    main,
 )
-from helpers.errors import ConfigError
 
 from ._playbook_repo import make_repo as make_playbook_repo
 from ._playbook_repo import site_files, write_config
@@ -481,7 +480,7 @@ def test_a_crash_while_assembling_leaves_the_old_site_byte_identical(studies_sit
 
 
 def test_a_build_killed_between_the_two_renames_is_repaired(tmp_path):
-    from helpers.site import recover, swap_in
+    from helpers.site.index import recover, swap_in
 
     output = tmp_path / "site"
     output.mkdir()

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from helpers.build import build, load_config
-from helpers.cache import (
+from helpers.site.build import build
+from helpers.site.cache import (
     RunCache,
     data_hash,
     embedded_data_path,
@@ -18,6 +18,7 @@ from helpers.cache import (
     run_key,
     tree_digest,
 )
+from helpers.site.config import load_config
 
 from ._playbook_repo import make_repo
 

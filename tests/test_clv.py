@@ -1,12 +1,18 @@
 import numpy as np
 import pytest
 
-from helpers import clv
-from helpers import lifetimes_adapter as la
 from helpers.errors import ConfigError
-from helpers.summary import customer_summary
+from helpers.models import lifetimes_adapter as la
+from helpers.models.summary import customer_summary
+from helpers.studies.clv import analysis as clv
 
-from ._cdnow import CALIBRATION_END, OBSERVATION_END, master, master_calibration_holdout, sample_calibration_summary
+from ._cdnow import (
+    CALIBRATION_END,
+    OBSERVATION_END,
+    master,
+    master_calibration_holdout,
+    sample_calibration_summary,
+)
 
 
 def settings(**overrides):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from helpers.clv import ClvSettings
-from helpers.generator import GeneratorConfig, generate
-from helpers.study import run_clv_study
+from helpers.data.generator import GeneratorConfig, generate
+from helpers.studies.clv.analysis import ClvSettings
+from helpers.studies.clv.study import run_clv_study
 
 CUSTOMERS = 20_000
 SEED = 11

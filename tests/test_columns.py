@@ -1,7 +1,7 @@
 import pytest
 
-from helpers import columns as C
-from helpers.columns import ALIASES, CANONICAL, normalise_header, resolve_columns
+from helpers.data import columns as C
+from helpers.data.columns import ALIASES, CANONICAL, normalise_header, resolve_columns
 from helpers.errors import ConfigError, DataError
 
 

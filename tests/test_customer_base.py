@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import customer_base as cb
+from helpers.data.tables_io import load_transactions, read_customers
 from helpers.errors import ConfigError
-from helpers.tables_io import load_transactions, read_customers
+from helpers.studies.customer_base import analysis as cb
 
 END = pd.Timestamp("2024-12-31")
 DATA = Path(__file__).resolve().parents[1] / "data" / "newretail"
@@ -154,7 +154,8 @@ def test_churned_stage_agrees_with_the_generators_truth(generated):
 def test_every_text_table_and_figure_works_on_small_tables(boundary_base):
     import matplotlib.pyplot as plt
 
-    from helpers import base_figures, base_narrative
+    from helpers.studies.customer_base import figures as base_figures
+    from helpers.studies.customer_base import narrative as base_narrative
 
     b = boundary_base
     texts = [base_narrative.headline(b, "¥"), base_narrative.actions(b, "¥"), base_narrative.cohorts(b),
@@ -175,7 +176,8 @@ def test_every_text_table_and_figure_in_chinese(boundary_base):
 
     import matplotlib.pyplot as plt
 
-    from helpers import base_figures, base_narrative
+    from helpers.studies.customer_base import figures as base_figures
+    from helpers.studies.customer_base import narrative as base_narrative
 
     b, zh = boundary_base, "zh-CN"
     texts = [base_narrative.title(zh), base_narrative.headline(b, "¥", zh), base_narrative.actions(b, "¥", zh),

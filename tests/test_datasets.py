@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from helpers import datasets
+from helpers.data import datasets
+from helpers.data.loading import read_transactions
 from helpers.errors import DataError
-from helpers.loading import read_transactions
 
 CANONICAL = ["customer_id", "timestamp", "amount", "quantity"]
 

@@ -6,10 +6,10 @@ import pytest
 
 pytest.importorskip("duckdb", reason="duckdb is not installed: pip install duckdb")
 
-from helpers import engines
-from helpers.engines import choose_engine, customer_days, summary_from_file
+from helpers.models import engines
 from helpers.errors import ConfigError, DataError
-from helpers.summary import calibration_holdout_summary, customer_summary
+from helpers.models.engines import choose_engine, customer_days, summary_from_file
+from helpers.models.summary import calibration_holdout_summary, customer_summary
 
 from ._cdnow import CALIBRATION_END, OBSERVATION_END, master
 

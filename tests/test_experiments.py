@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from helpers import experiments as X
+from helpers.data.pilot import simulate_pilot
 from helpers.errors import ConfigError
-from helpers.pilot_data import simulate_pilot
+from helpers.studies.pilot import analysis as X
 
 # z quantiles as printed in statistical tables
 Z_975, Z_80, Z_90 = 1.959964, 0.841621, 1.281552
@@ -384,7 +384,7 @@ def _readout(n, effect, seed, drop_treated=0.0, language="en"):
 
 
 def test_page_text_follows_the_decision():
-    from helpers import experiment_narrative as N
+    from helpers.studies.pilot import narrative as N
 
     win = _readout(20_000, 40.0, 1)
     assert win.decision.action == X.ROLL_OUT
@@ -405,7 +405,7 @@ def test_page_text_follows_the_decision():
 
 
 def test_amounts_keep_cents_and_escape_dollars():
-    from helpers.experiment_narrative import amount
+    from helpers.studies.pilot.narrative import amount
 
     assert amount(11.024, "¥", signed=True) == "+¥11.02"
     assert amount(-3.5, "$") == "-\\$3.50"
@@ -416,7 +416,8 @@ def test_amounts_keep_cents_and_escape_dollars():
 
 def test_figures_draw_the_readout():
     import matplotlib.pyplot as plt
-    from helpers import experiment_figures as F
+
+    from helpers.studies.pilot import figures as F
 
     r = _readout(5000, 10.0, 4)
     fig = F.effect_intervals(r.cuped.raw, r.cuped.adjusted, minimum_worthwhile=r.minimum_worthwhile,
@@ -454,7 +455,7 @@ def _latin_words(markdown: str) -> set[str]:
 
 
 def test_page_text_in_chinese():
-    from helpers import experiment_narrative as N
+    from helpers.studies.pilot import narrative as N
 
     zh = "zh-CN"
     win = _readout(20_000, 40.0, 1, language=zh)
@@ -486,7 +487,7 @@ def test_page_text_in_chinese():
 
 
 def test_amounts_in_chinese_use_wan():
-    from helpers.experiment_narrative import amount
+    from helpers.studies.pilot.narrative import amount
 
     assert amount(25_000, "¥", language="zh-CN") == "¥2.5万"
     assert amount(11.024, "¥", signed=True, language="zh-CN") == "+¥11.02"
@@ -495,8 +496,9 @@ def test_amounts_in_chinese_use_wan():
 
 def test_tables_and_figures_in_chinese():
     import matplotlib.pyplot as plt
-    from helpers import experiment_figures as F
-    from helpers import experiment_narrative as N
+
+    from helpers.studies.pilot import figures as F
+    from helpers.studies.pilot import narrative as N
 
     r = _readout(5000, 10.0, 4)
     effects = N.effects_table(r, "¥", "zh-CN").data

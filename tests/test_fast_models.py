@@ -13,9 +13,10 @@ import pytest
 from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from scipy.special import gammaln
 
-from helpers import clv, fast_models
-from helpers import lifetimes_adapter as la
-from helpers.summary import collapse_rfm, customer_summary
+from helpers.models import fast_models
+from helpers.models import lifetimes_adapter as la
+from helpers.models.summary import collapse_rfm, customer_summary
+from helpers.studies.clv import analysis as clv
 
 from ._cdnow import CALIBRATION_END, OBSERVATION_END, master, sample_calibration_summary
 

@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.clv import fit_purchase_model
-from helpers.errors import ConfigError
-from helpers.generator import (
+from helpers.data.generator import (
     BLOCK_CUSTOMERS,
     SCHEMA,
     TABLES,
@@ -21,10 +19,12 @@ from helpers.generator import (
     main,
     write,
 )
-from helpers.generator import output as generator_output
-from helpers.lifetimes_adapter import fit_gamma_gamma
-from helpers.privacy import find_personal_data_columns
-from helpers.summary import customer_summary
+from helpers.data.generator import output as generator_output
+from helpers.data.privacy import find_personal_data_columns
+from helpers.errors import ConfigError
+from helpers.models.lifetimes_adapter import fit_gamma_gamma
+from helpers.models.summary import customer_summary
+from helpers.studies.clv.analysis import fit_purchase_model
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "newretail"

@@ -6,9 +6,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import narrative
 from helpers.errors import ConfigError
-from helpers.i18n import LANGUAGES, catalog, localise_notebook, normalise_language, text
+from helpers.report import formatting as narrative
+from helpers.report.i18n import (
+    LANGUAGES,
+    catalog,
+    localise_notebook,
+    normalise_language,
+    text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +33,7 @@ def test_every_language_has_every_key_with_the_same_placeholders():
 
 
 def test_each_language_has_the_same_catalog_files():
-    from helpers.i18n import LOCALES_DIR
+    from helpers.report.i18n import LOCALES_DIR
 
     files = {lang: sorted(p.name for p in (LOCALES_DIR / lang).glob("*.yaml")) for lang in LANGUAGES}
     assert all(names == files["en"] for names in files.values()), files

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.render import NotebookFailed, RunInfo, execute_notebook, render_page
+from helpers.report.page import RunInfo, render_page
+from helpers.site.run import NotebookFailed, execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 
-from helpers import clv
-from helpers import lifetimes_adapter as la
 from helpers.errors import ConfigError
+from helpers.models import lifetimes_adapter as la
+from helpers.models.summary import customer_summary
+from helpers.studies.clv import analysis as clv
 
 from ._cdnow import CALIBRATION_END, master, sample_calibration_summary
-from helpers.summary import customer_summary
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_quirk_calculate_alive_path_broken_on_pandas_3(bgnbd):
 def test_embedded_data_loads_without_pkg_resources():
     code = (
         "import sys; sys.modules['pkg_resources'] = None\n"
-        "from helpers.datasets import load_cdnow_master\n"
+        "from helpers.data.datasets import load_cdnow_master\n"
         "print(len(load_cdnow_master()))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -138,7 +138,7 @@ def test_unknown_model_and_failed_fit_are_clear():
 def test_quirk_pareto_log_likelihood_is_nan_for_a_heavy_buyer_last_seen_at_T():
     from lifetimes import ParetoNBDFitter
 
-    from helpers import fast_models
+    from helpers.models import fast_models
 
     params = {"r": 0.61, "alpha": 13.6, "s": 0.31, "beta": 6.15}
     x, age = np.array([170.0]), np.array([70.857])  # CDNOW master's heaviest buyer, last purchase on the last day

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import clv
-from helpers import lifetimes_adapter as la
+from helpers.models import lifetimes_adapter as la
+from helpers.studies.clv import analysis as clv
 
 from ._cdnow import sample_calibration_summary
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.data.loading import LoadResult, read_transactions, transactions_from_frame
 from helpers.errors import ConfigError, DataError
-from helpers.loading import LoadResult, read_transactions, transactions_from_frame
 
 HEADER = "customer_id,date,amount\n"
 

@@ -6,8 +6,12 @@ import pytest
 import yaml
 
 from helpers.errors import ConfigError
-from helpers.loyalty.assumptions import SPECS, check_overrides, resolve
-from helpers.loyalty.design import design_from_mapping, load_design, load_designs
+from helpers.studies.loyalty.assumptions import SPECS, check_overrides, resolve
+from helpers.studies.loyalty.design import (
+    design_from_mapping,
+    load_design,
+    load_designs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGNS = sorted((ROOT / "playbooks" / "designs").glob("*.yaml"))

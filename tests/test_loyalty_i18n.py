@@ -10,14 +10,18 @@ import pytest
 import yaml
 
 from helpers.errors import ConfigError
-from helpers.i18n import LANGUAGES, catalog
-from helpers.loyalty import assumptions as A
-from helpers.loyalty import figures, narrative, pages, tables
-from helpers.loyalty.base import SEGMENT_KEYS, SEGMENTS, fit_base, segment_label
-from helpers.loyalty.design import design_from_mapping, level_label, load_designs
-from helpers.loyalty.engine import SimSettings, describe_earn_notes
-from helpers.loyalty.results import BreakEven, run_lab
-from helpers.narrative import money
+from helpers.report.formatting import money
+from helpers.report.i18n import LANGUAGES, catalog
+from helpers.studies.loyalty import assumptions as A
+from helpers.studies.loyalty import figures, narrative, pages, tables
+from helpers.studies.loyalty.base import SEGMENT_KEYS, SEGMENTS, fit_base, segment_label
+from helpers.studies.loyalty.design import (
+    design_from_mapping,
+    level_label,
+    load_designs,
+)
+from helpers.studies.loyalty.engine import SimSettings, describe_earn_notes
+from helpers.studies.loyalty.results import BreakEven, run_lab
 
 from ._cdnow import OBSERVATION_END, sample
 

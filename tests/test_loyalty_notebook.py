@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers.render import NotebookFailed, RunInfo, collect_headlines, execute_notebook, render_page
+from helpers.report.page import RunInfo, collect_headlines, render_page
+from helpers.site.run import NotebookFailed, execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = ROOT / "notebooks" / "loyalty_lab.ipynb"

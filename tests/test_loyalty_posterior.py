@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from scipy.special import betaln
 
-from helpers import clv
-from helpers import lifetimes_adapter as la
-from helpers.loyalty.base import build_base
-from helpers.loyalty.design import design_from_mapping
-from helpers.loyalty.engine import SimSettings, simulate
-from helpers.loyalty.posterior import active_component, draw, spend_posterior
+from helpers.models import lifetimes_adapter as la
+from helpers.studies.clv import analysis as clv
+from helpers.studies.loyalty.base import build_base
+from helpers.studies.loyalty.design import design_from_mapping
+from helpers.studies.loyalty.engine import SimSettings, simulate
+from helpers.studies.loyalty.posterior import active_component, draw, spend_posterior
 
 from ._cdnow import sample_calibration_summary
 

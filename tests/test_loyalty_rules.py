@@ -7,8 +7,8 @@ row per customer and month; every customer joins at their first purchase.
 import numpy as np
 import pytest
 
-from helpers.loyalty.design import design_from_mapping
-from helpers.loyalty.engine import replay
+from helpers.studies.loyalty.design import design_from_mapping
+from helpers.studies.loyalty.engine import replay
 
 ALWAYS_REDEEM = {"redemption_propensity": 1.0}
 

@@ -6,11 +6,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.loyalty import assumptions as A
-from helpers.loyalty.base import fit_base
-from helpers.loyalty.design import design_from_mapping, load_designs
-from helpers.loyalty.engine import SimSettings, simulate
-from helpers.loyalty.results import break_even_lift, run_lab, sensitivity, summarise, uniform_lift
+from helpers.studies.loyalty import assumptions as A
+from helpers.studies.loyalty.base import fit_base
+from helpers.studies.loyalty.design import design_from_mapping, load_designs
+from helpers.studies.loyalty.engine import SimSettings, simulate
+from helpers.studies.loyalty.results import (
+    break_even_lift,
+    run_lab,
+    sensitivity,
+    summarise,
+    uniform_lift,
+)
 
 from ._cdnow import OBSERVATION_END, sample
 
@@ -170,7 +176,7 @@ def test_lab_segments_and_scaling(base, designs):
 def test_poisson_by_inversion_has_the_poisson_distribution_and_is_monotone_in_the_mean():
     from scipy import stats
 
-    from helpers.loyalty.engine import poisson_inverse
+    from helpers.studies.loyalty.engine import poisson_inverse
 
     rng = np.random.default_rng(0)
     u = rng.random(400_000)
@@ -187,10 +193,11 @@ def test_poisson_by_inversion_has_the_poisson_distribution_and_is_monotone_in_th
 
 
 def test_channel_and_category_multipliers_use_each_customers_mix_or_the_assumed_mix(base):
-    import pandas as pd
     from dataclasses import replace
 
-    from helpers.loyalty.engine import earn_multipliers
+    import pandas as pd
+
+    from helpers.studies.loyalty.engine import earn_multipliers
 
     raw = {"name": "mult", "burn": {"point_value": 0.01, "redemption_threshold": 100},
            "earn": {"channel_multipliers": {"store": 2.0, "online": 1.0}, "category_multipliers": {"beauty": 3.0}}}
@@ -209,7 +216,7 @@ def test_channel_and_category_multipliers_use_each_customers_mix_or_the_assumed_
 
 def test_pages_link_must_be_a_page_name(tmp_path):
     from helpers.errors import ConfigError
-    from helpers.loyalty.pages import check_pages_link
+    from helpers.studies.loyalty.pages import check_pages_link
 
     assert check_pages_link("loyalty_lab") == "loyalty_lab"
     with pytest.raises(ConfigError, match="pages_link '../x'"):

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers.render import RunInfo, execute_notebook, render_page
+from helpers.report.page import RunInfo, render_page
+from helpers.site.run import execute_notebook
 
 from ._cdnow import sample
 

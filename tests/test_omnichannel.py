@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import omnichannel as om
+from helpers.data.tables_io import load_transactions
 from helpers.errors import DataError
-from helpers.tables_io import load_transactions
+from helpers.studies.omnichannel import analysis as om
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "newretail"
 END = pd.Timestamp("2024-01-31")
@@ -156,7 +156,8 @@ def test_clv_is_present_and_positive(generated):
 def test_every_text_table_and_figure_works_on_small_tables(small):
     import matplotlib.pyplot as plt
 
-    from helpers import omni_figures, omni_narrative
+    from helpers.studies.omnichannel import figures as omni_figures
+    from helpers.studies.omnichannel import narrative as omni_narrative
 
     single_repeat = lines([("c5", "o11", 3, 9, "store", 25), ("c5", "o12", 6, 9, "store", 35)])
     assert "Every repeat buyer is multi-channel" in omni_narrative.groups(om.run_omnichannel_study(small, END, include_clv=False), "¥")
@@ -183,7 +184,8 @@ def test_every_text_table_and_figure_in_chinese(small):
 
     import matplotlib.pyplot as plt
 
-    from helpers import omni_figures, omni_narrative
+    from helpers.studies.omnichannel import figures as omni_figures
+    from helpers.studies.omnichannel import narrative as omni_narrative
 
     zh = "zh-CN"
     single_repeat = lines([("c5", "o11", 3, 9, "store", 25), ("c5", "o12", 6, 9, "store", 35)])

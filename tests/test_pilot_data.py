@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from helpers.errors import ConfigError, DataError
-from helpers.pilot_data import (
+from helpers.data.pilot import (
     CONTROL,
     NO_SEGMENT,
     TREATMENT,
@@ -17,6 +16,7 @@ from helpers.pilot_data import (
     read_pilot,
     simulate_pilot,
 )
+from helpers.errors import ConfigError, DataError
 
 
 def _pilot_frame(n: int = 8) -> pd.DataFrame:
@@ -138,7 +138,7 @@ def test_column_map_reads_unknown_headers_from_excel_and_parquet(tmp_path):
 
 
 def test_generator_campaign_exposures_are_recognised_without_a_map(tmp_path):
-    from helpers.generator import GeneratorConfig, generate, write
+    from helpers.data.generator import GeneratorConfig, generate, write
 
     data = generate(GeneratorConfig(n_customers=1500, seed=3))
     paths = write(data, tmp_path, "csv")

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers.pilot_data import simulate_pilot
-from helpers.render import RunInfo, execute_notebook, render_page
+from helpers.data.pilot import simulate_pilot
+from helpers.report.page import RunInfo, render_page
+from helpers.site.run import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "pilot_readout.ipynb"
@@ -116,7 +117,7 @@ def test_notebook_reads_a_chinese_gbk_pilot_export(tmp_path):
 
 
 def test_notebook_reads_the_generator_campaign_table_and_truth(tmp_path):
-    from helpers.generator import GeneratorConfig, generate_to_folder
+    from helpers.data.generator import GeneratorConfig, generate_to_folder
 
     folder = tmp_path / "newretail"
     truth = generate_to_folder(GeneratorConfig(n_customers=6000, seed=11), folder, "parquet")

@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.errors import ConfigError
-from helpers.privacy import (
+from helpers.data.privacy import (
     DEFAULT_KEY,
     KEY_ENV_VAR,
     display_ids,
@@ -15,6 +14,7 @@ from helpers.privacy import (
     pseudonymise,
     resolve_key,
 )
+from helpers.errors import ConfigError
 
 
 def test_pseudonymise_format_and_determinism():

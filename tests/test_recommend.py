@@ -6,9 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import recommend
 from helpers.errors import ConfigError
-from helpers.recommend import category_incidence, category_pairs, has_categories, next_best_category
+from helpers.studies.segments import recommend
+from helpers.studies.segments.recommend import (
+    category_incidence,
+    category_pairs,
+    has_categories,
+    next_best_category,
+)
 
 
 def baskets(spec: dict[str, list[str]]) -> pd.DataFrame:

@@ -13,16 +13,14 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 import helpers
 from helpers.errors import ConfigError, HelperError
-from helpers.render import (
+from helpers.report.page import (
     CSS_PATH,
-    NotebookFailed,
     RunInfo,
-    execute_notebook,
-    notebook_parameters,
     prepare_for_page,
     render_page,
     strip_ansi,
 )
+from helpers.site.run import NotebookFailed, execute_notebook, notebook_parameters
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPORT = FIXTURES / "report.ipynb"
@@ -171,7 +169,7 @@ def test_failed_render_keeps_the_previous_page(executed, tmp_path, monkeypatch):
     def broken(html):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("helpers.render._make_self_contained", broken)
+    monkeypatch.setattr("helpers.report.page._make_self_contained", broken)
     with pytest.raises(RuntimeError):
         render_page(nb, target, title="Second", run_info=run)
     assert target.read_bytes() == before
@@ -338,7 +336,7 @@ def test_strip_ansi():
 def test_headline_values_are_formatted_and_checked():
     import numpy as np
 
-    from helpers.render import headline_items
+    from helpers.report.page import headline_items
 
     items = headline_items({"Customers": 23570, "CLV": 1234567.891, "Share": 0.6512, "Mean": 36.456, "Model": "BG/NBD", "n": np.int64(7)})
     assert [(i["label"], i["value"]) for i in items] == [
@@ -354,7 +352,7 @@ def test_headline_values_are_formatted_and_checked():
 
 
 def test_headlines_are_collected_and_never_shown_on_the_page(tmp_path):
-    from helpers.render import HEADLINE_MIME, collect_headlines, headline_items
+    from helpers.report.page import HEADLINE_MIME, collect_headlines, headline_items
 
     def bundle(values):
         return new_output("display_data", data={HEADLINE_MIME: {"items": headline_items(values)}, "text/plain": "Headline numbers for the site index: ..."})
@@ -403,7 +401,7 @@ def test_navigation_metadata_and_frame_words_follow_the_language(tmp_path):
 
 
 def test_chrome_labels_and_language_names():
-    from helpers.render import CHROME_LABELS, chrome_labels, language_name
+    from helpers.report.page import CHROME_LABELS, chrome_labels, language_name
 
     assert set(CHROME_LABELS["zh-CN"]) == set(CHROME_LABELS["en"])
     assert chrome_labels("zh-Hans")["about"] == chrome_labels("zh-CN")["about"] == "关于本次运行"

@@ -17,14 +17,15 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from helpers.actions import ACTIVATION_COLUMNS, load_action_library
-from helpers.datasets import load_default_transactions
-from helpers.generator import GeneratorConfig, generate, write
-from helpers.loading import read_transactions
-from helpers.privacy import pseudonymise, resolve_key
-from helpers.render import NotebookFailed, RunInfo, collect_headlines, execute_notebook, render_page
-from helpers.segments import load_segment_map
-from helpers.study import sample_of_customers
+from helpers.data.datasets import load_default_transactions
+from helpers.data.generator import GeneratorConfig, generate, write
+from helpers.data.loading import read_transactions
+from helpers.data.privacy import pseudonymise, resolve_key
+from helpers.report.page import RunInfo, collect_headlines, render_page
+from helpers.site.run import NotebookFailed, execute_notebook
+from helpers.studies.clv.study import sample_of_customers
+from helpers.studies.segments.actions import ACTIVATION_COLUMNS, load_action_library
+from helpers.studies.segments.analysis import load_segment_map
 
 from .test_render import external_loads
 

@@ -12,9 +12,10 @@ import pytest
 import yaml
 from scipy.special import hyp2f1
 
-from helpers import lifetimes_adapter as la
 from helpers.errors import ConfigError
-from helpers.segments import (
+from helpers.models import lifetimes_adapter as la
+from helpers.models.summary import customer_summary
+from helpers.studies.segments.analysis import (
     NEW_CUSTOMERS,
     SegmentSettings,
     clv_at_risk,
@@ -32,7 +33,6 @@ from helpers.segments import (
     segments_at,
     value_growth_tiers,
 )
-from helpers.summary import customer_summary
 
 from ._cdnow import sample
 
@@ -434,7 +434,7 @@ def test_segment_texts_per_language_fall_back_and_are_validated(tmp_path):
 
 
 def test_tier_names_scores_and_summaries_in_chinese():
-    from helpers.segments import score_text, tier_labels, tier_summary
+    from helpers.studies.segments.analysis import score_text, tier_labels, tier_summary
 
     assert tier_labels("clv") == {"high_value_loyal": "High-value loyal", "growing": "Growing",
                                   "potential": "Potential", "churn_risk": "Churn risk"}
@@ -461,7 +461,7 @@ def test_tier_names_scores_and_summaries_in_chinese():
 @pytest.fixture(scope="module")
 def segmented():
     """A segmented CDNOW sample with made-up CLV numbers, its summary and migration."""
-    from helpers.actions import load_action_library, segment_guardrails
+    from helpers.studies.segments.actions import load_action_library, segment_guardrails
 
     smap = load_segment_map(DEFAULT_MAP)
     library = load_action_library(ROOT / "playbooks" / "actions.yaml", smap)
@@ -479,8 +479,8 @@ def segmented():
 
 
 def test_narrative_in_chinese_uses_chinese_names_and_amounts(segmented):
-    from helpers import segment_narrative as story
-    from helpers.segments import SegmentSettings, tier_summary
+    from helpers.studies.segments import narrative as story
+    from helpers.studies.segments.analysis import SegmentSettings, tier_summary
 
     smap, library, customers, table, migration, guardrails = segmented
     zh_labels = set(smap.localised("zh-CN").labels.values())
@@ -513,7 +513,7 @@ def test_narrative_in_chinese_uses_chinese_names_and_amounts(segmented):
 
 
 def test_amounts_in_chinese_use_wan_and_english_stays_the_same():
-    from helpers.segment_narrative import money_md, money_text
+    from helpers.studies.segments.narrative import money_md, money_text
 
     assert money_text(1_234_567, "$") == "$1.2M" and money_text(45_300, "¥") == "¥45.3k"
     assert money_text(23_400, "¥", "zh-CN") == "¥2.3万" and money_text(123_000_000, "¥", "zh-CN") == "¥1.2亿"
@@ -522,8 +522,8 @@ def test_amounts_in_chinese_use_wan_and_english_stays_the_same():
 
 
 def test_guardrail_explained_by_hand_in_both_languages():
-    from helpers.actions import Offer, offer_guardrail
-    from helpers.segment_narrative import guardrail_short, guardrail_text
+    from helpers.studies.segments.actions import Offer, offer_guardrail
+    from helpers.studies.segments.narrative import guardrail_short, guardrail_text
 
     # CLV bound 10% x 100 / (2 offers x 50) = 10%: below the 20% policy cap and the 15% margin cap
     g = offer_guardrail(Offer(0.20, 0.10, 2), clv_per_customer=100.0, order_value=50.0, gross_margin=0.3,
@@ -548,14 +548,14 @@ def test_guardrail_explained_by_hand_in_both_languages():
 
 
 def test_tables_in_chinese(segmented):
-    from helpers import segment_tables as tables
+    from helpers.studies.segments import tables
 
     smap, library, customers, table, migration, guardrails = segmented
     overview = tables.overview(table, guardrails, "¥", segment_map=smap, language="zh-CN").data
     assert list(overview.columns[:3]) == ["分群", "客户数", "客户占比"] and "人均 CLV（¥）" in overview.columns
     assert overview["分群"].tolist() == list(smap.localised("zh-CN").labels.values())
     assert list(tables.overview(table, guardrails, "$").data.columns[:3]) == ["Segment", "Customers", "% customers"]
-    from helpers.segments import tier_summary
+    from helpers.studies.segments.analysis import tier_summary
 
     tiers = tables.tiers(tier_summary(customers, "clv", "zh-CN"), library, "clv", "¥", "zh-CN").data
     assert tiers.columns[0] == "层级" and all(CJK.search(v) for v in tiers["行动建议"])
@@ -571,8 +571,8 @@ def test_figures_in_chinese_have_chinese_labels_and_every_glyph(segmented):
 
     import matplotlib.pyplot as plt
 
-    from helpers import segment_plots as plots
-    from helpers.plotting import to_png
+    from helpers.report.figures import to_png
+    from helpers.studies.segments import figures as plots
 
     smap, _, customers, table, migration, _ = segmented
     figures = [

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import service as sv
+from helpers.data.tables_io import load_transactions, read_tickets, tickets_from_frame
 from helpers.errors import ConfigError, DataError
-from helpers.tables_io import load_transactions, read_tickets, tickets_from_frame
+from helpers.studies.service import analysis as sv
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "newretail"
 H = pd.Timedelta(hours=1)
@@ -234,7 +234,8 @@ def test_a_file_without_response_times_is_judged_on_resolution_only():
 def test_every_text_table_and_figure_works_on_small_tables(columns):
     import matplotlib.pyplot as plt
 
-    from helpers import service_figures, service_narrative
+    from helpers.studies.service import figures as service_figures
+    from helpers.studies.service import narrative as service_narrative
 
     rows = [("a", T0, H, 30 * H, "hotline", "ordinary", "refund"), ("b", T0, 30 * H, 60 * H, "wechat", None, None),
             ("c", pd.Timestamp("2024-12-31 20:00"), None, None, "wechat", "major", "refund")]
@@ -266,7 +267,8 @@ def test_every_text_table_and_figure_in_chinese():
 
     import matplotlib.pyplot as plt
 
-    from helpers import service_figures, service_narrative
+    from helpers.studies.service import figures as service_figures
+    from helpers.studies.service import narrative as service_narrative
 
     zh = "zh-CN"
     rows = [("a", T0, H, 30 * H, "hotline", "ordinary", "refund"), ("b", T0, 30 * H, 60 * H, "wechat", None, None),

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 
-from helpers.simulation import expected_count_distribution, simulate_repeat_counts
+from helpers.models.simulation import (
+    expected_count_distribution,
+    simulate_repeat_counts,
+)
 
 PARAMS = {
     "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},

@@ -26,7 +26,8 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 
-from helpers.build import build, load_config
+from helpers.site.build import build
+from helpers.site.config import load_config
 
 from ._playbook_repo import make_repo
 
@@ -179,8 +180,8 @@ def test_chinese_and_english_pages(site, browser):
     main_en = en.inner_text("main")
     en.context.close()
     assert len(CJK.findall(main_en)) < 5
-    if importlib.util.find_spec("helpers.i18n") is None:
-        pytest.skip("page content is translated by helpers.i18n, which is not in this checkout yet")
+    if importlib.util.find_spec("helpers.report.i18n") is None:
+        pytest.skip("page content is translated by helpers.report.i18n, which is not in this checkout yet")
     assert len(CJK.findall(main_zh)) > 200, main_zh[:500]
 
 

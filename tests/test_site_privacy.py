@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers.build import build, load_config
+from helpers.site.build import build
+from helpers.site.config import load_config
 
 from ._cdnow import sample
 

@@ -10,10 +10,10 @@ pytest.importorskip("pyspark", reason="PySpark is not installed (optional extra:
 if shutil.which("java") is None:
     pytest.skip("PySpark needs Java 17+ and no 'java' is on PATH", allow_module_level=True)
 
+from helpers.data.loading import transactions_from_frame
 from helpers.errors import DataError
-from helpers.loading import transactions_from_frame
-from helpers.spark import summary_from_spark
-from helpers.summary import customer_summary
+from helpers.models.spark import summary_from_spark
+from helpers.models.summary import customer_summary
 
 from ._cdnow import CALIBRATION_END, OBSERVATION_END, master
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from helpers.errors import ConfigError
-from helpers.studies import apply_overrides, in_language, load_config, notebook_arguments, substitute
+from helpers.site.config import (
+    apply_overrides,
+    in_language,
+    load_config,
+    notebook_arguments,
+    substitute,
+)
 
 from ._playbook_repo import make_repo, write_config
 

@@ -4,7 +4,7 @@ import pytest
 from lifetimes.utils import summary_data_from_transaction_data
 
 from helpers.errors import ConfigError, DataError
-from helpers.summary import (
+from helpers.models.summary import (
     calibration_holdout_summary,
     collapse_rfm,
     customer_summary,

@@ -5,7 +5,7 @@ import os
 import pandas as pd
 import pytest
 
-from helpers import tables_io as io
+from helpers.data import tables_io as io
 from helpers.errors import ConfigError, DataError
 
 TICKET_ROWS = [
@@ -193,7 +193,7 @@ def test_quality_table_lists_every_input_and_absent_ones():
 def test_quality_table_reads_in_chinese_and_keeps_unknown_reasons():
     import re
 
-    from helpers.page_text import data_quality_view, quality_reason
+    from helpers.report.page_text import data_quality_view, quality_reason
 
     tickets = io.tickets_from_frame(
         pd.DataFrame({"customer_id": ["A", "", "B", "C"],

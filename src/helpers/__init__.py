@@ -1,24 +1,20 @@
 """Helpers for new-retail customer analytics notebooks.
 
 The notebooks under ``notebooks/`` hold narrative only; every computation they show
-lives in this package so that it can be tested:
+lives in this package so that it can be tested. Layers, each importing only from the
+ones before it (see CONTRIBUTING.md):
 
-- :mod:`helpers.errors`        user-facing errors (file, column, row, value)
-- :mod:`helpers.columns`       column maps, Chinese header aliases
-- :mod:`helpers.loading`       reading and validating transaction files
-- :mod:`helpers.datasets`      the embedded CDNOW data shipped inside ``lifetimes``
-- :mod:`helpers.summary`       transactions to frequency / recency / T / monetary value
-- :mod:`helpers.lifetimes_adapter`  the only module that calls ``lifetimes``
-- :mod:`helpers.clv`           fitting, holdout validation, model comparison, CLV table
-- :mod:`helpers.plotting`      seaborn figures
-- :mod:`helpers.privacy`       pseudonymised ids, personal-data column screening
-- :mod:`helpers.generator`     seeded new-retail dataset with known truth (`python -m helpers.generator`)
-- :mod:`helpers.render`        papermill execution and HTML rendering of playbook pages
-- :mod:`helpers.build`         the `python -m helpers build` command
-- :mod:`helpers.studies`       study configs (playbooks.yaml): studies, variants, languages
-- :mod:`helpers.cache`         skipping unchanged pages (notebook, parameters and data hashes)
-- :mod:`helpers.site`          staging and swapping the site, index and navigation
-- :mod:`helpers.i18n`          page language (en, zh-CN) and string catalogs
+- :mod:`helpers.errors`, :mod:`helpers.files`, :mod:`helpers.data.privacy`: user-facing
+  errors, atomic writes, pseudonymised ids
+- :mod:`helpers.data`: reading and validating user files, the embedded CDNOW data,
+  large-file engines, the seeded generator (``python -m helpers.data.generator``)
+- :mod:`helpers.models`: customer summaries, BG/NBD / Pareto/NBD / Gamma-Gamma fits
+  (the only ``lifetimes`` calls are in :mod:`helpers.models.lifetimes_adapter`), simulation
+- :mod:`helpers.report`: page language and catalogs, formatting, tables, figures, pages
+- :mod:`helpers.studies`: one package per study (clv, segments, customer_base,
+  omnichannel, service, pilot, loyalty)
+- :mod:`helpers.site`: the study config, papermill runs, cache, index and the
+  ``python -m helpers build`` command
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,6 +1,6 @@
-"""``python -m helpers build ...``: see :mod:`helpers.build`."""
+"""``python -m helpers build ...``: see :mod:`helpers.site.build`."""
 
-from helpers.build import main
+from helpers.site.build import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

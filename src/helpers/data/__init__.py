@@ -1,0 +1,1 @@
+"""Reading and validating user files; the embedded CDNOW data; the seeded generator."""

@@ -1,0 +1,884 @@
+"""Reading and validating transaction files.
+
+One entry point per kind of input:
+
+- :func:`read_transactions` for a file (CSV/TSV/TXT, Parquet or a folder of Parquet
+  files, XLSX) or the embedded study data (``"cdnow:master"``, ``"cdnow:sample"``);
+- :func:`transactions_from_frame` for a DataFrame already in memory.
+
+Both return a :class:`LoadResult` whose ``transactions`` frame holds only the
+canonical columns of :mod:`helpers.data.columns`. Columns that are not mapped (names,
+phone numbers, e-mail addresses, ...) are never copied into it.
+
+Every problem is raised as :class:`~helpers.errors.DataError` naming the file, the
+column, the spreadsheet row numbers (header = row 1) and the offending values, or as
+:class:`~helpers.errors.ConfigError` for a bad parameter.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from helpers.data import columns as C
+from helpers.errors import MAX_LISTED, ConfigError, DataError
+
+ReturnsPolicy = Literal["net", "drop", "error"]
+FutureDates = Literal["error", "drop"]
+
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+#: Tried in order when ``encoding`` is not given. GB18030 is a superset of GBK and
+#: GB2312, the encodings Chinese Excel and back-office exports use.
+DEFAULT_ENCODINGS = ("utf-8-sig", "gb18030")
+EMBEDDED_PREFIX = "cdnow:"
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030 (GBK)"}
+
+_KEY = "_customer_code"  # working column, never returned
+_CHUNK = 16 * 1024 * 1024
+_SNIFF_LINES = 50
+_SNIFF_CHARS = 64 * 1024
+
+
+@dataclass(frozen=True)
+class DroppedRows:
+    """Rows removed for one reason; ``example_rows`` are spreadsheet row numbers."""
+
+    reason: str
+    count: int
+    example_rows: list[int]
+    #: Catalog key (``data.dropped.<key>``) and values for the reason in the page language.
+    key: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+
+    def reason_text(self, language: str = "en") -> str:
+        from helpers.report.i18n import text
+
+        return text(f"data.dropped.{self.key}", language, **self.values) if self.key else self.reason
+
+
+@dataclass(frozen=True)
+class DataQualityReport:
+    """What happened to the rows of one input between reading and analysis."""
+
+    rows_read: int
+    rows_kept: int
+    dropped: list[DroppedRows] = field(default_factory=list)
+    customers: int = 0
+    first_date: pd.Timestamp | None = None
+    last_date: pd.Timestamp | None = None
+    #: Rows identical to an earlier row in every kept column. They are kept: two
+    #: identical orders on the same day are legitimate.
+    duplicate_rows: int = 0
+    #: Rows with a negative amount seen in the input (before any returns policy).
+    negative_rows: int = 0
+    #: Source columns that were not mapped and therefore never read into the pipeline.
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def to_frame(self, language: str = "en") -> pd.DataFrame:
+        """A small (reason, rows) table for display in a notebook, in the page language."""
+        from helpers.report.i18n import text
+
+        def t(key: str, **values: str) -> str:
+            return text(f"data.quality.{key}", language, **values)
+
+        lines = [(t("rows_read"), self.rows_read)]
+        lines += [(t("dropped", reason=d.reason_text(language)), d.count) for d in self.dropped]
+        lines += [(t("rows_kept"), self.rows_kept)]
+        lines += [(t("duplicates"), self.duplicate_rows)]
+        lines += [(t("customers"), self.customers)]
+        return pd.DataFrame(lines, columns=["reason", "rows"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (dates as ISO strings)."""
+        return {
+            "rows_read": int(self.rows_read),
+            "rows_kept": int(self.rows_kept),
+            "dropped": [
+                {"reason": d.reason, "count": int(d.count), "example_rows": [int(r) for r in d.example_rows]}
+                for d in self.dropped
+            ],
+            "customers": int(self.customers),
+            "first_date": self.first_date.isoformat() if self.first_date is not None else None,
+            "last_date": self.last_date.isoformat() if self.last_date is not None else None,
+            "duplicate_rows": int(self.duplicate_rows),
+            "negative_rows": int(self.negative_rows),
+            "ignored_columns": list(self.ignored_columns),
+        }
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Validated transactions plus what the loader did to get them."""
+
+    #: Canonical columns, sorted by customer_id then timestamp, fresh RangeIndex.
+    transactions: pd.DataFrame
+    report: DataQualityReport
+    #: The path (or label) as given by the caller.
+    source: str
+    #: Text encoding used to decode the file; None for Parquet, Excel and frames.
+    encoding: str | None
+    #: canonical column -> source header.
+    columns: dict[str, str]
+
+
+# --------------------------------------------------------------------------- public
+
+
+def read_transactions(
+    path: str | os.PathLike[str],
+    column_map: Mapping[str, str] | None = None,
+    *,
+    encoding: str | None = None,
+    date_format: str | None = None,
+    observation_end: str | date | datetime | pd.Timestamp | None = None,
+    returns_policy: ReturnsPolicy = "net",
+    future_dates: FutureDates = "error",
+    sheet: str | int | None = None,
+) -> LoadResult:
+    """Read a transaction file and validate it.
+
+    Parameters
+    ----------
+    path:
+        A ``.csv``/``.txt``/``.tsv`` file (delimiter sniffed among comma, tab,
+        semicolon, pipe and runs of whitespace), a ``.parquet`` file, a folder of
+        ``.parquet`` files, or an ``.xlsx`` workbook. ``"cdnow:master"`` and
+        ``"cdnow:sample"`` select the CDNOW data shipped inside ``lifetimes``.
+    column_map:
+        ``{canonical: header}`` for headers the alias list does not know.
+    encoding:
+        Text encoding. By default UTF-8 (with or without BOM) is tried, then
+        GB18030 (which also reads GBK and GB2312); UTF-16 files with a BOM are
+        recognised. Ignored for Parquet and Excel.
+    date_format:
+        A ``strftime`` format forcing how the timestamp column is read, e.g.
+        ``"%d/%m/%Y"``. By default YYYYMMDD, ISO dates and times, ``YYYY/M/D``,
+        ``YYYY.M.D`` and ``2024年1月5日`` are recognised.
+    observation_end, returns_policy, future_dates:
+        See :func:`transactions_from_frame`.
+    sheet:
+        Worksheet name or 0-based position for Excel files (default: the first).
+
+    Returns
+    -------
+    LoadResult
+    """
+    source = os.fspath(path) if path is not None else ""
+    if not str(source).strip():
+        raise ConfigError(
+            "no data path was given. Pass a transaction file, or 'cdnow:master' for the "
+            "CDNOW study data shipped with lifetimes."
+        )
+    policies = dict(
+        date_format=date_format,
+        observation_end=observation_end,
+        returns_policy=returns_policy,
+        future_dates=future_dates,
+    )
+    if str(source).startswith(EMBEDDED_PREFIX):
+        return _read_embedded(str(source), column_map, **policies)
+
+    file = Path(source)
+    if not file.exists():
+        raise DataError(
+            "file not found",
+            file=str(file.resolve()),
+            hint=f"Check the path; relative paths are taken from the working directory {Path.cwd()}.",
+        )
+    try:
+        frame, used_encoding = _read_table(file, source, encoding=encoding, sheet=sheet)
+    except OSError as exc:  # permissions, a file vanishing mid-read, a network share
+        raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
+    result = transactions_from_frame(frame, column_map, source=source, **policies)
+    return replace(result, encoding=used_encoding)
+
+
+def transactions_from_frame(
+    df: pd.DataFrame,
+    column_map: Mapping[str, str] | None = None,
+    *,
+    source: str = "<DataFrame>",
+    date_format: str | None = None,
+    observation_end: str | date | datetime | pd.Timestamp | None = None,
+    returns_policy: ReturnsPolicy = "net",
+    future_dates: FutureDates = "error",
+) -> LoadResult:
+    """Validate an in-memory table of transactions.
+
+    Row numbers in messages are the index position + 2 (as if the frame were a
+    spreadsheet with its header on row 1).
+
+    Parameters
+    ----------
+    df:
+        One row per purchase line or order. Columns are matched as in
+        :func:`helpers.data.columns.resolve_columns`; all other columns are ignored.
+    column_map:
+        ``{canonical: header}`` for headers the alias list does not know.
+    source:
+        Name of the input used in messages and kept in the result.
+    date_format:
+        Forces the format of text timestamps (see :func:`read_transactions`).
+    observation_end:
+        Last moment of the observation period. A value at midnight (such as
+        ``"1998-06-30"``) includes that whole day.
+    returns_policy:
+        What to do with negative amounts (returns, refunds):
+
+        - ``"net"`` (default): amounts are netted per customer and calendar day;
+          customer-days whose net amount is below zero are dropped (all their rows)
+          and counted in the report. Other rows, including negative ones netted by a
+          purchase the same day, are kept, so per-day sums downstream are net of
+          returns. A return on a different day than its purchase is dropped.
+        - ``"drop"``: rows with a negative amount are dropped and counted.
+        - ``"error"``: any negative amount raises :class:`DataError`.
+
+        Zero amounts are always kept: a free-gift order is still a purchase.
+    future_dates:
+        What to do with timestamps after ``observation_end``: ``"error"``
+        (default) raises :class:`DataError`, ``"drop"`` drops and counts them.
+
+    Returns
+    -------
+    LoadResult
+    """
+    _check_policies(returns_policy, future_dates)
+    cutoff = _observation_cutoff(observation_end)
+    if not isinstance(df, pd.DataFrame):
+        raise ConfigError(f"expected a pandas DataFrame, got {type(df).__name__}.")
+    headers = [str(c) for c in df.columns]
+    if not headers:
+        raise DataError("the input is empty (no columns)", file=source)
+    if len(df) == 0:
+        raise DataError(
+            "the input has a header row but no data rows",
+            file=source,
+            hint="Check that the right file or sheet was exported.",
+        )
+    mapping = C.resolve_columns(headers, column_map, file=source)
+    raw = _select(df, headers, mapping, source)
+    dropped: list[DroppedRows] = []
+
+    raw, blank = _drop_blank_rows(raw)
+    if blank.any():
+        dropped.append(_dropped("empty rows", blank, "empty"))
+    if raw.empty:
+        raise DataError("the input has no data rows (all rows are empty)", file=source)
+
+    ctx = _Context(source, mapping)
+    out = pd.DataFrame(index=raw.index)
+    out[C.CUSTOMER_ID] = _parse_ids(raw[C.CUSTOMER_ID], ctx)
+    # Integer codes in id order: grouping, de-duplication and sorting on them is several
+    # times faster than on strings with millions of rows.
+    out[_KEY] = pd.factorize(out[C.CUSTOMER_ID], sort=True)[0]
+    out[C.TIMESTAMP] = _parse_timestamps(raw[C.TIMESTAMP], date_format, ctx)
+    out[C.AMOUNT] = _parse_numbers(raw[C.AMOUNT], C.AMOUNT, ctx, required=True)
+    for col in C.OPTIONAL:
+        if col == C.QUANTITY and col in raw:
+            out[col] = _parse_numbers(raw[col], col, ctx, required=False)
+        elif col in raw:
+            out[col] = _as_text(raw[col])
+
+    negative_rows = int((out[C.AMOUNT] < 0).sum())
+    if cutoff is not None:
+        out = _apply_future_dates(out, cutoff, future_dates, ctx, dropped)
+    out = _apply_returns_policy(out, returns_policy, ctx, dropped)
+    if out.empty:
+        raise DataError(
+            "no rows are left after applying the returns and future-date policies",
+            file=source,
+            hint="See the report of dropped rows; consider returns_policy or observation_end.",
+        )
+
+    duplicates = int(out.drop(columns=C.CUSTOMER_ID).duplicated().sum())
+    customers = int(out[_KEY].nunique())
+    order = np.lexsort((out[C.TIMESTAMP].to_numpy(), out[_KEY].to_numpy()))  # stable
+    out = out.iloc[order].drop(columns=_KEY).reset_index(drop=True)
+    report = DataQualityReport(
+        rows_read=len(df),
+        rows_kept=len(out),
+        dropped=dropped,
+        customers=customers,
+        first_date=out[C.TIMESTAMP].min(),
+        last_date=out[C.TIMESTAMP].max(),
+        duplicate_rows=duplicates,
+        negative_rows=negative_rows,
+        ignored_columns=[h for h in headers if h not in mapping.values()],
+    )
+    return LoadResult(out, report, source, None, mapping)
+
+
+def read_table(
+    path: str | os.PathLike[str], *, encoding: str | None = None, sheet: str | int | None = None
+) -> tuple[pd.DataFrame, str | None]:
+    """Read any supported file as it is (all text columns for CSV), with the same encoding
+    detection, delimiter sniffing, Excel and Parquet-folder handling as
+    :func:`read_transactions`. Returns ``(frame, encoding used or None)``; a missing or
+    unreadable file is a :class:`DataError` naming it."""
+    source = os.fspath(path)
+    file = Path(source)
+    if not file.exists():
+        raise DataError(
+            "file not found",
+            file=str(file.resolve()),
+            hint=f"Check the path; relative paths are taken from the working directory {Path.cwd()}.",
+        )
+    try:
+        return _read_table(file, source, encoding=encoding, sheet=sheet)
+    except OSError as exc:
+        raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
+
+
+def parse_date_strings(
+    values: pd.Series, *, file: str, column: str, date_format: str | None = None
+) -> pd.Series:
+    """Parse distinct date/time strings with the transaction loader's rules (NaT where a
+    value cannot be read; ambiguous day/month order is a :class:`DataError`)."""
+    return _parse_date_strings(values, date_format, _Context(file, {C.TIMESTAMP: column}))
+
+
+# ------------------------------------------------------------------ reading files
+
+
+def _read_embedded(source: str, column_map: Mapping[str, str] | None, **policies: Any) -> LoadResult:
+    from helpers.data import datasets  # datasets imports this module
+
+    name = source[len(EMBEDDED_PREFIX):].strip().lower()
+    loaders = {"master": datasets.load_cdnow_master, "sample": datasets.load_cdnow_sample}
+    if name not in loaders:
+        raise ConfigError(
+            f"unknown embedded data set {source!r}; use 'cdnow:master' or 'cdnow:sample'."
+        )
+    return transactions_from_frame(loaders[name](), column_map, source=source, **policies)
+
+
+def _read_table(
+    file: Path, shown: str, *, encoding: str | None, sheet: str | int | None
+) -> tuple[pd.DataFrame, str | None]:
+    suffix = file.suffix.lower()
+    is_excel = suffix in EXCEL_SUFFIXES and not file.is_dir()
+    if sheet is not None and not is_excel:
+        raise ConfigError(f"sheet={sheet!r} only applies to Excel files, not {shown}.")
+    if file.is_dir():
+        return _read_parquet_folder(file, shown), None
+    if suffix in TEXT_SUFFIXES:
+        return _read_text(file, shown, encoding)
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(file, shown), None
+    if is_excel:
+        return _read_excel(file, shown, sheet), None
+    raise DataError(
+        f"files of type '{suffix or '(no extension)'}' cannot be read",
+        file=shown,
+        hint="Save the data as .csv (UTF-8 or GBK), .xlsx or .parquet.",
+    )
+
+
+def _read_text(file: Path, shown: str, encoding: str | None) -> tuple[pd.DataFrame, str]:
+    if file.stat().st_size == 0:
+        raise DataError("the file is empty", file=shown)
+    enc, sample, complete = _detect_encoding(file, shown, encoding)
+    if not sample.strip():
+        raise DataError("the file is empty (only blank lines)", file=shown)
+    sep = _sniff_delimiter(sample, complete)
+    try:
+        df = pd.read_csv(
+            file,
+            sep=sep,
+            encoding=enc,
+            dtype=str,
+            na_filter=False,  # blanks are judged per column, not by pandas' NA words
+            keep_default_na=False,
+            skip_blank_lines=False,  # keeps data row i on spreadsheet row i + 2
+            index_col=False,  # trailing delimiters must not turn column 1 into the index
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise DataError("the file is empty", file=shown) from exc
+    except pd.errors.ParserError as exc:
+        raise _parser_error(exc, shown, sep) from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"the file cannot be read as a table ({exc})", file=shown) from exc
+    df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
+    return df, enc
+
+
+def _parser_error(exc: Exception, shown: str, sep: str) -> DataError:
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found:
+        expected, line, saw = found.groups()
+        shown_sep = {"\t": "tab", r"\s+": "whitespace"}.get(sep, repr(sep))
+        return DataError(
+            f"a row has {saw} fields but the header has {expected} (delimiter {shown_sep})",
+            file=shown,
+            rows=[int(line)],
+            hint="An unquoted delimiter inside a value (such as a thousands separator in "
+            '"1,280.00") splits it; quote such values or remove the separators.',
+        )
+    return DataError(f"the file cannot be read as a table ({exc})", file=shown)
+
+
+def _detect_encoding(file: Path, shown: str, encoding: str | None) -> tuple[str, str, bool]:
+    """Return (encoding, decoded start of the file, whether that start is the whole file)."""
+    with file.open("rb") as fh:
+        head = fh.read(4)
+    if encoding:
+        candidates: tuple[str, ...] = (encoding,)
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ("utf-16",)
+    else:
+        candidates = DEFAULT_ENCODINGS
+    failures = []
+    for enc in candidates:
+        try:
+            codecs.lookup(enc)
+        except LookupError as exc:
+            raise ConfigError(f"unknown encoding {enc!r}; try 'utf-8', 'gb18030' or 'big5'.") from exc
+        outcome = _decode_check(file, enc)
+        if isinstance(outcome, _Decoded):
+            return enc, outcome.sample, outcome.complete
+        failures.append((enc, outcome))
+    enc, bad = failures[0]
+    tried = " or ".join(_ENCODING_NAMES.get(e, e) for e, _ in failures)
+    raise DataError(
+        f"the file cannot be decoded as {tried} text: byte {bad.data.hex(' ')} at byte offset "
+        f"{bad.offset} (line {bad.line}) is not valid {_ENCODING_NAMES.get(enc, enc)}",
+        file=shown,
+        rows=[bad.line],
+        values=[bad.data],
+        hint="Pass encoding='...' with the file's real encoding (for example 'big5', "
+        "'latin-1' or 'utf-16'), or save the file again as UTF-8.",
+    )
+
+
+class _Decoded(NamedTuple):
+    sample: str  # decoded first chunk, for delimiter sniffing
+    complete: bool  # whether the sample is the whole file
+
+
+class _BadByte(NamedTuple):
+    offset: int
+    line: int
+    data: bytes
+
+
+def _decode_check(file: Path, enc: str) -> _Decoded | _BadByte:
+    """Decode the whole file in chunks, so a bad byte is found without holding the file."""
+    with file.open("rb") as fh:
+        # utf-8-sig reports error positions relative to the text after the BOM, so
+        # skip the BOM here and count offsets from the file start ourselves.
+        has_bom = codecs.lookup(enc).name == "utf-8-sig" and fh.read(3) == codecs.BOM_UTF8
+        consumed = 3 if has_bom else 0
+        fh.seek(consumed)
+        decoder = codecs.getincrementaldecoder("utf-8" if has_bom else enc)()
+        newlines = 0
+        sample, complete, first = "", True, True
+        while True:
+            chunk = fh.read(_CHUNK)
+            buffered = decoder.getstate()[0]
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:
+                offset = consumed - len(buffered) + err.start
+                data = buffered + chunk
+                line = newlines - buffered.count(b"\n") + data[: err.start].count(b"\n") + 1
+                return _BadByte(offset, line, data[err.start : err.end])
+            if first:
+                sample, first = text[:_SNIFF_CHARS], False
+                complete = len(chunk) < _CHUNK and len(text) <= _SNIFF_CHARS
+            if not chunk:
+                return _Decoded(sample, complete)
+            consumed += len(chunk)
+            newlines += chunk.count(b"\n")
+
+
+def _sniff_delimiter(sample: str, complete: bool) -> str:
+    lines = [ln for ln in sample.splitlines() if ln.strip()]
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a partial read may be cut short
+    lines = lines[:_SNIFF_LINES]
+    for sep in ("\t", ",", ";", "|"):
+        counts = [len(row) for row in csv.reader(lines, delimiter=sep)]
+        if _consistent(counts):
+            return sep
+    if _consistent([len(ln.split()) for ln in lines]):
+        return r"\s+"
+    return ","  # a single-column file; column matching will report what is missing
+
+
+def _consistent(counts: list[int]) -> bool:
+    """Header has several fields and (nearly) every row has the same number."""
+    if not counts or counts[0] < 2:
+        return False
+    return sum(c == counts[0] for c in counts) >= 0.9 * len(counts)
+
+
+def _read_parquet(file: Path, shown: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(file)
+    except ImportError as exc:
+        raise DataError("reading Parquet needs pyarrow", file=shown, hint="pip install pyarrow") from exc
+    except Exception as exc:  # pyarrow raises many types for damaged files
+        raise DataError(
+            f"the file cannot be read as Parquet ({type(exc).__name__}: {exc})", file=shown
+        ) from exc
+
+
+def _read_parquet_folder(folder: Path, shown: str) -> pd.DataFrame:
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PARQUET_SUFFIXES)
+    if not files:
+        raise DataError(
+            "the folder contains no .parquet files",
+            file=str(folder.resolve()),
+            hint="Point to a file, or to a folder of .parquet files.",
+        )
+    # Sorted file order keeps row numbers reproducible.
+    return pd.concat([_read_parquet(f, str(f)) for f in files], ignore_index=True)
+
+
+def _read_excel(file: Path, shown: str, sheet: str | int | None) -> pd.DataFrame:
+    try:
+        book = pd.ExcelFile(file, engine="openpyxl")
+    except Exception as exc:  # openpyxl/zipfile raise many types for non-xlsx content
+        raise DataError(
+            f"the file cannot be opened as an Excel workbook ({type(exc).__name__})",
+            file=shown,
+            hint="Old .xls (Excel 97-2003) files are not supported: open the file and save "
+            "it as .xlsx or .csv.",
+        ) from exc
+    with book:
+        names = [str(n) for n in book.sheet_names]
+        chosen = 0 if sheet is None else sheet
+        if (isinstance(chosen, int) and not 0 <= chosen < len(names)) or (
+            isinstance(chosen, str) and chosen not in names
+        ):
+            raise DataError(
+                f"the workbook has no sheet {chosen!r}",
+                file=shown,
+                hint=f"Its sheets are: {', '.join(repr(n) for n in names)}.",
+            )
+        df = pd.read_excel(book, sheet_name=chosen, dtype=object)  # no type guessing: "00001" must stay text
+    df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
+    return df
+
+
+# --------------------------------------------------------------- column parsing
+
+
+@dataclass(frozen=True)
+class _Context:
+    file: str
+    mapping: dict[str, str]
+
+    def header(self, canonical: str) -> str:
+        return self.mapping[canonical]
+
+    def fail(self, problem: str, canonical: str, mask: pd.Series, values: pd.Series, hint: str) -> DataError:
+        bad = mask[mask].index
+        return DataError(
+            problem,
+            file=self.file,
+            column=self.header(canonical),
+            rows=(bad + 2).tolist(),
+            values=values.loc[bad[:MAX_LISTED]].tolist(),
+            hint=hint,
+        )
+
+
+def _select(df: pd.DataFrame, headers: list[str], mapping: dict[str, str], source: str) -> pd.DataFrame:
+    picked = {}
+    for canonical, header in mapping.items():
+        positions = [i for i, h in enumerate(headers) if h == header]
+        if len(positions) > 1:
+            raise DataError(
+                f"the header '{header}' appears {len(positions)} times",
+                file=source,
+                column=header,
+                hint="Rename the duplicates or pass a column map to a unique header.",
+            )
+        picked[canonical] = df.iloc[:, positions[0]].reset_index(drop=True)
+    return pd.DataFrame(picked)
+
+
+def _blank_mask(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+        return s.isna()
+    return s.isna() | s.astype(str).str.strip().eq("")
+
+
+def _drop_blank_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    blank = pd.concat([_blank_mask(raw[c]) for c in raw.columns], axis=1).all(axis=1)
+    return raw[~blank], blank
+
+
+def _dropped(reason: str, mask: pd.Series, key: str = "", **values: str) -> DroppedRows:
+    rows = mask[mask].index[:MAX_LISTED] + 2
+    return DroppedRows(reason, int(mask.sum()), [int(r) for r in rows], key, values)
+
+
+def _integral(values: np.ndarray) -> bool:
+    return bool(np.all((np.mod(values, 1) == 0) & (np.abs(values) < 2**53)))
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Values as stripped strings; blanks become missing. Integral floats lose '.0'."""
+    if pd.api.types.is_bool_dtype(s):
+        text = s.astype(str)
+    elif pd.api.types.is_integer_dtype(s):
+        text = s.astype("Int64").astype(str)
+    elif pd.api.types.is_float_dtype(s) and _integral(s.dropna().to_numpy()):
+        # Excel and Parquet store integer ids/dates as floats when a cell is empty.
+        text = s.astype("Int64").astype(str)
+    else:
+        text = s.astype(str)
+    text = text.str.strip()
+    return text.mask(s.isna() | text.eq(""))
+
+
+def _parse_ids(s: pd.Series, ctx: _Context) -> pd.Series:
+    ids = _as_text(s)
+    missing = ids.isna()
+    if missing.any():
+        raise ctx.fail(
+            "customer ids are missing",
+            C.CUSTOMER_ID,
+            missing,
+            pd.Series("", index=ids.index),
+            "Every purchase needs the customer who made it; remove anonymous (walk-in) "
+            "sales or give them an id before loading.",
+        )
+    return ids
+
+
+# Leading date part in Y-M-D order with any of the separators seen in exports.
+_DATE_PART = re.compile(r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?\s*T?")
+_DAY_MONTH = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})")
+#: (format, guard): the guard must fullmatch every value, because strptime is lenient
+#: (it reads "2024015" as %Y%m%d).
+_DATE_FORMATS: tuple[tuple[str, str | None], ...] = (
+    ("%Y%m%d", r"\d{8}"),
+    ("%Y%m%d%H%M%S", r"\d{14}"),
+    ("ISO8601", None),
+    ("%Y-%m-%d %H:%M", None),
+    ("%Y-%m-%d %H:%M:%S", None),
+)
+_DAY_FIRST = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+_MONTH_FIRST = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S")
+_DATE_HINT = (
+    "Accepted: 19970101, 1997-01-01, 1997-01-01 14:30[:00], 1997/1/1, 1997.1.1, "
+    "1997年1月1日 [14:30]. Pass date_format='%d/%m/%Y' (or the file's own format) "
+    "to force one."
+)
+
+
+def _to_datetime(values: pd.Series, fmt: str) -> pd.Series:
+    try:
+        parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+    except ValueError:
+        # Mixed UTC offsets have no common wall clock; fall back to UTC.
+        try:
+            parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
+        except (ValueError, OverflowError):
+            return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    return _naive(parsed)
+
+
+def _naive(parsed: pd.Series) -> pd.Series:
+    """Drop a time zone, keeping the wall-clock time the data was recorded in."""
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_localize(None)
+    return parsed
+
+
+def _parse_date_strings(values: pd.Series, date_format: str | None, ctx: _Context) -> pd.Series:
+    """Parse distinct date strings with the first format that reads all of them."""
+    if date_format:
+        return _to_datetime(values, date_format)
+    norm = (
+        values.str.replace(_DATE_PART, r"\1-\2-\3 ", regex=True)
+        .str.replace(r"^(\d{8})\.0+$", r"\1", regex=True)
+        .str.replace(r"\s+", " ", regex=True)
+        .str.strip()
+    )
+    best = None
+    for fmt, guard in _DATE_FORMATS:
+        if guard and not norm.str.fullmatch(guard).all():
+            continue
+        parsed = _to_datetime(norm, fmt)
+        if parsed.notna().all():
+            return parsed
+        if best is None or parsed.notna().sum() > best.notna().sum():
+            best = parsed
+    day_month = norm.str.replace(_DAY_MONTH, r"\1/\2/\3", regex=True)
+    orders = {}
+    for label, formats in (("day first", _DAY_FIRST), ("month first", _MONTH_FIRST)):
+        for fmt in formats:
+            parsed = _to_datetime(day_month, fmt)
+            if parsed.notna().all():
+                orders[label] = (fmt, parsed)
+                break
+    if len(orders) == 2:
+        raise DataError(
+            "dates could be day/month/year or month/day/year",
+            file=ctx.file,
+            column=ctx.header(C.TIMESTAMP),
+            values=values.head(MAX_LISTED).tolist(),
+            hint="Pass date_format='%d/%m/%Y' or date_format='%m/%d/%Y'.",
+        )
+    if orders:
+        return next(iter(orders.values()))[1]
+    return best
+
+
+def _parse_timestamps(s: pd.Series, date_format: str | None, ctx: _Context) -> pd.Series:
+    missing = _blank_mask(s)
+    if missing.any():
+        raise ctx.fail("dates are missing", C.TIMESTAMP, missing, pd.Series("", index=s.index), _DATE_HINT)
+    text = s.astype(str)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        parsed = _naive(s)
+    elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("datetime", "datetime64", "date"):
+        parsed = _naive(pd.to_datetime(s, errors="coerce"))
+    else:
+        text = _as_text(s)
+        # Dates repeat a lot: parse each distinct value once.
+        codes, uniques = pd.factorize(text)
+        parsed_unique = _parse_date_strings(pd.Series(uniques, dtype=str), date_format, ctx)
+        parsed = pd.Series(parsed_unique.to_numpy()[codes], index=s.index)
+    bad = parsed.isna()
+    if bad.any():
+        raise ctx.fail("dates cannot be read", C.TIMESTAMP, bad, text, _DATE_HINT)
+    return parsed
+
+
+_CURRENCY = re.compile(r"(?i)rmb|cny|usd|hkd|us\$|hk\$|元|[¥$€£\s]")
+_THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
+_NUMBER_HINT = (
+    "Numbers may use thousands separators (1,280.00), currency signs (¥ ￥ $ RMB 元) and "
+    "parentheses for negatives ((12.00)). A decimal comma (12,50) is not accepted: "
+    "convert it to 12.50 first."
+)
+
+
+def _parse_number_strings(values: pd.Series) -> pd.Series:
+    clean = values.str.normalize("NFKC").str.replace("\u2212", "-").str.replace(_CURRENCY, "", regex=True)
+    clean = clean.str.replace(r"^\((.*)\)$", r"-\1", regex=True)
+    clean = clean.str.replace(r"^([\d.,]+)-$", r"-\1", regex=True)  # SAP-style "12.00-"
+    # A comma is only a thousands separator between groups of three digits.
+    comma_ok = ~clean.str.contains(",", regex=False) | clean.str.fullmatch(_THOUSANDS)
+    clean = clean.where(comma_ok).str.replace(",", "", regex=False)
+    numbers = pd.to_numeric(clean, errors="coerce")
+    return numbers.where(np.isfinite(numbers))
+
+
+def _parse_numbers(s: pd.Series, canonical: str, ctx: _Context, *, required: bool) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        numbers = s.astype(float)
+        bad = numbers.notna() & ~np.isfinite(numbers)
+        missing = numbers.isna()
+        text = numbers.astype(str)
+    else:
+        text = _as_text(s)
+        missing = text.isna()
+        codes, uniques = pd.factorize(text)
+        parsed_unique = _parse_number_strings(pd.Series(uniques, dtype=str)).to_numpy(dtype=float)
+        # Code -1 (blank) picks the trailing NaN.
+        numbers = pd.Series(np.append(parsed_unique, np.nan)[codes], index=s.index)
+        bad = numbers.isna() & ~missing
+    if required and missing.any():
+        blanks = pd.Series("", index=s.index)
+        raise ctx.fail(f"{canonical} values are missing", canonical, missing, blanks, _NUMBER_HINT)
+    if bad.any():
+        raise ctx.fail(f"{canonical} values are not numbers", canonical, bad, text, _NUMBER_HINT)
+    return numbers.astype(float)
+
+
+# ------------------------------------------------------------------ policies
+
+
+def _check_policies(returns_policy: str, future_dates: str) -> None:
+    if returns_policy not in ("net", "drop", "error"):
+        raise ConfigError(f"returns_policy must be 'net', 'drop' or 'error', not {returns_policy!r}.")
+    if future_dates not in ("error", "drop"):
+        raise ConfigError(f"future_dates must be 'error' or 'drop', not {future_dates!r}.")
+
+
+def _observation_cutoff(observation_end: Any) -> pd.Timestamp | None:
+    """First instant after the observation period (a date means its whole day)."""
+    if observation_end is None or (isinstance(observation_end, str) and not observation_end.strip()):
+        return None
+    try:
+        end = pd.Timestamp(observation_end)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"observation_end {observation_end!r} is not a date (use 'YYYY-MM-DD').") from exc
+    if end is pd.NaT:
+        raise ConfigError("observation_end is missing (NaT).")
+    if end.tz is not None:
+        end = end.tz_localize(None)
+    return end + pd.Timedelta(days=1) if end == end.normalize() else end + pd.Timedelta(1, "ns")
+
+
+def _apply_future_dates(
+    out: pd.DataFrame, cutoff: pd.Timestamp, policy: str, ctx: _Context, dropped: list[DroppedRows]
+) -> pd.DataFrame:
+    late = out[C.TIMESTAMP] >= cutoff
+    if not late.any():
+        return out
+    end_text = str((cutoff - pd.Timedelta(1, "ns")).date()) if cutoff == cutoff.normalize() else str(cutoff)
+    if policy == "error":
+        raise ctx.fail(
+            f"dates fall after the observation end {end_text}",
+            C.TIMESTAMP,
+            late,
+            out[C.TIMESTAMP].astype(str),
+            "Pass future_dates='drop' to leave them out, or a later observation_end.",
+        )
+    dropped.append(_dropped(f"dates after observation end {end_text}", late, "future", end=end_text))
+    return out[~late]
+
+
+def _apply_returns_policy(
+    out: pd.DataFrame, policy: str, ctx: _Context, dropped: list[DroppedRows]
+) -> pd.DataFrame:
+    negative = out[C.AMOUNT] < 0
+    if not negative.any():
+        return out
+    if policy == "error":
+        raise ctx.fail(
+            "amounts are negative (returns or refunds)",
+            C.AMOUNT,
+            negative,
+            out[C.AMOUNT],
+            "Pass returns_policy='net' to net returns against same-day purchases, or "
+            "returns_policy='drop' to leave negative rows out.",
+        )
+    if policy == "drop":
+        dropped.append(_dropped("negative amounts (returns_policy='drop')", negative, "negative"))
+        return out[~negative]
+    # Only customers with a return can have a negative day; the rest need no grouping.
+    touched = out[out[_KEY].isin(out.loc[negative, _KEY].unique())]
+    day = touched[C.TIMESTAMP].dt.normalize()
+    net = touched[C.AMOUNT].groupby([touched[_KEY], day], sort=False).transform("sum")
+    below = pd.Series(False, index=out.index)
+    # Tolerance: sums of cents in binary floating point are not exact.
+    below.loc[net.index[net < -1e-9]] = True
+    if below.any():
+        dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
+    return out[~below]
+
+
+# Public names of the loader's text and number helpers, for the loaders of other tables
+# (helpers.data.tables_io).
+as_text = _as_text
+parse_number_strings = _parse_number_strings

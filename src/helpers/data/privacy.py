@@ -1,0 +1,148 @@
+"""Keeping personal data out of pages.
+
+Two rules:
+
+1. Loaders keep only the mapped transaction columns (see :mod:`helpers.data.loading`), so
+   names, phone numbers and addresses never enter the pipeline. For frames that come
+   from elsewhere, :func:`find_personal_data_columns` and :func:`drop_personal_data`
+   screen headers and values.
+2. Customer ids shown on pages are pseudonymised with a keyed hash
+   (:func:`display_ids`) unless the caller opts out with ``allow_raw_ids=True``.
+   Without a key the hash is reproducible by anyone who has this code, so
+   production runs set ``HELPERS_ID_KEY``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+
+import pandas as pd
+
+from helpers.data.columns import normalise_header
+from helpers.errors import ConfigError
+
+KEY_ENV_VAR = "HELPERS_ID_KEY"
+#: Used when neither a key nor HELPERS_ID_KEY is given. Public by construction: it
+#: only stops casual reading of ids, not someone who holds the raw ids and this code.
+DEFAULT_KEY = "retail-playbooks-default-id-key"
+DEFAULT_KEY_WARNING = (
+    f"Customer ids are hashed with the built-in default key; set {KEY_ENV_VAR} for production."
+)
+ID_PREFIX = "C-"
+ID_HEX_CHARS = 12
+
+#: Header patterns (matched against :func:`helpers.data.columns.normalise_header`) for
+#: columns that hold personal data, by kind.
+PII_PATTERNS: dict[str, re.Pattern[str]] = {
+    "name": re.compile(
+        r"^(?:(?:full|first|last|given|family|sur|nick|customer|member|user|buyer|client|"
+        r"contact|recipient|receiver|consignee|card_?holder)_?)?name$"
+        r"|姓名|名字|联系人|收货人|收件人|昵称|客户名称|会员名称|买家名称"
+    ),
+    "phone": re.compile(
+        r"phone|mobile|(?:^|_)(?:tel|telephone|cell|fax)(?:_|$)|contact_?number"
+        r"|^(?:wechat|whatsapp)$|(?:^|_)(?:wechat|whatsapp)_?(?:id|no|number|account)$"
+        r"|手机|电话|联系方式|微信号|^微信$|座机"
+    ),
+    "email": re.compile(r"e_?mail|邮箱|电子邮件|电邮"),
+    "address": re.compile(r"address|street|(?:^|_)(?:zip|postcode|postal_?code)(?:_|$)|地址|住址|邮编"),
+    "id_card": re.compile(
+        r"id_?card|identity|passport|(?:^|_)ssn(?:_|$)|national_?id|身份证|证件|护照"
+    ),
+    "birth_date": re.compile(r"birth|(?:^|_)dob(?:_|$)|生日|出生"),
+}
+
+#: Value patterns for columns whose header gives nothing away.
+PII_VALUE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"),
+    "cn_mobile": re.compile(r"(?:\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}"),
+    # Separators are required: bare digit runs are far more often order ids or dates.
+    "phone": re.compile(r"(?:\+\d{1,3}[\s-]?)?\(?\d{2,4}\)?[\s-]\d{3,4}[\s-]?\d{3,4}"),
+}
+#: Share of sampled non-empty values that must match for a column to be flagged.
+VALUE_SHARE = 0.5
+_SAMPLE_SIZE = 1000
+
+
+def resolve_key(key: str | None) -> tuple[str, bool]:
+    """Return (key, is_default): the given key, else $HELPERS_ID_KEY, else the built-in key.
+
+    An empty string counts as not given, so a notebook parameter defaulting to ""
+    falls back to the environment.
+    """
+    if key:
+        return key, False
+    env = os.environ.get(KEY_ENV_VAR, "")
+    if env:
+        return env, False
+    return DEFAULT_KEY, True
+
+
+def pseudonymise(ids: pd.Series, key: str | bytes) -> pd.Series:
+    """Replace each id by ``C-`` + 12 hex chars of HMAC-SHA256(key, id).
+
+    Deterministic for a given key; missing ids stay missing; index and name are kept.
+    Ids are hashed as text, so 1 and "1" give the same pseudonym.
+    """
+    if not key:
+        raise ConfigError(f"the id key is empty; pass a key or set {KEY_ENV_VAR}.")
+    secret = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    text = ids.astype(str).where(ids.notna())
+    codes, uniques = pd.factorize(text)
+    # Hashing is per value by nature; doing it once per distinct id keeps it cheap.
+    hashed = [
+        ID_PREFIX + hmac.new(secret, u.encode("utf-8"), hashlib.sha256).hexdigest()[:ID_HEX_CHARS]
+        for u in uniques
+    ]
+    lookup = pd.Series(hashed + [None], dtype=str)
+    out = lookup.take(codes).set_axis(ids.index)  # code -1 (missing) picks the trailing None
+    return out.rename(ids.name)
+
+
+def display_ids(ids: pd.Series, *, allow_raw_ids: bool = False, key: str | None = None) -> pd.Series:
+    """Ids as they may appear on a page: pseudonymised unless ``allow_raw_ids``."""
+    if allow_raw_ids:
+        return ids.astype(str).where(ids.notna())
+    return pseudonymise(ids, resolve_key(key)[0])
+
+
+def _header_kind(header: object) -> str | None:
+    norm = normalise_header(header)
+    return next((kind for kind, pattern in PII_PATTERNS.items() if pattern.search(norm)), None)
+
+
+def _values_kind(values: pd.Series) -> str | None:
+    if not (
+        pd.api.types.is_object_dtype(values)
+        or pd.api.types.is_string_dtype(values)
+        or pd.api.types.is_integer_dtype(values)
+    ):
+        return None
+    present = values.dropna()
+    if present.empty:
+        return None
+    sample = present.sample(n=min(_SAMPLE_SIZE, len(present)), random_state=0).astype(str).str.strip()
+    for kind, pattern in PII_VALUE_PATTERNS.items():
+        if sample.str.fullmatch(pattern).mean() >= VALUE_SHARE:
+            return kind
+    return None
+
+
+def find_personal_data_columns(df: pd.DataFrame) -> list[str]:
+    """Columns whose header or values look like names, phones, e-mails, addresses or ID cards."""
+    # Positional access copes with duplicated headers.
+    return [
+        str(col)
+        for i, col in enumerate(df.columns)
+        if _header_kind(col) is not None or _values_kind(df.iloc[:, i]) is not None
+    ]
+
+
+def drop_personal_data(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Return ``df`` without personal-data columns, and the columns dropped."""
+    found = find_personal_data_columns(df)
+    keep = [str(c) not in found for c in df.columns]
+    return df.loc[:, keep], found

@@ -1,0 +1,1 @@
+"""Statistics with no page in mind: customer summaries, BTYD fits, simulation."""

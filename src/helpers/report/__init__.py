@@ -1,0 +1,1 @@
+"""Reader-facing pieces every page shares: language, formatting, tables, figures, pages."""

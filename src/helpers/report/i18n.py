@@ -1,0 +1,100 @@
+"""Page language: English or Simplified Chinese.
+
+Every reader-facing string lives in a catalog (``src/helpers/locales/<language>/*.yaml``,
+one file per page or domain, e.g. ``clv.yaml``, whose top-level key is that domain),
+looked up by a dotted key with named placeholders::
+
+    text("clv.headline.lead", "zh-CN", customers="23,570", ...)
+
+Narrative, table and figure functions take a ``language`` argument and call :func:`text`.
+Markdown cells of a notebook are translated at render time: a cell whose metadata has
+``"i18n": "<key>"`` is shown in the page language from the catalog (its own source is the
+English text, so the notebook still reads naturally in JupyterLab); see
+:func:`localise_notebook`. A test checks that every key exists in every language.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from helpers.errors import ConfigError
+
+LANGUAGES: tuple[str, ...] = ("en", "zh-CN")
+DEFAULT_LANGUAGE = "en"
+LOCALES_DIR = Path(__file__).parent / "locales"
+
+_ALIASES = {
+    "en": "en", "en-us": "en", "en-gb": "en", "english": "en",
+    "zh": "zh-CN", "zh-cn": "zh-CN", "zh-hans": "zh-CN", "cn": "zh-CN", "chinese": "zh-CN",
+    "中文": "zh-CN", "简体中文": "zh-CN",
+}
+
+
+def normalise_language(language: str | None) -> str:
+    """The canonical code ("en" or "zh-CN") for a user's spelling; empty means English."""
+    if not language:
+        return DEFAULT_LANGUAGE
+    code = _ALIASES.get(str(language).strip().lower())
+    if code is None:
+        raise ConfigError(f"language {language!r} is not available; use one of {', '.join(LANGUAGES)}.")
+    return code
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{path}."))
+        else:
+            flat[path] = str(value)
+    return flat
+
+
+@lru_cache(maxsize=None)
+def catalog(language: str) -> dict[str, str]:
+    """All strings of one language, by dotted key (every file of its locale folder)."""
+    code = normalise_language(language)
+    strings: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / code).glob("*.yaml")):
+        part = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        clash = set(part) & set(strings)
+        if clash:
+            raise ValueError(f"{path}: keys defined twice in locale {code}: {sorted(clash)[:5]}")
+        strings.update(part)
+    return strings
+
+
+def text(key: str, language: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:
+    """The string ``key`` in ``language`` with ``values`` filled in.
+
+    A key missing from the language falls back to English (tests keep the catalogs
+    complete); a key missing everywhere is a programming error and raises KeyError.
+    """
+    strings = catalog(language)
+    template = strings.get(key)
+    if template is None:
+        template = catalog(DEFAULT_LANGUAGE)[key]
+    return template.format(**values) if values else template
+
+
+def is_chinese(language: str) -> bool:
+    return normalise_language(language) == "zh-CN"
+
+
+def localise_notebook(nb: Any, language: str) -> Any:
+    """A copy of a notebook whose i18n-keyed Markdown cells are in ``language``."""
+    code = normalise_language(language)
+    if code == DEFAULT_LANGUAGE:
+        return nb
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        key = cell.get("metadata", {}).get("i18n")
+        if cell.get("cell_type") == "markdown" and key:
+            cell["source"] = text(key, code)
+    return out

@@ -1,0 +1,559 @@
+"""Render an executed notebook as a self-contained playbook page.
+
+:func:`render_page` turns an executed notebook into one HTML file for readers: no code,
+no prompts, no stderr (warnings, progress bars), nothing loaded from the network.
+Figures stay embedded as ``data:`` URIs. A header and a footer show how the page was
+produced (:class:`RunInfo`). The file is written atomically, so a failed render never
+destroys the previous good page.
+
+Cell tags the page honours: ``remove-cell`` (drop the cell) and ``remove-output``
+(drop its outputs). Code inputs are never shown, so ``remove-input`` is not needed.
+
+Headline numbers for the site index: a notebook calls :func:`publish_headline`
+(``publish_headline({"Customers": 23570, "Expected CLV": "¥1.2m"})``). It displays a
+bundle of type :data:`HEADLINE_MIME`, which the page leaves out and the build reads
+back with :func:`collect_headlines`.
+
+The words of the page frame (navigation, header, "About this run") follow the page
+language: :func:`chrome_labels`. Sub-pages written by a study (one per segment, one
+per design) use the same template and stylesheet (:data:`TEMPLATES_DIR`, :data:`CSS_PATH`).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from helpers import __version__
+from helpers.errors import ConfigError
+from helpers.files import write_text_atomic
+from helpers.report.i18n import LANGUAGES, localise_notebook
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+PAGE_TEMPLATE = "playbook"
+CSS_PATH = TEMPLATES_DIR / PAGE_TEMPLATE / "static" / "playbook.css"
+
+_ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+# Bare object reprs ("<Figure size 640x480 with 1 Axes>", "[<matplotlib.lines.Line2D at 0x7f...>]")
+# are leftovers of a missing ";" in the notebook, not content.
+_OBJECT_REPR_RE = re.compile(r"^\[?\s*<[^<>]*(?: at 0x[0-9a-fA-F]+|Figure size [^<>]*)>(?:,\s*<[^<>]*>)*\s*\]?$")
+#: MIME type of the headline numbers a notebook publishes for the site index
+#: (:func:`publish_headline`); never shown on the page itself.
+HEADLINE_MIME = "application/vnd.retail-playbooks.headline+json"
+_DROPPED_MIMETYPES = ("application/javascript", "application/vnd.jupyter.widget-view+json")
+_PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes (tracebacks from the kernel carry them)."""
+    return _ANSI_RE.sub("", text)
+
+
+# ------------------------------------------------------------------- headlines
+
+
+def _format_headline_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "–"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}" if abs(value) < 1 else f"{value:,.2f}"
+    return str(value)
+
+
+def headline_items(values: Mapping[str, Any]) -> list[dict]:
+    """``{"label": value}`` as the list stored in a headline bundle: each item has
+    ``label``, ``value`` (the text shown) and ``raw`` (the number, or None for text).
+    Labels must be non-empty text; values text, numbers or booleans."""
+    if not isinstance(values, Mapping) or not values:
+        raise ConfigError(f"publish_headline expects a non-empty mapping of label to value, got {values!r}")
+    items = []
+    for label, value in values.items():
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f"publish_headline: label {label!r} must be non-empty text")
+        if value is not None and not isinstance(value, (str, int, float)):
+            # numpy scalars: take their Python value; anything else is a mistake
+            item = getattr(value, "item", None)
+            value = item() if callable(item) else value
+            if not isinstance(value, (str, int, float)):
+                raise ConfigError(
+                    f"publish_headline: value of {label!r} is a {type(value).__name__}; "
+                    "pass text or a number (format money with the page's currency first)"
+                )
+        raw = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        items.append({"label": label.strip(), "value": "–" if value is None else _format_headline_value(value), "raw": raw})
+    return items
+
+
+def publish_headline(values: Mapping[str, Any]) -> None:
+    """Publish a notebook's headline numbers to the site index.
+
+    Call it in a notebook cell, e.g.
+    ``publish_headline({"Customers": 23570, "Expected 12-month margin": "$1.2m"})``.
+    Labels are shown as given (write them in the page language); ints get thousands
+    separators, floats two decimals (none from 1,000; three significant digits below
+    1), text is shown as it is (no Markdown escapes such as ``\\$``). The
+    numbers are displayed as a bundle of type :data:`HEADLINE_MIME` which the page
+    leaves out; in Jupyter the cell shows them as one line of text. Calling it again
+    adds labels or replaces the value of a label already published.
+    """
+    from IPython.display import display
+
+    items = headline_items(values)
+    text = "Headline numbers for the site index: " + "; ".join(f"{i['label']}: {i['value']}" for i in items)
+    display({HEADLINE_MIME: {"items": items}, "text/plain": text}, raw=True)
+
+
+def collect_headlines(executed: NotebookNode) -> list[dict]:
+    """Headline items a notebook published (:func:`publish_headline`), in order of
+    first appearance; a label published again keeps its last value."""
+    found: dict[str, dict] = {}
+    for cell in executed.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            data = output.get("data", {}) if output.get("output_type") in ("display_data", "execute_result") else {}
+            bundle = data.get(HEADLINE_MIME)
+            if isinstance(bundle, str):  # stored as text by an old writer
+                try:
+                    bundle = json.loads(bundle)
+                except ValueError:
+                    continue
+            if not isinstance(bundle, Mapping):
+                continue
+            for item in bundle.get("items", []) or []:
+                if isinstance(item, Mapping) and isinstance(item.get("label"), str):
+                    found[item["label"]] = {"label": item["label"], "value": str(item.get("value", "")), "raw": item.get("raw")}
+    return list(found.values())
+
+
+# ------------------------------------------------------------- page frame words
+
+#: Words of the page frame (header, navigation, footer, index) by language. The page
+#: content is the notebook's own; these are the words around it.
+CHROME_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "kicker": "Playbook",
+        "site_kicker": "Playbooks",
+        "data": "Data",
+        "run": "Run",
+        "took": "took",
+        "about": "About this run",
+        "data_source": "Data source",
+        "data_hash": "Data hash (SHA-256 of the inputs)",
+        "run_started": "Run started",
+        "duration": "Duration",
+        "notebook": "Notebook",
+        "inputs": "Input files",
+        "no_inputs": "none",
+        "embedded": "embedded in lifetimes",
+        "embedded_data_source": "CDNOW master transaction log shipped inside lifetimes 0.11.3 (embedded default data)",
+        "parameters": "Parameters",
+        "name": "Name",
+        "value": "Value",
+        "none": "None.",
+        "notebook_default": "(notebook default)",
+        "cached": "Reused from the build cache: notebook, parameters, data and code unchanged since this run.",
+        "site_nav": "Site navigation",
+        "index": "All playbooks",
+        "in_this_study": "In this study",
+        "other_languages": "Other languages",
+        "previous": "Previous",
+        "next": "Next",
+        "updated": "updated",
+        "not_built": "not built yet",
+        "failed": "failed",
+        "stale": "stale",
+        "stale_note": "the latest run failed; this is the previous good version",
+        "more_pages": "More pages",
+        "index_written": "Index written {written} by retail-playbooks {version}.",
+        "headline": "Headline numbers",
+    },
+    "zh-CN": {
+        "kicker": "分析手册",
+        "site_kicker": "分析手册",
+        "data": "数据",
+        "run": "运行于",
+        "took": "耗时",
+        "about": "关于本次运行",
+        "data_source": "数据来源",
+        "data_hash": "数据哈希（输入文件的 SHA-256）",
+        "run_started": "开始运行",
+        "duration": "耗时",
+        "notebook": "笔记本",
+        "inputs": "输入文件",
+        "no_inputs": "无",
+        "embedded": "lifetimes 内置数据",
+        "embedded_data_source": "lifetimes 0.11.3 内置的 CDNOW 完整交易记录（默认数据）",
+        "parameters": "参数",
+        "name": "名称",
+        "value": "取值",
+        "none": "无。",
+        "notebook_default": "（笔记本默认值）",
+        "cached": "取自构建缓存：笔记本、参数、数据和代码自本次运行以来均未改变。",
+        "site_nav": "站点导航",
+        "index": "全部手册",
+        "in_this_study": "本研究的其他页面",
+        "other_languages": "其他语言",
+        "previous": "上一页",
+        "next": "下一页",
+        "updated": "更新于",
+        "not_built": "尚未生成",
+        "failed": "运行失败",
+        "stale": "已过期",
+        "stale_note": "最近一次运行失败；此处为上一次成功的版本",
+        "more_pages": "更多页面",
+        "index_written": "索引由 retail-playbooks {version} 生成于 {written}。",
+        "headline": "关键数字",
+    },
+}
+
+#: Each language's name in itself, for language switches.
+LANGUAGE_NAMES = {"en": "English", "zh-CN": "中文"}
+
+
+def _label_language(lang: str) -> str:
+    if lang in CHROME_LABELS:
+        return lang
+    primary = (lang or "").split("-")[0].lower()
+    if primary == "zh":
+        return "zh-CN"
+    return next((key for key in CHROME_LABELS if key.split("-")[0].lower() == primary), "en")
+
+
+def chrome_labels(lang: str) -> dict[str, str]:
+    """The page-frame words for ``lang`` (``zh``/``zh-Hans``... use zh-CN; any
+    language without its own table uses English)."""
+    return {**CHROME_LABELS["en"], **CHROME_LABELS[_label_language(lang)]}
+
+
+def language_name(lang: str) -> str:
+    """``lang``'s name in itself (``zh-CN`` -> ``中文``), or the tag itself."""
+    if lang in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[lang]
+    primary = (lang or "").split("-")[0].lower()
+    return {"zh": LANGUAGE_NAMES["zh-CN"], "en": LANGUAGE_NAMES["en"]}.get(primary, lang)
+
+
+# ---------------------------------------------------------------------- run info
+
+
+@dataclass
+class RunInfo:
+    """How a page was produced; shown in the page's header and footer.
+
+    ``parameters`` are the values passed to the notebook; ``default_parameters`` are
+    the notebook's own defaults for the parameters that were not passed (shown with a
+    "notebook default" note). ``extra`` adds rows to the footer table (e.g. the
+    notebook path). ``data_hash`` is the SHA-256 of the input files (see
+    :mod:`helpers.site.cache`), ``cached`` says the page was rendered from a cached run.
+    """
+
+    data_source: str
+    parameters: dict
+    started: dt.datetime
+    duration_s: float
+    package_version: str = __version__
+    extra: dict = field(default_factory=dict)
+    default_parameters: dict = field(default_factory=dict)
+    data_hash: str = ""
+    cached: bool = False
+
+    @classmethod
+    def from_notebook(
+        cls,
+        executed: NotebookNode,
+        *,
+        data_source: str,
+        parameters: Mapping | None = None,
+        default_parameters: Mapping | None = None,
+        extra: Mapping | None = None,
+        data_hash: str = "",
+        cached: bool = False,
+    ) -> RunInfo:
+        """Build from an executed notebook: start time and duration come from
+        ``metadata.papermill`` (now and 0 s when the notebook was not run by papermill);
+        ``parameters`` default to the ones papermill recorded."""
+        meta = executed.get("metadata", {}).get("papermill", {}) or {}
+        started = _parse_time(meta.get("start_time")) or dt.datetime.now(dt.timezone.utc)
+        duration = meta.get("duration")
+        if duration is None:
+            ended = _parse_time(meta.get("end_time"))
+            duration = (ended - started).total_seconds() if ended else 0.0
+        if parameters is None:
+            parameters = meta.get("parameters") or {}
+        return cls(
+            data_source=data_source,
+            parameters=dict(parameters),
+            started=started,
+            duration_s=float(duration),
+            extra=dict(extra or {}),
+            default_parameters=dict(default_parameters or {}),
+            data_hash=data_hash,
+            cached=cached,
+        )
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def format_duration(seconds: float) -> str:
+    """``4.2 s``, ``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def format_time(moment: dt.datetime) -> str:
+    """Local time with its UTC offset, e.g. ``2026-05-09 15:35:02 (UTC+08:00)``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    local = moment.astimezone()
+    offset = local.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else ""
+    return f"{local:%Y-%m-%d %H:%M:%S} (UTC{offset})"
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as a reader sees it in the page's parameter table."""
+    if isinstance(value, str):
+        return value if value else '""'
+    return repr(value)
+
+
+def _dist(name: str) -> str:
+    try:
+        return dist_version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _run_context(run: RunInfo) -> dict:
+    params = [(str(k), format_value(v), False) for k, v in run.parameters.items()]
+    params += [
+        (str(k), format_value(v), True) for k, v in run.default_parameters.items() if k not in run.parameters
+    ]
+    return {
+        "data_source": run.data_source,
+        "data_hash": run.data_hash,
+        "data_hash_short": run.data_hash[:12],
+        "cached": run.cached,
+        "started": format_time(run.started),
+        "duration": format_duration(run.duration_s),
+        "package_version": run.package_version,
+        "lifetimes_version": _dist("lifetimes"),
+        "python_version": sys.version.split()[0],
+        "parameters": params,
+        "extra": [(str(k), format_value(v)) for k, v in run.extra.items()],
+    }
+
+
+# --------------------------------------------------------------------------- render
+
+
+def _clean_output(output: NotebookNode) -> NotebookNode | None:
+    """The output as it should reach the page, or None to leave it out."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        if output.get("name") != "stdout":
+            return None  # stderr: warnings, progress bars, logging
+        output.text = strip_ansi(output.get("text", ""))
+        return output if output.text.strip() else None
+    if kind == "error":
+        output.ename = strip_ansi(output.get("ename", ""))
+        output.evalue = strip_ansi(output.get("evalue", ""))
+        output.traceback = []
+        return output
+    if kind in ("display_data", "execute_result"):
+        data = output.get("data", {})
+        if "application/vnd.jupyter.widget-view+json" in data:
+            return None  # an interactive widget (e.g. a progress bar) means nothing on a static page
+        if HEADLINE_MIME in data:
+            return None  # headline numbers are for the site index (publish_headline)
+        for mime in _DROPPED_MIMETYPES:
+            data.pop(mime, None)
+        for mime in ("text/plain", "text/markdown", "text/latex"):
+            if isinstance(data.get(mime), str):
+                data[mime] = strip_ansi(data[mime])
+        if not data:
+            return None
+        if set(data) == {"text/plain"} and _OBJECT_REPR_RE.match(data["text/plain"].strip()):
+            return None
+        return output
+    return None
+
+
+def prepare_for_page(nb: NotebookNode) -> NotebookNode:
+    """A copy of ``nb`` with only what belongs on a page (see the module docstring)."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & {"remove-cell", "remove_cell", _PAPERMILL_ERROR_TAG}:
+            continue
+        if cell.cell_type == "code":
+            if tags & {"remove-output", "remove_output"}:
+                cell.outputs = []
+            else:
+                cell.outputs = [o for o in (_clean_output(o) for o in cell.get("outputs", [])) if o is not None]
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _exporter():
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.HTMLExporter.display_data_priority = [
+        "text/html",
+        "text/markdown",
+        "image/svg+xml",
+        "image/png",
+        "image/jpeg",
+        "text/latex",
+        "text/vnd.mermaid",
+        "text/plain",
+    ]
+    exporter = HTMLExporter(
+        config=config,
+        template_name=PAGE_TEMPLATE,
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        exclude_anchor_links=True,
+        embed_images=True,
+    )
+    return exporter
+
+
+_EXTERNAL_RE = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//")
+
+
+def _make_self_contained(html: str) -> str:
+    """Remove scripts and anything that would load from the network.
+
+    Links (``<a href>``) are kept: following one is the reader's choice, not a load.
+    An external image is replaced by a visible note so the author notices.
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, features="html.parser")
+    changed = False
+    for tag in soup.find_all("script"):
+        tag.decompose()
+        changed = True
+    for tag in soup.find_all(["img", "iframe", "link", "video", "audio", "source", "embed", "object", "track", "input"]):
+        urls = [tag.get(attr) or "" for attr in ("src", "href", "data", "poster", "srcset")]
+        external = [u for u in urls if _EXTERNAL_RE.match(u) or "http://" in u or "https://" in u]
+        if not external:
+            continue
+        changed = True
+        if tag.name == "img":
+            note = soup.new_tag("span", attrs={"class": "missing-img"})
+            note.string = f"[image not embedded: {external[0]}]"
+            tag.replace_with(note)
+        else:
+            tag.decompose()
+    for style in soup.find_all("style"):
+        text = style.string or ""
+        if re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text):
+            style.string = re.sub(r"@import[^;]*;", "", text)
+            style.string = re.sub(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", "none", style.string)
+            changed = True
+    if not changed:
+        return html
+    out = str(soup)
+    return out if out.lstrip().lower().startswith("<!doctype") else "<!DOCTYPE html>\n" + out
+
+
+def make_self_contained(html: str) -> str:
+    """``html`` without scripts or anything loaded from the network (see
+    :func:`render_page`); used for the extra pages a notebook writes."""
+    return _make_self_contained(html)
+
+
+def render_page(
+    executed: Path | NotebookNode,
+    html_path: Path,
+    *,
+    title: str,
+    run_info: RunInfo,
+    lang: str = "en",
+    nav: Mapping | None = None,
+) -> Path:
+    """Render an executed notebook to a self-contained playbook page at ``html_path``.
+
+    ``executed`` is the executed notebook or its path. ``lang`` goes into
+    ``<html lang>`` (a BCP 47 tag such as ``en`` or ``zh-CN``) and picks the words of
+    the page frame (:func:`chrome_labels`). ``nav`` (optional, from
+    :func:`helpers.site.build.build`) adds site navigation: ``index`` (href),
+    ``study`` (title), ``siblings`` and ``alternates`` (lists of mappings with
+    ``title``/``href``/``current`` and ``label``/``href``/``lang``), ``prev`` and
+    ``next`` (mappings with ``title`` and ``href``, or None). The file is replaced
+    atomically; returns ``html_path``.
+    """
+    if not _LANG_RE.match(lang or ""):
+        raise ConfigError(f"page language {lang!r} is not a language tag such as 'en' or 'zh-CN'")
+    if isinstance(executed, (str, os.PathLike)):
+        executed_nb = nbformat.read(Path(executed), as_version=4)
+    else:
+        executed_nb = executed
+    nb = prepare_for_page(executed_nb)
+    if lang in LANGUAGES:
+        nb = localise_notebook(nb, lang)  # Markdown cells keyed "i18n" in the page language
+
+    input_path = executed_nb.get("metadata", {}).get("papermill", {}).get("input_path")
+    if input_path:
+        base = Path(input_path).parent
+    elif isinstance(executed, (str, os.PathLike)):
+        base = Path(executed).parent
+    else:
+        base = Path.cwd()
+    resources = {
+        "metadata": {"name": title, "path": str(base)},
+        "playbook": {
+            "title": title,
+            "lang": lang,
+            "css": CSS_PATH.read_text(encoding="utf-8"),
+            "run": _run_context(run_info),
+            "t": chrome_labels(lang),
+            "nav": dict(nav) if nav else None,
+        },
+    }
+    html, _ = _exporter().from_notebook_node(nb, resources=resources)
+    html = _make_self_contained(html)
+    return write_text_atomic(Path(html_path), html)

@@ -1,0 +1,1 @@
+"""Running and publishing: the study config, papermill runs, the cache, the index, the build."""

@@ -1,0 +1,733 @@
+"""Build the playbook site: run every study's notebooks and render the site.
+
+Command line (see ``python -m helpers build --help``)::
+
+    python -m helpers build [--config playbooks/playbooks.yaml] [--only NAME ...]
+                            [--output DIR] [--set NAME.PARAM=VALUE ...]
+                            [--jobs N] [--force] [--list] [--debug]
+
+The config (``playbooks/playbooks.yaml``, see :mod:`helpers.site.config`) lists studies;
+each study runs one notebook for one or more parameter sets (variants) in one or
+more languages, one page each. The build:
+
+1. checks every selected page's parameters against its notebook (a typo fails that
+   page before any kernel starts) and works out its inputs and cache key
+   (:mod:`helpers.site.cache`);
+2. runs the pages whose key has no cached run with papermill, ``--jobs`` at a time
+   (default 2), each in its own kernel; pages writing to the same output folder, and
+   the pages of a study with ``parallel: false``, run one after another. One progress
+   bar per study on a terminal, one line per page otherwise;
+3. renders every page into a staging folder next to the output folder, with
+   navigation, run metadata and the index (grouped by study, with the headline
+   numbers each notebook published), then swaps the staging folder in
+   (:mod:`helpers.site.index`). A page that failed keeps its previous good version, marked
+   stale on the index. When every selected page failed, the old site is left
+   untouched, byte for byte;
+4. prints a summary table of the failures: page, notebook, failing cell, message.
+
+Paths. The repo root is the parent of the folder holding the config file; ``output``,
+``build`` and notebooks are relative to it and every notebook runs with it as its
+working folder. ``--output`` is relative to the current folder.
+
+Exit status: 0 all pages built; 1 at least one page failed; 2 a problem with the
+config or the command line (nothing was built); 3 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from helpers import __version__
+from helpers.errors import ConfigError, HelperError
+from helpers.site.cache import (
+    RunCache,
+    data_hash,
+    input_paths,
+    is_output_parameter,
+    run_key,
+)
+from helpers.site.config import (
+    DEFAULT_CONFIG,
+    EMBEDDED_DATA_SOURCE,
+    Config,
+    Page,
+    apply_overrides,
+    check_parameters,
+    data_source_for,
+    load_config,
+    notebook_arguments,
+    shown_path,
+)
+from helpers.site.index import (
+    carry_over_unmanaged,
+    copy_extra_pages,
+    copy_previous,
+    make_staging,
+    managed_names,
+    page_nav,
+    read_manifest,
+    recover,
+    short_time,
+    swap_in,
+    write_index,
+    write_manifest,
+)
+
+EXIT_OK, EXIT_PAGE_FAILED, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
+DEFAULT_JOBS = 2
+
+
+# ------------------------------------------------------------------------ results
+
+
+@dataclass
+class PageResult:
+    """What happened to one selected page."""
+
+    name: str
+    ok: bool
+    html: Path | None = None
+    seconds: float = 0.0
+    error: str = ""  #: the full message (as printed)
+    cached: bool = False  #: rendered from the run cache, nothing ran
+    notebook: str = ""  #: relative to the repo root
+    where: str = ""  #: the failing cell, e.g. "cell 4 of 27 (`x = 1`)"
+    detail: str = ""  #: the message without notebook and cell
+    kept_previous: bool = False  #: failed, and its previous version stays on the site
+
+
+@dataclass
+class BuildResult:
+    pages: list[PageResult]
+    index: Path | None = None
+    swapped: bool = False  #: False when the old site was left as it was
+
+    @property
+    def failed(self) -> list[PageResult]:
+        return [p for p in self.pages if not p.ok]
+
+
+@dataclass
+class _Job:
+    page: Page
+    arguments: dict  #: passed to papermill
+    not_passed: dict  #: notebook defaults of the parameters not passed
+    inputs: list[Path]
+    data_hash: str
+    key: str
+    outputs: list[Path]  #: output folders named by output parameters
+    extra_dir: Path | None
+    entry: Any = None  #: the cache entry, once run or found
+    cached: bool = False
+
+
+# -------------------------------------------------------------------------- steps
+
+
+def _prepare(config: Config, page: Page, output: Path) -> _Job:
+    """Check the page's parameters and work out its inputs and cache key."""
+    defaults = check_parameters(config, page)
+    arguments = notebook_arguments(page, defaults)
+    effective = {**defaults, **arguments}
+    not_passed = {k: v for k, v in defaults.items() if k not in arguments}
+    inputs = input_paths(effective, config.root, exclude=[config.build, output])
+    digest = data_hash(inputs, config.root)
+    outputs = []
+    for name, value in effective.items():
+        if is_output_parameter(name) and isinstance(value, str) and value.strip():
+            path = Path(os.path.expanduser(value))
+            outputs.append((path if path.is_absolute() else config.root / path).resolve())
+    extra_dir = None
+    if page.extra_pages:
+        base = effective.get("output_dir")
+        if not isinstance(base, str) or not base.strip():
+            raise ConfigError(
+                f"page '{page.name}': extra_pages is relative to the output_dir parameter, but "
+                f"{config.relative(page.notebook)} has no output_dir (or it is empty)"
+            )
+        base_path = Path(os.path.expanduser(base))
+        extra_dir = (base_path if base_path.is_absolute() else config.root / base_path) / page.extra_pages
+    key = run_key(page.notebook, arguments, digest)
+    return _Job(page, arguments, not_passed, inputs, digest, key, outputs, extra_dir)
+
+
+def _run(config: Config, job: _Job, cache: RunCache) -> None:
+    """Execute the page's notebook (worker thread) and store the run in the cache."""
+    from helpers.site.run import execute_notebook
+
+    page = job.page
+    executed_path = config.build / "executed" / f"{page.name}.ipynb"
+    started = time.time()
+    nb = execute_notebook(page.notebook, job.arguments, executed_path, cwd=config.root, progress=False)
+    extras: list[Path] = []
+    if job.extra_dir is not None:
+        if not job.extra_dir.is_dir():
+            raise ConfigError(
+                f"page '{page.name}': the notebook wrote no folder {shown_path(job.extra_dir)} "
+                f"(extra_pages: {page.extra_pages})"
+            )
+        # only pages this run wrote: a page left over from an earlier run is not current
+        extras = sorted(p for p in job.extra_dir.glob("*.html") if p.is_file() and p.stat().st_mtime >= started - 2)
+    meta = _meta(config, job, nb)
+    job.entry = cache.put(job.key, executed_path, meta, extras)
+
+
+def _meta(config: Config, job: _Job, nb) -> dict:
+    from helpers.report.page import RunInfo, collect_headlines
+
+    run = RunInfo.from_notebook(nb, data_source="")
+    return {
+        "page": job.page.name,
+        "notebook": config.relative(job.page.notebook),
+        "lang": job.page.lang,
+        "parameters": job.arguments,
+        "defaults": job.not_passed,
+        "data_hash": job.data_hash,
+        "inputs": [config.relative(p) for p in job.inputs],
+        "started": run.started.isoformat(),
+        "duration": run.duration_s,
+        "headline": collect_headlines(nb),
+        "package_version": __version__,
+    }
+
+
+def _failure(config: Config, page: Page, err: BaseException, seconds: float, debug: bool) -> PageResult:
+    from helpers.site.run import NotebookFailed
+
+    notebook = config.relative(page.notebook)
+    if isinstance(err, NotebookFailed):
+        where, detail = err.where, err.detail
+        message = str(err)
+    elif isinstance(err, HelperError):
+        where, detail, message = "", str(err), str(err)
+    else:
+        where = ""
+        detail = f"unexpected {type(err).__name__}: {err}"
+        if not debug:
+            detail += " (re-run with --debug for the traceback)"
+        message = detail
+    return PageResult(page.name, False, seconds=seconds, error=message, notebook=notebook, where=where, detail=detail)
+
+
+# ----------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """One tqdm bar per study on a terminal; one line per finished page otherwise."""
+
+    def __init__(self, config: Config, pages: list[Page], out: TextIO, enabled: bool | None) -> None:
+        self.out = out
+        self.totals: dict[str, int] = {}
+        for page in pages:
+            self.totals[page.study_name] = self.totals.get(page.study_name, 0) + 1
+        self.done: dict[str, int] = dict.fromkeys(self.totals, 0)
+        self.failed: dict[str, int] = dict.fromkeys(self.totals, 0)
+        isatty = getattr(out, "isatty", lambda: False)()
+        self.bars: dict[str, Any] = {}
+        if enabled if enabled is not None else isatty:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # tqdm comes with papermill; plain lines without it
+                tqdm = None
+            if tqdm is not None:
+                width = max(len(s) for s in self.totals)
+                size = shutil.get_terminal_size((80, 24))
+                columns, rows = size.columns or 80, max(size.lines or 24, len(self.totals) + 2)
+                for position, study in enumerate(self.totals):
+                    self.bars[study] = tqdm(
+                        total=self.totals[study], desc=study.ljust(width), position=position,
+                        file=out, unit="page", leave=True, ncols=min(max(columns, 40), 100), nrows=rows,
+                        bar_format="{desc} {bar} {n_fmt}/{total_fmt} pages{postfix}",
+                    )
+
+    def say(self, text: str) -> None:
+        if self.bars:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=self.out)
+        else:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def finished(self, page: Page, result: PageResult, target: str = "") -> None:
+        study = page.study_name
+        self.done[study] += 1
+        if not result.ok:
+            self.failed[study] += 1
+        if self.bars:
+            bar = self.bars[study]
+            if self.failed[study]:
+                bar.set_postfix_str(f"{self.failed[study]} failed", refresh=False)
+            bar.update(1)
+            if not result.ok:
+                self.say(f"{page.name}: FAILED: {result.error}")
+            return
+        prefix = f"[{self.done[study]}/{self.totals[study]}] "
+        prefix += page.name if study == page.name else f"{study} · {page.name}"
+        if result.ok:
+            how = "cached (inputs unchanged)" if result.cached else f"done in {_short_duration(result.seconds)}"
+            self.say(f"{prefix}: {how}")
+        else:
+            self.say(f"{prefix}: FAILED")
+            self.say("    " + result.error.replace("\n", "\n    "))
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _short_duration(seconds: float) -> str:
+    from helpers.report.page import format_duration
+
+    return format_duration(seconds)
+
+
+# -------------------------------------------------------------------------- build
+
+
+def build(
+    config: Config,
+    *,
+    only: Sequence[str] | None = None,
+    output: Path | None = None,
+    out: TextIO | None = None,
+    debug: bool = False,
+    jobs: int = DEFAULT_JOBS,
+    force: bool = False,
+    progress: bool | None = None,
+) -> BuildResult:
+    """Build the pages of ``config`` (all, or the studies/pages named in ``only``)
+    into ``output`` (default: the config's ``output``). Failing pages are reported in
+    the result, never raised; config problems raise ConfigError. ``force`` ignores the
+    run cache; ``progress`` forces tqdm bars on or off (default: on a terminal)."""
+    out = out or sys.stdout
+    selected = config.select(only) if only else list(config.pages)
+    output = Path(output).resolve() if output is not None else config.output
+    recover(output)
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"the output {shown_path(output)} exists and is not a folder")
+    cache = RunCache(config.build / "cache")
+    results: dict[str, PageResult] = {}
+    ready: dict[str, _Job] = {}
+
+    progress_ui = _Progress(config, selected, out, progress)
+    try:
+        # 1. check parameters, find inputs and cache keys
+        to_run: list[_Job] = []
+        for page in selected:
+            started = time.monotonic()
+            try:
+                job = _prepare(config, page, output)
+            except Exception as err:  # noqa: BLE001 - one broken page must not stop the others
+                if debug and not isinstance(err, HelperError):
+                    traceback.print_exc(file=sys.stderr)
+                results[page.name] = _failure(config, page, err, time.monotonic() - started, debug)
+                progress_ui.finished(page, results[page.name])
+                continue
+            entry = None if force else cache.get(job.key, require=job.outputs)
+            if entry is not None:
+                job.entry, job.cached = entry, True
+                ready[page.name] = job
+                results[page.name] = PageResult(page.name, True, cached=True, notebook=config.relative(page.notebook))
+                progress_ui.finished(page, results[page.name])
+            else:
+                to_run.append(job)
+
+        # 2. run the rest, `jobs` at a time
+        if to_run:
+            n = len(to_run)
+            progress_ui.say(
+                f"running {n} notebook{'s' if n != 1 else ''}"
+                + (f" ({len(ready)} unchanged, from the cache)" if ready else "")
+                + f", {min(max(1, jobs), n)} at a time …"
+            )
+        _run_all(config, to_run, cache, max(1, jobs), results, ready, progress_ui, debug)
+    finally:
+        progress_ui.close()
+
+    # 3. the new site, in a staging folder; 4. swap it in
+    index, swapped = _assemble(config, output, selected, results, ready, out, debug)
+    ordered = [results[p.name] for p in selected]
+    return BuildResult(ordered, index=index, swapped=swapped)
+
+
+def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) -> None:
+    if not to_run:
+        return
+    locks: dict[str, threading.Lock] = {}
+    for job in to_run:
+        for path in job.outputs:
+            locks.setdefault(str(path), threading.Lock())
+        if not config.study_of(job.page).parallel:
+            locks.setdefault(f"study:{job.page.study_name}", threading.Lock())
+
+    def task(job: _Job) -> float:
+        names = sorted({str(p) for p in job.outputs})
+        if not config.study_of(job.page).parallel:
+            names.append(f"study:{job.page.study_name}")
+        with ExitStack() as stack:
+            for name in sorted(names):
+                stack.enter_context(locks[name])
+            started = time.monotonic()
+            _run(config, job, cache)
+            return time.monotonic() - started
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="playbook") as pool:
+        futures = {pool.submit(task, job): (job, time.monotonic()) for job in to_run}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job, submitted = futures[future]
+                    page = job.page
+                    try:
+                        seconds = future.result()
+                    except Exception as err:  # noqa: BLE001
+                        if debug and not isinstance(err, HelperError):
+                            traceback.print_exception(err, file=sys.stderr)
+                        results[page.name] = _failure(config, page, err, time.monotonic() - submitted, debug)
+                    else:
+                        ready[page.name] = job
+                        results[page.name] = PageResult(page.name, True, seconds=seconds, notebook=config.relative(page.notebook))
+                    progress_ui.finished(page, results[page.name])
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _assemble(config, output, selected, results, ready, out, debug) -> tuple[Path | None, bool]:
+    """Render the new site into a staging folder and swap it in (see module doc)."""
+    from helpers.report.page import (
+        RunInfo,
+        chrome_labels,
+        language_name,
+        make_self_contained,
+        render_page,
+    )
+
+    old = read_manifest(output)
+    selected_names = {p.name for p in selected}
+    succeeded = [n for n in selected_names if results[n].ok]
+    failed = [n for n in selected_names if not results[n].ok]
+    if failed and not succeeded and output.is_dir() and any(output.iterdir()):
+        for name in failed:
+            results[name].kept_previous = (output / f"{name}.html").is_file()
+        return None, False  # nothing new: the old site stays exactly as it was
+
+    now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    staging = make_staging(output)
+    try:
+        manifest: dict[str, dict] = {}
+        # what each page will be in the new site
+        plan: dict[str, str] = {}
+        for page in config.pages:
+            if page.name in ready:
+                plan[page.name] = "render"
+            elif (output / f"{page.name}.html").is_file() or (old.get(page.name) and (output / str(old[page.name].get("file", ""))).is_file()):
+                plan[page.name] = "copy"
+            else:
+                plan[page.name] = "missing"
+
+        while True:  # a render that fails falls back to a copy; then links are redone
+            available = {n for n, how in plan.items() if how != "missing"}
+            broken = None
+            for page in config.pages:
+                if plan[page.name] != "render":
+                    continue
+                job = ready[page.name]
+                try:
+                    manifest[page.name] = _render_one(
+                        config, page, job, staging, page_nav(page, available, list(config.pages), language_name),
+                        render_page, RunInfo, chrome_labels, make_self_contained,
+                    )
+                    results[page.name].html = output / f"{page.name}.html"
+                except Exception as err:  # noqa: BLE001 - fall back to the previous version
+                    if debug:
+                        traceback.print_exc(file=sys.stderr)
+                    results[page.name] = _failure(config, page, err, results[page.name].seconds, debug)
+                    results[page.name].detail = "rendering failed: " + results[page.name].detail
+                    results[page.name].error = f"{page.name}: rendering failed: {results[page.name].error}"
+                    ready.pop(page.name)
+                    has_old = (output / f"{page.name}.html").is_file()
+                    plan[page.name] = "copy" if has_old else "missing"
+                    broken = page.name
+                    break
+            if broken is None:
+                break
+            for page in config.pages:  # start again with the new set of pages
+                (staging / f"{page.name}.html").unlink(missing_ok=True)
+                shutil.rmtree(staging / page.name, ignore_errors=True)
+            manifest.clear()
+
+        for page in config.pages:
+            if plan[page.name] != "copy":
+                continue
+            entry = dict(old.get(page.name) or {"title": page.title, "study": page.study_name, "lang": page.lang, "file": f"{page.name}.html"})
+            copy_previous(output, staging, page.name, entry)
+            result = results.get(page.name)
+            if result is not None and not result.ok:
+                result.kept_previous = True
+                entry.update(status="stale", error=_short_error(result), failed_at=now)
+            manifest[page.name] = entry
+
+        carry_over_unmanaged(output, staging, managed_names(old, config.names))
+        write_manifest(staging, manifest)
+        index = write_index(staging, title=config.title, lang=config.lang, studies=_index_studies(config, manifest, results))
+        swap_in(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    # keep the runs the site uses and the latest few of each page
+    RunCache(config.build / "cache").prune(keep={e.get("key") for e in manifest.values() if e.get("key")})
+    return output / index.name, True
+
+
+def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_labels, clean) -> dict:
+    import nbformat
+
+    from helpers.report.page import collect_headlines
+
+    meta = job.entry.meta
+    nb = nbformat.read(job.entry.executed, as_version=4)
+    labels = chrome_labels(page.lang)
+    source = data_source_for({**job.not_passed, **job.arguments})
+    run_info = RunInfo.from_notebook(
+        nb,
+        data_source=labels["embedded_data_source"] if source == EMBEDDED_DATA_SOURCE else source,
+        parameters=job.arguments,
+        default_parameters=job.not_passed,
+        extra={labels["notebook"]: config.relative(page.notebook), labels["inputs"]: _inputs_shown(config, job, labels)},
+        data_hash=job.data_hash if job.inputs else "",
+        cached=job.cached,
+    )
+    render_page(nb, staging / f"{page.name}.html", title=page.title, run_info=run_info, lang=page.lang, nav=nav)
+    extra = []
+    if job.entry.extra.is_dir():
+        extra = copy_extra_pages(sorted(job.entry.extra.glob("*.html")), staging / page.name, clean)
+    return {
+        "title": page.title,
+        "label": page.short_title,
+        "study": page.study_name,
+        "variant": page.variant,
+        "lang": page.lang,
+        "file": f"{page.name}.html",
+        "extra": extra,
+        "headline": meta.get("headline") or collect_headlines(nb),
+        "key": job.key,
+        "data_hash": job.data_hash,
+        "parameters": job.arguments,
+        "notebook": config.relative(page.notebook),
+        "run_started": meta.get("started"),
+        "status": "ok",
+    }
+
+
+def _inputs_shown(config: Config, job: _Job, labels: Mapping[str, str]) -> str:
+    from helpers.site.cache import embedded_data_path
+
+    if not job.inputs:
+        return labels["no_inputs"]
+    shown = []
+    for path in job.inputs:
+        if path == embedded_data_path():
+            shown.append(f"{path.name} ({labels['embedded']})")
+        else:
+            shown.append(config.relative(path) + ("/" if path.is_dir() else ""))
+    return ", ".join(shown)
+
+
+def _short_error(result: PageResult) -> str:
+    """What the index says about a failure: where it failed, not the message (which
+    may quote values from the data); the full message is in the build output."""
+    where = result.where or "before the notebook ran"
+    return f"{where}; see the build output"
+
+
+def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Mapping[str, PageResult]) -> list[dict]:
+    from helpers.report.page import language_name
+
+    studies = []
+    for study in config.studies:
+        rows: dict[tuple, dict] = {}
+        for page in study.pages:
+            entry = manifest.get(page.name)
+            result = results.get(page.name)
+            if entry is not None:
+                status = entry.get("status", "ok")
+            elif result is not None and not result.ok:
+                status = "failed"
+            else:
+                status = "missing"
+            version = {
+                "lang": page.lang,
+                "label": language_name(page.lang),
+                "href": entry.get("file") if entry else None,
+                "status": status,
+                "error": (entry or {}).get("error") or (_short_error(result) if status == "failed" else ""),
+                "updated": short_time((entry or {}).get("run_started")),
+                "failed_at": short_time((entry or {}).get("failed_at")),
+                "headline": (entry or {}).get("headline") or [],
+                "extra": (entry or {}).get("extra") or [],
+            }
+            row = rows.setdefault(page.group, {"title": page.short_title if page.variant else study.title, "versions": []})
+            if page.lang == config.lang and page.variant:
+                row["title"] = page.short_title
+            row["versions"].append(version)
+        for row in rows.values():
+            versions = row["versions"]
+            preferred = next((v for v in versions if v["lang"] == config.lang and v["headline"]), None)
+            row["headline"] = (preferred or next((v for v in versions if v["headline"]), {"headline": []}))["headline"]
+            multi = len(versions) > 1
+            row["extra"] = [
+                {"label": v["label"] if multi else "", "pages": [{"title": e["title"], "href": e["file"]} for e in v["extra"]]}
+                for v in versions
+                if v["extra"]
+            ]
+        studies.append({"name": study.name, "title": study.title, "description": study.description, "rows": list(rows.values())})
+    return studies
+
+
+# ------------------------------------------------------------------------ summary
+
+
+def _failure_table(results: Sequence[PageResult]) -> list[str]:
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return []
+    head = ("page", "notebook", "failing cell")
+    rows = [(r.name, r.notebook or "-", r.where or "-") for r in failed]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    widths[2] = min(widths[2], 70)
+    line = lambda cells: "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    lines = [line(head), line(["-" * w for w in widths])]
+    for r, row in zip(failed, rows):
+        lines.append(line(row))
+        lines.append("      " + (r.detail or r.error).replace("\n", "\n      "))
+        lines.append(
+            "      -> "
+            + ("the previous version stays on the site, marked stale" if r.kept_previous else "no previous version: not on the site")
+        )
+    return lines
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers",
+        description="Tools for the retail playbook notebooks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    b = sub.add_parser(
+        "build",
+        help="run the studies' notebooks and render the playbook site",
+        description=(
+            "Run each page's notebook with papermill (in parallel, skipping runs whose notebook, "
+            "parameters, data and code are unchanged) and render the self-contained playbook site."
+        ),
+        epilog=(
+            "Relative paths in the config resolve from the repo root (the config file's "
+            "parent's parent); --output resolves from the current folder. Exit status: "
+            "0 built, 1 a page failed, 2 config or command-line problem, 3 internal error."
+        ),
+    )
+    b.add_argument("--config", type=Path, help=f"config file (default: {DEFAULT_CONFIG.as_posix()} here or in a parent folder)")
+    b.add_argument(
+        "--only", nargs="+", action="extend", metavar="NAME",
+        help="build only these studies or pages (the site keeps the others as they were)",
+    )
+    b.add_argument("--output", type=Path, metavar="DIR", help="write the site here instead of the config's 'output'")
+    b.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="NAME.PARAM=VALUE",
+        help="override a parameter of a study (all its pages) or a page; VALUE is read as YAML (42, true, text, [a, b])",
+    )
+    b.add_argument("--jobs", "-j", type=int, default=DEFAULT_JOBS, metavar="N", help=f"notebooks run at the same time (default {DEFAULT_JOBS})")
+    b.add_argument("--force", action="store_true", help="run every selected notebook, even when a cached run has the same inputs")
+    b.add_argument("--list", action="store_true", help="list the studies and pages of the config and exit")
+    b.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)")
+    b.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    return parser
+
+
+def _list(config: Config, out: TextIO) -> None:
+    for study in config.studies:
+        _say(out, f"{study.name}: {study.title}")
+        for page in study.pages:
+            _say(out, f"  {page.name}.html  [{page.lang}]  {page.title}  ({config.relative(page.notebook)})")
+
+
+def _say(stream: TextIO, text: str = "", end: str = "\n") -> None:
+    stream.write(text + end)
+    stream.flush()
+
+
+def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config = load_config(args.config)
+    config = apply_overrides(config, args.assignments)
+    if args.only:
+        config.select(args.only)
+    if getattr(args, "list", False):
+        _list(config, out)
+        return EXIT_OK
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    result = build(
+        config, only=args.only, output=args.output, out=out, debug=args.debug,
+        jobs=args.jobs, force=args.force, progress=getattr(args, "progress", None),
+    )
+    failed = result.failed
+    if result.index is not None:
+        _say(out, f"site -> {shown_path(result.index)}")
+    if failed:
+        n = len(result.pages)
+        _say(err, f"{len(failed)} of {n} page{'s' if n != 1 else ''} failed:")
+        for line in _failure_table(result.pages):
+            _say(err, line)
+        if not result.swapped:
+            _say(err, "No page was built, so the site was left exactly as it was.")
+        return EXIT_PAGE_FAILED
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_CONFIG
+    debug = getattr(args, "debug", False)
+    try:
+        return run_build(args, sys.stdout, sys.stderr)
+    except HelperError as err:
+        _say(sys.stderr, f"error: {err}")
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        _say(sys.stderr, "interrupted; the site was left as it was")
+        return 130
+    except Exception as err:  # noqa: BLE001 - the command line never shows a bare traceback
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+            _say(sys.stderr, f"error: unexpected {type(err).__name__}: {err}")
+        else:
+            _say(sys.stderr, f"error: unexpected {type(err).__name__}: {err} (re-run with --debug for the traceback)")
+        return EXIT_INTERNAL

@@ -1,0 +1,1 @@
+"""Customer lifetime value: holdout validation, model comparison, CLV table (``notebooks/clv.ipynb``)."""

@@ -1,0 +1,348 @@
+"""Customer lifetime value: settings, holdout validation, model comparison, CLV table.
+
+All model calls go through :mod:`helpers.models.lifetimes_adapter`, except the BG/NBD CLV sum,
+which uses the closed form in :mod:`helpers.models.fast_models` (tested equal to lifetimes');
+this module combines them into the tables a CLV study reports. Loops here run over
+months, purchase-count buckets or a handful of models, never over customers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers.data.columns import CUSTOMER_ID, TIMESTAMP
+from helpers.errors import ConfigError, HelperError
+from helpers.models import fast_models
+from helpers.models import lifetimes_adapter as la
+from helpers.models.simulation import expected_count_distribution
+from helpers.models.summary import (
+    DAYS_PER_UNIT,
+    _to_day,
+    collapse_rfm,
+    normalise_time_unit,
+)
+
+#: Days in the month used for horizons and discounting (lifetimes' convention for daily data).
+DAYS_PER_MONTH = 30.0
+#: Repeat-purchase counts at and above this are pooled into one "N+" bucket in the checks.
+MAX_COUNT_BUCKET = 7
+#: |correlation| between purchase frequency and average spend below which the
+#: Gamma-Gamma independence assumption is treated as acceptable.
+INDEPENDENCE_THRESHOLD = 0.3
+
+
+@dataclass(frozen=True)
+class ClvSettings:
+    """Everything that decides a CLV study's numbers, validated on construction."""
+
+    calibration_end: str
+    observation_end: str
+    time_unit: str = "W"
+    horizon_months: int = 12
+    annual_discount_rate: float = 0.10
+    model: str = "bgnbd"
+    penalizer: float = 0.0
+    gross_margin: float = 0.30
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time_unit", normalise_time_unit(self.time_unit))
+        if self.model not in la.TRANSACTION_MODELS:
+            raise ConfigError(f"model {self.model!r} is not known; choose one of {sorted(la.TRANSACTION_MODELS)}.")
+        if not isinstance(self.horizon_months, (int, np.integer)) or self.horizon_months < 1:
+            raise ConfigError(f"horizon_months must be a whole number of months >= 1, not {self.horizon_months!r}.")
+        if not 0 <= self.annual_discount_rate < 1:
+            raise ConfigError(
+                f"annual_discount_rate is a fraction per year (0.10 = 10%), not {self.annual_discount_rate!r}."
+            )
+        if not 0 < self.gross_margin <= 1:
+            raise ConfigError(f"gross_margin is a fraction of revenue in (0, 1], not {self.gross_margin!r}.")
+        if self.penalizer < 0:
+            raise ConfigError(f"penalizer must be >= 0, not {self.penalizer!r}.")
+        if _to_day(self.calibration_end, "calibration_end") >= _to_day(self.observation_end, "observation_end"):
+            raise ConfigError(
+                f"calibration_end ({self.calibration_end}) must be before observation_end ({self.observation_end})."
+            )
+
+    @property
+    def unit_days(self) -> float:
+        return DAYS_PER_UNIT[self.time_unit]
+
+    @property
+    def unit_name(self) -> str:
+        """The time unit in words, for labels."""
+        return {"D": "days", "W": "weeks", "M": "months"}[self.time_unit]
+
+    @property
+    def periods_per_month(self) -> float:
+        return DAYS_PER_MONTH / self.unit_days
+
+    @property
+    def monthly_discount_rate(self) -> float:
+        return monthly_rate(self.annual_discount_rate)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def monthly_rate(annual_rate: float) -> float:
+    """Monthly discount rate equivalent to an annual one: (1 + a)^(1/12) - 1."""
+    return (1.0 + annual_rate) ** (1.0 / 12.0) - 1.0
+
+
+def fit_purchase_model(summary: pd.DataFrame, model: str, penalizer: float = 0.0, suffix: str = "") -> la.FittedModel:
+    """Fit a purchase model on collapsed (frequency, recency, T) rows of ``summary``."""
+    cols = [f"frequency{suffix}", f"recency{suffix}", f"T{suffix}"]
+    rows = collapse_rfm(summary, cols)
+    return la.fit_transaction_model(
+        model, rows[cols[0]], rows[cols[1]], rows[cols[2]], weights=rows["weight"], penalizer=penalizer
+    )
+
+
+def customer_lifetime_value(
+    purchase_model: la.FittedModel,
+    spend_per_purchase: np.ndarray,
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    T: np.ndarray,
+    *,
+    months: int,
+    monthly_discount_rate: float,
+    periods_per_month: float,
+) -> np.ndarray:
+    """Discounted expected revenue over ``months``, month by month, for every customer.
+
+    Same formula as lifetimes' ``customer_lifetime_value``: for month k, expected purchases
+    in that month times expected spend per purchase, divided by (1 + d)^k. Under BG/NBD the
+    expected purchases come from the closed form in
+    :func:`helpers.models.fast_models.bgnbd_discounted_purchases` (the same numbers as lifetimes'
+    predictions, computed once per distinct (frequency, T) pair and month); other models
+    call lifetimes' prediction through the adapter, vectorised over customers, looping over
+    months.
+    """
+    if purchase_model.name == "bgnbd":
+        total = fast_models.bgnbd_discounted_purchases(
+            purchase_model.params, frequency, recency, T, months=months,
+            monthly_discount_rate=monthly_discount_rate, periods_per_month=periods_per_month,
+        )
+        return np.asarray(spend_per_purchase, dtype="float64") * total
+    previous = np.zeros(len(np.atleast_1d(frequency)))
+    total = np.zeros_like(previous)
+    for month in range(1, months + 1):
+        cumulative = la.expected_purchases(purchase_model, month * periods_per_month, frequency, recency, T)
+        total += (cumulative - previous) / (1.0 + monthly_discount_rate) ** month
+        previous = cumulative
+    return np.asarray(spend_per_purchase, dtype="float64") * total
+
+
+def spend_independence(summary: pd.DataFrame) -> dict:
+    """Check the Gamma-Gamma assumption that spend per purchase is independent of frequency.
+
+    Returns the Pearson correlation among repeat buyers, their number and a verdict.
+    """
+    buyers = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(buyers) < 3:
+        raise HelperError("fewer than 3 repeat buyers: the spend model cannot be checked or fitted.")
+    corr = float(np.corrcoef(buyers["frequency"], buyers["monetary_value"])[0, 1])
+    return {
+        "correlation": corr,
+        "repeat_buyers": int(len(buyers)),
+        "threshold": INDEPENDENCE_THRESHOLD,
+        "acceptable": bool(abs(corr) < INDEPENDENCE_THRESHOLD),
+    }
+
+
+def clv_table(
+    summary: pd.DataFrame,
+    purchase_model: la.FittedModel,
+    spend_model: la.FittedModel,
+    settings: ClvSettings,
+) -> pd.DataFrame:
+    """Per-customer prediction table, sorted by CLV (highest first).
+
+    Columns: frequency, recency, T, monetary_value, p_alive, expected_purchases (in the
+    horizon), expected_spend (per purchase), clv_revenue (discounted revenue) and clv
+    (discounted gross margin = clv_revenue x gross_margin).
+    """
+    f, r, t = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
+    spend = la.expected_spend(spend_model, f, summary["monetary_value"].to_numpy())
+    table = summary[["frequency", "recency", "T", "monetary_value"]].copy()
+    table["p_alive"] = la.probability_alive(purchase_model, f, r, t)
+    table["expected_purchases"] = la.expected_purchases(
+        purchase_model, settings.horizon_months * settings.periods_per_month, f, r, t
+    )
+    table["expected_spend"] = spend
+    table["clv_revenue"] = customer_lifetime_value(
+        purchase_model,
+        spend,
+        f,
+        r,
+        t,
+        months=settings.horizon_months,
+        monthly_discount_rate=settings.monthly_discount_rate,
+        periods_per_month=settings.periods_per_month,
+    )
+    table["clv"] = table["clv_revenue"] * settings.gross_margin
+    return table.sort_values(["clv", CUSTOMER_ID], ascending=[False, True], kind="stable")
+
+
+# --- holdout validation -------------------------------------------------------------
+
+
+def _bucket_labels(max_count: int) -> list[str]:
+    return [str(i) for i in range(max_count)] + [f"{max_count}+"]
+
+
+def period_transactions(model: la.FittedModel, cal: pd.DataFrame, max_count: int = MAX_COUNT_BUCKET) -> pd.DataFrame:
+    """Customers by number of repeat purchases in calibration: actual vs the model's expectation."""
+    actual = np.bincount(np.minimum(cal["frequency_cal"].to_numpy().astype(int), max_count), minlength=max_count + 1)
+    expected = expected_count_distribution(model.name, model.params, cal["T_cal"].to_numpy(), max_count)
+    return pd.DataFrame(
+        {"repeat_purchases": _bucket_labels(max_count), "actual": actual, "model": expected}
+    )
+
+
+def holdout_predictions(model: la.FittedModel, cal: pd.DataFrame) -> np.ndarray:
+    """Expected holdout repeat purchases for each calibration customer."""
+    return la.expected_purchases(
+        model,
+        float(cal["duration_holdout"].iloc[0]),
+        cal["frequency_cal"].to_numpy(),
+        cal["recency_cal"].to_numpy(),
+        cal["T_cal"].to_numpy(),
+    )
+
+
+def conditional_expectations(
+    model: la.FittedModel, cal: pd.DataFrame, max_count: int = MAX_COUNT_BUCKET
+) -> pd.DataFrame:
+    """Mean holdout purchases by calibration frequency: actual vs predicted."""
+    bucket = np.minimum(cal["frequency_cal"].to_numpy().astype(int), max_count)
+    frame = pd.DataFrame(
+        {"bucket": bucket, "actual": cal["frequency_holdout"].to_numpy(), "predicted": holdout_predictions(model, cal)}
+    )
+    grouped = frame.groupby("bucket").agg(
+        customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
+    )
+    grouped = grouped.reindex(range(max_count + 1))
+    grouped.insert(0, "calibration_purchases", _bucket_labels(max_count))
+    return grouped.reset_index(drop=True)
+
+
+def holdout_error_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict:
+    """Per-customer error summary of holdout predictions."""
+    actual = np.asarray(actual, dtype="float64")
+    predicted = np.asarray(predicted, dtype="float64")
+    error = predicted - actual
+    total_actual = float(actual.sum())
+    return {
+        "customers": int(len(actual)),
+        "actual_total": total_actual,
+        "predicted_total": float(predicted.sum()),
+        "total_error_pct": float(100 * (predicted.sum() - total_actual) / total_actual) if total_actual else float("nan"),
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+        "correlation": float(np.corrcoef(actual, predicted)[0, 1]) if actual.std() and predicted.std() else float("nan"),
+    }
+
+
+def cumulative_repeat_transactions(
+    model: la.FittedModel,
+    transactions: pd.DataFrame,
+    calibration_end: object,
+    observation_end: object,
+    time_unit: str,
+) -> pd.DataFrame:
+    """Cumulative repeat purchase days of the calibration cohort, actual vs model, per time unit.
+
+    The cohort is every customer whose first purchase is on or before ``calibration_end``;
+    the model's curve sums, over that cohort, each customer's unconditional expected
+    repeat purchases by their age at each step (Fader, Hardie & Lee 2005, figure 2).
+    """
+    unit_days = DAYS_PER_UNIT[normalise_time_unit(time_unit)]
+    cal_end = _to_day(calibration_end, "calibration_end")
+    obs_end = _to_day(observation_end, "observation_end")
+    days = transactions[TIMESTAMP].to_numpy(dtype="datetime64[D]")
+    ids = transactions[CUSTOMER_ID].to_numpy()
+    pairs = pd.DataFrame({"id": ids, "day": days}).drop_duplicates()
+    pairs = pairs[pairs["day"] <= obs_end]
+    first = pairs.groupby("id")["day"].transform("min")
+    cohort = first <= cal_end
+    pairs, first = pairs[cohort], first[cohort]
+    start = first.min()
+    n_steps = int(((obs_end - start) / np.timedelta64(1, "D")) // unit_days)
+    step_end = start + np.round(np.arange(1, n_steps + 1) * unit_days).astype("timedelta64[D]")
+
+    repeat_days = np.sort(pairs.loc[pairs["day"] > first, "day"].to_numpy(dtype="datetime64[D]"))
+    actual = np.searchsorted(repeat_days, step_end, side="right")
+
+    first_purchase = pairs.groupby("id")["day"].min().to_numpy(dtype="datetime64[D]")
+    first_days, n_customers = np.unique(first_purchase, return_counts=True)
+    # age (in time units) of each first-day group at the end of each step, floored at 0
+    ages = np.maximum((step_end[None, :] - first_days[:, None]) / np.timedelta64(1, "D"), 0)
+    ages = ages / unit_days
+    unique_ages, inverse = np.unique(ages, return_inverse=True)
+    expected = la.population_expected_purchases(model, unique_ages)[inverse].reshape(ages.shape)
+    predicted = (expected * n_customers[:, None]).sum(axis=0)
+    return pd.DataFrame(
+        {
+            "step": np.arange(1, n_steps + 1),
+            "date": pd.to_datetime(step_end),
+            "actual": actual.astype("float64"),
+            "predicted": predicted,
+            "in_calibration": step_end <= cal_end,
+        }
+    )
+
+
+def compare_models(
+    cal: pd.DataFrame, models: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd"), penalizer: float = 0.0
+) -> pd.DataFrame:
+    """Fit each purchase model on the same calibration data and score it on the holdout.
+
+    A model that fails to fit gets a row with its error in ``note`` instead of stopping
+    the study.
+    """
+    rows = []
+    for name in models:  # a handful of models
+        row: dict = {"model": la.MODEL_LABELS.get(name, name), "key": name}
+        try:
+            fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal")
+        except HelperError as exc:
+            row["note"] = str(exc)
+            rows.append(row)
+            continue
+        metrics = holdout_error_metrics(cal["frequency_holdout"].to_numpy(), holdout_predictions(fitted, cal))
+        row.update(
+            {
+                "log_likelihood": fitted.log_likelihood,
+                "aic": fitted.aic,
+                "bic": fitted.bic,
+                "holdout_actual": metrics["actual_total"],
+                "holdout_predicted": metrics["predicted_total"],
+                "total_error_pct": metrics["total_error_pct"],
+                "mae": metrics["mae"],
+                "rmse": metrics["rmse"],
+                "note": "",
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def value_concentration(clv: pd.Series | np.ndarray) -> pd.DataFrame:
+    """Lorenz-style curve: share of total CLV held by the top x% of customers."""
+    values = np.sort(np.asarray(clv, dtype="float64"))[::-1]
+    share_customers = np.arange(1, len(values) + 1) / len(values)
+    total = values.sum()
+    share_value = np.cumsum(values) / total if total > 0 else np.zeros_like(values)
+    return pd.DataFrame({"share_of_customers": share_customers, "share_of_value": share_value})
+
+
+def share_of_value_in_top(clv: pd.Series | np.ndarray, top_fraction: float) -> float:
+    """Fraction of total CLV held by the top ``top_fraction`` of customers."""
+    curve = value_concentration(clv)
+    idx = max(int(np.ceil(top_fraction * len(curve))) - 1, 0)
+    return float(curve["share_of_value"].iloc[idx])

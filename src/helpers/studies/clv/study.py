@@ -1,0 +1,114 @@
+"""One CLV study from transactions to tables: what ``notebooks/clv.ipynb`` shows.
+
+The notebook calls :func:`run_clv_study` and displays the fields of the result, so every
+number on the page comes from here and is reachable by tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers.data.columns import CUSTOMER_ID
+from helpers.errors import DataError
+from helpers.models import lifetimes_adapter as la
+from helpers.models.summary import calibration_holdout_summary, customer_summary
+from helpers.studies.clv import analysis as clv
+from helpers.studies.clv.exports import headline_metrics
+
+
+@dataclass
+class ClvStudy:
+    """Everything a CLV page reports."""
+
+    settings: clv.ClvSettings
+    calibration: pd.DataFrame  # calibration + holdout statistics per customer
+    calibration_model: la.FittedModel  # chosen model fitted on the calibration period
+    period_fit: pd.DataFrame
+    cumulative: pd.DataFrame
+    conditional: pd.DataFrame
+    holdout_actual: np.ndarray
+    holdout_predicted: np.ndarray
+    holdout: dict
+    comparison: pd.DataFrame
+    summary: pd.DataFrame  # full-period statistics used for prediction
+    purchase_model: la.FittedModel  # chosen model refitted on the full period
+    spend_model: la.FittedModel
+    independence: dict
+    table: pd.DataFrame  # per-customer predictions, highest CLV first
+    metrics: dict
+
+
+def sample_of_customers(transactions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """All transactions of ``n`` customers drawn at random (seeded); ``n <= 0`` keeps all."""
+    if n <= 0:
+        return transactions
+    ids = transactions[CUSTOMER_ID].drop_duplicates().sort_values()
+    if n >= len(ids):
+        return transactions
+    chosen = ids.sample(n=n, random_state=seed)
+    return transactions[transactions[CUSTOMER_ID].isin(chosen)].reset_index(drop=True)
+
+
+def run_clv_study(
+    transactions: pd.DataFrame,
+    settings: clv.ClvSettings,
+    *,
+    data_quality: dict | None = None,
+    data_source: str = "",
+    compare: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd"),
+) -> ClvStudy:
+    """Validate on a holdout, compare models, then refit on all data and predict CLV.
+
+    The chosen model is first fitted on the calibration period and judged on the holdout
+    (to observation_end); the same model is then refitted on the full period, because
+    predictions should use everything we know.
+    """
+    if transactions.empty:
+        raise DataError("there are no transactions to study")
+    s = settings
+    cal = calibration_holdout_summary(transactions, s.calibration_end, s.observation_end, s.time_unit)
+    cal_model = clv.fit_purchase_model(cal, s.model, s.penalizer, suffix="_cal")
+    actual = cal["frequency_holdout"].to_numpy()
+    predicted = clv.holdout_predictions(cal_model, cal)
+
+    full = customer_summary(transactions, s.observation_end, s.time_unit)
+    purchase_model = clv.fit_purchase_model(full, s.model, s.penalizer)
+    independence = clv.spend_independence(full)
+    spend_model = la.fit_gamma_gamma(full["frequency"], full["monetary_value"], penalizer=s.penalizer)
+    table = clv.clv_table(full, purchase_model, spend_model, s)
+    holdout = clv.holdout_error_metrics(actual, predicted)
+    comparison = clv.compare_models(cal, compare, s.penalizer)
+    metrics = headline_metrics(
+        settings=s,
+        table=table,
+        purchase_model=purchase_model,
+        spend_model=spend_model,
+        holdout=holdout,
+        comparison=comparison,
+        independence=independence,
+        data_quality=data_quality,
+        data_source=data_source,
+    )
+    return ClvStudy(
+        settings=s,
+        calibration=cal,
+        calibration_model=cal_model,
+        period_fit=clv.period_transactions(cal_model, cal),
+        cumulative=clv.cumulative_repeat_transactions(
+            cal_model, transactions, s.calibration_end, s.observation_end, s.time_unit
+        ),
+        conditional=clv.conditional_expectations(cal_model, cal),
+        holdout_actual=actual,
+        holdout_predicted=predicted,
+        holdout=holdout,
+        comparison=comparison,
+        summary=full,
+        purchase_model=purchase_model,
+        spend_model=spend_model,
+        independence=independence,
+        table=table,
+        metrics=metrics,
+    )

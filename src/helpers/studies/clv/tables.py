@@ -1,0 +1,134 @@
+"""Reader-facing tables of the CLV page: translated headers, rounded numbers, pseudonymised ids."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from helpers.data.columns import CUSTOMER_ID
+from helpers.data.privacy import display_ids
+from helpers.report.i18n import text
+from helpers.report.tables import TOP_ROWS, styled
+from helpers.studies.clv.narrative import LAPSED_P_ALIVE
+
+
+def _headers(language: str, **values: str) -> dict[str, str]:
+    """Column headers of the CLV tables in ``language``, by internal column name."""
+    def t(key: str) -> str:
+        return text(f"clv.table.{key}", language, **values)
+
+    return {
+        CUSTOMER_ID: t("customer"),
+        "frequency": t("repeat_purchases"),
+        "recency": t("age_at_last"),
+        "T": t("age"),
+        "monetary_value": t("avg_repeat_spend"),
+        "p_alive": t("p_alive"),
+        "expected_purchases": t("expected_purchases"),  # in the study horizon
+        "expected_spend": t("expected_spend"),
+        "clv": t("clv"),
+        "past_value": t("past_spend"),
+    }
+
+
+_CUSTOMER_FORMATS = {
+    "frequency": "{:.0f}", "recency": "{:.1f}", "T": "{:.1f}", "monetary_value": "{:,.2f}", "p_alive": "{:.0%}",
+    "expected_purchases": "{:.2f}", "expected_spend": "{:,.2f}", "clv": "{:,.2f}", "past_value": "{:,.2f}",
+}
+
+
+def _customer_table(
+    table: pd.DataFrame, columns: list[str], *, allow_raw_ids: bool, id_key: str | None, currency: str,
+    unit: str, language: str,
+) -> Styler:
+    view = table.reset_index()
+    view[CUSTOMER_ID] = display_ids(view[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
+    headers = _headers(language, currency=currency, unit=unit)
+    view = view[[CUSTOMER_ID, *columns]]
+    formats = {headers[c]: _CUSTOMER_FORMATS[c] for c in columns}
+    return styled(view.rename(columns=headers), formats)
+
+
+_BASE_COLUMNS = ["frequency", "recency", "T", "p_alive", "expected_purchases"]
+
+
+def top_customers(
+    table: pd.DataFrame,
+    *,
+    n: int = TOP_ROWS,
+    allow_raw_ids: bool = False,
+    id_key: str | None = None,
+    currency: str = "$",
+    unit: str = "weeks",
+    language: str = "en",
+) -> Styler:
+    """The customers with the highest predicted CLV."""
+    return _customer_table(
+        table.head(n), [*_BASE_COLUMNS, "expected_spend", "clv"], allow_raw_ids=allow_raw_ids, id_key=id_key,
+        currency=currency, unit=unit, language=language,
+    )
+
+
+def at_risk_customers(
+    table: pd.DataFrame,
+    *,
+    n: int = TOP_ROWS,
+    allow_raw_ids: bool = False,
+    id_key: str | None = None,
+    currency: str = "$",
+    unit: str = "weeks",
+    language: str = "en",
+) -> Styler:
+    """Valuable past customers who are probably lapsing: highest past repeat spend, P(alive) < threshold."""
+    risky = table[table["p_alive"] < LAPSED_P_ALIVE].copy()
+    risky["past_value"] = risky["frequency"] * risky["monetary_value"]
+    risky = risky.sort_values(["past_value", "p_alive"], ascending=[False, True], kind="stable").head(n)
+    return _customer_table(
+        risky, [*_BASE_COLUMNS, "past_value", "clv"], allow_raw_ids=allow_raw_ids, id_key=id_key,
+        currency=currency, unit=unit, language=language,
+    )
+
+
+def model_comparison(comparison: pd.DataFrame, language: str = "en") -> Styler:
+    """Model comparison for the page."""
+    keys = {
+        "model": "model", "log_likelihood": "log_likelihood", "aic": "aic", "bic": "bic",
+        "holdout_actual": "holdout_actual", "holdout_predicted": "holdout_predicted",
+        "total_error_pct": "total_error", "mae": "mae", "rmse": "rmse", "note": "note",
+    }
+    headers = {column: text(f"clv.table.{key}", language) for column, key in keys.items()}
+    formats = {
+        "log_likelihood": "{:,.1f}", "aic": "{:,.1f}", "bic": "{:,.1f}", "holdout_actual": "{:,.0f}",
+        "holdout_predicted": "{:,.0f}", "total_error_pct": "{:+.1f}", "mae": "{:.3f}", "rmse": "{:.3f}",
+    }
+    view = comparison.drop(columns=["key"]).rename(columns=headers)
+    return styled(view, {headers[c]: f for c, f in formats.items()})
+
+
+def parameters(models: list, language: str = "en") -> Styler:
+    """Fitted parameters with standard errors for several models."""
+    frames = []
+    for model in models:
+        table = model.params_table().reset_index()
+        table.insert(0, "model", model.label)
+        frames.append(table)
+    keys = {"model": "model", "parameter": "parameter", "estimate": "estimate", "std_error": "std_error",
+            "lower_95": "low", "upper_95": "high"}
+    headers = {column: text(f"clv.table.{key}", language) for column, key in keys.items()}
+    view = pd.concat(frames, ignore_index=True).rename(columns=headers)
+    return styled(view, {headers[c]: "{:.4g}" for c in ("estimate", "std_error", "lower_95", "upper_95")})
+
+
+def period_fit(table: pd.DataFrame, language: str = "en") -> Styler:
+    headers = {"repeat_purchases": text("clv.table.bucket_purchases", language),
+               "actual": text("clv.table.actual_customers", language),
+               "model": text("clv.table.model_expects", language)}
+    return styled(table.rename(columns=headers), {headers["model"]: "{:,.0f}", headers["actual"]: "{:,.0f}"})
+
+
+def conditional(table: pd.DataFrame, language: str = "en") -> Styler:
+    keys = {"calibration_purchases": "calibration_purchases", "customers": "customers",
+            "actual": "actual_mean", "predicted": "predicted_mean"}
+    headers = {column: text(f"clv.table.{key}", language) for column, key in keys.items()}
+    formats = {headers["customers"]: "{:,.0f}", headers["actual"]: "{:.2f}", headers["predicted"]: "{:.2f}"}
+    return styled(table.rename(columns=headers), formats)

@@ -1,0 +1,1 @@
+"""The customer base: cohorts, repeat curves, lifecycle stages (``notebooks/customer_base.ipynb``)."""

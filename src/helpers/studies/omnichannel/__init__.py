@@ -1,0 +1,1 @@
+"""Omnichannel: channel mix, multi-channel customers, migration (``notebooks/omnichannel.ipynb``)."""

@@ -1,0 +1,1 @@
+"""Pilot readout: SRM, CUPED, bootstrap, segments, sample size (``notebooks/pilot_readout.ipynb``)."""

@@ -1,0 +1,1 @@
+"""Segments: RFM grid, tiers, action library, per-segment pages (``notebooks/segments.ipynb``)."""

@@ -1,0 +1,133 @@
+"""Figures of the segments overview and the per-segment pages.
+
+Each function returns a matplotlib ``Figure`` (never calls ``plt.show``); the notebook
+shows them with :func:`helpers.report.figures.show`, the segment pages embed
+:func:`helpers.report.figures.to_png` as a data URI. Titles, axis labels and legends are in the
+page language (``segments`` catalog); :func:`helpers.report.figures.set_style` registers a font
+that shows Chinese.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from helpers.report.figures import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, set_style
+from helpers.report.i18n import DEFAULT_LANGUAGE, text
+from helpers.studies.segments.analysis import N_SCORES, SegmentMap, migration_labels
+
+GREY = "#d0d7de"
+
+
+def _palette(n: int) -> list:
+    return sns.color_palette("tab20" if n > 10 else "tab10", n)
+
+
+def segment_grid(segment_map: SegmentMap, customers: pd.DataFrame, highlight: str | None = None,
+                 *, small: bool = False, language: str = DEFAULT_LANGUAGE) -> Figure | None:
+    """The two-axis score grid, cells coloured by segment with customer counts.
+
+    With ``highlight`` the other segments are grey. Returns None for maps that do not
+    have exactly two axes (a 3-axis map has no flat grid to draw).
+    """
+    if len(segment_map.axes) != 2:
+        return None
+    set_style()
+    segment_map = segment_map.localised(language)
+    rows, cols = segment_map.axes
+    size = (4.6, 3.6) if small else (7.5, 5.2)
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    lookup = segment_map.lookup  # [row score - 1, col score - 1]
+    k = len(segment_map.keys)
+    colours = _palette(k)
+    if highlight is not None:
+        pos = segment_map.keys.index(highlight)
+        colours = [colours[i] if i == pos else GREY for i in range(k)]
+    image = lookup[::-1, :]  # best row score at the top
+    ax.imshow(image, cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5, aspect="auto")
+    counts = pd.crosstab(customers[f"{rows.lower()}_score"], customers[f"{cols.lower()}_score"]).reindex(
+        index=range(1, N_SCORES + 1), columns=range(1, N_SCORES + 1), fill_value=0
+    )
+    for i in range(N_SCORES):
+        for j in range(N_SCORES):
+            r = N_SCORES - i
+            ax.text(j, i, f"{counts.loc[r, j + 1]:,}", ha="center", va="center", fontsize=8 if small else 9,
+                    color="black")
+    for pos, seg in enumerate(segment_map.segments):  # label each segment once, at its central cell
+        if highlight is not None and seg.key != highlight:
+            continue
+        cells = np.array(seg.cells)
+        centre = cells.mean(axis=0)
+        nearest = cells[np.argmin(((cells - centre) ** 2).sum(axis=1))]
+        y, x = N_SCORES - nearest[0], nearest[1] - 1
+        ax.text(x, y - 0.3, seg.label, ha="center", va="center", fontsize=7 if small else 8, weight="bold",
+                color="black", wrap=True)
+    ax.set_xticks(range(N_SCORES), [str(s) for s in range(1, N_SCORES + 1)])
+    ax.set_yticks(range(N_SCORES), [str(s) for s in range(N_SCORES, 0, -1)])
+    ax.set(xlabel=text("segments.figure.score_axis", language, axis=cols),
+           ylabel=text("segments.figure.score_axis", language, axis=rows))
+    ax.grid(False)
+    title = (
+        text("segments.figure.grid_title", language)
+        if highlight is None
+        else text("segments.figure.grid_title_segment", language, segment=segment_map.labels[highlight])
+    )
+    ax.set_title(title)
+    return fig
+
+
+def segment_shares(summary: pd.DataFrame, language: str = DEFAULT_LANGUAGE, *,
+                   segment_map: SegmentMap | None = None) -> Figure:
+    """Horizontal bars: each segment's share of customers, past revenue and predicted CLV.
+
+    Segment names are the summary's ``label`` column, or ``segment_map``'s in ``language``."""
+    set_style()
+    labels = (
+        summary["label"].to_numpy() if segment_map is None
+        else np.array([segment_map.localised(language).labels[k] for k in summary.index], dtype=object)
+    )
+    measures = [text(f"segments.figure.measure_{m}", language) for m in ("customers", "revenue", "clv")]
+    long = pd.DataFrame(
+        {
+            "segment": np.repeat(labels, 3),
+            "measure": np.tile(measures, len(summary)),
+            "share": summary[["customer_share", "revenue_share", "clv_share"]].to_numpy().ravel(),
+        }
+    )
+    height = max(FIGSIZE[1], 0.45 * len(summary) + 1.2)
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0], height), layout="constrained")
+    sns.barplot(long, y="segment", x="share", hue="measure", ax=ax, orient="h",
+                palette=[GREY, ACTUAL_COLOUR, MODEL_COLOUR])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(title=text("segments.figure.shares_title", language),
+           xlabel=text("segments.figure.share_of_total", language), ylabel="")
+    ax.legend(title="", loc="lower right")
+    return fig
+
+
+def migration_heatmap(matrix: pd.DataFrame, segment_map: SegmentMap, *, migration_from: str, as_of: str,
+                      language: str = DEFAULT_LANGUAGE) -> Figure:
+    """Row shares of the migration matrix, annotated with counts."""
+    set_style()
+    labels = {**segment_map.localised(language).labels, **migration_labels(language)}
+    totals = matrix.sum(axis=1)
+    shares = matrix.div(totals.where(totals > 0), axis=0).fillna(0.0)
+    annot = np.array([[f"{c:,}" if c else "" for c in row] for row in matrix.to_numpy()])
+    fig, ax = plt.subplots(figsize=(8.5, 6.2), layout="constrained")
+    sns.heatmap(
+        shares.rename(index=labels, columns=labels), annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1, ax=ax,
+        cbar_kws={"format": PercentFormatter(1.0), "label": text("segments.figure.row_share", language)},
+        linewidths=0.5, linecolor="white",
+        annot_kws={"fontsize": 8},
+    )
+    ax.set(title=text("segments.figure.migration_title", language, start=migration_from, end=as_of),
+           xlabel=text("segments.figure.segment_on", language, date=as_of),
+           ylabel=text("segments.figure.segment_on", language, date=migration_from))
+    ax.tick_params(axis="x", rotation=40)
+    plt.setp(ax.get_xticklabels(), ha="right")
+    return fig

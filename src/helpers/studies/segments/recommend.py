@@ -1,0 +1,205 @@
+"""Next-best category from co-purchase patterns ("bought tops only, suggest trousers").
+
+For every pair of categories (a, b), over customers:
+
+- ``support(a, b)`` = share of customers who bought both;
+- ``confidence(a -> b)`` = share of a's buyers who also bought b = P(b | a);
+- ``lift(a, b)`` = confidence(a -> b) / P(b): how much more likely b is among a's
+  buyers than among all customers (symmetric; 1 = no association).
+
+A pair is *usable* when at least ``min_pair_customers`` customers bought both (fewer
+give noisy lifts) and its lift is above 1. A customer's suggestion is the category
+they have not bought with the highest lift to any category they have bought; the
+category that triggered it is reported as ``because``. Ties go to the higher
+confidence, then to the alphabetically first category. Customers without a usable pair
+get the most popular category they have not bought (``reason = "popular"``) when
+``fallback`` is true, else nothing.
+
+Everything is vectorised on a customer x category incidence matrix; the loop runs over
+categories only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers.data.columns import CATEGORY, CUSTOMER_ID
+from helpers.errors import ConfigError
+
+#: Fewer customers buying both categories than this: the pair is not used.
+MIN_PAIR_CUSTOMERS = 20
+#: Customers handled at once when suggesting (bounds memory to a few arrays of this x categories).
+CHUNK_CUSTOMERS = 200_000
+
+
+@dataclass(frozen=True)
+class Incidence:
+    """Which customer bought which category: ``matrix[i, j]`` for customers[i], categories[j]."""
+
+    matrix: np.ndarray  # bool, customers x categories
+    customers: pd.Index
+    categories: pd.Index
+
+
+def has_categories(transactions: pd.DataFrame) -> bool:
+    """True when the transactions have a category column with at least two categories."""
+    if CATEGORY not in transactions.columns:
+        return False
+    return transactions[CATEGORY].dropna().astype(str).str.strip().replace("", pd.NA).dropna().nunique() >= 2
+
+
+def category_incidence(transactions: pd.DataFrame) -> Incidence:
+    """The customer x category incidence matrix (rows without a category are ignored).
+
+    Customers and categories are sorted, so the result does not depend on row order.
+    """
+    if CATEGORY not in transactions.columns:
+        raise ConfigError(
+            "the transactions have no category column; map one with column_map, e.g. {'category': '品类'}"
+        )
+    cats = transactions[CATEGORY].astype("string").str.strip()
+    keep = (cats.notna() & (cats != "")).to_numpy()
+    ids = transactions[CUSTOMER_ID].to_numpy()[keep]
+    cust_codes, customers = pd.factorize(ids, sort=True)
+    cat_codes, categories = pd.factorize(cats.to_numpy()[keep], sort=True)
+    matrix = np.zeros((len(customers), len(categories)), dtype=bool)
+    matrix[cust_codes, cat_codes] = True
+    return Incidence(matrix, pd.Index(customers, name=CUSTOMER_ID), pd.Index(categories, name=CATEGORY))
+
+
+def _pair_stats(inc: Incidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Co-buyer counts, buyers per category, confidence and lift matrices."""
+    x = inc.matrix.astype(np.int64)
+    both = x.T @ x  # categories x categories: customers who bought both
+    buyers = np.diag(both).astype("float64")
+    n = float(len(inc.customers))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        confidence = np.where(buyers[:, None] > 0, both / buyers[:, None], 0.0)
+        lift = np.where(buyers[None, :] > 0, confidence / (buyers[None, :] / n), 0.0)
+    return both, buyers, confidence, lift
+
+
+def category_pairs(inc: Incidence, min_pair_customers: int = MIN_PAIR_CUSTOMERS) -> pd.DataFrame:
+    """Every ordered pair (a -> b), a != b, with customers_both, support, confidence,
+    lift and ``usable``; highest lift first."""
+    both, _, confidence, lift = _pair_stats(inc)
+    k = len(inc.categories)
+    a, b = np.nonzero(~np.eye(k, dtype=bool))
+    n = len(inc.customers)
+    frame = pd.DataFrame(
+        {
+            "antecedent": inc.categories.to_numpy()[a],
+            "consequent": inc.categories.to_numpy()[b],
+            "customers_both": both[a, b],
+            "support": both[a, b] / n if n else 0.0,
+            "confidence": confidence[a, b],
+            "lift": lift[a, b],
+        }
+    )
+    frame["usable"] = (frame["customers_both"] >= min_pair_customers) & (frame["lift"] > 1.0)
+    return frame.sort_values(["lift", "confidence", "antecedent", "consequent"], ascending=[False, False, True, True],
+                             kind="stable").reset_index(drop=True)
+
+
+def next_best_category(
+    transactions: pd.DataFrame,
+    *,
+    min_pair_customers: int = MIN_PAIR_CUSTOMERS,
+    fallback: bool = True,
+) -> pd.DataFrame:
+    """One suggestion per customer (index ``customer_id``): ``next_category``,
+    ``because`` (the bought category with the highest lift to it), ``lift``,
+    ``confidence`` and ``reason`` ("co-purchase", "popular" or "" when nothing is left
+    to suggest). See the module docstring."""
+    if not isinstance(min_pair_customers, (int, np.integer)) or min_pair_customers < 1:
+        raise ConfigError(f"min_pair_customers must be a whole number >= 1, not {min_pair_customers!r}.")
+    inc = category_incidence(transactions)
+    x = inc.matrix
+    n = x.shape[0]
+    both, buyers, confidence, lift = _pair_stats(inc)
+    usable = (both >= min_pair_customers) & (lift > 1.0)
+    np.fill_diagonal(usable, False)
+    score = np.where(usable, lift, 0.0)
+
+    parts = [
+        _suggest(x[lo:lo + CHUNK_CUSTOMERS], score, confidence, buyers, fallback)
+        for lo in range(0, n, CHUNK_CUSTOMERS)  # chunks of customers bound the memory
+    ]
+    suggested, because, best_lift, best_conf, reason = (
+        np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(5)
+    )
+    cats = np.append(inc.categories.to_numpy().astype(object), None)  # index -1 -> None
+    out = pd.DataFrame(
+        {
+            "next_category": cats[suggested.astype(np.int64)],
+            "because": cats[because.astype(np.int64)],
+            "lift": best_lift.astype("float64"),
+            "confidence": best_conf.astype("float64"),
+            "reason": reason.astype(object) if len(reason) else np.array([], dtype=object),
+        },
+        index=inc.customers,
+    )
+    return out
+
+
+def _suggest(
+    x: np.ndarray, score: np.ndarray, confidence: np.ndarray, buyers: np.ndarray, fallback: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Suggestions for the customers (rows) of ``x``: category index (-1 none), because
+    index (-1 none), lift, confidence and reason."""
+    n, k = x.shape
+    best = np.zeros((n, k))  # best usable lift to each candidate from a bought category
+    best_conf = np.zeros((n, k))
+    because = np.full((n, k), -1, dtype=np.int64)
+    for a in range(k):  # loop over categories, vectorised over its buyers
+        rows = np.flatnonzero(x[:, a])
+        cand, cand_conf = score[a][None, :], confidence[a][None, :]
+        cur, cur_conf = best[rows], best_conf[rows]
+        better = (cand > cur) | ((cand == cur) & (cand > 0) & (cand_conf > cur_conf))
+        best[rows] = np.where(better, cand, cur)
+        best_conf[rows] = np.where(better, cand_conf, cur_conf)
+        because[rows] = np.where(better, a, because[rows])
+    best[x] = 0.0  # never suggest what they bought
+
+    # highest lift, then highest confidence, then the first category (categories are sorted)
+    key = np.where(best > 0, best, -np.inf)
+    top = key.max(axis=1, keepdims=True) if k else np.zeros((n, 1))
+    choice = np.where(key == top, best_conf, -np.inf).argmax(axis=1) if k else np.zeros(n, dtype=np.int64)
+    rows = np.arange(n)
+    chosen = best[rows, choice] if k else np.zeros(n)
+    has_pair = chosen > 0
+
+    suggested = np.where(has_pair, choice, -1)
+    reason = np.where(has_pair, "co-purchase", "")
+    if fallback and k:
+        popularity = np.argsort(-buyers, kind="stable")  # most buyers first, then by name
+        free = ~x[:, popularity]
+        first_free = np.argmax(free, axis=1)
+        use = ~has_pair & free.any(axis=1)
+        suggested = np.where(use, popularity[first_free], suggested)
+        reason = np.where(use, "popular", reason)
+    return (
+        suggested,
+        np.where(has_pair, because[rows, choice] if k else -1, -1),
+        np.where(has_pair, chosen, np.nan),
+        np.where(has_pair, best_conf[rows, choice] if k else np.nan, np.nan),
+        reason,
+    )
+
+
+def suggestion_summary(suggestions: pd.DataFrame, groups: pd.Series, top: int = 3) -> pd.DataFrame:
+    """The ``top`` most suggested categories in each group (e.g. segment), with counts.
+
+    ``groups`` maps customer_id to the group; returns columns group, next_category,
+    customers, share (of the group's customers with a suggestion).
+    """
+    frame = suggestions[["next_category"]].join(groups.rename("group"), how="inner").dropna(subset=["next_category"])
+    if frame.empty:
+        return pd.DataFrame(columns=["group", "next_category", "customers", "share"])
+    counts = frame.groupby(["group", "next_category"], observed=True).size().rename("customers").reset_index()
+    counts["share"] = counts["customers"] / counts.groupby("group", observed=True)["customers"].transform("sum")
+    counts = counts.sort_values(["group", "customers", "next_category"], ascending=[True, False, True], kind="stable")
+    return counts.groupby("group", observed=True, sort=False).head(top).reset_index(drop=True)

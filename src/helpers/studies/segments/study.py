@@ -1,0 +1,209 @@
+"""One segmentation study from transactions and a CLV study: what ``notebooks/segments.ipynb`` shows.
+
+The notebook calls :func:`run_segment_study` and displays the fields of the result, so
+every number on the overview page and on the per-segment pages comes from here. With
+``language="zh-CN"`` the segment map, the action library and the name columns of the
+summaries and activation lists (``label``, ``segment_label``) are in Chinese; codes,
+column names and numbers are the same in every language.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import __version__
+from helpers.data.columns import TIMESTAMP
+from helpers.files import write_text_atomic
+from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
+from helpers.studies.clv.study import ClvStudy
+from helpers.studies.segments import actions as act
+from helpers.studies.segments import analysis as seg
+from helpers.studies.segments import recommend
+
+SUMMARY_CSV = "segment_summary.csv"
+CUSTOMERS_CSV = "customer_segments.csv"
+MIGRATION_CSV = "segment_migration.csv"
+METRICS_JSON = "segment_metrics.json"
+ACTIVATION_DIR = "activation"
+PAGES_DIR = "pages"
+
+
+@dataclass
+class SegmentStudy:
+    """Everything the segments pages report."""
+
+    as_of: str
+    migration_from: str
+    settings: seg.SegmentSettings
+    segment_map: seg.SegmentMap
+    library: act.ActionLibrary
+    gross_margin: float
+    customers: pd.DataFrame  # one row per customer: RFM, scores, segment, CLV, tiers
+    summary: pd.DataFrame  # by map segment, in map order
+    tiers: dict[str, pd.DataFrame]  # view -> summary by tier
+    guardrails: dict[str, act.Guardrail]
+    max_discount: pd.Series
+    migration: pd.DataFrame  # customers by segment at migration_from (rows) and as_of (columns)
+    suggestions: pd.DataFrame | None  # next-best category per customer; None without categories
+    pairs: pd.DataFrame | None  # category pairs with lift; None without categories
+    activation: pd.DataFrame  # every customer as a CRM row (ids already pseudonymised unless allowed)
+    metrics: dict
+    language: str = DEFAULT_LANGUAGE  # of the map, library and name columns
+
+
+def run_segment_study(
+    transactions: pd.DataFrame,
+    clv_study: ClvStudy,
+    segment_map: seg.SegmentMap,
+    library: act.ActionLibrary,
+    *,
+    settings: seg.SegmentSettings | None = None,
+    migration_from: str = "",
+    min_pair_customers: int = recommend.MIN_PAIR_CUSTOMERS,
+    allow_raw_ids: bool = False,
+    id_key: str | None = None,
+    language: str = DEFAULT_LANGUAGE,
+) -> SegmentStudy:
+    """Score and segment every customer at the CLV study's observation end, compare with
+    ``migration_from`` (default: six months earlier), bound offers, suggest categories.
+    Names (segments, tiers, playbook texts) are in ``language``."""
+    settings = settings or seg.SegmentSettings()
+    language = normalise_language(language)
+    segment_map = segment_map.localised(language)
+    library = library.localised(language)
+    as_of = clv_study.settings.observation_end
+    start = migration_from or seg.default_migration_start(as_of)
+    start, as_of = seg.check_migration_dates(start, as_of)
+    gross_margin = clv_study.settings.gross_margin
+
+    customers = seg.segment_customers(transactions, clv_study.table, segment_map, as_of, settings)
+    summary = seg.segment_summary(customers, segment_map)
+    tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
+    guardrails = act.segment_guardrails(summary, library, gross_margin)
+    max_discount = act.customer_max_discount(customers, library, gross_margin)
+    before = seg.segments_at(transactions, segment_map, start, settings)
+    migration = seg.migration_matrix(before, customers["segment"], segment_map)
+
+    suggestions = pairs = None
+    if recommend.has_categories(transactions):
+        upto = transactions[transactions[TIMESTAMP] < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
+        suggestions = recommend.next_best_category(upto, min_pair_customers=min_pair_customers)
+        pairs = recommend.category_pairs(recommend.category_incidence(upto), min_pair_customers)
+    activation = act.activation_table(
+        customers,
+        segment_map,
+        max_discount=max_discount,
+        next_category=suggestions["next_category"] if suggestions is not None else None,
+        allow_raw_ids=allow_raw_ids,
+        id_key=id_key,
+    )
+    metrics = segment_metrics(
+        as_of=as_of, migration_from=start, settings=settings, segment_map=segment_map, library=library,
+        summary=summary, tiers=tiers, guardrails=guardrails, migration=migration, clv_study=clv_study,
+    )
+    return SegmentStudy(
+        as_of=as_of,
+        migration_from=start,
+        settings=settings,
+        segment_map=segment_map,
+        library=library,
+        gross_margin=gross_margin,
+        customers=customers,
+        summary=summary,
+        tiers=tiers,
+        guardrails=guardrails,
+        max_discount=max_discount,
+        migration=migration,
+        suggestions=suggestions,
+        pairs=pairs,
+        activation=activation,
+        metrics=metrics,
+        language=language,
+    )
+
+
+def segment_metrics(
+    *,
+    as_of: str,
+    migration_from: str,
+    settings: seg.SegmentSettings,
+    segment_map: seg.SegmentMap,
+    library: act.ActionLibrary,
+    summary: pd.DataFrame,
+    tiers: dict[str, pd.DataFrame],
+    guardrails: dict[str, act.Guardrail],
+    migration: pd.DataFrame,
+    clv_study: ClvStudy,
+) -> dict:
+    """Headline numbers and the per-segment table, JSON-safe."""
+    stayed = sum(int(migration.loc[k, k]) for k in segment_map.keys)
+    earlier = int(migration.drop(index=seg.NEW_CUSTOMERS).to_numpy().sum())
+    metrics = {
+        "package_version": __version__,
+        "as_of": as_of,
+        "migration_from": migration_from,
+        "settings": asdict(settings),
+        "segment_map": {"path": segment_map.path, "name": segment_map.name, "axes": list(segment_map.axes)},
+        "action_library": {"path": library.path, "name": library.name},
+        "clv": {
+            "model": clv_study.settings.model,
+            "horizon_months": clv_study.settings.horizon_months,
+            "gross_margin": clv_study.settings.gross_margin,
+        },
+        "customers": int(summary["customers"].sum()),
+        "revenue_total": float(summary["revenue"].sum()),
+        "clv_total": float(summary["clv"].sum()),
+        "clv_at_risk_total": float(summary["clv_at_risk"].sum()),
+        "empty_segments": [k for k in summary.index if summary.loc[k, "customers"] == 0],
+        "migration": {
+            "earlier_customers": earlier,
+            "stayed": stayed,
+            "stayed_share": stayed / earlier if earlier else None,
+            "new_customers": int(migration.loc[seg.NEW_CUSTOMERS].sum()),
+        },
+        "segments": [
+            {"key": k, **summary.loc[k].to_dict(), "guardrail": asdict(guardrails[k])} for k in summary.index
+        ],
+        "tiers": {view: frame.reset_index().to_dict(orient="records") for view, frame in tiers.items()},
+    }
+    return _json_safe(metrics)
+
+
+def _json_safe(value: object) -> object:
+    """Numpy scalars to Python, NaN and infinities to None, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if value is pd.NA or value is None:
+        return None
+    return value
+
+
+def write_segment_outputs(output_dir: str | Path, study: SegmentStudy) -> dict[str, Path]:
+    """Write the activation CSVs (one per segment), the all-customer CSV, the segment
+    summary, the migration matrix and the metrics JSON; return their paths."""
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    activation = act.write_activation_files(folder / ACTIVATION_DIR, study.activation, study.segment_map)
+    paths = {f"activation:{k}": p for k, p in activation.items()}
+    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, study.activation.to_csv(index=False))
+    summary = study.summary.reset_index()
+    paths["summary"] = write_text_atomic(folder / SUMMARY_CSV, summary.to_csv(index=False, float_format="%.6g"))
+    paths["migration"] = write_text_atomic(folder / MIGRATION_CSV, study.migration.to_csv())
+    paths["metrics"] = write_text_atomic(
+        folder / METRICS_JSON, json.dumps(study.metrics, indent=2, ensure_ascii=False)
+    )
+    return paths

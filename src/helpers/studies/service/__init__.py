@@ -1,0 +1,1 @@
+"""Service: promises, breaches, issue types, later purchasing (``notebooks/service.ipynb``)."""
