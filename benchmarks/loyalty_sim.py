@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.data.datasets import load_default_transactions
+from helpers.data.loading import load_default_transactions
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import customer_summary
 from helpers.studies.clv import analysis as clv

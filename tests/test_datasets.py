@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from helpers.data import datasets
-from helpers.data.loading import read_transactions
+from helpers.data.loading import load_default_transactions, read_transactions
 from helpers.errors import DataError
 
 CANONICAL = ["customer_id", "timestamp", "amount", "quantity"]
@@ -63,7 +63,7 @@ def test_sample_counts_and_ids(sample):
 
 
 def test_default_transactions_report():
-    result = datasets.load_default_transactions()
+    result = load_default_transactions()
     report = result.report
     assert report.rows_read == report.rows_kept == 69_659
     assert report.customers == 23_570
@@ -106,6 +106,6 @@ def test_unknown_embedded_name():
 def test_default_data_label_and_quality_rows_follow_the_page_language():
     assert datasets.default_data_label("en") == datasets.DEFAULT_DATA_LABEL
     assert "23,570 位客户" in datasets.default_data_label("zh-CN")
-    frame = datasets.load_default_transactions().report.to_frame("zh-CN")
+    frame = load_default_transactions().report.to_frame("zh-CN")
     assert list(frame["reason"]) == ["读取行数", "使用行数", "完全相同的行（保留）", "客户数"]
     assert list(frame["rows"]) == [69659, 69659, 255, 23570]

@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("duckdb", reason="duckdb is not installed: pip install duckdb")
 
-from helpers.models import engines
 from helpers.errors import ConfigError, DataError
+from helpers.models import engines
 from helpers.models.engines import choose_engine, customer_days, summary_from_file
 from helpers.models.summary import calibration_holdout_summary, customer_summary
 

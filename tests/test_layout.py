@@ -22,6 +22,10 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+_KNOWN = {_module_name(p) for p in MODULES}
+
+
 def _layer(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1 or parts[1] in TOP:
@@ -34,16 +38,16 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("helpers"):
-            if node.module == "helpers":
-                found += [(node.lineno, f"helpers.{a.name}") for a in node.names]
-            else:
+            # "from package import module" imports the module, not the package's __init__
+            submodules = [f"{node.module}.{a.name}" for a in node.names]
+            found += [(node.lineno, m) for m in submodules if m in _KNOWN or node.module == "helpers"]
+            if not any(m in _KNOWN for m in submodules) and node.module != "helpers":
                 found.append((node.lineno, node.module))
         elif isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names if a.name.startswith("helpers")]
     return found
 
 
-MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: _module_name(p))
@@ -75,3 +79,27 @@ def test_top_level_stays_small_and_studies_read_alike():
         if study.is_dir() and study.name != "__pycache__":
             names = {p.stem for p in study.glob("*.py")}
             assert {"__init__", "narrative", "figures"} <= names, f"{study.name}: {sorted(names)}"
+
+
+def test_no_import_cycles():
+    graph: dict[str, set[str]] = {}
+    known = {_module_name(p) for p in MODULES}
+    for path in MODULES:
+        targets = set()
+        for _, target in _imports(path):
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != "helpers":
+                targets.add(target)
+        graph[_module_name(path)] = targets - {_module_name(path)}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and (seen.add(nxt) or reaches(nxt, goal, seen))):
+                return True
+        return False
+
+    cycles = [m for m in graph if reaches(m, m, set())]
+    # a package importing its own modules is not a cycle a reader trips over
+    cycles = [m for m in cycles if not all(t.startswith(m + ".") for t in graph[m])]
+    assert not cycles, f"modules on an import cycle: {sorted(cycles)}"

@@ -17,9 +17,8 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from helpers.data.datasets import load_default_transactions
 from helpers.data.generator import GeneratorConfig, generate, write
-from helpers.data.loading import read_transactions
+from helpers.data.loading import load_default_transactions, read_transactions
 from helpers.data.privacy import pseudonymise, resolve_key
 from helpers.report.page import RunInfo, collect_headlines, render_page
 from helpers.site.run import NotebookFailed, execute_notebook

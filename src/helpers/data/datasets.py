@@ -9,7 +9,8 @@ The files are located with :mod:`importlib.resources` rather than through
 setuptools 81).
 
 ``read_transactions("cdnow:master")`` and ``read_transactions("cdnow:sample")`` in
-:mod:`helpers.data.loading` run these frames through the normal validation.
+:mod:`helpers.data.loading` run these frames through the normal validation (this module
+reads files only, so the loader can import it without a cycle).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.data import columns as C
-from helpers.data.loading import LoadResult, transactions_from_frame
 from helpers.errors import DataError
 
 MASTER_FILE = "CDNOW_master.txt"
@@ -99,8 +99,3 @@ def load_cdnow_sample() -> pd.DataFrame:
         dtype=str,
     )
     return _canonical(raw)
-
-
-def load_default_transactions() -> LoadResult:
-    """The master log through the same validation as user files (so a report exists)."""
-    return transactions_from_frame(load_cdnow_master(), source="cdnow:master")

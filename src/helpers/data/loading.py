@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import columns as C
+from helpers.data import datasets
 from helpers.errors import MAX_LISTED, ConfigError, DataError
 
 ReturnsPolicy = Literal["net", "drop", "error"]
@@ -352,9 +353,13 @@ def parse_date_strings(
 # ------------------------------------------------------------------ reading files
 
 
-def _read_embedded(source: str, column_map: Mapping[str, str] | None, **policies: Any) -> LoadResult:
-    from helpers.data import datasets  # datasets imports this module
+def load_default_transactions() -> LoadResult:
+    """The embedded CDNOW master log through the same validation as user files (so a
+    data-quality report exists)."""
+    return transactions_from_frame(datasets.load_cdnow_master(), source="cdnow:master")
 
+
+def _read_embedded(source: str, column_map: Mapping[str, str] | None, **policies: Any) -> LoadResult:
     name = source[len(EMBEDDED_PREFIX):].strip().lower()
     loaders = {"master": datasets.load_cdnow_master, "sample": datasets.load_cdnow_sample}
     if name not in loaders:
