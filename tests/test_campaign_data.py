@@ -1,0 +1,138 @@
+"""Campaign tables: the generator extension (planted truth) and the coupon / message loaders."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.data import campaigns as K
+from helpers.data.generator import GeneratorConfig, generate, write
+from helpers.data.generator.campaigns import (
+    PLANTED_UPLIFT,
+    PurchaseDays,
+    segments_at,
+    simulate_campaigns,
+)
+from helpers.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(GeneratorConfig(n_customers=1500, seed=3, campaigns=True))
+
+
+def test_the_flag_defaults_off_and_is_left_out_of_the_recorded_config():
+    config = GeneratorConfig()
+    assert config.campaigns is False and "campaigns" not in config.to_dict()
+    assert GeneratorConfig(campaigns=True).to_dict()["campaigns"] is True
+    assert GeneratorConfig.from_dict(GeneratorConfig(campaigns=True).to_dict()).campaigns is True
+    with pytest.raises(ConfigError, match="campaigns"):
+        GeneratorConfig(campaigns="yes")
+
+
+def test_generated_tables_written_with_truth(data, tmp_path):
+    assert set(data.extras) == {"customer_profiles", "store_locations", "weather", "delivery_orders", "coupons", "messages"}
+    paths = write(data, tmp_path)
+    truth = json.loads(paths["truth"].read_text(encoding="utf-8"))
+    assert truth["campaigns"]["coupons"]["planted_uplift_by_segment"] == PLANTED_UPLIFT
+    coupons = K.read_coupons(paths["coupons"]).table
+    assert len(coupons) == len(data.extras["coupons"])
+    messages = K.read_messages(paths["messages"]).table
+    assert set(messages["variant"]) == {"personalised", "broadcast"}
+    # the same seed gives the same tables; the core tables are untouched by the flag
+    again = simulate_campaigns(data.customers, data.transactions, data.stores, 3, end="2024-12-31")
+    pd.testing.assert_frame_equal(again.tables["coupons"], data.extras["coupons"])
+    plain = generate(GeneratorConfig(n_customers=1500, seed=3))
+    pd.testing.assert_frame_equal(plain.transactions, data.transactions)
+
+
+def test_holdout_is_random_and_the_holdout_never_redeems(data):
+    c = data.extras["coupons"]
+    share = (c["group"] == "holdout").mean()
+    n = len(c)
+    assert abs(share - 0.3) < 3 * np.sqrt(0.3 * 0.7 / n)
+    assert c.loc[c["group"] == "holdout", "redeemed_at"].isna().all()
+    # redemptions only by treated customers who bought
+    red = c["redeemed_at"].notna()
+    assert (c.loc[red, "group"] == "treatment").all() and c.loc[red, "converted"].all()
+
+
+def test_holdout_outcome_is_the_history():
+    # a hand-made history: the holdout converts exactly when it bought in the window
+    customers = pd.DataFrame({"customer_id": ["A", "B"], "join_date": ["2023-01-01", "2023-01-01"],
+                              "region": ["east", "east"], "city_tier": ["tier1", "tier1"]})
+    tx = pd.DataFrame({"customer_id": ["A", "A", "B"], "order_id": ["1", "2", "3"],
+                       "timestamp": pd.to_datetime(["2023-01-01", "2023-03-05", "2023-01-01"]),
+                       "channel": "store", "amount": [10.0, 20.0, 30.0]})
+    days = PurchaseDays.from_transactions(tx, np.array(["A", "B"]), pd.Timestamp("2023-01-01"))
+    code, day = np.array([0, 0, 1]), np.array([63, 64, 63])  # 2023-03-05 is day 63
+    assert days.count(code, day, day + 21).tolist() == [1, 0, 0]
+    assert days.count(code, day - 63, day).tolist() == [1, 1, 1]
+    assert days.count(code, np.zeros(3, int), day).tolist() == [1, 2, 1]
+    assert days.spend(code, np.zeros(3, int), day + 1).tolist() == [30.0, 30.0, 30.0]
+    assert days.last_before(code, day).tolist() == [0, 63, 0]
+    # at day 63 A has one purchase day (63 days ago): new; at day 64 two, the last 1 day ago: regular
+    # (champions need 4 in a year, at risk 90 quiet days); B one purchase day 63 days ago: new
+    assert segments_at(days, code, day).tolist() == ["new", "regular", "new"]
+
+
+# --- loaders ---------------------------------------------------------------------------------
+
+
+def _coupon_frame():
+    return pd.DataFrame({
+        "会员编号": ["A", "B", "C", "D"], "活动ID": ["X", "X", "X", "X"], "分组": ["实验组", "对照组", "treatment", "holdout"],
+        "是否转化": ["是", "否", "1", "0"], "核销时间": ["2024-01-03", "", "", ""], "发券时间": ["2024-01-01"] * 4,
+    })
+
+
+def test_coupons_with_chinese_headers_and_values():
+    load = K.coupons_from_frame(_coupon_frame())
+    t = load.table
+    assert t["group"].tolist() == ["treatment", "holdout", "treatment", "holdout"]
+    assert t["converted"].tolist() == [True, False, True, False]
+    assert t["redeemed_at"].notna().tolist() == [True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda f: f.assign(分组=["实验组", "maybe", "treatment", "holdout"]), ["分组", "row 3", "maybe"]),
+        (lambda f: f.assign(是否转化=["是", "否", "perhaps", "0"]), ["是否转化", "row 4", "perhaps"]),
+        (lambda f: f.assign(核销时间=["", "2024-01-05", "", ""]), ["核销时间", "row 3", "holdout"]),
+        (lambda f: f.assign(核销时间=["2023-12-01", "", "", ""]), ["before they were issued", "row 2"]),
+        (lambda f: f.assign(会员编号=["A", "A", "C", "D"]), ["more than once", "row 2", "row 3"]),
+        (lambda f: f.drop(columns="是否转化"), ["converted", "no column"]),
+        (lambda f: f.assign(分组="实验组"), ["holdout"]),
+    ],
+)
+def test_bad_coupon_files_get_one_line_errors(tmp_path, change, words):
+    path = tmp_path / "coupons.csv"
+    change(_coupon_frame()).to_csv(path, index=False)
+    with pytest.raises(DataError) as err:
+        K.read_coupons(path)
+    message = str(err.value)
+    assert "\n" not in message.strip() and "coupons.csv" in message
+    for word in words:
+        assert word in message
+
+
+def test_bad_message_files_get_one_line_errors(tmp_path):
+    frame = pd.DataFrame({"customer_id": ["A", "B"], "variant": ["个性化", "群发"],
+                          "send_time": ["2024-01-01 10:00", "2024-01-01 10:00"],
+                          "open_time": ["2024-01-01 09:00", ""]})
+    path = tmp_path / "messages.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"messages.csv.*open_time.*row 2"):
+        K.read_messages(path)
+    frame.assign(variant=["个性化", "sms"]).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"variant.*row 3.*sms"):
+        K.read_messages(path)
+    frame.assign(open_time=["", ""], variant=["群发", "群发"]).to_csv(path, index=False)
+    with pytest.raises(DataError, match="personalised and broadcast"):
+        K.read_messages(path)
+    with pytest.raises(DataError, match="messages_path"):
+        K.load_campaign_table("", "messages", notebook="campaigns")
