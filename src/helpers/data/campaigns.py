@@ -19,6 +19,7 @@ header aliases, a column map, only mapped columns kept, one-line
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Mapping
 
 import pandas as pd
@@ -284,3 +285,188 @@ def load_campaign_table(path: str | None, kind: str, column_map: Mapping[str, st
     schema, reader = (COUPONS, read_coupons) if kind == "coupons" else (MESSAGES, read_messages)
     source = locate(require_path(path, schema, notebook=notebook))
     return reader(source, column_map or None, encoding=encoding or None)
+
+
+# ----------------------------------------------------------- locations, birthdays, weather
+
+CITY = "city"
+HOME_AREA = "home_area"
+BIRTHDAY = "birthday"
+STORE_ID = "store_id"
+AREA = "area"
+DATE = "date"
+RAIN_MM = "rain_mm"
+TEMPERATURE = "temperature_c"
+
+PROFILES = TableSchema(
+    name="customer profiles", parameter="profiles_path", map_parameter="profiles_column_map",
+    required=(CUSTOMER_ID, CITY), optional=(HOME_AREA, BIRTHDAY),
+    aliases={
+        CUSTOMER_ID: C.ALIASES[C.CUSTOMER_ID],
+        CITY: ("city", "home_city", "城市", "所在城市", "常住城市"),
+        HOME_AREA: ("home_area", "area", "district", "grid", "商圈", "居住区域", "区域网格", "片区"),
+        BIRTHDAY: ("birthday", "birth_date", "date_of_birth", "dob", "生日", "出生日期"),
+    },
+    example="data/README.md (customer_profiles)",
+)
+STORE_LOCATIONS = TableSchema(
+    name="store locations", parameter="store_locations_path", map_parameter="store_locations_column_map",
+    required=(STORE_ID, CITY, AREA), optional=(),
+    aliases={
+        STORE_ID: ("store_id", "store", "shop", "门店", "门店编号", "门店ID"),
+        CITY: ("city", "城市", "所在城市"),
+        AREA: ("area", "district", "grid", "商圈", "区域网格", "片区"),
+    },
+    example="data/README.md (store_locations)",
+)
+WEATHER = TableSchema(
+    name="weather", parameter="weather_path", map_parameter="weather_column_map",
+    required=(CITY, DATE, RAIN_MM), optional=(TEMPERATURE,),
+    aliases={
+        CITY: ("city", "城市"),
+        DATE: ("date", "day", "日期"),
+        RAIN_MM: ("rain_mm", "rain", "rainfall", "precipitation", "降雨量", "降水量", "雨量"),
+        TEMPERATURE: ("temperature_c", "temperature", "temp", "气温", "温度", "平均气温"),
+    },
+    dates=(DATE,), numbers=(RAIN_MM, TEMPERATURE),
+    example="data/README.md (weather)",
+)
+
+
+def _required_text(raw, mapping, col, source, what):
+    values = _as_text(raw[col])
+    if values.isna().any():
+        raise _fail(f"{what} are missing", source, mapping[col], values.isna(), pd.Series("", index=raw.index),
+                    "Fill every row or leave the row out.")
+    return values
+
+
+def _areas(raw, mapping, col, source):
+    values = _as_text(raw[col]).str.upper()
+    bad = ~values.fillna("").str.fullmatch(r"A[1-9]")
+    if bad.any():
+        raise _fail("areas are not grid cells A1..A9", source, mapping[col], bad, values.fillna(""),
+                    "Use the coarse grid of data/README.md: A1..A9 per city (row by row), no addresses.")
+    return values
+
+
+def profiles_from_frame(df, column_map=None, *, source="<DataFrame>", date_format=None) -> TableLoad:
+    """Validate customer profiles: city, coarse home area (A1..A9), birthday (month and day)."""
+    raw, mapping, dropped, ignored = _prepare(df, column_map, PROFILES, source)
+    out = pd.DataFrame(index=raw.index)
+    out[CUSTOMER_ID] = _ids(raw, mapping, source)
+    out[CITY] = _required_text(raw, mapping, CITY, source, "cities")
+    if HOME_AREA in raw:
+        out[HOME_AREA] = _areas(raw, mapping, HOME_AREA, source)
+    if BIRTHDAY in raw:
+        text = _as_text(raw[BIRTHDAY]).fillna("")
+        md = text.str.extract(r"(?:^|\D)(\d{1,2})[-/.月](\d{1,2})日?$")
+        month, day = pd.to_numeric(md[0], errors="coerce"), pd.to_numeric(md[1], errors="coerce")
+        stamp = pd.to_datetime("2024-" + month.astype("Int64").astype(str) + "-" + day.astype("Int64").astype(str),
+                               errors="coerce", format="%Y-%m-%d")
+        bad = stamp.isna() & text.ne("")
+        if bad.any():
+            raise _fail("birthdays cannot be read", source, mapping[BIRTHDAY], bad, text,
+                        "Use MM-DD (05-12) or a full date (1990-05-12); leave unknown birthdays empty.")
+        out[BIRTHDAY] = stamp.dt.strftime("%m-%d").where(stamp.notna())
+    repeated = out[CUSTOMER_ID].duplicated(keep=False)
+    if repeated.any():
+        raise _fail("customer ids appear more than once", source, mapping[CUSTOMER_ID], repeated, out[CUSTOMER_ID],
+                    "Export one row per customer.")
+    out = out.reset_index(drop=True)
+    return TableLoad(out, _report(df, out, dropped, ignored, None), source, None, mapping, [])
+
+
+def store_locations_from_frame(df, column_map=None, *, source="<DataFrame>", date_format=None) -> TableLoad:
+    """Validate store locations: store, city and grid cell A1..A9."""
+    raw, mapping, dropped, ignored = _prepare(df, {**(column_map or {})}, STORE_LOCATIONS, source)
+    out = pd.DataFrame(index=raw.index)
+    out[STORE_ID] = _required_text(raw, mapping, STORE_ID, source, "store ids")
+    out[CITY] = _required_text(raw, mapping, CITY, source, "cities")
+    out[AREA] = _areas(raw, mapping, AREA, source)
+    out = out.reset_index(drop=True)
+    out[CUSTOMER_ID] = out[STORE_ID]  # the quality report counts stores as "customers"
+    report = _report(df, out, dropped, ignored, None)
+    return TableLoad(out.drop(columns=CUSTOMER_ID), report, source, None, mapping, [])
+
+
+def weather_from_frame(df, column_map=None, *, source="<DataFrame>", date_format=None) -> TableLoad:
+    """Validate daily weather by city: rain in mm (0 = dry), optional temperature."""
+    raw, mapping, dropped, ignored = _prepare(df, column_map, WEATHER, source)
+    out = pd.DataFrame(index=raw.index)
+    out[CITY] = _required_text(raw, mapping, CITY, source, "cities")
+    out[DATE] = parse_dates(raw[DATE], file=source, column=mapping[DATE], date_format=date_format).dt.normalize()
+    rain = parse_numbers(raw[RAIN_MM], file=source, column=mapping[RAIN_MM])
+    bad = rain.isna() | (rain < 0)
+    if bad.any():
+        raise _fail("rain values are missing or negative", source, mapping[RAIN_MM], bad, rain.astype(str),
+                    "Give the day's rain in mm, 0 for a dry day.")
+    out[RAIN_MM] = rain
+    if TEMPERATURE in raw:
+        out[TEMPERATURE] = parse_numbers(raw[TEMPERATURE], file=source, column=mapping[TEMPERATURE])
+    repeated = out.duplicated([CITY, DATE], keep=False)
+    if repeated.any():
+        raise _fail("a city has two rows for the same day", source, mapping[DATE], repeated,
+                    out[CITY] + " " + out[DATE].dt.strftime("%Y-%m-%d"), "Export one row per city and day.")
+    out = out.reset_index(drop=True)
+    out[CUSTOMER_ID] = out[CITY]
+    report = _report(df, out, dropped, ignored, DATE)
+    return TableLoad(out.drop(columns=CUSTOMER_ID), report, source, None, mapping, [])
+
+
+_READERS = {
+    "coupons": (COUPONS, coupons_from_frame), "messages": (MESSAGES, messages_from_frame),
+    "customer_profiles": (PROFILES, profiles_from_frame), "store_locations": (STORE_LOCATIONS, store_locations_from_frame),
+    "weather": (WEATHER, weather_from_frame),
+}
+
+
+def read_campaign_table(path, kind: str, column_map: Mapping[str, str] | None = None, *, encoding: str | None = None,
+                        sheet: str | int | None = None, date_format: str | None = None) -> TableLoad:
+    """Read one of ``coupons``, ``messages``, ``customer_profiles``, ``store_locations``, ``weather``."""
+    schema, builder = _READERS[kind]
+    return _load(path, schema, builder, column_map, encoding, sheet, date_format)
+
+
+def campaign_data_folder(data_dir: str, cache_dir: str = "build/campaign_data", seed: int = 7) -> tuple[str, bool]:
+    """The folder holding the campaign tables for the core tables in ``data_dir``.
+
+    ``data_dir`` itself when it has ``coupons.csv``; otherwise the tables are generated from
+    its ``customers.csv``, ``transactions.csv`` and ``stores.csv``
+    (:func:`helpers.data.generator.campaigns.simulate_campaigns`, ``seed``) into
+    ``cache_dir/<fingerprint of the core files>`` once and reused. Returns (folder, generated).
+    """
+    import hashlib
+
+    from helpers.data.generator.campaigns import simulate_campaigns, write_campaign_tables
+    from helpers.data.tables_io import locate as _locate
+
+    folder = Path(_locate(data_dir))
+    if (folder / "coupons.csv").exists():
+        return str(folder), False
+    core = [folder / f"{name}.csv" for name in ("customers", "transactions", "stores")]
+    missing = [p.name for p in core if not p.exists()]
+    if missing:
+        raise DataError(
+            f"the folder has no coupons.csv and no {', '.join(missing)} to generate the campaign tables from",
+            file=str(folder), hint="Point data_dir at a folder with coupons.csv (and messages.csv, weather.csv, ...) "
+            "or at a generated dataset such as data/newretail.",
+        )
+    digest = hashlib.sha256(str(seed).encode())
+    for path in core:  # three files
+        digest.update(path.read_bytes())
+    target = Path(cache_dir) / digest.hexdigest()[:16]
+    if not (target / "messages.csv").exists():
+        customers = pd.read_csv(core[0], dtype={"customer_id": str})
+        transactions = pd.read_csv(core[1], dtype={"customer_id": str, "order_id": str}, parse_dates=["timestamp"])
+        stores = pd.read_csv(core[2], dtype={"store_id": str})
+        tables = simulate_campaigns(customers, transactions, stores, seed)
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        write_campaign_tables(tables, tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another run got there first
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(target), True
