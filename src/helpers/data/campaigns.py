@@ -470,3 +470,33 @@ def campaign_data_folder(data_dir: str, cache_dir: str = "build/campaign_data", 
 
             shutil.rmtree(tmp, ignore_errors=True)
     return str(target), True
+
+
+def load_campaign_folder(data_dir: str, *, notebook: str, cache_dir: str = "build/campaign_data", seed: int = 7,
+                         observation_end: str | None = None, encoding: str | None = None) -> dict:
+    """Every table the triggers and campaigns pages use, from one folder.
+
+    ``transactions.csv`` is read with the transaction loader; the campaign tables
+    (``coupons``, ``messages``, ``customer_profiles``, ``store_locations``, ``weather``,
+    ``delivery_orders``) from the same folder, or, when it has no ``coupons.csv``, generated
+    from its core tables (:func:`campaign_data_folder`). Returns ``{name: TableLoad or
+    LoadResult or None, "folder": ..., "generated": bool}``; optional tables that are missing
+    are None.
+    """
+    from helpers.data.tables_io import load_transactions
+
+    base = Path(locate(data_dir))
+    out: dict = {}
+    out["transactions"] = load_transactions(str(base / "transactions.csv"), notebook=notebook,
+                                            observation_end=observation_end or None, encoding=encoding or None)
+    folder, generated = campaign_data_folder(str(base), cache_dir, seed)
+    out["folder"], out["generated"] = folder, generated
+    delivery = Path(folder) / "delivery_orders.csv"
+    out["delivery_orders"] = load_transactions(str(delivery), notebook=notebook, observation_end=observation_end or None,
+                                               encoding=encoding or None) if delivery.exists() else None
+    for name in ("coupons", "messages", "customer_profiles", "store_locations", "weather"):
+        path = Path(folder) / f"{name}.csv"
+        out[name] = read_campaign_table(path, name, encoding=encoding or None) if path.exists() else None
+    if out["coupons"] is None and notebook == "campaigns":
+        require_path("", COUPONS, notebook=notebook)
+    return out

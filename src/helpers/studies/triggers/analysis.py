@@ -111,7 +111,7 @@ def habits(inputs: TriggerInputs, until: int) -> pd.DataFrame:
         out["online_share"] = np.nan
     days = pd.DataFrame({"code": code, "day": tx["timestamp"].dt.normalize().to_numpy(),
                          "hour": tx["timestamp"].dt.hour.to_numpy()}).drop_duplicates(["code", "day"])
-    days["weekday"] = pd.DatetimeIndex(days["day"]).weekday
+    days["weekday"] = pd.DatetimeIndex(days["day"]).day_of_week
     counts = days.groupby(["code", "weekday"]).size().unstack(fill_value=0).reindex(range(n), fill_value=0)
     total = counts.sum(axis=1).to_numpy()
     out["purchase_days"] = total
