@@ -136,3 +136,25 @@ def test_bad_message_files_get_one_line_errors(tmp_path):
         K.read_messages(path)
     with pytest.raises(DataError, match="messages_path"):
         K.load_campaign_table("", "messages", notebook="campaigns")
+
+
+def test_streaming_refuses_the_in_memory_extension(tmp_path):
+    from helpers.data.generator import generate_to_folder
+
+    with pytest.raises(ConfigError, match="in memory"):
+        generate_to_folder(GeneratorConfig(n_customers=10, campaigns=True), tmp_path)
+
+
+def test_profiles_and_weather_loaders_explain_bad_values():
+    good = pd.DataFrame({"会员编号": ["A", "B"], "城市": ["x", "x"], "商圈": ["A1", "a9"], "生日": ["1990-05-12", "3月8日"]})
+    t = K.profiles_from_frame(good).table
+    assert t["home_area"].tolist() == ["A1", "A9"] and t["birthday"].tolist() == ["05-12", "03-08"]
+    with pytest.raises(DataError, match=r"商圈.*row 3.*Z7"):
+        K.profiles_from_frame(good.assign(商圈=["A1", "Z7"]))
+    with pytest.raises(DataError, match=r"生日.*row 2.*13-40"):
+        K.profiles_from_frame(good.assign(生日=["13-40", ""]))
+    weather = pd.DataFrame({"城市": ["x", "x"], "日期": ["2024-01-01", "2024-01-01"], "降雨量": [0, 3]})
+    with pytest.raises(DataError, match=r"two rows for the same day.*row 2"):
+        K.weather_from_frame(weather)
+    with pytest.raises(DataError, match=r"降雨量.*row 3"):
+        K.weather_from_frame(weather.assign(日期=["2024-01-01", "2024-01-02"], 降雨量=[0, -1]))

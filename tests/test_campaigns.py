@@ -142,3 +142,12 @@ def test_cannibalisation_and_messages_match_the_truth(big):
         diff = rates["personalised"] - rates["broadcast"]
         assert m.loc[metric, "ci_low"] <= diff <= m.loc[metric, "ci_high"], metric
     assert m.loc["click", "ratio_low"] > 1.5  # personalised messages roughly double clicks
+
+
+def test_names_from_the_data_are_escaped_on_the_page():
+    from helpers.studies.campaigns import tables as CT
+
+    coupons = _coupons().assign(segment=["<b>x</b>"] * 4 + ["s2"] * 4)
+    study = A.run_campaign_study(coupons)
+    html = CT.segments_view(study).to_html()
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html

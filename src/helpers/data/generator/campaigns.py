@@ -95,6 +95,11 @@ def city_of(region: pd.Series, city_tier: pd.Series) -> pd.Series:
     return region.astype(str) + "/" + city_tier.astype(str)
 
 
+def _numbered(prefix: str, n: int, width: int) -> np.ndarray:
+    """``prefix`` + 1..n zero-padded to ``width`` digits (vectorised)."""
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
+
+
 def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(15, _STREAMS[stream])))
 
@@ -236,12 +241,12 @@ def _delivery(transactions, profiles, weather, rng) -> tuple[pd.DataFrame, dict]
     ts = frame["date"].to_numpy()[spawn] + (hour * 3600 + rng.integers(0, 3600, k)).astype("timedelta64[s]")
     out = pd.DataFrame({
         "customer_id": frame["customer_id"].to_numpy()[spawn],
-        "order_id": [f"D{i:09d}" for i in range(1, k + 1)],
+        "order_id": "",
         "timestamp": ts,
         "channel": "app",
         "amount": np.round(rng.gamma(3.0, 15.0, k), 2),
     }).sort_values(["timestamp", "order_id"], kind="stable").reset_index(drop=True)
-    out["order_id"] = [f"D{i:09d}" for i in range(1, k + 1)]
+    out["order_id"] = _numbered("D", k, 9)
     truth = {
         "mechanism": "each online order on a rainy day in the customer's city brings an extra delivery order "
                      "the same day with this probability",
@@ -352,7 +357,7 @@ def _messages(customers, days: PurchaseDays, end: pd.Timestamp, rng) -> tuple[pd
             "purchased": bought,
         }))
     frame = pd.concat(parts, ignore_index=True)
-    frame.insert(0, "message_id", [f"G{i:08d}" for i in range(1, len(frame) + 1)])
+    frame.insert(0, "message_id", _numbered("G", len(frame), 8))
     truth = {
         "open_rate": dict(OPEN_RATE), "click_given_open": dict(CLICK_GIVEN_OPEN),
         "click_rate": {k: round(OPEN_RATE[k] * CLICK_GIVEN_OPEN[k], 6) for k in OPEN_RATE},
