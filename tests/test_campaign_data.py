@@ -62,8 +62,6 @@ def test_holdout_is_random_and_the_holdout_never_redeems(data):
 
 def test_holdout_outcome_is_the_history():
     # a hand-made history: the holdout converts exactly when it bought in the window
-    customers = pd.DataFrame({"customer_id": ["A", "B"], "join_date": ["2023-01-01", "2023-01-01"],
-                              "region": ["east", "east"], "city_tier": ["tier1", "tier1"]})
     tx = pd.DataFrame({"customer_id": ["A", "A", "B"], "order_id": ["1", "2", "3"],
                        "timestamp": pd.to_datetime(["2023-01-01", "2023-03-05", "2023-01-01"]),
                        "channel": "store", "amount": [10.0, 20.0, 30.0]})

@@ -111,7 +111,7 @@ def test_segment_uplift_intervals_cover_the_planted_uplift(big):
 
 
 def test_uplift_model_qini_beats_random_by_the_stated_margin(big):
-    data, study = big
+    _, study = big
     model = study.model
     c = study.coupons
     test = model.scores["test"].to_numpy()

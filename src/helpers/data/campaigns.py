@@ -19,8 +19,8 @@ header aliases, a column map, only mapped columns kept, one-line
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 
 import pandas as pd
 
@@ -438,7 +438,10 @@ def campaign_data_folder(data_dir: str, cache_dir: str = "build/campaign_data", 
     """
     import hashlib
 
-    from helpers.data.generator.campaigns import simulate_campaigns, write_campaign_tables
+    from helpers.data.generator.campaigns import (
+        simulate_campaigns,
+        write_campaign_tables,
+    )
     from helpers.data.tables_io import locate as _locate
 
     folder = Path(_locate(data_dir))

@@ -117,7 +117,7 @@ class PurchaseDays:
     origin: pd.Timestamp
 
     @classmethod
-    def from_transactions(cls, transactions: pd.DataFrame, ids: np.ndarray, origin: pd.Timestamp) -> "PurchaseDays":
+    def from_transactions(cls, transactions: pd.DataFrame, ids: np.ndarray, origin: pd.Timestamp) -> PurchaseDays:
         buys = transactions
         if "is_return" in buys:
             buys = buys[~buys["is_return"].astype(bool)]
@@ -362,7 +362,7 @@ def _messages(customers, days: PurchaseDays, end: pd.Timestamp, rng) -> tuple[pd
         "open_rate": dict(OPEN_RATE), "click_given_open": dict(CLICK_GIVEN_OPEN),
         "click_rate": {k: round(OPEN_RATE[k] * CLICK_GIVEN_OPEN[k], 6) for k in OPEN_RATE},
         "click_to_purchase_probability": CLICK_TO_PURCHASE, "purchase_days": MESSAGE_PURCHASE_DAYS,
-        "sends": int(len(frame)),
+        "sends": len(frame),
     }
     return frame, truth
 

@@ -37,7 +37,11 @@ from helpers.data import campaigns as K
 from helpers.data.columns import CUSTOMER_ID
 from helpers.data.generator.campaigns import PurchaseDays
 from helpers.errors import ConfigError
-from helpers.studies.pilot.analysis import Effect, difference_in_means, effects_by_segment
+from helpers.studies.pilot.analysis import (
+    Effect,
+    difference_in_means,
+    effects_by_segment,
+)
 
 ALPHA = 0.05
 #: Share of customers whose rows train the uplift model (the rest is the Qini holdout).
@@ -335,7 +339,7 @@ def run_campaign_study(coupons: pd.DataFrame, messages: pd.DataFrame | None = No
     msg = message_experiment(messages, alpha=alpha) if messages is not None else None
     o = overall.iloc[0]
     metrics = {
-        "alpha": alpha, "campaigns": int(coupons[K.CAMPAIGN_ID].nunique()), "rows": int(len(coupons)),
+        "alpha": alpha, "campaigns": int(coupons[K.CAMPAIGN_ID].nunique()), "rows": len(coupons),
         "overall": o.to_dict(), "by_coupon_type": by_type.to_dict(orient="records"),
         "by_segment": segments.table.to_dict(orient="records"), "segment_method": segments.method,
         "heterogeneity_p": segments.heterogeneity_p,

@@ -13,7 +13,14 @@ import math
 from helpers.report.formatting import count, money
 from helpers.report.i18n import catalog, text
 from helpers.report.page_text import listing, numbered, sentences
-from helpers.studies.campaigns.analysis import MINIMUM_UPLIFT, RETEST, SEND, STOP, TRAIN_SHARE, CampaignStudy
+from helpers.studies.campaigns.analysis import (
+    MINIMUM_UPLIFT,
+    RETEST,
+    SEND,
+    STOP,
+    TRAIN_SHARE,
+    CampaignStudy,
+)
 
 NOTEBOOK = "campaigns"
 CURRENCY = "¥"
@@ -139,7 +146,7 @@ def messages_text(study: CampaignStudy, language: str = "en") -> str:
     if study.messages is None:
         return text("campaigns.messages.none", language)
     m = study.messages.set_index("metric")
-    get = lambda metric, col: share(m.loc[metric, col]) if metric in m.index else "–"  # noqa: E731
+    get = lambda metric, col: share(m.loc[metric, col]) if metric in m.index else "–"
     first = m.iloc[0]
     return text("campaigns.messages.text", language, n_p=count(first["n_personalised"]), n_b=count(first["n_broadcast"]),
                 open_p=get("open", "personalised"), click_p=get("click", "personalised"),

@@ -102,7 +102,7 @@ def headline(study: TriggerStudy, language: str = "en") -> str:
 
 def headline_numbers(study: TriggerStudy, language: str = "en") -> dict[str, object]:
     s = study.backtest.summary
-    out: dict[str, object] = {text("triggers.index.audience", language): int(round(s["weekly_audience"].sum()))}
+    out: dict[str, object] = {text("triggers.index.audience", language): round(s["weekly_audience"].sum())}
     if study.weather is not None:
         out[text("triggers.index.rain_lift", language)] = "+" + share(study.weather.ratio - 1)
     scheduled = study.calendar.loc[study.calendar["basis"] == "scheduled", "audience"].sum()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from helpers.errors import ConfigError
@@ -71,7 +72,7 @@ class Settings:
         """True for hours inside the quiet window (which may wrap past midnight)."""
         start, end = self.quiet_hours
         if start == end:
-            return hour != hour  # no quiet hours
+            return np.zeros(np.shape(hour), bool)  # no quiet hours
         return (hour >= start) | (hour < end) if start > end else (hour >= start) & (hour < end)
 
 

@@ -9,7 +9,14 @@ from helpers.report.formatting import money
 from helpers.report.i18n import text
 from helpers.report.tables import styled
 from helpers.studies.triggers.analysis import TriggerStudy
-from helpers.studies.triggers.narrative import CURRENCY, describe, guards, offer, rule_name, share
+from helpers.studies.triggers.narrative import (
+    CURRENCY,
+    describe,
+    guards,
+    offer,
+    rule_name,
+    share,
+)
 
 
 def _h(key: str, language: str) -> str:
