@@ -156,3 +156,22 @@ def test_profiles_and_weather_loaders_explain_bad_values():
         K.weather_from_frame(weather)
     with pytest.raises(DataError, match=r"降雨量.*row 3"):
         K.weather_from_frame(weather.assign(日期=["2024-01-01", "2024-01-02"], 降雨量=[0, -1]))
+
+
+def test_a_folder_that_cannot_be_extended_gets_a_one_line_error(tmp_path):
+    for name in ("customers", "transactions", "stores"):
+        pd.DataFrame({"customer_id": ["A"], "x": [1]}).to_csv(tmp_path / f"{name}.csv", index=False)
+    with pytest.raises(DataError, match=r"customers.csv.*join_date, region, city_tier are missing"):
+        K.campaign_data_folder(str(tmp_path), str(tmp_path / "cache"))
+    (tmp_path / "stores.csv").unlink()
+    with pytest.raises(DataError, match=r"no coupons.csv and no stores.csv"):
+        K.campaign_data_folder(str(tmp_path), str(tmp_path / "cache"))
+
+
+def test_campaigns_without_a_holdout_are_left_out_with_a_note():
+    frame = _coupon_frame()
+    extra = pd.DataFrame({"会员编号": ["E", "F"], "活动ID": ["Y", "Y"], "分组": ["实验组", "实验组"],
+                          "是否转化": ["是", "否"], "核销时间": ["", ""], "发券时间": ["2024-01-01"] * 2})
+    load = K.coupons_from_frame(pd.concat([frame, extra], ignore_index=True))
+    assert set(load.table["campaign_id"]) == {"X"}
+    assert load.notes and "Y" in load.notes[0][0] and load.notes[0][1] == 2

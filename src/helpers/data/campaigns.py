@@ -460,9 +460,24 @@ def campaign_data_folder(data_dir: str, cache_dir: str = "build/campaign_data", 
         digest.update(path.read_bytes())
     target = Path(cache_dir) / digest.hexdigest()[:16]
     if not (target / "messages.csv").exists():
-        customers = pd.read_csv(core[0], dtype={"customer_id": str})
-        transactions = pd.read_csv(core[1], dtype={"customer_id": str, "order_id": str}, parse_dates=["timestamp"])
-        stores = pd.read_csv(core[2], dtype={"store_id": str})
+        needed = (("customer_id", "join_date", "region", "city_tier"),
+                  ("customer_id", "order_id", "timestamp", "channel", "amount"), ("store_id", "region", "city_tier"))
+        frames = []
+        for path, columns in zip(core, needed):  # three files
+            frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+            lacking = [c for c in columns if c not in frame.columns]
+            if lacking:
+                raise DataError(
+                    f"the campaign tables cannot be generated: columns {', '.join(lacking)} are missing", file=str(path),
+                    hint="Only a generated dataset (python -m helpers.data.generator) can be extended this way; "
+                    "for your own data put coupons.csv (and messages.csv, weather.csv, ...) in the folder.",
+                )
+            frames.append(frame)
+        customers, transactions, stores = frames
+        transactions["timestamp"] = pd.to_datetime(transactions["timestamp"])
+        transactions["amount"] = pd.to_numeric(transactions["amount"])
+        if "is_return" in transactions:
+            transactions["is_return"] = transactions["is_return"].str.lower().eq("true")
         tables = simulate_campaigns(customers, transactions, stores, seed)
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
         write_campaign_tables(tables, tmp)
