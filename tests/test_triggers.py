@@ -28,6 +28,8 @@ RULES = {"rules": [{"id": "r", "kind": "due"}]}
         ({**RULES, "settings": {"quiet_hours": [22]}}, ["quiet_hours"]),
         ({**RULES, "settings": {"cap_days": 3}}, ["cap_days", "7"]),
         ({"rules": []}, ["at least one rule"]),
+        ({"rules": [{"id": "w", "kind": "weather"}]}, ["needs min_rain_mm"]),
+        ({"rules": [{"id": "w", "kind": "weather", "min_temperature_c": 30, "max_temperature_c": 10}]}, ["above"]),
     ],
 )
 def test_bad_rules_are_explained(data, words):
@@ -40,7 +42,8 @@ def test_bad_rules_are_explained(data, words):
 
 def test_the_shipped_rules_load_in_both_languages():
     config = load_rules()
-    assert [r.kind for r in config.rules] == ["due", "birthday", "weekday_affinity", "rain", "near_store", "sleeping"]
+    assert [r.kind for r in config.rules] == ["due", "birthday", "weekday_affinity", "weather", "weather",
+                                              "near_store", "sleeping"]
     assert all(r.name("zh-CN") != r.name("en") for r in config.rules)
 
 
@@ -156,3 +159,22 @@ def test_calendar_and_export(study, tmp_path):
     scheduled = cal[cal["basis"] == "scheduled"].groupby("rule")["audience"].sum()
     assert table.groupby("rule").size().reindex(scheduled.index, fill_value=0).tolist() == scheduled.tolist()
     assert (pd.to_datetime(table["trigger_date"]) > pd.Timestamp("2024-12-31")).all()
+
+
+def test_weather_rules_by_hand():
+    inputs = _inputs()
+    day = pd.Timestamp("2024-01-01")
+    inputs.weather = pd.DataFrame({
+        "city": ["x", "x", "y"], "date": [day + pd.Timedelta(days=21), day + pd.Timedelta(days=22), day + pd.Timedelta(days=21)],
+        "rain_mm": [5.0, 0.0, 5.0], "temperature_c": [10.0, 33.0, 12.0],
+    })
+    state = pd.DataFrame({"code": [0, 1, 2]})
+    hab = pd.DataFrame({"online_share": [0.5, 1.0, 1.0]})
+    rain, hot = parse_rules({"rules": [
+        {"id": "rain", "kind": "weather", "min_rain_mm": 2}, {"id": "hot", "kind": "weather", "min_temperature_c": 30},
+    ]}).rules
+    near = np.zeros(3, bool)
+    # A and B live in x (online shares 0.5 and 1), C in y
+    assert T.candidates(inputs, rain, state, hab, 21, near).values.tolist() == [[0, 21], [1, 21], [2, 21]]
+    assert T.candidates(inputs, hot, state, hab, 21, near).values.tolist() == [[0, 22], [1, 22]]
+    assert T.candidates(inputs, hot, state, hab.assign(online_share=[0.2, 1.0, 1.0]), 21, near).values.tolist() == [[1, 22]]

@@ -13,8 +13,9 @@ BG/NBD parameters are fitted once, on the calibration history.
 
 **Rules** (``playbooks/triggers.yaml``): *due* fires on ``last + ceil(k x gap)``; *sleeping*
 on ``last + days``; *birthday* ``days_before`` before the birthday; *weekday_affinity* the
-day before the usual weekday; *rain* on each day with ``min_rain_mm`` in the home city for
-mostly-online customers; *near_store* on the week's first day for customers living within
+day before the usual weekday; *weather* on each day whose weather in the home city meets the
+rule (rain of at least ``min_rain_mm``, temperature between ``min_temperature_c`` and
+``max_temperature_c``) for mostly-online customers, at ``send_hour``; *near_store* on the week's first day for customers living within
 one grid cell of a store with no store purchase for ``no_store_visit_days``. Due and
 sleeping triggers are dropped when the customer bought between the week start and the
 trigger day (the condition no longer holds). Value guards, then the frequency caps: one
@@ -245,8 +246,8 @@ def candidates(inputs: TriggerInputs, rule: Rule, state: pd.DataFrame, hab: pd.D
         offset = (h["weekday"].to_numpy() - 1 - start_weekday) % 7  # the day before the usual weekday
         out = pd.DataFrame({"code": s["code"].to_numpy()[ok], "day": start + offset[ok]})
         out = out[out["day"] < end]
-    elif rule.kind == "rain":
-        out = _rain(inputs, rule, s, hab, start, end)
+    elif rule.kind == "weather":
+        out = _weather_days(inputs, rule, s, hab, start, end)
     elif rule.kind == "near_store":
         since_store = np.where(s["last_store"].to_numpy() >= 0, start - s["last_store"].to_numpy(), 10**6)
         pick = near[s["code"].to_numpy()] & (since_store > p["no_store_visit_days"])
@@ -256,12 +257,18 @@ def candidates(inputs: TriggerInputs, rule: Rule, state: pd.DataFrame, hab: pd.D
     return out.astype({"code": np.int64, "day": np.int64})
 
 
-def _rain(inputs, rule, s, hab, start, end) -> pd.DataFrame:
+def _weather_days(inputs, rule, s, hab, start, end) -> pd.DataFrame:
     if inputs.weather is None or inputs.profiles is None:
         return pd.DataFrame({"code": [], "day": []})
-    w = inputs.weather
-    wet = w[(w[K.RAIN_MM] >= rule.params["min_rain_mm"]) & (w[K.DATE] >= inputs.date(start)[0])
-            & (w[K.DATE] < inputs.date(end)[0])]
+    w, p = inputs.weather, rule.params
+    ok = (w[K.DATE] >= inputs.date(start)[0]) & (w[K.DATE] < inputs.date(end)[0])
+    if p["min_rain_mm"] > 0:
+        ok &= w[K.RAIN_MM] >= p["min_rain_mm"]
+    if p["min_temperature_c"] > -60 or p["max_temperature_c"] < 60:
+        if K.TEMPERATURE not in w:
+            return pd.DataFrame({"code": [], "day": []})
+        ok &= (w[K.TEMPERATURE] >= p["min_temperature_c"]) & (w[K.TEMPERATURE] <= p["max_temperature_c"])
+    wet = w[ok]
     online = hab["online_share"].to_numpy()[s["code"].to_numpy()] >= rule.params["min_online_share"]
     city = inputs.profiles.set_index(CUSTOMER_ID)[K.CITY].reindex(inputs.ids[s["code"].to_numpy()]).to_numpy()
     people = pd.DataFrame({"code": s["code"].to_numpy()[online], "city": city[online]})
@@ -311,7 +318,7 @@ def week_audiences(inputs: TriggerInputs, config: TriggerConfig, model: Model, h
         sent = week[week["rule"] == rule.id]
         last_sent[rule.id][sent["code"].to_numpy()] = sent["day"].to_numpy()
     hour = hab["hour"].to_numpy()[week["code"].to_numpy()]
-    rain_hour = {r.id: r.params["send_hour"] for r in config.rules if r.kind == "rain"}
+    rain_hour = {r.id: r.params["send_hour"] for r in config.rules if r.kind == "weather"}
     hour = np.where(week["rule"].map(rain_hour).notna(), week["rule"].map(rain_hour).fillna(0), hour).astype(int)
     quiet = np.asarray(settings.quiet(hour), bool)
     week["send_hour"] = np.where(quiet, settings.quiet_hours[1], hour)

@@ -46,10 +46,22 @@ def describe(rule: Rule, language: str = "en") -> str:
         "sleeping": {"days": p.get("days")},
         "birthday": {"days": p.get("days_before")},
         "weekday_affinity": {"share": share(p.get("min_share", 0)), "days": p.get("min_purchase_days")},
-        "rain": {"mm": f"{p.get('min_rain_mm', 0):g}", "share": share(p.get("min_online_share", 0)), "hour": p.get("send_hour")},
+        "weather": {"conditions": _conditions(rule, language), "share": share(p.get("min_online_share", 0)),
+                    "hour": p.get("send_hour")},
         "near_store": {"days": p.get("no_store_visit_days")},
     }[rule.kind]
     return text(f"triggers.rules.{rule.kind}", lang, **values)
+
+
+def _conditions(rule: Rule, language: str) -> str:
+    p, parts = rule.params, []
+    if p.get("min_rain_mm", 0) > 0:
+        parts.append(text("triggers.rules.weather_rain", language, mm=f"{p['min_rain_mm']:g}"))
+    if p.get("min_temperature_c", -60) > -60:
+        parts.append(text("triggers.rules.weather_hot", language, degrees=f"{p['min_temperature_c']:g}"))
+    if p.get("max_temperature_c", 60) < 60:
+        parts.append(text("triggers.rules.weather_cold", language, degrees=f"{p['max_temperature_c']:g}"))
+    return listing(parts, language)
 
 
 def offer(rule: Rule, language: str = "en") -> str:
@@ -121,7 +133,7 @@ def actions(study: TriggerStudy, language: str = "en") -> str:
     bad = s[s["weekly_incremental_margin"] <= 0]
     if len(bad):
         items.append(text("triggers.actions.rework", lang, rules=_names(study, bad["rule"], lang)))
-    rain = [r for r in study.config.rules if r.kind == "rain"]
+    rain = [r for r in study.config.rules if r.kind == "weather" and r.params["min_rain_mm"] > 0]
     if rain and study.weather is not None and study.weather.low > 1:
         hour = int(study.backtest.sends.loc[study.backtest.sends["rule"] == rain[0].id, "send_hour"].median()) if (
             study.backtest.sends["rule"] == rain[0].id).any() else rain[0].params["send_hour"]

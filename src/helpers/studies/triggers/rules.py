@@ -25,8 +25,9 @@ KINDS: dict[str, dict[str, tuple[type, float, float, Any]]] = {
     "due": {"k": (float, 0.1, 20, 1.2)},
     "birthday": {"days_before": (int, 0, 60, 3)},
     "weekday_affinity": {"min_share": (float, 0.15, 1.0, 0.5), "min_purchase_days": (int, 2, 1000, 3)},
-    "rain": {"min_rain_mm": (float, 0.0, 500, 2.0), "min_online_share": (float, 0.0, 1.0, 0.5),
-             "send_hour": (int, 0, 23, 7)},
+    "weather": {"min_rain_mm": (float, 0.0, 500, 0.0), "min_temperature_c": (float, -60, 60, -60.0),
+                "max_temperature_c": (float, -60, 60, 60.0), "min_online_share": (float, 0.0, 1.0, 0.5),
+                "send_hour": (int, 0, 23, 8)},
     "near_store": {"no_store_visit_days": (int, 0, 3650, 60)},
     "sleeping": {"days": (int, 1, 3650, 120)},
 }
@@ -168,6 +169,12 @@ def parse_rules(data: Any, source: str = "<dict>") -> TriggerConfig:
         if extra:
             raise ConfigError(f"{where}: unknown key(s) {extra} for kind {kind}; use {sorted(allowed)}.")
         params = {k: _number(raw.get(k, spec[3]), f"{where}.{k}", *spec[:3]) for k, spec in own.items()}
+        if kind == "weather" and params["min_temperature_c"] > params["max_temperature_c"]:
+            raise ConfigError(f"{where}: min_temperature_c ({params['min_temperature_c']}) is above "
+                              f"max_temperature_c ({params['max_temperature_c']}).")
+        if kind == "weather" and params == {**params, "min_rain_mm": 0.0, "min_temperature_c": -60.0,
+                                            "max_temperature_c": 60.0}:
+            raise ConfigError(f"{where}: a weather rule needs min_rain_mm, min_temperature_c or max_temperature_c.")
         rules.append(Rule(
             id=rid, names=_names(raw.get("name", rid), f"{where}.name"), kind=kind, params=params,
             offer=_number(raw.get("offer", 0), f"{where}.offer", float, 0.0, 10_000.0),
