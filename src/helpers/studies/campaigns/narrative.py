@@ -169,3 +169,8 @@ def source(folder: str, generated: bool, seed: int, language: str = "en") -> str
     if generated:
         return text("campaigns.source_generated", language, seed=seed)
     return text("campaigns.source_files", language, folder=html.escape(str(folder)))
+
+
+def outputs_label(language: str = "en") -> str:
+    """What the exported CSV holds, for the outputs line."""
+    return text("campaigns.outputs", language)

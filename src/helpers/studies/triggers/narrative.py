@@ -189,3 +189,8 @@ def source(folder: str, generated: bool, seed: int, language: str = "en") -> str
     if generated:
         return text("triggers.source_generated", language, seed=seed)
     return text("triggers.source_files", language, folder=html.escape(str(folder)))
+
+
+def outputs_label(language: str = "en") -> str:
+    """What the exported CSV holds, for the outputs line."""
+    return text("triggers.outputs", language)
