@@ -151,3 +151,20 @@ def test_names_from_the_data_are_escaped_on_the_page():
     study = A.run_campaign_study(coupons)
     html = CT.segments_view(study).to_html()
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_a_file_with_only_the_required_columns_still_reads_out():
+    from helpers.studies.campaigns import narrative as CN
+    from helpers.studies.campaigns import tables as CT
+
+    rng = np.random.default_rng(1)
+    n = 400
+    coupons = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "campaign_id": "X",
+                            "group": np.where(rng.random(n) < 0.5, "treatment", "holdout"),
+                            "converted": rng.random(n) < 0.2})
+    study = A.run_campaign_study(K.coupons_from_frame(coupons).table)
+    assert study.segments.table["segment"].tolist() == ["all"] and study.messages is None
+    for lang in ("en", "zh-CN"):
+        assert CN.headline(study, lang) and CN.actions(study, lang) and CN.messages_text(study, lang)
+        html = CT.funnel_view(study.by_type, "coupon_type", lang).to_html()
+        assert ("全部客户" if lang == "zh-CN" else "All customers") in html

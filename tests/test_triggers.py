@@ -178,3 +178,16 @@ def test_weather_rules_by_hand():
     assert T.candidates(inputs, rain, state, hab, 21, near).values.tolist() == [[0, 21], [1, 21], [2, 21]]
     assert T.candidates(inputs, hot, state, hab, 21, near).values.tolist() == [[0, 22], [1, 22]]
     assert T.candidates(inputs, hot, state, hab.assign(online_share=[0.2, 1.0, 1.0]), 21, near).values.tolist() == [[1, 22]]
+
+
+def test_transactions_alone_run_the_rules_that_need_nothing_else():
+    tx = tables_io.load_transactions("data/newretail/transactions.csv", notebook="t").transactions
+    study = T.run_trigger_study(T.TriggerInputs(tx, end=pd.Timestamp("2024-12-31")), load_rules(), weeks=4)
+    s = study.backtest.summary.set_index("rule")
+    assert s.loc["due_reminder", "triggers"] > 0 and s.loc["weekday_habit", "triggers"] > 0
+    # no birthdays, homes or weather: those rules reach nobody, and there is no weather effect
+    assert s.loc[["birthday", "rain_delivery", "hot_day", "near_store"], "triggers"].eq(0).all()
+    assert study.weather is None
+    from helpers.studies.triggers import narrative as TN
+
+    assert "nobody" not in TN.headline(study, "en") and TN.weather_text(study, "zh-CN")

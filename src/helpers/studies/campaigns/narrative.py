@@ -28,7 +28,7 @@ CURRENCY = "¥"
 
 def name(group: str, value: object, language: str = "en") -> str:
     """The catalog name of a segment / coupon type / metric, or the escaped value itself."""
-    key = f"campaigns.{group}.{value}"
+    key = "campaigns.segment.all" if value == "all" else f"campaigns.{group}.{value}"
     return text(key, language) if key in catalog("en") else html.escape(str(value))
 
 
