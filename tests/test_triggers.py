@@ -191,3 +191,12 @@ def test_transactions_alone_run_the_rules_that_need_nothing_else():
     from helpers.studies.triggers import narrative as TN
 
     assert "nobody" not in TN.headline(study, "en") and TN.weather_text(study, "zh-CN")
+
+
+def test_habits_by_hand():
+    inputs = _inputs()
+    hab = T.habits(inputs, 60)
+    # A: Monday 2024-01-01 09:00 (store) and Thursday 2024-01-11 09:00 (app); B: Monday 20:00; C: Wednesday 12:00
+    assert hab["online_share"].tolist() == [0.5, 1.0, 1.0]
+    assert hab["weekday"].tolist()[1:] == [0, 2] and hab["weekday_share"].tolist() == [0.5, 1.0, 1.0]
+    assert hab["hour"].tolist() == [9, 20, 12] and hab["purchase_days"].tolist() == [2, 1, 1]

@@ -384,7 +384,8 @@ def simulate_campaigns(
     start = pd.Timestamp(start) if start is not None else customers["join_date"].min().normalize()
     end = pd.Timestamp(end) if end is not None else transactions["timestamp"].max().normalize()
     ids = np.sort(customers["customer_id"].to_numpy(str))
-    days = PurchaseDays.from_transactions(transactions, ids, start)
+    # day offsets count from the earlier of start and the first purchase, so none is negative
+    days = PurchaseDays.from_transactions(transactions, ids, min(start, transactions["timestamp"].min().normalize()))
     profiles, locations = _profiles(customers, stores, _rng(seed, "profiles"))
     cities = np.array(sorted(set(profiles["city"]) | set(locations["city"])))
     weather = _weather(cities, start, end, _rng(seed, "weather"))

@@ -113,7 +113,8 @@ def habits(inputs: TriggerInputs, until: int) -> pd.DataFrame:
     days = pd.DataFrame({"code": code, "day": tx["timestamp"].dt.normalize().to_numpy(),
                          "hour": tx["timestamp"].dt.hour.to_numpy()}).drop_duplicates(["code", "day"])
     days["weekday"] = pd.DatetimeIndex(days["day"]).day_of_week
-    counts = days.groupby(["code", "weekday"]).size().unstack(fill_value=0).reindex(range(n), fill_value=0)
+    counts = (days.groupby(["code", "weekday"]).size().unstack(fill_value=0)
+              .reindex(index=range(n), columns=range(7), fill_value=0))  # column position = weekday
     total = counts.sum(axis=1).to_numpy()
     out["purchase_days"] = total
     out["weekday"] = counts.to_numpy().argmax(axis=1) if counts.shape[1] else 0
