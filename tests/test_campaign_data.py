@@ -159,6 +159,9 @@ def test_profiles_and_weather_loaders_explain_bad_values():
 
 
 def test_a_folder_that_cannot_be_extended_gets_a_one_line_error(tmp_path):
+    with pytest.raises(DataError, match=r"only generated for a generated dataset"):
+        K.campaign_data_folder(str(tmp_path), str(tmp_path / "cache"))  # real data: never extended
+    (tmp_path / "truth.json").write_text("{}", encoding="utf-8")
     for name in ("customers", "transactions", "stores"):
         pd.DataFrame({"customer_id": ["A"], "x": [1]}).to_csv(tmp_path / f"{name}.csv", index=False)
     with pytest.raises(DataError, match=r"customers.csv.*join_date, region, city_tier are missing"):

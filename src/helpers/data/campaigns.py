@@ -431,8 +431,9 @@ def read_campaign_table(path, kind: str, column_map: Mapping[str, str] | None = 
 def campaign_data_folder(data_dir: str, cache_dir: str = "build/campaign_data", seed: int = 7) -> tuple[str, bool]:
     """The folder holding the campaign tables for the core tables in ``data_dir``.
 
-    ``data_dir`` itself when it has ``coupons.csv``; otherwise the tables are generated from
-    its ``customers.csv``, ``transactions.csv`` and ``stores.csv``
+    ``data_dir`` itself when it has ``coupons.csv``; otherwise, for a generated dataset only
+    (a folder with the generator's ``truth.json``, so no real customer's id is copied into the
+    cache), the tables are generated from its ``customers.csv``, ``transactions.csv`` and ``stores.csv``
     (:func:`helpers.data.generator.campaigns.simulate_campaigns`, ``seed``) into
     ``cache_dir/<fingerprint of the core files>`` once and reused. Returns (folder, generated).
     """
@@ -447,6 +448,13 @@ def campaign_data_folder(data_dir: str, cache_dir: str = "build/campaign_data", 
     folder = Path(_locate(data_dir))
     if (folder / "coupons.csv").exists():
         return str(folder), False
+    if not (folder / "truth.json").exists():
+        raise DataError(
+            "the folder has no coupons.csv, and campaign tables are only generated for a generated dataset "
+            "(one with truth.json)", file=str(folder),
+            hint="Put coupons.csv (and messages.csv, weather.csv, customer_profiles.csv, store_locations.csv) "
+            "in the folder; data/README.md describes them.",
+        )
     core = [folder / f"{name}.csv" for name in ("customers", "transactions", "stores")]
     missing = [p.name for p in core if not p.exists()]
     if missing:
