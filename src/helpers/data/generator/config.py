@@ -130,6 +130,10 @@ class GeneratorConfig:
     #: true relative uplift of spend per purchase day in the post period for treated customers
     pilot_uplift: float = 0.10
 
+    # --- extensions (off by default, so the committed dataset stays a fresh generation) ----
+    #: add weather, home areas, birthdays, coupon and message campaigns (generator/campaigns.py)
+    campaigns: bool = False
+
     def __post_init__(self) -> None:
         _validate(self)
 
@@ -148,7 +152,7 @@ class GeneratorConfig:
 
     def to_dict(self) -> dict:
         """Plain JSON-friendly dict (tuples become lists)."""
-        return json_ready(dataclasses.asdict(self))
+        return json_ready({k: v for k, v in dataclasses.asdict(self).items() if k not in _OFF or v})
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "GeneratorConfig":
@@ -164,6 +168,10 @@ class GeneratorConfig:
 
     def replace(self, **changes: Any) -> "GeneratorConfig":
         return dataclasses.replace(self, **changes)
+
+
+#: Extension flags left out of ``to_dict`` while off (older truth.json files stay byte-identical).
+_OFF = ("campaigns",)
 
 
 def json_ready(value: Any) -> Any:
@@ -276,6 +284,8 @@ def _validate(cfg: GeneratorConfig) -> None:
             raise ConfigError(f"generator setting {name}: hours must be > 0.")
     _number(cfg, "churn_ticket_slowdown", low=0.0)
     _pilot(cfg, start, end)
+    if not isinstance(cfg.campaigns, bool):
+        raise ConfigError(f"generator setting campaigns must be true or false, not {cfg.campaigns!r}.")
 
 
 def _pilot(cfg: GeneratorConfig, start: pd.Timestamp, end: pd.Timestamp) -> None:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from helpers.data.generator.block import simulate_block
+from helpers.data.generator.campaigns import CampaignTables, simulate_campaigns, write_campaign_tables
 from helpers.data.generator.config import (
     BLOCK_CUSTOMERS,
     GENERATOR_VERSION,
@@ -53,6 +54,8 @@ class NewRetailData:
     stores: pd.DataFrame
     truth_customers: pd.DataFrame
     truth: dict = field(default_factory=dict)
+    #: tables of the extensions switched on in the config (e.g. ``coupons``), by name
+    extras: dict = field(default_factory=dict)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -113,7 +116,11 @@ def generate(config: GeneratorConfig | None = None) -> NewRetailData:
         for name, table in tables.items():
             parts[name].append(table)
     frames = {name: to_pandas(name, pa.concat_tables(p)) for name, p in parts.items()}
-    return NewRetailData(**frames, truth=build_truth(config, stats))
+    data = NewRetailData(**frames, truth=build_truth(config, stats))
+    if config.campaigns:
+        extra = simulate_campaigns(data.customers, data.transactions, data.stores, config.seed, end=config.end)
+        data.extras, data.truth["campaigns"] = extra.tables, extra.truth
+    return data
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -193,7 +200,8 @@ def write(data: NewRetailData, folder: str | os.PathLike, fmt: str = "csv") -> d
     finally:
         writer.close()
     _write_truth(Path(folder), data.truth)
-    return {**writer.paths, "truth": Path(folder) / TRUTH_FILE}
+    extra = write_campaign_tables(CampaignTables(data.extras), folder) if data.extras else {}
+    return {**writer.paths, **{k: Path(v) for k, v in extra.items()}, "truth": Path(folder) / TRUTH_FILE}
 
 
 def generate_to_folder(
@@ -209,6 +217,8 @@ def generate_to_folder(
     ``chunk_customers`` is. ``progress(customers_done, n_customers, rows_written)`` is called
     after each chunk.
     """
+    if config.campaigns:
+        raise ConfigError("the campaign tables are made in memory: use write(generate(config), folder).")
     writer = _Writer(Path(folder), fmt)
     rows: dict[str, int] = {name: 0 for name in TABLES}
     try:
