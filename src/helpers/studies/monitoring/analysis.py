@@ -188,14 +188,15 @@ def member_months(ledger: pd.DataFrame, members: pd.DataFrame, end: pd.Timestamp
     ids = pd.Index(members["customer_id"])
     row = ids.get_indexer(ev["customer_id"])
     keep = row >= 0
-    col = (_month(ev["timestamp"]) - months[0]).map(lambda o: o.n).to_numpy()
+    first = months[0].year * 12 + months[0].month
+    col = (ev["timestamp"].dt.year * 12 + ev["timestamp"].dt.month - first).to_numpy()
     flows = np.zeros((len(ids), len(months)))
     np.add.at(flows, (row[keep], col[keep]), ev["points"].to_numpy()[keep])
     opening = np.cumsum(flows, axis=1) - flows
     red = ev["event_type"].eq(REDEEM).to_numpy() & keep
     redeemed = np.zeros((len(ids), len(months)), dtype=bool)
     redeemed[row[red], col[red]] = True
-    join_col = (_month(members["join_date"]) - months[0]).map(lambda o: o.n).to_numpy()
+    join_col = (members["join_date"].dt.year * 12 + members["join_date"].dt.month - first).to_numpy()
     live = np.arange(len(months))[None, :] >= join_col[:, None]
     return opening[live], redeemed[live]
 
