@@ -130,6 +130,11 @@ class GeneratorConfig:
     #: true relative uplift of spend per purchase day in the post period for treated customers
     pilot_uplift: float = 0.10
 
+    # --- optional extensions (off by default: the core tables never depend on them) -------
+    #: also generate the community tables (groups, activity, WeChat contacts, referrals); see
+    #: :mod:`helpers.data.generator.community`
+    community: bool = False
+
     def __post_init__(self) -> None:
         _validate(self)
 
@@ -148,7 +153,10 @@ class GeneratorConfig:
 
     def to_dict(self) -> dict:
         """Plain JSON-friendly dict (tuples become lists)."""
-        return json_ready(dataclasses.asdict(self))
+        values = json_ready(dataclasses.asdict(self))
+        if not values["community"]:  # extensions left off are not recorded: old truth files stay valid
+            del values["community"]
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "GeneratorConfig":
@@ -276,6 +284,8 @@ def _validate(cfg: GeneratorConfig) -> None:
             raise ConfigError(f"generator setting {name}: hours must be > 0.")
     _number(cfg, "churn_ticket_slowdown", low=0.0)
     _pilot(cfg, start, end)
+    if not isinstance(cfg.community, bool):
+        raise ConfigError(f"generator setting community must be true or false, not {cfg.community!r}.")
 
 
 def _pilot(cfg: GeneratorConfig, start: pd.Timestamp, end: pd.Timestamp) -> None:

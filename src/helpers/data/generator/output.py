@@ -53,10 +53,12 @@ class NewRetailData:
     stores: pd.DataFrame
     truth_customers: pd.DataFrame
     truth: dict = field(default_factory=dict)
+    #: tables of optional extensions (e.g. the community tables), by name
+    extra: dict = field(default_factory=dict)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLES}
+        return {**{name: getattr(self, name) for name in TABLES}, **self.extra}
 
     def purchases(self) -> pd.DataFrame:
         """Transaction rows that are purchases (returns removed): what a CLV study fits."""
@@ -113,7 +115,12 @@ def generate(config: GeneratorConfig | None = None) -> NewRetailData:
         for name, table in tables.items():
             parts[name].append(table)
     frames = {name: to_pandas(name, pa.concat_tables(p)) for name, p in parts.items()}
-    return NewRetailData(**frames, truth=build_truth(config, stats))
+    data = NewRetailData(**frames, truth=build_truth(config, stats))
+    if config.community:
+        from helpers.data.generator.community import from_generated
+
+        data.extra, data.truth["community"] = from_generated(data)
+    return data
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -189,9 +196,18 @@ def write(data: NewRetailData, folder: str | os.PathLike, fmt: str = "csv") -> d
     writer = _Writer(Path(folder), fmt)
     try:
         for name, frame in data.tables.items():
+            if name in data.extra:
+                continue
             writer.add(name, from_pandas(name, frame))
     finally:
         writer.close()
+    extra = {name: Path(folder) / f"{name}.{fmt}" for name in data.extra}
+    for name, frame in data.extra.items():  # extension tables: plain pandas writers
+        if fmt == "csv":
+            frame.to_csv(extra[name], index=False, float_format="%.2f", lineterminator="\n", encoding="utf-8")
+        else:
+            frame.to_parquet(extra[name], index=False)
+    writer.paths.update(extra)
     _write_truth(Path(folder), data.truth)
     return {**writer.paths, "truth": Path(folder) / TRUTH_FILE}
 
@@ -209,6 +225,8 @@ def generate_to_folder(
     ``chunk_customers`` is. ``progress(customers_done, n_customers, rows_written)`` is called
     after each chunk.
     """
+    if config.community:
+        raise ConfigError("the community tables are made in memory: use generate() and write(), not streaming.")
     writer = _Writer(Path(folder), fmt)
     rows: dict[str, int] = {name: 0 for name in TABLES}
     try:
