@@ -60,6 +60,10 @@ def test_tiers_redemption_by_tier_and_propensity_by_hand():
     prop = A.observed_propensity(led, members, pd.Timestamp("2024-03-31"), 500)
     assert prop["eligible_member_months"] == 3 and prop["redeeming_member_months"] == 1
     assert prop["propensity"] == pytest.approx(1 / 3)
+    # the lab's rule also needs a purchase in the month: a bought in February, c in March, a not in March
+    tx = pd.DataFrame({"customer_id": ["a", "c"], "timestamp": pd.to_datetime(["2024-02-11", "2024-03-10"])})
+    prop = A.observed_propensity(led, members, pd.Timestamp("2024-03-31"), 500, tx)
+    assert prop["eligible_member_months"] == 2 and prop["propensity"] == pytest.approx(1 / 2)
     first = A.time_to_first_redemption(led, members, pd.Timestamp("2024-04-01"), horizons=(30, 60))
     # a redeemed 37 days after joining; tenures: a 87, b 85, c 60 days
     assert list(first["members"]) == [3, 3] and list(first["redeemed"]) == [0, 1]
@@ -112,3 +116,16 @@ def test_matched_comparison_shrinks_the_selection_gap(generated):
     assert c["pre_spend_users"] > 2 * c["pre_spend_non_users"]
     assert 0 <= c["matched"]["post_spend"] < 0.7 * c["raw"]["post_spend"]
     assert c["users_matched"] >= 0.9 * c["users"]
+
+
+@pytest.mark.slow
+def test_lab_rerun_with_the_observed_propensity_redeems_less(generated):
+    study, _ = generated
+    tx = tables_io.load_transactions(str(DATA / "transactions.csv"), notebook="t").transactions
+    table = A.calibrate_lab(tx, study.propensity, A.lab_design(1, 0.01, 500, 18), observation_end="2024-12-31",
+                            horizon_months=24, runs=4, customers=800)
+    assert table.loc["assumed", "redemption_propensity"] == 0.6
+    assert table.loc["observed", "redemption_propensity"] == pytest.approx(study.propensity["propensity"])
+    # a lower propensity must give a lower simulated redemption rate and a higher breakage
+    assert table.loc["observed", "lab_redemption_rate"] < table.loc["assumed", "lab_redemption_rate"]
+    assert table.loc["observed", "lab_breakage_rate"] > table.loc["assumed", "lab_breakage_rate"]

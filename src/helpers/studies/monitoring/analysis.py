@@ -25,6 +25,7 @@ Definitions (each stated on the page):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,36 +182,83 @@ def time_to_first_redemption(ledger: pd.DataFrame, members: pd.DataFrame, end: p
     return out
 
 
-def member_months(ledger: pd.DataFrame, members: pd.DataFrame, end: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
-    """(opening balance, redeemed in month) for every member-month from the join month to the end month."""
+def member_months(ledger: pd.DataFrame, members: pd.DataFrame, end: pd.Timestamp,
+                  transactions: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(opening balance, redeemed in month, bought in month) for every member-month from the join
+    month to the end month; without transactions "bought" is true everywhere."""
     ev = ledger[ledger["event_type"] != TIER_CHANGE]
     months = pd.period_range(min(ev["timestamp"].min(), members["join_date"].min()), end, freq="M")
-    ids = pd.Index(members["customer_id"])
-    row = ids.get_indexer(ev["customer_id"])
-    keep = row >= 0
     first = months[0].year * 12 + months[0].month
-    col = (ev["timestamp"].dt.year * 12 + ev["timestamp"].dt.month - first).to_numpy()
-    flows = np.zeros((len(ids), len(months)))
-    np.add.at(flows, (row[keep], col[keep]), ev["points"].to_numpy()[keep])
+    ids = pd.Index(members["customer_id"])
+    shape = (len(ids), len(months))
+
+    def cells(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+        row = ids.get_indexer(frame["customer_id"])
+        col = (frame[column].dt.year * 12 + frame[column].dt.month - first).to_numpy()
+        ok = (row >= 0) & (col >= 0) & (col < len(months))
+        return row[ok], col[ok], ok
+
+    row, col, ok = cells(ev, "timestamp")
+    flows = np.zeros(shape)
+    np.add.at(flows, (row, col), ev["points"].to_numpy()[ok])
     opening = np.cumsum(flows, axis=1) - flows
-    red = ev["event_type"].eq(REDEEM).to_numpy() & keep
-    redeemed = np.zeros((len(ids), len(months)), dtype=bool)
-    redeemed[row[red], col[red]] = True
+    redeemed = np.zeros(shape, dtype=bool)
+    is_red = ev["event_type"].eq(REDEEM).to_numpy()[ok]
+    redeemed[row[is_red], col[is_red]] = True
+    if transactions is None:
+        bought = np.ones(shape, dtype=bool)
+    else:
+        bought = np.zeros(shape, dtype=bool)
+        trow, tcol, _ = cells(transactions, "timestamp")
+        bought[trow, tcol] = True
     join_col = (members["join_date"].dt.year * 12 + members["join_date"].dt.month - first).to_numpy()
     live = np.arange(len(months))[None, :] >= join_col[:, None]
-    return opening[live], redeemed[live]
+    return opening[live], redeemed[live], bought[live]
 
 
-def observed_propensity(ledger: pd.DataFrame, members: pd.DataFrame, end: pd.Timestamp, threshold: float) -> dict:
-    """The lab's redemption propensity measured: redeeming member-months / member-months opening at or above the threshold."""
-    opening, redeemed = member_months(ledger, members, end)
-    eligible = opening >= threshold
+def observed_propensity(ledger: pd.DataFrame, members: pd.DataFrame, end: pd.Timestamp, threshold: float,
+                        transactions: pd.DataFrame | None = None) -> dict:
+    """The lab's redemption propensity measured: among member-months that open with at least
+    ``threshold`` points (and, with transactions, have a purchase: the lab's rule), the share with a redemption."""
+    opening, redeemed, bought = member_months(ledger, members, end, transactions)
+    eligible = (opening >= threshold) & bought
     n = int(eligible.sum())
     hits = int((redeemed & eligible).sum())
     p = hits / n if n else float("nan")
     se = float(np.sqrt(p * (1 - p) / n)) if n else float("nan")
     return {"eligible_member_months": n, "redeeming_member_months": hits, "propensity": p,
-            "low": max(0.0, p - 1.96 * se), "high": min(1.0, p + 1.96 * se)}
+            "low": max(0.0, p - 1.96 * se), "high": min(1.0, p + 1.96 * se), "with_purchase": transactions is not None}
+
+
+def lab_design(points_per_currency: float, point_value: float, redemption_threshold: float, expiry_months: int | None) -> dict:
+    """The running programme written as a loyalty-lab design (points only; tiers are left out)."""
+    return {
+        "name": {"en": "Running programme", "zh-CN": "现行会员计划"},
+        "earn": {"points_per_currency": points_per_currency},
+        "burn": {"point_value": point_value, "redemption_threshold": redemption_threshold, "redeem": "all_blocks",
+                 "expiry_months": expiry_months, "reward_cost_ratio": 1.0},
+    }
+
+
+def calibrate_lab(transactions: pd.DataFrame, observed: Mapping, design: Mapping, *, observation_end=None,
+                  horizon_months: int = 24, runs: int = 20, customers: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Rerun the loyalty lab on ``design`` with its assumed redemption propensity and with the
+    observed one; returns the lab's simulated redemption and breakage rates for both next to the
+    ledger's observed rates (rows: assumed, observed)."""
+    from helpers.studies.loyalty import SimSettings, design_from_mapping, fit_base, simulate, summarise
+    from helpers.studies.loyalty.assumptions import SPECS
+
+    d = design_from_mapping(dict(design), "the monitoring lab_design")
+    base = fit_base(transactions, observation_end=observation_end, customers=customers, seed=seed)
+    settings = SimSettings(horizon_months=horizon_months, runs=runs, seed=seed)
+    rows = []
+    for name, propensity in (("assumed", SPECS["redemption_propensity"].default), ("observed", observed["propensity"])):
+        res = summarise(simulate(d, base, settings, {"redemption_propensity": float(propensity)}), base, 0.3)
+        earned = res.metric("points_earned")
+        rows.append({"run": name, "redemption_propensity": float(propensity),
+                     "lab_redemption_rate": res.metric("points_redeemed") / earned if earned else float("nan"),
+                     "lab_breakage_rate": res.metric("breakage_rate")})
+    return pd.DataFrame(rows).set_index("run")
 
 
 def matched_comparison(transactions: pd.DataFrame, ledger: pd.DataFrame, *, start: pd.Timestamp, end: pd.Timestamp,
@@ -310,7 +358,7 @@ def run_monitoring_study(ledger: pd.DataFrame, customers: pd.DataFrame | None = 
     flow_start = max(start, end_moment - pd.DateOffset(years=1))
     flows = tier_flows(ledger, members, flow_start, end_moment, tiers)
     first = time_to_first_redemption(ledger, members, end_moment)
-    prop = observed_propensity(ledger, members, end, redemption_threshold)
+    prop = observed_propensity(ledger, members, end, redemption_threshold, transactions)
     comp = None
     if transactions is not None:
         comp = matched_comparison(transactions, ledger, start=start, end=end, window_days=window_days, seed=seed)
