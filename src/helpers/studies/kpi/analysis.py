@@ -145,7 +145,12 @@ def cohort_retention(transactions: pd.DataFrame, customers: pd.DataFrame | None 
 class Target:
     kpi: str
     value: float
-    source: str = ""  # where the number comes from (a case, a plan)
+    source: object = ""  # where the number comes from (a case, a plan): text or {en: ..., zh-CN: ...}
+
+    def source_in(self, language: str = "en") -> str:
+        if isinstance(self.source, Mapping):
+            return str(self.source.get(language) or self.source.get("en") or "")
+        return str(self.source or "")
 
 
 def parse_targets(targets: Mapping | None, where: str = "targets") -> dict[str, Target]:
@@ -160,7 +165,8 @@ def parse_targets(targets: Mapping | None, where: str = "targets") -> dict[str, 
             raise ConfigError(f"{where}.{kpi}: unknown KPI; known: {', '.join(KPIS)}")
         source = ""
         if isinstance(spec, Mapping):
-            source = str(spec.get("source", ""))
+            source = spec.get("source", "")
+            source = dict(source) if isinstance(source, Mapping) else str(source)
             spec = spec.get("value")
         if isinstance(spec, bool) or not isinstance(spec, (int, float)) or not np.isfinite(spec) or spec < 0:
             raise ConfigError(f"{where}.{kpi} = {spec!r}: expected a number >= 0")
@@ -201,7 +207,7 @@ def scorecard(monthly: pd.DataFrame, targets: Mapping[str, Target], month: pd.Pe
         direction, change = trend(upto[kpi], trend_months)
         t = targets.get(kpi)
         rows.append({"kpi": kpi, "value": value, "target": t.value if t else np.nan,
-                     "source": t.source if t else "", "light": light(kpi, value, t, amber_band),
+                     "source": t.source_in("en") if t else "", "source_zh": t.source_in("zh-CN") if t else "", "light": light(kpi, value, t, amber_band),
                      "trend": direction, "trend_change": change})
     return pd.DataFrame(rows).set_index("kpi")
 
