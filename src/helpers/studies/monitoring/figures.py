@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from helpers.report.figures import ACTUAL_COLOUR, MODEL_COLOUR, set_style
 from helpers.report.i18n import text
@@ -28,6 +29,8 @@ def points_flows(s: MonitoringStudy, language: str = "en") -> Figure:
     ax.set_ylabel(text("monitoring.figure.points_month", language))
     ax2.set_ylabel(text("monitoring.figure.points_outstanding", language))
     ax.set_title(text("monitoring.figure.flows_title", language))
+    for axis in (ax, ax2):
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
