@@ -104,3 +104,34 @@ def test_write_adds_the_community_files(tmp_path):
     back = pd.read_csv(paths["referrals"])
     assert len(back) == len(data.extra["referrals"])
     assert json.loads((tmp_path / "truth.json").read_text())["community"]["customers"] == 300
+
+
+def test_community_loader_reads_chinese_headers_and_names_bad_values():
+    from helpers.data.community import table_from_frame
+    from helpers.errors import DataError
+
+    frame = pd.DataFrame({"会员编号": ["a", "b"], "群ID": ["G1", "G2"], "群类型": ["福利群", "VIP群"],
+                          "入群时间": ["2024-01-02", "2024/3/1"], "退群时间": ["", "2024-05-01"], "手机号": ["13800138000"] * 2})
+    t = table_from_frame("community_members", frame).table
+    assert list(t["group_type"]) == ["welfare", "vip"] and t["left_at"].isna().tolist() == [True, False]
+    assert "手机号" not in t.columns
+    with pytest.raises(DataError, match=r"(?s)群类型.*row 3.*宝妈群"):
+        table_from_frame("community_members", frame.assign(群类型=["福利群", "宝妈群"]), source="groups.csv")
+    refs = pd.DataFrame({"邀请人": ["a", "a"], "被邀请人": ["c", ""], "邀请时间": ["2024-01-01", "2024-01-02"], "是否成功": ["是", "否"]})
+    r = table_from_frame("referrals", refs).table
+    assert r["converted"].tolist() == [True, False]
+    with pytest.raises(DataError, match=r"(?s)是否成功.*row 2.*maybe"):
+        table_from_frame("referrals", refs.assign(是否成功=["maybe", "否"]), source="refs.csv")
+
+
+def test_load_community_reads_complete_tables_and_rejects_partial_ones(tmp_path):
+    from helpers.data.community import load_community
+    from helpers.errors import DataError
+
+    data = generate(GeneratorConfig(n_customers=300, seed=2, community=True))
+    write(data, tmp_path, "csv")
+    loaded = load_community(str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    assert not loaded.generated and len(loaded["referrals"]) == len(data.extra["referrals"])
+    (tmp_path / "referrals.csv").unlink()
+    with pytest.raises(DataError, match="referrals missing"):
+        load_community(str(tmp_path), cache_dir=str(tmp_path / "cache"))
