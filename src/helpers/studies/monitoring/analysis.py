@@ -19,7 +19,7 @@ Definitions (each stated on the page):
   that open with a balance of at least the redemption threshold, the share with a redemption.
 - **Points users against matched non-users**: a member's index date is their first redemption; a
   non-user's is one of their purchase dates drawn at random (seeded). Both are compared on spend
-  and orders in the ``window_days`` after the index date, within cells of equal pre-index orders,
+  orders, buying at all and buying on two or more days in the ``window_days`` after the index date, within cells of equal pre-index orders,
   pre-index spend band and calendar quarter (coarsened exact matching, weighted to the users).
 """
 
@@ -292,10 +292,11 @@ def matched_comparison(transactions: pd.DataFrame, ledger: pd.DataFrame, *, star
         ["pre_orders", "pre_spend", "post_orders", "post_spend"]].sum().reset_index()
     agg = agg.merge(index[["customer_id", "day"]], on="customer_id")
     agg["post_active"] = agg["post_orders"] > 0
+    agg["post_repeat"] = agg["post_orders"] >= 2
     bands = np.quantile(agg["pre_spend"][agg["pre_spend"] > 0], [0.25, 0.5, 0.75]) if (agg["pre_spend"] > 0).any() else []
     agg["cell"] = (np.minimum(agg["pre_orders"], 4).astype(str) + "|" + np.digitize(agg["pre_spend"], bands).astype(str)
                    + "|" + agg["day"].dt.to_period("Q").astype(str))
-    outcomes = ["post_spend", "post_orders", "post_active"]
+    outcomes = ["post_spend", "post_orders", "post_active", "post_repeat"]
     raw = {o: float(agg.loc[agg["user"], o].mean() - agg.loc[~agg["user"], o].mean()) for o in outcomes}
     means = agg.groupby(["cell", "user"])[outcomes].mean().unstack("user")
     sizes = agg.groupby(["cell", "user"]).size().unstack("user").fillna(0)

@@ -56,7 +56,7 @@ def comparison(s: MonitoringStudy, language: str = "en") -> Styler | None:
     if not c or not c.get("raw"):
         return None
     rows = []
-    for o in ("post_spend", "post_orders", "post_active"):
+    for o in ("post_spend", "post_orders", "post_active", "post_repeat"):
         rows.append({_h("outcome", language): _h(o, language), _h("users", language): c["user_means"][o],
                      _h("non_users", language): c["non_user_means"][o], _h("raw_gap", language): c["raw"][o],
                      _h("matched_gap", language): c["matched"][o]})
