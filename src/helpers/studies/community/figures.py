@@ -38,7 +38,7 @@ def reach(s: CommunityStudy, language: str = "en") -> Figure:
     x = np.arange(len(r))
     ax.bar(x - 0.2, r["contact_share"], 0.4, color="#9ecae1", label=text("community.table.contact_share", language))
     ax.bar(x + 0.2, r["reach_share"], 0.4, color=ACTUAL_COLOUR, label=text("community.table.reach_share", language))
-    ax.set_xticks(x, [segment_name(g, language) for g in r.index])
+    ax.set_xticks(x, [segment_name(g, language) for g in r.index], fontsize=8, rotation=12)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylim(0, 1)
     ax.set_title(text("community.figure.reach_title", language))
