@@ -58,8 +58,8 @@ def monthly_points(ledger: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=all_months)
     out.index.name = "month"
     out["issued"] = table.get("issued", 0)
-    out["redeemed"] = -table.get("redeemed", 0)
-    out["expired"] = -table.get("expired", 0)
+    out["redeemed"] = -table.get("redeemed", 0) + 0.0  # + 0.0 turns -0.0 into 0.0
+    out["expired"] = -table.get("expired", 0) + 0.0
     out["outstanding"] = (out["issued"] - out["redeemed"] - out["expired"]).cumsum()
     return out.astype(float)
 
