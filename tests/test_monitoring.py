@@ -129,3 +129,13 @@ def test_lab_rerun_with_the_observed_propensity_redeems_less(generated):
     # a lower propensity must give a lower simulated redemption rate and a higher breakage
     assert table.loc["observed", "lab_redemption_rate"] < table.loc["assumed", "lab_redemption_rate"]
     assert table.loc["observed", "lab_breakage_rate"] > table.loc["assumed", "lab_breakage_rate"]
+
+
+def test_a_ledger_without_tiers_or_redemptions_still_gives_a_study():
+    led = _ledger([("a", "2024-01-05", "earn_purchase", 600, None, None), ("b", "2024-02-05", "earn_purchase", 50, None, None)])
+    led = led.drop(columns=["tier_from", "tier_to"], errors="ignore")
+    tx = pd.DataFrame({"customer_id": ["a", "b"], "timestamp": pd.to_datetime(["2024-01-05", "2024-02-05"]), "amount": [600.0, 50.0]})
+    s = A.run_monitoring_study(led, None, tx, observation_end="2024-03-31")
+    assert s.totals["points_outstanding"] == 650 and s.totals["redemption_rate"] == 0
+    assert list(s.by_tier.index) == ["bronze"] and s.metrics["tier_changes"] == {"upgrades": 0, "downgrades": 0}
+    assert s.comparison["raw"] == {}

@@ -95,6 +95,13 @@ def table_from_frame(name: str, df: pd.DataFrame, *, source: str = "<DataFrame>"
             out[col] = _booleans(raw[col], source, mapping[col])
         else:
             out[col] = T._as_text(raw[col])
+    for col in schema.numbers:  # an activity row means activity: missing counts are 0
+        if col not in out:
+            out[col] = 0.0
+    if "wechat_consent" in schema.canonical and "wechat_consent" not in out:
+        out["wechat_consent"] = False  # consent unknown: not reachable for marketing
+    if "left_at" in schema.canonical and "left_at" not in out:
+        out["left_at"] = pd.NaT
     if C.CUSTOMER_ID in out and out[C.CUSTOMER_ID].isna().any():
         bad = out[C.CUSTOMER_ID].isna()
         raise T._fail("customer ids are missing", source, mapping[C.CUSTOMER_ID], bad, pd.Series("", index=raw.index),

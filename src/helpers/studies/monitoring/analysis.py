@@ -111,6 +111,8 @@ def totals(monthly: pd.DataFrame, economics: PointEconomics) -> dict:
 
 def tier_at(ledger: pd.DataFrame, customer_ids: pd.Series, moments: pd.Series, lowest: str) -> np.ndarray:
     """Each member's tier at a moment (the last tier change strictly before it, else ``lowest``)."""
+    if "tier_to" not in ledger:  # a ledger without tiers: everyone stays in the lowest
+        return np.full(len(customer_ids), lowest, dtype=object)
     changes = ledger.loc[ledger["event_type"] == TIER_CHANGE, ["customer_id", "timestamp", "tier_to"]]
     changes = changes.assign(timestamp=changes["timestamp"].astype("datetime64[ns]"))
     query = pd.DataFrame({"customer_id": customer_ids.to_numpy(), "timestamp": pd.to_datetime(moments).to_numpy().astype("datetime64[ns]"),
@@ -157,6 +159,8 @@ def tier_flows(ledger: pd.DataFrame, members: pd.DataFrame, start: pd.Timestamp,
 def tier_change_counts(ledger: pd.DataFrame, tiers: tuple[str, ...]) -> pd.DataFrame:
     """Upgrades and downgrades per month (from the tier_change events)."""
     ch = ledger[ledger["event_type"] == TIER_CHANGE]
+    if ch.empty or "tier_from" not in ch:
+        return pd.DataFrame(columns=["upgrades", "downgrades"], index=pd.PeriodIndex([], freq="M", name="month"))
     rank = {t: i for i, t in enumerate(tiers)}
     up = ch["tier_to"].map(rank) > ch["tier_from"].map(rank)
     frame = pd.DataFrame({"month": _month(ch["timestamp"]), "upgrades": up.astype(int), "downgrades": (~up).astype(int)})
@@ -363,8 +367,10 @@ def run_monitoring_study(ledger: pd.DataFrame, customers: pd.DataFrame | None = 
     comp = None
     if transactions is not None:
         comp = matched_comparison(transactions, ledger, start=start, end=end, window_days=window_days, seed=seed)
+    changes = tier_change_counts(ledger, tiers)
     metrics = {**tot, "propensity": prop, "tier_flows": flows.to_dict(),
+               "tier_changes": {"upgrades": int(changes["upgrades"].sum()), "downgrades": int(changes["downgrades"].sum())},
                "first_redemption": first.to_dict(orient="records"),
                "comparison": comp, "period": [str(start.date()), str(end.date())]}
-    return MonitoringStudy(monthly, tot, by_tier, flows, tier_change_counts(ledger, tiers), first, prop, comp,
+    return MonitoringStudy(monthly, tot, by_tier, flows, changes, first, prop, comp,
                            (start, end), (flow_start, end_moment), redemption_threshold, economics, metrics)
