@@ -86,3 +86,8 @@ def test_study_uses_the_last_complete_month_and_decomposes_mom():
     assert mom["order_value"] == pytest.approx(-50)  # only the order value changed (90 -> 40)
     partial = K.run_kpi_study(TX, CUSTOMERS, TICKETS, observation_end="2024-04-25")
     assert str(partial.month) == "2024-03"
+
+
+def test_satisfaction_says_how_many_tickets_it_rests_on():
+    m = K.monthly_kpis(TX, CUSTOMERS, TICKETS, end="2024-04-30")
+    assert list(m["satisfaction_tickets"]) == [0, 3, 0, 0]

@@ -108,10 +108,12 @@ def monthly_kpis(transactions: pd.DataFrame, customers: pd.DataFrame | None = No
     lost = (before & ~after).sum(axis=0)
     out["churn_rate"] = np.where(base > 0, lost / np.maximum(base, 1), np.nan)
     out["satisfaction"] = np.nan
+    out["satisfaction_tickets"] = 0
     if tickets is not None and "satisfaction" in tickets and tickets["satisfaction"].notna().any():
         scored = tickets[tickets["satisfaction"].notna()]
         sm = scored["opened_at"].dt.to_period("M")
         out["satisfaction"] = (scored["satisfaction"] >= 4).groupby(sm).mean().reindex(months)
+        out["satisfaction_tickets"] = scored.groupby(sm).size().reindex(months, fill_value=0)
     out["customers_base"] = base
     return out
 

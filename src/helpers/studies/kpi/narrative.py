@@ -80,8 +80,12 @@ def scorecard(s: KpiStudy, language: str = "en") -> str:
     ups = [name(k, language) for k in card.index if card.loc[k, "trend"] == "up"]
     downs = [name(k, language) for k in card.index if card.loc[k, "trend"] == "down"]
     none = text("kpi.none", language)
-    return text("kpi.scorecard", language, months=s.settings["trend_months"], up=listing(ups, language) or none,
-                down=listing(downs, language) or none, band=pct(s.settings["amber_band"]))
+    out = text("kpi.scorecard", language, months=s.settings["trend_months"], up=listing(ups, language) or none,
+               down=listing(downs, language) or none, band=pct(s.settings["amber_band"]))
+    n = int(s.monthly["satisfaction_tickets"].iloc[-1]) if len(s.monthly) else 0
+    if n:
+        out += (" " if language == "en" else "") + text("kpi.satisfaction_n", language, n=count(n))
+    return out
 
 
 def drivers(s: KpiStudy, currency: str = "¥", language: str = "en") -> str:
