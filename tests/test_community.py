@@ -38,6 +38,9 @@ def test_k_factor_and_conversion_recover_the_planted_values(run):
     r = study.referrals
     assert r["k_factor"] == pytest.approx(truth["k_factor"], abs=1e-12)  # bookkeeping: referred / customers
     assert r["referred_customers"] == truth["referred_customers"]
+    # and the planted expected K-factor (sum of the referral probabilities / customers): within 3 sd
+    assert abs(r["k_factor"] - truth["expected_k_factor"]) < 3 * truth["k_factor_sd"]
+    assert truth["k_factor_sd"] < 0.1 * truth["expected_k_factor"]
     # invitations convert with the planted probability: within 3 standard errors
     assert abs(r["conversion"] - truth["invite_conversion"]) < 3 * r["conversion_se"]
 

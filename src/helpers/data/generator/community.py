@@ -190,12 +190,11 @@ def simulate_community(customers: pd.DataFrame, transactions: pd.DataFrame, trut
     pool = inviter_pool[pool_order]
     pool_day = added_day[pool]
     cumw = np.cumsum(weight[pool_order])
+    before = np.searchsorted(pool_day, join, side="left")  # contacts added before each customer joined
+    prob[before == 0] = 0.0  # nobody could have invited them
     referred = (rng.random(n) < prob) & eligible
     ref = np.flatnonzero(referred)
-    k = np.searchsorted(pool_day, join[ref], side="left")  # contacts added before the invitee joined
-    ref, k = ref[k > 0], k[k > 0]
-    referred[:] = False
-    referred[ref] = True
+    k = before[ref]
     u = rng.random(len(ref)) * cumw[k - 1]
     inviter = pool[np.searchsorted(cumw, u, side="right")]
     fails = rng.geometric(s.invite_conversion, len(ref)) - 1  # failed invitations before each success
@@ -232,6 +231,8 @@ def simulate_community(customers: pd.DataFrame, transactions: pd.DataFrame, trut
         "referred_customers": int(referred.sum()),
         "customers": int(n),
         "k_factor": float(referred.sum() / n),
+        "expected_k_factor": float(prob.sum() / n),
+        "k_factor_sd": float(np.sqrt((prob * (1 - prob)).sum()) / n),
         "referred_value": {
             "definition": "mean latent first-year value (CNY) of referred minus non-referred customers who joined at least 365 days before the end",
             "referred_mean": float(value[ref_m].mean()) if ref_m.any() else float("nan"),
