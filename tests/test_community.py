@@ -56,7 +56,7 @@ def test_referred_customer_value_difference_recovers_the_planted_difference(run)
 
 
 def test_activity_rates_by_group_type_recover_the_planted_rates(run):
-    data, study = run
+    _data, study = run
     s = CommunitySettings()
     for gtype, rate in s.activity_rate.items():
         expected = (1 - s.kol_share) * rate + s.kol_share * min(rate * s.kol_activity, 0.95)

@@ -167,7 +167,10 @@ def load_community(data_dir: str, *, cache_dir: str = "build/cache/community", s
     cache = Path(cache_dir) / key
     truth_file = cache / "community_truth.json"
     if not truth_file.exists():
-        from helpers.data.generator.community import CommunitySettings, simulate_community
+        from helpers.data.generator.community import (
+            CommunitySettings,
+            simulate_community,
+        )
 
         truth_all = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
         customers = pd.read_csv(core["customers"], parse_dates=["join_date"], dtype={"customer_id": str})

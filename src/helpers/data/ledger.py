@@ -113,7 +113,6 @@ def ledger_from_frame(
                       "Every earning, redemption and expiry row needs its points.")
     points = points.fillna(0.0)
     removing = out[EVENT_TYPE].isin([REDEEM, EXPIRE])
-    earning = out[EVENT_TYPE].str.startswith("earn")
     # a ledger may write removals as positive amounts; earnings are signed as written (returns are negative)
     out[POINTS] = np.where(removing, -points.abs(), points)
     for col in (TIER_FROM, TIER_TO, C.ORDER_ID):
@@ -136,7 +135,6 @@ def ledger_from_frame(
             out = out[~late]
     if out.empty:
         raise DataError("no ledger events are left after the observation end was applied", file=source)
-    del earning
     order = np.lexsort((out[TIMESTAMP].to_numpy(), out[C.CUSTOMER_ID].to_numpy()))
     out = out.iloc[order].reset_index(drop=True)
     report = T.DataQualityReport(

@@ -100,7 +100,7 @@ def referral_summary(referrals: pd.DataFrame, customers: int, potential_inviters
     converted = int(referrals["converted"].sum())
     conv = converted / invites if invites else float("nan")
     per = referrals.loc[referrals["converted"], "inviter_id"].value_counts()
-    k = max(int(round(top_share * potential_inviters)), 1) if potential_inviters else 0
+    k = max(round(top_share * potential_inviters), 1) if potential_inviters else 0
     top = float(per.iloc[:k].sum() / converted) if converted and k else float("nan")
     return {
         "top_inviter_share": top_share, "top_inviters": k, "referrals_by_top_inviters": top,
@@ -145,7 +145,7 @@ def referred_value(transactions: pd.DataFrame, customers: pd.DataFrame, referral
     a, b = spend[referred], spend[~referred]
     diff = float(a.mean() - b.mean()) if len(a) and len(b) else float("nan")
     se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))) if len(a) > 1 and len(b) > 1 else float("nan")
-    return {"days": days, "referred": int(len(a)), "non_referred": int(len(b)), "referred_mean": float(a.mean()) if len(a) else float("nan"),
+    return {"days": days, "referred": len(a), "non_referred": len(b), "referred_mean": float(a.mean()) if len(a) else float("nan"),
             "non_referred_mean": float(b.mean()) if len(b) else float("nan"), "difference": diff, "se": se,
             "low": diff - 1.96 * se, "high": diff + 1.96 * se,
             "ratio": float(a.mean() / b.mean()) if len(a) and len(b) and b.mean() > 0 else float("nan")}
@@ -189,7 +189,7 @@ class CommunityStudy:
         return {"end": str(self.end.date()), "benchmark": self.benchmark,
                 "activity": self.activity.reset_index().to_dict(orient="records"),
                 "reach": self.reach.reset_index().to_dict(orient="records"), "referrals": self.referrals,
-                "referred_value": self.value, "kol_candidates": int(len(self.kols)), "settings": self.settings}
+                "referred_value": self.value, "kol_candidates": len(self.kols), "settings": self.settings}
 
 
 def run_community_study(members: pd.DataFrame, activity: pd.DataFrame, contacts: pd.DataFrame, referrals: pd.DataFrame,

@@ -249,7 +249,13 @@ def calibrate_lab(transactions: pd.DataFrame, observed: Mapping, design: Mapping
     """Rerun the loyalty lab on ``design`` with its assumed redemption propensity and with the
     observed one; returns the lab's simulated redemption and breakage rates for both next to the
     ledger's observed rates (rows: assumed, observed)."""
-    from helpers.studies.loyalty import SimSettings, design_from_mapping, fit_base, simulate, summarise
+    from helpers.studies.loyalty import (
+        SimSettings,
+        design_from_mapping,
+        fit_base,
+        simulate,
+        summarise,
+    )
     from helpers.studies.loyalty.assumptions import SPECS
 
     d = design_from_mapping(dict(design), "the monitoring lab_design")
@@ -311,7 +317,7 @@ def matched_comparison(transactions: pd.DataFrame, ledger: pd.DataFrame, *, star
     nonuser_means = {o: float(agg.loc[~agg["user"], o].mean()) for o in outcomes}
     return {
         "users": int(agg["user"].sum()), "non_users": int((~agg["user"]).sum()),
-        "users_matched": int(w.sum()), "cells_used": int(len(both)), "window_days": window_days,
+        "users_matched": int(w.sum()), "cells_used": len(both), "window_days": window_days,
         "user_means": user_means, "non_user_means": nonuser_means, "raw": raw, "matched": matched,
         "pre_spend_users": float(agg.loc[agg["user"], "pre_spend"].mean()),
         "pre_spend_non_users": float(agg.loc[~agg["user"], "pre_spend"].mean()),
