@@ -138,3 +138,10 @@ def test_load_community_reads_complete_tables_and_rejects_partial_ones(tmp_path)
     (tmp_path / "referrals.csv").unlink()
     with pytest.raises(DataError, match="referrals missing"):
         load_community(str(tmp_path), cache_dir=str(tmp_path / "cache"))
+
+
+def test_command_line_writes_the_community_tables(tmp_path):
+    from helpers.data.generator import main
+
+    assert main(["--out", str(tmp_path), "--customers", "200", "--seed", "3", "--community", "--quiet"]) == 0
+    assert (tmp_path / "referrals.csv").is_file() and "community" in json.loads((tmp_path / "truth.json").read_text())
