@@ -395,3 +395,15 @@ def test_committed_dataset_is_small_utf8_csv():
     assert sum(p.stat().st_size for p in files) < 5_000_000
     for path in files:
         path.read_bytes().decode("utf-8")
+
+
+def test_extensions_combine_and_are_all_written(tmp_path):
+    """Campaign and community extensions switched on together: each adds its own tables and
+    truth section, and write() writes every one of them next to the core tables."""
+    data = generate(GeneratorConfig(n_customers=600, seed=5, campaigns=True, community=True))
+    assert {"coupons", "messages", "weather"} <= set(data.extras)
+    assert {"community_members", "referrals"} <= set(data.extras)
+    assert {"campaigns", "community"} <= set(data.truth)
+    paths = write(data, tmp_path, "csv")
+    for name in data.extras:
+        assert paths[name].is_file(), name

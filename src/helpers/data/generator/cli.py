@@ -18,7 +18,9 @@ from helpers.data.generator.output import (
     DEFAULT_CHUNK_CUSTOMERS,
     FORMATS,
     TRUTH_FILE,
+    generate,
     generate_to_folder,
+    write,
 )
 from helpers.data.generator.tables import TABLES
 from helpers.errors import ConfigError, HelperError
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"customers held in memory at once (default {DEFAULT_CHUNK_CUSTOMERS:,}); does not change the data",
     )
     parser.add_argument("--no-pilot", action="store_true", help="make no pilot (A/B test); needed for short windows")
+    parser.add_argument("--community", action="store_true", help="also write the community tables (made in memory)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return parser
 
@@ -65,6 +68,8 @@ def _load_config(args: argparse.Namespace) -> GeneratorConfig:
             values[key] = value
     if args.no_pilot:
         values["pilot_share"] = 0.0
+    if args.community:
+        values["community"] = True
     return GeneratorConfig.from_dict(values)
 
 
@@ -84,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         say(f"Generating {config.n_customers:,} customers (seed {config.seed}, {config.start} .. {config.end}) "
             f"into {out} as {args.format}")
-        truth = generate_to_folder(config, out, args.format, args.chunk_customers, progress)
+        if config.community:  # the community tables need every customer's data at once
+            data = generate(config)
+            write(data, out, args.format)
+            truth = data.truth
+        else:
+            truth = generate_to_folder(config, out, args.format, args.chunk_customers, progress)
     except HelperError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -133,6 +133,9 @@ class GeneratorConfig:
     # --- extensions (off by default, so the committed dataset stays a fresh generation) ----
     #: add weather, home areas, birthdays, coupon and message campaigns (generator/campaigns.py)
     campaigns: bool = False
+    #: add the community tables (groups, activity, WeChat contacts, referrals); see
+    #: :mod:`helpers.data.generator.community`
+    community: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -171,7 +174,7 @@ class GeneratorConfig:
 
 
 #: Extension flags left out of ``to_dict`` while off (older truth.json files stay byte-identical).
-_OFF = ("campaigns",)
+_OFF = ("campaigns", "community")
 
 
 def json_ready(value: Any) -> Any:
@@ -286,6 +289,8 @@ def _validate(cfg: GeneratorConfig) -> None:
     _pilot(cfg, start, end)
     if not isinstance(cfg.campaigns, bool):
         raise ConfigError(f"generator setting campaigns must be true or false, not {cfg.campaigns!r}.")
+    if not isinstance(cfg.community, bool):
+        raise ConfigError(f"generator setting community must be true or false, not {cfg.community!r}.")
 
 
 def _pilot(cfg: GeneratorConfig, start: pd.Timestamp, end: pd.Timestamp) -> None:

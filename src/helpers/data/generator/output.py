@@ -14,7 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from helpers.data.generator.block import simulate_block
-from helpers.data.generator.campaigns import CampaignTables, simulate_campaigns, write_campaign_tables
+from helpers.data.generator.campaigns import (
+    CAMPAIGN_TABLES,
+    CampaignTables,
+    simulate_campaigns,
+    write_campaign_tables,
+)
 from helpers.data.generator.config import (
     BLOCK_CUSTOMERS,
     GENERATOR_VERSION,
@@ -59,7 +64,7 @@ class NewRetailData:
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLES}
+        return {**{name: getattr(self, name) for name in TABLES}, **self.extras}
 
     def purchases(self) -> pd.DataFrame:
         """Transaction rows that are purchases (returns removed): what a CLV study fits."""
@@ -120,6 +125,11 @@ def generate(config: GeneratorConfig | None = None) -> NewRetailData:
     if config.campaigns:
         extra = simulate_campaigns(data.customers, data.transactions, data.stores, config.seed, end=config.end)
         data.extras, data.truth["campaigns"] = extra.tables, extra.truth
+    if config.community:
+        from helpers.data.generator.community import from_generated
+
+        community_tables, data.truth["community"] = from_generated(data)
+        data.extras.update(community_tables)
     return data
 
 
@@ -195,12 +205,21 @@ def write(data: NewRetailData, folder: str | os.PathLike, fmt: str = "csv") -> d
     """Write every table of ``data`` and ``truth.json`` into ``folder``; returns the paths."""
     writer = _Writer(Path(folder), fmt)
     try:
-        for name, frame in data.tables.items():
-            writer.add(name, from_pandas(name, frame))
+        for name in TABLES:
+            writer.add(name, from_pandas(name, getattr(data, name)))
     finally:
         writer.close()
+    campaign = {k: v for k, v in data.extras.items() if k in CAMPAIGN_TABLES}
+    others = {k: v for k, v in data.extras.items() if k not in CAMPAIGN_TABLES}
+    extra = {name: Path(folder) / f"{name}.{fmt}" for name in others}
+    for name, frame in others.items():  # other extension tables: plain pandas writers
+        if fmt == "csv":
+            frame.to_csv(extra[name], index=False, float_format="%.2f", lineterminator="\n", encoding="utf-8")
+        else:
+            frame.to_parquet(extra[name], index=False)
+    writer.paths.update(extra)
     _write_truth(Path(folder), data.truth)
-    extra = write_campaign_tables(CampaignTables(data.extras), folder) if data.extras else {}
+    extra = write_campaign_tables(CampaignTables(campaign), folder) if campaign else {}
     return {**writer.paths, **{k: Path(v) for k, v in extra.items()}, "truth": Path(folder) / TRUTH_FILE}
 
 
@@ -217,8 +236,8 @@ def generate_to_folder(
     ``chunk_customers`` is. ``progress(customers_done, n_customers, rows_written)`` is called
     after each chunk.
     """
-    if config.campaigns:
-        raise ConfigError("the campaign tables are made in memory: use write(generate(config), folder).")
+    if config.campaigns or config.community:
+        raise ConfigError("the campaign and community tables are made in memory: use write(generate(config), folder).")
     writer = _Writer(Path(folder), fmt)
     rows: dict[str, int] = {name: 0 for name in TABLES}
     try:
