@@ -130,6 +130,11 @@ class GeneratorConfig:
     #: true relative uplift of spend per purchase day in the post period for treated customers
     pilot_uplift: float = 0.10
 
+    # --- optional extensions (off by default, so the committed data stay as they are) -----
+    #: add behaviour events, birthdays and per-order promotions with planted tag truth
+    #: (:mod:`helpers.data.generator.tags`); written only when on
+    tags_extension: bool = False
+
     def __post_init__(self) -> None:
         _validate(self)
 
@@ -147,8 +152,11 @@ class GeneratorConfig:
         return tuple(self.channel_mix)
 
     def to_dict(self) -> dict:
-        """Plain JSON-friendly dict (tuples become lists)."""
-        return json_ready(dataclasses.asdict(self))
+        """Plain JSON-friendly dict (tuples become lists); extension flags only when on."""
+        values = json_ready(dataclasses.asdict(self))
+        if not self.tags_extension:
+            values.pop("tags_extension")
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "GeneratorConfig":
@@ -276,6 +284,8 @@ def _validate(cfg: GeneratorConfig) -> None:
             raise ConfigError(f"generator setting {name}: hours must be > 0.")
     _number(cfg, "churn_ticket_slowdown", low=0.0)
     _pilot(cfg, start, end)
+    if not isinstance(cfg.tags_extension, bool):
+        raise ConfigError(f"generator setting tags_extension must be true or false, not {cfg.tags_extension!r}.")
 
 
 def _pilot(cfg: GeneratorConfig, start: pd.Timestamp, end: pd.Timestamp) -> None:

@@ -53,6 +53,8 @@ class NewRetailData:
     stores: pd.DataFrame
     truth_customers: pd.DataFrame
     truth: dict = field(default_factory=dict)
+    #: optional extensions by name, each with ``write(folder, fmt) -> paths`` (written after the core)
+    extensions: dict = field(default_factory=dict)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -113,7 +115,12 @@ def generate(config: GeneratorConfig | None = None) -> NewRetailData:
         for name, table in tables.items():
             parts[name].append(table)
     frames = {name: to_pandas(name, pa.concat_tables(p)) for name, p in parts.items()}
-    return NewRetailData(**frames, truth=build_truth(config, stats))
+    data = NewRetailData(**frames, truth=build_truth(config, stats))
+    if config.tags_extension:
+        from helpers.data.generator.tags import extend
+
+        extend(data, config)
+    return data
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -193,7 +200,8 @@ def write(data: NewRetailData, folder: str | os.PathLike, fmt: str = "csv") -> d
     finally:
         writer.close()
     _write_truth(Path(folder), data.truth)
-    return {**writer.paths, "truth": Path(folder) / TRUTH_FILE}
+    extra = {k: v for ext in data.extensions.values() for k, v in ext.write(Path(folder), fmt).items()}
+    return {**writer.paths, "truth": Path(folder) / TRUTH_FILE, **extra}
 
 
 def generate_to_folder(
@@ -209,6 +217,8 @@ def generate_to_folder(
     ``chunk_customers`` is. ``progress(customers_done, n_customers, rows_written)`` is called
     after each chunk.
     """
+    if config.tags_extension:
+        raise ConfigError("the tags extension is generated in memory: use write(generate(config), folder).")
     writer = _Writer(Path(folder), fmt)
     rows: dict[str, int] = {name: 0 for name in TABLES}
     try:
