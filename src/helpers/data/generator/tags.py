@@ -10,8 +10,9 @@ generator when ``GeneratorConfig.tags_extension`` is on. What it plants (``data/
   category within 7 days (plus favourites and add-to-cart with some probability); after the
   first session, each of the customer's purchase lines switches to that category with
   probability ``interest_purchase_prob`` (interest raises later purchases). Every customer
-  also views categories at random (``background_views_per_year``, spread uniformly), so a
-  burst of views is the signal, not a view as such.
+  also views categories at random (an exponentially distributed rate with mean
+  ``background_views_per_year``, times uniform), so a burst of views is the signal, not a view
+  as such, and heavy browsers make some false bursts.
 - **Promotion dependence.** A share ``dependent_share`` of customers wait for promotions:
   each repeat order of theirs (the first order is the join order and stays) moves, with
   probability ``dependent_wait_prob``, to the next promotion day (member day, 618 or
@@ -56,7 +57,7 @@ class TagDataConfig:
     interest_share: float = 0.08
     sessions_per_year: float = 4.0
     interest_purchase_prob: float = 0.35
-    background_views_per_year: float = 10.0
+    background_views_per_year: float = 15.0
     favourite_prob: float = 0.3
     add_to_cart_prob: float = 0.4
     dependent_share: float = 0.15
@@ -192,7 +193,8 @@ def simulate_tag_data(
     a_ts = s_start[cart] + np.floor(rng.random(int(cart.sum())) * 6.9 * DAY_S).astype(np.int64)
 
     # --- background views, coupon claims and check-ins ---------------------------------------
-    b_c, b_ts = _poisson_times(rng, np.full(n, cfg.background_views_per_year), join_s, last_s)
+    # browsing intensity varies (exponential around the mean), so heavy browsers make false bursts
+    b_c, b_ts = _poisson_times(rng, rng.exponential(cfg.background_views_per_year, n), join_s, last_s)
     b_k = rng.integers(0, k, len(b_c))
     claims_rate = np.where(dependent, cfg.dependent_coupon_claims_per_year, cfg.coupon_claims_per_year)
     q_c, q_ts = _poisson_times(rng, claims_rate, join_s, last_s)
