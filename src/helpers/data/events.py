@@ -152,7 +152,7 @@ def events_from_frame(
     if cutoff is not None:
         late = out[TIMESTAMP] >= cutoff
         if late.any():
-            dropped.append(T._dropped(f"after the observation end {T._end_text(cutoff)}", late))
+            dropped.append(T._dropped(f"dates after observation end {T._end_text(cutoff)}", late))
             out = out[~late]
     if out.empty:
         raise DataError("no events are left after the observation end was applied", file=source)

@@ -83,9 +83,12 @@ class ModelsByDate:
 
 
 def base_columns(flags: pd.DataFrame, library: TagLibrary) -> pd.DataFrame:
-    """One column per tag: per-category / per-value tags become "any of their values"."""
+    """One column per tag: per-category tags become "any category"; per-value model tags (a
+    segment, a next-best category: every customer has one value) are left out."""
     out = {}
     for t in library.tags:  # loop over tags
+        if t.params.get("per_value"):
+            continue
         if t.expands:
             parts = [c for c in flags.columns if c.startswith(f"{t.id}:")]
             out[t.id] = flags[parts].any(axis=1) if parts else pd.Series(False, index=flags.index)
