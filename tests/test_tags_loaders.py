@@ -72,3 +72,18 @@ def test_a_discount_that_is_not_a_number_names_the_row():
     with pytest.raises(DataError) as err:
         transactions_from_frame(raw, source="tx.csv")
     assert "discount" in str(err.value) and "lots" in str(err.value) and "3" in str(err.value)
+
+
+def test_a_folder_without_events_gets_them_generated_once(tmp_path):
+    from helpers.data.generator import GeneratorConfig, generate, write
+    from helpers.studies.tags.inputs import load_tag_tables
+
+    write(generate(GeneratorConfig(n_customers=150, seed=4)), tmp_path / "core", "csv")
+    cache = tmp_path / "cache"
+    first = load_tag_tables(str(tmp_path / "core"), observation_end="2024-12-31", cache_dir=str(cache))
+    assert first.generated and first.events is not None and "promotion" in first.transactions.transactions
+    assert first.customers_frame()["birth_month"].notna().any()
+    second = load_tag_tables(str(tmp_path / "core"), observation_end="2024-12-31", cache_dir=str(cache))
+    assert second.folder == first.folder and len(list(cache.iterdir())) == 1  # cached, keyed by the core files
+    with pytest.raises(DataError, match="needs a data folder"):
+        load_tag_tables(str(tmp_path / "missing"), observation_end="2024-12-31", cache_dir=str(cache))
