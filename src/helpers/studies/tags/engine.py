@@ -235,6 +235,13 @@ def tag_name(library: TagLibrary, column: str, language: str = "en", category_na
 # ---------------------------------------------------------------------------- inputs
 
 
+def _lookup(values, sorted_uniques: np.ndarray) -> np.ndarray:
+    """Position of each value in ``sorted_uniques`` (hash the values, search only the distinct ones)."""
+    codes, uniques = pd.factorize(pd.Series(values).astype(str), sort=False)
+    pos = np.searchsorted(sorted_uniques, np.asarray(uniques, dtype=object).astype(str))
+    return pos[codes]
+
+
 def _ns(values) -> np.ndarray:
     return pd.to_datetime(values).to_numpy().astype("datetime64[ns]").astype(np.int64)
 
@@ -277,10 +284,11 @@ class TagInputs:
             frames.append(events[CUSTOMER_ID])
         if customers is not None:
             frames.append(customers[CUSTOMER_ID])
-        self.ids = np.sort(pd.unique(pd.concat(frames, ignore_index=True).astype(str)))
+        self.index = pd.Index(pd.unique(pd.concat(frames, ignore_index=True).astype(str)), name=CUSTOMER_ID).sort_values()
+        self.ids = self.index.to_numpy(dtype=object)
         self.n = len(self.ids)
         self.models = models
-        code = np.searchsorted(self.ids, tx[CUSTOMER_ID].astype(str).to_numpy())
+        code = self.index.get_indexer(tx[CUSTOMER_ID].astype(str))
         ts = _ns(tx[TIMESTAMP])
         amount = tx[AMOUNT].to_numpy(dtype=float)
         discount = tx["discount"].fillna(0).to_numpy(dtype=float) if "discount" in tx else np.zeros(len(tx))
@@ -292,23 +300,37 @@ class TagInputs:
         else:
             okey = pd.factorize(pd.MultiIndex.from_arrays([code, ts]))[0]
         n_orders = int(okey.max()) + 1 if len(okey) else 0
-        first_row = np.full(n_orders, len(tx), dtype=np.int64)
-        np.minimum.at(first_row, okey, np.arange(len(tx)))
-        promo = (tx["promotion"].fillna("").astype(str).str.strip().to_numpy()
-                 if self.has_promotion else np.full(len(tx), "", dtype=object))
-        channel = tx[CHANNEL].fillna("").astype(str).to_numpy() if CHANNEL in tx else np.full(len(tx), "")
-        online = (np.isin(channel, online_channels) if online_channels is not None
-                  else (channel != "") & (channel != "store"))
+        # factorize numbers orders by first appearance: a row is an order's first where its code is new
+        first_row = np.flatnonzero(okey > np.maximum.accumulate(np.r_[-1, okey[:-1]]))
+        # text columns: factorize (hash) and decide per distinct value, never per row of objects
+        if self.has_promotion:
+            p_codes, p_names = pd.factorize(tx["promotion"].fillna("").astype(str).str.strip())
+            p_names = np.asarray(p_names, dtype=object).astype(str)
+        else:
+            p_codes, p_names = np.zeros(len(tx), np.int64), np.array([""])
+        if CHANNEL in tx:
+            ch_codes, self.channel_names = pd.factorize(tx[CHANNEL].fillna("").astype(str))
+        else:
+            ch_codes, self.channel_names = np.zeros(len(tx), np.int64), pd.Index([""])
+        names = np.asarray(self.channel_names, dtype=object).astype(str)
+        is_online = np.isin(names, online_channels) if online_channels is not None else (names != "") & (names != "store")
         self.o_code = code[first_row]
         self.o_ts = ts[first_row]
         self.o_amount = np.bincount(okey, weights=amount, minlength=n_orders)
         self.o_discount = np.bincount(okey, weights=discount, minlength=n_orders)
-        self.o_promo = promo[first_row] != ""
-        self.o_festival = np.isin(promo[first_row], FESTIVALS)
-        self.o_online = online[first_row]
-        ch_codes, self.channel_names = pd.factorize(pd.Series(channel))
+        self.o_promo = (p_names != "")[p_codes[first_row]]
+        self.o_festival = np.isin(p_names, FESTIVALS)[p_codes[first_row]]
         self.o_channel = ch_codes[first_row]
+        self.o_online = is_online[self.o_channel]
         self.o_day = self.o_ts // NS_DAY
+        # the first order of each customer-day: purchase days in a window (windows are whole days)
+        rel_day = self.o_day - (self.o_day.min() if n_orders else 0)
+        day_key = self.o_code.astype(np.int64) * (int(rel_day.max(initial=0)) + 1) + rel_day
+        day_order = np.argsort(day_key, kind="stable")
+        first_of_day = np.ones(n_orders, bool)
+        sorted_key = day_key[day_order]
+        first_of_day[day_order[1:][sorted_key[1:] == sorted_key[:-1]]] = False
+        self.o_first_of_day = first_of_day
         # purchase lines by category, for "without purchase"
         self.categories = (np.sort(pd.unique(tx[CATEGORY].dropna().astype(str))) if CATEGORY in tx else np.array([], dtype=str))
         if events is not None and CATEGORY in events:
@@ -317,23 +339,28 @@ class TagInputs:
         k = max(len(self.categories), 1)
         self.k = k
         if CATEGORY in tx:
-            cat = tx[CATEGORY].astype(str).to_numpy()
             known = tx[CATEGORY].notna().to_numpy()
-            ccode = np.searchsorted(self.categories, cat)
+            ccode = _lookup(tx[CATEGORY], self.categories)
             self.l_pair = (code * k + np.minimum(ccode, k - 1))[known]
             self.l_ts = ts[known]
         else:
             self.l_pair, self.l_ts = np.zeros(0, np.int64), np.zeros(0, np.int64)
         # events sorted by (customer, category, time)
         if events is not None and len(events):
-            e_code = np.searchsorted(self.ids, events[CUSTOMER_ID].astype(str).to_numpy())
+            e_code = self.index.get_indexer(events[CUSTOMER_ID].astype(str))
             e_ts = _ns(events[TIMESTAMP])
-            e_cat = (events[CATEGORY].fillna("").astype(str).to_numpy() if CATEGORY in events
-                     else np.full(len(events), ""))
-            has_cat = e_cat != ""
-            e_ccode = np.where(has_cat, np.minimum(np.searchsorted(self.categories, e_cat), k - 1), k)
-            self.e_types, e_type = np.unique(events["event_type"].astype(str).to_numpy(), return_inverse=True)
-            order = np.lexsort((e_ts, e_ccode, e_code))
+            if CATEGORY in events:
+                c_codes, c_names = pd.factorize(events[CATEGORY].fillna("").astype(str))
+                c_names = np.asarray(c_names, dtype=object).astype(str)
+                pos = np.where(c_names != "", np.minimum(np.searchsorted(self.categories, c_names), k - 1), k)
+                e_ccode = pos[c_codes]
+            else:
+                e_ccode = np.full(len(events), k)
+            e_type, self.e_types = pd.factorize(events["event_type"].astype(str))
+            self.e_types = np.asarray(self.e_types, dtype=object).astype(str)
+            rel = (e_ts - e_ts.min()) // 10**9  # seconds: one int64 key sorts by customer, category, time
+            e_key = (e_code.astype(np.int64) * (k + 1) + e_ccode) * (int(rel.max()) + 1) + rel
+            order = np.argsort(e_key, kind="stable")
             self.e_code, self.e_ts, self.e_cat, self.e_type = e_code[order], e_ts[order], e_ccode[order], e_type[order]
         else:
             self.e_types = np.array([], dtype=str)
@@ -341,10 +368,10 @@ class TagInputs:
         # customers: join day and attributes
         self.join_ns = np.full(self.n, np.iinfo(np.int64).max)
         first_tx = np.full(self.n, np.iinfo(np.int64).max)
-        np.minimum.at(first_tx, code, ts)
+        first_tx[:] = pd.Series(ts).groupby(code).min().reindex(range(self.n), fill_value=first_tx[0]).to_numpy()
         self.attributes: dict[str, np.ndarray] = {}
         if customers is not None:
-            c_code = np.searchsorted(self.ids, customers[CUSTOMER_ID].astype(str).to_numpy())
+            c_code = self.index.get_indexer(customers[CUSTOMER_ID].astype(str))
             if "join_date" in customers:
                 j = customers["join_date"]
                 ok = j.notna().to_numpy()
@@ -358,7 +385,7 @@ class TagInputs:
         self.first_ns = np.minimum(first_tx, self.join_ns)
         if len(self.e_code):
             first_ev = np.full(self.n, np.iinfo(np.int64).max)
-            np.minimum.at(first_ev, self.e_code, self.e_ts)
+            first_ev[:] = pd.Series(self.e_ts).groupby(self.e_code).min().reindex(range(self.n), fill_value=first_ev[0]).to_numpy()
             self.first_ns = np.minimum(self.first_ns, first_ev)
         self.first_purchase_ns = first_tx
 
@@ -384,15 +411,15 @@ class TagInputs:
             if name == "orders":
                 out = orders
             elif name == "purchase_days":
-                pairs = np.unique(code.astype(np.int64) * 1_000_000 + self.o_day[m])
-                out = np.bincount(pairs // 1_000_000, minlength=n).astype(float)
+                out = np.bincount(code, weights=self.o_first_of_day[m], minlength=n)
             elif name == "spend":
                 out = np.bincount(code, weights=self.o_amount[m], minlength=n)
             elif name == "avg_order_value":
                 out = np.bincount(code, weights=self.o_amount[m], minlength=n) / orders
             elif name == "channels":
-                pairs = np.unique(code.astype(np.int64) * 10_000 + self.o_channel[m])
-                out = np.bincount(pairs // 10_000, minlength=n).astype(float)
+                c = max(len(self.channel_names), 1)
+                seen = np.bincount(code.astype(np.int64) * c + self.o_channel[m], minlength=n * c) > 0
+                out = seen.reshape(n, c).sum(axis=1).astype(float)
             elif name == "online_order_share":
                 out = np.bincount(code, weights=self.o_online[m], minlength=n) / orders
             elif name == "discount_share":
@@ -411,8 +438,7 @@ class TagInputs:
                 out = (k + SCORE_PRIOR_ORDERS * base) / (orders + SCORE_PRIOR_ORDERS)
                 out[orders == 0] = np.nan
             elif name == "days_since_last_purchase":
-                last = np.full(n, np.iinfo(np.int64).min)
-                np.maximum.at(last, code, self.o_ts[m])
+                last = pd.Series(self.o_ts[m]).groupby(code).max().reindex(range(n), fill_value=np.iinfo(np.int64).min).to_numpy()
                 out = np.where(orders > 0, (end - 1 - last) // NS_DAY, np.nan).astype(float)
             elif name == "days_since_first_purchase":
                 first = np.where(self.first_purchase_ns < end, self.first_purchase_ns, np.iinfo(np.int64).max)
@@ -572,7 +598,7 @@ class TagInputs:
             if t.expands:
                 parts = [v for k, v in cols.items() if k.startswith(f"{t.id}:")]
                 base[t.id] = np.logical_or.reduce(parts) if parts else np.zeros(self.n, bool)
-        frame = pd.DataFrame({k: v & known for k, v in cols.items()}, index=pd.Index(self.ids, name=CUSTOMER_ID))
+        frame = pd.DataFrame({k: v & known for k, v in cols.items()}, index=self.index)
         return frame[known]
 
     def _models_at(self, as_of: object) -> pd.DataFrame:
