@@ -93,3 +93,15 @@ def test_export_is_pseudonymised_with_tags_as_columns_and_list(tmp_path):
     written = pd.read_csv(paths["csv"])
     assert written["customer_id"].str.fullmatch(r"C-[0-9a-f]{12}").all()
     assert "M000001" not in paths["csv"].read_text()
+
+
+def test_names_from_data_are_escaped_in_markdown():
+    from helpers.studies.tags import narrative
+
+    study = A.TagStudy.__new__(A.TagStudy)
+    study.library = library_from_mapping({"tags": [dict(id="interest", kind="behaviour", name={"en": "Interested in",
+                                                                                                "zh-CN": "兴趣品类"},
+                                                         definition="d", per_category=True)]})
+    shown = narrative._md(study, "interest:<img src=x onerror=alert(1)>", "en")
+    assert "<img" not in shown and "&lt;img" in shown
+    assert narrative._md(study, "interest:beauty", "zh-CN") == "兴趣品类：美妆"

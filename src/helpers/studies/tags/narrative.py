@@ -53,6 +53,11 @@ def name(study: TagStudy, column: str, language: str = "en", segment_labels: dic
     return tag_name(study.library, column, language, names)
 
 
+def _md(study: TagStudy, column: str, language: str = "en", segment_labels: dict | None = None) -> str:
+    """:func:`name` escaped for Markdown (category values come from the data)."""
+    return esc(name(study, column, language, segment_labels))
+
+
 def _money(v: float, language: str) -> str:
     return money(v, CURRENCY, language) if np.isfinite(v) else "–"
 
@@ -89,7 +94,7 @@ def headline(study: TagStudy, language: str = "en", segment_labels: dict | None 
         lead = text("tags.headline.no_lift", language, **common)
     else:
         lead = text("tags.headline.lead", language, **common, days=study.lift_info["holdout_days"],
-                    tag=name(study, top.tag, language, segment_labels), lift=_x(top.lift),
+                    tag=_md(study, top.tag, language, segment_labels), lift=_x(top.lift),
                     base=_pct(study.lift_info["base_rate"]))
     promo = study.promotion
     sensitive = study.base["promotion_sensitive"].mean() if "promotion_sensitive" in study.base else np.nan
@@ -115,7 +120,7 @@ def actions(study: TagStudy, language: str = "en", segment_labels: dict | None =
     items = []
     top = _top_lift(study)
     if top is not None:
-        items.append(text("tags.actions.lift", language, tag=name(study, top.tag, language, segment_labels),
+        items.append(text("tags.actions.lift", language, tag=_md(study, top.tag, language, segment_labels),
                           start=_day(study.lift_info["holdout_start"]), days=study.lift_info["holdout_days"],
                           lift=_x(top.lift)))
     b = study.base
@@ -136,8 +141,8 @@ def coverage(study: TagStudy, language: str = "en", segment_labels: dict | None 
     nonzero = cov[cov["customers"] > 0]
     low = nonzero.loc[nonzero["share"].idxmin()]
     return text("tags.coverage", language, columns=count(study.flags.shape[1]),
-                top=name(study, top.tag, language, segment_labels), top_share=_pct(top.share),
-                low=name(study, low.tag, language, segment_labels), low_share=pct(low.share, 1))
+                top=_md(study, top.tag, language, segment_labels), top_share=_pct(top.share),
+                low=_md(study, low.tag, language, segment_labels), low_share=pct(low.share, 1))
 
 
 def overlap(study: TagStudy, language: str = "en") -> str:
@@ -158,8 +163,8 @@ def overlap(study: TagStudy, language: str = "en") -> str:
     if np.isnan(values).all():
         return ""
     i, j = np.unravel_index(np.nanargmax(values), values.shape)
-    return text("tags.overlap", language, share=_pct(values[i, j]), a=name(study, m.index[i], language),
-                b=name(study, m.columns[j], language))
+    return text("tags.overlap", language, share=_pct(values[i, j]), a=_md(study, m.index[i], language),
+                b=_md(study, m.columns[j], language))
 
 
 def movement(study: TagStudy, language: str = "en") -> str:
@@ -169,7 +174,7 @@ def movement(study: TagStudy, language: str = "en") -> str:
     last = mv[mv["date"] == dates[-1]].set_index("tag")
     change = (last["share"] - first.reindex(last.index)).abs()
     tag = change.idxmax()
-    return text("tags.movement", language, months=len(dates), tag=name(study, tag, language), first=_pct(first[tag]),
+    return text("tags.movement", language, months=len(dates), tag=_md(study, tag, language), first=_pct(first[tag]),
                 last=_pct(last.loc[tag, "share"]), gained=count(last.loc[tag, "gained"]), lost=count(last.loc[tag, "lost"]))
 
 
@@ -177,7 +182,7 @@ def value(study: TagStudy, language: str = "en") -> str:
     v = study.value[(study.value["tag"] != "_all") & (study.value["buyers"] >= MIN_LIFT_CUSTOMERS)]
     top = v.loc[v["mean_clv"].idxmax()]
     all_clv = float(study.value.loc[study.value["tag"] == "_all", "mean_clv"].iloc[0])
-    return text("tags.value", language, date=_day(study.as_of), top=name(study, top.tag, language),
+    return text("tags.value", language, date=_day(study.as_of), top=_md(study, top.tag, language),
                 clv=_money(top.mean_clv, language), all=_money(all_clv, language))
 
 
@@ -189,8 +194,8 @@ def lift(study: TagStudy, language: str = "en", segment_labels: dict | None = No
     return text("tags.lift", language, start=_day(info["holdout_start"]),
                 start_next=_day(info["holdout_start"] + pd.Timedelta(days=1)), end=_day(info["holdout_end"]),
                 days=info["holdout_days"], base=_pct(info["base_rate"]), customers=count(info["customers"]),
-                top=name(study, top.tag, language, segment_labels), lift=_x(top.lift), low=_x(top.lift_low),
-                high=_x(top.lift_high), bottom=name(study, bottom.tag, language, segment_labels),
+                top=_md(study, top.tag, language, segment_labels), lift=_x(top.lift), low=_x(top.lift_low),
+                high=_x(top.lift_high), bottom=_md(study, bottom.tag, language, segment_labels),
                 bottom_lift=_x(bottom.lift), min=MIN_LIFT_CUSTOMERS)
 
 
@@ -231,7 +236,7 @@ def portrait_lines(study: TagStudy, language: str = "en", segment_labels: dict |
             parts.append(text(f"tags.portrait.{kind}", language, share=_pct(share), base=_pct(base)))
         if item["top_tags"]:
             tags = ("、" if is_chinese(language) else ", ").join(
-                name(study, t, language, segment_labels) for t, _, _ in item["top_tags"])
+                _md(study, t, language, segment_labels) for t, _, _ in item["top_tags"])
             parts.append(text("tags.portrait.tags", language, tags=tags))
         seg_name = (segment_labels or {}).get(key, key)
         lines.append("- " + text("tags.portrait.line", language, segment=esc(seg_name), share=_pct(item["share"]),
