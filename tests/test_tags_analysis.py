@@ -105,3 +105,26 @@ def test_names_from_data_are_escaped_in_markdown():
     shown = narrative._md(study, "interest:<img src=x onerror=alert(1)>", "en")
     assert "<img" not in shown and "&lt;img" in shown
     assert narrative._md(study, "interest:beauty", "zh-CN") == "兴趣品类：美妆"
+
+
+def test_portraits_compare_each_segment_with_everyone_by_hand():
+    tx = pd.DataFrame({
+        "customer_id": ["A", "A", "A", "B", "C"],
+        "order_id": ["o1", "o1", "o2", "o3", "o4"],  # o1 has two lines: one order
+        "timestamp": pd.to_datetime(["2024-01-01 20:00"] * 2 + ["2024-01-02 21:00", "2024-01-03 09:00",
+                                                                 "2024-01-04 10:00"]),
+        "amount": [10.0, 30.0, 20.0, 40.0, 50.0],
+        "channel": ["app", "app", "app", "store", "store"],
+        "category": ["home", "beauty", "home", "home", "home"],
+    })
+    segment = pd.Series({"A": "champions", "B": "other", "C": "other"})
+    price = pd.DataFrame({"promotion_order_share": [0.0, 1.0, 0.5]}, index=["A", "B", "C"])
+    flags = pd.DataFrame({"t": [True, False, False]}, index=["A", "B", "C"])
+    out = A.portraits(tx, None, segment, price, flags, ["champions", "other"])
+    champ = out["summaries"]["champions"]
+    # A: 2 orders of 4 among 3 customers -> 2 / (4/3) = 1.5x; app share 1.0 vs 0.5 overall
+    assert champ["orders_ratio"] == pytest.approx(1.5)
+    assert champ["channel"] == {"value": "app", "share": 1.0, "ratio": 2.0}
+    assert champ["peak_hours"]["start"] in (19, 20) and champ["peak_hours"]["share"] == 1.0
+    assert champ["promotion_ratio"] == pytest.approx(0.0) and out["base_promotion_order_share"] == pytest.approx(0.5)
+    assert champ["top_tags"] == [("t", 1.0, 3.0)]

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID, TIMESTAMP
+from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
 from helpers.errors import ConfigError, DataError
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import customer_summary
@@ -304,14 +304,17 @@ def portraits(transactions: pd.DataFrame, customers: pd.DataFrame | None, segmen
     seg_of = segment.astype(str)
     tx = transactions[transactions[CUSTOMER_ID].isin(seg_of.index)]
     g_tx = tx[CUSTOMER_ID].map(seg_of)
+    # orders (one row per order when order ids are given) for channel, hours and purchase frequency
+    orders = tx.drop_duplicates([CUSTOMER_ID, ORDER_ID]) if ORDER_ID in tx else tx
+    g_orders = orders[CUSTOMER_ID].map(seg_of)
     both = lambda frame_g, vals, w=None: pd.concat([  # noqa: E731
         _shares(vals, frame_g, w), _shares(vals, pd.Series("_all", index=vals.index), w)])
     facets: dict[str, pd.DataFrame] = {}
     if CHANNEL in tx:
-        facets["channel"] = both(g_tx, tx[CHANNEL].astype(str))
+        facets["channel"] = both(g_orders, orders[CHANNEL].astype(str))
     if CATEGORY in tx:
         facets["category"] = both(g_tx, tx[CATEGORY].astype(str), tx[AMOUNT].clip(lower=0))
-    facets["hour"] = both(g_tx, tx[TIMESTAMP].dt.hour)
+    facets["hour"] = both(g_orders, orders[TIMESTAMP].dt.hour)
     if customers is not None:
         c = customers.set_index(CUSTOMER_ID)
         for col in ("age_band", "city_tier", "region"):
@@ -325,12 +328,12 @@ def portraits(transactions: pd.DataFrame, customers: pd.DataFrame | None, segmen
     base_promo = float(promo.mean())
     tag_share = flags.reindex(seg_of.index).fillna(False).astype(bool).groupby(seg_of).mean()
     base_tags = flags.reindex(seg_of.index).fillna(False).astype(bool).mean()
-    purchase_rate = tx.groupby(g_tx)[CUSTOMER_ID].size() / seg_of.value_counts()
+    purchase_rate = orders.groupby(g_orders)[CUSTOMER_ID].size() / seg_of.value_counts()
     summaries = {}
     for s in keep[:-1]:  # one segment at a time, a handful
         item = {"segment": s, "customers": int((seg_of == s).sum()), "share": float((seg_of == s).mean()),
                 "orders_per_customer": float(purchase_rate.get(s, np.nan)),
-                "orders_ratio": float(purchase_rate.get(s, np.nan) / (len(tx) / len(seg_of)))}
+                "orders_ratio": float(purchase_rate.get(s, np.nan) / (len(orders) / len(seg_of)))}
         for facet in ("channel", "category", "age_band", "city_tier"):
             if facet not in facets:
                 continue
