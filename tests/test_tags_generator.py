@@ -137,3 +137,25 @@ def test_promotion_dependence_score_ranks_planted_customers_first():
 
     assert auc(orders >= 1) >= AUC_FLOOR_ALL
     assert auc(orders >= 2) >= AUC_FLOOR_REPEAT
+
+
+def test_tags_on_a_date_do_not_change_when_later_data_are_removed():
+    """Dynamic tags: the tags as of D computed from all the data equal those computed from the
+    data up to D only (every rule, behaviour and derived tag of the repository library)."""
+    import yaml
+
+    customers, _, data = committed()
+    raw = yaml.safe_load((ROOT / "playbooks" / "tags.yaml").read_text(encoding="utf-8"))
+    model_ids = {t["id"] for t in raw["tags"] if t["kind"] == "model"}
+    raw["tags"] = [t for t in raw["tags"] if t["kind"] != "model"
+                   and not model_ids & set(t.get("all", []) + t.get("any", []) + t.get("none", []))]
+    library = library_from_mapping(raw)
+    day = pd.Timestamp("2024-06-30")
+    cut = day + pd.Timedelta(days=1)
+    buys = data.transactions[~data.transactions["is_return"]]
+    people = customers.merge(data.customer_birthdays, on="customer_id")
+    full = TagInputs(buys, data.behaviour_events, people).tags_at(library, day)
+    early = TagInputs(buys[buys["timestamp"] < cut], data.behaviour_events[data.behaviour_events["timestamp"] < cut],
+                      people[people["join_date"] < cut]).tags_at(library, day)
+    assert len(full) == len(early) and full.shape[1] >= 40
+    pd.testing.assert_frame_equal(full, early[full.columns])
