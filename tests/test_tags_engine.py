@@ -176,3 +176,13 @@ def test_the_repository_library_is_bilingual():
         for field in (t.name, t.definition):
             assert field["en"] != field["zh-CN"], t.id
             assert any("\u4e00" <= ch <= "\u9fff" for ch in field["zh-CN"]), t.id
+
+
+def test_price_tags_stay_off_without_promotion_or_discount_columns():
+    library = lib(dict(id="never_promo", kind="rule", metric="promotion_order_share", window_days=365, max=0),
+                  dict(id="no_discount", kind="rule", metric="discount_depth", window_days=365, max=0))
+    f = TagInputs(TX.drop(columns=["promotion", "discount"])).tags_at(library, "2024-03-31")
+    assert not f.any().any()  # unknown, not "never on promotion"
+    g = TagInputs(TX).tags_at(library, "2024-03-31")
+    assert g["never_promo"].to_dict() == {"A": False, "B": False, "C": False}
+    assert g["no_discount"].to_dict() == {"A": False, "B": False, "C": False}

@@ -45,6 +45,9 @@ METRICS: tuple[str, ...] = (
 #: Metrics that need at least one order in the window to be defined (others are 0 without orders).
 RATIO_METRICS = ("avg_order_value", "online_order_share", "discount_share", "discount_depth",
                  "promotion_order_share", "festival_order_share", "promotion_score")
+#: Metrics that need the transactions' promotion / discount column.
+PROMOTION_METRICS = ("promotion_order_share", "festival_order_share", "promotion_score")
+DISCOUNT_METRICS = ("discount_share", "discount_depth")
 #: Promotion codes that count as the big festivals (buying "only in big promotions").
 FESTIVALS = ("618", "double11")
 #: Prior weight (in orders) of the promotion-dependence score's shrinkage to the base rate.
@@ -453,6 +456,9 @@ class TagInputs:
                 raise ConfigError(f"unknown metric {name!r}")
         if name in RATIO_METRICS:
             out = np.where(orders > 0, out, np.nan)
+        # without the column the metric is unknown, not zero (no customer is "never on promotion")
+        if (name in PROMOTION_METRICS and not self.has_promotion) or (name in DISCOUNT_METRICS and not self.has_discount):
+            out = np.full(n, np.nan)
         if cache is not None:
             cache[key] = out
         return out
