@@ -49,6 +49,7 @@ def test_pages_read_like_a_report_in_both_languages(pages, lang, headings):
     for heading in headings:
         assert heading in html, (lang, heading)
     assert "Traceback" not in html and "def " not in html and "import " not in html
+    assert "**" not in html  # every bold span was parsed (Chinese punctuation stays outside them)
     assert html.count('src="data:image/png;base64,') >= 6
     assert "M000" not in " ".join(_cells(html))  # no raw member ids on the page
 
