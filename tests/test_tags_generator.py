@@ -159,3 +159,17 @@ def test_tags_on_a_date_do_not_change_when_later_data_are_removed():
                       people[people["join_date"] < cut]).tags_at(library, day)
     assert len(full) == len(early) and full.shape[1] >= 40
     pd.testing.assert_frame_equal(full, early[full.columns])
+
+
+def test_the_librarys_own_interest_tag_is_precise():
+    """The page's 90-day interest tag (playbooks/tags.yaml) flags planted interests, not noise."""
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "playbooks" / "tags.yaml").read_text(encoding="utf-8"))
+    raw["tags"] = [t for t in raw["tags"] if t["id"] == "interest"]
+    inputs, data = _inputs()
+    flags = inputs.tags_at(library_from_mapping(raw), END)
+    found = flags.stack()
+    got = {(c, col.split(":")[1]) for c, col in found[found].index}
+    planted = set(zip(data.truth_interest["customer_id"], data.truth_interest["category"]))
+    assert len(got) > 500 and len(got & planted) / len(got) >= PRECISION_FLOOR

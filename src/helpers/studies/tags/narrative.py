@@ -227,6 +227,11 @@ def portrait_lines(study: TagStudy, language: str = "en", segment_labels: dict |
         if "age_band" in item and item["age_band"]["ratio"] >= 1.1:
             parts.append(text("tags.portrait.age", language, ratio=_x(item["age_band"]["ratio"]),
                               age=esc(item["age_band"]["value"])))
+        if "city_tier" in item and item["city_tier"]["ratio"] >= 1.1:
+            tier = item["city_tier"]["value"]
+            key = f"tags.city_tier.{tier}"
+            parts.append(text("tags.portrait.city_tier", language, ratio=_x(item["city_tier"]["ratio"]),
+                              tier=esc(text(key, language) if key in catalog(language) else tier)))
         ph = item["peak_hours"]
         parts.append(text("tags.portrait.hours", language, start=_hour(ph["start"]), end=_hour(ph["end"]),
                           share=_pct(ph["share"])))
