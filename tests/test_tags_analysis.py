@@ -128,3 +128,23 @@ def test_portraits_compare_each_segment_with_everyone_by_hand():
     assert champ["peak_hours"]["start"] in (19, 20) and champ["peak_hours"]["share"] == 1.0
     assert champ["promotion_ratio"] == pytest.approx(0.0) and out["base_promotion_order_share"] == pytest.approx(0.5)
     assert champ["top_tags"] == [("t", 1.0, 3.0)]
+
+
+def test_portrait_lines_name_each_segment_and_its_contrasts():
+    from helpers.studies.tags import narrative
+
+    study = A.TagStudy.__new__(A.TagStudy)
+    study.library = library_from_mapping({"tags": [dict(id="t", kind="rule", name={"en": "Tee", "zh-CN": "标签T"},
+                                                         definition="d", metric="orders", min=1)]})
+    study.portraits = {"base_promotion_order_share": 0.3, "summaries": {"champions": {
+        "segment": "champions", "customers": 10, "share": 0.1, "orders_per_customer": 5.0, "orders_ratio": 2.5,
+        "channel": {"value": "app", "share": 0.4, "ratio": 2.0},
+        "city_tier": {"value": "tier1", "share": 0.3, "ratio": 1.5},
+        "peak_hours": {"start": 20, "end": 23, "share": 0.5},
+        "promotion_order_share": 0.1, "promotion_ratio": 0.1 / 0.3, "top_tags": [("t", 0.9, 3.0)]}}}
+    en = narrative.portrait_lines(study, "en", {"champions": "Champions"})
+    assert ("**Champions** (10% of customers): buy 2.5× as often as the average customer; 2.0× as likely to order "
+            "via App (40% of their orders); 1.5× as often in tier-1 cities; mostly 20:00–23:00 (50% of orders); "
+            "rarely at discount (10% of orders in a promotion, against 30% overall); typical tags: Tee.") in en
+    zh = narrative.portrait_lines(study, "zh-CN", {"champions": "冠军客户"})
+    assert "**冠军客户**（占客户的 10%）" in zh and "一线城市的比例是平均的 1.5 倍" in zh and "很少在促销时购买" in zh

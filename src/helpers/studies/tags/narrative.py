@@ -213,7 +213,7 @@ def portrait_lines(study: TagStudy, language: str = "en", segment_labels: dict |
     sep = "；" if is_chinese(language) else "; "
     base = study.portraits["base_promotion_order_share"]
     lines = [text("tags.portrait.intro", language), ""]
-    for key, item in study.portraits["summaries"].items():  # a handful of segments
+    for segment_key, item in study.portraits["summaries"].items():  # a handful of segments
         parts = []
         if np.isfinite(item["orders_ratio"]):
             parts.append(text("tags.portrait.orders", language, ratio=_x(item["orders_ratio"])))
@@ -229,9 +229,9 @@ def portrait_lines(study: TagStudy, language: str = "en", segment_labels: dict |
                               age=esc(item["age_band"]["value"])))
         if "city_tier" in item and item["city_tier"]["ratio"] >= 1.1:
             tier = item["city_tier"]["value"]
-            key = f"tags.city_tier.{tier}"
+            tier_key = f"tags.city_tier.{tier}"
             parts.append(text("tags.portrait.city_tier", language, ratio=_x(item["city_tier"]["ratio"]),
-                              tier=esc(text(key, language) if key in catalog(language) else tier)))
+                              tier=esc(text(tier_key, language) if tier_key in catalog(language) else tier)))
         ph = item["peak_hours"]
         parts.append(text("tags.portrait.hours", language, start=_hour(ph["start"]), end=_hour(ph["end"]),
                           share=_pct(ph["share"])))
@@ -243,7 +243,7 @@ def portrait_lines(study: TagStudy, language: str = "en", segment_labels: dict |
             tags = ("、" if is_chinese(language) else ", ").join(
                 _md(study, t, language, segment_labels) for t, _, _ in item["top_tags"])
             parts.append(text("tags.portrait.tags", language, tags=tags))
-        seg_name = (segment_labels or {}).get(key, key)
+        seg_name = (segment_labels or {}).get(segment_key, segment_key)
         lines.append("- " + text("tags.portrait.line", language, segment=esc(seg_name), share=_pct(item["share"]),
                                  parts=sep.join(parts)))
     return "\n".join(lines)
