@@ -7,7 +7,7 @@ from helpers.errors import ConfigError, DataError
 
 def test_canonical_names():
     assert C.REQUIRED == ("customer_id", "timestamp", "amount")
-    assert set(C.OPTIONAL) == {"order_id", "quantity", "channel", "store", "category"}
+    assert set(C.OPTIONAL) == {"order_id", "quantity", "channel", "store", "category", "discount", "promotion"}
     assert set(ALIASES) == set(CANONICAL)
 
 

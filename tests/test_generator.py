@@ -400,7 +400,7 @@ def test_committed_dataset_is_small_utf8_csv():
 def test_extensions_combine_and_are_all_written(tmp_path):
     """Campaign and community extensions switched on together: each adds its own tables and
     truth section, and write() writes every one of them next to the core tables."""
-    data = generate(GeneratorConfig(n_customers=600, seed=5, campaigns=True, community=True))
+    data = generate(GeneratorConfig(n_customers=600, seed=5, campaigns=True, community=True, tags_extension=True))
     assert {"coupons", "messages", "weather"} <= set(data.extras)
     assert {"community_members", "referrals"} <= set(data.extras)
     assert {"campaigns", "community"} <= set(data.truth)

@@ -23,9 +23,15 @@ QUANTITY = "quantity"
 CHANNEL = "channel"
 STORE = "store"
 CATEGORY = "category"
+#: discount given on the row (list price minus amount paid), in the amount's currency
+DISCOUNT = "discount"
+#: the promotion the order was bought in (e.g. 618, double11, member_day, coupon; empty = none)
+PROMOTION = "promotion"
 
 REQUIRED: tuple[str, ...] = (CUSTOMER_ID, TIMESTAMP, AMOUNT)
-OPTIONAL: tuple[str, ...] = (ORDER_ID, QUANTITY, CHANNEL, STORE, CATEGORY)
+OPTIONAL: tuple[str, ...] = (ORDER_ID, QUANTITY, CHANNEL, STORE, CATEGORY, DISCOUNT, PROMOTION)
+#: optional columns read as numbers (the others are text)
+NUMERIC_OPTIONAL: tuple[str, ...] = (QUANTITY, DISCOUNT)
 CANONICAL: tuple[str, ...] = REQUIRED + OPTIONAL
 
 #: Header names seen in real exports (POS systems, Tmall/JD/Youzan back offices, CRM
@@ -76,6 +82,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     CATEGORY: (
         "category", "product_category", "category_name", "department",
         "品类", "类目", "商品类别", "商品类目", "商品分类", "类别", "分类", "品类名称",
+    ),
+    DISCOUNT: (
+        "discount", "discount_amount", "discount_value", "markdown", "promo_discount", "promotion_discount",
+        "coupon_discount", "total_discount",
+        "优惠金额", "折扣金额", "优惠", "折扣", "优惠额", "减免金额", "让利金额", "促销优惠", "总优惠",
+    ),
+    PROMOTION: (
+        "promotion", "promotion_type", "promo", "promo_type", "campaign_type", "promotion_name", "activity",
+        "促销类型", "促销活动", "活动类型", "活动名称", "营销活动", "促销", "活动",
     ),
 }
 

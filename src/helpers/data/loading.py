@@ -287,7 +287,7 @@ def transactions_from_frame(
     out[C.TIMESTAMP] = _parse_timestamps(raw[C.TIMESTAMP], date_format, ctx)
     out[C.AMOUNT] = _parse_numbers(raw[C.AMOUNT], C.AMOUNT, ctx, required=True)
     for col in C.OPTIONAL:
-        if col == C.QUANTITY and col in raw:
+        if col in C.NUMERIC_OPTIONAL and col in raw:
             out[col] = _parse_numbers(raw[col], col, ctx, required=False)
         elif col in raw:
             out[col] = _as_text(raw[col])

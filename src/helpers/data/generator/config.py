@@ -136,6 +136,9 @@ class GeneratorConfig:
     #: add the community tables (groups, activity, WeChat contacts, referrals); see
     #: :mod:`helpers.data.generator.community`
     community: bool = False
+    #: add behaviour events, birthdays and per-order promotions with planted tag truth
+    #: (:mod:`helpers.data.generator.tags`)
+    tags_extension: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -174,7 +177,7 @@ class GeneratorConfig:
 
 
 #: Extension flags left out of ``to_dict`` while off (older truth.json files stay byte-identical).
-_OFF = ("campaigns", "community")
+_OFF = ("campaigns", "community", "tags_extension")
 
 
 def json_ready(value: Any) -> Any:
@@ -291,6 +294,8 @@ def _validate(cfg: GeneratorConfig) -> None:
         raise ConfigError(f"generator setting campaigns must be true or false, not {cfg.campaigns!r}.")
     if not isinstance(cfg.community, bool):
         raise ConfigError(f"generator setting community must be true or false, not {cfg.community!r}.")
+    if not isinstance(cfg.tags_extension, bool):
+        raise ConfigError(f"generator setting tags_extension must be true or false, not {cfg.tags_extension!r}.")
 
 
 def _pilot(cfg: GeneratorConfig, start: pd.Timestamp, end: pd.Timestamp) -> None:

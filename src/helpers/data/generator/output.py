@@ -61,6 +61,8 @@ class NewRetailData:
     truth: dict = field(default_factory=dict)
     #: tables of the extensions switched on in the config (e.g. ``coupons``), by name
     extras: dict = field(default_factory=dict)
+    #: optional extensions by name, each with ``write(folder, fmt) -> paths`` (written after the core)
+    extensions: dict = field(default_factory=dict)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -130,6 +132,10 @@ def generate(config: GeneratorConfig | None = None) -> NewRetailData:
 
         community_tables, data.truth["community"] = from_generated(data)
         data.extras.update(community_tables)
+    if config.tags_extension:
+        from helpers.data.generator.tags import extend
+
+        extend(data, config)
     return data
 
 
@@ -220,6 +226,7 @@ def write(data: NewRetailData, folder: str | os.PathLike, fmt: str = "csv") -> d
     writer.paths.update(extra)
     _write_truth(Path(folder), data.truth)
     extra = write_campaign_tables(CampaignTables(campaign), folder) if campaign else {}
+    extra.update({k: v for ext in data.extensions.values() for k, v in ext.write(Path(folder), fmt).items()})
     return {**writer.paths, **{k: Path(v) for k, v in extra.items()}, "truth": Path(folder) / TRUTH_FILE}
 
 
@@ -236,8 +243,9 @@ def generate_to_folder(
     ``chunk_customers`` is. ``progress(customers_done, n_customers, rows_written)`` is called
     after each chunk.
     """
-    if config.campaigns or config.community:
-        raise ConfigError("the campaign and community tables are made in memory: use write(generate(config), folder).")
+    if config.campaigns or config.community or config.tags_extension:
+        raise ConfigError("the campaign, community and tags extensions are made in memory: "
+                          "use write(generate(config), folder).")
     writer = _Writer(Path(folder), fmt)
     rows: dict[str, int] = {name: 0 for name in TABLES}
     try:

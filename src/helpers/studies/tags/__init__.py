@@ -1,0 +1,1 @@
+"""Customer portraits and dynamic tags (用户画像 + 动态标签), with price sensitivity (``notebooks/tags.ipynb``)."""

@@ -1,0 +1,630 @@
+"""The tag engine: tags defined in YAML (``playbooks/tags.yaml``), computed as of any date.
+
+Four kinds of tag, each a yes/no per customer:
+
+- ``rule``: a bound on a per-customer aggregate over a trailing window, e.g. purchase days
+  in the last 90 days >= 3 (metrics: :data:`METRICS`), or an attribute in a list
+  (``attribute: age_band``, ``in: [18-24]``).
+- ``behaviour``: a burst of events, e.g. >= 3 views of one category within 7 days in the
+  last 90 days, optionally "without a purchase of that category since the burst began";
+  ``per_category: true`` makes one tag per category (column ``<id>:<category>``).
+- ``model``: a column of a model table (RFM segment, CLV tier, lifecycle stage, P(alive),
+  next-best category) in a list or between bounds; ``per_value: true`` makes one tag per value.
+- ``derived``: ``all`` / ``any`` / ``none`` of other tags (AND / OR / NOT); a per-category tag
+  named without its category means "any category".
+
+Dynamic: :meth:`TagInputs.tags_at` uses only rows up to the end of the given day (windows
+end there, customers exist once they joined or first acted), so a customer's tags on date D
+are what the team could have known on D. Every computation is a filter plus ``bincount`` or a
+sorted search over arrays prepared once (no loop per customer): the loops run over tags.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from helpers.errors import ConfigError
+from helpers.report.i18n import normalise_language
+from helpers.studies.segments.analysis import localised_text, read_yaml
+
+KINDS = ("rule", "behaviour", "model", "derived")
+#: Rule metrics, per customer over the window (days ending on the as-of date).
+METRICS: tuple[str, ...] = (
+    "purchase_days", "orders", "spend", "avg_order_value", "channels", "online_order_share",
+    "discount_share", "discount_depth", "promotion_order_share", "festival_order_share", "promotion_score",
+    "days_since_last_purchase", "days_since_first_purchase", "days_to_birthday", "events",
+)
+#: Metrics that need at least one order in the window to be defined (others are 0 without orders).
+RATIO_METRICS = ("avg_order_value", "online_order_share", "discount_share", "discount_depth",
+                 "promotion_order_share", "festival_order_share", "promotion_score")
+#: Metrics that need the transactions' promotion / discount column.
+PROMOTION_METRICS = ("promotion_order_share", "festival_order_share", "promotion_score")
+DISCOUNT_METRICS = ("discount_share", "discount_depth")
+#: Promotion codes that count as the big festivals (buying "only in big promotions").
+FESTIVALS = ("618", "double11")
+#: Prior weight (in orders) of the promotion-dependence score's shrinkage to the base rate.
+SCORE_PRIOR_ORDERS = 2.0
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+NS_DAY = 86_400 * 10**9
+
+
+# ------------------------------------------------------------------------ definitions
+
+
+@dataclass(frozen=True)
+class TagDef:
+    """One tag of the library."""
+
+    id: str
+    kind: str
+    group: str
+    name: dict
+    definition: dict
+    params: dict = field(default_factory=dict)
+
+    @property
+    def expands(self) -> bool:
+        return bool(self.params.get("per_category") or self.params.get("per_value"))
+
+
+@dataclass(frozen=True)
+class TagLibrary:
+    tags: tuple[TagDef, ...]
+    path: str = ""
+    #: group id -> name by language
+    groups: dict = field(default_factory=dict)
+
+    def get(self, tag_id: str) -> TagDef:
+        for t in self.tags:
+            if t.id == tag_id:
+                return t
+        raise KeyError(tag_id)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.tags)
+
+
+_COMMON = {"id", "kind", "group", "name", "definition"}
+_ALLOWED = {
+    "rule": {"metric", "window_days", "min", "max", "min_orders", "event", "attribute", "in"},
+    "behaviour": {"event", "min_count", "within_days", "lookback_days", "per_category", "without_purchase", "category"},
+    "model": {"column", "in", "min", "max", "per_value"},
+    "derived": {"all", "any", "none"},
+}
+
+
+def _number(raw: dict, key: str, where: str, *, low: float = 0.0, whole: bool = False, default: Any = None):
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{where}: '{key}' must be {kind} >= {low}, not {value!r}")
+    return int(value) if whole else float(value)
+
+
+def _list(raw: dict, key: str, where: str) -> tuple | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: '{key}' must be a non-empty list, not {value!r}")
+    return tuple(str(v) for v in value)
+
+
+def _tag(raw: Any, i: int, shown: str, groups: Mapping) -> TagDef:
+    where = f"{shown}: tag {i + 1}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping with id, kind, name, definition")
+    tag_id = raw.get("id")
+    if not isinstance(tag_id, str) or not _ID.match(tag_id):
+        raise ConfigError(f"{where}: 'id' must be lower-case letters, digits and _, starting with a letter, not {tag_id!r}")
+    where = f"{shown}: tag '{tag_id}'"
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}: 'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+    unknown = sorted(set(raw) - _COMMON - _ALLOWED[kind])
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown} for a {kind} tag; allowed: {sorted(_ALLOWED[kind])}")
+    group = str(raw.get("group", "other"))
+    if groups and group not in groups:
+        raise ConfigError(f"{where}: group {group!r} is not one of the groups {sorted(groups)}")
+    for key in ("name", "definition"):
+        if key not in raw:
+            raise ConfigError(f"{where}: '{key}' is missing (text, or {{en: ..., zh-CN: ...}})")
+    name = localised_text(raw["name"], f"{where}: name")
+    definition = localised_text(raw["definition"], f"{where}: definition")
+    p: dict[str, Any] = {}
+    if kind == "rule":
+        if ("metric" in raw) == ("attribute" in raw):
+            raise ConfigError(f"{where}: a rule tag needs either 'metric' (with min and/or max) or 'attribute' (with in)")
+        if "attribute" in raw:
+            p["attribute"] = str(raw["attribute"])
+            p["in"] = _list(raw, "in", where)
+            if p["in"] is None:
+                raise ConfigError(f"{where}: an attribute rule needs 'in', the list of values")
+        else:
+            metric = raw["metric"]
+            if metric not in METRICS:
+                raise ConfigError(f"{where}: metric {metric!r} is not known; use one of {', '.join(METRICS)}")
+            p["metric"] = metric
+            p["window_days"] = _number(raw, "window_days", where, low=1, whole=True, default=365)
+            p["min"], p["max"] = _number(raw, "min", where, low=-1e18), _number(raw, "max", where, low=-1e18)
+            if p["min"] is None and p["max"] is None:
+                raise ConfigError(f"{where}: a metric rule needs 'min' and/or 'max'")
+            p["min_orders"] = _number(raw, "min_orders", where, low=0, whole=True, default=0)
+            if metric == "events":
+                p["event"] = _list(raw, "event", where) or tuple(str(raw.get("event", "")).split())
+                if not p["event"]:
+                    raise ConfigError(f"{where}: metric 'events' needs 'event' (e.g. coupon_claim)")
+    elif kind == "behaviour":
+        event = raw.get("event", "view")
+        p["event"] = tuple(event) if isinstance(event, list) else (str(event),)
+        p["min_count"] = _number(raw, "min_count", where, low=1, whole=True, default=3)
+        p["within_days"] = _number(raw, "within_days", where, low=1, whole=True, default=7)
+        p["lookback_days"] = _number(raw, "lookback_days", where, low=1, whole=True, default=90)
+        p["per_category"] = bool(raw.get("per_category", False))
+        p["without_purchase"] = bool(raw.get("without_purchase", False))
+        p["category"] = raw.get("category")
+        if p["without_purchase"] and not p["per_category"] and p["category"] is None:
+            raise ConfigError(f"{where}: without_purchase needs per_category: true or a category")
+    elif kind == "model":
+        if "column" not in raw:
+            raise ConfigError(f"{where}: a model tag needs 'column' (a column of the model table, e.g. segment)")
+        p["column"] = str(raw["column"])
+        p["in"] = _list(raw, "in", where)
+        p["min"], p["max"] = _number(raw, "min", where, low=-1e18), _number(raw, "max", where, low=-1e18)
+        p["per_value"] = bool(raw.get("per_value", False))
+        if p["in"] is None and p["min"] is None and p["max"] is None and not p["per_value"]:
+            raise ConfigError(f"{where}: a model tag needs 'in', 'min'/'max' or per_value: true")
+    else:
+        for key in ("all", "any", "none"):
+            p[key] = _list(raw, key, where) or ()
+        if not (p["all"] or p["any"]):
+            raise ConfigError(f"{where}: a derived tag needs 'all' and/or 'any' (and may add 'none')")
+    return TagDef(tag_id, kind, group, name, definition, p)
+
+
+def library_from_mapping(raw: Any, shown: str = "<tags>") -> TagLibrary:
+    """Validate a parsed tag library; every problem is a :class:`ConfigError` naming the tag."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("tags"), list) or not raw["tags"]:
+        raise ConfigError(f"{shown}: expected a mapping with a non-empty list 'tags'")
+    groups = {}
+    for key, value in (raw.get("groups") or {}).items():
+        groups[str(key)] = localised_text(value, f"{shown}: groups.{key}")
+    tags = tuple(_tag(t, i, shown, groups) for i, t in enumerate(raw["tags"]))
+    seen: set[str] = set()
+    for t in tags:
+        if t.id in seen:
+            raise ConfigError(f"{shown}: the tag id '{t.id}' is used twice")
+        seen.add(t.id)
+    for t in tags:  # derived tags may only use tags defined before them (no cycles)
+        if t.kind != "derived":
+            continue
+        earlier = {u.id for u in tags[: tags.index(t)]}
+        for ref in t.params["all"] + t.params["any"] + t.params["none"]:
+            base = ref.split(":")[0]
+            if base not in earlier:
+                raise ConfigError(f"{shown}: tag '{t.id}' uses '{ref}', which is not a tag defined above it")
+    return TagLibrary(tags, shown, groups)
+
+
+def load_library(path: str | Path) -> TagLibrary:
+    """Read ``playbooks/tags.yaml`` (or another tag library)."""
+    raw, shown = read_yaml(Path(path), "tag library")
+    return library_from_mapping(raw, shown)
+
+
+def tag_name(library: TagLibrary, column: str, language: str = "en", category_names: Mapping | None = None) -> str:
+    """Reader name of a tag column; ``<id>:<value>`` columns read "<name>: <value>"."""
+    language = normalise_language(language)
+    base, _, value = column.partition(":")
+    name = library.get(base).name[language]
+    if not value:
+        return name
+    shown = (category_names or {}).get(value, value)
+    return f"{name}：{shown}" if language == "zh-CN" else f"{name}: {shown}"
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def _lookup(values, sorted_uniques: np.ndarray) -> np.ndarray:
+    """Position of each value in ``sorted_uniques`` (hash the values, search only the distinct ones)."""
+    codes, uniques = pd.factorize(pd.Series(values).astype(str), sort=False)
+    pos = np.searchsorted(sorted_uniques, np.asarray(uniques, dtype=object).astype(str))
+    return pos[codes]
+
+
+def _ns(values) -> np.ndarray:
+    return pd.to_datetime(values).to_numpy().astype("datetime64[ns]").astype(np.int64)
+
+
+def _end_ns(as_of: object) -> int:
+    """First instant after the as-of day (a date means its whole day)."""
+    try:
+        day = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"the tag date {as_of!r} is not a date (use YYYY-MM-DD)") from exc
+    if pd.isna(day):
+        raise ConfigError(f"the tag date {as_of!r} is not a date (use YYYY-MM-DD)")
+    return int(day.normalize().value) + NS_DAY
+
+
+class TagInputs:
+    """A retailer's tables prepared once for computing tags at many dates.
+
+    ``transactions``: canonical transactions (``customer_id, timestamp, amount`` and
+    optionally ``order_id, channel, category, discount, promotion``; returns removed).
+    ``events``: behaviour events (``customer_id, timestamp, event_type``, optional
+    ``category``). ``customers``: one row per customer with ``join_date`` and attributes
+    (``age_band``, ``region``, ``city_tier``, ``birth_month``, ``birth_day`` ...).
+    ``models``: a model table indexed by customer id, or a function of the as-of date
+    returning one (so model tags are as of the date too).
+    """
+
+    def __init__(
+        self,
+        transactions: pd.DataFrame,
+        events: pd.DataFrame | None = None,
+        customers: pd.DataFrame | None = None,
+        models: pd.DataFrame | Callable[[pd.Timestamp], pd.DataFrame] | None = None,
+        *,
+        online_channels: tuple[str, ...] | None = None,
+    ) -> None:
+        tx = transactions
+        frames = [tx[CUSTOMER_ID]]
+        if events is not None:
+            frames.append(events[CUSTOMER_ID])
+        if customers is not None:
+            frames.append(customers[CUSTOMER_ID])
+        self.index = pd.Index(pd.unique(pd.concat(frames, ignore_index=True).astype(str)), name=CUSTOMER_ID).sort_values()
+        self.ids = self.index.to_numpy(dtype=object)
+        self.n = len(self.ids)
+        self.models = models
+        code = self.index.get_indexer(tx[CUSTOMER_ID].astype(str))
+        ts = _ns(tx[TIMESTAMP])
+        amount = tx[AMOUNT].to_numpy(dtype=float)
+        discount = tx["discount"].fillna(0).to_numpy(dtype=float) if "discount" in tx else np.zeros(len(tx))
+        self.has_discount = "discount" in tx
+        self.has_promotion = "promotion" in tx
+        # orders: order_id when given, else one order per customer and timestamp
+        if ORDER_ID in tx and tx[ORDER_ID].notna().all():
+            okey = pd.factorize(tx[ORDER_ID].astype(str))[0]
+        else:
+            okey = pd.factorize(pd.MultiIndex.from_arrays([code, ts]))[0]
+        n_orders = int(okey.max()) + 1 if len(okey) else 0
+        # factorize numbers orders by first appearance: a row is an order's first where its code is new
+        first_row = np.flatnonzero(okey > np.maximum.accumulate(np.r_[-1, okey[:-1]]))
+        # text columns: factorize (hash) and decide per distinct value, never per row of objects
+        if self.has_promotion:
+            p_codes, p_names = pd.factorize(tx["promotion"].fillna("").astype(str).str.strip())
+            p_names = np.asarray(p_names, dtype=object).astype(str)
+        else:
+            p_codes, p_names = np.zeros(len(tx), np.int64), np.array([""])
+        if CHANNEL in tx:
+            ch_codes, self.channel_names = pd.factorize(tx[CHANNEL].fillna("").astype(str))
+        else:
+            ch_codes, self.channel_names = np.zeros(len(tx), np.int64), pd.Index([""])
+        names = np.asarray(self.channel_names, dtype=object).astype(str)
+        is_online = np.isin(names, online_channels) if online_channels is not None else (names != "") & (names != "store")
+        self.o_code = code[first_row]
+        self.o_ts = ts[first_row]
+        self.o_amount = np.bincount(okey, weights=amount, minlength=n_orders)
+        self.o_discount = np.bincount(okey, weights=discount, minlength=n_orders)
+        self.o_promo = (p_names != "")[p_codes[first_row]]
+        self.o_festival = np.isin(p_names, FESTIVALS)[p_codes[first_row]]
+        self.o_channel = ch_codes[first_row]
+        self.o_online = is_online[self.o_channel]
+        self.o_day = self.o_ts // NS_DAY
+        # the first order of each customer-day: purchase days in a window (windows are whole days)
+        rel_day = self.o_day - (self.o_day.min() if n_orders else 0)
+        day_key = self.o_code.astype(np.int64) * (int(rel_day.max(initial=0)) + 1) + rel_day
+        day_order = np.argsort(day_key, kind="stable")
+        first_of_day = np.ones(n_orders, bool)
+        sorted_key = day_key[day_order]
+        first_of_day[day_order[1:][sorted_key[1:] == sorted_key[:-1]]] = False
+        self.o_first_of_day = first_of_day
+        # purchase lines by category, for "without purchase"
+        self.categories = (np.sort(pd.unique(tx[CATEGORY].dropna().astype(str))) if CATEGORY in tx else np.array([], dtype=str))
+        if events is not None and CATEGORY in events:
+            ev_cats = events[CATEGORY].replace("", np.nan).dropna().astype(str)
+            self.categories = np.union1d(self.categories, pd.unique(ev_cats))
+        k = max(len(self.categories), 1)
+        self.k = k
+        if CATEGORY in tx:
+            known = tx[CATEGORY].notna().to_numpy()
+            ccode = _lookup(tx[CATEGORY], self.categories)
+            self.l_pair = (code * k + np.minimum(ccode, k - 1))[known]
+            self.l_ts = ts[known]
+        else:
+            self.l_pair, self.l_ts = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        # events sorted by (customer, category, time)
+        if events is not None and len(events):
+            e_code = self.index.get_indexer(events[CUSTOMER_ID].astype(str))
+            e_ts = _ns(events[TIMESTAMP])
+            if CATEGORY in events:
+                c_codes, c_names = pd.factorize(events[CATEGORY].fillna("").astype(str))
+                c_names = np.asarray(c_names, dtype=object).astype(str)
+                pos = np.where(c_names != "", np.minimum(np.searchsorted(self.categories, c_names), k - 1), k)
+                e_ccode = pos[c_codes]
+            else:
+                e_ccode = np.full(len(events), k)
+            e_type, self.e_types = pd.factorize(events["event_type"].astype(str))
+            self.e_types = np.asarray(self.e_types, dtype=object).astype(str)
+            rel = (e_ts - e_ts.min()) // 10**9  # seconds: one int64 key sorts by customer, category, time
+            e_key = (e_code.astype(np.int64) * (k + 1) + e_ccode) * (int(rel.max()) + 1) + rel
+            order = np.argsort(e_key, kind="stable")
+            self.e_code, self.e_ts, self.e_cat, self.e_type = e_code[order], e_ts[order], e_ccode[order], e_type[order]
+        else:
+            self.e_types = np.array([], dtype=str)
+            self.e_code = self.e_ts = self.e_cat = self.e_type = np.zeros(0, np.int64)
+        # customers: join day and attributes
+        self.join_ns = np.full(self.n, np.iinfo(np.int64).max)
+        first_tx = np.full(self.n, np.iinfo(np.int64).max)
+        first_tx[:] = pd.Series(ts).groupby(code).min().reindex(range(self.n), fill_value=first_tx[0]).to_numpy()
+        self.attributes: dict[str, np.ndarray] = {}
+        if customers is not None:
+            c_code = self.index.get_indexer(customers[CUSTOMER_ID].astype(str))
+            if "join_date" in customers:
+                j = customers["join_date"]
+                ok = j.notna().to_numpy()
+                self.join_ns[c_code[ok]] = _ns(j[ok])
+            for col in customers.columns:
+                if col in (CUSTOMER_ID, "join_date"):
+                    continue
+                values = np.full(self.n, None, dtype=object)
+                values[c_code] = customers[col].to_numpy(dtype=object)
+                self.attributes[col] = values
+        self.first_ns = np.minimum(first_tx, self.join_ns)
+        if len(self.e_code):
+            first_ev = np.full(self.n, np.iinfo(np.int64).max)
+            first_ev[:] = pd.Series(self.e_ts).groupby(self.e_code).min().reindex(range(self.n), fill_value=first_ev[0]).to_numpy()
+            self.first_ns = np.minimum(self.first_ns, first_ev)
+        self.first_purchase_ns = first_tx
+
+    # ------------------------------------------------------------------ metrics
+
+    def _orders_in(self, end: int, window_days: int | None) -> np.ndarray:
+        mask = self.o_ts < end
+        if window_days is not None:
+            mask &= self.o_ts >= end - window_days * NS_DAY
+        return mask
+
+    def metric(self, name: str, end: int, window_days: int, *, event: tuple[str, ...] = (), cache: dict | None = None) -> np.ndarray:
+        """Per-customer value of a rule metric for the window ending at ``end`` (ns, exclusive);
+        NaN where it is not defined (a ratio without orders, a birthday not known)."""
+        key = (name, end, window_days, event)
+        if cache is not None and key in cache:
+            return cache[key]
+        n = self.n
+        m = self._orders_in(end, window_days)
+        code = self.o_code[m]
+        orders = np.bincount(code, minlength=n).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if name == "orders":
+                out = orders
+            elif name == "purchase_days":
+                out = np.bincount(code, weights=self.o_first_of_day[m], minlength=n)
+            elif name == "spend":
+                out = np.bincount(code, weights=self.o_amount[m], minlength=n)
+            elif name == "avg_order_value":
+                out = np.bincount(code, weights=self.o_amount[m], minlength=n) / orders
+            elif name == "channels":
+                c = max(len(self.channel_names), 1)
+                seen = np.bincount(code.astype(np.int64) * c + self.o_channel[m], minlength=n * c) > 0
+                out = seen.reshape(n, c).sum(axis=1).astype(float)
+            elif name == "online_order_share":
+                out = np.bincount(code, weights=self.o_online[m], minlength=n) / orders
+            elif name == "discount_share":
+                at_discount = self.o_amount[m] * (self.o_discount[m] > 0.005)
+                out = np.bincount(code, weights=at_discount, minlength=n) / np.bincount(code, weights=self.o_amount[m], minlength=n)
+            elif name == "discount_depth":
+                disc = np.bincount(code, weights=self.o_discount[m], minlength=n)
+                out = disc / (disc + np.bincount(code, weights=self.o_amount[m], minlength=n))
+            elif name == "promotion_order_share":
+                out = np.bincount(code, weights=self.o_promo[m], minlength=n) / orders
+            elif name == "festival_order_share":
+                out = np.bincount(code, weights=self.o_festival[m], minlength=n) / orders
+            elif name == "promotion_score":
+                k = np.bincount(code, weights=self.o_promo[m], minlength=n)
+                base = self.o_promo[m].mean() if m.any() else 0.0
+                out = (k + SCORE_PRIOR_ORDERS * base) / (orders + SCORE_PRIOR_ORDERS)
+                out[orders == 0] = np.nan
+            elif name == "days_since_last_purchase":
+                last = pd.Series(self.o_ts[m]).groupby(code).max().reindex(range(n), fill_value=np.iinfo(np.int64).min).to_numpy()
+                out = np.where(orders > 0, (end - 1 - last) // NS_DAY, np.nan).astype(float)
+            elif name == "days_since_first_purchase":
+                first = np.where(self.first_purchase_ns < end, self.first_purchase_ns, np.iinfo(np.int64).max)
+                out = np.where(first < end, (end - 1 - first) // NS_DAY, np.nan).astype(float)
+            elif name == "days_to_birthday":
+                out = self._days_to_birthday(end)
+            elif name == "events":
+                wanted = np.flatnonzero(np.isin(self.e_types, event))
+                em = np.isin(self.e_type, wanted) & (self.e_ts < end) & (self.e_ts >= end - window_days * NS_DAY)
+                out = np.bincount(self.e_code[em], minlength=n).astype(float)
+            else:  # pragma: no cover - validated when the library is read
+                raise ConfigError(f"unknown metric {name!r}")
+        if name in RATIO_METRICS:
+            out = np.where(orders > 0, out, np.nan)
+        # without the column the metric is unknown, not zero (no customer is "never on promotion")
+        if (name in PROMOTION_METRICS and not self.has_promotion) or (name in DISCOUNT_METRICS and not self.has_discount):
+            out = np.full(n, np.nan)
+        if cache is not None:
+            cache[key] = out
+        return out
+
+    def _days_to_birthday(self, end: int) -> np.ndarray:
+        month = self.attributes.get("birth_month")
+        day = self.attributes.get("birth_day")
+        if month is None or day is None:
+            return np.full(self.n, np.nan)
+        mm = pd.to_numeric(pd.Series(month), errors="coerce").to_numpy(dtype=float)
+        dd = pd.to_numeric(pd.Series(day), errors="coerce").to_numpy(dtype=float)
+        today = pd.Timestamp(end - NS_DAY)
+        ok = ~(np.isnan(mm) | np.isnan(dd))
+        # day of a non-leap year's calendar (29 February counts as 1 March)
+        cum = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
+        doy = np.where(ok, cum[np.nan_to_num(mm, nan=1).astype(int) - 1] + np.nan_to_num(dd, nan=1) - 1, np.nan)
+        doy = np.minimum(doy, 364)
+        t_doy = cum[today.month - 1] + min(today.day, 28 if today.month == 2 else 31) - 1
+        return np.where(ok, (doy - t_doy) % 365, np.nan)
+
+    # ------------------------------------------------------------------ tags
+
+    def known(self, end: int) -> np.ndarray:
+        """Customers known by ``end``: joined, bought or acted before it."""
+        return self.first_ns < end
+
+    def behaviour(self, p: dict, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """(customer code, category code) pairs with a qualifying burst (category k = none)."""
+        wanted = np.flatnonzero(np.isin(self.e_types, p["event"]))
+        m = np.isin(self.e_type, wanted) & (self.e_ts < end) & (self.e_ts >= end - p["lookback_days"] * NS_DAY)
+        code, cat, ts = self.e_code[m], self.e_cat[m], self.e_ts[m]
+        if not p["per_category"]:
+            if p["category"] is not None:
+                c = np.searchsorted(self.categories, str(p["category"]))
+                keep = cat == c
+                code, cat, ts = code[keep], cat[keep], ts[keep]
+            order = np.lexsort((ts, code))  # one group per customer
+            code, cat, ts = code[order], cat[order], ts[order]
+            group = code.astype(np.int64)
+        else:
+            keep = cat < self.k
+            code, cat, ts = code[keep], cat[keep], ts[keep]
+            group = code.astype(np.int64) * (self.k + 1) + cat
+        if not len(ts):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        rel = (ts - ts.min()) // 10**9  # seconds, fits with the group in int64
+        span = int(rel.max()) + p["within_days"] * 86_400 + 1
+        key = group * span + rel
+        left = np.searchsorted(key, key - p["within_days"] * 86_400 + 1, side="left")
+        hit = (np.arange(len(key)) - left + 1) >= p["min_count"]
+        if not hit.any():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        g_hit, start = group[hit], ts[left[hit]]
+        # latest burst start per group (keys are sorted, so the last hit of a group is its latest)
+        last = np.r_[g_hit[1:] != g_hit[:-1], True]
+        g_hit, start = g_hit[last], start[last]
+        codes = code[hit][last]
+        cats = cat[hit][last]
+        if p["without_purchase"]:
+            pair = codes.astype(np.int64) * self.k + np.minimum(cats, self.k - 1)
+            lm = self.l_ts < end
+            last_buy = pd.Series(self.l_ts[lm]).groupby(self.l_pair[lm]).max()
+            bought = last_buy.reindex(pair).to_numpy()
+            ok = np.isnan(bought.astype(float)) | (np.nan_to_num(bought, nan=-1) < start)
+            codes, cats = codes[ok], cats[ok]
+        return codes, cats
+
+    def tags_at(self, library: TagLibrary, as_of: object, *, only_known: bool = True) -> pd.DataFrame:
+        """Every tag of ``library`` for every customer known on ``as_of`` (bool columns,
+        index ``customer_id``); per-category / per-value tags give one column per value."""
+        end = _end_ns(as_of)
+        known = self.known(end) if only_known else np.ones(self.n, bool)
+        cache: dict = {}
+        cols: dict[str, np.ndarray] = {}
+        base: dict[str, np.ndarray] = {}  # tag id -> any of its columns
+        models = None
+        for t in library.tags:  # loop over tags, vectorised over customers
+            p = t.params
+            if t.kind == "rule":
+                if "attribute" in p:
+                    values = self.attributes.get(p["attribute"])
+                    if values is None:
+                        raise ConfigError(
+                            f"tag '{t.id}' needs the customer attribute '{p['attribute']}', which the customers "
+                            f"table does not have (it has: {', '.join(self.attributes) or 'none'})"
+                        )
+                    flag = np.isin(values.astype(str), p["in"])
+                else:
+                    v = self.metric(p["metric"], end, p["window_days"], event=p.get("event", ()), cache=cache)
+                    flag = ~np.isnan(v)
+                    if p["min"] is not None:
+                        flag &= v >= p["min"]
+                    if p["max"] is not None:
+                        flag &= v <= p["max"]
+                    if p["min_orders"]:
+                        flag &= self.metric("orders", end, p["window_days"], cache=cache) >= p["min_orders"]
+                cols[t.id] = flag
+            elif t.kind == "behaviour":
+                codes, cats = self.behaviour(p, end)
+                if p["per_category"]:
+                    for c, cat in enumerate(self.categories):  # loop over categories
+                        flag = np.zeros(self.n, bool)
+                        flag[codes[cats == c]] = True
+                        cols[f"{t.id}:{cat}"] = flag
+                else:
+                    flag = np.zeros(self.n, bool)
+                    flag[codes] = True
+                    cols[t.id] = flag
+            elif t.kind == "model":
+                if models is None:
+                    models = self._models_at(as_of)
+                if p["column"] not in models:
+                    raise ConfigError(
+                        f"tag '{t.id}' needs the model column '{p['column']}', which the model table does not have "
+                        f"(it has: {', '.join(map(str, models.columns))})"
+                    )
+                series = models[p["column"]].reindex(self.ids)
+                if p["per_value"]:
+                    for value in sorted(series.dropna().astype(str).unique()):  # loop over values
+                        cols[f"{t.id}:{value}"] = (series.astype(str) == value).to_numpy() & series.notna().to_numpy()
+                else:
+                    flag = series.notna().to_numpy().copy()
+                    if p["in"] is not None:
+                        flag &= series.astype(str).isin(p["in"]).to_numpy()
+                    num = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float) if (p["min"] is not None or p["max"] is not None) else None
+                    if p["min"] is not None:
+                        flag &= np.nan_to_num(num, nan=-np.inf) >= p["min"]
+                    if p["max"] is not None:
+                        flag &= np.nan_to_num(num, nan=np.inf) <= p["max"]
+                    cols[t.id] = flag
+            else:
+                def ref(r: str) -> np.ndarray:
+                    return cols[r] if r in cols else base[r]
+
+                flag = np.ones(self.n, bool)
+                for r in p["all"]:
+                    flag &= ref(r)
+                if p["any"]:
+                    flag &= np.logical_or.reduce([ref(r) for r in p["any"]])
+                for r in p["none"]:
+                    flag &= ~ref(r)
+                cols[t.id] = flag
+            if t.expands:
+                parts = [v for k, v in cols.items() if k.startswith(f"{t.id}:")]
+                base[t.id] = np.logical_or.reduce(parts) if parts else np.zeros(self.n, bool)
+        frame = pd.DataFrame({k: v & known for k, v in cols.items()}, index=self.index)
+        return frame[known]
+
+    def _models_at(self, as_of: object) -> pd.DataFrame:
+        if self.models is None:
+            raise ConfigError("the tag library has model tags, but no model table was given")
+        table = self.models(pd.Timestamp(as_of)) if callable(self.models) else self.models
+        if CUSTOMER_ID in table.columns:
+            table = table.set_index(CUSTOMER_ID)
+        table = table.copy()
+        table.index = table.index.astype(str)
+        return table
+
+
+def tag_lists(flags: pd.DataFrame, separator: str = ";") -> pd.Series:
+    """Each customer's tags as one text (``a;b;c``), in column order (vectorised over columns)."""
+    names = np.array(flags.columns, dtype=object)
+    out = np.full(len(flags), "", dtype=object)
+    values = flags.to_numpy()
+    for j in range(values.shape[1]):  # loop over tags
+        add = values[:, j]
+        out[add] = np.where(out[add] == "", names[j], out[add] + separator + names[j])
+    return pd.Series(out, index=flags.index, name="tags")
+

@@ -1,0 +1,89 @@
+"""Loaders for the tags study: behaviour events, birthdays, and discount/promotion columns
+of the transaction loader; Chinese and English headers, one-line errors naming file,
+column, row and value."""
+
+import pandas as pd
+import pytest
+
+from helpers.data.events import birthdays_from_frame, events_from_frame, read_events
+from helpers.data.loading import transactions_from_frame
+from helpers.errors import DataError
+
+
+def test_events_with_chinese_headers_and_names():
+    raw = pd.DataFrame({
+        "会员编号": ["M1", "M1", "M2", "M2"],
+        "行为时间": ["2024-01-05 10:00", "2024/1/6", "2024年1月7日", "2024-02-01"],
+        "行为类型": ["浏览", "加购", "领券", "到店"],
+        "品类": ["美妆", "美妆", "", ""],
+        "手机号": ["13900000000"] * 4,
+    })
+    loaded = events_from_frame(raw, source="events.csv", observation_end="2024-01-31")
+    t = loaded.table
+    assert list(t.columns) == ["customer_id", "timestamp", "event_type", "category"]
+    assert t["event_type"].tolist() == ["view", "add_to_cart", "coupon_claim"]  # the February row is dropped
+    assert loaded.report.dropped[0].count == 1 and "手机号" in loaded.report.ignored_columns
+
+
+def test_unknown_event_type_names_file_column_row_and_value():
+    raw = pd.DataFrame({"customer_id": ["M1", "M2"], "time": ["2024-01-01", "2024-01-02"], "action": ["view", "teleport"]})
+    with pytest.raises(DataError) as err:
+        events_from_frame(raw, source="events.csv")
+    message = str(err.value)
+    assert "events.csv" in message and "action" in message and "3" in message and "teleport" in message
+    ok = events_from_frame(raw, source="events.csv", extra_event_types=("teleport",))
+    assert ok.table["event_type"].tolist() == ["view", "teleport"]
+
+
+def test_missing_events_file_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="behaviour events file was not found"):
+        read_events(tmp_path / "nope.csv")
+
+
+def test_birthdays_month_day_or_date_of_birth():
+    by_parts = birthdays_from_frame(pd.DataFrame({"会员编号": ["A", "B", "C"], "生日月份": [2, 12, None],
+                                                  "生日日": [29, 31, None]}), source="b.csv").table
+    assert by_parts["birth_month"].tolist()[:2] == [2, 12] and pd.isna(by_parts["birth_month"].iloc[2])
+    by_date = birthdays_from_frame(pd.DataFrame({"customer_id": ["A"], "出生日期": ["1990-07-15"]}), source="b.csv").table
+    assert (by_date["birth_month"].iloc[0], by_date["birth_day"].iloc[0]) == (7, 15)
+    assert "birth_date" not in by_date  # the year never enters the pipeline
+
+
+@pytest.mark.parametrize("month, day, problem", [(13, 1, "birth month values are impossible"),
+                                                 (4, 31, "birthdays are not real dates")])
+def test_impossible_birthdays(month, day, problem):
+    raw = pd.DataFrame({"customer_id": ["A", "B"], "birth_month": [1, month], "birth_day": [1, day]})
+    with pytest.raises(DataError) as err:
+        birthdays_from_frame(raw, source="b.csv")
+    assert problem in str(err.value) and "b.csv" in str(err.value) and "3" in str(err.value)
+
+
+def test_transactions_keep_discount_and_promotion_columns():
+    raw = pd.DataFrame({"会员编号": ["A", "B"], "下单时间": ["2024-01-01", "2024-01-02"], "实付金额": ["100", "50"],
+                        "优惠金额": ["10", "0"], "促销类型": ["双11", ""]})
+    t = transactions_from_frame(raw, source="tx.csv").transactions
+    assert t["discount"].tolist() == [10.0, 0.0]
+    assert t["promotion"].iloc[0] == "双11" and pd.isna(t["promotion"].iloc[1])
+
+
+def test_a_discount_that_is_not_a_number_names_the_row():
+    raw = pd.DataFrame({"customer_id": ["A", "B"], "date": ["2024-01-01", "2024-01-02"], "amount": [1, 2],
+                        "discount": ["5", "lots"]})
+    with pytest.raises(DataError) as err:
+        transactions_from_frame(raw, source="tx.csv")
+    assert "discount" in str(err.value) and "lots" in str(err.value) and "3" in str(err.value)
+
+
+def test_a_folder_without_events_gets_them_generated_once(tmp_path):
+    from helpers.data.generator import GeneratorConfig, generate, write
+    from helpers.studies.tags.inputs import load_tag_tables
+
+    write(generate(GeneratorConfig(n_customers=150, seed=4)), tmp_path / "core", "csv")
+    cache = tmp_path / "cache"
+    first = load_tag_tables(str(tmp_path / "core"), observation_end="2024-12-31", cache_dir=str(cache))
+    assert first.generated and first.events is not None and "promotion" in first.transactions.transactions
+    assert first.customers_frame()["birth_month"].notna().any()
+    second = load_tag_tables(str(tmp_path / "core"), observation_end="2024-12-31", cache_dir=str(cache))
+    assert second.folder == first.folder and len(list(cache.iterdir())) == 1  # cached, keyed by the core files
+    with pytest.raises(DataError, match="needs a data folder"):
+        load_tag_tables(str(tmp_path / "missing"), observation_end="2024-12-31", cache_dir=str(cache))
