@@ -10,7 +10,6 @@ purchases). Every step is vectorised over customers; loops run over tags, months
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
