@@ -126,3 +126,19 @@ def test_duckdb_load_gives_customer_days_and_the_same_counts(kwargs):
     assert sum(d.count for d in ours.report.dropped) == sum(d.count for d in full.report.dropped)
     assert ours.report.ignored_columns == full.report.ignored_columns
     assert ours.columns == full.columns
+
+
+def test_columns_keeps_only_the_asked_optional_columns():
+    full, _ = read_table(NEWRETAIL)
+    ours = engines.load_transactions(NEWRETAIL, columns=("channel",))
+    from helpers.data.loading import transactions_from_frame
+
+    theirs = transactions_from_frame(full[["customer_id", "timestamp", "channel", "amount"]], source=str(NEWRETAIL))
+    pd.testing.assert_frame_equal(ours.transactions, theirs.transactions)
+    assert list(ours.transactions.columns) == ["customer_id", "timestamp", "amount", "channel"]
+    assert ours.report.rows_read == theirs.report.rows_read
+    assert ours.report.duplicate_rows == theirs.report.duplicate_rows
+    assert set(ours.report.ignored_columns) == set(full.columns) - {"customer_id", "timestamp", "channel", "amount"}
+    # A column map naming a left-out optional column is fine.
+    mapped = engines.load_transactions(NEWRETAIL, {"store": "store", "customer_id": "customer_id"}, columns=())
+    pd.testing.assert_frame_equal(mapped.transactions, ours.transactions.drop(columns="channel"))

@@ -16,7 +16,7 @@ import codecs
 import csv
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +41,12 @@ def read_mapped_columns(
     column_map: Mapping[str, str] | None = None,
     *,
     encoding: str | None = None,
+    columns: Sequence[str] | None = None,
 ) -> MappedColumns | None:
     """The mapped columns of a UTF-8 CSV/TSV/TXT file read by pyarrow, or ``None`` when the
     file needs the general reader (other encodings, whitespace-delimited files, quoted
-    headers, rows of the wrong length, blank lines, missing or ambiguous columns, ...)."""
+    headers, rows of the wrong length, missing or ambiguous columns, ...). ``columns``
+    (canonical names) keeps only those optional columns besides the required ones."""
     try:
         import pyarrow as pa
         import pyarrow.csv as pacsv
@@ -70,6 +72,8 @@ def read_mapped_columns(
         mapping = C.resolve_columns(headers, column_map, file=shown)
     except HelperError:
         return None
+    if columns is not None:  # the required columns and these optional ones
+        mapping = {c: h for c, h in mapping.items() if c in C.REQUIRED or c in columns}
     wanted = list(mapping.values())
     if any(headers.count(h) != 1 for h in wanted):
         return None  # duplicated headers: the general path reports them

@@ -36,7 +36,7 @@ from __future__ import annotations
 import codecs
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -286,6 +286,7 @@ def load_transactions(
     sheet: str | int | None = None,
     engine: str = "auto",
     memory_limit: str | None = None,
+    columns: Sequence[str] | None = None,
 ) -> LoadResult:
     """The notebooks' entry point: a transaction file loaded with the engine
     :func:`choose_engine` picks, as a :class:`helpers.data.loading.LoadResult`.
@@ -297,6 +298,11 @@ def load_transactions(
     - ``"duckdb"``: one row per customer and day (:func:`customer_days`, valid input for
       every summary and for the CLV study); the report counts rows read and kept, customers
       and dates, with the rows the policies removed in one line.
+
+    ``columns`` (canonical names, e.g. ``()`` for a CLV study) keeps only those optional
+    columns besides ``customer_id, timestamp, amount`` when the file is read by pyarrow: the
+    others are never parsed and are listed as ignored columns; duplicate rows are then
+    judged on the kept columns. ``None`` (default) keeps every mapped column.
     """
     source = os.fspath(path) if path is not None else ""
     policies = dict(date_format=date_format, observation_end=observation_end,
@@ -305,10 +311,11 @@ def load_transactions(
         return read_transactions(path, column_map, encoding=encoding, sheet=sheet, **policies)
     if choose_engine(source, engine) == "duckdb":
         return _duck_load(source, column_map, encoding, memory_limit, **policies)
-    fast = read_mapped_columns(source, column_map, encoding=encoding)
+    fast = read_mapped_columns(source, column_map, encoding=encoding, columns=columns)
     if fast is None:
         return read_transactions(source, column_map, encoding=encoding, **policies)
-    result = transactions_from_frame(fast.frame, column_map, source=source, **policies)
+    kept_map = None if column_map is None else {c: h for c, h in column_map.items() if h in fast.frame.columns}
+    result = transactions_from_frame(fast.frame, kept_map or None, source=source, **policies)
     ignored = [h for h in fast.headers if h not in result.columns.values()]
     return replace(result, report=replace(result.report, ignored_columns=ignored), encoding=fast.encoding)
 
