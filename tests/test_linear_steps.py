@@ -88,3 +88,15 @@ def test_cumulative_repeat_curve_is_order_free():
     _, repeat = _reference_repeat_days(tx, CALIBRATION_END, OBSERVATION_END)
     assert a["actual"].iloc[0] == np.searchsorted(repeat, a["date"].iloc[0].to_datetime64(), side="right")
     assert isinstance(model, la.FittedModel) or model is not None
+
+
+@pytest.mark.parametrize("high", [1, 300, 70_000, 2**40, 2**62])
+def test_stable_order_is_numpys_stable_argsort(high):
+    from helpers.models.summary import stable_order
+
+    rng = np.random.default_rng(high % 1000)
+    key = rng.integers(0, high, 50_000, dtype=np.int64)
+    np.testing.assert_array_equal(stable_order(key), np.argsort(key, kind="stable"))
+    np.testing.assert_array_equal(stable_order(key[:0]), np.argsort(key[:0], kind="stable"))
+    signed = key - high // 2
+    np.testing.assert_array_equal(stable_order(signed), np.argsort(signed, kind="stable"))

@@ -157,7 +157,7 @@ def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _
     first_day = day_number.min()
     key = codes * (int(day_number.max() - first_day) + 1) + (day_number - first_day)
     if not np.all(key[1:] >= key[:-1]):
-        order = np.argsort(key, kind="stable")
+        order = stable_order(key)
         codes, days, amounts, key = codes[order], days[order], amounts[order], key[order]
     new_pair = np.empty(len(codes), dtype=bool)
     new_pair[0] = True
@@ -174,6 +174,23 @@ def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _
         amount=np.add.reduceat(amounts, pair_start),
         start=np.flatnonzero(new_customer),
     )
+
+
+def stable_order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` for non-negative integer keys, as a least-significant-
+    digit radix sort on 16-bit digits (numpy sorts 16-bit integers by counting, in linear
+    time): the same permutation, in a few linear passes instead of a comparison sort."""
+    key = np.asarray(key)
+    if len(key) == 0 or key.min() < 0:
+        return np.argsort(key, kind="stable")
+    top = int(key.max())
+    order = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
+    shift = 16
+    while top >> shift:
+        digit = ((key[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+    return order
 
 
 def _positions(mask: np.ndarray, limit: int = 5) -> str:
