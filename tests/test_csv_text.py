@@ -30,7 +30,7 @@ def _values() -> np.ndarray:
 
 def test_format_g_equals_python_percent_format():
     values = _values()
-    expected = ["" if np.isnan(v) else "%.6g" % v for v in values]
+    expected = ["" if np.isnan(v) else "%.6g" % v for v in values]  # noqa: UP031 - the reference
     assert format_g(values).to_pylist() == expected
 
 

@@ -305,8 +305,8 @@ def load_transactions(
     judged on the kept columns. ``None`` (default) keeps every mapped column.
     """
     source = os.fspath(path) if path is not None else ""
-    policies = dict(date_format=date_format, observation_end=observation_end,
-                    returns_policy=returns_policy, future_dates=future_dates)
+    policies = {"date_format": date_format, "observation_end": observation_end,
+                "returns_policy": returns_policy, "future_dates": future_dates}
     if not str(source).strip() or sheet is not None:
         return read_transactions(path, column_map, encoding=encoding, sheet=sheet, **policies)
     if choose_engine(source, engine) == "duckdb":

@@ -96,7 +96,7 @@ def format_g(values: np.ndarray):
         spelled[sci] = body
     for j in np.flatnonzero(~sci):  # NaN, inf, ties, extreme exponents: few
         value = v[other[j]]
-        spelled[j] = "" if np.isnan(value) else "%.6g" % value
+        spelled[j] = "" if np.isnan(value) else "%.6g" % value  # noqa: UP031 - the format to match
     mask = np.zeros(len(v), dtype=bool)
     mask[other] = True
     return pc.replace_with_mask(text, pa.array(mask), pa.array(spelled.tolist(), type=pa.string()))
