@@ -375,12 +375,13 @@ def case_summary_order(which: str, n: int, order: str, ids: str) -> dict:
 
 
 def case_linear(n_customers: int) -> dict:
-    """Seconds of each study step on the first ``n_customers`` generated customers (rows shuffled)."""
+    """Seconds of each study step on the first ``n_customers`` generated customers (rows shuffled),
+    ids factorised once first as :func:`helpers.studies.clv.study.run_clv_study` does."""
     import numpy as np
     import pyarrow.compute as pc
 
     from helpers.models import lifetimes_adapter as la
-    from helpers.models.summary import calibration_holdout_summary, customer_summary
+    from helpers.models.summary import calibration_holdout_summary, customer_summary, with_id_codes
     from helpers.studies.clv import analysis as clv
 
     table = purchases(purchases_count())
@@ -389,6 +390,9 @@ def case_linear(n_customers: int) -> dict:
     tx = table.filter(pc.is_in(ids, value_set=first)).to_pandas()
     tx = tx.iloc[np.random.default_rng(SEED).permutation(len(tx))].reset_index(drop=True)
     steps = {}
+    with Timer() as t:  # as run_clv_study does: factorise the ids once, then work on integer codes
+        tx, _ = with_id_codes(tx)
+    steps["with_id_codes"] = t.seconds
     with Timer() as t:
         summary = customer_summary(tx, OBSERVATION_END, "W")
     steps["customer_summary"] = t.seconds

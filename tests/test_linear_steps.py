@@ -100,3 +100,18 @@ def test_stable_order_is_numpys_stable_argsort(high):
     np.testing.assert_array_equal(stable_order(key[:0]), np.argsort(key[:0], kind="stable"))
     signed = key - high // 2
     np.testing.assert_array_equal(stable_order(signed), np.argsort(signed, kind="stable"))
+
+
+def test_summaries_on_id_codes_equal_summaries_on_ids():
+    from helpers.models.summary import customer_summary, restore_ids, with_id_codes
+
+    tx = read_transactions(NEWRETAIL).transactions.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    coded, ids = with_id_codes(tx)
+    assert np.issubdtype(coded["customer_id"].dtype, np.integer)
+    pd.testing.assert_frame_equal(restore_ids(customer_summary(coded, "2024-12-31", "W"), ids),
+                                  customer_summary(tx, "2024-12-31", "W"))
+    pd.testing.assert_frame_equal(
+        restore_ids(calibration_holdout_summary(coded, "2024-06-30", "2024-12-31", "W"), ids),
+        calibration_holdout_summary(tx, "2024-06-30", "2024-12-31", "W"))
+    np.testing.assert_array_equal(first_and_repeat_days(coded, "2024-06-30", "2024-12-31")[1],
+                                  first_and_repeat_days(tx, "2024-06-30", "2024-12-31")[1])

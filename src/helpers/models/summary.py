@@ -193,6 +193,27 @@ def stable_order(key: np.ndarray) -> np.ndarray:
     return order
 
 
+def with_id_codes(transactions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The transactions with ``customer_id`` replaced by integer codes in sorted-id order,
+    and the sorted distinct ids (``ids[code]`` is the original id).
+
+    Factorise once, then run every summary on the codes: they group and sort as the ids do,
+    so summaries of the coded frame equal those of the original once their index is mapped
+    back with :func:`restore_ids`, without hashing the id text again for each step."""
+    _require_columns(transactions)
+    codes, ids = _sorted_codes(transactions[CUSTOMER_ID])
+    if len(codes) and codes.min() < 0:
+        return transactions, np.array([], dtype=object)  # missing ids: the summaries report them
+    return transactions.assign(**{CUSTOMER_ID: codes}), np.asarray(ids)
+
+
+def restore_ids(frame: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """``frame`` (indexed by the codes of :func:`with_id_codes`) indexed by the original ids."""
+    if len(ids) == 0:
+        return frame
+    return frame.set_axis(pd.Index(ids[frame.index.to_numpy()], name=frame.index.name), axis=0)
+
+
 def _positions(mask: np.ndarray, limit: int = 5) -> str:
     """0-based positions of the first rows in ``mask``."""
     return ", ".join(str(i) for i in np.flatnonzero(mask)[:limit])
