@@ -68,10 +68,13 @@ ENGINES: tuple[str, ...] = ("auto", "pandas", "duckdb")
 #: ``engine="auto"`` picks DuckDB when the estimated pandas footprint of the input exceeds
 #: this share of the memory available now (pandas needs room for copies while parsing).
 AUTO_MEMORY_SHARE = 0.25
-#: Bytes of pandas memory per byte on disk, measured on the generator's transaction table:
-#: the loader reads CSV cells as text (about 4x the file) and every Parquet column
-#: (Parquet compresses about 5-8x, then text columns expand as Python-visible strings).
-MEMORY_PER_DISK_BYTE: dict[str, float] = {"csv": 4.0, "parquet": 25.0}
+#: Peak bytes of memory per byte on disk when pandas loads and validates the input. CSV:
+#: measured by ``benchmarks/run.py`` (case ``read_validate_csv_10M``): 10M purchase lines,
+#: 423 MB of CSV, peaked at 3.25 GB through :func:`load_transactions` (pyarrow reader and
+#: validation) = 7.7x; the generator's 1M-customer CSV with all eight mapped columns, 645 MB,
+#: peaked at 3.4 GB (5.2x). The former estimate (4x) was half the real peak. Parquet
+#: compresses about 5-8x, then text columns expand as Python-visible strings.
+MEMORY_PER_DISK_BYTE: dict[str, float] = {"csv": 7.7, "parquet": 25.0}
 
 #: Up to this many distinct text values of a date or amount column are parsed by the
 #: pandas loader's own parser (identical results); above it DuckDB parses them natively.
@@ -151,7 +154,7 @@ def choose_engine(path: str | os.PathLike[str], engine: str = "auto") -> str:
 
     ``"auto"`` chooses DuckDB when :func:`estimated_pandas_bytes` exceeds
     :data:`AUTO_MEMORY_SHARE` x :func:`available_memory_bytes` (on a 24 GB machine with
-    20 GB free: CSV files above about 1.2 GB, Parquet above about 200 MB). Excel files and
+    20 GB free: CSV files above about 650 MB, Parquet above about 200 MB). Excel files and
     the embedded ``cdnow:`` data always go to pandas.
     """
     if engine not in ENGINES:
