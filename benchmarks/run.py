@@ -271,6 +271,147 @@ def case_site_build(force: bool = True) -> dict:
     return {"seconds": t.seconds, "returncode": done.returncode, "forced": force, "stderr_tail": done.stderr[-2000:]}
 
 
+# --------------------------------------------------------------------------- issue 17 cases
+
+NOTEBOOK_CSV = DATA / "csv1m" / "transactions.csv"  # 1M customers, as the generator's CLI writes it
+NOTEBOOK_PARAMS = {"calibration_end": "2024-06-30", "observation_end": "2024-12-31", "currency": "¥"}
+
+
+def notebook_csv() -> Path:
+    """The 1M-customer transaction CSV exactly as ``python -m helpers.data.generator`` writes it."""
+    if not NOTEBOOK_CSV.exists():
+        subprocess.run([sys.executable, "-m", "helpers.data.generator", "--customers", "1000000", "--seed", str(SEED),
+                        "--out", str(NOTEBOOK_CSV.parent), "--format", "csv", "--quiet"], check=True, cwd=ROOT)
+    return NOTEBOOK_CSV
+
+
+def case_notebook(name: str) -> dict:
+    """``papermill notebooks/<name>.ipynb`` on the 1M-customer CSV: wall time, peak memory of
+    the kernel, and the time of every code cell (papermill records it) as the step breakdown."""
+    import nbformat
+    import papermill
+
+    data = notebook_csv()
+    out_dir = DATA / f"nb_{name}"
+    executed = DATA / f"nb_{name}.ipynb"
+    with Timer() as t:
+        papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(executed), cwd=str(ROOT),
+                                   parameters={"data_path": str(data), "output_dir": str(out_dir), **NOTEBOOK_PARAMS},
+                                   progress_bar=False, log_output=False)
+    nb = nbformat.read(executed, as_version=4)
+    steps = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        seconds = cell.metadata.get("papermill", {}).get("duration") or 0.0
+        lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "from ", "import "))]
+        steps.append({"cell": (lines[0] if lines else cell.source.splitlines()[0] if cell.source else "")[:70],
+                      "seconds": float(seconds)})
+    kernel_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": t.seconds, "peak_rss_mb": max(kernel_peak, peak_rss_mb()), "input_mb": data.stat().st_size / 1e6,
+            "steps": steps}
+
+
+def csv_10m() -> Path:
+    """10M purchase lines as a CSV with text timestamps (``YYYY-MM-DD HH:MM:SS``), for read + validate."""
+    path = DATA / "purchases_10000000_text.csv"
+    if not path.exists():
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+
+        table = purchases(10_000_000)
+        stamps = pc.strftime(table["timestamp"], format="%Y-%m-%d %H:%M:%S")
+        table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", stamps)
+        pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
+    return path
+
+
+def case_read_validate(engine: str) -> dict:
+    """``helpers.models.engines.load_transactions`` (the notebooks' entry point) on a 10M-row CSV."""
+    from helpers.models.engines import choose_engine, estimated_pandas_bytes, load_transactions
+
+    path = csv_10m()
+    with Timer() as t:
+        loaded = load_transactions(path, observation_end=OBSERVATION_END, engine=engine)
+    return {"seconds": t.seconds, "peak_rss_mb": peak_rss_mb(), "input_mb": path.stat().st_size / 1e6,
+            "engine": choose_engine(path, engine), "estimated_pandas_mb": estimated_pandas_bytes(path) / 1e6,
+            "rows_read": loaded.report.rows_read, "rows_kept": loaded.report.rows_kept}
+
+
+def _shuffled(n: int, ids: str):
+    """``n`` purchase lines in random row order; ``ids="int"``: integer codes as read (factorised once)."""
+    import numpy as np
+
+    tx = purchases(n).to_pandas()
+    if ids == "int":
+        tx["customer_id"] = tx["customer_id"].factorize(sort=True)[0]
+    return tx.iloc[np.random.default_rng(SEED).permutation(len(tx))].reset_index(drop=True)
+
+
+def case_summary_order(which: str, n: int, order: str, ids: str) -> dict:
+    """Summary of ``n`` rows, ``order`` "sorted" (as generated) or "shuffled", ids as text or integer codes."""
+    import pandas as pd
+
+    if order == "shuffled":
+        tx = _shuffled(n, ids)
+    else:
+        tx = purchases(n).to_pandas()
+        if ids == "int":
+            tx["customer_id"] = tx["customer_id"].factorize(sort=True)[0]
+    with Timer() as t:
+        if which == "helper":
+            from helpers.models.summary import customer_summary
+
+            out = customer_summary(tx)
+        else:
+            from lifetimes.utils import summary_data_from_transaction_data
+
+            out = summary_data_from_transaction_data(tx, "customer_id", "timestamp", "amount", freq="D")
+    out = out.sort_index()
+    out.index = pd.Index(out.index.astype(str), name="customer_id")
+    out.to_parquet(DATA / f"out_summary_{which}_{order}_{ids}_{n}.parquet")
+    return {"seconds": t.seconds, "peak_rss_mb": peak_rss_mb(), "customers": len(out)}
+
+
+def case_linear(n_customers: int) -> dict:
+    """Seconds of each study step on the first ``n_customers`` generated customers (rows shuffled),
+    ids factorised once first as :func:`helpers.studies.clv.study.run_clv_study` does."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from helpers.models import lifetimes_adapter as la
+    from helpers.models.summary import calibration_holdout_summary, customer_summary, with_id_codes
+    from helpers.studies.clv import analysis as clv
+
+    table = purchases(purchases_count())
+    ids = table["customer_id"]
+    first = pc.unique(ids).slice(0, n_customers)
+    tx = table.filter(pc.is_in(ids, value_set=first)).to_pandas()
+    tx = tx.iloc[np.random.default_rng(SEED).permutation(len(tx))].reset_index(drop=True)
+    steps = {}
+    with Timer() as t:  # as run_clv_study does: factorise the ids once, then work on integer codes
+        tx, _ = with_id_codes(tx)
+    steps["with_id_codes"] = t.seconds
+    with Timer() as t:
+        summary = customer_summary(tx, OBSERVATION_END, "W")
+    steps["customer_summary"] = t.seconds
+    with Timer() as t:
+        cal = calibration_holdout_summary(tx, "2024-06-30", OBSERVATION_END, "W")
+    steps["calibration_holdout_summary"] = t.seconds
+    with Timer() as t:
+        model = clv.fit_purchase_model(cal, "bgnbd", suffix="_cal")
+    steps["fit_purchase_model"] = t.seconds
+    with Timer() as t:
+        clv.cumulative_repeat_transactions(model, tx, "2024-06-30", OBSERVATION_END, "W")
+    steps["cumulative_repeat_transactions"] = t.seconds
+    with Timer() as t:
+        spend = la.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    steps["fit_gamma_gamma"] = t.seconds
+    return {"customers": len(summary), "rows": len(tx), "steps": steps, "seconds": sum(steps.values()),
+            "peak_rss_mb": peak_rss_mb(), "spend_params": spend.params}
+
+
 CASES = {
     "summary_helper_1M": lambda: case_summary_helper(1_000_000),
     "summary_lifetimes_1M": lambda: case_summary_lifetimes(1_000_000),
@@ -289,6 +430,19 @@ CASES = {
     "clv_helper_1M": lambda: case_clv("helper", 1_000_000),
     "clv_lifetimes_1M": lambda: case_clv("lifetimes", 1_000_000),
     "loyalty_sim": case_loyalty,
+    "read_validate_csv_10M": lambda: case_read_validate("auto"),
+    "read_validate_csv_10M_duckdb": lambda: case_read_validate("duckdb"),
+    "summary_order_helper_sorted_int_10M": lambda: case_summary_order("helper", 10_000_000, "sorted", "int"),
+    "summary_order_helper_shuffled_int_10M": lambda: case_summary_order("helper", 10_000_000, "shuffled", "int"),
+    "summary_order_helper_shuffled_text_10M": lambda: case_summary_order("helper", 10_000_000, "shuffled", "text"),
+    "summary_order_lifetimes_sorted_int_10M": lambda: case_summary_order("lifetimes", 10_000_000, "sorted", "int"),
+    "summary_order_lifetimes_shuffled_int_10M": lambda: case_summary_order("lifetimes", 10_000_000, "shuffled", "int"),
+    "summary_order_lifetimes_shuffled_text_10M": lambda: case_summary_order("lifetimes", 10_000_000, "shuffled", "text"),
+    "linear_100k": lambda: case_linear(100_000),
+    "linear_1M": lambda: case_linear(1_000_000),
+    "linear_1.5M": lambda: case_linear(1_500_000),
+    "notebook_clv_1M": lambda: case_notebook("clv"),
+    "notebook_segments_1M": lambda: case_notebook("segments"),
     "site_build": case_site_build,
     "site_build_cached": lambda: case_site_build(force=False),
 }
@@ -333,6 +487,11 @@ def compare_outputs(results: dict) -> None:
         ref = DATA / "out_summary_helper_10000000.parquet"
         if ref.exists():
             results.setdefault("checks", {})[out.stem.replace("out_", "") + "_vs_helper"] = same(out, ref)
+    for order, ids in (("shuffled", "int"), ("shuffled", "text"), ("sorted", "int")):
+        a = DATA / f"out_summary_helper_{order}_{ids}_10000000.parquet"
+        b = DATA / f"out_summary_lifetimes_{order}_{ids}_10000000.parquet"
+        if a.exists() and b.exists():
+            results.setdefault("checks", {})[f"summary_{order}_{ids}_10M"] = same(a, b)
     for variant in ("helper",):
         a, b = DATA / f"out_clv_{variant}_1000000.npy", DATA / "out_clv_lifetimes_1000000.npy"
         if a.exists() and b.exists():
@@ -443,6 +602,7 @@ def markdown(results: dict) -> str:
             row(f"Default site build end to end, warm environment, {text}", _fmt(site.get("seconds")), "–", None,
                 "< 90 s", site.get("returncode") == 0 and site["seconds"] < 90)
 
+    issue17 = issue17_markdown(results)
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
     return "\n".join([
         "# Benchmark results",
@@ -459,9 +619,83 @@ def markdown(results: dict) -> str:
         "| --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
+        *issue17,
+        "",
         _load_note(results),
         "",
     ])
+
+
+def issue17_markdown(results: dict) -> list[str]:
+    """Issue 17 ("fast where users wait"): every target against its measured figure."""
+    c = results["cases"]
+    checks = results.get("checks", {})
+    rows = ["## Issue 17: the path users wait for", "",
+            "| Target | Measured | Target figure | Met |", "| --- | --- | --- | --- |"]
+
+    def row(what, measured, target, met):
+        rows.append(f"| {what} | {measured} | {target} | {({True: 'yes', False: '**no**', None: '–'})[met]} |")
+
+    def gb(mb):
+        return _fmt(mb / 1024, "GB") if mb else "–"
+
+    for name, label in (("notebook_clv_1M", "CLV"), ("notebook_segments_1M", "Segments")):
+        case = c.get(name)
+        if not case or "seconds" not in case:
+            row(f"{label} notebook end to end, 1M customers (CSV as generated)", "not run", "< 30 s, < 2 GB", None)
+            continue
+        row(f"{label} notebook end to end, 1M customers (papermill, CSV as generated, {case['input_mb']:,.0f} MB)",
+            f"{_fmt(case['seconds'])}, peak {gb(case['peak_rss_mb'])}", "< 30 s, < 2 GB",
+            case["seconds"] < 30 and case["peak_rss_mb"] < 2048)
+    row("10M-customer study end to end (about 70M rows, Parquet folder)", "not run (no 10M-customer data "
+        "generated on this shared machine in this run)", "runs; wall time and peak reported", False)
+    for name, label in (("read_validate_csv_10M", "automatic engine choice"), ("read_validate_csv_10M_duckdb", "DuckDB")):
+        case = c.get(name)
+        if case and "seconds" in case:
+            row(f"Read and validate a 10M-row CSV ({case['input_mb']:,.0f} MB), `engines.load_transactions`, "
+                f"{label} (chose {case['engine']}; pandas estimate {case['estimated_pandas_mb'] / 1024:,.1f} GB)",
+                f"{_fmt(case['seconds'])}, peak {gb(case['peak_rss_mb'])}", "< 10 s, < 1.5 GB",
+                case["seconds"] < 10 and case["peak_rss_mb"] < 1536)
+    for order, ids, ref, target in (
+        ("shuffled", "int", "summary_order_lifetimes_shuffled_int_10M", 15),
+        ("shuffled", "text", "summary_order_lifetimes_shuffled_text_10M", 15),
+        ("sorted", "int", "summary_order_lifetimes_sorted_int_10M", 25),
+    ):
+        ours, theirs = c.get(f"summary_order_helper_{order}_{ids}_10M", {}), c.get(ref, {})
+        if "seconds" in ours and "seconds" in theirs:
+            speed = theirs["seconds"] / ours["seconds"]
+            check = checks.get(f"summary_{order}_{ids}_10M", {})
+            row(f"Summary, 10M rows, {order} rows, ids as {'integer codes' if ids == 'int' else 'text'} "
+                f"(identical frequency/recency/T: {check.get('identical_frequency_recency_T', '–')}; "
+                f"monetary max rel. diff {_sci(check.get('max_rel_diff_monetary_value'))})",
+                f"{_fmt(ours['seconds'])} vs lifetimes {_fmt(theirs['seconds'])} = {speed:,.1f}x",
+                f"≥ {target}x", speed >= target)
+    if "summary_helper_10M" in c and "summary_lifetimes_10M" in c:
+        speed = c["summary_lifetimes_10M"]["seconds"] / c["summary_helper_10M"]["seconds"]
+        row(f"Summary, 10M rows, sorted rows, ids as text (table above, run {c['summary_helper_10M'].get('started', '?')})",
+            f"{speed:,.1f}x", "≥ 25x", speed >= 25)
+    linear = [(n, c[f"linear_{n}"]) for n in ("100k", "1M", "1.5M") if "steps" in c.get(f"linear_{n}", {})]
+    if linear:
+        step_names = list(linear[0][1]["steps"])
+        for step in step_names:
+            per = [(n, case["steps"][step] / case["customers"] * 1e6) for n, case in linear]
+            spread = max(v for _, v in per) / max(min(v for _, v in per), 1e-12)
+            met = spread <= 1.3 if len(per) > 1 else None
+            row(f"Linear: `{step}`, µs per customer at " + ", ".join(n for n, _ in per) + " customers (rows shuffled)",
+                ", ".join(f"{v:,.2f}" for _, v in per) + f" (max/min {spread:.2f}; 10M not run)",
+                "flat within 30%", met)
+    site = c.get("site_build", {})
+    if site:
+        row("Default site build, cold, 2 cores (not re-run here: one site build per developer)",
+            _fmt(site.get("seconds")) + f" (run {site.get('started', '?')})", "< 2 min", site.get("seconds", 999) < 120)
+    for name, label in (("notebook_clv_1M", "CLV"), ("notebook_segments_1M", "Segments")):
+        case = c.get(name)
+        if case and case.get("steps"):
+            rows += ["", f"**{label} notebook at 1M customers, per step** (papermill's time per code cell; the "
+                     "five slowest first):", "", "| Step (first line of the cell) | Seconds |", "| --- | --- |"]
+            for step in sorted(case["steps"], key=lambda s: -s["seconds"])[:5]:
+                rows.append(f"| `{step['cell'].replace('|', '/')}` | {step['seconds']:,.1f} |")
+    return rows
 
 
 def _load_note(results: dict) -> str:

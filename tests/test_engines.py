@@ -210,10 +210,14 @@ def test_auto_engine_by_size_against_available_memory(tmp_path, monkeypatch):
     size = path.stat().st_size
     monkeypatch.setattr(engines, "available_memory_bytes", lambda: 10**12)
     assert choose_engine(path) == "pandas"
-    # estimated pandas footprint = 4 x CSV size; DuckDB once that exceeds 25% of free memory
-    monkeypatch.setattr(engines, "available_memory_bytes", lambda: int(4 * size / engines.AUTO_MEMORY_SHARE) - 1)
+    # estimated pandas footprint = measured factor x CSV size; DuckDB once that exceeds 25% of free memory
+    factor = engines.MEMORY_PER_DISK_BYTE["csv"]
+    assert choose_engine(path) == "pandas"
+    monkeypatch.setattr(engines, "available_memory_bytes",
+                        lambda: int(int(factor * size) / engines.AUTO_MEMORY_SHARE) - 1)
     assert choose_engine(path) == "duckdb"
-    monkeypatch.setattr(engines, "available_memory_bytes", lambda: int(4 * size / engines.AUTO_MEMORY_SHARE) + 1)
+    monkeypatch.setattr(engines, "available_memory_bytes",
+                        lambda: int(int(factor * size) / engines.AUTO_MEMORY_SHARE) + 1)
     assert choose_engine(path) == "pandas"
     assert choose_engine("cdnow:master") == "pandas"
     assert choose_engine(tmp_path / "book.xlsx") == "pandas"

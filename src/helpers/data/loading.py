@@ -706,16 +706,66 @@ def _naive(parsed: pd.Series) -> pd.Series:
     return parsed
 
 
-def _parse_date_strings(values: pd.Series, date_format: str | None, ctx: _Context) -> pd.Series:
-    """Parse distinct date strings with the first format that reads all of them."""
-    if date_format:
-        return _to_datetime(values, date_format)
-    norm = (
+def _regex_normalise(values: pd.Series) -> pd.Series:
+    """The general clean-up (Python regular expressions, one call per value): Y-M-D with
+    any separator (年/月/日, slashes, dots) to ``Y-M-D``, ``20240105.0`` to ``20240105``,
+    runs of white space to one space."""
+    return (
         values.str.replace(_DATE_PART, r"\1-\2-\3 ", regex=True)
         .str.replace(r"^(\d{8})\.0+$", r"\1", regex=True)
         .str.replace(r"\s+", " ", regex=True)
         .str.strip()
     )
+
+
+#: Shapes whose clean-up is known without the general route, as (RE2 pattern, RE2
+#: replacement) pairs: ASCII digits only and at most one inner space, so
+#: :func:`_regex_normalise` gives exactly the replacement (tests/test_loading.py checks
+#: it value by value). ``$`` in RE2 is the end of the text (no trailing newline).
+_SIMPLE_DATE_SHAPES: tuple[tuple[str, str], ...] = (
+    (r"^([0-9]{8}|[0-9]{14})$", r"\1"),
+    (r"^([0-9]{8})\.0+$", r"\1"),
+    (r"^([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})$", r"\1-\2-\3"),
+    (
+        (
+            r"^([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})[ T]"
+            r"([0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)$"
+        ),
+        r"\1-\2-\3 \4",
+    ),
+)
+
+
+def _normalise_date_strings(values: pd.Series) -> pd.Series:
+    """:func:`_regex_normalise` of every value, vectorised: values in a common shape are
+    rewritten by one pyarrow (RE2) call per shape; only the others take the Python route."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return _regex_normalise(values)
+    arr = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    norm = pa.nulls(len(arr), pa.large_string())
+    todo = pc.is_valid(arr)
+    for pattern, replacement in _SIMPLE_DATE_SHAPES:
+        hit = pc.and_(todo, pc.match_substring_regex(arr, pattern))
+        if not pc.any(hit).as_py():
+            continue
+        rewritten = pc.replace_substring_regex(arr, pattern, replacement)
+        norm = pc.if_else(hit, rewritten, norm)
+        todo = pc.and_(todo, pc.invert(hit))
+    out = pd.Series(norm.to_pandas(), index=values.index, dtype=values.dtype)
+    rest = np.asarray(todo.to_numpy(zero_copy_only=False), dtype=bool)
+    if rest.any():
+        out[rest] = _regex_normalise(values[rest])
+    return out
+
+
+def _parse_date_strings(values: pd.Series, date_format: str | None, ctx: _Context) -> pd.Series:
+    """Parse distinct date strings with the first format that reads all of them."""
+    if date_format:
+        return _to_datetime(values, date_format)
+    norm = _normalise_date_strings(values)
     best = None
     for fmt, guard in _DATE_FORMATS:
         if guard and not norm.str.fullmatch(guard).all():

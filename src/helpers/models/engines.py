@@ -36,9 +36,9 @@ from __future__ import annotations
 import codecs
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +46,14 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import columns as C
+from helpers.data.arrow_csv import read_mapped_columns
+from helpers.data.loading import (
+    DataQualityReport,
+    DroppedRows,
+    LoadResult,
+    read_transactions,
+    transactions_from_frame,
+)
 from helpers.errors import MAX_LISTED, ConfigError, DataError
 from helpers.models.summary import (
     DAYS_PER_UNIT,
@@ -60,10 +68,13 @@ ENGINES: tuple[str, ...] = ("auto", "pandas", "duckdb")
 #: ``engine="auto"`` picks DuckDB when the estimated pandas footprint of the input exceeds
 #: this share of the memory available now (pandas needs room for copies while parsing).
 AUTO_MEMORY_SHARE = 0.25
-#: Bytes of pandas memory per byte on disk, measured on the generator's transaction table:
-#: the loader reads CSV cells as text (about 4x the file) and every Parquet column
-#: (Parquet compresses about 5-8x, then text columns expand as Python-visible strings).
-MEMORY_PER_DISK_BYTE: dict[str, float] = {"csv": 4.0, "parquet": 25.0}
+#: Peak bytes of memory per byte on disk when pandas loads and validates the input. CSV:
+#: measured by ``benchmarks/run.py`` (case ``read_validate_csv_10M``): 10M purchase lines,
+#: 423 MB of CSV, peaked at 3.25 GB through :func:`load_transactions` (pyarrow reader and
+#: validation) = 7.7x; the generator's 1M-customer CSV with all eight mapped columns, 645 MB,
+#: peaked at 3.4 GB (5.2x). The former estimate (4x) was half the real peak. Parquet
+#: compresses about 5-8x, then text columns expand as Python-visible strings.
+MEMORY_PER_DISK_BYTE: dict[str, float] = {"csv": 7.7, "parquet": 25.0}
 
 #: Up to this many distinct text values of a date or amount column are parsed by the
 #: pandas loader's own parser (identical results); above it DuckDB parses them natively.
@@ -143,7 +154,7 @@ def choose_engine(path: str | os.PathLike[str], engine: str = "auto") -> str:
 
     ``"auto"`` chooses DuckDB when :func:`estimated_pandas_bytes` exceeds
     :data:`AUTO_MEMORY_SHARE` x :func:`available_memory_bytes` (on a 24 GB machine with
-    20 GB free: CSV files above about 1.2 GB, Parquet above about 200 MB). Excel files and
+    20 GB free: CSV files above about 650 MB, Parquet above about 200 MB). Excel files and
     the embedded ``cdnow:`` data always go to pandas.
     """
     if engine not in ENGINES:
@@ -266,6 +277,86 @@ def summary_from_file(
     return summary.astype("float64")
 
 
+def load_transactions(
+    path: str | os.PathLike[str],
+    column_map: Mapping[str, str] | None = None,
+    *,
+    encoding: str | None = None,
+    date_format: str | None = None,
+    observation_end: Any = None,
+    returns_policy: str = "net",
+    future_dates: str = "error",
+    sheet: str | int | None = None,
+    engine: str = "auto",
+    memory_limit: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> LoadResult:
+    """The notebooks' entry point: a transaction file loaded with the engine
+    :func:`choose_engine` picks, as a :class:`helpers.data.loading.LoadResult`.
+
+    - ``"pandas"``: exactly :func:`helpers.data.loading.read_transactions` (same frame,
+      report, errors); plain UTF-8 CSV files are read by pyarrow's CSV reader, only the
+      mapped columns (:func:`helpers.data.arrow_csv.read_mapped_columns`), everything
+      else by the loader's own reader.
+    - ``"duckdb"``: one row per customer and day (:func:`customer_days`, valid input for
+      every summary and for the CLV study); the report counts rows read and kept, customers
+      and dates, with the rows the policies removed in one line.
+
+    ``columns`` (canonical names, e.g. ``()`` for a CLV study) keeps only those optional
+    columns besides ``customer_id, timestamp, amount`` when the file is read by pyarrow: the
+    others are never parsed and are listed as ignored columns; duplicate rows are then
+    judged on the kept columns. ``None`` (default) keeps every mapped column.
+    """
+    source = os.fspath(path) if path is not None else ""
+    policies = {"date_format": date_format, "observation_end": observation_end,
+                "returns_policy": returns_policy, "future_dates": future_dates}
+    if not str(source).strip() or sheet is not None:
+        return read_transactions(path, column_map, encoding=encoding, sheet=sheet, **policies)
+    if choose_engine(source, engine) == "duckdb":
+        return _duck_load(source, column_map, encoding, memory_limit, **policies)
+    fast = read_mapped_columns(source, column_map, encoding=encoding, columns=columns)
+    if fast is None:
+        return read_transactions(source, column_map, encoding=encoding, **policies)
+    kept_map = None if column_map is None else {c: h for c, h in column_map.items() if h in fast.frame.columns}
+    result = transactions_from_frame(fast.frame, kept_map or None, source=source, **policies)
+    ignored = [h for h in fast.headers if h not in result.columns.values()]
+    return replace(result, report=replace(result.report, ignored_columns=ignored), encoding=fast.encoding)
+
+
+def _duck_load(source: str, column_map, encoding, memory_limit, *, date_format, observation_end,
+               returns_policy, future_dates) -> LoadResult:
+    with _duck_source(source, column_map, date_format, observation_end, returns_policy, future_dates,
+                      encoding, memory_limit) as src:
+        frame = src.con.execute(
+            f"SELECT customer_id, CAST(day AS TIMESTAMP) AS timestamp, amount FROM ({src.days_sql}) "
+            "ORDER BY customer_id, day"
+        ).df()
+        kept = src.con.execute(f"SELECT coalesce(sum(n_rows), 0) FROM ({src.days_sql})").fetchone()[0]
+        read, blank = src.con.execute(
+            f"SELECT count(*), count(*) - (SELECT count(*) FROM src) FROM {src.reader_sql}"
+        ).fetchone()
+        mapping, headers = src.mapping, src.headers
+    if frame.empty:
+        raise DataError("no rows are left after applying the returns and future-date policies", file=source,
+                        hint="See the report of dropped rows; consider returns_policy or observation_end.")
+    frame[C.TIMESTAMP] = frame[C.TIMESTAMP].astype("datetime64[us]")
+    frame[C.CUSTOMER_ID] = frame[C.CUSTOMER_ID].astype(str)
+    dropped = []
+    if blank:
+        dropped.append(DroppedRows("empty rows", int(blank), [], "empty"))
+    removed = int(read) - int(blank) - int(kept)
+    if removed:
+        dropped.append(DroppedRows("rows removed by the observation end and returns policy (DuckDB)", removed,
+                                   [], "policies"))
+    report = DataQualityReport(
+        rows_read=int(read), rows_kept=int(kept), dropped=dropped,
+        customers=int(frame[C.CUSTOMER_ID].nunique()),
+        first_date=frame[C.TIMESTAMP].min(), last_date=frame[C.TIMESTAMP].max(),
+        ignored_columns=[h for h in headers if h not in mapping.values()],
+    )
+    return LoadResult(frame, report, source, None, dict(mapping))
+
+
 # --------------------------------------------------------------------------- pandas engine
 
 
@@ -289,7 +380,10 @@ def _pandas_transactions(path, column_map, date_format, observation_end, returns
 @dataclass
 class _Source:
     con: Any
-    days_sql: str  # SELECT customer_id, day, amount: one row per customer-day
+    days_sql: str  # SELECT customer_id, day, amount, n_rows: one row per customer-day
+    reader_sql: str = ""  # the raw scan of the input
+    mapping: dict[str, str] = field(default_factory=dict)
+    headers: list[str] = field(default_factory=list)
 
 
 def _observation_day(observation_end: Any) -> np.datetime64 | None:
@@ -346,8 +440,9 @@ def _duck_source(path, column_map, date_format, observation_end, returns_policy,
                 con.execute(f"SET memory_limit = {_literal(str(memory_limit))}")
             con.execute("SET TimeZone = 'UTC'")
             reader = _Reader.open(con, p, source, encoding, tmp)
-            yield _Source(con, _build(con, reader, column_map, date_format, observation_end,
-                                      returns_policy, future_dates))
+            days_sql = _build(con, reader, column_map, date_format, observation_end, returns_policy, future_dates)
+            mapping = C.resolve_columns(reader.headers, column_map, file=reader.shown)
+            yield _Source(con, days_sql, reader.sql, mapping, reader.headers)
         except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
             raise DataError(
                 f"DuckDB could not read the input ({type(exc).__name__}: {str(exc).splitlines()[0]})",
@@ -524,7 +619,7 @@ def _build(con, reader: _Reader, column_map, date_format, observation_end, retur
     # 'net': customer-days whose net amount is below zero are dropped (1e-9: sums of cents).
     having = "HAVING sum(amount) >= -1e-9" if returns_policy == "net" else ""
     return (
-        f"SELECT cid AS customer_id, CAST(ts AS DATE) AS day, sum(amount) AS amount "
+        f"SELECT cid AS customer_id, CAST(ts AS DATE) AS day, sum(amount) AS amount, count(*) AS n_rows "
         f"FROM rows_ {filters} GROUP BY cid, CAST(ts AS DATE) {having}"
     )
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.data.columns import CUSTOMER_ID, TIMESTAMP
+from helpers.data.columns import CUSTOMER_ID
 from helpers.errors import ConfigError, HelperError
 from helpers.models import fast_models
 from helpers.models import lifetimes_adapter as la
@@ -22,6 +22,7 @@ from helpers.models.summary import (
     DAYS_PER_UNIT,
     _to_day,
     collapse_rfm,
+    first_and_repeat_days,
     normalise_time_unit,
 )
 
@@ -264,21 +265,14 @@ def cumulative_repeat_transactions(
     unit_days = DAYS_PER_UNIT[normalise_time_unit(time_unit)]
     cal_end = _to_day(calibration_end, "calibration_end")
     obs_end = _to_day(observation_end, "observation_end")
-    days = transactions[TIMESTAMP].to_numpy(dtype="datetime64[D]")
-    ids = transactions[CUSTOMER_ID].to_numpy()
-    pairs = pd.DataFrame({"id": ids, "day": days}).drop_duplicates()
-    pairs = pairs[pairs["day"] <= obs_end]
-    first = pairs.groupby("id")["day"].transform("min")
-    cohort = first <= cal_end
-    pairs, first = pairs[cohort], first[cohort]
-    start = first.min()
+    # One pass over the customer-days (integer customer codes): linear in the data.
+    first_purchase, repeat_days = first_and_repeat_days(transactions, cal_end, obs_end)
+    start = first_purchase.min()
     n_steps = int(((obs_end - start) / np.timedelta64(1, "D")) // unit_days)
     step_end = start + np.round(np.arange(1, n_steps + 1) * unit_days).astype("timedelta64[D]")
 
-    repeat_days = np.sort(pairs.loc[pairs["day"] > first, "day"].to_numpy(dtype="datetime64[D]"))
     actual = np.searchsorted(repeat_days, step_end, side="right")
 
-    first_purchase = pairs.groupby("id")["day"].min().to_numpy(dtype="datetime64[D]")
     first_days, n_customers = np.unique(first_purchase, return_counts=True)
     # age (in time units) of each first-day group at the end of each step, floored at 0
     ages = np.maximum((step_end[None, :] - first_days[:, None]) / np.timedelta64(1, "D"), 0)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,12 @@ from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.files import write_text_atomic
 from helpers.models import lifetimes_adapter as la
+from helpers.report.csv_text import frame_to_csv
 from helpers.studies.clv.analysis import ClvSettings, share_of_value_in_top
 from helpers.studies.clv.narrative import lapsed_mask
 
 CLV_CSV = "customer_clv.csv"
+CLV_PARQUET = "customer_clv.parquet"
 METRICS_JSON = "clv_metrics.json"
 
 #: Columns of the per-customer export, in order (the id column comes first).
@@ -124,11 +128,28 @@ def write_outputs(
     allow_raw_ids: bool = False,
     id_key: str | None = None,
 ) -> dict[str, Path]:
-    """Write the per-customer CSV and the metrics JSON; return their paths."""
+    """Write the per-customer table as CSV (six significant digits, for spreadsheets) and
+    as Parquet (full precision, typed, for programs), and the metrics JSON; return their
+    paths. Both tables hold the same rows and the same (pseudonymised) ids."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = folder / CLV_CSV, folder / METRICS_JSON
+    csv_path, json_path, parquet_path = folder / CLV_CSV, folder / METRICS_JSON, folder / CLV_PARQUET
     exported = export_table(table, allow_raw_ids=allow_raw_ids, id_key=id_key)
-    write_text_atomic(csv_path, exported.to_csv(index=False, float_format="%.6g"))
+    # Same text as exported.to_csv(index=False, float_format="%.6g"), formatted vectorised.
+    write_text_atomic(csv_path, frame_to_csv(exported))
+    _write_parquet_atomic(parquet_path, exported)
     write_text_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False))
-    return {"csv": csv_path, "json": json_path}
+    return {"csv": csv_path, "json": json_path, "parquet": parquet_path}
+
+
+def _write_parquet_atomic(path: Path, frame: pd.DataFrame) -> None:
+    """Parquet via a temporary file in the same folder and ``os.replace`` (as
+    :func:`helpers.files.write_text_atomic` does for text)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

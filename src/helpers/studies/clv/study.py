@@ -14,7 +14,12 @@ import pandas as pd
 from helpers.data.columns import CUSTOMER_ID
 from helpers.errors import DataError
 from helpers.models import lifetimes_adapter as la
-from helpers.models.summary import calibration_holdout_summary, customer_summary
+from helpers.models.summary import (
+    calibration_holdout_summary,
+    customer_summary,
+    restore_ids,
+    with_id_codes,
+)
 from helpers.studies.clv import analysis as clv
 from helpers.studies.clv.exports import headline_metrics
 
@@ -69,12 +74,14 @@ def run_clv_study(
     if transactions.empty:
         raise DataError("there are no transactions to study")
     s = settings
-    cal = calibration_holdout_summary(transactions, s.calibration_end, s.observation_end, s.time_unit)
+    # Ids are factorised once; every step below groups and sorts integer codes.
+    coded, ids = with_id_codes(transactions)
+    cal = restore_ids(calibration_holdout_summary(coded, s.calibration_end, s.observation_end, s.time_unit), ids)
     cal_model = clv.fit_purchase_model(cal, s.model, s.penalizer, suffix="_cal")
     actual = cal["frequency_holdout"].to_numpy()
     predicted = clv.holdout_predictions(cal_model, cal)
 
-    full = customer_summary(transactions, s.observation_end, s.time_unit)
+    full = restore_ids(customer_summary(coded, s.observation_end, s.time_unit), ids)
     purchase_model = clv.fit_purchase_model(full, s.model, s.penalizer)
     independence = clv.spend_independence(full)
     spend_model = la.fit_gamma_gamma(full["frequency"], full["monetary_value"], penalizer=s.penalizer)
@@ -98,7 +105,7 @@ def run_clv_study(
         calibration_model=cal_model,
         period_fit=clv.period_transactions(cal_model, cal),
         cumulative=clv.cumulative_repeat_transactions(
-            cal_model, transactions, s.calibration_end, s.observation_end, s.time_unit
+            cal_model, coded, s.calibration_end, s.observation_end, s.time_unit
         ),
         conditional=clv.conditional_expectations(cal_model, cal),
         holdout_actual=actual,

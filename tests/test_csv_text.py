@@ -1,0 +1,75 @@
+"""Vectorised CSV text equals pandas' to_csv(float_format="%.6g") byte for byte; the CLV
+exports write the same CSV as before plus a full-precision Parquet copy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.report.csv_text import format_g, frame_to_csv
+from helpers.studies.clv import exports
+
+
+def _values() -> np.ndarray:
+    rng = np.random.default_rng(5)
+    edge = [0.0, -0.0, np.nan, np.inf, -np.inf, 0.5, 1.5, 2.5, 1234565.0, 1234575.0, 999999.5, 9999995.0,
+            0.0001, 0.00001, 0.000099999995, 123456789.0, 1e16, 1e22, 1e23, 5e-324, 1.7976931348623157e308,
+            0.000123456, 100000.0, 1e6, 999999.0, 9.9999995, 0.15, 0.25, 0.35, 1.0000005, 12345.65, -7.0,
+            2.0**53, 1 / 3, 2 / 3, 1e-300, -1e-5]
+    return np.concatenate([
+        rng.gamma(1.0, 10.0, 20000),
+        rng.normal(0, 1e-3, 5000),
+        10.0 ** rng.uniform(-15, 15, 20000) * rng.choice([-1, 1], 20000),
+        np.round(rng.gamma(1, 100, 5000), 2),  # cents: many decimal ties in binary
+        np.round(rng.gamma(1, 100, 5000), 6) + 0.0000005,
+        rng.integers(-50, 50, 5000).astype(float),
+        np.array(edge),
+    ])
+
+
+def test_format_g_equals_python_percent_format():
+    values = _values()
+    expected = ["" if np.isnan(v) else "%.6g" % v for v in values]  # noqa: UP031 - the reference
+    assert format_g(values).to_pylist() == expected
+
+
+@pytest.mark.parametrize("n", [0, 1, 1000])
+def test_frame_to_csv_equals_pandas(n):
+    rng = np.random.default_rng(n)
+    values = _values()
+    frame = pd.DataFrame({
+        "customer_id": pd.Series([f"C-{i:012x}" for i in range(n)], dtype=str),
+        "a": values[:n],
+        "b": values[-n:] if n else values[:0],
+        "missing": np.full(n, np.nan),
+        "p": rng.uniform(0, 1, n),
+    })
+    if n > 3:
+        frame.loc[1, "customer_id"] = 'odd, "quoted" id'
+        frame.loc[2, "customer_id"] = "line\nbreak"
+        frame.loc[3, "customer_id"] = "中文编号"
+        frame.loc[4, "customer_id"] = "carriage\rreturn"
+    assert frame_to_csv(frame) == frame.to_csv(index=False, float_format="%.6g")
+
+
+def test_frame_to_csv_leaves_other_types_to_pandas():
+    frame = pd.DataFrame({"id": ["a", "b"], "n": [1, 2], "x": [0.1234567, 2.0]})
+    assert frame_to_csv(frame) == frame.to_csv(index=False, float_format="%.6g")
+
+
+def test_write_outputs_csv_as_before_and_parquet_at_full_precision(tmp_path):
+    rng = np.random.default_rng(9)
+    n = 500
+    table = pd.DataFrame(
+        {c: rng.gamma(1.0, 10.0, n) for c in exports.EXPORT_COLUMNS},
+        index=pd.Index([f"M{i:06d}" for i in range(n)], name="customer_id"),
+    )
+    table["p_alive"] = rng.uniform(0, 1, n) ** 8  # tiny values: scientific notation
+    paths = exports.write_outputs(tmp_path, table, {"customers": n}, id_key="k")
+    expected = exports.export_table(table, id_key="k")
+    assert paths["csv"].read_text(encoding="utf-8") == expected.to_csv(index=False, float_format="%.6g")
+    back = pd.read_parquet(paths["parquet"])
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+    assert back["customer_id"].str.fullmatch(r"C-[0-9a-f]{12}").all()  # pseudonymised, as the CSV
+    assert not list(tmp_path.glob(".*.tmp"))
