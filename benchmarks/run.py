@@ -316,7 +316,6 @@ def csv_10m() -> Path:
     """10M purchase lines as a CSV with text timestamps (``YYYY-MM-DD HH:MM:SS``), for read + validate."""
     path = DATA / "purchases_10000000_text.csv"
     if not path.exists():
-        import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.csv as pacsv
 

@@ -51,7 +51,7 @@ def test_same_cells_on_the_generated_data():
     fast = arrow_csv.read_mapped_columns(NEWRETAIL)
     assert fast is not None and fast.encoding == "utf-8-sig"
     assert list(fast.frame.columns) == ["customer_id", "order_id", "timestamp", "channel", "store",
-                                        "category", "quantity", "amount"]
+                                        "category", "quantity", "amount", "discount"]
     pd.testing.assert_frame_equal(fast.frame, _general(NEWRETAIL, list(fast.frame.columns)))
 
 
