@@ -88,6 +88,9 @@ class FittedModel:
     log_likelihood: float
     n_customers: int
     penalizer: float
+    #: Asymptotic covariance of the log parameters (inverse observed information), in the
+    #: order of ``params``; None where the information matrix could not be inverted.
+    log_covariance: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -102,12 +105,19 @@ class FittedModel:
         return len(self.params) * np.log(self.n_customers) - 2 * self.log_likelihood
 
     def params_table(self) -> pd.DataFrame:
-        """Parameters with standard errors and 95% intervals (normal approximation)."""
+        """Parameters with standard errors and 95% intervals.
+
+        The standard errors come from the curvature of the likelihood in log parameters
+        (se(p) = p x se(log p), see :func:`standard_errors_from_log_hessian`), so the interval
+        is built there too: exp(log p +/- 1.96 se(log p)) = p x exp(+/- 1.96 se(p) / p). A
+        positive parameter gets a positive interval, asymmetric around the estimate.
+        """
         table = pd.DataFrame(
             {"estimate": pd.Series(self.params), "std_error": pd.Series(self.standard_errors)}
         )
-        table["lower_95"] = table["estimate"] - 1.96 * table["std_error"]
-        table["upper_95"] = table["estimate"] + 1.96 * table["std_error"]
+        se_log = table["std_error"] / table["estimate"]
+        table["lower_95"] = table["estimate"] * np.exp(-1.96 * se_log)
+        table["upper_95"] = table["estimate"] * np.exp(1.96 * se_log)
         table.index.name = "parameter"
         return table
 
@@ -154,8 +164,10 @@ def fit_transaction_model(
             raise _fit_error(name, exc) from exc
     params = {k: float(v) for k, v in fitter.params_.items()}
     ll = _transaction_log_likelihood(name, params, f, r, t, w)
-    ses = standard_errors(lambda p: _transaction_log_likelihood(name, p, f, r, t, w), params)
-    return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer)
+    hess = fast_models.numerical_log_hessian(
+        lambda p: _transaction_log_likelihood(name, p, f, r, t, w), params, _HESSIAN_STEP)
+    ses = standard_errors_from_log_hessian(hess, params)
+    return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer, log_covariance(hess))
 
 
 _FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto}
@@ -200,10 +212,13 @@ def _fast_fit(
             raise _fit_error(name, exc) from exc
     params = fit.params
     hessian = fit.log_hessian
-    errors = standard_errors_from_log_hessian(hessian, params) if hessian is not None else standard_errors(
-        fit.loglik, params)
     fitter = _lifetimes_fitter(name, params, f, r, t, w, fit.log_likelihood, hessian)
-    return FittedModel(name, fitter, params, errors, fit.log_likelihood, int(w.sum()), 0.0)
+    if hessian is None:
+        hessian = fast_models.numerical_log_hessian(fit.loglik, params, _HESSIAN_STEP)
+    errors = standard_errors_from_log_hessian(hessian, params)
+    return FittedModel(
+        name, fitter, params, errors, fit.log_likelihood, int(w.sum()), 0.0, log_covariance(hessian)
+    )
 
 
 def _lifetimes_fitter(
@@ -300,6 +315,17 @@ def standard_errors_from_log_hessian(hess: np.ndarray, params: dict[str, float])
     return {n: float(params[n] * se_log[i]) for i, n in enumerate(names)}
 
 
+def log_covariance(hess: np.ndarray) -> np.ndarray | None:
+    """Covariance of the log parameters, inverse of the observed information -H; None if singular
+    or not positive definite (then no draws of the parameters can be made)."""
+    try:
+        cov = np.linalg.inv(-np.asarray(hess, dtype="float64"))
+        np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return None
+    return cov if np.all(np.isfinite(cov)) else None
+
+
 def expected_purchases(model: FittedModel, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
     """Expected repeat purchases in the next ``t`` time units for each customer."""
     f, r, age = _arrays(frequency, recency, T)
@@ -355,8 +381,10 @@ def fit_gamma_gamma(
         values = np.log(np.array(list(p.values())))
         return float(-GammaGammaFitter._negative_log_likelihood(values, f, m, w, 0.0) * w.sum())
 
+    hess = fast_models.numerical_log_hessian(loglik, params, _HESSIAN_STEP)
     return FittedModel(
-        "gamma_gamma", fitter, params, standard_errors(loglik, params), loglik(params), int(w.sum()), penalizer
+        "gamma_gamma", fitter, params, standard_errors_from_log_hessian(hess, params), loglik(params),
+        int(w.sum()), penalizer, log_covariance(hess),
     )
 
 

@@ -257,6 +257,10 @@ def cumulative_repeat_transactions(
 ) -> pd.DataFrame:
     """Cumulative repeat purchase days of the calibration cohort, actual vs model, per time unit.
 
+    Step k covers the first k time units after the cohort's first purchase day; ``date`` is
+    the last day it covers, and the last step ends on ``observation_end`` (CDNOW 1997-01-01 to
+    1998-06-30 is 78 full weeks: 78 steps, the last dated 1998-06-30).
+
     The cohort is every customer whose first purchase is on or before ``calibration_end``;
     the model's curve sums, over that cohort, each customer's unconditional expected
     repeat purchases by their age at each step (Fader, Hardie & Lee 2005, figure 2).
@@ -272,16 +276,21 @@ def cumulative_repeat_transactions(
     cohort = first <= cal_end
     pairs, first = pairs[cohort], first[cohort]
     start = first.min()
-    n_steps = int(((obs_end - start) / np.timedelta64(1, "D")) // unit_days)
-    step_end = start + np.round(np.arange(1, n_steps + 1) * unit_days).astype("timedelta64[D]")
+    # Step k covers the days start .. start + k units - 1 (inclusive); the last step ends on the
+    # observation end, so a period of 78 full weeks has 78 steps and a partial last week counts.
+    span_days = (obs_end - start) / np.timedelta64(1, "D") + 1
+    n_steps = max(int(np.ceil(span_days / unit_days - 1e-9)), 1)
+    boundary = start + np.round(np.arange(1, n_steps + 1) * unit_days).astype("timedelta64[D]")
+    boundary = np.minimum(boundary, obs_end + np.timedelta64(1, "D"))  # exclusive end of each step
+    step_end = boundary - np.timedelta64(1, "D")  # last day each step covers
 
     repeat_days = np.sort(pairs.loc[pairs["day"] > first, "day"].to_numpy(dtype="datetime64[D]"))
-    actual = np.searchsorted(repeat_days, step_end, side="right")
+    actual = np.searchsorted(repeat_days, boundary, side="left")
 
     first_purchase = pairs.groupby("id")["day"].min().to_numpy(dtype="datetime64[D]")
     first_days, n_customers = np.unique(first_purchase, return_counts=True)
-    # age (in time units) of each first-day group at the end of each step, floored at 0
-    ages = np.maximum((step_end[None, :] - first_days[:, None]) / np.timedelta64(1, "D"), 0)
+    # age (in time units) of each first-day group at the end of each step's last day, floored at 0
+    ages = np.maximum((boundary[None, :] - first_days[:, None]) / np.timedelta64(1, "D"), 0)
     ages = ages / unit_days
     unique_ages, inverse = np.unique(ages, return_inverse=True)
     expected = la.population_expected_purchases(model, unique_ages)[inverse].reshape(ages.shape)

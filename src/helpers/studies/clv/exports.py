@@ -43,8 +43,18 @@ def headline_metrics(
     independence: dict,
     data_quality: dict | None = None,
     data_source: str = "",
+    calibration_model: la.FittedModel | None = None,
+    data_start: str = "",
 ) -> dict:
-    """Everything a reader or another program needs from a CLV study, JSON-safe."""
+    """Everything a reader or another program needs from a CLV study, JSON-safe.
+
+    Both fits are exported with the period of data each saw: ``calibration_model`` (first
+    transaction to ``calibration_end``, the fit the holdout checks judge and the one to compare
+    with published parameters) and ``purchase_model`` (refit to ``observation_end``, the one
+    every prediction uses).
+    """
+    full_period = {"start": data_start, "end": str(settings.observation_end)}
+    cal_period = {"start": data_start, "end": str(settings.calibration_end)}
     lapsed = lapsed_mask(table["p_alive"].to_numpy())
     metrics = {
         "package_version": __version__,
@@ -68,8 +78,9 @@ def headline_metrics(
         "expected_spend_mean": float(table["expected_spend"].mean()),
         "lapsed_customers": int(lapsed.sum()),
         "lapsed_share": float(lapsed.mean()),
-        "purchase_model": _model_dict(purchase_model),
-        "spend_model": _model_dict(spend_model),
+        "purchase_model": _model_dict(purchase_model, full_period),
+        "calibration_model": _model_dict(calibration_model, cal_period) if calibration_model is not None else None,
+        "spend_model": _model_dict(spend_model, full_period),
         "spend_independence": independence,
         "holdout": holdout,
         "model_comparison": comparison.to_dict(orient="records"),
@@ -78,9 +89,10 @@ def headline_metrics(
     return _json_safe(metrics)
 
 
-def _model_dict(model: la.FittedModel) -> dict:
+def _model_dict(model: la.FittedModel, period: dict | None = None) -> dict:
     return {
         "name": model.name,
+        "period": period or {},
         "label": model.label,
         "params": model.params,
         "standard_errors": model.standard_errors,

@@ -72,13 +72,14 @@ def period_transactions(table: pd.DataFrame, language: str = "en") -> str:
     )
 
 
-def cumulative(table: pd.DataFrame, language: str = "en") -> str:
-    """Interpretation of the cumulative tracking plot."""
+def cumulative(table: pd.DataFrame, language: str = "en", time_unit: str = "W") -> str:
+    """Interpretation of the cumulative tracking plot, naming the step and date of its last point."""
     last = table.iloc[-1]
     gap = 100 * (last["predicted"] - last["actual"]) / last["actual"] if last["actual"] else float("nan")
     return text(
-        "clv.cumulative", language, predicted=count(last["predicted"]), actual=count(last["actual"]),
-        gap=signed_pct(gap),
+        "clv.cumulative", language, predicted=f"{last['predicted']:,.1f}", actual=count(last["actual"]),
+        gap=signed_pct(gap), step=int(last["step"]), unit=text(f"common.units.{time_unit}", language),
+        date=pd.Timestamp(last["date"]).strftime("%Y-%m-%d"),
     )
 
 

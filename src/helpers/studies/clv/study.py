@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.data.columns import CUSTOMER_ID
+from helpers.data.columns import CUSTOMER_ID, TIMESTAMP
 from helpers.errors import DataError
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import calibration_holdout_summary, customer_summary
@@ -39,6 +39,17 @@ class ClvStudy:
     independence: dict
     table: pd.DataFrame  # per-customer predictions, highest CLV first
     metrics: dict
+    data_start: str = ""  # first transaction day (YYYY-MM-DD): start of both fitting periods
+
+    @property
+    def calibration_period(self) -> tuple[str, str]:
+        """First and last day of the data the calibration fit saw."""
+        return (self.data_start, str(self.settings.calibration_end))
+
+    @property
+    def full_period(self) -> tuple[str, str]:
+        """First and last day of the data the refit (and every prediction) used."""
+        return (self.data_start, str(self.settings.observation_end))
 
 
 def sample_of_customers(transactions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -69,6 +80,7 @@ def run_clv_study(
     if transactions.empty:
         raise DataError("there are no transactions to study")
     s = settings
+    data_start = str(pd.Timestamp(transactions[TIMESTAMP].min()).date())
     cal = calibration_holdout_summary(transactions, s.calibration_end, s.observation_end, s.time_unit)
     cal_model = clv.fit_purchase_model(cal, s.model, s.penalizer, suffix="_cal")
     actual = cal["frequency_holdout"].to_numpy()
@@ -85,6 +97,8 @@ def run_clv_study(
         settings=s,
         table=table,
         purchase_model=purchase_model,
+        calibration_model=cal_model,
+        data_start=data_start,
         spend_model=spend_model,
         holdout=holdout,
         comparison=comparison,
@@ -111,4 +125,5 @@ def run_clv_study(
         independence=independence,
         table=table,
         metrics=metrics,
+        data_start=data_start,
     )

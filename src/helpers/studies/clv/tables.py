@@ -105,12 +105,21 @@ def model_comparison(comparison: pd.DataFrame, language: str = "en") -> Styler:
     return styled(view, {headers[c]: f for c, f in formats.items()})
 
 
-def parameters(models: list, language: str = "en") -> Styler:
-    """Fitted parameters with standard errors for several models."""
+def parameters(models: list, language: str = "en", periods: list | None = None) -> Styler:
+    """Fitted parameters with standard errors and 95% intervals (log scale) for several models.
+
+    ``periods`` gives, for each model, the (first, last) day of the data it was fitted on;
+    the model column then names the period, so a calibration fit and a full-period refit of
+    the same model are never shown under one label.
+    """
     frames = []
-    for model in models:
+    for i, model in enumerate(models):
         table = model.params_table().reset_index()
-        table.insert(0, "model", model.label)
+        label = model.label
+        if periods is not None and periods[i] is not None:
+            start, end = periods[i]
+            label = text("clv.table.fit_period", language, model=model.label, start=start, end=end)
+        table.insert(0, "model", label)
         frames.append(table)
     keys = {"model": "model", "parameter": "parameter", "estimate": "estimate", "std_error": "std_error",
             "lower_95": "low", "upper_95": "high"}
