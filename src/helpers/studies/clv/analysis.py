@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from helpers.data.columns import CUSTOMER_ID, TIMESTAMP
 from helpers.errors import ConfigError, HelperError
 from helpers.models import fast_models
 from helpers.models import lifetimes_adapter as la
-from helpers.models.simulation import expected_count_distribution
+from helpers.models.count_distribution import expected_count_histogram
 from helpers.models.summary import (
     DAYS_PER_UNIT,
     _to_day,
@@ -196,12 +197,37 @@ def _bucket_labels(max_count: int) -> list[str]:
 
 
 def period_transactions(model: la.FittedModel, cal: pd.DataFrame, max_count: int = MAX_COUNT_BUCKET) -> pd.DataFrame:
-    """Customers by number of repeat purchases in calibration: actual vs the model's expectation."""
+    """Customers by number of repeat purchases in calibration: actual vs the model's expectation.
+
+    The expectation is exact (:func:`helpers.models.count_distribution.expected_count_histogram`:
+    each customer's probability of each count at their own age, summed), not a simulation.
+    """
     actual = np.bincount(np.minimum(cal["frequency_cal"].to_numpy().astype(int), max_count), minlength=max_count + 1)
-    expected = expected_count_distribution(model.name, model.params, cal["T_cal"].to_numpy(), max_count)
+    expected = expected_count_histogram(model.name, model.params, cal["T_cal"].to_numpy(), max_count)
     return pd.DataFrame(
         {"repeat_purchases": _bucket_labels(max_count), "actual": actual, "model": expected}
     )
+
+
+def period_fit_test(table: pd.DataFrame, n_params: int, min_expected: float = 5.0) -> dict:
+    """Pearson chi-square goodness-of-fit test of the period-transactions histogram.
+
+    Buckets whose expected count is below ``min_expected`` are pooled into their neighbour
+    towards the middle (the usual rule for the chi-square approximation); degrees of freedom
+    = buckets - 1 - ``n_params`` (the model's parameters were estimated on the same data).
+    """
+    actual = table["actual"].to_numpy(dtype="float64")
+    expected = table["model"].to_numpy(dtype="float64")
+    obs, exp = list(actual), list(expected)
+    while len(exp) > 2 and exp[-1] < min_expected:  # pool sparse buckets from the top
+        last_obs, last_exp = obs.pop(), exp.pop()
+        obs[-1] += last_obs
+        exp[-1] += last_exp
+    obs_a, exp_a = np.array(obs), np.array(exp)
+    statistic = float(((obs_a - exp_a) ** 2 / exp_a).sum())
+    df = len(exp_a) - 1 - n_params
+    p_value = float(stats.chi2.sf(statistic, df)) if df > 0 else float("nan")
+    return {"chi_square": statistic, "df": int(df), "p_value": p_value, "buckets": int(len(exp_a))}
 
 
 def holdout_predictions(model: la.FittedModel, cal: pd.DataFrame) -> np.ndarray:

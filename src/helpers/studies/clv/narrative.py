@@ -61,15 +61,27 @@ def headline_numbers(metrics: dict, currency: str = "$", language: str = "en") -
     }
 
 
-def period_transactions(table: pd.DataFrame, language: str = "en") -> str:
-    """Interpretation of the repeat-purchase histogram."""
+#: p-value of the chi-square test below which the histogram is said not to fit.
+FIT_TEST_ALPHA = 0.05
+
+
+def period_transactions(table: pd.DataFrame, language: str = "en", fit_test: dict | None = None) -> str:
+    """Interpretation of the repeat-purchase histogram, with the chi-square test when given."""
     share_zero = table["actual"].iloc[0] / table["actual"].sum()
     worst = (table["model"] - table["actual"]).abs().idxmax()
-    return text(
+    out = text(
         "clv.period_transactions", language, share_zero=pct(share_zero),
         bucket=table["repeat_purchases"].iloc[worst], actual=count(table["actual"].iloc[worst]),
-        expected=count(table["model"].iloc[worst]),
+        expected=f"{table['model'].iloc[worst]:,.1f}",
     )
+    if fit_test:
+        verdict = "rejected" if fit_test["p_value"] < FIT_TEST_ALPHA else "not_rejected"
+        out += " " + text(
+            "clv.fit_test.text", language, chi2=f"{fit_test['chi_square']:,.1f}", df=fit_test["df"],
+            buckets=fit_test["buckets"], p=f"{fit_test['p_value']:.3g}",
+            verdict=text(f"clv.fit_test.{verdict}", language, alpha=FIT_TEST_ALPHA),
+        )
+    return out
 
 
 def cumulative(table: pd.DataFrame, language: str = "en", time_unit: str = "W") -> str:

@@ -27,6 +27,7 @@ class ClvStudy:
     calibration: pd.DataFrame  # calibration + holdout statistics per customer
     calibration_model: la.FittedModel  # chosen model fitted on the calibration period
     period_fit: pd.DataFrame
+    period_fit_test: dict  # chi-square goodness of fit of period_fit
     cumulative: pd.DataFrame
     conditional: pd.DataFrame
     holdout_actual: np.ndarray
@@ -92,6 +93,7 @@ def run_clv_study(
     spend_model = la.fit_gamma_gamma(full["frequency"], full["monetary_value"], penalizer=s.penalizer)
     table = clv.clv_table(full, purchase_model, spend_model, s)
     holdout = clv.holdout_error_metrics(actual, predicted)
+    period_fit = clv.period_transactions(cal_model, cal)
     comparison = clv.compare_models(cal, compare, s.penalizer)
     metrics = headline_metrics(
         settings=s,
@@ -110,7 +112,8 @@ def run_clv_study(
         settings=s,
         calibration=cal,
         calibration_model=cal_model,
-        period_fit=clv.period_transactions(cal_model, cal),
+        period_fit=period_fit,
+        period_fit_test=clv.period_fit_test(period_fit, len(cal_model.params)),
         cumulative=clv.cumulative_repeat_transactions(
             cal_model, transactions, s.calibration_end, s.observation_end, s.time_unit
         ),
