@@ -31,9 +31,10 @@ def _nb_terms(r: float, alpha: float, t: np.ndarray, max_count: int) -> np.ndarr
     """NB(x; t) for x = 0 .. max_count, shape (len(t), max_count + 1)."""
     t = np.asarray(t, dtype="float64")[:, None]
     x = np.arange(max_count + 1)[None, :]
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.where(t > 0, np.log(t / (alpha + t)), -np.inf)
-    log_nb = gammaln(r + x) - gammaln(r) - gammaln(x + 1) + r * np.log(alpha / (alpha + t)) + np.where(x > 0, x * log_ratio, 0.0)
+        power = np.where(x > 0, x * log_ratio, 0.0)  # t^0 = 1 even at t = 0
+    log_nb = gammaln(r + x) - gammaln(r) - gammaln(x + 1) + r * np.log(alpha / (alpha + t)) + power
     out = np.exp(log_nb)
     out[:, 0] = np.where(t[:, 0] > 0, out[:, 0], 1.0)
     return out
