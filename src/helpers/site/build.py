@@ -364,22 +364,32 @@ def build(
     return BuildResult(ordered, index=index, swapped=swapped)
 
 
+def exclusive_resources(config: Config, job: _Job) -> list[str]:
+    """What a page's run holds exclusively, sorted: each output folder it writes, and its study
+    when the study is ``parallel: false``. Two runs wait for each other exactly when these
+    lists share a name (each name is one lock in :func:`_run_all`)."""
+    names = {str(p) for p in job.outputs}
+    if not config.study_of(job.page).parallel:
+        names.add(f"study:{job.page.study_name}")
+    return sorted(names)
+
+
+def may_run_together(config: Config, a: _Job, b: _Job) -> bool:
+    """The scheduling decision: may these two pages' notebooks run at the same time?"""
+    return not set(exclusive_resources(config, a)) & set(exclusive_resources(config, b))
+
+
 def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) -> None:
     if not to_run:
         return
     locks: dict[str, threading.Lock] = {}
     for job in to_run:
-        for path in job.outputs:
-            locks.setdefault(str(path), threading.Lock())
-        if not config.study_of(job.page).parallel:
-            locks.setdefault(f"study:{job.page.study_name}", threading.Lock())
+        for name in exclusive_resources(config, job):
+            locks.setdefault(name, threading.Lock())
 
     def task(job: _Job) -> float:
-        names = sorted({str(p) for p in job.outputs})
-        if not config.study_of(job.page).parallel:
-            names.append(f"study:{job.page.study_name}")
         with ExitStack() as stack:
-            for name in sorted(names):
+            for name in exclusive_resources(config, job):  # sorted: no lock-order deadlock
                 stack.enter_context(locks[name])
             started = time.monotonic()
             _run(config, job, cache)
