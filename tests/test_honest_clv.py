@@ -158,3 +158,46 @@ def test_period_fit_test_is_on_the_page(sample_study):
     words = narrative.period_transactions(sample_study.period_fit, "en", test)
     assert f"{test['chi_square']:,.1f}" in words and "χ²" in words
     assert "χ²" in narrative.period_transactions(sample_study.period_fit, "zh-CN", test)
+
+
+def test_lapsed_on_the_clv_page_has_the_recency_guard(sample_study):
+    table = sample_study.table
+    one_time = table[table["frequency"] == 0]
+    assert (one_time["p_alive"] == 1).all()  # BG/NBD's blind spot
+    silent = one_time[one_time["days_since_last"] > 365]
+    assert len(silent) > 0 and silent["lapsed"].all()
+    # days since last purchase and the last purchase date agree with the summary, by hand
+    row = table.iloc[0]
+    assert row["days_since_last"] == round((row["T"] - row["recency"]) * 7)
+    assert row["last_purchase"] + pd.Timedelta(days=int(row["days_since_last"])) == pd.Timestamp(OBSERVATION_END)
+    m = sample_study.metrics
+    assert m["lapsed_customers"] == int(((table["p_alive"] < 0.5) | (table["days_since_last"] > 365)).sum())
+    assert m["lapsed_rule"] == {"alive_threshold": 0.5, "lapsed_days": 365}
+    words = narrative.headline(m, "$", "en")
+    assert "more than 365 days" in words and "one-time buyer" in words
+    assert "365" in narrative.headline(m, "$", "zh-CN")
+
+
+def test_lapsed_counts_agree_across_models_once_recency_guards():
+    """Without the guard the CDNOW sample had far fewer lapsed under BG/NBD than Pareto/NBD."""
+    settings = {"calibration_end": CALIBRATION_END, "observation_end": OBSERVATION_END}
+    counts = {}
+    for name in ("bgnbd", "pareto"):
+        study = run_clv_study(sample(), clv.ClvSettings(**settings, model=name), compare=(name,))
+        counts[name] = study.metrics["lapsed_customers"]
+        p_only = int((study.table["p_alive"] < 0.5).sum())
+        assert counts[name] >= p_only
+    assert abs(counts["bgnbd"] - counts["pareto"]) / counts["pareto"] < 0.15
+
+
+def test_win_back_list_ranks_by_recoverable_value_and_shows_last_purchase(sample_study):
+    listed = tables.win_back_list(sample_study.table)
+    assert listed["lapsed"].all() and (listed["p_alive"] > 0).all()
+    recoverable = listed["frequency"] * listed["monetary_value"] * listed["p_alive"]
+    np.testing.assert_allclose(listed["recoverable"], recoverable)
+    assert listed["recoverable"].is_monotonic_decreasing
+    html = tables.at_risk_customers(sample_study.table, n=10).to_html()
+    assert "Last purchase" in html and "Days since" in html and "Recoverable value" in html
+    assert "Age at last purchase" not in html
+    top = listed.iloc[0]
+    assert top["last_purchase"].strftime("%Y-%m-%d") in html

@@ -16,7 +16,7 @@ from scipy import stats
 
 from helpers.data.columns import CUSTOMER_ID, TIMESTAMP
 from helpers.errors import ConfigError, HelperError
-from helpers.models import fast_models
+from helpers.models import activity, fast_models
 from helpers.models import lifetimes_adapter as la
 from helpers.models.count_distribution import expected_count_histogram
 from helpers.models.summary import (
@@ -165,7 +165,10 @@ def clv_table(
 
     Columns: frequency, recency, T, monetary_value, p_alive, expected_purchases (in the
     horizon), expected_spend (per purchase), clv_revenue (discounted revenue) and clv
-    (discounted gross margin = clv_revenue x gross_margin).
+    (discounted gross margin = clv_revenue x gross_margin); last_purchase (date),
+    days_since_last (days from it to the observation end) and lapsed (the rule of
+    :mod:`helpers.models.activity`: P(alive) below its threshold or silent for more than
+    its ``lapsed_days``).
     """
     f, r, t = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
     spend = la.expected_spend(spend_model, f, summary["monetary_value"].to_numpy())
@@ -186,6 +189,10 @@ def clv_table(
         periods_per_month=settings.periods_per_month,
     )
     table["clv"] = table["clv_revenue"] * settings.gross_margin
+    days_since = np.round((t - r) * settings.unit_days).astype("int64")
+    table["days_since_last"] = days_since
+    table["last_purchase"] = pd.Timestamp(settings.observation_end).normalize() - pd.to_timedelta(days_since, unit="D")
+    table["lapsed"] = activity.lapsed_mask(table["p_alive"].to_numpy(), days_since)
     return table.sort_values(["clv", CUSTOMER_ID], ascending=[False, True], kind="stable")
 
 

@@ -20,6 +20,7 @@ from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.files import write_text_atomic
 from helpers.models import lifetimes_adapter as la
+from helpers.models.activity import DEFAULT_RULE
 from helpers.studies.clv.analysis import ClvSettings, share_of_value_in_top
 from helpers.studies.clv.narrative import lapsed_mask
 
@@ -29,6 +30,7 @@ METRICS_JSON = "clv_metrics.json"
 #: Columns of the per-customer export, in order (the id column comes first).
 EXPORT_COLUMNS = [
     "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases", "expected_spend", "clv_revenue", "clv",
+    "last_purchase", "days_since_last", "lapsed",
 ]
 
 
@@ -55,7 +57,7 @@ def headline_metrics(
     """
     full_period = {"start": data_start, "end": str(settings.observation_end)}
     cal_period = {"start": data_start, "end": str(settings.calibration_end)}
-    lapsed = lapsed_mask(table["p_alive"].to_numpy())
+    lapsed = lapsed_mask(table["p_alive"].to_numpy(), table["days_since_last"].to_numpy())
     metrics = {
         "package_version": __version__,
         "lifetimes_version": la.LIFETIMES_VERSION,
@@ -78,6 +80,7 @@ def headline_metrics(
         "expected_spend_mean": float(table["expected_spend"].mean()),
         "lapsed_customers": int(lapsed.sum()),
         "lapsed_share": float(lapsed.mean()),
+        "lapsed_rule": {"alive_threshold": DEFAULT_RULE.alive_threshold, "lapsed_days": DEFAULT_RULE.lapsed_days},
         "purchase_model": _model_dict(purchase_model, full_period),
         "calibration_model": _model_dict(calibration_model, cal_period) if calibration_model is not None else None,
         "spend_model": _model_dict(spend_model, full_period),

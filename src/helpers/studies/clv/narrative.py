@@ -11,11 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.models import activity
+from helpers.models.activity import DEFAULT_RULE
 from helpers.report.formatting import count, fit_quality, money, pct, signed_pct
 from helpers.report.i18n import text
 
-#: P(alive) below which a customer is counted as probably lapsed.
-LAPSED_P_ALIVE = 0.5
+#: P(alive) below which a customer is counted as probably lapsed (with the recency guard of
+#: :mod:`helpers.models.activity`, the one place the rule lives).
+LAPSED_P_ALIVE = DEFAULT_RULE.alive_threshold
+LAPSED_DAYS = DEFAULT_RULE.lapsed_days
 
 
 def headline(metrics: dict, currency: str = "$", language: str = "en") -> str:
@@ -33,7 +37,8 @@ def headline(metrics: dict, currency: str = "$", language: str = "en") -> str:
         "- " + text("clv.headline.concentrated", lang, top10=pct(m["top10_share"]), top20=pct(m["top20_share"])),
         "- " + text(
             "clv.headline.lapsed", lang, lapsed=count(m["lapsed_customers"]),
-            lapsed_share=pct(m["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE),
+            lapsed_share=pct(m["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE), days=LAPSED_DAYS,
+            model=m["model_label"],
         ),
         "- " + text(
             "clv.headline.purchases", lang, purchases=count(m["expected_purchases_total"]),
@@ -153,7 +158,7 @@ def p_alive(metrics: dict, language: str = "en") -> str:
     """Interpretation of the P(alive) histogram."""
     return text(
         "clv.p_alive", language, lapsed=count(metrics["lapsed_customers"]),
-        lapsed_share=pct(metrics["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE),
+        lapsed_share=pct(metrics["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE), days=LAPSED_DAYS,
     )
 
 
@@ -162,7 +167,7 @@ def actions(metrics: dict, currency: str = "$", language: str = "en") -> str:
     lang = language
     items = [
         text("clv.actions.protect", lang, customers=count(metrics["customers"] * 0.1), share=pct(metrics["top10_share"])),
-        text("clv.actions.win_back", lang, threshold=pct(LAPSED_P_ALIVE)),
+        text("clv.actions.win_back", lang, threshold=pct(LAPSED_P_ALIVE), days=LAPSED_DAYS),
         text("clv.actions.grow", lang),
         text(
             "clv.actions.bound", lang, clv_mean=money(metrics["clv_mean"], currency, lang),
@@ -173,6 +178,6 @@ def actions(metrics: dict, currency: str = "$", language: str = "en") -> str:
     return "\n".join(f"{i}. {item}" for i, item in enumerate(items, start=1))
 
 
-def lapsed_mask(p_alive_values: np.ndarray) -> np.ndarray:
-    """Customers counted as probably lapsed on the pages."""
-    return np.asarray(p_alive_values) < LAPSED_P_ALIVE
+def lapsed_mask(p_alive_values: np.ndarray, days_since_last: np.ndarray) -> np.ndarray:
+    """Customers counted as lapsed on the pages (:func:`helpers.models.activity.lapsed_mask`)."""
+    return activity.lapsed_mask(p_alive_values, days_since_last)
