@@ -201,3 +201,85 @@ def test_win_back_list_ranks_by_recoverable_value_and_shows_last_purchase(sample
     assert "Age at last purchase" not in html
     top = listed.iloc[0]
     assert top["last_purchase"].strftime("%Y-%m-%d") in html
+
+
+# --- CLV uncertainty ------------------------------------------------------------------
+
+
+def test_parameter_draws_follow_the_log_normal_of_the_fit(sample_study):
+    from helpers.studies.clv.uncertainty import draw_parameters
+
+    model = sample_study.purchase_model
+    draws = draw_parameters(model, 20_000, np.random.default_rng(3))
+    logs = np.log(np.array([[d[k] for k in model.params] for d in draws]))
+    centre = np.log(np.array(list(model.params.values())))
+    tolerance = 4 * np.sqrt(np.diag(model.log_covariance) / 20_000)
+    assert (np.abs(logs.mean(axis=0) - centre) < tolerance).all()
+    cov = model.log_covariance
+    var = np.diag(cov)
+    sampling_se = np.sqrt((np.outer(var, var) + cov**2) / 20_000)  # standard error of a sample covariance
+    assert (np.abs(np.cov(logs.T) - cov) < 4.5 * sampling_se).all()
+    # the standard errors on the page are the same covariance, mapped back: se = p x se(log p)
+    se = np.sqrt(np.diag(model.log_covariance)) * np.exp(centre)
+    np.testing.assert_allclose(se, list(model.standard_errors.values()), rtol=1e-9)
+
+
+def test_draws_recompute_the_point_clv_when_the_covariance_vanishes(sample_study):
+    """With (almost) no parameter uncertainty every draw is the point estimate: the draw path
+    recomputes exactly the CLV of the table, customer by customer and in total."""
+    import dataclasses
+
+    from helpers.studies.clv.uncertainty import clv_uncertainty
+
+    study = sample_study
+    tiny = [dataclasses.replace(m, log_covariance=np.eye(len(m.params)) * 1e-18)
+            for m in (study.purchase_model, study.spend_model)]
+    u = clv_uncertainty(study.table, *tiny, study.settings, draws=5, groups=study.table["lapsed"].rename("lapsed"))
+    np.testing.assert_allclose(u.low, study.table["clv"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(u.high, study.table["clv"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(u.total, study.metrics["clv_total"], rtol=1e-6)
+    np.testing.assert_allclose(u.top_share, study.metrics["top10_share"], rtol=1e-6)
+    by_hand = study.table.groupby("lapsed")["clv"].sum()
+    np.testing.assert_allclose(u.groups["clv"], by_hand.to_numpy())
+    np.testing.assert_allclose(u.groups["low"], by_hand.to_numpy(), rtol=1e-6)
+
+
+def test_intervals_on_the_headline_and_in_the_csv(sample_study, tmp_path):
+    study = sample_study
+    m = study.metrics
+    u = m["uncertainty"]
+    assert u["clv_total_low"] < m["clv_total"] < u["clv_total_high"]
+    assert u["top_share_low"] < m["top10_share"] < u["top_share_high"]
+    assert (study.table["clv_low"] <= study.table["clv"] + 1e-9).all()
+    assert (study.table["clv"] <= study.table["clv_high"] + 1e-9).all()
+    paths = write_outputs(tmp_path, study.table, m)
+    csv = pd.read_csv(paths["csv"])
+    assert {"clv_low", "clv_high", "last_purchase", "days_since_last"} <= set(csv.columns)
+    words = narrative.headline(m, "$", "en")
+    assert "90% interval" in words and "draws of the fitted parameters" in words
+    method = narrative.uncertainty_method(m, "en")
+    assert "log scale" in method and "200 draws" in method and "not how much one customer" in method
+    assert "200" in narrative.uncertainty_method(m, "zh-CN")
+
+
+def test_holdout_spend_by_hand(sample_study):
+    from helpers.models import lifetimes_adapter as la
+
+    cal = pd.DataFrame({
+        "frequency_cal": [0, 1, 2, 3, 4, 5], "recency_cal": [0.0, 2, 5, 8, 9, 10], "T_cal": [10.0] * 6,
+        "monetary_value_cal": [0.0, 10, 20, 30, 40, 50], "frequency_holdout": [0, 1, 0, 2, 3, 1],
+        "monetary_value_holdout": [0.0, 12, 0, 25, 30, 60], "duration_holdout": [5.0] * 6,
+    })
+    model, spend = sample_study.calibration_model, sample_study.spend_model  # any fitted pair
+    overall, deciles = clv.holdout_spend(model, spend, cal, deciles=3)
+    predicted = clv.holdout_predictions(model, cal) * la.expected_spend(spend, cal["frequency_cal"], cal["monetary_value_cal"])
+    actual = np.array([0, 12, 0, 50, 90, 60.0])
+    assert overall["actual_total"] == pytest.approx(212.0)
+    assert overall["predicted_total"] == pytest.approx(predicted.sum())
+    assert overall["error_pct"] == pytest.approx(100 * (predicted.sum() - 212) / 212)
+    order = np.argsort(predicted, kind="stable")
+    assert deciles["customers"].tolist() == [2, 2, 2]
+    np.testing.assert_allclose(deciles["actual"], [actual[order[:2]].sum(), actual[order[2:4]].sum(), actual[order[4:]].sum()])
+    np.testing.assert_allclose(deciles["predicted"], [predicted[order[:2]].sum(), predicted[order[2:4]].sum(),
+                                                      predicted[order[4:]].sum()])
+    assert overall["top_decile_actual"] == pytest.approx(actual[order[4:]].sum())

@@ -34,6 +34,8 @@ a test in ``tests/test_lifetimes_adapter.py``):
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -313,6 +315,15 @@ def standard_errors_from_log_hessian(hess: np.ndarray, params: dict[str, float])
     except np.linalg.LinAlgError:
         se_log = np.full(len(names), np.nan)
     return {n: float(params[n] * se_log[i]) for i, n in enumerate(names)}
+
+
+def with_params(model: FittedModel, params: dict[str, float]) -> FittedModel:
+    """The same model with other parameter values (e.g. a draw from the estimates' sampling
+    distribution): a shallow copy of the lifetimes fitter with ``params_`` replaced, so every
+    prediction function here works on it. Standard errors and likelihood stay those of the fit."""
+    fitter = copy.copy(model.fitter)
+    fitter.params_ = pd.Series({k: float(params[k]) for k in model.params}, dtype="float64")
+    return dataclasses.replace(model, fitter=fitter, params={k: float(params[k]) for k in model.params})
 
 
 def log_covariance(hess: np.ndarray) -> np.ndarray | None:

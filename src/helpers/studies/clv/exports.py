@@ -30,7 +30,7 @@ METRICS_JSON = "clv_metrics.json"
 #: Columns of the per-customer export, in order (the id column comes first).
 EXPORT_COLUMNS = [
     "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases", "expected_spend", "clv_revenue", "clv",
-    "last_purchase", "days_since_last", "lapsed",
+    "clv_low", "clv_high", "last_purchase", "days_since_last", "lapsed",
 ]
 
 
@@ -47,6 +47,8 @@ def headline_metrics(
     data_source: str = "",
     calibration_model: la.FittedModel | None = None,
     data_start: str = "",
+    uncertainty: Any = None,
+    holdout_spend: dict | None = None,
 ) -> dict:
     """Everything a reader or another program needs from a CLV study, JSON-safe.
 
@@ -88,6 +90,8 @@ def headline_metrics(
         "holdout": holdout,
         "model_comparison": comparison.to_dict(orient="records"),
         "data_quality": data_quality or {},
+        "uncertainty": uncertainty.to_dict() if uncertainty is not None else None,
+        "holdout_spend": holdout_spend,
     }
     return _json_safe(metrics)
 
@@ -126,7 +130,7 @@ def _json_safe(value: Any) -> Any:
 
 def export_table(table: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None) -> pd.DataFrame:
     """The per-customer table as exported: ids pseudonymised unless raw ids are allowed."""
-    out = table[EXPORT_COLUMNS].reset_index()
+    out = table[[c for c in EXPORT_COLUMNS if c in table.columns]].reset_index()
     out[CUSTOMER_ID] = display_ids(out[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
     return out
 

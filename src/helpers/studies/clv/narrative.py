@@ -26,15 +26,27 @@ def headline(metrics: dict, currency: str = "$", language: str = "en") -> str:
     """The opening paragraph: what the customer base is worth and where the value sits."""
     m, lang = metrics, language
     hold = m["holdout"]
+    lead = text(
+        "clv.headline.lead", lang,
+        customers=count(m["customers"]), clv_total=money(m["clv_total"], currency, lang),
+        horizon=m["horizon_months"], revenue=money(m["clv_revenue_total"], currency, lang),
+        margin=pct(m["gross_margin"]), discount=pct(m["annual_discount_rate"]),
+    )
+    concentrated = text("clv.headline.concentrated", lang, top10=pct(m["top10_share"]), top20=pct(m["top20_share"]))
+    u = m.get("uncertainty")
+    if u:
+        lead += " " + text(
+            "clv.headline.interval", lang, level=pct(u["level"]), low=money(u["clv_total_low"], currency, lang),
+            high=money(u["clv_total_high"], currency, lang), draws=count(u["draws"]),
+        )
+        concentrated += " " + text(
+            "clv.headline.share_interval", lang, level=pct(u["level"]), low=pct(u["top_share_low"]),
+            high=pct(u["top_share_high"]),
+        )
     lines = [
-        text(
-            "clv.headline.lead", lang,
-            customers=count(m["customers"]), clv_total=money(m["clv_total"], currency, lang),
-            horizon=m["horizon_months"], revenue=money(m["clv_revenue_total"], currency, lang),
-            margin=pct(m["gross_margin"]), discount=pct(m["annual_discount_rate"]),
-        ),
+        lead,
         "",
-        "- " + text("clv.headline.concentrated", lang, top10=pct(m["top10_share"]), top20=pct(m["top20_share"])),
+        "- " + concentrated,
         "- " + text(
             "clv.headline.lapsed", lang, lapsed=count(m["lapsed_customers"]),
             lapsed_share=pct(m["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE), days=LAPSED_DAYS,
@@ -68,6 +80,24 @@ def headline_numbers(metrics: dict, currency: str = "$", language: str = "en") -
 
 #: p-value of the chi-square test below which the histogram is said not to fit.
 FIT_TEST_ALPHA = 0.05
+
+
+def holdout_spend(overall: dict, currency: str = "$", language: str = "en") -> str:
+    """Interpretation of the holdout check in money (predicted vs actual spend by decile)."""
+    return text(
+        "clv.holdout_spend", language, predicted=money(overall["predicted_total"], currency, language),
+        actual=money(overall["actual_total"], currency, language), error=signed_pct(overall["error_pct"]),
+        top_predicted=money(overall["top_decile_predicted"], currency, language),
+        top_actual=money(overall["top_decile_actual"], currency, language),
+    )
+
+
+def uncertainty_method(metrics: dict, language: str = "en") -> str:
+    """How the intervals were made and what they cover (the page's method note)."""
+    u = metrics.get("uncertainty")
+    if not u:
+        return ""
+    return text("clv.uncertainty_method", language, level=pct(u["level"]), draws=count(u["draws"]), seed=u["seed"])
 
 
 def period_transactions(table: pd.DataFrame, language: str = "en", fit_test: dict | None = None) -> str:

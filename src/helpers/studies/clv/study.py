@@ -17,6 +17,7 @@ from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import calibration_holdout_summary, customer_summary
 from helpers.studies.clv import analysis as clv
 from helpers.studies.clv.exports import headline_metrics
+from helpers.studies.clv.uncertainty import DEFAULT_DRAWS, ClvUncertainty, clv_uncertainty
 
 
 @dataclass
@@ -41,6 +42,9 @@ class ClvStudy:
     table: pd.DataFrame  # per-customer predictions, highest CLV first
     metrics: dict
     data_start: str = ""  # first transaction day (YYYY-MM-DD): start of both fitting periods
+    uncertainty: ClvUncertainty | None = None  # intervals from parameter draws
+    holdout_spend: dict | None = None  # the holdout check in money, overall
+    holdout_spend_deciles: pd.DataFrame | None = None  # ... and by decile of predicted spend
 
     @property
     def calibration_period(self) -> tuple[str, str]:
@@ -71,6 +75,8 @@ def run_clv_study(
     data_quality: dict | None = None,
     data_source: str = "",
     compare: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd"),
+    draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
 ) -> ClvStudy:
     """Validate on a holdout, compare models, then refit on all data and predict CLV.
 
@@ -92,6 +98,12 @@ def run_clv_study(
     independence = clv.spend_independence(full)
     spend_model = la.fit_gamma_gamma(full["frequency"], full["monetary_value"], penalizer=s.penalizer)
     table = clv.clv_table(full, purchase_model, spend_model, s)
+    uncertainty = None
+    if draws > 0:
+        uncertainty = clv_uncertainty(table, purchase_model, spend_model, s, draws=draws, seed=seed)
+        table["clv_low"], table["clv_high"] = uncertainty.low, uncertainty.high
+    cal_spend_model = la.fit_gamma_gamma(cal["frequency_cal"], cal["monetary_value_cal"], penalizer=s.penalizer)
+    spend_overall, spend_deciles = clv.holdout_spend(cal_model, cal_spend_model, cal)
     holdout = clv.holdout_error_metrics(actual, predicted)
     period_fit = clv.period_transactions(cal_model, cal)
     comparison = clv.compare_models(cal, compare, s.penalizer)
@@ -101,6 +113,8 @@ def run_clv_study(
         purchase_model=purchase_model,
         calibration_model=cal_model,
         data_start=data_start,
+        uncertainty=uncertainty,
+        holdout_spend=spend_overall,
         spend_model=spend_model,
         holdout=holdout,
         comparison=comparison,
@@ -129,4 +143,7 @@ def run_clv_study(
         table=table,
         metrics=metrics,
         data_start=data_start,
+        uncertainty=uncertainty,
+        holdout_spend=spend_overall,
+        holdout_spend_deciles=spend_deciles,
     )

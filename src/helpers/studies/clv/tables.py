@@ -69,8 +69,9 @@ def top_customers(
     language: str = "en",
 ) -> Styler:
     """The customers with the highest predicted CLV."""
+    extra = ["clv_low", "clv_high"] if {"clv_low", "clv_high"} <= set(table.columns) else []
     return _customer_table(
-        table.head(n), [*_BASE_COLUMNS, "expected_spend", "clv"], allow_raw_ids=allow_raw_ids, id_key=id_key,
+        table.head(n), [*_BASE_COLUMNS, "expected_spend", "clv", *extra], allow_raw_ids=allow_raw_ids, id_key=id_key,
         currency=currency, unit=unit, language=language,
     )
 
@@ -152,6 +153,16 @@ def period_fit(table: pd.DataFrame, language: str = "en") -> Styler:
                "actual": text("clv.table.actual_customers", language),
                "model": text("clv.table.model_expects", language)}
     return styled(table.rename(columns=headers), {headers["model"]: "{:,.0f}", headers["actual"]: "{:,.0f}"})
+
+
+def holdout_spend(deciles: pd.DataFrame, currency: str = "$", language: str = "en") -> Styler:
+    """Predicted vs actual holdout spend by decile of predicted spend."""
+    keys = {"decile": "decile", "customers": "customers", "predicted": "spend_predicted",
+            "actual": "spend_actual"}
+    headers = {column: text(f"clv.table.{key}", language, currency=currency) for column, key in keys.items()}
+    view = deciles[list(keys)].rename(columns=headers)
+    formats = {headers["customers"]: "{:,.0f}", headers["predicted"]: "{:,.0f}", headers["actual"]: "{:,.0f}"}
+    return styled(view, formats)
 
 
 def conditional(table: pd.DataFrame, language: str = "en") -> Styler:
