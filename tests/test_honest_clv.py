@@ -283,3 +283,22 @@ def test_holdout_spend_by_hand(sample_study):
     np.testing.assert_allclose(deciles["predicted"], [predicted[order[:2]].sum(), predicted[order[2:4]].sum(),
                                                       predicted[order[4:]].sum()])
     assert overall["top_decile_actual"] == pytest.approx(actual[order[4:]].sum())
+
+
+def test_each_segment_value_has_an_interval_from_the_same_draws(sample_study):
+    from pathlib import Path
+
+    from helpers.studies.segments import narrative as story
+    from helpers.studies.segments.analysis import load_segment_map, segment_customers, segment_summary
+    from helpers.studies.segments.study import segment_value_intervals
+
+    smap = load_segment_map(Path(__file__).resolve().parents[1] / "playbooks" / "segment_map.yaml")
+    customers = segment_customers(sample(), sample_study.table, smap, OBSERVATION_END)
+    summary = segment_value_intervals(segment_summary(customers, smap), customers, sample_study)
+    filled = summary[summary["customers"] > 0]
+    assert (filled["clv_low"] <= filled["clv"] + 1e-9).all() and (filled["clv"] <= filled["clv_high"] + 1e-9).all()
+    assert (filled["clv_high"] > filled["clv_low"]).any()
+    assert filled["clv"].sum() == pytest.approx(sample_study.metrics["clv_total"])
+    row = filled.iloc[0]
+    numbers = dict(story.segment_numbers(row, "$", "total", "en"))
+    assert any("90% interval" in v for v in numbers.values())

@@ -34,8 +34,10 @@ a test in ``tests/test_lifetimes_adapter.py``):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import io
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -70,6 +72,9 @@ MODEL_LABELS: dict[str, str] = {
     "mbgnbd": "MBG/NBD",
     "gamma_gamma": "Gamma-Gamma",
 }
+
+#: Gradient tolerances tried in turn when fitting Gamma-Gamma (lifetimes' default first).
+_GAMMA_GAMMA_TOLERANCES = (1e-7, 1e-6, 1e-5)
 
 #: Step (in log-parameter space) of the numerical Hessian behind standard errors.
 _HESSIAN_STEP = 1e-4
@@ -378,14 +383,23 @@ def fit_gamma_gamma(
             "the spend model needs repeat buyers. Lengthen the calibration period."
         )
     fitter = GammaGammaFitter(penalizer_coef=penalizer)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # lifetimes prints failures
         warnings.simplefilter("ignore")
-        try:
-            fitter.fit(f, m, weights=w)
-        except (ConvergenceError, ValueError, np.linalg.LinAlgError) as exc:
-            raise ModelFitError(
-                f"Gamma-Gamma did not fit these data ({str(exc).strip()}). Try a small penalizer."
-            ) from exc
+        for tol in _GAMMA_GAMMA_TOLERANCES:
+            try:
+                fitter.fit(f, m, weights=w, tol=tol)
+                break
+            except ConvergenceError as exc:
+                # BFGS stops with "precision loss" when the gradient is already ~1e-7 but its
+                # strict default tolerance was not met; a looser gradient tolerance then succeeds
+                if tol == _GAMMA_GAMMA_TOLERANCES[-1]:
+                    raise ModelFitError(
+                        f"Gamma-Gamma did not fit these data ({str(exc).strip()}). Try a small penalizer."
+                    ) from exc
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                raise ModelFitError(
+                    f"Gamma-Gamma did not fit these data ({str(exc).strip()}). Try a small penalizer."
+                ) from exc
     params = {k: float(v) for k, v in fitter.params_.items()}
 
     def loglik(p: dict[str, float]) -> float:
