@@ -77,3 +77,31 @@ def test_scaling_a_sample_scales_the_mean_but_the_spread_only_by_its_square_root
     assert 0.92 < covered < 0.98
     # scale 1 leaves runs unchanged
     np.testing.assert_allclose(R.scale_runs(sample_totals, 1.0), sample_totals)
+
+
+def _fake_lab(profits):
+    from helpers.studies.loyalty.results import Lab
+
+    results = []
+    for i, profit in enumerate(profits):
+        metrics = {"profit": profit, "roi": profit / 1000.0}
+        results.append(SimpleNamespace(
+            metric=lambda name, stat="mean", m=metrics: m[name],
+            design=SimpleNamespace(display_name=lambda lang, i=i: f"Design {i}"),
+            break_even=None,
+        ))
+    lab = SimpleNamespace(results=results, settings=SimpleNamespace(horizon_months=12))
+    lab.best = Lab.best.fget(lab)
+    return lab
+
+
+def test_index_card_says_when_no_design_pays():
+    from helpers.studies.loyalty import narrative
+
+    losing = narrative.headline_numbers(_fake_lab([-6300.0, -9000.0, -12000.0]), "$", "en")
+    assert list(losing)[0] == "Verdict" and losing["Verdict"] == "No design pays: all 3 lose money"
+    assert "Most profitable design" not in losing and losing["Smallest loss"] == "Design 0"
+    zh = narrative.headline_numbers(_fake_lab([-6300.0, -9000.0]), "¥", "zh-CN")
+    assert "利润最高的方案" not in zh and "没有方案能盈利" in zh["结论"]
+    paying = narrative.headline_numbers(_fake_lab([-100.0, 2500.0]), "$", "en")
+    assert paying["Most profitable design"] == "Design 1" and "Verdict" not in paying

@@ -173,6 +173,17 @@ def headline_numbers(lab: Lab, currency: str = "$", language: str = "en") -> dic
     best = lab.best
     be = best.break_even
     need = _lift(be.lift, lang) if be is not None and be.lift is not None else text("loyalty.none", lang)
+    if not best.metric("profit") > 0:
+        # nothing pays: say so first, and name the least-bad design as what it is
+        return {
+            text("loyalty.index.verdict", lang): text("loyalty.index.none_pays", lang, designs=len(lab.results)),
+            text("loyalty.index.least_loss", lang): _name(best, lang),
+            text("loyalty.index.profit", lang, months=lab.settings.horizon_months): money(
+                best.metric("profit"), currency, lang, markdown=False
+            ),
+            text("loyalty.index.roi", lang): _signed_pct(best.metric("roi"), lang),
+            text("loyalty.index.break_even", lang): need,
+        }
     return {
         text("loyalty.index.best", lang): _name(best, lang),
         text("loyalty.index.profit", lang, months=lab.settings.horizon_months): money(
