@@ -68,7 +68,7 @@ def headline(metrics: dict, currency: str = "$", language: str = "en") -> str:
 def headline_numbers(metrics: dict, currency: str = "$", language: str = "en") -> dict[str, str]:
     """The few numbers the site index shows for a CLV page (plain text, page language)."""
     m, lang = metrics, language
-    return {
+    numbers = {
         text("clv.index.customers", lang): count(m["customers"]),
         text("clv.index.clv", lang, horizon=m["horizon_months"]): money(
             m["clv_total"], currency, lang, markdown=False
@@ -76,6 +76,14 @@ def headline_numbers(metrics: dict, currency: str = "$", language: str = "en") -
         text("clv.index.top10", lang): pct(m["top10_share"]),
         text("clv.index.holdout", lang): signed_pct(m["holdout"]["total_error_pct"]),
     }
+    u = m.get("uncertainty")
+    if u:
+        items = list(numbers.items())
+        items.insert(2, (text("clv.index.clv_interval", lang, level=pct(u["level"])), text(
+            "clv.index.range", lang, low=money(u["clv_total_low"], currency, lang, markdown=False),
+            high=money(u["clv_total_high"], currency, lang, markdown=False))))
+        numbers = dict(items)
+    return numbers
 
 
 #: p-value of the chi-square test below which the histogram is said not to fit.
