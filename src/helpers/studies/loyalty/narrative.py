@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.models.activity import DEFAULT_RULE
 from helpers.report.formatting import count, money, pct
 from helpers.report.i18n import is_chinese, text
 from helpers.studies.loyalty import assumptions as A
@@ -497,6 +498,8 @@ def method_md(lab: Lab, language: str = "en") -> str:
     return "\n".join(
         [
             text("loyalty.method.baseline", lang, model=lab.base.purchase_model.label),
+            text("loyalty.method.activity", lang, threshold=pct(DEFAULT_RULE.alive_threshold),
+                 days=DEFAULT_RULE.lapsed_days),
             text("loyalty.method.programme", lang),
             text("loyalty.method.incremental", lang),
             text("loyalty.method.profit", lang),
