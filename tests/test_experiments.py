@@ -111,8 +111,10 @@ def simulations():
         t, yb, xb = treated[part], y[part], x[part]
         res = X.cuped(yb[t], xb[t], yb[~t], xb[~t])
         rows.append((res.raw.difference, res.raw.ci_low, res.raw.ci_high, res.raw.relative_ci_low,
-                     res.raw.relative_ci_high, res.adjusted.difference, res.adjusted.ci_low, res.adjusted.ci_high))
-    cols = ["raw", "raw_low", "raw_high", "rel_low", "rel_high", "cuped", "cuped_low", "cuped_high"]
+                     res.raw.relative_ci_high, res.adjusted.difference, res.adjusted.ci_low, res.adjusted.ci_high,
+                     res.adjusted.relative, res.adjusted.relative_ci_low, res.adjusted.relative_ci_high))
+    cols = ["raw", "raw_low", "raw_high", "rel_low", "rel_high", "cuped", "cuped_low", "cuped_high",
+            "cuped_rel", "cuped_rel_low", "cuped_rel_high"]
     return pilot.truth, pd.DataFrame(rows, columns=cols)
 
 
@@ -123,6 +125,10 @@ def test_welch_interval_covers_the_true_effect_about_95_percent_of_the_time(simu
     assert 0.92 <= ((sims["cuped_low"] <= effect) & (effect <= sims["cuped_high"])).mean() <= 0.98
     lift = truth["relative_lift"]
     assert 0.92 <= ((sims["rel_low"] <= lift) & (lift <= sims["rel_high"])).mean() <= 0.98
+    # the headline relative lift is the CUPED-adjusted one: it must cover the true lift too
+    # (with an uncentred covariate, y - theta x, it lands far from the truth)
+    assert 0.92 <= ((sims["cuped_rel_low"] <= lift) & (lift <= sims["cuped_rel_high"])).mean() <= 0.98
+    assert abs(sims["cuped_rel"].mean() - lift) < 0.01
 
 
 def test_cuped_is_unbiased_and_cuts_variance_by_rho_squared(simulations):
@@ -150,6 +156,26 @@ def test_cuped_formulas_on_one_large_pilot():
     assert res.variance_reduction == pytest.approx(np.corrcoef(x, y)[0, 1] ** 2, abs=0.02)
     assert res.variance_reduction == pytest.approx(0.36, abs=0.03)
     assert res.sample_size_factor == pytest.approx(1 / (1 - res.variance_reduction))
+
+
+def test_cuped_adjusted_means_stay_on_the_scale_of_the_raw_means():
+    """Centring the covariate on its pooled mean moves each group's mean by -theta (x_group - x_pooled):
+    the customer-weighted average of the adjusted means equals that of the raw means exactly, and the
+    adjusted control mean stays close to the raw one. Forgetting to centre (y - theta x) moves both by
+    -theta mean(x): the difference is unchanged but the relative lift is not."""
+    pilot = simulate_pilot(40_000, 10.0, 0.7, 5)
+    y_t, y_c = pilot.arrays("outcome")
+    x_t, x_c = pilot.arrays("pre_metric")
+    res = X.cuped(y_t, x_t, y_c, x_c)
+    adj, raw = res.adjusted, res.raw
+    n_t, n_c = len(y_t), len(y_c)
+    assert (n_t * adj.treatment_mean + n_c * adj.control_mean) / (n_t + n_c) == pytest.approx(
+        (n_t * raw.treatment_mean + n_c * raw.control_mean) / (n_t + n_c), rel=1e-12)
+    x_bar = np.concatenate([x_t, x_c]).mean()
+    assert adj.control_mean == pytest.approx(raw.control_mean - res.theta * (x_c.mean() - x_bar), rel=1e-12)
+    assert adj.control_mean == pytest.approx(raw.control_mean, rel=0.02)
+    assert adj.relative == pytest.approx(adj.difference / adj.control_mean)
+    assert adj.relative == pytest.approx(pilot.truth["relative_lift"], abs=0.02)
 
 
 def test_cuped_without_a_varying_pre_period_is_the_raw_comparison():

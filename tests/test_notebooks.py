@@ -43,8 +43,10 @@ def test_clv_notebook_writes_the_promised_outputs(cdnow_run):
     assert len(table) == SMOKE_CUSTOMERS
     assert list(table.columns) == [
         "customer_id", "frequency", "recency", "T", "monetary_value", "p_alive",
-        "expected_purchases", "expected_spend", "clv_revenue", "clv",
+        "expected_purchases", "expected_spend", "clv_revenue", "clv", "clv_low", "clv_high",
+        "last_purchase", "days_since_last", "lapsed",
     ]
+    assert (table["clv_low"] <= table["clv"] + 1e-6).all() and (table["clv"] <= table["clv_high"] + 1e-6).all()
     assert table["customer_id"].str.fullmatch(r"C-[0-9a-f]{12}").all()  # pseudonymised by default
     metrics = json.loads((out / "outputs" / "clv_metrics.json").read_text())
     assert metrics["customers"] == SMOKE_CUSTOMERS
@@ -53,7 +55,10 @@ def test_clv_notebook_writes_the_promised_outputs(cdnow_run):
     assert {row["key"] for row in metrics["model_comparison"]} == {"bgnbd", "pareto", "mbgnbd"}
     assert metrics["clv_total"] == pytest.approx(table["clv"].sum(), rel=1e-4)
     figures = {p.stem for p in (out / "outputs" / "figures").glob("*.png")}
-    assert {"cumulative", "period_transactions", "conditional_expectations", "model_comparison"} <= figures
+    assert {"cumulative", "period_transactions", "conditional_expectations", "model_comparison",
+            "holdout_spend"} <= figures
+    assert set(metrics["calibration_model"]["params"]) == {"r", "alpha", "a", "b"}
+    assert metrics["uncertainty"]["clv_total_low"] < metrics["clv_total"] < metrics["uncertainty"]["clv_total_high"]
 
 
 def test_clv_page_shows_headline_validation_figures_and_table(cdnow_run):
@@ -62,6 +67,12 @@ def test_clv_page_shows_headline_validation_figures_and_table(cdnow_run):
     assert html.count('src="data:image/png;base64,') >= 8
     assert "Can we trust the model?" in html and "Which model?" in html
     assert "CLV margin" in html  # the customer table
+    # issue 11: intervals and their method, the recency-guarded lapsed rule, the win-back list,
+    # the money holdout check, the chi-square test, the last point of the cumulative curve
+    for phrase in ("90% interval", "How sure are these numbers?", "or no purchase for more than 365 days",
+                   "The win-back list", "Last purchase", "The same check in money", "χ²", "on 1998-06-30",
+                   "fitted on 1997-01-01 to 1997-09-30", "fitted on 1997-01-01 to 1998-06-30"):
+        assert phrase in html, phrase
     assert "def " not in html and "import " not in html  # no code on the page
     cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", html)
     assert sum(bool(re.fullmatch(r"C-[0-9a-f]{12}", c)) for c in cells) == 30  # two customer tables

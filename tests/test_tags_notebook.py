@@ -1,10 +1,10 @@
 """Smoke runs of the tags notebook through papermill on small generated data, in English and
 Chinese (a few seconds each: 400 customers, 3 month ends)."""
 
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 import pytest

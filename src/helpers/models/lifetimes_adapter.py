@@ -34,6 +34,10 @@ a test in ``tests/test_lifetimes_adapter.py``):
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import dataclasses
+import io
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -69,6 +73,9 @@ MODEL_LABELS: dict[str, str] = {
     "gamma_gamma": "Gamma-Gamma",
 }
 
+#: Gradient tolerances tried in turn when fitting Gamma-Gamma (lifetimes' default first).
+_GAMMA_GAMMA_TOLERANCES = (1e-7, 1e-6, 1e-5)
+
 #: Step (in log-parameter space) of the numerical Hessian behind standard errors.
 _HESSIAN_STEP = 1e-4
 
@@ -88,6 +95,9 @@ class FittedModel:
     log_likelihood: float
     n_customers: int
     penalizer: float
+    #: Asymptotic covariance of the log parameters (inverse observed information), in the
+    #: order of ``params``; None where the information matrix could not be inverted.
+    log_covariance: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -102,12 +112,19 @@ class FittedModel:
         return len(self.params) * np.log(self.n_customers) - 2 * self.log_likelihood
 
     def params_table(self) -> pd.DataFrame:
-        """Parameters with standard errors and 95% intervals (normal approximation)."""
+        """Parameters with standard errors and 95% intervals.
+
+        The standard errors come from the curvature of the likelihood in log parameters
+        (se(p) = p x se(log p), see :func:`standard_errors_from_log_hessian`), so the interval
+        is built there too: exp(log p +/- 1.96 se(log p)) = p x exp(+/- 1.96 se(p) / p). A
+        positive parameter gets a positive interval, asymmetric around the estimate.
+        """
         table = pd.DataFrame(
             {"estimate": pd.Series(self.params), "std_error": pd.Series(self.standard_errors)}
         )
-        table["lower_95"] = table["estimate"] - 1.96 * table["std_error"]
-        table["upper_95"] = table["estimate"] + 1.96 * table["std_error"]
+        se_log = table["std_error"] / table["estimate"]
+        table["lower_95"] = table["estimate"] * np.exp(-1.96 * se_log)
+        table["upper_95"] = table["estimate"] * np.exp(1.96 * se_log)
         table.index.name = "parameter"
         return table
 
@@ -154,8 +171,10 @@ def fit_transaction_model(
             raise _fit_error(name, exc) from exc
     params = {k: float(v) for k, v in fitter.params_.items()}
     ll = _transaction_log_likelihood(name, params, f, r, t, w)
-    ses = standard_errors(lambda p: _transaction_log_likelihood(name, p, f, r, t, w), params)
-    return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer)
+    hess = fast_models.numerical_log_hessian(
+        lambda p: _transaction_log_likelihood(name, p, f, r, t, w), params, _HESSIAN_STEP)
+    ses = standard_errors_from_log_hessian(hess, params)
+    return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer, log_covariance(hess))
 
 
 _FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto}
@@ -200,10 +219,13 @@ def _fast_fit(
             raise _fit_error(name, exc) from exc
     params = fit.params
     hessian = fit.log_hessian
-    errors = standard_errors_from_log_hessian(hessian, params) if hessian is not None else standard_errors(
-        fit.loglik, params)
     fitter = _lifetimes_fitter(name, params, f, r, t, w, fit.log_likelihood, hessian)
-    return FittedModel(name, fitter, params, errors, fit.log_likelihood, int(w.sum()), 0.0)
+    if hessian is None:
+        hessian = fast_models.numerical_log_hessian(fit.loglik, params, _HESSIAN_STEP)
+    errors = standard_errors_from_log_hessian(hessian, params)
+    return FittedModel(
+        name, fitter, params, errors, fit.log_likelihood, int(w.sum()), 0.0, log_covariance(hessian)
+    )
 
 
 def _lifetimes_fitter(
@@ -300,6 +322,26 @@ def standard_errors_from_log_hessian(hess: np.ndarray, params: dict[str, float])
     return {n: float(params[n] * se_log[i]) for i, n in enumerate(names)}
 
 
+def with_params(model: FittedModel, params: dict[str, float]) -> FittedModel:
+    """The same model with other parameter values (e.g. a draw from the estimates' sampling
+    distribution): a shallow copy of the lifetimes fitter with ``params_`` replaced, so every
+    prediction function here works on it. Standard errors and likelihood stay those of the fit."""
+    fitter = copy.copy(model.fitter)
+    fitter.params_ = pd.Series({k: float(params[k]) for k in model.params}, dtype="float64")
+    return dataclasses.replace(model, fitter=fitter, params={k: float(params[k]) for k in model.params})
+
+
+def log_covariance(hess: np.ndarray) -> np.ndarray | None:
+    """Covariance of the log parameters, inverse of the observed information -H; None if singular
+    or not positive definite (then no draws of the parameters can be made)."""
+    try:
+        cov = np.linalg.inv(-np.asarray(hess, dtype="float64"))
+        np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return None
+    return cov if np.all(np.isfinite(cov)) else None
+
+
 def expected_purchases(model: FittedModel, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
     """Expected repeat purchases in the next ``t`` time units for each customer."""
     f, r, age = _arrays(frequency, recency, T)
@@ -341,22 +383,33 @@ def fit_gamma_gamma(
             "the spend model needs repeat buyers. Lengthen the calibration period."
         )
     fitter = GammaGammaFitter(penalizer_coef=penalizer)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # lifetimes prints failures
         warnings.simplefilter("ignore")
-        try:
-            fitter.fit(f, m, weights=w)
-        except (ConvergenceError, ValueError, np.linalg.LinAlgError) as exc:
-            raise ModelFitError(
-                f"Gamma-Gamma did not fit these data ({str(exc).strip()}). Try a small penalizer."
-            ) from exc
+        for tol in _GAMMA_GAMMA_TOLERANCES:
+            try:
+                fitter.fit(f, m, weights=w, tol=tol)
+                break
+            except ConvergenceError as exc:
+                # BFGS stops with "precision loss" when the gradient is already ~1e-7 but its
+                # strict default tolerance was not met; a looser gradient tolerance then succeeds
+                if tol == _GAMMA_GAMMA_TOLERANCES[-1]:
+                    raise ModelFitError(
+                        f"Gamma-Gamma did not fit these data ({str(exc).strip()}). Try a small penalizer."
+                    ) from exc
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                raise ModelFitError(
+                    f"Gamma-Gamma did not fit these data ({str(exc).strip()}). Try a small penalizer."
+                ) from exc
     params = {k: float(v) for k, v in fitter.params_.items()}
 
     def loglik(p: dict[str, float]) -> float:
         values = np.log(np.array(list(p.values())))
         return float(-GammaGammaFitter._negative_log_likelihood(values, f, m, w, 0.0) * w.sum())
 
+    hess = fast_models.numerical_log_hessian(loglik, params, _HESSIAN_STEP)
     return FittedModel(
-        "gamma_gamma", fitter, params, standard_errors(loglik, params), loglik(params), int(w.sum()), penalizer
+        "gamma_gamma", fitter, params, standard_errors_from_log_hessian(hess, params), loglik(params),
+        int(w.sum()), penalizer, log_covariance(hess),
     )
 
 

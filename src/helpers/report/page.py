@@ -54,6 +54,11 @@ _OBJECT_REPR_RE = re.compile(r"^\[?\s*<[^<>]*(?: at 0x[0-9a-fA-F]+|Figure size [
 #: MIME type of the headline numbers a notebook publishes for the site index
 #: (:func:`publish_headline`); never shown on the page itself.
 HEADLINE_MIME = "application/vnd.retail-playbooks.headline+json"
+#: MIME type of the data a notebook says it ran on (:func:`publish_data_source`); read by
+#: the build for the page header and the index card, never shown in the page body.
+DATA_SOURCE_MIME = "application/vnd.retail-playbooks.data-source+json"
+#: Kinds of data a page can run on; anything but "real" is flagged on the page and the index.
+DATA_KINDS = ("real", "simulated", "generated")
 _DROPPED_MIMETYPES = ("application/javascript", "application/vnd.jupyter.widget-view+json")
 _PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 
@@ -121,6 +126,45 @@ def publish_headline(values: Mapping[str, Any]) -> None:
     display({HEADLINE_MIME: {"items": items}, "text/plain": text}, raw=True)
 
 
+def publish_data_source(label: str, kind: str = "real") -> None:
+    """Say what data the page ran on: ``label`` (page language) and ``kind``, one of
+    :data:`DATA_KINDS` ("simulated": made up inside the notebook; "generated": a file from the
+    data generator). The build shows it in the page header and on the index card, with a
+    flag for simulated or generated data, in place of what it would guess from ``data_path``."""
+    from IPython.display import display
+
+    if kind not in DATA_KINDS:
+        raise ConfigError(f"publish_data_source: kind must be one of {', '.join(DATA_KINDS)}, not {kind!r}")
+    if not isinstance(label, str) or not label.strip():
+        raise ConfigError(f"publish_data_source: label must be non-empty text, not {label!r}")
+    bundle = {"label": label.strip(), "kind": kind}
+    display({DATA_SOURCE_MIME: bundle, "text/plain": f"Data source for the site: {label.strip()} ({kind})"}, raw=True)
+
+
+def collect_data_source(executed: NotebookNode) -> dict | None:
+    """The last data source a notebook published (:func:`publish_data_source`), or None."""
+    found = None
+    for cell in executed.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            data = output.get("data", {}) if output.get("output_type") in ("display_data", "execute_result") else {}
+            bundle = data.get(DATA_SOURCE_MIME)
+            if isinstance(bundle, str):
+                try:
+                    bundle = json.loads(bundle)
+                except ValueError:
+                    continue
+            if isinstance(bundle, Mapping) and isinstance(bundle.get("label"), str) and bundle.get("kind") in DATA_KINDS:
+                found = {"label": bundle["label"], "kind": bundle["kind"]}
+    return found
+
+
+def data_source_text(source: Mapping[str, str], language: str = "en") -> str:
+    """A published data source as the page header shows it: the label, flagged unless real."""
+    if source.get("kind", "real") == "real":
+        return source["label"]
+    return f"{source['label']} ({chrome_labels(language)[source['kind'] + '_data']})"
+
+
 def collect_headlines(executed: NotebookNode) -> list[dict]:
     """Headline items a notebook published (:func:`publish_headline`), in order of
     first appearance; a label published again keeps its last value."""
@@ -163,6 +207,8 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "no_inputs": "none",
         "embedded": "embedded in lifetimes",
         "embedded_data_source": "CDNOW master transaction log shipped inside lifetimes 0.11.3 (embedded default data)",
+        "simulated_data": "simulated data",
+        "generated_data": "generated data",
         "parameters": "Parameters",
         "name": "Name",
         "value": "Value",
@@ -200,6 +246,8 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "no_inputs": "无",
         "embedded": "lifetimes 内置数据",
         "embedded_data_source": "lifetimes 0.11.3 内置的 CDNOW 完整交易记录（默认数据）",
+        "simulated_data": "模拟数据",
+        "generated_data": "生成的数据",
         "parameters": "参数",
         "name": "名称",
         "value": "取值",
@@ -399,8 +447,8 @@ def _clean_output(output: NotebookNode) -> NotebookNode | None:
         data = output.get("data", {})
         if "application/vnd.jupyter.widget-view+json" in data:
             return None  # an interactive widget (e.g. a progress bar) means nothing on a static page
-        if HEADLINE_MIME in data:
-            return None  # headline numbers are for the site index (publish_headline)
+        if HEADLINE_MIME in data or DATA_SOURCE_MIME in data:
+            return None  # headline numbers and the data source are for the site (publish_headline / _data_source)
         for mime in _DROPPED_MIMETYPES:
             data.pop(mime, None)
         for mime in ("text/plain", "text/markdown", "text/latex"):

@@ -186,7 +186,7 @@ def _run(config: Config, job: _Job, cache: RunCache) -> None:
 
 
 def _meta(config: Config, job: _Job, nb) -> dict:
-    from helpers.report.page import RunInfo, collect_headlines
+    from helpers.report.page import RunInfo, collect_data_source, collect_headlines
 
     run = RunInfo.from_notebook(nb, data_source="")
     return {
@@ -200,6 +200,7 @@ def _meta(config: Config, job: _Job, nb) -> dict:
         "started": run.started.isoformat(),
         "duration": run.duration_s,
         "headline": collect_headlines(nb),
+        "data_source": collect_data_source(nb),
         "package_version": __version__,
     }
 
@@ -364,22 +365,32 @@ def build(
     return BuildResult(ordered, index=index, swapped=swapped)
 
 
+def exclusive_resources(config: Config, job: _Job) -> list[str]:
+    """What a page's run holds exclusively, sorted: each output folder it writes, and its study
+    when the study is ``parallel: false``. Two runs wait for each other exactly when these
+    lists share a name (each name is one lock in :func:`_run_all`)."""
+    names = {str(p) for p in job.outputs}
+    if not config.study_of(job.page).parallel:
+        names.add(f"study:{job.page.study_name}")
+    return sorted(names)
+
+
+def may_run_together(config: Config, a: _Job, b: _Job) -> bool:
+    """The scheduling decision: may these two pages' notebooks run at the same time?"""
+    return not set(exclusive_resources(config, a)) & set(exclusive_resources(config, b))
+
+
 def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) -> None:
     if not to_run:
         return
     locks: dict[str, threading.Lock] = {}
     for job in to_run:
-        for path in job.outputs:
-            locks.setdefault(str(path), threading.Lock())
-        if not config.study_of(job.page).parallel:
-            locks.setdefault(f"study:{job.page.study_name}", threading.Lock())
+        for name in exclusive_resources(config, job):
+            locks.setdefault(name, threading.Lock())
 
     def task(job: _Job) -> float:
-        names = sorted({str(p) for p in job.outputs})
-        if not config.study_of(job.page).parallel:
-            names.append(f"study:{job.page.study_name}")
         with ExitStack() as stack:
-            for name in sorted(names):
+            for name in exclusive_resources(config, job):  # sorted: no lock-order deadlock
                 stack.enter_context(locks[name])
             started = time.monotonic()
             _run(config, job, cache)
@@ -497,18 +508,43 @@ def _assemble(config, output, selected, results, ready, out, debug) -> tuple[Pat
     return output / index.name, True
 
 
+#: A file of this name next to a page's data marks the data as made by the data generator.
+GENERATOR_TRUTH = "truth.json"
+
+
+def page_data_source(config: Config, job: _Job, published: Mapping | None, labels: Mapping[str, str]) -> dict:
+    """What data a page ran on, as ``{"label", "kind"}`` (kind real, simulated or generated).
+
+    The notebook's own word comes first (:func:`helpers.report.page.publish_data_source`);
+    otherwise the ``data_path`` parameter (flagged "generated" when the data generator's
+    ``truth.json`` sits beside it), or the embedded CDNOW data."""
+    if published:
+        return {"label": str(published["label"]), "kind": str(published.get("kind", "real"))}
+    source = data_source_for({**job.not_passed, **job.arguments})
+    if source == EMBEDDED_DATA_SOURCE:
+        return {"label": labels["embedded_data_source"], "kind": "real"}
+    path = Path(os.path.expanduser(source))
+    path = path if path.is_absolute() else config.root / path
+    folder = path if path.is_dir() else path.parent
+    return {"label": source, "kind": "generated" if (folder / GENERATOR_TRUTH).is_file() else "real"}
+
+
 def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_labels, clean) -> dict:
     import nbformat
 
-    from helpers.report.page import collect_headlines
+    from helpers.report.page import (
+        collect_data_source,
+        collect_headlines,
+        data_source_text,
+    )
 
     meta = job.entry.meta
     nb = nbformat.read(job.entry.executed, as_version=4)
     labels = chrome_labels(page.lang)
-    source = data_source_for({**job.not_passed, **job.arguments})
+    source = page_data_source(config, job, meta.get("data_source") or collect_data_source(nb), labels)
     run_info = RunInfo.from_notebook(
         nb,
-        data_source=labels["embedded_data_source"] if source == EMBEDDED_DATA_SOURCE else source,
+        data_source=data_source_text(source, page.lang),
         parameters=job.arguments,
         default_parameters=job.not_passed,
         extra={labels["notebook"]: config.relative(page.notebook), labels["inputs"]: _inputs_shown(config, job, labels)},
@@ -528,6 +564,7 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
         "file": f"{page.name}.html",
         "extra": extra,
         "headline": meta.get("headline") or collect_headlines(nb),
+        "data_source": source,
         "key": job.key,
         "data_hash": job.data_hash,
         "parameters": job.arguments,
@@ -582,6 +619,7 @@ def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Map
                 "updated": short_time((entry or {}).get("run_started")),
                 "failed_at": short_time((entry or {}).get("failed_at")),
                 "headline": (entry or {}).get("headline") or [],
+                "data_source": (entry or {}).get("data_source"),
                 "extra": (entry or {}).get("extra") or [],
             }
             row = rows.setdefault(page.group, {"title": page.short_title if page.variant else study.title, "versions": []})
@@ -592,6 +630,8 @@ def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Map
             versions = row["versions"]
             preferred = next((v for v in versions if v["lang"] == config.lang and v["headline"]), None)
             row["headline"] = (preferred or next((v for v in versions if v["headline"]), {"headline": []}))["headline"]
+            shown = preferred or next((v for v in versions if v.get("data_source")), None)
+            row["data_source"] = (shown or {}).get("data_source")
             multi = len(versions) > 1
             row["extra"] = [
                 {"label": v["label"] if multi else "", "pages": [{"title": e["title"], "href": e["file"]} for e in v["extra"]]}

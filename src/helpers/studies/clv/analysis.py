@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from helpers.data.columns import CUSTOMER_ID
 from helpers.errors import ConfigError, HelperError
-from helpers.models import fast_models
+from helpers.models import activity, fast_models
 from helpers.models import lifetimes_adapter as la
-from helpers.models.simulation import expected_count_distribution
+from helpers.models.count_distribution import expected_count_histogram
 from helpers.models.summary import (
     DAYS_PER_UNIT,
     _to_day,
@@ -165,7 +166,10 @@ def clv_table(
 
     Columns: frequency, recency, T, monetary_value, p_alive, expected_purchases (in the
     horizon), expected_spend (per purchase), clv_revenue (discounted revenue) and clv
-    (discounted gross margin = clv_revenue x gross_margin).
+    (discounted gross margin = clv_revenue x gross_margin); last_purchase (date),
+    days_since_last (days from it to the observation end) and lapsed (the rule of
+    :mod:`helpers.models.activity`: P(alive) below its threshold or silent for more than
+    its ``lapsed_days``).
     """
     f, r, t = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
     spend = la.expected_spend(spend_model, f, summary["monetary_value"].to_numpy())
@@ -186,6 +190,10 @@ def clv_table(
         periods_per_month=settings.periods_per_month,
     )
     table["clv"] = table["clv_revenue"] * settings.gross_margin
+    days_since = np.round((t - r) * settings.unit_days).astype("int64")
+    table["days_since_last"] = days_since
+    table["last_purchase"] = pd.Timestamp(settings.observation_end).normalize() - pd.to_timedelta(days_since, unit="D")
+    table["lapsed"] = activity.lapsed_mask(table["p_alive"].to_numpy(), days_since)
     return table.sort_values(["clv", CUSTOMER_ID], ascending=[False, True], kind="stable")
 
 
@@ -197,12 +205,37 @@ def _bucket_labels(max_count: int) -> list[str]:
 
 
 def period_transactions(model: la.FittedModel, cal: pd.DataFrame, max_count: int = MAX_COUNT_BUCKET) -> pd.DataFrame:
-    """Customers by number of repeat purchases in calibration: actual vs the model's expectation."""
+    """Customers by number of repeat purchases in calibration: actual vs the model's expectation.
+
+    The expectation is exact (:func:`helpers.models.count_distribution.expected_count_histogram`:
+    each customer's probability of each count at their own age, summed), not a simulation.
+    """
     actual = np.bincount(np.minimum(cal["frequency_cal"].to_numpy().astype(int), max_count), minlength=max_count + 1)
-    expected = expected_count_distribution(model.name, model.params, cal["T_cal"].to_numpy(), max_count)
+    expected = expected_count_histogram(model.name, model.params, cal["T_cal"].to_numpy(), max_count)
     return pd.DataFrame(
         {"repeat_purchases": _bucket_labels(max_count), "actual": actual, "model": expected}
     )
+
+
+def period_fit_test(table: pd.DataFrame, n_params: int, min_expected: float = 5.0) -> dict:
+    """Pearson chi-square goodness-of-fit test of the period-transactions histogram.
+
+    Buckets whose expected count is below ``min_expected`` are pooled into their neighbour
+    towards the middle (the usual rule for the chi-square approximation); degrees of freedom
+    = buckets - 1 - ``n_params`` (the model's parameters were estimated on the same data).
+    """
+    actual = table["actual"].to_numpy(dtype="float64")
+    expected = table["model"].to_numpy(dtype="float64")
+    obs, exp = list(actual), list(expected)
+    while len(exp) > 2 and exp[-1] < min_expected:  # pool sparse buckets from the top
+        last_obs, last_exp = obs.pop(), exp.pop()
+        obs[-1] += last_obs
+        exp[-1] += last_exp
+    obs_a, exp_a = np.array(obs), np.array(exp)
+    statistic = float(((obs_a - exp_a) ** 2 / exp_a).sum())
+    df = len(exp_a) - 1 - n_params
+    p_value = float(stats.chi2.sf(statistic, df)) if df > 0 else float("nan")
+    return {"chi_square": statistic, "df": int(df), "p_value": p_value, "buckets": int(len(exp_a))}
 
 
 def holdout_predictions(model: la.FittedModel, cal: pd.DataFrame) -> np.ndarray:
@@ -214,6 +247,44 @@ def holdout_predictions(model: la.FittedModel, cal: pd.DataFrame) -> np.ndarray:
         cal["recency_cal"].to_numpy(),
         cal["T_cal"].to_numpy(),
     )
+
+
+#: Groups of customers in the money calibration check.
+SPEND_DECILES = 10
+
+
+def holdout_spend(
+    model: la.FittedModel, spend_model: la.FittedModel, cal: pd.DataFrame, deciles: int = SPEND_DECILES
+) -> tuple[dict, pd.DataFrame]:
+    """The holdout check in money: predicted vs actual holdout spend, overall and by decile.
+
+    Predicted spend = expected holdout purchases (the calibration fit) x Gamma-Gamma expected
+    spend per purchase (fitted on the calibration period only); actual spend = holdout
+    purchase days x mean spend per holdout purchase day. Undiscounted revenue, so it is
+    comparable with the till. Deciles rank customers by predicted spend (ties broken by
+    order), decile 10 the highest.
+    """
+    f = cal["frequency_cal"].to_numpy()
+    predicted = holdout_predictions(model, cal) * la.expected_spend(spend_model, f, cal["monetary_value_cal"].to_numpy())
+    actual = cal["frequency_holdout"].to_numpy() * cal["monetary_value_holdout"].to_numpy()
+    n_groups = min(deciles, len(predicted))
+    rank = np.empty(len(predicted), dtype="int64")
+    rank[np.argsort(predicted, kind="stable")] = np.arange(len(predicted))
+    decile = rank * n_groups // max(len(predicted), 1) + 1
+    frame = pd.DataFrame({"decile": decile, "predicted": predicted, "actual": actual})
+    by_decile = frame.groupby("decile").agg(
+        customers=("actual", "size"), predicted=("predicted", "sum"), actual=("actual", "sum"),
+        predicted_mean=("predicted", "mean"), actual_mean=("actual", "mean"),
+    ).reset_index()
+    total_actual, total_predicted = float(actual.sum()), float(predicted.sum())
+    overall = {
+        "predicted_total": total_predicted,
+        "actual_total": total_actual,
+        "error_pct": 100 * (total_predicted - total_actual) / total_actual if total_actual else float("nan"),
+        "top_decile_predicted": float(by_decile["predicted"].iloc[-1]),
+        "top_decile_actual": float(by_decile["actual"].iloc[-1]),
+    }
+    return overall, by_decile
 
 
 def conditional_expectations(
@@ -258,6 +329,10 @@ def cumulative_repeat_transactions(
 ) -> pd.DataFrame:
     """Cumulative repeat purchase days of the calibration cohort, actual vs model, per time unit.
 
+    Step k covers the first k time units after the cohort's first purchase day; ``date`` is
+    the last day it covers, and the last step ends on ``observation_end`` (CDNOW 1997-01-01 to
+    1998-06-30 is 78 full weeks: 78 steps, the last dated 1998-06-30).
+
     The cohort is every customer whose first purchase is on or before ``calibration_end``;
     the model's curve sums, over that cohort, each customer's unconditional expected
     repeat purchases by their age at each step (Fader, Hardie & Lee 2005, figure 2).
@@ -268,14 +343,19 @@ def cumulative_repeat_transactions(
     # One pass over the customer-days (integer customer codes): linear in the data.
     first_purchase, repeat_days = first_and_repeat_days(transactions, cal_end, obs_end)
     start = first_purchase.min()
-    n_steps = int(((obs_end - start) / np.timedelta64(1, "D")) // unit_days)
-    step_end = start + np.round(np.arange(1, n_steps + 1) * unit_days).astype("timedelta64[D]")
+    # Step k covers the days start .. start + k units - 1 (inclusive); the last step ends on the
+    # observation end, so a period of 78 full weeks has 78 steps and a partial last week counts.
+    span_days = (obs_end - start) / np.timedelta64(1, "D") + 1
+    n_steps = max(int(np.ceil(span_days / unit_days - 1e-9)), 1)
+    boundary = start + np.round(np.arange(1, n_steps + 1) * unit_days).astype("timedelta64[D]")
+    boundary = np.minimum(boundary, obs_end + np.timedelta64(1, "D"))  # exclusive end of each step
+    step_end = boundary - np.timedelta64(1, "D")  # last day each step covers
 
-    actual = np.searchsorted(repeat_days, step_end, side="right")
+    actual = np.searchsorted(repeat_days, boundary, side="left")
 
     first_days, n_customers = np.unique(first_purchase, return_counts=True)
-    # age (in time units) of each first-day group at the end of each step, floored at 0
-    ages = np.maximum((step_end[None, :] - first_days[:, None]) / np.timedelta64(1, "D"), 0)
+    # age (in time units) of each first-day group at the end of each step's last day, floored at 0
+    ages = np.maximum((boundary[None, :] - first_days[:, None]) / np.timedelta64(1, "D"), 0)
     ages = ages / unit_days
     unique_ages, inverse = np.unique(ages, return_inverse=True)
     expected = la.population_expected_purchases(model, unique_ages)[inverse].reshape(ages.shape)

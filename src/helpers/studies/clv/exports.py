@@ -22,6 +22,7 @@ from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.files import write_text_atomic
 from helpers.models import lifetimes_adapter as la
+from helpers.models.activity import DEFAULT_RULE
 from helpers.report.csv_text import frame_to_csv
 from helpers.studies.clv.analysis import ClvSettings, share_of_value_in_top
 from helpers.studies.clv.narrative import lapsed_mask
@@ -33,6 +34,7 @@ METRICS_JSON = "clv_metrics.json"
 #: Columns of the per-customer export, in order (the id column comes first).
 EXPORT_COLUMNS = [
     "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases", "expected_spend", "clv_revenue", "clv",
+    "clv_low", "clv_high", "last_purchase", "days_since_last", "lapsed",
 ]
 
 
@@ -47,9 +49,21 @@ def headline_metrics(
     independence: dict,
     data_quality: dict | None = None,
     data_source: str = "",
+    calibration_model: la.FittedModel | None = None,
+    data_start: str = "",
+    uncertainty: Any = None,
+    holdout_spend: dict | None = None,
 ) -> dict:
-    """Everything a reader or another program needs from a CLV study, JSON-safe."""
-    lapsed = lapsed_mask(table["p_alive"].to_numpy())
+    """Everything a reader or another program needs from a CLV study, JSON-safe.
+
+    Both fits are exported with the period of data each saw: ``calibration_model`` (first
+    transaction to ``calibration_end``, the fit the holdout checks judge and the one to compare
+    with published parameters) and ``purchase_model`` (refit to ``observation_end``, the one
+    every prediction uses).
+    """
+    full_period = {"start": data_start, "end": str(settings.observation_end)}
+    cal_period = {"start": data_start, "end": str(settings.calibration_end)}
+    lapsed = lapsed_mask(table["p_alive"].to_numpy(), table["days_since_last"].to_numpy())
     metrics = {
         "package_version": __version__,
         "lifetimes_version": la.LIFETIMES_VERSION,
@@ -72,19 +86,24 @@ def headline_metrics(
         "expected_spend_mean": float(table["expected_spend"].mean()),
         "lapsed_customers": int(lapsed.sum()),
         "lapsed_share": float(lapsed.mean()),
-        "purchase_model": _model_dict(purchase_model),
-        "spend_model": _model_dict(spend_model),
+        "lapsed_rule": {"alive_threshold": DEFAULT_RULE.alive_threshold, "lapsed_days": DEFAULT_RULE.lapsed_days},
+        "purchase_model": _model_dict(purchase_model, full_period),
+        "calibration_model": _model_dict(calibration_model, cal_period) if calibration_model is not None else None,
+        "spend_model": _model_dict(spend_model, full_period),
         "spend_independence": independence,
         "holdout": holdout,
         "model_comparison": comparison.to_dict(orient="records"),
         "data_quality": data_quality or {},
+        "uncertainty": uncertainty.to_dict() if uncertainty is not None else None,
+        "holdout_spend": holdout_spend,
     }
     return _json_safe(metrics)
 
 
-def _model_dict(model: la.FittedModel) -> dict:
+def _model_dict(model: la.FittedModel, period: dict | None = None) -> dict:
     return {
         "name": model.name,
+        "period": period or {},
         "label": model.label,
         "params": model.params,
         "standard_errors": model.standard_errors,
@@ -115,7 +134,7 @@ def _json_safe(value: Any) -> Any:
 
 def export_table(table: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None) -> pd.DataFrame:
     """The per-customer table as exported: ids pseudonymised unless raw ids are allowed."""
-    out = table[EXPORT_COLUMNS].reset_index()
+    out = table[[c for c in EXPORT_COLUMNS if c in table.columns]].reset_index()
     out[CUSTOMER_ID] = display_ids(out[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
     return out
 

@@ -88,6 +88,23 @@ def holdout_errors(actual: np.ndarray, predicted: np.ndarray, language: str = "e
     return fig
 
 
+def holdout_spend(deciles: pd.DataFrame, currency: str = "$", language: str = "en") -> Figure:
+    """Calibration plot in money: mean predicted vs mean actual holdout spend per decile of prediction."""
+    fig, ax = new_figure()
+    ax.plot(deciles["predicted_mean"], deciles["actual_mean"], marker="o", color=ACTUAL_COLOUR, lw=2,
+            label=text("clv.figure.spend_deciles", language))
+    top = float(max(deciles["predicted_mean"].max(), deciles["actual_mean"].max(), 1e-9)) * 1.05
+    ax.plot([0, top], [0, top], color=MODEL_COLOUR, ls="--", lw=1.5, label=text("clv.figure.spend_perfect", language))
+    ax.set(
+        title=text("clv.figure.spend_calibration_title", language),
+        xlabel=text("clv.figure.spend_predicted", language, currency=currency),
+        ylabel=text("clv.figure.spend_actual", language, currency=currency),
+        xlim=(0, top), ylim=(0, top),
+    )
+    ax.legend()
+    return fig
+
+
 def model_comparison(table: pd.DataFrame, language: str = "en") -> Figure:
     """Bars: total holdout purchases predicted by each model against the actual total."""
     fig, ax = new_figure()

@@ -11,29 +11,46 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.models import activity
+from helpers.models.activity import DEFAULT_RULE
 from helpers.report.formatting import count, fit_quality, money, pct, signed_pct
 from helpers.report.i18n import text
 
-#: P(alive) below which a customer is counted as probably lapsed.
-LAPSED_P_ALIVE = 0.5
+#: P(alive) below which a customer is counted as probably lapsed (with the recency guard of
+#: :mod:`helpers.models.activity`, the one place the rule lives).
+LAPSED_P_ALIVE = DEFAULT_RULE.alive_threshold
+LAPSED_DAYS = DEFAULT_RULE.lapsed_days
 
 
 def headline(metrics: dict, currency: str = "$", language: str = "en") -> str:
     """The opening paragraph: what the customer base is worth and where the value sits."""
     m, lang = metrics, language
     hold = m["holdout"]
+    lead = text(
+        "clv.headline.lead", lang,
+        customers=count(m["customers"]), clv_total=money(m["clv_total"], currency, lang),
+        horizon=m["horizon_months"], revenue=money(m["clv_revenue_total"], currency, lang),
+        margin=pct(m["gross_margin"]), discount=pct(m["annual_discount_rate"]),
+    )
+    concentrated = text("clv.headline.concentrated", lang, top10=pct(m["top10_share"]), top20=pct(m["top20_share"]))
+    u = m.get("uncertainty")
+    if u:
+        lead += " " + text(
+            "clv.headline.interval", lang, level=pct(u["level"]), low=money(u["clv_total_low"], currency, lang),
+            high=money(u["clv_total_high"], currency, lang), draws=count(u["draws"]),
+        )
+        concentrated += " " + text(
+            "clv.headline.share_interval", lang, level=pct(u["level"]), low=pct(u["top_share_low"]),
+            high=pct(u["top_share_high"]),
+        )
     lines = [
-        text(
-            "clv.headline.lead", lang,
-            customers=count(m["customers"]), clv_total=money(m["clv_total"], currency, lang),
-            horizon=m["horizon_months"], revenue=money(m["clv_revenue_total"], currency, lang),
-            margin=pct(m["gross_margin"]), discount=pct(m["annual_discount_rate"]),
-        ),
+        lead,
         "",
-        "- " + text("clv.headline.concentrated", lang, top10=pct(m["top10_share"]), top20=pct(m["top20_share"])),
+        "- " + concentrated,
         "- " + text(
             "clv.headline.lapsed", lang, lapsed=count(m["lapsed_customers"]),
-            lapsed_share=pct(m["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE),
+            lapsed_share=pct(m["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE), days=LAPSED_DAYS,
+            model=m["model_label"],
         ),
         "- " + text(
             "clv.headline.purchases", lang, purchases=count(m["expected_purchases_total"]),
@@ -51,7 +68,7 @@ def headline(metrics: dict, currency: str = "$", language: str = "en") -> str:
 def headline_numbers(metrics: dict, currency: str = "$", language: str = "en") -> dict[str, str]:
     """The few numbers the site index shows for a CLV page (plain text, page language)."""
     m, lang = metrics, language
-    return {
+    numbers = {
         text("clv.index.customers", lang): count(m["customers"]),
         text("clv.index.clv", lang, horizon=m["horizon_months"]): money(
             m["clv_total"], currency, lang, markdown=False
@@ -59,26 +76,65 @@ def headline_numbers(metrics: dict, currency: str = "$", language: str = "en") -
         text("clv.index.top10", lang): pct(m["top10_share"]),
         text("clv.index.holdout", lang): signed_pct(m["holdout"]["total_error_pct"]),
     }
+    u = m.get("uncertainty")
+    if u:
+        items = list(numbers.items())
+        items.insert(2, (text("clv.index.clv_interval", lang, level=pct(u["level"])), text(
+            "clv.index.range", lang, low=money(u["clv_total_low"], currency, lang, markdown=False),
+            high=money(u["clv_total_high"], currency, lang, markdown=False))))
+        numbers = dict(items)
+    return numbers
 
 
-def period_transactions(table: pd.DataFrame, language: str = "en") -> str:
-    """Interpretation of the repeat-purchase histogram."""
-    share_zero = table["actual"].iloc[0] / table["actual"].sum()
-    worst = (table["model"] - table["actual"]).abs().idxmax()
+#: p-value of the chi-square test below which the histogram is said not to fit.
+FIT_TEST_ALPHA = 0.05
+
+
+def holdout_spend(overall: dict, currency: str = "$", language: str = "en") -> str:
+    """Interpretation of the holdout check in money (predicted vs actual spend by decile)."""
     return text(
-        "clv.period_transactions", language, share_zero=pct(share_zero),
-        bucket=table["repeat_purchases"].iloc[worst], actual=count(table["actual"].iloc[worst]),
-        expected=count(table["model"].iloc[worst]),
+        "clv.holdout_spend", language, predicted=money(overall["predicted_total"], currency, language),
+        actual=money(overall["actual_total"], currency, language), error=signed_pct(overall["error_pct"]),
+        top_predicted=money(overall["top_decile_predicted"], currency, language),
+        top_actual=money(overall["top_decile_actual"], currency, language),
     )
 
 
-def cumulative(table: pd.DataFrame, language: str = "en") -> str:
-    """Interpretation of the cumulative tracking plot."""
+def uncertainty_method(metrics: dict, language: str = "en") -> str:
+    """How the intervals were made and what they cover (the page's method note)."""
+    u = metrics.get("uncertainty")
+    if not u:
+        return ""
+    return text("clv.uncertainty_method", language, level=pct(u["level"]), draws=count(u["draws"]), seed=u["seed"])
+
+
+def period_transactions(table: pd.DataFrame, language: str = "en", fit_test: dict | None = None) -> str:
+    """Interpretation of the repeat-purchase histogram, with the chi-square test when given."""
+    share_zero = table["actual"].iloc[0] / table["actual"].sum()
+    worst = (table["model"] - table["actual"]).abs().idxmax()
+    out = text(
+        "clv.period_transactions", language, share_zero=pct(share_zero),
+        bucket=table["repeat_purchases"].iloc[worst], actual=count(table["actual"].iloc[worst]),
+        expected=f"{table['model'].iloc[worst]:,.1f}",
+    )
+    if fit_test:
+        verdict = "rejected" if fit_test["p_value"] < FIT_TEST_ALPHA else "not_rejected"
+        out += " " + text(
+            "clv.fit_test.text", language, chi2=f"{fit_test['chi_square']:,.1f}", df=fit_test["df"],
+            buckets=fit_test["buckets"], p=f"{fit_test['p_value']:.3g}",
+            verdict=text(f"clv.fit_test.{verdict}", language, alpha=FIT_TEST_ALPHA),
+        )
+    return out
+
+
+def cumulative(table: pd.DataFrame, language: str = "en", time_unit: str = "W") -> str:
+    """Interpretation of the cumulative tracking plot, naming the step and date of its last point."""
     last = table.iloc[-1]
     gap = 100 * (last["predicted"] - last["actual"]) / last["actual"] if last["actual"] else float("nan")
     return text(
-        "clv.cumulative", language, predicted=count(last["predicted"]), actual=count(last["actual"]),
-        gap=signed_pct(gap),
+        "clv.cumulative", language, predicted=f"{last['predicted']:,.1f}", actual=count(last["actual"]),
+        gap=signed_pct(gap), step=int(last["step"]), unit=text(f"common.units.{time_unit}", language),
+        date=pd.Timestamp(last["date"]).strftime("%Y-%m-%d"),
     )
 
 
@@ -140,7 +196,7 @@ def p_alive(metrics: dict, language: str = "en") -> str:
     """Interpretation of the P(alive) histogram."""
     return text(
         "clv.p_alive", language, lapsed=count(metrics["lapsed_customers"]),
-        lapsed_share=pct(metrics["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE),
+        lapsed_share=pct(metrics["lapsed_share"]), threshold=pct(LAPSED_P_ALIVE), days=LAPSED_DAYS,
     )
 
 
@@ -149,7 +205,7 @@ def actions(metrics: dict, currency: str = "$", language: str = "en") -> str:
     lang = language
     items = [
         text("clv.actions.protect", lang, customers=count(metrics["customers"] * 0.1), share=pct(metrics["top10_share"])),
-        text("clv.actions.win_back", lang, threshold=pct(LAPSED_P_ALIVE)),
+        text("clv.actions.win_back", lang, threshold=pct(LAPSED_P_ALIVE), days=LAPSED_DAYS),
         text("clv.actions.grow", lang),
         text(
             "clv.actions.bound", lang, clv_mean=money(metrics["clv_mean"], currency, lang),
@@ -160,6 +216,6 @@ def actions(metrics: dict, currency: str = "$", language: str = "en") -> str:
     return "\n".join(f"{i}. {item}" for i, item in enumerate(items, start=1))
 
 
-def lapsed_mask(p_alive_values: np.ndarray) -> np.ndarray:
-    """Customers counted as probably lapsed on the pages."""
-    return np.asarray(p_alive_values) < LAPSED_P_ALIVE
+def lapsed_mask(p_alive_values: np.ndarray, days_since_last: np.ndarray) -> np.ndarray:
+    """Customers counted as lapsed on the pages (:func:`helpers.models.activity.lapsed_mask`)."""
+    return activity.lapsed_mask(p_alive_values, days_since_last)

@@ -9,7 +9,6 @@ from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.report.i18n import text
 from helpers.report.tables import TOP_ROWS, styled
-from helpers.studies.clv.narrative import LAPSED_P_ALIVE
 
 
 def _headers(language: str, **values: str) -> dict[str, str]:
@@ -28,12 +27,19 @@ def _headers(language: str, **values: str) -> dict[str, str]:
         "expected_spend": t("expected_spend"),
         "clv": t("clv"),
         "past_value": t("past_spend"),
+        "recoverable": t("recoverable"),
+        "last_purchase": t("last_purchase"),
+        "days_since_last": t("days_since_last"),
+        "clv_low": t("clv_low"),
+        "clv_high": t("clv_high"),
     }
 
 
 _CUSTOMER_FORMATS = {
     "frequency": "{:.0f}", "recency": "{:.1f}", "T": "{:.1f}", "monetary_value": "{:,.2f}", "p_alive": "{:.0%}",
     "expected_purchases": "{:.2f}", "expected_spend": "{:,.2f}", "clv": "{:,.2f}", "past_value": "{:,.2f}",
+    "recoverable": "{:,.2f}", "last_purchase": "{:%Y-%m-%d}", "days_since_last": "{:,.0f}", "clv_low": "{:,.2f}",
+    "clv_high": "{:,.2f}",
 }
 
 
@@ -63,10 +69,24 @@ def top_customers(
     language: str = "en",
 ) -> Styler:
     """The customers with the highest predicted CLV."""
+    extra = ["clv_low", "clv_high"] if {"clv_low", "clv_high"} <= set(table.columns) else []
     return _customer_table(
-        table.head(n), [*_BASE_COLUMNS, "expected_spend", "clv"], allow_raw_ids=allow_raw_ids, id_key=id_key,
+        table.head(n), [*_BASE_COLUMNS, "expected_spend", "clv", *extra], allow_raw_ids=allow_raw_ids, id_key=id_key,
         currency=currency, unit=unit, language=language,
     )
+
+
+def win_back_list(table: pd.DataFrame) -> pd.DataFrame:
+    """Lapsed customers (the rule of :mod:`helpers.models.activity`) with something to win back,
+    ranked by recoverable value = past repeat spend x P(alive): what they spent, weighted by the
+    chance they are still reachable. A customer the model gives no chance (P(alive) 0) ranks
+    last however much they spent, so the list never recommends spending on the certainly gone.
+    """
+    lapsed = table[table["lapsed"]].copy()
+    lapsed["past_value"] = lapsed["frequency"] * lapsed["monetary_value"]
+    lapsed["recoverable"] = lapsed["past_value"] * lapsed["p_alive"]
+    lapsed = lapsed[lapsed["recoverable"] > 0]
+    return lapsed.sort_values(["recoverable", "days_since_last"], ascending=[False, True], kind="stable")
 
 
 def at_risk_customers(
@@ -79,12 +99,12 @@ def at_risk_customers(
     unit: str = "weeks",
     language: str = "en",
 ) -> Styler:
-    """Valuable past customers who are probably lapsing: highest past repeat spend, P(alive) < threshold."""
-    risky = table[table["p_alive"] < LAPSED_P_ALIVE].copy()
-    risky["past_value"] = risky["frequency"] * risky["monetary_value"]
-    risky = risky.sort_values(["past_value", "p_alive"], ascending=[False, True], kind="stable").head(n)
+    """The win-back list: lapsed customers ranked by recoverable value, with their last purchase
+    date and the days since (see :func:`win_back_list`)."""
+    risky = win_back_list(table).head(n)
+    columns = ["frequency", "last_purchase", "days_since_last", "p_alive", "past_value", "recoverable", "clv"]
     return _customer_table(
-        risky, [*_BASE_COLUMNS, "past_value", "clv"], allow_raw_ids=allow_raw_ids, id_key=id_key,
+        risky, columns, allow_raw_ids=allow_raw_ids, id_key=id_key,
         currency=currency, unit=unit, language=language,
     )
 
@@ -105,12 +125,21 @@ def model_comparison(comparison: pd.DataFrame, language: str = "en") -> Styler:
     return styled(view, {headers[c]: f for c, f in formats.items()})
 
 
-def parameters(models: list, language: str = "en") -> Styler:
-    """Fitted parameters with standard errors for several models."""
+def parameters(models: list, language: str = "en", periods: list | None = None) -> Styler:
+    """Fitted parameters with standard errors and 95% intervals (log scale) for several models.
+
+    ``periods`` gives, for each model, the (first, last) day of the data it was fitted on;
+    the model column then names the period, so a calibration fit and a full-period refit of
+    the same model are never shown under one label.
+    """
     frames = []
-    for model in models:
+    for i, model in enumerate(models):
         table = model.params_table().reset_index()
-        table.insert(0, "model", model.label)
+        label = model.label
+        if periods is not None and periods[i] is not None:
+            start, end = periods[i]
+            label = text("clv.table.fit_period", language, model=model.label, start=start, end=end)
+        table.insert(0, "model", label)
         frames.append(table)
     keys = {"model": "model", "parameter": "parameter", "estimate": "estimate", "std_error": "std_error",
             "lower_95": "low", "upper_95": "high"}
@@ -124,6 +153,16 @@ def period_fit(table: pd.DataFrame, language: str = "en") -> Styler:
                "actual": text("clv.table.actual_customers", language),
                "model": text("clv.table.model_expects", language)}
     return styled(table.rename(columns=headers), {headers["model"]: "{:,.0f}", headers["actual"]: "{:,.0f}"})
+
+
+def holdout_spend(deciles: pd.DataFrame, currency: str = "$", language: str = "en") -> Styler:
+    """Predicted vs actual holdout spend by decile of predicted spend."""
+    keys = {"decile": "decile", "customers": "customers", "predicted": "spend_predicted",
+            "actual": "spend_actual"}
+    headers = {column: text(f"clv.table.{key}", language, currency=currency) for column, key in keys.items()}
+    view = deciles[list(keys)].rename(columns=headers)
+    formats = {headers["customers"]: "{:,.0f}", headers["predicted"]: "{:,.0f}", headers["actual"]: "{:,.0f}"}
+    return styled(view, formats)
 
 
 def conditional(table: pd.DataFrame, language: str = "en") -> Styler:

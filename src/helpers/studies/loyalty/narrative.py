@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.models.activity import DEFAULT_RULE
 from helpers.report.formatting import count, money, pct
 from helpers.report.i18n import is_chinese, text
 from helpers.studies.loyalty import assumptions as A
@@ -173,6 +174,17 @@ def headline_numbers(lab: Lab, currency: str = "$", language: str = "en") -> dic
     best = lab.best
     be = best.break_even
     need = _lift(be.lift, lang) if be is not None and be.lift is not None else text("loyalty.none", lang)
+    if not best.metric("profit") > 0:
+        # nothing pays: say so first, and name the least-bad design as what it is
+        return {
+            text("loyalty.index.verdict", lang): text("loyalty.index.none_pays", lang, designs=len(lab.results)),
+            text("loyalty.index.least_loss", lang): _name(best, lang),
+            text("loyalty.index.profit", lang, months=lab.settings.horizon_months): money(
+                best.metric("profit"), currency, lang, markdown=False
+            ),
+            text("loyalty.index.roi", lang): _signed_pct(best.metric("roi"), lang),
+            text("loyalty.index.break_even", lang): need,
+        }
     return {
         text("loyalty.index.best", lang): _name(best, lang),
         text("loyalty.index.profit", lang, months=lab.settings.horizon_months): money(
@@ -486,6 +498,8 @@ def method_md(lab: Lab, language: str = "en") -> str:
     return "\n".join(
         [
             text("loyalty.method.baseline", lang, model=lab.base.purchase_model.label),
+            text("loyalty.method.activity", lang, threshold=pct(DEFAULT_RULE.alive_threshold),
+                 days=DEFAULT_RULE.lapsed_days),
             text("loyalty.method.programme", lang),
             text("loyalty.method.incremental", lang),
             text("loyalty.method.profit", lang),

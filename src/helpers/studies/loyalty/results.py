@@ -12,10 +12,15 @@ the fixed costs, which are charged once. Definitions (also listed on the pages):
   the points still outstanding at the horizon (outstanding x point value x reward cost
   ratio x ``outstanding_redeemed_share``);
 - profit = incremental margin - programme cost; ROI = profit / programme cost;
-- intervals are the 2.5th and 97.5th percentiles across simulation runs: they cover the
-  uncertainty about individual customers' behaviour given the models, not the
-  uncertainty in the behavioural assumptions (that is the sensitivity chart) or in the
-  fitted population parameters;
+- intervals are the 2.5th and 97.5th percentiles across simulation runs of the whole-base
+  totals. When a sample of n of the base's N customers is simulated, a run's total is scaled
+  as if every customer had been simulated: its mean across runs by N / n, its deviation from
+  that mean by sqrt(N / n) (independent customers: the spread of a sum grows with the square
+  root of the number of customers). Scaling each run by N / n would inflate the spread by
+  sqrt(N / n). So the interval covers the run-to-run randomness of the base's customers'
+  behaviour given the models and assumptions; not the uncertainty in the behavioural
+  assumptions (that is the sensitivity chart), in the fitted population parameters, or in
+  which customers were sampled;
 - break-even lift: the single uniform frequency lift of members (in place of every lift
   assumption) at which the expected profit is zero, found by bracketed secant steps on
   seeded simulations (common random numbers make profit a smooth function of the lift).
@@ -93,10 +98,19 @@ def _fixed_cost(design: Design, months: int) -> float:
     return design.costs.fixed_setup + design.costs.fixed_per_month * months
 
 
+def scale_runs(values: np.ndarray, scale: float) -> np.ndarray:
+    """Run totals of a sample scaled to the whole base: mean x ``scale``, deviations from the
+    mean x sqrt(``scale``) (see the module notes); at scale 1 the values are unchanged."""
+    values = np.asarray(values, dtype="float64")
+    mean = values.mean(axis=0, keepdims=True) if values.size else values
+    return mean * scale + (values - mean) * np.sqrt(scale)
+
+
 def per_run(sim: SimResult, scale: float, gross_margin: float) -> pd.DataFrame:
-    """One row per run: money and points over the horizon, scaled to the whole base."""
+    """One row per run: money and points over the horizon, scaled to the whole base
+    (:func:`scale_runs`: the mean by ``scale``, the run-to-run noise by its square root)."""
     d, v = sim.design, sim.values
-    mo = {k: a.sum(axis=1) * scale for k, a in sim.monthly.items()}
+    mo = {k: scale_runs(a.sum(axis=1), scale) for k, a in sim.monthly.items()}
     months = sim.settings.horizon_months
     runs = pd.DataFrame(index=pd.RangeIndex(sim.settings.runs, name="run"))
     runs["revenue_base"] = mo["revenue_base"]
@@ -110,7 +124,7 @@ def per_run(sim: SimResult, scale: float, gross_margin: float) -> pd.DataFrame:
     runs["trigger_cost"] = mo["trigger_cost"]
     runs["member_cost"] = sum(mo[k] for k in MEMBER_COSTS)
     runs["fixed_cost"] = _fixed_cost(d, months)
-    outstanding = sim.outstanding * scale
+    outstanding = scale_runs(sim.outstanding, scale)
     runs["outstanding_points"] = outstanding
     runs["liability_face"] = outstanding * d.burn.point_value
     runs["liability_cost"] = runs["liability_face"] * d.burn.reward_cost_ratio * v["outstanding_redeemed_share"]
@@ -122,7 +136,7 @@ def per_run(sim: SimResult, scale: float, gross_margin: float) -> pd.DataFrame:
     runs["points_redeemed"] = mo["points_redeemed"]
     runs["points_expired"] = mo["points_expired"]
     runs["breakage_rate"] = runs["points_expired"] / runs["points_earned"].where(runs["points_earned"] > 0)
-    runs["members"] = sim.monthly["members"][:, -1] * scale
+    runs["members"] = scale_runs(sim.monthly["members"][:, -1], scale)
     runs["subsidy_cost"] = mo["subsidy_cost"]
     with np.errstate(divide="ignore", invalid="ignore"):
         runs["effective_lift"] = mo["member_purchases_design"] / mo["member_purchases_base"] - 1.0

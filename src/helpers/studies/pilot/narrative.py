@@ -123,6 +123,15 @@ def metric_words(metric: str, language: str = "en") -> str:
 # --------------------------------------------------------------------------- answer
 
 
+def data_label(source: str, simulated: bool, truth: dict | None, language: str = "en") -> tuple[str, str]:
+    """(label, kind) of the pilot's data for the page header and the index card: a simulated
+    pilot says so (never a file name it did not read); a file with the generator's truth is
+    "generated"; any other file is real data."""
+    if simulated:
+        return text("pilot.data.simulated_label", language), "simulated"
+    return source, "generated" if truth and truth.get("true_effect") is not None else "real"
+
+
 def data_source(source: str, truth: dict | None, customers: int, currency: str = "", language: str = "en") -> str:
     """Where the numbers come from; for a simulated or generated pilot, the known truth."""
     lang = language

@@ -50,6 +50,7 @@ import yaml
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
 from helpers.errors import ConfigError, DataError, HelperError
+from helpers.models import activity
 from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalise_language, text
 
 #: Scores run from 1 (worst) to N_SCORES (best).
@@ -117,8 +118,8 @@ class SegmentSettings:
 
     monetary: str = "total"
     ties: str = "shared"
-    alive_threshold: float = 0.5
-    lapsed_days: int = 365
+    alive_threshold: float = activity.ALIVE_THRESHOLD
+    lapsed_days: int = activity.LAPSED_DAYS
     high_value_share: float = 0.2
     high_clv_share: float = 0.2
     growing_clv_share: float = 0.5
@@ -616,9 +617,10 @@ def load_segment_map(path: str | Path) -> SegmentMap:
 
 
 def lapsed_mask(p_alive: np.ndarray, recency_days: np.ndarray, settings: SegmentSettings) -> np.ndarray:
-    """Customers counted as lapsed: P(alive) below the threshold, or no purchase for
-    more than ``lapsed_days`` days."""
-    return (np.asarray(p_alive) < settings.alive_threshold) | (np.asarray(recency_days) > settings.lapsed_days)
+    """Customers counted as lapsed: the one rule of :mod:`helpers.models.activity` (P(alive)
+    below the threshold, or no purchase for more than ``lapsed_days`` days)."""
+    rule = activity.ActivityRule(settings.alive_threshold, settings.lapsed_days)
+    return activity.lapsed_mask(p_alive, recency_days, rule)
 
 
 def _top_share(values: np.ndarray, share: float, among: np.ndarray) -> np.ndarray:

@@ -480,7 +480,9 @@ def segment_numbers(row: pd.Series, currency: str, monetary: str,
         (label("scores"), f"{row['r_score']:.1f} / {row['f_score']:.1f} / {row['m_score']:.1f}"),
         (label("p_alive"), pct(row["p_alive"])),
         (label("clv"), text("segments.page.numbers.clv_value", lang, clv=money_(row["clv"]),
-                            share=pct(row["clv_share"], 1), per_customer=money_(row["clv_per_customer"]))),
+                            share=pct(row["clv_share"], 1), per_customer=money_(row["clv_per_customer"]))
+         + (text("segments.page.numbers.clv_interval", lang, low=money_(row["clv_low"]), high=money_(row["clv_high"]))
+            if "clv_low" in row.index and np.isfinite(row["clv_low"]) else "")),
         (label("clv_at_risk"), money_(row["clv_at_risk"])),
         (label("expected_purchases"), f"{row['expected_purchases']:,.0f}"),
     ]

@@ -22,6 +22,7 @@ from helpers.data.columns import TIMESTAMP
 from helpers.files import write_text_atomic
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
+from helpers.studies.clv.uncertainty import clv_uncertainty
 from helpers.studies.segments import actions as act
 from helpers.studies.segments import analysis as seg
 from helpers.studies.segments import recommend
@@ -57,6 +58,23 @@ class SegmentStudy:
     language: str = DEFAULT_LANGUAGE  # of the map, library and name columns
 
 
+def segment_value_intervals(summary: pd.DataFrame, customers: pd.DataFrame, clv_study: ClvStudy) -> pd.DataFrame:
+    """``summary`` with ``clv_low``/``clv_high``: each segment's CLV interval from the CLV study's
+    parameter draws (same draws, seed and level as the CLV page; see
+    :mod:`helpers.studies.clv.uncertainty`). Unchanged when the CLV study has no intervals."""
+    u = clv_study.uncertainty
+    if u is None:
+        return summary
+    cs = clv_study
+    groups = customers["segment"].astype(str).reindex(cs.table.index).rename("segment")
+    result = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=u.draws,
+                             level=u.level, seed=u.seed, groups=groups)
+    out = summary.copy()
+    out["clv_low"] = result.groups["low"].reindex(out.index).fillna(0.0)
+    out["clv_high"] = result.groups["high"].reindex(out.index).fillna(0.0)
+    return out
+
+
 def run_segment_study(
     transactions: pd.DataFrame,
     clv_study: ClvStudy,
@@ -84,6 +102,7 @@ def run_segment_study(
 
     customers = seg.segment_customers(transactions, clv_study.table, segment_map, as_of, settings)
     summary = seg.segment_summary(customers, segment_map)
+    summary = segment_value_intervals(summary, customers, clv_study)
     tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
     guardrails = act.segment_guardrails(summary, library, gross_margin)
     max_discount = act.customer_max_discount(customers, library, gross_margin)

@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from helpers.data.columns import (
+    AMOUNT,
+    CATEGORY,
+    CHANNEL,
+    CUSTOMER_ID,
+    ORDER_ID,
+    TIMESTAMP,
+)
 from helpers.errors import ConfigError
 from helpers.report.i18n import normalise_language
 from helpers.studies.segments.analysis import localised_text, read_yaml

@@ -19,7 +19,12 @@ import pandas as pd
 
 from helpers.data import events as E
 from helpers.data import tables_io
-from helpers.data.generator.tags import TAGS_EXTENSION_VERSION, TagDataConfig, simulate_tag_data, write_tag_tables
+from helpers.data.generator.tags import (
+    TAGS_EXTENSION_VERSION,
+    TagDataConfig,
+    simulate_tag_data,
+    write_tag_tables,
+)
 from helpers.data.loading import LoadResult
 from helpers.errors import DataError
 

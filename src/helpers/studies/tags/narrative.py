@@ -17,7 +17,12 @@ from helpers.report.formatting import count, money, pct
 from helpers.report.i18n import catalog, is_chinese, normalise_language, text
 from helpers.report.labels import label
 from helpers.report.page_text import numbered, sentences
-from helpers.studies.tags.analysis import MIN_LIFT_CUSTOMERS, OFTEN_RATIO, RARELY_RATIO, TagStudy
+from helpers.studies.tags.analysis import (
+    MIN_LIFT_CUSTOMERS,
+    OFTEN_RATIO,
+    RARELY_RATIO,
+    TagStudy,
+)
 from helpers.studies.tags.engine import tag_name
 
 NOTEBOOK = "tags"

@@ -1,0 +1,170 @@
+"""How sure are the CLV numbers? Intervals from the fitted parameters' uncertainty.
+
+Method (stated on the page): the purchase model's and the spend model's parameters are
+drawn ``draws`` times from their estimates' asymptotic normal distribution on the log
+scale, log(theta) ~ N(log(theta_hat), inverse observed information) (the same covariance
+the standard errors come from), and every customer's CLV is recomputed with each draw
+through the same closed forms as the point estimate (expected purchases month by month,
+Gamma-Gamma expected spend, discounting, gross margin). The intervals are the draws'
+quantiles: per customer, for the total, for the share held by the customers who are today's
+top 10%, and for any grouping (e.g. segments).
+
+What they cover: the uncertainty of the *expected* CLV that comes from having estimated the
+models on a finite sample. They do not cover how much one customer's actual spending will
+vary around its expectation (far more), nor a change in the business.
+
+Loops run over draws and chunks of customers, never over customers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers.errors import HelperError
+from helpers.models import lifetimes_adapter as la
+from helpers.studies.clv.analysis import ClvSettings, customer_lifetime_value
+
+#: Draws of the parameters behind the intervals on the page.
+DEFAULT_DRAWS = 200
+#: Coverage of the intervals on the page.
+DEFAULT_LEVEL = 0.90
+#: Customers per chunk, bounding memory at draws x chunk floats.
+CHUNK = 50_000
+
+
+@dataclass
+class ClvUncertainty:
+    """Draws of the headline numbers and per-customer interval bounds (in ``table`` order)."""
+
+    draws: int
+    level: float
+    seed: int
+    total: np.ndarray  # total CLV (margin) per draw
+    top_share: np.ndarray  # share of total CLV held by today's top ``top_fraction`` customers, per draw
+    top_fraction: float
+    low: np.ndarray  # per-customer lower bound
+    high: np.ndarray  # per-customer upper bound
+    groups: pd.DataFrame | None = None  # one row per group: clv, low, high (None without groups)
+
+    def interval(self, values: np.ndarray) -> tuple[float, float]:
+        """Equal-tailed ``level`` interval of ``values`` (one value per draw)."""
+        tail = (1.0 - self.level) / 2.0
+        return float(np.quantile(values, tail)), float(np.quantile(values, 1.0 - tail))
+
+    @property
+    def total_interval(self) -> tuple[float, float]:
+        return self.interval(self.total)
+
+    @property
+    def top_share_interval(self) -> tuple[float, float]:
+        return self.interval(self.top_share)
+
+    def to_dict(self) -> dict:
+        low, high = self.total_interval
+        share_low, share_high = self.top_share_interval
+        return {
+            "method": "parameter draws, log-scale asymptotic normal",
+            "draws": self.draws, "level": self.level, "seed": self.seed,
+            "clv_total_low": low, "clv_total_high": high,
+            "top_share_fraction": self.top_fraction, "top_share_low": share_low, "top_share_high": share_high,
+        }
+
+
+def draw_parameters(model: la.FittedModel, draws: int, rng: np.random.Generator) -> list[dict[str, float]]:
+    """``draws`` parameter sets from log(theta) ~ N(log(theta_hat), covariance of the log parameters)."""
+    if model.log_covariance is None:
+        raise HelperError(
+            f"{model.label}: the parameters' covariance could not be estimated (singular information matrix), "
+            "so no interval can be given."
+        )
+    names = list(model.params)
+    centre = np.log(np.array([model.params[n] for n in names]))
+    chol = np.linalg.cholesky(model.log_covariance)
+    values = np.exp(centre + rng.standard_normal((draws, len(names))) @ chol.T)
+    return [dict(zip(names, row)) for row in values]
+
+
+def _spend(params: dict[str, float], frequency: np.ndarray, monetary: np.ndarray) -> np.ndarray:
+    """Gamma-Gamma expected spend per purchase (Fader, Hardie & Lee 2005b, eq. 5), closed form:
+    a weighted mean of the population mean p v / (q - 1) and the customer's own mean."""
+    p, q, v = params["p"], params["q"], params["v"]
+    weight = p * frequency / (p * frequency + q - 1.0)
+    return (1.0 - weight) * (v * p / (q - 1.0)) + weight * monetary
+
+
+def clv_uncertainty(
+    table: pd.DataFrame,
+    purchase_model: la.FittedModel,
+    spend_model: la.FittedModel,
+    settings: ClvSettings,
+    *,
+    draws: int = DEFAULT_DRAWS,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+    top_fraction: float = 0.10,
+    groups: pd.Series | None = None,
+) -> ClvUncertainty:
+    """Intervals for every customer's CLV, the total, the top-share and each group's sum.
+
+    ``table`` is :func:`helpers.studies.clv.analysis.clv_table`'s output (its ``clv`` column
+    picks today's top customers); ``groups`` (same index) labels customers for group sums.
+    Spend draws with q <= 1 (no finite mean spend) are redrawn.
+    """
+    rng = np.random.default_rng(seed)
+    purchase_draws = draw_parameters(purchase_model, draws, rng)
+    spend_draws: list[dict[str, float]] = []
+    while len(spend_draws) < draws:
+        spend_draws += [d for d in draw_parameters(spend_model, draws, rng) if d["q"] > 1.0]
+    spend_draws = spend_draws[:draws]
+    models = [la.with_params(purchase_model, d) for d in purchase_draws]
+
+    n = len(table)
+    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
+    point = table["clv"].to_numpy("float64")
+    top_n = max(int(np.ceil(top_fraction * n)), 1)
+    top = np.zeros(n, dtype=bool)
+    top[np.argsort(-point, kind="stable")[:top_n]] = True
+    if groups is not None:
+        codes, labels = pd.factorize(groups.reindex(table.index), sort=True)
+    else:
+        codes, labels = np.zeros(n, dtype=int), pd.Index([])
+    n_groups = max(len(labels), 1)
+
+    total = np.zeros(draws)
+    top_total = np.zeros(draws)
+    group_total = np.zeros((draws, n_groups))
+    low, high = np.empty(n), np.empty(n)
+    tail = (1.0 - level) / 2.0
+    for start in range(0, n, CHUNK):  # chunks of customers
+        sl = slice(start, min(start + CHUNK, n))
+        values = np.empty((draws, sl.stop - sl.start))
+        for i in range(draws):  # parameter draws
+            spend = _spend(spend_draws[i], f[sl], m[sl])
+            values[i] = settings.gross_margin * customer_lifetime_value(
+                models[i], spend, f[sl], r[sl], t[sl], months=settings.horizon_months,
+                monthly_discount_rate=settings.monthly_discount_rate, periods_per_month=settings.periods_per_month,
+            )
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0)
+        total += values.sum(axis=1)
+        top_total += values[:, top[sl]].sum(axis=1)
+        onehot = np.zeros((sl.stop - sl.start, n_groups))
+        valid = codes[sl] >= 0
+        onehot[np.flatnonzero(valid), codes[sl][valid]] = 1.0
+        group_total += values @ onehot
+        low[sl], high[sl] = np.quantile(values, [tail, 1.0 - tail], axis=0)
+    share = np.divide(top_total, total, out=np.zeros(draws), where=total > 0)
+    group_frame = None
+    if groups is not None:
+        point_by_group = pd.Series(point, index=table.index).groupby(pd.Series(codes, index=table.index)).sum()
+        group_frame = pd.DataFrame(
+            {
+                "clv": point_by_group.reindex(range(len(labels)), fill_value=0.0).to_numpy(),
+                "low": np.quantile(group_total[:, : len(labels)], tail, axis=0),
+                "high": np.quantile(group_total[:, : len(labels)], 1.0 - tail, axis=0),
+            },
+            index=pd.Index(labels, name=groups.name),
+        )
+    return ClvUncertainty(draws, level, seed, total, share, top_fraction, low, high, group_frame)

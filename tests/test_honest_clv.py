@@ -1,0 +1,317 @@
+"""Issue 11, "Honest numbers": what the CLV page states matches what the numbers are."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.models.summary import calibration_holdout_summary
+from helpers.studies.clv import analysis as clv
+from helpers.studies.clv import narrative, tables
+from helpers.studies.clv.exports import write_outputs
+from helpers.studies.clv.study import run_clv_study
+
+from ._cdnow import CALIBRATION_END, OBSERVATION_END, sample
+
+
+@pytest.fixture(scope="module")
+def sample_study():
+    settings = clv.ClvSettings(calibration_end=CALIBRATION_END, observation_end=OBSERVATION_END)
+    return run_clv_study(sample(), settings, compare=("bgnbd",))
+
+
+def test_cumulative_curve_ends_at_the_observation_end_with_published_week_78(sample_study):
+    """FHL (2005) CDNOW sample: 78 weeks 1997-01-01..1998-06-30; week 78 model 4,165.7, actual 4,339."""
+    table = sample_study.cumulative
+    last = table.iloc[-1]
+    assert len(table) == 78 and last["step"] == 78
+    assert pd.Timestamp(last["date"]) == pd.Timestamp(OBSERVATION_END)
+    assert last["predicted"] == pytest.approx(4165.7, abs=0.5)
+    assert last["actual"] == 4339
+    text = narrative.cumulative(table, "en", "W")
+    assert "1998-06-30" in text and "78 weeks" in text and "4,165.7" in text and "4,339" in text
+    assert "1998-06-30" in narrative.cumulative(table, "zh-CN", "W")
+
+
+def test_a_partial_last_week_still_reaches_the_observation_end():
+    table = clv.cumulative_repeat_transactions(
+        clv.fit_purchase_model(
+            calibration_holdout_summary(sample(), CALIBRATION_END, "1998-06-27", "W"), "bgnbd", suffix="_cal"
+        ),
+        sample(), CALIBRATION_END, "1998-06-27", "W",
+    )
+    assert pd.Timestamp(table["date"].iloc[-1]) == pd.Timestamp("1998-06-27")
+    assert len(table) == 78  # 77 full weeks and 3 days
+    assert table["date"].is_monotonic_increasing
+
+
+def test_each_fit_is_labelled_by_its_period_and_both_are_exported(sample_study, tmp_path):
+    study = sample_study
+    assert study.calibration_period == ("1997-01-01", CALIBRATION_END)
+    assert study.full_period == ("1997-01-01", OBSERVATION_END)
+    html = tables.parameters(
+        [study.calibration_model, study.purchase_model], "en",
+        periods=[study.calibration_period, study.full_period],
+    ).to_html()
+    assert "BG/NBD, fitted on 1997-01-01 to 1997-09-30" in html
+    assert "BG/NBD, fitted on 1997-01-01 to 1998-06-30" in html
+    paths = write_outputs(tmp_path, study.table, study.metrics)
+    exported = json.loads(paths["json"].read_text())
+    cal, full = exported["calibration_model"], exported["purchase_model"]
+    assert cal["period"] == {"start": "1997-01-01", "end": CALIBRATION_END}
+    assert full["period"] == {"start": "1997-01-01", "end": OBSERVATION_END}
+    # the calibration fit is the one FHL (2005) publish: r .243, alpha 4.414, a .793, b 2.426
+    assert cal["params"]["r"] == pytest.approx(0.243, abs=1e-3)
+    assert cal["params"]["alpha"] == pytest.approx(4.414, abs=1e-3)
+    assert cal["params"]["a"] == pytest.approx(0.793, abs=1e-3)
+    assert cal["params"]["b"] == pytest.approx(2.426, abs=1e-3)
+    assert full["params"]["r"] != pytest.approx(cal["params"]["r"], abs=1e-3)
+
+
+def test_parameter_intervals_are_built_on_the_log_scale():
+    """Pareto/NBD beta on the CDNOW sample has a large standard error: the natural-scale
+    interval crossed zero (-0.5 to 23.8); on the log scale it stays positive."""
+    cal = calibration_holdout_summary(sample(), CALIBRATION_END, OBSERVATION_END, "W")
+    model = clv.fit_purchase_model(cal, "pareto", suffix="_cal")
+    table = model.params_table()
+    assert (table["lower_95"] > 0).all()
+    se_log = table["std_error"] / table["estimate"]
+    np.testing.assert_allclose(np.log(table["lower_95"]), np.log(table["estimate"]) - 1.96 * se_log)
+    np.testing.assert_allclose(np.log(table["upper_95"]), np.log(table["estimate"]) + 1.96 * se_log)
+    beta = table.loc["beta"]
+    assert beta["estimate"] - 1.96 * beta["std_error"] < 0 < beta["lower_95"] < beta["estimate"] < beta["upper_95"]
+
+
+PARAMS = {
+    "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+    "mbgnbd": {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614},
+    "pareto": {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_exact_count_distribution_matches_the_generative_process_and_the_mean(name):
+    from helpers.models.count_distribution import count_probabilities
+    from helpers.models.simulation import simulate_repeat_counts
+
+    ages = np.array([0.0, 5.0, 39.0, 78.0])
+    exact = count_probabilities(name, PARAMS[name], ages, 4)
+    np.testing.assert_allclose(exact.sum(axis=1), 1.0, atol=1e-12)
+    assert exact[0, 0] == pytest.approx(1.0)  # nothing happens in no time
+    rng = np.random.default_rng(7)
+    n = 200_000
+    for i, t in enumerate(ages[1:], start=1):
+        draws = np.minimum(simulate_repeat_counts(name, PARAMS[name], np.full(n, t), rng), 4)
+        simulated = np.bincount(draws, minlength=5) / n
+        np.testing.assert_allclose(exact[i], simulated, atol=4.5 * np.sqrt(0.25 / n))
+    # the mean of the full distribution is the closed-form E[X(t)] lifetimes gives
+    wide = count_probabilities(name, PARAMS[name], ages[1:], 600)
+    mean = (wide[:, :-1] * np.arange(600)).sum(axis=1)
+    closed = _population_mean(name, PARAMS[name], ages[1:])
+    np.testing.assert_allclose(mean, closed, rtol=2e-4)
+
+
+def _population_mean(name, p, t):
+    """E[X(t)] by the published closed forms (FHL 2005 eq. 7; Batislam et al.; Schmittlein et al.)."""
+    from scipy.special import hyp2f1
+
+    r, alpha = p["r"], p["alpha"]
+    if name == "pareto":
+        s, beta = p["s"], p["beta"]
+        return r * beta / (alpha * (s - 1)) * (1 - (beta / (beta + t)) ** (s - 1))
+    a, b = p["a"], p["b"]
+    z = t / (alpha + t)
+    core = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+    return core if name == "bgnbd" else b / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b + 1, a + b, z))
+
+
+def test_period_transactions_model_column_is_the_exact_expectation(sample_study):
+    """The 20-copy simulation said 106.6 customers with 3 repeat purchases; the exact value is 101.2."""
+    from helpers.models.count_distribution import count_probabilities
+
+    table = sample_study.period_fit
+    cal = sample_study.calibration
+    ages = cal["T_cal"].to_numpy()
+    by_hand = count_probabilities("bgnbd", sample_study.calibration_model.params, ages, 7).sum(axis=0)
+    np.testing.assert_allclose(table["model"], by_hand, rtol=1e-12)
+    assert table["model"].iloc[3] == pytest.approx(101.16, abs=0.01)
+    assert table["model"].sum() == pytest.approx(len(cal), rel=1e-9)
+
+
+def test_chi_square_fit_test_by_hand():
+    from scipy import stats
+
+    table = pd.DataFrame({"actual": [50, 30, 12, 5, 3], "model": [48.0, 33.0, 11.0, 5.0, 3.0]})
+    result = clv.period_fit_test(table, n_params=1)
+    # the last two buckets (expected 5 and 3) pool as 3 < 5: four groups remain... then 8 >= 5
+    obs, exp = np.array([50, 30, 12, 8]), np.array([48.0, 33.0, 11.0, 8.0])
+    expected_stat = ((obs - exp) ** 2 / exp).sum()
+    assert result["buckets"] == 4 and result["df"] == 2
+    assert result["chi_square"] == pytest.approx(expected_stat)
+    assert result["p_value"] == pytest.approx(stats.chisquare(obs, exp, ddof=1).pvalue)
+
+
+def test_period_fit_test_is_on_the_page(sample_study):
+    test = sample_study.period_fit_test
+    assert test["df"] == test["buckets"] - 1 - 4
+    words = narrative.period_transactions(sample_study.period_fit, "en", test)
+    assert f"{test['chi_square']:,.1f}" in words and "χ²" in words
+    assert "χ²" in narrative.period_transactions(sample_study.period_fit, "zh-CN", test)
+
+
+def test_lapsed_on_the_clv_page_has_the_recency_guard(sample_study):
+    table = sample_study.table
+    one_time = table[table["frequency"] == 0]
+    assert (one_time["p_alive"] == 1).all()  # BG/NBD's blind spot
+    silent = one_time[one_time["days_since_last"] > 365]
+    assert len(silent) > 0 and silent["lapsed"].all()
+    # days since last purchase and the last purchase date agree with the summary, by hand
+    row = table.iloc[0]
+    assert row["days_since_last"] == round((row["T"] - row["recency"]) * 7)
+    assert row["last_purchase"] + pd.Timedelta(days=int(row["days_since_last"])) == pd.Timestamp(OBSERVATION_END)
+    m = sample_study.metrics
+    assert m["lapsed_customers"] == int(((table["p_alive"] < 0.5) | (table["days_since_last"] > 365)).sum())
+    assert m["lapsed_rule"] == {"alive_threshold": 0.5, "lapsed_days": 365}
+    words = narrative.headline(m, "$", "en")
+    assert "more than 365 days" in words and "one-time buyer" in words
+    assert "365" in narrative.headline(m, "$", "zh-CN")
+
+
+def test_lapsed_counts_agree_across_models_once_recency_guards():
+    """Without the guard the CDNOW sample had far fewer lapsed under BG/NBD than Pareto/NBD."""
+    settings = {"calibration_end": CALIBRATION_END, "observation_end": OBSERVATION_END}
+    counts = {}
+    for name in ("bgnbd", "pareto"):
+        study = run_clv_study(sample(), clv.ClvSettings(**settings, model=name), compare=(name,))
+        counts[name] = study.metrics["lapsed_customers"]
+        p_only = int((study.table["p_alive"] < 0.5).sum())
+        assert counts[name] >= p_only
+    assert abs(counts["bgnbd"] - counts["pareto"]) / counts["pareto"] < 0.15
+
+
+def test_win_back_list_ranks_by_recoverable_value_and_shows_last_purchase(sample_study):
+    listed = tables.win_back_list(sample_study.table)
+    assert listed["lapsed"].all() and (listed["p_alive"] > 0).all()
+    recoverable = listed["frequency"] * listed["monetary_value"] * listed["p_alive"]
+    np.testing.assert_allclose(listed["recoverable"], recoverable)
+    assert listed["recoverable"].is_monotonic_decreasing
+    html = tables.at_risk_customers(sample_study.table, n=10).to_html()
+    assert "Last purchase" in html and "Days since" in html and "Recoverable value" in html
+    assert "Age at last purchase" not in html
+    top = listed.iloc[0]
+    assert top["last_purchase"].strftime("%Y-%m-%d") in html
+
+
+# --- CLV uncertainty ------------------------------------------------------------------
+
+
+def test_parameter_draws_follow_the_log_normal_of_the_fit(sample_study):
+    from helpers.studies.clv.uncertainty import draw_parameters
+
+    model = sample_study.purchase_model
+    draws = draw_parameters(model, 20_000, np.random.default_rng(3))
+    logs = np.log(np.array([[d[k] for k in model.params] for d in draws]))
+    centre = np.log(np.array(list(model.params.values())))
+    tolerance = 4 * np.sqrt(np.diag(model.log_covariance) / 20_000)
+    assert (np.abs(logs.mean(axis=0) - centre) < tolerance).all()
+    cov = model.log_covariance
+    var = np.diag(cov)
+    sampling_se = np.sqrt((np.outer(var, var) + cov**2) / 20_000)  # standard error of a sample covariance
+    assert (np.abs(np.cov(logs.T) - cov) < 4.5 * sampling_se).all()
+    # the standard errors on the page are the same covariance, mapped back: se = p x se(log p)
+    se = np.sqrt(np.diag(model.log_covariance)) * np.exp(centre)
+    np.testing.assert_allclose(se, list(model.standard_errors.values()), rtol=1e-9)
+
+
+def test_draws_recompute_the_point_clv_when_the_covariance_vanishes(sample_study):
+    """With (almost) no parameter uncertainty every draw is the point estimate: the draw path
+    recomputes exactly the CLV of the table, customer by customer and in total."""
+    import dataclasses
+
+    from helpers.studies.clv.uncertainty import clv_uncertainty
+
+    study = sample_study
+    tiny = [dataclasses.replace(m, log_covariance=np.eye(len(m.params)) * 1e-18)
+            for m in (study.purchase_model, study.spend_model)]
+    u = clv_uncertainty(study.table, *tiny, study.settings, draws=5, groups=study.table["lapsed"].rename("lapsed"))
+    np.testing.assert_allclose(u.low, study.table["clv"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(u.high, study.table["clv"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(u.total, study.metrics["clv_total"], rtol=1e-6)
+    np.testing.assert_allclose(u.top_share, study.metrics["top10_share"], rtol=1e-6)
+    by_hand = study.table.groupby("lapsed")["clv"].sum()
+    np.testing.assert_allclose(u.groups["clv"], by_hand.to_numpy())
+    np.testing.assert_allclose(u.groups["low"], by_hand.to_numpy(), rtol=1e-6)
+
+
+def test_intervals_on_the_headline_and_in_the_csv(sample_study, tmp_path):
+    study = sample_study
+    m = study.metrics
+    u = m["uncertainty"]
+    assert u["clv_total_low"] < m["clv_total"] < u["clv_total_high"]
+    assert u["top_share_low"] < m["top10_share"] < u["top_share_high"]
+    assert (study.table["clv_low"] <= study.table["clv"] + 1e-9).all()
+    assert (study.table["clv"] <= study.table["clv_high"] + 1e-9).all()
+    paths = write_outputs(tmp_path, study.table, m)
+    csv = pd.read_csv(paths["csv"])
+    assert {"clv_low", "clv_high", "last_purchase", "days_since_last"} <= set(csv.columns)
+    words = narrative.headline(m, "$", "en")
+    assert "90% interval" in words and "draws of the fitted parameters" in words
+    method = narrative.uncertainty_method(m, "en")
+    assert "log scale" in method and "200 draws" in method and "not how much one customer" in method
+    assert "200" in narrative.uncertainty_method(m, "zh-CN")
+
+
+def test_holdout_spend_by_hand(sample_study):
+    from helpers.models import lifetimes_adapter as la
+
+    cal = pd.DataFrame({
+        "frequency_cal": [0, 1, 2, 3, 4, 5], "recency_cal": [0.0, 2, 5, 8, 9, 10], "T_cal": [10.0] * 6,
+        "monetary_value_cal": [0.0, 10, 20, 30, 40, 50], "frequency_holdout": [0, 1, 0, 2, 3, 1],
+        "monetary_value_holdout": [0.0, 12, 0, 25, 30, 60], "duration_holdout": [5.0] * 6,
+    })
+    model, spend = sample_study.calibration_model, sample_study.spend_model  # any fitted pair
+    overall, deciles = clv.holdout_spend(model, spend, cal, deciles=3)
+    predicted = clv.holdout_predictions(model, cal) * la.expected_spend(spend, cal["frequency_cal"], cal["monetary_value_cal"])
+    actual = np.array([0, 12, 0, 50, 90, 60.0])
+    assert overall["actual_total"] == pytest.approx(212.0)
+    assert overall["predicted_total"] == pytest.approx(predicted.sum())
+    assert overall["error_pct"] == pytest.approx(100 * (predicted.sum() - 212) / 212)
+    order = np.argsort(predicted, kind="stable")
+    assert deciles["customers"].tolist() == [2, 2, 2]
+    np.testing.assert_allclose(deciles["actual"], [actual[order[:2]].sum(), actual[order[2:4]].sum(), actual[order[4:]].sum()])
+    np.testing.assert_allclose(deciles["predicted"], [predicted[order[:2]].sum(), predicted[order[2:4]].sum(),
+                                                      predicted[order[4:]].sum()])
+    assert overall["top_decile_actual"] == pytest.approx(actual[order[4:]].sum())
+
+
+def test_each_segment_value_has_an_interval_from_the_same_draws(sample_study):
+    from pathlib import Path
+
+    from helpers.studies.segments import narrative as story
+    from helpers.studies.segments.analysis import (
+        load_segment_map,
+        segment_customers,
+        segment_summary,
+    )
+    from helpers.studies.segments.study import segment_value_intervals
+
+    smap = load_segment_map(Path(__file__).resolve().parents[1] / "playbooks" / "segment_map.yaml")
+    customers = segment_customers(sample(), sample_study.table, smap, OBSERVATION_END)
+    summary = segment_value_intervals(segment_summary(customers, smap), customers, sample_study)
+    filled = summary[summary["customers"] > 0]
+    assert (filled["clv_low"] <= filled["clv"] + 1e-9).all() and (filled["clv"] <= filled["clv_high"] + 1e-9).all()
+    assert (filled["clv_high"] > filled["clv_low"]).any()
+    assert filled["clv"].sum() == pytest.approx(sample_study.metrics["clv_total"])
+    row = filled.iloc[0]
+    numbers = dict(story.segment_numbers(row, "$", "total", "en"))
+    assert any("90% interval" in v for v in numbers.values())
+
+
+def test_index_card_carries_the_total_clv_interval(sample_study):
+    m = sample_study.metrics
+    card = narrative.headline_numbers(m, "$", "en")
+    assert list(card)[:3] == ["Customers", "12-month CLV (margin)", "90% interval"]
+    u = m["uncertainty"]
+    assert card["90% interval"] == f"${u['clv_total_low'] / 1000:.1f}k to ${u['clv_total_high'] / 1000:.1f}k"
+    assert "90% 区间" in narrative.headline_numbers(m, "¥", "zh-CN")
