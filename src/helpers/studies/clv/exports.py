@@ -20,6 +20,7 @@ from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.files import write_text_atomic
 from helpers.models import lifetimes_adapter as la
+from helpers.report.exports import csv_text
 from helpers.studies.clv.analysis import ClvSettings, share_of_value_in_top
 from helpers.studies.clv.narrative import lapsed_mask
 
@@ -129,6 +130,6 @@ def write_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = folder / CLV_CSV, folder / METRICS_JSON
     exported = export_table(table, allow_raw_ids=allow_raw_ids, id_key=id_key)
-    write_text_atomic(csv_path, exported.to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(csv_path, csv_text(exported, float_format="%.6g"))
     write_text_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False))
     return {"csv": csv_path, "json": json_path}
