@@ -160,3 +160,17 @@ def test_one_offset_everywhere_keeps_the_wall_clock():
     result = transactions_from_frame(frame)
     assert result.transactions["timestamp"].tolist() == [pd.Timestamp("2024-05-01 23:30"), pd.Timestamp("2024-05-02 08:00")]
     assert result.report.adjusted == []
+
+
+def test_an_unquoted_decimal_comma_in_a_comma_file_is_not_silently_truncated(tmp_path):
+    # pandas keeps "12" of "12,99" and only warns; the loader must refuse the row instead
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,timestamp,amount\nA,2024-01-05,12,99\nB,2024-01-06,13\n", encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        read_transactions(path)
+    message = str(caught.value)
+    assert "more fields than the header" in message and "row 2: 'A,2024-01-05,12,99'" in message
+    assert "decimal=','" in message
+    # a trailing delimiter (an empty extra field) is still fine
+    path.write_text("customer_id,timestamp,amount\nA,2024-01-05,12,\nB,2024-01-06,13,\n", encoding="utf-8")
+    assert read_transactions(path).transactions["amount"].tolist() == [12.0, 13.0]

@@ -21,6 +21,7 @@ import codecs
 import csv
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -433,16 +434,20 @@ def _read_text(file: Path, shown: str, encoding: str | None) -> tuple[pd.DataFra
         raise DataError("the file is empty (only blank lines)", file=shown)
     sep = _sniff_delimiter(sample, complete)
     try:
-        df = pd.read_csv(
-            file,
-            sep=sep,
-            encoding=enc,
-            dtype=str,
-            na_filter=False,  # blanks are judged per column, not by pandas' NA words
-            keep_default_na=False,
-            skip_blank_lines=False,  # keeps data row i on spreadsheet row i + 2
-            index_col=False,  # trailing delimiters must not turn column 1 into the index
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                file,
+                sep=sep,
+                encoding=enc,
+                dtype=str,
+                na_filter=False,  # blanks are judged per column, not by pandas' NA words
+                keep_default_na=False,
+                skip_blank_lines=False,  # keeps data row i on spreadsheet row i + 2
+                index_col=False,  # trailing delimiters must not turn column 1 into the index
+            )
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            _refuse_extra_fields(file, enc, sep, len(df.columns), shown)
     except pd.errors.EmptyDataError as exc:
         raise DataError("the file is empty", file=shown) from exc
     except pd.errors.ParserError as exc:
@@ -451,6 +456,36 @@ def _read_text(file: Path, shown: str, encoding: str | None) -> tuple[pd.DataFra
         raise DataError(f"the file cannot be read as a table ({exc})", file=shown) from exc
     df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
     return df, enc
+
+
+def _refuse_extra_fields(file: Path, enc: str, sep: str, width: int, shown: str) -> None:
+    """pandas drops the values of a row with more fields than the header (with a warning
+    only): ``12,99`` in a comma-separated file would silently become 12. Raise for rows
+    whose extra fields are not blank (a trailing delimiter is fine). Error path only."""
+    if sep not in (",", ";", "\t", "|"):
+        return
+    rows: list[int] = []
+    values: list[str] = []
+    count = 0
+    with file.open(encoding=enc, newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        next(reader, None)
+        for fields in reader:
+            if len(fields) > width and any(f.strip() for f in fields[width:]):
+                count += 1
+                if len(rows) < MAX_LISTED:
+                    rows.append(reader.line_num)
+                    values.append(sep.join(fields))
+    if count:
+        shown_sep = {"\t": "tab"}.get(sep, repr(sep))
+        raise DataError(
+            f"rows have more fields than the header ({width}, delimiter {shown_sep}); their extra values would be lost",
+            file=shown,
+            rows=rows + [0] * (count - len(rows)) if count > len(rows) else rows,
+            values=values,
+            hint="An unquoted delimiter inside a value (a decimal comma as in 12,99 or a thousands separator as in "
+            '1,280.00) splits it: quote such values, or save the file with \';\' between columns and pass decimal=\',\'.',
+        )
 
 
 def _parser_error(exc: Exception, shown: str, sep: str) -> DataError:
