@@ -56,13 +56,11 @@ def _neutralise_values(values: pd.Series | pd.Index) -> pd.Series | pd.Index:
         return values
     if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
         return values
-    text = values.astype("object")
-    is_text = text.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).astype(bool)
-    risky = is_text & text.where(is_text, "").astype(str).str.startswith(FORMULA_PREFIXES)
-    if not bool(np.any(risky)):
+    text = values.astype("string")  # vectorised; missing values stay missing
+    risky = np.asarray(text.str.startswith(FORMULA_PREFIXES).fillna(False), dtype=bool)
+    if not risky.any():
         return values
-    out = text.where(~risky, "'" + text.where(risky, "").astype(str))
-    return out
+    return values.astype(object).where(~risky, np.asarray(("'" + text).astype(object)))
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
