@@ -195,3 +195,34 @@ def test_every_export_writer_uses_csv_text(writer):
     source = inspect.getsource(module)
     assert ".to_csv(" not in source and "csv_text(" in source
     assert ".to_csv(" in inspect.getsource(exports.csv_text)
+
+
+def test_index_escapes_headlines_titles_and_errors(tmp_path):
+    from helpers.report.page import headline_items
+    from helpers.site.index import write_index
+
+    studies = [{
+        "name": "clv", "title": HOSTILE, "description": HOSTILE,
+        "rows": [{
+            "title": HOSTILE, "headline": headline_items({HOSTILE: HOSTILE, "n": 3}), "extra": [],
+            "versions": [{"lang": "en", "label": "English", "href": "clv.html", "status": "stale", "error": HOSTILE,
+                          "updated": "", "failed_at": ""}],
+        }],
+    }]
+    html = write_index(tmp_path, title=HOSTILE, lang="en", studies=studies).read_text(encoding="utf-8")
+    assert live_problems(html) == [] and "<img" not in html
+    assert BeautifulSoup(html, "html.parser").get_text().count(HOSTILE) >= 5  # shown, as text
+    assert csp_of(html) == content_security_policy()
+
+
+def test_segment_page_template_escapes_data():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(page_mod.TEMPLATES_DIR / "segment")), autoescape=True)
+    # the segment pages module renders with autoescape on; the template has no |safe on data
+    source = (page_mod.TEMPLATES_DIR / "segment" / "page.html.j2").read_text(encoding="utf-8")
+    assert "|safe" not in source.replace(" ", "") and "Markup" not in source
+    from helpers.studies.segments import pages as seg_pages
+
+    assert seg_pages._environment().autoescape in (True,) or callable(seg_pages._environment().autoescape)
+    assert env.from_string("{{ x }}").render(x=HOSTILE) == "&lt;img src=x onerror=alert(1)&gt;"
