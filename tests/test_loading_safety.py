@@ -174,3 +174,15 @@ def test_an_unquoted_decimal_comma_in_a_comma_file_is_not_silently_truncated(tmp
     # a trailing delimiter (an empty extra field) is still fine
     path.write_text("customer_id,timestamp,amount\nA,2024-01-05,12,\nB,2024-01-06,13,\n", encoding="utf-8")
     assert read_transactions(path).transactions["amount"].tolist() == [12.0, 13.0]
+
+
+def test_notebook_loader_passes_the_safety_options_on(tmp_path):
+    from helpers.data import tables_io
+
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id;timestamp;amount\nA;2024-01-05T10:00:00+08:00;10,50\nB;2024-01-06T02:00:00Z;1.280,00\n",
+                    encoding="utf-8")
+    loaded = tables_io.load_transactions(str(path), notebook="x.ipynb", decimal=",", timezone="UTC", max_amount=1000.0)
+    assert loaded.transactions["amount"].tolist() == [10.5]  # 1,280 is above max_amount: left out and listed
+    assert loaded.report.dropped[0].key == "implausible"
+    assert loaded.transactions["timestamp"].tolist() == [pd.Timestamp("2024-01-05 02:00")]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -144,3 +145,21 @@ def test_run_rejects_bad_parameters_in_one_line(tmp_path):
     err = io.StringIO()
     assert run_main([str(FAILING), "-y", "{no_such: 1}", "-o", str(tmp_path / "x.ipynb")], out=io.StringIO(), err=err) == 2
     assert "has no parameter 'no_such'" in err.getvalue() and err.getvalue().count("\n") == 1
+
+
+@pytest.mark.slow
+def test_run_reads_a_decimal_comma_export_with_the_notebook_parameter(tmp_path):
+    """The new-retail transactions as a European-style export (';' between columns, decimal
+    commas): refused with a message naming decimal=',' and read with it."""
+    frame = pd.read_csv(ROOT / "data" / "newretail" / "transactions.csv", dtype=str)
+    frame["amount"] = frame["amount"].str.replace(".", ",", regex=False)
+    frame.to_csv(tmp_path / "orders.csv", sep=";", index=False)
+    params = f"{{data_path: '{tmp_path / 'orders.csv'}', include_clv: false, output_dir: '{tmp_path / 'out'}'}}"
+    refused = _run_cli([str(ROOT / "notebooks" / "omnichannel.ipynb"), "-y", params, "-o", str(tmp_path / "a.ipynb"),
+                        "--no-progress"], cwd=ROOT)
+    assert refused.returncode == 1 and "decimal=','" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    accepted = _run_cli([str(ROOT / "notebooks" / "omnichannel.ipynb"), "-y", params, "-y", "{decimal: ','}",
+                         "-o", str(tmp_path / "b.ipynb"), "--no-progress"], cwd=ROOT)
+    assert accepted.returncode == 0, accepted.stderr
+    metrics = next((tmp_path / "out").glob("*.json")).read_text(encoding="utf-8")
+    assert "orders" in metrics or "customers" in metrics
