@@ -186,3 +186,14 @@ def test_notebook_loader_passes_the_safety_options_on(tmp_path):
     assert loaded.transactions["amount"].tolist() == [10.5]  # 1,280 is above max_amount: left out and listed
     assert loaded.report.dropped[0].key == "implausible"
     assert loaded.transactions["timestamp"].tolist() == [pd.Timestamp("2024-01-05 02:00")]
+
+
+def test_the_shipped_data_sets_have_no_implausible_amounts():
+    from pathlib import Path
+
+    from helpers.data.datasets import load_default_transactions
+
+    root = Path(__file__).resolve().parents[1]
+    for result in (load_default_transactions(), read_transactions(root / "data" / "newretail" / "transactions.csv")):
+        assert not [d for d in result.report.dropped if d.key == "implausible"]
+        assert result.report.adjusted == []
