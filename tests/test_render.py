@@ -192,11 +192,12 @@ def test_helper_error_in_a_cell_becomes_notebook_failed(tmp_path):
     message = str(err)
     assert "failing.ipynb" in message
     assert "cell 4 of 5" in message
-    assert "`from helpers.errors import DataError`" in message
+    assert "`from helpers.errors import DataError`" not in message  # named by what it does, not its import
+    assert "(`raise DataError('dates cannot be read'" in message
     assert "data/tx.csv: column 'order_date': dates cannot be read (2 rows)" in message
     assert "row 7: '2024-13-01'" in message
     assert "DataError: " not in message  # a helpers error shows its own message only
-    assert err.where == "cell 4 of 5 (`from helpers.errors import DataError`)"
+    assert err.where.startswith('cell 4 of 5 under "Loading the data." (`raise DataError(')
     assert err.detail.startswith("data/tx.csv: column 'order_date': dates cannot be read")
     assert "Traceback" not in message and "\x1b" not in message
     assert executed_path.exists()  # the executed copy keeps the error output
@@ -213,7 +214,7 @@ def test_other_errors_show_name_and_value_without_ansi(tmp_path):
     with pytest.raises(NotebookFailed) as caught:
         execute_notebook(source, {}, tmp_path / "out" / "zero.ipynb", progress=False)
     message = str(caught.value)
-    assert "cell 3 of 3 (`# divide`)" in message
+    assert 'cell 3 of 3 under "t" (`# divide`)' in message
     assert "ZeroDivisionError: division by zero" in message
     assert "full traceback in" in message
     assert caught.value.traceback and not any("\x1b" in line for line in caught.value.traceback)

@@ -1,5 +1,6 @@
 """Loading customers and service tickets: aliases, column maps, validation messages."""
 
+import html
 import os
 
 import pandas as pd
@@ -218,6 +219,6 @@ def test_quality_table_reads_in_chinese_and_keeps_unknown_reasons():
                "入会日期晚于首次购买（保留入会日期）", "数据表", "项目", "行数"):
         assert zh in chinese, zh
     # every English reason was translated, except the one the catalog does not know
-    cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", chinese)
+    cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", chinese)]  # cells are escaped
     assert [c for c in cells if re.search(r"[a-z]{3}", c) and "returns_policy" not in c] == ["a retailer's own note"]
     assert quality_reason("rows read", "en") == "rows read" and quality_reason(None, "zh-CN") is None

@@ -5,7 +5,7 @@ lives in this package so that it can be tested. Layers, each importing only from
 ones before it (see CONTRIBUTING.md):
 
 - :mod:`helpers.errors`, :mod:`helpers.files`, :mod:`helpers.data.privacy`: user-facing
-  errors, atomic writes, pseudonymised ids
+  errors, atomic writes and the project folder (``enter_project``), pseudonymised ids
 - :mod:`helpers.data`: reading and validating user files, the embedded CDNOW data,
   large-file engines, the seeded generator (``python -m helpers.data.generator``)
 - :mod:`helpers.models`: customer summaries, BG/NBD / Pareto/NBD / Gamma-Gamma fits
@@ -14,7 +14,7 @@ ones before it (see CONTRIBUTING.md):
 - :mod:`helpers.studies`: one package per study (clv, segments, customer_base,
   omnichannel, service, pilot, loyalty)
 - :mod:`helpers.site`: the study config, papermill runs, cache, index and the
-  ``python -m helpers build`` command
+  ``python -m helpers build`` and ``python -m helpers run NOTEBOOK -y PARAMS`` commands
 """
 
 from importlib.metadata import PackageNotFoundError, version

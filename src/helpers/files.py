@@ -30,3 +30,49 @@ def write_text_atomic(path: Path, text: str) -> Path:
             pass
         raise
     return path
+
+
+# ------------------------------------------------------------------ the project folder
+
+#: Environment variable naming the project folder explicitly (overrides the search).
+PROJECT_ENV = "HELPERS_PROJECT_ROOT"
+#: What marks the project folder: the study config folder or the package's project file.
+_PROJECT_MARKERS = ("playbooks", "pyproject.toml")
+
+
+def project_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The project folder: ``$HELPERS_PROJECT_ROOT`` when set, else the nearest of
+    ``start`` (default: the working folder) and its parents that holds a ``playbooks/``
+    folder or a ``pyproject.toml``, else ``start`` itself.
+
+    JupyterLab starts each kernel in the notebook's folder (``notebooks/``); the project
+    folder is its parent, where ``playbooks/``, ``data/`` and ``build/`` live."""
+    explicit = os.environ.get(PROJECT_ENV, "").strip()
+    if explicit:
+        return Path(explicit).resolve()
+    here = Path(start if start is not None else os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if any((folder / marker).exists() for marker in _PROJECT_MARKERS):
+            return folder
+    return here
+
+
+def project_path(path: str | os.PathLike[str], *more: str | os.PathLike[str]) -> Path:
+    """``path`` (joined with ``more``) taken from the project folder (:func:`project_root`)
+    when relative; an absolute path is returned as it is."""
+    joined = Path(path, *more)
+    return joined if joined.is_absolute() else project_root() / joined
+
+
+def enter_project() -> Path:
+    """Make the project folder the working folder and return it.
+
+    Notebooks call it first, so that relative paths in their parameters (data files,
+    ``playbooks/segment_map.yaml``, ``playbooks/designs/*.yaml``) and their outputs
+    (``build/outputs/...``) mean the same whether the kernel was started in the project
+    folder (the build, ``python -m helpers run``, papermill from the project) or in
+    ``notebooks/`` (JupyterLab). A no-op when the working folder is the project folder."""
+    root = project_root()
+    if Path.cwd().resolve() != root:
+        os.chdir(root)
+    return root

@@ -21,6 +21,7 @@ import codecs
 import csv
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -36,6 +37,7 @@ from helpers.errors import MAX_LISTED, ConfigError, DataError
 
 ReturnsPolicy = Literal["net", "drop", "error"]
 FutureDates = Literal["error", "drop"]
+OutlierPolicy = Literal["drop", "cap", "error"]
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -86,6 +88,9 @@ class DataQualityReport:
     negative_rows: int = 0
     #: Source columns that were not mapped and therefore never read into the pipeline.
     ignored_columns: list[str] = field(default_factory=list)
+    #: Rows kept but changed: amounts capped (``amount_outliers='cap'``), timestamps
+    #: converted from another UTC offset. Same shape as ``dropped``.
+    adjusted: list[DroppedRows] = field(default_factory=list)
 
     def to_frame(self, language: str = "en") -> pd.DataFrame:
         """A small (reason, rows) table for display in a notebook, in the page language."""
@@ -96,6 +101,7 @@ class DataQualityReport:
 
         lines = [(t("rows_read"), self.rows_read)]
         lines += [(t("dropped", reason=d.reason_text(language)), d.count) for d in self.dropped]
+        lines += [(t("adjusted", reason=d.reason_text(language)), d.count) for d in self.adjusted]
         lines += [(t("rows_kept"), self.rows_kept)]
         lines += [(t("duplicates"), self.duplicate_rows)]
         lines += [(t("customers"), self.customers)]
@@ -116,6 +122,10 @@ class DataQualityReport:
             "duplicate_rows": int(self.duplicate_rows),
             "negative_rows": int(self.negative_rows),
             "ignored_columns": list(self.ignored_columns),
+            "adjusted": [
+                {"reason": d.reason, "count": int(d.count), "example_rows": [int(r) for r in d.example_rows]}
+                for d in self.adjusted
+            ],
         }
 
 
@@ -147,6 +157,10 @@ def read_transactions(
     returns_policy: ReturnsPolicy = "net",
     future_dates: FutureDates = "error",
     sheet: str | int | None = None,
+    decimal: str = ".",
+    amount_outliers: OutlierPolicy = "drop",
+    max_amount: float | None = None,
+    timezone: str | None = None,
 ) -> LoadResult:
     """Read a transaction file and validate it.
 
@@ -167,7 +181,7 @@ def read_transactions(
         A ``strftime`` format forcing how the timestamp column is read, e.g.
         ``"%d/%m/%Y"``. By default YYYYMMDD, ISO dates and times, ``YYYY/M/D``,
         ``YYYY.M.D`` and ``2024年1月5日`` are recognised.
-    observation_end, returns_policy, future_dates:
+    observation_end, returns_policy, future_dates, decimal, amount_outliers, max_amount, timezone:
         See :func:`transactions_from_frame`.
     sheet:
         Worksheet name or 0-based position for Excel files (default: the first).
@@ -187,6 +201,10 @@ def read_transactions(
         observation_end=observation_end,
         returns_policy=returns_policy,
         future_dates=future_dates,
+        decimal=decimal,
+        amount_outliers=amount_outliers,
+        max_amount=max_amount,
+        timezone=timezone,
     )
     if str(source).startswith(EMBEDDED_PREFIX):
         return _read_embedded(str(source), column_map, **policies)
@@ -215,6 +233,10 @@ def transactions_from_frame(
     observation_end: str | date | datetime | pd.Timestamp | None = None,
     returns_policy: ReturnsPolicy = "net",
     future_dates: FutureDates = "error",
+    decimal: str = ".",
+    amount_outliers: OutlierPolicy = "drop",
+    max_amount: float | None = None,
+    timezone: str | None = None,
 ) -> LoadResult:
     """Validate an in-memory table of transactions.
 
@@ -250,12 +272,27 @@ def transactions_from_frame(
     future_dates:
         What to do with timestamps after ``observation_end``: ``"error"``
         (default) raises :class:`DataError`, ``"drop"`` drops and counts them.
+    decimal:
+        ``"."`` (default) or ``","`` for files written with decimal commas (``10,50``;
+        thousands may then be separated by ``.``: ``1.280,00``), typically ``;``-delimited.
+    amount_outliers, max_amount:
+        Implausible amounts: beyond ``max_amount`` when given, else beyond
+        :func:`implausible_amount_limit` (far outside the typical order on a log scale).
+        ``"drop"`` (default) leaves those rows out and lists them in the report,
+        ``"cap"`` keeps them at the limit (listed as adjusted), ``"error"`` raises
+        :class:`DataError`. One row can then never dominate a headline.
+    timezone:
+        Text timestamps with UTC offsets (``2024-05-01T10:00:00+08:00``) are read in
+        one time: by default the offset most rows carry (ties: Asia/Shanghai); or this
+        time zone (``"Asia/Shanghai"``, ``"+08:00"``). Converted rows are listed in the
+        report as adjusted. Values without an offset are taken as already in that time.
 
     Returns
     -------
     LoadResult
     """
     _check_policies(returns_policy, future_dates)
+    _check_safety_options(decimal, amount_outliers, max_amount, timezone)
     cutoff = _observation_cutoff(observation_end)
     if not isinstance(df, pd.DataFrame):
         raise ConfigError(f"expected a pandas DataFrame, got {type(df).__name__}.")
@@ -278,13 +315,14 @@ def transactions_from_frame(
     if raw.empty:
         raise DataError("the input has no data rows (all rows are empty)", file=source)
 
-    ctx = _Context(source, mapping)
+    ctx = _Context(source, mapping, decimal)
     out = pd.DataFrame(index=raw.index)
     out[C.CUSTOMER_ID] = _parse_ids(raw[C.CUSTOMER_ID], ctx)
     # Integer codes in id order: grouping, de-duplication and sorting on them is several
     # times faster than on strings with millions of rows.
     out[_KEY] = pd.factorize(out[C.CUSTOMER_ID], sort=True)[0]
-    out[C.TIMESTAMP] = _parse_timestamps(raw[C.TIMESTAMP], date_format, ctx)
+    adjusted: list[DroppedRows] = []
+    out[C.TIMESTAMP] = _parse_timestamps_in_one_time(raw[C.TIMESTAMP], date_format, ctx, timezone, adjusted)
     out[C.AMOUNT] = _parse_numbers(raw[C.AMOUNT], C.AMOUNT, ctx, required=True)
     for col in C.OPTIONAL:
         if col in C.NUMERIC_OPTIONAL and col in raw:
@@ -295,6 +333,7 @@ def transactions_from_frame(
     negative_rows = int((out[C.AMOUNT] < 0).sum())
     if cutoff is not None:
         out = _apply_future_dates(out, cutoff, future_dates, ctx, dropped)
+    out = _apply_amount_outliers(out, amount_outliers, max_amount, ctx, dropped, adjusted)
     out = _apply_returns_policy(out, returns_policy, ctx, dropped)
     if out.empty:
         raise DataError(
@@ -317,6 +356,7 @@ def transactions_from_frame(
         duplicate_rows=duplicates,
         negative_rows=negative_rows,
         ignored_columns=[h for h in headers if h not in mapping.values()],
+        adjusted=adjusted,
     )
     return LoadResult(out, report, source, None, mapping)
 
@@ -399,16 +439,20 @@ def _read_text(file: Path, shown: str, encoding: str | None) -> tuple[pd.DataFra
         raise DataError("the file is empty (only blank lines)", file=shown)
     sep = _sniff_delimiter(sample, complete)
     try:
-        df = pd.read_csv(
-            file,
-            sep=sep,
-            encoding=enc,
-            dtype=str,
-            na_filter=False,  # blanks are judged per column, not by pandas' NA words
-            keep_default_na=False,
-            skip_blank_lines=False,  # keeps data row i on spreadsheet row i + 2
-            index_col=False,  # trailing delimiters must not turn column 1 into the index
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                file,
+                sep=sep,
+                encoding=enc,
+                dtype=str,
+                na_filter=False,  # blanks are judged per column, not by pandas' NA words
+                keep_default_na=False,
+                skip_blank_lines=False,  # keeps data row i on spreadsheet row i + 2
+                index_col=False,  # trailing delimiters must not turn column 1 into the index
+            )
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            _refuse_extra_fields(file, enc, sep, len(df.columns), shown)
     except pd.errors.EmptyDataError as exc:
         raise DataError("the file is empty", file=shown) from exc
     except pd.errors.ParserError as exc:
@@ -417,6 +461,36 @@ def _read_text(file: Path, shown: str, encoding: str | None) -> tuple[pd.DataFra
         raise DataError(f"the file cannot be read as a table ({exc})", file=shown) from exc
     df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
     return df, enc
+
+
+def _refuse_extra_fields(file: Path, enc: str, sep: str, width: int, shown: str) -> None:
+    """pandas drops the values of a row with more fields than the header (with a warning
+    only): ``12,99`` in a comma-separated file would silently become 12. Raise for rows
+    whose extra fields are not blank (a trailing delimiter is fine). Error path only."""
+    if sep not in (",", ";", "\t", "|"):
+        return
+    rows: list[int] = []
+    values: list[str] = []
+    count = 0
+    with file.open(encoding=enc, newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        next(reader, None)
+        for fields in reader:
+            if len(fields) > width and any(f.strip() for f in fields[width:]):
+                count += 1
+                if len(rows) < MAX_LISTED:
+                    rows.append(reader.line_num)
+                    values.append(sep.join(fields))
+    if count:
+        shown_sep = {"\t": "tab"}.get(sep, repr(sep))
+        raise DataError(
+            f"rows have more fields than the header ({width}, delimiter {shown_sep}); their extra values would be lost",
+            file=shown,
+            rows=rows + [0] * (count - len(rows)) if count > len(rows) else rows,
+            values=values,
+            hint="An unquoted delimiter inside a value (a decimal comma as in 12,99 or a thousands separator as in "
+            '1,280.00) splits it: quote such values, or save the file with \';\' between columns and pass decimal=\',\'.',
+        )
 
 
 def _parser_error(exc: Exception, shown: str, sep: str) -> DataError:
@@ -585,6 +659,7 @@ def _read_excel(file: Path, shown: str, sheet: str | int | None) -> pd.DataFrame
 class _Context:
     file: str
     mapping: dict[str, str]
+    decimal: str = "."
 
     def header(self, canonical: str) -> str:
         return self.mapping[canonical]
@@ -821,12 +896,14 @@ _CURRENCY = re.compile(r"(?i)rmb|cny|usd|hkd|us\$|hk\$|元|[¥$€£\s]")
 _THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
 _NUMBER_HINT = (
     "Numbers may use thousands separators (1,280.00), currency signs (¥ ￥ $ RMB 元) and "
-    "parentheses for negatives ((12.00)). A decimal comma (12,50) is not accepted: "
-    "convert it to 12.50 first."
+    "parentheses for negatives ((12.00)). For decimal commas (12,50) pass decimal=',' "
+    "(notebook parameter decimal: \",\")."
 )
 
 
-def _parse_number_strings(values: pd.Series) -> pd.Series:
+def _parse_number_strings(values: pd.Series, decimal: str = ".") -> pd.Series:
+    if decimal == ",":
+        return _parse_decimal_comma_strings(values)
     clean = values.str.normalize("NFKC").str.replace("\u2212", "-").str.replace(_CURRENCY, "", regex=True)
     clean = clean.str.replace(r"^\((.*)\)$", r"-\1", regex=True)
     clean = clean.str.replace(r"^([\d.,]+)-$", r"-\1", regex=True)  # SAP-style "12.00-"
@@ -847,7 +924,7 @@ def _parse_numbers(s: pd.Series, canonical: str, ctx: _Context, *, required: boo
         text = _as_text(s)
         missing = text.isna()
         codes, uniques = pd.factorize(text)
-        parsed_unique = _parse_number_strings(pd.Series(uniques, dtype=str)).to_numpy(dtype=float)
+        parsed_unique = _parse_number_strings(pd.Series(uniques, dtype=str), ctx.decimal).to_numpy(dtype=float)
         # Code -1 (blank) picks the trailing NaN.
         numbers = pd.Series(np.append(parsed_unique, np.nan)[codes], index=s.index)
         bad = numbers.isna() & ~missing
@@ -855,7 +932,7 @@ def _parse_numbers(s: pd.Series, canonical: str, ctx: _Context, *, required: boo
         blanks = pd.Series("", index=s.index)
         raise ctx.fail(f"{canonical} values are missing", canonical, missing, blanks, _NUMBER_HINT)
     if bad.any():
-        raise ctx.fail(f"{canonical} values are not numbers", canonical, bad, text, _NUMBER_HINT)
+        raise ctx.fail(f"{canonical} values are not numbers", canonical, bad, text, _number_hint(text[bad], ctx.decimal))
     return numbers.astype(float)
 
 
@@ -931,6 +1008,202 @@ def _apply_returns_policy(
     if below.any():
         dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
     return out[~below]
+
+
+# ----------------------------------------------- safety: decimal commas, implausible amounts,
+# UTC offsets (issue 12). Kept apart from the date-parsing internals above: the offsets are
+# taken off the text before parsing and applied to the parsed wall-clock times after it.
+
+#: Robust limit for implausible amounts: this many robust standard deviations (1.4826 x MAD)
+#: of log10(|amount|) above the median; with a spread of at least MIN_LOG_SPREAD decades
+#: (so data where every order costs about the same still allow 1,000x the typical order).
+OUTLIER_SIGMAS = 6.0
+MIN_LOG_SPREAD = 0.5
+#: No single order is worth more than this in any currency (also catches 1e308 in tiny files).
+ABSOLUTE_AMOUNT_LIMIT = 1e12
+#: The time zone used when two UTC offsets are equally common.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?$")
+_LOOKS_DECIMAL_COMMA = re.compile(r"^\(?[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}\)?-?$")
+_OFFSET_RE = re.compile(r"^(.*\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+_OFFSET_PARAM = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def _check_safety_options(decimal: str, amount_outliers: str, max_amount: Any, timezone: Any) -> None:
+    if decimal not in (".", ","):
+        raise ConfigError(f"decimal must be '.' or ',', not {decimal!r}.")
+    if amount_outliers not in ("drop", "cap", "error"):
+        raise ConfigError(f"amount_outliers must be 'drop', 'cap' or 'error', not {amount_outliers!r}.")
+    if max_amount is not None and not (
+        isinstance(max_amount, (int, float)) and not isinstance(max_amount, bool) and 0 < max_amount < np.inf
+    ):
+        raise ConfigError(f"max_amount must be a positive number (or empty), not {max_amount!r}.")
+    if timezone not in (None, ""):
+        _target_zone(timezone)
+
+
+def _parse_decimal_comma_strings(values: pd.Series) -> pd.Series:
+    """Numbers written with a decimal comma (``10,50``, ``1.280,00``, ``(12,00)``)."""
+    clean = values.str.normalize("NFKC").str.replace("\u2212", "-").str.replace(_CURRENCY, "", regex=True)
+    clean = clean.str.replace(r"^\((.*)\)$", r"-\1", regex=True)
+    clean = clean.str.replace(r"^([\d.,]+)-$", r"-\1", regex=True)
+    clean = clean.where(clean.str.fullmatch(_DECIMAL_COMMA))
+    clean = clean.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    numbers = pd.to_numeric(clean, errors="coerce")
+    return numbers.where(np.isfinite(numbers))
+
+
+def _number_hint(bad: pd.Series, decimal: str) -> str:
+    """The hint for unreadable numbers; says decimal=',' when they look like decimal commas."""
+    if decimal == "." and bad.astype(str).str.strip().str.fullmatch(_LOOKS_DECIMAL_COMMA).any():
+        return (
+            "These look like decimal commas (10,50 for 10.50): pass decimal=',' "
+            "(notebook parameter decimal: \",\"), usually with a ';'-delimited file."
+        )
+    if decimal == ",":
+        return (
+            "With decimal=',' numbers are written 10,50 or 1.280,50 (a '.' only separates thousands); "
+            "remove decimal=',' if the file uses decimal points."
+        )
+    return _NUMBER_HINT
+
+
+def implausible_amount_limit(amounts: np.ndarray | pd.Series, max_amount: float | None = None) -> float:
+    """The amount above which an order is implausible: ``max_amount`` when given, else
+    the smaller of :data:`ABSOLUTE_AMOUNT_LIMIT` and 10 ** (median + OUTLIER_SIGMAS x
+    robust SD) of log10(|amount|) over the non-zero amounts (robust: one absurd value
+    cannot move the limit, unlike a maximum or a high percentile)."""
+    if max_amount is not None:
+        return float(max_amount)
+    x = np.abs(np.asarray(amounts, dtype=float))
+    x = x[np.isfinite(x) & (x > 0)]
+    if len(x) == 0:
+        return ABSOLUTE_AMOUNT_LIMIT
+    logs = np.log10(x)
+    centre = float(np.median(logs))
+    spread = max(1.4826 * float(np.median(np.abs(logs - centre))), MIN_LOG_SPREAD)
+    return float(min(10 ** min(centre + OUTLIER_SIGMAS * spread, 300.0), ABSOLUTE_AMOUNT_LIMIT))
+
+
+def _examples(mask: pd.Series, values: pd.Series) -> str:
+    bad = mask[mask].index[:MAX_LISTED]
+    return "; ".join(f"row {i + 2}: {values.loc[i]:.6g}" for i in bad)
+
+
+def _apply_amount_outliers(
+    out: pd.DataFrame, policy: str, max_amount: float | None, ctx: _Context,
+    dropped: list[DroppedRows], adjusted: list[DroppedRows],
+) -> pd.DataFrame:
+    amounts = out[C.AMOUNT]
+    limit = implausible_amount_limit(amounts.to_numpy(), max_amount)
+    extreme = amounts.abs() > limit
+    if not extreme.any():
+        return out
+    shown = f"{limit:,.2f}"
+    rule = "max_amount" if max_amount is not None else "far beyond the typical order"
+    if policy == "error":
+        raise ctx.fail(
+            f"amounts are implausibly large (above {shown}, {rule})",
+            C.AMOUNT, extreme, amounts,
+            "Correct these rows, or pass amount_outliers='drop' to leave them out or 'cap' to cap them at the "
+            "limit (max_amount sets the limit).",
+        )
+    examples = _examples(extreme, amounts)
+    if policy == "drop":
+        dropped.append(_dropped(f"implausible amounts above {shown} ({examples})", extreme, "implausible",
+                                limit=shown, examples=examples))
+        return out[~extreme]
+    adjusted.append(_dropped(f"implausible amounts capped at {shown} ({examples})", extreme, "capped",
+                             limit=shown, examples=examples))
+    out = out.copy()
+    out[C.AMOUNT] = amounts.clip(lower=-limit, upper=limit)
+    return out
+
+
+def _target_zone(timezone: str) -> int | Any:
+    """``timezone`` as minutes east of UTC (fixed offsets) or a ZoneInfo."""
+    text = str(timezone).strip()
+    if text.upper() in ("Z", "UTC", "GMT"):
+        return 0
+    fixed = _OFFSET_PARAM.fullmatch(text)
+    if fixed:
+        sign, hours, minutes = fixed.groups()
+        return (1 if sign == "+" else -1) * (int(hours) * 60 + int(minutes or 0))
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"timezone {timezone!r} is not a time zone; use a name such as 'Asia/Shanghai' or an offset such as '+08:00'."
+        ) from exc
+
+
+def _offset_text(minutes: float) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(int(minutes)), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
+
+
+def _offset_minutes(tokens: pd.Series) -> pd.Series:
+    """'Z', 'UTC', '+08:00', '+0800', '-05' as minutes east of UTC (NaN where no token)."""
+    parts = tokens.str.upper().str.extract(r"^([+-])(\d{2}):?(\d{2})?$")
+    minutes = parts[1].astype(float) * 60 + parts[2].fillna("0").astype(float)
+    minutes = minutes.where(parts[0] != "-", -minutes)
+    return minutes.where(~tokens.str.upper().isin(["Z", "UTC", "GMT"]), 0.0)
+
+
+def _parse_timestamps_in_one_time(
+    s: pd.Series, date_format: str | None, ctx: _Context, timezone: str | None, adjusted: list[DroppedRows]
+) -> pd.Series:
+    """:func:`_parse_timestamps`, with text timestamps carrying UTC offsets brought into one
+    time (``timezone``, else the most common offset) and the converted rows reported."""
+    target = _target_zone(timezone) if timezone not in (None, "") else None
+    if isinstance(getattr(s, "dtype", None), pd.DatetimeTZDtype) and target is not None:
+        zone = dt_timezone_of(target)
+        return s.dt.tz_convert(zone).dt.tz_localize(None)
+    textual = not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s))
+    if not textual or (date_format and "%z" in date_format.lower()):
+        return _parse_timestamps(s, date_format, ctx)
+    text = _as_text(s)
+    codes, uniques = pd.factorize(text)
+    parts = pd.Series(uniques, dtype=str).str.extract(_OFFSET_RE)
+    has = parts[1].notna()
+    if not has.any():
+        return _parse_timestamps(s, date_format, ctx)
+    stripped = pd.Series(uniques, dtype=str).where(~has, parts[0].str.strip())
+    unique_minutes = _offset_minutes(parts[1].where(has, ""))
+    rows_text = pd.Series(np.append(stripped.to_numpy(dtype=object), None)[codes], index=s.index)
+    rows_minutes = pd.Series(np.append(unique_minutes.to_numpy(dtype=float), np.nan)[codes], index=s.index)
+    wall = _parse_timestamps(rows_text.where(rows_text.notna(), s), date_format, ctx)
+    if target is None:
+        counts = rows_minutes.value_counts()
+        tied = counts[counts == counts.max()].index
+        target = int(tied[0]) if len(tied) == 1 else _target_zone(DEFAULT_TIMEZONE)
+    offset = pd.to_timedelta(rows_minutes.fillna(0.0), unit="min")
+    utc = wall - offset
+    if isinstance(target, int):
+        converted = utc + pd.Timedelta(minutes=target)
+        label = _offset_text(target)
+    else:
+        converted = utc.dt.tz_localize("UTC").dt.tz_convert(target).dt.tz_localize(None)
+        label = str(target.key)
+    result = converted.where(rows_minutes.notna(), wall)
+    moved = rows_minutes.notna() & (result != wall)
+    if moved.any():
+        per_offset = rows_minutes[moved].value_counts().sort_index()
+        offsets = ", ".join(f"{_offset_text(m)}: {n:,} rows" for m, n in per_offset.items())
+        adjusted.append(_dropped(f"timestamps converted to UTC{label} ({offsets})", moved, "timezone",
+                                 target=f"UTC{label}" if label[0] in "+-" else label, offsets=offsets))
+    return result
+
+
+def dt_timezone_of(target: int | Any) -> Any:
+    """A tz usable by pandas for :func:`_target_zone`'s result."""
+    import datetime as _dt
+
+    return _dt.timezone(_dt.timedelta(minutes=target)) if isinstance(target, int) else target
 
 
 # Public names of the loader's text and number helpers, for the loaders of other tables

@@ -665,8 +665,14 @@ def load_transactions(
     observation_end: str | None = None,
     returns_policy: str = "drop",
     needs: Sequence[str] = (),
+    decimal: str = ".",
+    amount_outliers: str = "drop",
+    max_amount: float | None = None,
+    timezone: str | None = None,
 ) -> LoadResult:
     """Transactions through :func:`helpers.data.loading.read_transactions`, with the notebooks' policies.
+
+    ``decimal``, ``amount_outliers``, ``max_amount`` and ``timezone`` are passed on as they are.
 
     An empty ``path`` stops with a message naming the missing table; ``needs`` lists
     optional canonical columns the notebook cannot do without (e.g. ``channel``). Rows
@@ -681,6 +687,10 @@ def load_transactions(
         observation_end=observation_end or None,
         returns_policy=returns_policy,  # type: ignore[arg-type]
         future_dates="drop",
+        decimal=decimal,
+        amount_outliers=amount_outliers,  # type: ignore[arg-type]
+        max_amount=max_amount,
+        timezone=timezone or None,
     )
     if needs:
         require_columns(loaded, needs, notebook=notebook, table="transactions")

@@ -168,7 +168,7 @@ def fit_transaction_model(
         try:
             fitter.fit(f, r, t, weights=w)
         except (ConvergenceError, ValueError, np.linalg.LinAlgError) as exc:
-            raise _fit_error(name, exc) from exc
+            raise _fit_error(name, exc, penalizer) from exc
     params = {k: float(v) for k, v in fitter.params_.items()}
     ll = _transaction_log_likelihood(name, params, f, r, t, w)
     hess = fast_models.numerical_log_hessian(
@@ -180,10 +180,30 @@ def fit_transaction_model(
 _FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto}
 
 
-def _fit_error(name: str, exc: Exception) -> "ModelFitError":
+#: The penalizer advised first; larger ones bias the estimates more than they help.
+FIRST_PENALIZER, LARGEST_USEFUL_PENALIZER = 0.001, 0.1
+
+
+def fit_advice(penalizer: float | None, *, model: str | None = None) -> str:
+    """What to try after a failed fit, given what was tried: the ``penalizer`` used (None
+    when the data themselves were refused, where no penalizer helps) and the ``model``."""
+    others = [MODEL_LABELS[k] for k in TRANSACTION_MODELS if k != model] if model in TRANSACTION_MODELS else []
+    other = f" or another purchase model ({' or '.join(others)})" if others else ""
+    if penalizer is None:
+        return "Check the data and the calibration period."
+    if penalizer <= 0:
+        return f"Try a small penalizer (penalizer: {FIRST_PENALIZER:g}){other}, or check the calibration period."
+    if penalizer < LARGEST_USEFUL_PENALIZER:
+        larger = min(penalizer * 10, LARGEST_USEFUL_PENALIZER)
+        return (f"The penalizer {penalizer:g} did not help: try a larger one (penalizer: {larger:g}){other}, "
+                "or a longer calibration period.")
+    return (f"Even the penalizer {penalizer:g} did not help, and a larger one would mostly shrink the estimates: "
+            f"check the data (enough repeat buyers, a long enough calibration period){other}.")
+
+
+def _fit_error(name: str, exc: Exception, penalizer: float | None = 0.0) -> "ModelFitError":
     return ModelFitError(
-        f"{MODEL_LABELS[name]} did not fit these data ({str(exc).strip()}). "
-        "Try a small penalizer (e.g. 0.001) or check the calibration period."
+        f"{MODEL_LABELS[name]} did not fit these data ({str(exc).strip()}). " + fit_advice(penalizer, model=name)
     )
 
 
@@ -197,7 +217,7 @@ def _check_transaction_data(name: str, f: np.ndarray, r: np.ndarray, t: np.ndarr
             raise ValueError("frequency, recency, T and weights must be finite and not negative")
         _check_inputs(f.astype(int), r, t)  # as lifetimes' fit does (it truncates frequency)
     except ValueError as exc:
-        raise _fit_error(name, exc) from exc
+        raise _fit_error(name, exc, None) from exc
     if not np.any((f >= 1) & (w > 0)):
         raise ModelFitError(
             f"{MODEL_LABELS[name]} cannot be fitted: none of the {int(w.sum())} customers made a repeat "
@@ -394,11 +414,11 @@ def fit_gamma_gamma(
                 # strict default tolerance was not met; a looser gradient tolerance then succeeds
                 if tol == _GAMMA_GAMMA_TOLERANCES[-1]:
                     raise ModelFitError(
-                        f"Gamma-Gamma did not fit these data ({str(exc).strip()}). Try a small penalizer."
+                        f"Gamma-Gamma did not fit these data ({str(exc).strip()}). " + fit_advice(penalizer)
                     ) from exc
             except (ValueError, np.linalg.LinAlgError) as exc:
                 raise ModelFitError(
-                    f"Gamma-Gamma did not fit these data ({str(exc).strip()}). Try a small penalizer."
+                    f"Gamma-Gamma did not fit these data ({str(exc).strip()}). " + fit_advice(penalizer)
                 ) from exc
     params = {k: float(v) for k, v in fitter.params_.items()}
 

@@ -1,7 +1,12 @@
-"""Files the customer-base, omnichannel and service studies leave behind.
+"""Files the studies leave behind.
 
 A per-row CSV (customer ids pseudonymised with :func:`helpers.data.privacy.display_ids`
 unless raw ids are allowed) and a JSON of headline metrics, both written atomically.
+
+Every CSV a study writes goes through :func:`csv_text`, which neutralises spreadsheet
+formulas (OWASP "CSV injection"): a text cell starting with ``=``, ``+``, ``-``, ``@``,
+tab or carriage return gets a leading apostrophe, so Excel or WPS shows it as text instead
+of running it. Numeric columns are left alone (``-12.5`` stays a number).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from helpers import __version__
 from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.files import write_text_atomic
+from helpers.report.csv_text import frame_to_csv
 
 
 def json_safe(value: Any) -> Any:
@@ -40,6 +46,45 @@ def json_safe(value: Any) -> Any:
     if value is pd.NaT:
         return None
     return value
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise_values(values: pd.Series | pd.Index) -> pd.Series | pd.Index:
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values
+    if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
+        return values
+    text = values.astype("string")  # vectorised; missing values stay missing
+    risky = np.asarray(text.str.startswith(FORMULA_PREFIXES).fillna(False), dtype=bool)
+    if not risky.any():
+        return values
+    return values.astype(object).where(~risky, np.asarray(("'" + text).astype(object)))
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` in which every text cell (and index or column label) that a
+    spreadsheet would run as a formula starts with an apostrophe; numbers, dates and
+    booleans are unchanged."""
+    out = frame.copy()
+    for i in range(out.shape[1]):
+        out.isetitem(i, _neutralise_values(out.iloc[:, i]))
+    if not isinstance(out.index, pd.MultiIndex):
+        out.index = _neutralise_values(out.index)
+    if not isinstance(out.columns, pd.MultiIndex):
+        out.columns = _neutralise_values(pd.Index(map(str, out.columns), dtype=object))
+    return out
+
+
+def csv_text(frame: pd.DataFrame, *, index: bool = False, float_format: str | None = None) -> str:
+    """``frame`` as CSV text, safe to open in a spreadsheet (:func:`neutralise_formulas`).
+    The one function every study export writes its CSV files with."""
+    safe = neutralise_formulas(frame)
+    if not index and float_format == "%.6g":
+        return frame_to_csv(safe)  # the same text as to_csv, formatted vectorised (large tables)
+    return safe.to_csv(index=index, float_format=float_format)
 
 
 def export_frame(frame: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None) -> pd.DataFrame:
@@ -68,7 +113,7 @@ def write_study_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = folder / table_name, folder / metrics_name
     exported = export_frame(table, allow_raw_ids=allow_raw_ids, id_key=id_key)
-    write_text_atomic(csv_path, exported.to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(csv_path, csv_text(exported, float_format="%.6g"))
     payload = {"package_version": __version__} | json_safe(metrics)
     write_text_atomic(json_path, json.dumps(payload, indent=2, ensure_ascii=False))
     return {"csv": csv_path, "json": json_path}

@@ -509,48 +509,123 @@ def _exporter():
 
 
 _EXTERNAL_RE = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//")
+#: Elements that run code, embed other documents or submit data: never on a page.
+_ACTIVE_TAGS = ("script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "form", "noscript")
+#: Attributes holding a URL that a browser may follow or load.
+_URL_ATTRS = ("href", "src", "action", "formaction", "data", "poster", "srcset", "xlink:href", "background", "ping")
+_BAD_SCHEME_RE = re.compile(r"^\s*(?:javascript|vbscript|data(?!:image/(?:png|jpeg|gif|webp)[;,]))\s*:", re.IGNORECASE)
+#: Content-Security-Policy of every page: nothing loaded from anywhere but the page itself
+#: (images as data: URIs, the inlined stylesheet), no inline event handlers, no plugins,
+#: no forms; scripts only those inlined by the page template, each allowed by its hash.
+CSP_BASE = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_CSP_NAME = "Content-Security-Policy"
 
 
-def _make_self_contained(html: str) -> str:
-    """Remove scripts and anything that would load from the network.
+def content_security_policy(script_hashes: list[str] | tuple[str, ...] = ()) -> str:
+    """The page's Content-Security-Policy; ``script_hashes`` are base64 SHA-256 digests of
+    the page's own inline scripts (``script-src 'none'`` when there are none)."""
+    scripts = " ".join(f"'sha256-{h}'" for h in script_hashes) or "'none'"
+    return f"{CSP_BASE}; script-src {scripts}"
 
-    Links (``<a href>``) are kept: following one is the reader's choice, not a load.
-    An external image is replaced by a visible note so the author notices.
-    """
-    from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(html, features="html.parser")
-    changed = False
-    for tag in soup.find_all("script"):
+def script_hash(source: str) -> str:
+    """Base64 SHA-256 of an inline script's text, as CSP ``'sha256-...'`` expects."""
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii")
+
+
+def trusted_script_hashes() -> frozenset[str]:
+    """Hashes (:func:`script_hash`) of the scripts the page templates ship
+    (``templates/*/static/*.js``): the only scripts a page may keep, inlined."""
+    return frozenset(script_hash(p.read_text(encoding="utf-8")) for p in sorted(TEMPLATES_DIR.glob("*/static/*.js")))
+
+
+def _sanitise(soup) -> None:
+    """Make every element of ``soup`` inert: no active elements (no scripts but the
+    templates' own, :func:`trusted_script_hashes`), no ``on*`` handler attributes, no
+    ``javascript:`` URLs, no images but embedded ``data:image`` ones (others are replaced
+    by a visible note)."""
+    trusted = trusted_script_hashes()
+    for tag in soup.find_all(_ACTIVE_TAGS):
+        if tag.name == "script" and not tag.get("src") and script_hash(tag.string or "") in trusted:
+            continue
         tag.decompose()
-        changed = True
+    for tag in soup.find_all("meta"):
+        if str(tag.get("http-equiv", "")).lower() in ("refresh", "set-cookie"):
+            tag.decompose()
+    for tag in soup.find_all(True):
+        for attr in list(tag.attrs):
+            name = attr.lower()
+            value = tag.attrs[attr]
+            value = " ".join(value) if isinstance(value, list) else str(value)
+            if name.startswith("on") or name in ("srcdoc", "formaction"):
+                del tag.attrs[attr]
+            elif name in _URL_ATTRS and value != "data:," and _BAD_SCHEME_RE.match(value):
+                del tag.attrs[attr]
     for tag in soup.find_all(["img", "iframe", "link", "video", "audio", "source", "embed", "object", "track", "input"]):
         urls = [tag.get(attr) or "" for attr in ("src", "href", "data", "poster", "srcset")]
-        external = [u for u in urls if _EXTERNAL_RE.match(u) or "http://" in u or "https://" in u]
-        if not external:
+        if tag.name == "link" and tag.get("href") == "data:,":
+            continue  # the empty favicon that stops browsers asking for one
+        loaded = [u for u in urls if u and not u.startswith("data:image/")]
+        if tag.name == "img" and not tag.get("src"):
+            loaded = loaded or ["(no source)"]
+        if not loaded:
             continue
-        changed = True
         if tag.name == "img":
             note = soup.new_tag("span", attrs={"class": "missing-img"})
-            note.string = f"[image not embedded: {external[0]}]"
+            note.string = f"[image not embedded: {loaded[0]}]"
             tag.replace_with(note)
         else:
             tag.decompose()
     for style in soup.find_all("style"):
         text = style.string or ""
         if re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text):
-            style.string = re.sub(r"@import[^;]*;", "", text)
-            style.string = re.sub(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", "none", style.string)
-            changed = True
-    if not changed:
-        return html
+            text = re.sub(r"@import[^;]*;", "", text)
+            style.string = re.sub(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", "none", text)
+
+
+def _add_csp(soup) -> None:
+    """Put the page's Content-Security-Policy first in ``<head>``, allowing its inline
+    scripts by hash (replaces any policy already there)."""
+    for old in soup.find_all("meta"):
+        if str(old.get("http-equiv", "")).lower() == _CSP_NAME.lower():
+            old.decompose()
+    hashes = [script_hash(tag.string or "") for tag in soup.find_all("script") if not tag.get("src")]
+    meta = soup.new_tag("meta", attrs={"http-equiv": _CSP_NAME, "content": content_security_policy(hashes)})
+    head = soup.head
+    if head is None:
+        head = soup.new_tag("head")
+        (soup.html or soup).insert(0, head)
+    charset = head.find("meta", attrs={"charset": True})
+    if charset is not None:
+        charset.insert_after(meta)
+    else:
+        head.insert(0, meta)
+
+
+def _make_self_contained(html: str) -> str:
+    """Remove scripts, active elements, event handlers and anything that would load from
+    the network, and add the Content-Security-Policy meta tag.
+
+    Links (``<a href>``) are kept: following one is the reader's choice, not a load.
+    An image that is not embedded is replaced by a visible note so the author notices.
+    Inline scripts shipped by the page templates are kept (allowed by their hash).
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, features="html.parser")
+    _sanitise(soup)
+    _add_csp(soup)
     out = str(soup)
     return out if out.lstrip().lower().startswith("<!doctype") else "<!DOCTYPE html>\n" + out
 
 
 def make_self_contained(html: str) -> str:
-    """``html`` without scripts or anything loaded from the network (see
-    :func:`render_page`); used for the extra pages a notebook writes."""
+    """``html`` without scripts or anything loaded from the network, with the pages'
+    Content-Security-Policy (see :func:`render_page`); used for the extra pages a
+    notebook writes."""
     return _make_self_contained(html)
 
 

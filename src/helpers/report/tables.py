@@ -1,6 +1,15 @@
-"""Reader-facing tables shared by every page: :func:`styled` and the data-quality table."""
+"""Reader-facing tables shared by every page: :func:`styled` and the data-quality table.
+
+Every table a page shows goes through :func:`styled`, which HTML-escapes every cell and
+header (pandas' Styler does not by default: an id such as ``<img src=x onerror=...>``
+would otherwise become a live element) and gives the table a deterministic id, so two
+runs with the same data produce byte-identical HTML.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import itertools
 
 import pandas as pd
 from pandas.io.formats.style import Styler
@@ -10,11 +19,31 @@ from helpers.report.i18n import text
 #: Rows shown in the "customers to act on" tables.
 TOP_ROWS = 15
 
+# Tables made in this process, in order: two identical tables on one page get distinct ids,
+# and a fresh kernel numbers them the same way on every run.
+_TABLE_COUNTER = itertools.count(1)
+
+
+def table_uuid(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+    """A short id for the Styler table of ``frame``: a hash of its content, its formats and
+    its position among the tables made in this process (never random)."""
+    digest = hashlib.sha256()
+    digest.update(repr((list(map(str, frame.columns)), frame.shape, sorted((formats or {}).items()))).encode())
+    digest.update(frame.head(200).to_csv().encode("utf-8", "surrogatepass"))
+    digest.update(str(next(_TABLE_COUNTER)).encode())
+    return digest.hexdigest()[:10]
+
 
 def styled(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler:
-    """A table without its index, numbers formatted for reading."""
+    """A table without its index, numbers formatted for reading, every text cell and
+    header HTML-escaped, with a deterministic table id (:func:`table_uuid`)."""
+    formats = formats or {}
+    styler = frame.style.format(na_rep="–", escape="html")  # every column, escaped
+    if formats:
+        styler = styler.format(formats, na_rep="–", escape="html")
+    styler = styler.format_index(escape="html", axis=1).format_index(escape="html", axis=0).hide(axis="index")
+    styler = styler.set_uuid(table_uuid(frame, formats))
     # class "dataframe" gives Styler tables the page's table style (numbers right, no wrapping)
-    styler = frame.style.format(formats or {}, na_rep="–").hide(axis="index")
     return styler.set_table_attributes('class="dataframe"')
 
 

@@ -9,9 +9,11 @@ as a page is :mod:`helpers.report.page`.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
@@ -117,6 +119,46 @@ def _first_line(source: str, limit: int = 80) -> str:
             line = line.strip()
             return line if len(line) <= limit else line[: limit - 1] + "…"
     return ""
+
+
+_CELL_FRAME_RE = re.compile(r"(?:Cell In\[\d+\]|<ipython-input-\d+-[0-9a-f]+>), line (\d+)")
+_IMPORT_RE = re.compile(r"^(?:from\s+\S+\s+import\b|import\s)")
+
+
+def _failing_line(source: str, traceback: list[str] | None) -> str:
+    """The line of the cell that raised, from the kernel's traceback ("Cell In[3], line 12");
+    else the cell's first line that is not an import."""
+    text = strip_ansi("\n".join(traceback or []))
+    found = _CELL_FRAME_RE.search(text)
+    lines = source.splitlines()
+    if found and 0 < int(found.group(1)) <= len(lines) and lines[int(found.group(1)) - 1].strip():
+        return _first_line(lines[int(found.group(1)) - 1])
+    return _first_line("\n".join(line for line in lines if not _IMPORT_RE.match(line.strip())))
+
+
+def _section(source_nb: NotebookNode, index: int | None) -> str:
+    """The first line of the nearest Markdown cell above cell ``index`` (its heading)."""
+    if index is None:
+        return ""
+    for cell in reversed(source_nb.cells[:index]):
+        if cell.cell_type == "markdown":
+            return _first_line(cell.source.lstrip("# ").replace("`", ""), limit=60).lstrip("# ")
+    return ""
+
+
+def describe_cell(source_nb: NotebookNode, index: int | None, source: str, traceback: list[str] | None = None) -> str:
+    """A failing cell named by what it does: ``cell 4 of 9 under "The answer" (`study =
+    clv_study(...)`)``: its position, the heading above it and the comment it starts with,
+    or else the line that raised (never its first import line)."""
+    if index is None:
+        return "the injected parameters cell"
+    where = f"cell {index + 1} of {len(source_nb.cells)}"
+    section = _section(source_nb, index)
+    if section:
+        where += f' under "{section}"'
+    first = _first_line(source)
+    what = first if first.startswith("#") else _failing_line(source, traceback)
+    return where + (f" (`{what}`)" if what else "")
 
 
 def _source_cell_index(source_nb: NotebookNode, executed_index: int, parameters: Mapping) -> int | None:
@@ -277,12 +319,7 @@ def execute_notebook(
         index = _source_cell_index(source_nb, err.cell_index, parameters)
         first = _first_line(err.source or "")
         ename, evalue = strip_ansi(err.ename or ""), strip_ansi(err.evalue or "").strip()
-        if index is None:
-            where = "the injected parameters cell"
-        else:
-            where = f"cell {index + 1} of {len(source_nb.cells)}"
-        if first:
-            where += f" (`{first}`)"
+        where = describe_cell(source_nb, index, err.source or "", err.traceback)
         if ename in helper_error_names():
             detail = evalue or ename
         else:
@@ -345,9 +382,99 @@ def _last_started_cell(notebook: Path, executed_path: Path, parameters: Mapping)
     if last is None:
         return "a cell"
     index = _source_cell_index(source_nb, last, parameters)
-    if index is None:
-        return "the injected parameters cell"
-    first = _first_line(executed.cells[last].source)
-    return f"cell {index + 1} of {len(source_nb.cells)}" + (f" (`{first}`)" if first else "")
+    return describe_cell(source_nb, index, executed.cells[last].source)
+
+
+# ---------------------------------------------------------------- command line
+
+#: Exit codes of ``python -m helpers run`` (the same as ``python -m helpers build``).
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _parse_yaml_parameters(texts: list[str], files: list[Path]) -> dict:
+    import yaml
+
+    params: dict = {}
+    sources = [(f"parameters file {f}", f.read_text(encoding="utf-8") if f.is_file() else None) for f in files]
+    sources += [("-y", text) for text in texts]
+    for label, text in sources:
+        if text is None:
+            raise ConfigError(f"{label} not found")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            raise ConfigError(f"{label}: the parameters are not valid YAML{at}: {getattr(err, 'problem', err)}") from None
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{label}: parameters must be a YAML mapping such as \"{{sample_customers: 2000}}\", got {text!r}")
+        params.update(value)
+    return params
+
+
+def make_run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers run",
+        description="Run one notebook with typed YAML parameters. On failure print one line saying which cell "
+        "failed and why (no papermill or cell traceback) and exit non-zero.",
+    )
+    parser.add_argument("notebook", type=Path, help="the notebook, e.g. notebooks/clv.ipynb")
+    parser.add_argument("-y", "--yaml", action="append", default=[], metavar="YAML",
+                        help='parameters as YAML, e.g. -y "{sample_customers: 2000, language: zh-CN}" (repeatable)')
+    parser.add_argument("-f", "--parameters-file", action="append", default=[], type=Path, metavar="FILE",
+                        help="parameters from a YAML file (repeatable; -y values win)")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUT",
+                        help="executed copy of the notebook (default: build/run/<notebook>.ipynb in the project)")
+    parser.add_argument("--html", type=Path, metavar="PAGE", help="also render the executed notebook as a page here")
+    parser.add_argument("--cwd", type=Path, help="the kernel's working folder (default: the current folder)")
+    parser.add_argument("--timeout", type=int, default=None, metavar="S", help="limit per cell in seconds")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar (default: on a terminal)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+    return parser
+
+
+def run_main(argv: list[str] | None = None, out=None, err=None) -> int:
+    """``python -m helpers run NOTEBOOK -y PARAMS [-o OUT] [--html PAGE]``: run one notebook,
+    print where the executed copy (and page) went, or one line saying what failed."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = make_run_parser().parse_args(argv)
+    try:
+        from helpers.files import project_path
+
+        params = _parse_yaml_parameters(args.yaml, args.parameters_file)
+        output = args.output or project_path("build", "run", Path(args.notebook).with_suffix(".ipynb").name)
+        progress = err.isatty() if args.progress is None and hasattr(err, "isatty") else bool(args.progress)
+        executed = execute_notebook(args.notebook, params, output, cwd=args.cwd, progress=progress, timeout=args.timeout)
+        print(f"ran {_display(args.notebook)} -> {_display(output)}", file=out)
+        if args.html:
+            from helpers.report.page import RunInfo, render_page
+
+            run_info = RunInfo.from_notebook(executed, data_source=str(params.get("data_path", "") or "default data"),
+                                             extra={"Notebook": _display(args.notebook)})
+            render_page(executed, args.html, title=Path(args.notebook).stem, run_info=run_info,
+                        lang=str(params.get("language", "en")))
+            print(f"page -> {_display(args.html)}", file=out)
+        return EXIT_OK
+    except NotebookFailed as failure:
+        print(f"error: {failure}", file=err)
+        return EXIT_FAILED
+    except HelperError as failure:
+        print(f"error: {failure}", file=err)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return 130
+    except Exception as failure:  # noqa: BLE001 - the command line never shows a bare traceback
+        if args.debug:
+            import traceback
+
+            traceback.print_exc(file=err)
+        hint = "" if args.debug else " (re-run with --debug for the traceback)"
+        print(f"error: unexpected {type(failure).__name__}: {failure}{hint}", file=err)
+        return EXIT_INTERNAL
 
 

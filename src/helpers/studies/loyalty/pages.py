@@ -35,6 +35,7 @@ from pandas.io.formats.style import Styler
 from helpers.data.privacy import display_ids
 from helpers.errors import ConfigError
 from helpers.files import write_text_atomic
+from helpers.report.exports import csv_text
 from helpers.report.figures import to_png
 from helpers.report.i18n import normalise_language, text
 from helpers.studies.loyalty import figures, narrative, tables
@@ -199,7 +200,7 @@ def write_outputs(
     write_text_atomic(paths["json"], json.dumps(metrics_dict(lab), indent=2, ensure_ascii=False, default=_plain))
     runs = pd.concat([r.runs.reset_index().assign(design=r.name) for r in lab.results], ignore_index=True)
     runs = runs[["design"] + [c for c in runs.columns if c != "design"]]
-    write_text_atomic(paths["runs"], runs.to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(paths["runs"], csv_text(runs, float_format="%.6g"))
     frames = []
     for r in lab.results:
         pc = r.sim.per_customer
@@ -219,7 +220,7 @@ def write_outputs(
         )
         frame["contribution"] = frame["incremental_margin"] - frame["variable_cost"]
         frames.append(frame.sort_values(["contribution", "customer_id"], ascending=[False, True], kind="stable"))
-    write_text_atomic(paths["customers"], pd.concat(frames, ignore_index=True).to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(paths["customers"], csv_text(pd.concat(frames, ignore_index=True), float_format="%.6g"))
     return paths
 
 

@@ -52,6 +52,7 @@ from helpers.data.pilot import (
 )
 from helpers.errors import ConfigError
 from helpers.files import write_text_atomic
+from helpers.report.exports import csv_text
 from helpers.report.i18n import text
 
 #: SRM p-value below which the split is called broken. Strict on purpose: with many
@@ -785,7 +786,7 @@ def write_readout(output_dir: str | Path, readout: Readout, pilot: PilotData | N
         payload["input"] = _json_safe(pilot.to_dict())
     paths = {"json": write_text_atomic(folder / READOUT_JSON, json.dumps(payload, indent=2, ensure_ascii=False))}
     if readout.segments is not None:
-        csv = readout.segments.table.to_csv(index=False, float_format="%.6g")
+        csv = csv_text(readout.segments.table, float_format="%.6g")
         paths["segments"] = write_text_atomic(folder / SEGMENTS_CSV, csv)
     return paths
 

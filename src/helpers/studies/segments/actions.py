@@ -43,6 +43,7 @@ from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.errors import ConfigError, HelperError
 from helpers.files import write_text_atomic
+from helpers.report.exports import csv_text
 from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalise_language
 from helpers.studies.segments.analysis import (
     TIER_VIEWS,
@@ -455,7 +456,7 @@ def write_activation_files(folder: str | Path, table: pd.DataFrame, segment_map:
     paths = {}
     for key in segment_map.keys:  # a handful of segments
         rows = table[table["segment"] == key]
-        paths[key] = write_text_atomic(folder / f"{key}.csv", rows.to_csv(index=False))
+        paths[key] = write_text_atomic(folder / f"{key}.csv", csv_text(rows))
     for stale in folder.glob("*.csv"):
         if stale.stem not in paths:
             stale.unlink()

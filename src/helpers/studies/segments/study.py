@@ -20,6 +20,7 @@ import pandas as pd
 from helpers import __version__
 from helpers.data.columns import TIMESTAMP
 from helpers.files import write_text_atomic
+from helpers.report.exports import csv_text
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
 from helpers.studies.clv.uncertainty import clv_uncertainty
@@ -218,10 +219,10 @@ def write_segment_outputs(output_dir: str | Path, study: SegmentStudy) -> dict[s
     folder.mkdir(parents=True, exist_ok=True)
     activation = act.write_activation_files(folder / ACTIVATION_DIR, study.activation, study.segment_map)
     paths = {f"activation:{k}": p for k, p in activation.items()}
-    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, study.activation.to_csv(index=False))
+    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, csv_text(study.activation))
     summary = study.summary.reset_index()
-    paths["summary"] = write_text_atomic(folder / SUMMARY_CSV, summary.to_csv(index=False, float_format="%.6g"))
-    paths["migration"] = write_text_atomic(folder / MIGRATION_CSV, study.migration.to_csv())
+    paths["summary"] = write_text_atomic(folder / SUMMARY_CSV, csv_text(summary, float_format="%.6g"))
+    paths["migration"] = write_text_atomic(folder / MIGRATION_CSV, csv_text(study.migration, index=True))
     paths["metrics"] = write_text_atomic(
         folder / METRICS_JSON, json.dumps(study.metrics, indent=2, ensure_ascii=False)
     )

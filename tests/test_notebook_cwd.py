@@ -1,0 +1,81 @@
+"""Every notebook runs where strategists open it (issue 12, item 7): JupyterLab starts the
+kernel in ``notebooks/``; the build and ``python -m helpers run`` start it in the project
+folder. Either way project files (``playbooks/segment_map.yaml``, ``playbooks/designs/*.yaml``,
+``data/...``) are found and outputs land in ``build/outputs/<page>/`` of the project, as the
+README says. Small data: seconds per notebook."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from helpers.site.run import execute_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+#: The smallest parameters that still run every cell; output_dir stays the notebook default.
+SMALL = {
+    "clv": {"sample_customers": 300},
+    "segments": {"sample_customers": 400},
+    "loyalty_lab": {"customers": 400, "runs": 4, "analysis_runs": 2},
+    "customer_base": {},
+    "omnichannel": {"include_clv": False},
+    "service": {},
+    "pilot_readout": {"sim_customers": 1500, "bootstrap_samples": 100},
+}
+#: Where each notebook's outputs go by default (README: build/outputs/<page>/).
+OUTPUTS = {name: f"build/outputs/{name}" for name in NOTEBOOKS}
+
+pytestmark = pytest.mark.slow
+
+
+def _project_copy(root: Path) -> Path:
+    """A copy of the project as a strategist has it: notebooks, playbooks, data (linked)."""
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    shutil.copytree(ROOT / "playbooks", root / "playbooks", ignore=shutil.ignore_patterns("site", "site.*"))
+    (root / "data").mkdir()
+    (root / "data" / "newretail").symlink_to(ROOT / "data" / "newretail", target_is_directory=True)
+    return root
+
+
+def _run(job: tuple[str, str, str]) -> tuple[tuple[str, str], str | None]:
+    """Run one notebook in a worker process (papermill's ``cwd`` changes the process's
+    working folder, so two runs in threads of one process would race)."""
+    name, where, project_text = job
+    project = Path(project_text)
+    cwd = project / "notebooks" if where == "notebooks" else project
+    try:
+        execute_notebook(project / "notebooks" / f"{name}.ipynb", SMALL[name],
+                         project / "executed" / where / f"{name}.ipynb", cwd=cwd, progress=False)
+        return (name, where), None
+    except Exception as err:  # noqa: BLE001 - reported per notebook by the test
+        return (name, where), f"{type(err).__name__}: {err}"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Each notebook run twice, from notebooks/ (JupyterLab) and from the project folder."""
+    projects = {where: _project_copy(tmp_path_factory.mktemp(f"project_{where}")) for where in ("notebooks", "root")}
+    jobs = [(name, where, str(projects[where])) for name in NOTEBOOKS for where in projects]
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = dict(pool.map(_run, jobs))
+    return projects, results
+
+
+def test_every_notebook_has_small_parameters():
+    assert set(SMALL) == set(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("where", ["notebooks", "root"])
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_writes_its_outputs_in_the_project(runs, name, where):
+    projects, results = runs
+    assert results[(name, where)] is None, results[(name, where)]
+    project = projects[where]
+    outputs = project / OUTPUTS[name]
+    assert outputs.is_dir() and any(outputs.iterdir()), f"no outputs in {outputs}"
+    assert not (project / "notebooks" / "build").exists()  # nothing written next to the notebooks
