@@ -100,12 +100,12 @@ def test_find_config_looks_upwards(tmp_path):
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"output": "s", "build": "b", "pages": [], "colour": 1}, r"unknown key 'colour'"),
-        ({"output": "s", "build": "b", "pages": []}, r"'pages' must be a list with at least one"),
-        ({"build": "b", "pages": [{}]}, r"'output' must be a folder path"),
+        ({"output": "s", "build": "b", "pages": [], "colour": 1}, r"playbooks\.yaml: unknown key 'colour' \(allowed: output, build"),
+        ({"output": "s", "build": "b", "pages": []}, r"playbooks\.yaml: pages = \[\]: expected at least one entry$"),
+        ({"build": "b", "pages": [{}]}, r"playbooks\.yaml: output is missing$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "params": {}}]},
-            r"pages\[0\] \(a\): unknown key 'params'",
+            r"playbooks\.yaml: pages\[0\]: unknown key 'params' \(allowed: name, title, notebook, parameters",
         ),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/nope.ipynb"}]},
@@ -122,14 +122,14 @@ def test_find_config_looks_upwards(tmp_path):
             },
             r"pages\[1\] \(a\): page name 'a' is already used by pages\[0\]",
         ),
-        ({"output": "s", "build": "b", "pages": [{"name": "a", "notebook": "notebooks/report.ipynb"}]}, r"'title' is missing"),
+        ({"output": "s", "build": "b", "pages": [{"name": "a", "notebook": "notebooks/report.ipynb"}]}, r"playbooks\.yaml: pages\[0\]\.title is missing$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a b", "title": "A", "notebook": "notebooks/report.ipynb"}]},
-            r"may only use letters, digits",
+            r"playbooks\.yaml: pages\[0\]\.name = 'a b': a name may only use letters, digits",
         ),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "parameters": [1]}]},
-            r"'parameters' must be a mapping",
+            r"playbooks\.yaml: pages\[0\]\.parameters = \[1\]: expected a mapping",
         ),
         ("output: s\npages: [\n", r"not valid YAML \(line \d+, column \d+\)"),
     ],

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
 #: How many offending rows and values a message lists before it says "and N more".
 MAX_LISTED = 5
 
@@ -85,3 +88,91 @@ def _list_rows(rows: Sequence[int], values: Sequence[Any]) -> str:
     more = len(rows) - MAX_LISTED
     tail = f", and {more} more" if more > 0 else ""
     return "First offending " + "; ".join(shown) + tail + "."
+
+
+# ------------------------------------------------------------------ config files
+#
+# Every YAML config (playbooks.yaml, the segment map, the action library, loyalty designs,
+# the generator config) is a pydantic model deriving from :class:`ConfigModel`, read with
+# :func:`validate_config`, so a bad value is one :class:`ConfigError` line naming the file,
+# the key path (``studies[2].parameters.gross_margin``) and the value.
+
+#: pydantic's wording for the common type errors, said the way the rest of the messages say it.
+_TYPE_WORDS = {
+    "missing": "is missing",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "finite_number": "expected a finite number",
+    "string_type": "expected text",
+    "dict_type": "expected a mapping of keys to values",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping of keys to values",
+    "model_attributes_type": "expected a mapping of keys to values",
+    "extra_forbidden": "unknown key",
+    "too_short": "expected at least one entry",
+}
+_SHOWN_VALUE = 80  # characters of a value's repr a message shows
+
+
+class ConfigModel(BaseModel):
+    """Base of the config models: strict types (no text read as a number), unknown keys are
+    errors that list the allowed keys, frozen after validation."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = [f.alias or name for name, f in cls.model_fields.items()]
+            unknown = sorted(str(k) for k in data if k not in allowed)
+            if unknown:
+                raise PydanticCustomError(
+                    "unknown_key", "unknown key {keys} (allowed: {allowed})",
+                    {"keys": ", ".join(map(repr, unknown)), "allowed": ", ".join(allowed)},
+                )
+        return data
+
+
+def key_path(loc: Sequence[Any]) -> str:
+    """``("studies", 2, "parameters", "gross_margin")`` -> ``studies[2].parameters.gross_margin``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif isinstance(part, str) and (part.startswith("function-") or part.endswith("]")):
+            continue  # pydantic's own tags for validators and union members
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def config_error(err: ValidationError, file: str, prefix: str = "") -> ConfigError:
+    """One line for the first problem pydantic found: ``file: key.path = value: what is wrong``.
+    ``prefix`` is put before the key path (e.g. ``studies[0]`` when validating one entry)."""
+    first = err.errors(include_url=False)[0]
+    path = key_path((*([prefix] if prefix else []), *first["loc"]))
+    where = f"{file}: {path}" if path else str(file)
+    kind = first["type"]
+    if kind == "missing":
+        return ConfigError(f"{where} is missing")
+    problem = _TYPE_WORDS.get(kind) or first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    value = first.get("input")
+    shown = repr(value)
+    if kind == "unknown_key" or len(shown) > _SHOWN_VALUE:
+        return ConfigError(f"{where}: {problem}")
+    return ConfigError(f"{where} = {shown}: {problem}")
+
+
+def validate_config(model: type[BaseModel], raw: Any, file: str, prefix: str = "") -> Any:
+    """``raw`` (as read from YAML) validated into ``model``; a problem is a one-line
+    :class:`ConfigError` (:func:`config_error`)."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise config_error(err, file, prefix) from None
