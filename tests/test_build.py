@@ -105,7 +105,7 @@ def test_find_config_looks_upwards(tmp_path):
         ({"build": "b", "pages": [{}]}, r"playbooks\.yaml: output is missing$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "params": {}}]},
-            r"playbooks\.yaml: pages\[0\]: unknown key 'params' \(allowed: name, title, notebook, parameters",
+            r"playbooks\.yaml: pages\[0\] \(a\): unknown key 'params' \(allowed: name, title, notebook, parameters",
         ),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/nope.ipynb"}]},
@@ -122,14 +122,14 @@ def test_find_config_looks_upwards(tmp_path):
             },
             r"pages\[1\] \(a\): page name 'a' is already used by pages\[0\]",
         ),
-        ({"output": "s", "build": "b", "pages": [{"name": "a", "notebook": "notebooks/report.ipynb"}]}, r"playbooks\.yaml: pages\[0\]\.title is missing$"),
+        ({"output": "s", "build": "b", "pages": [{"name": "a", "notebook": "notebooks/report.ipynb"}]}, r"playbooks\.yaml: pages\[0\] \(a\)\.title is missing$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a b", "title": "A", "notebook": "notebooks/report.ipynb"}]},
-            r"playbooks\.yaml: pages\[0\]\.name = 'a b': a name may only use letters, digits",
+            r"playbooks\.yaml: pages\[0\] \(a b\)\.name = 'a b': a name may only use letters, digits",
         ),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "parameters": [1]}]},
-            r"playbooks\.yaml: pages\[0\]\.parameters = \[1\]: expected a mapping",
+            r"playbooks\.yaml: pages\[0\] \(a\)\.parameters = \[1\]: expected a mapping",
         ),
         ("output: s\npages: [\n", r"not valid YAML \(line \d+, column \d+\)"),
     ],

@@ -139,24 +139,34 @@ class ConfigModel(BaseModel):
         return data
 
 
-def key_path(loc: Sequence[Any]) -> str:
-    """``("studies", 2, "parameters", "gross_margin")`` -> ``studies[2].parameters.gross_margin``."""
+def key_path(loc: Sequence[Any], raw: Any = None) -> str:
+    """``("studies", 2, "parameters", "gross_margin")`` -> ``studies[2].parameters.gross_margin``;
+    with the validated ``raw`` data, list entries that have a ``name`` or ``key`` are named:
+    ``segments[0] (champions).label``."""
     text = ""
+    node = raw
     for part in loc:
+        if isinstance(part, str) and (part.startswith("function-") or part.endswith("]")):
+            continue  # pydantic's own tags for validators and union members
         if isinstance(part, int):
             text += f"[{part}]"
-        elif isinstance(part, str) and (part.startswith("function-") or part.endswith("]")):
-            continue  # pydantic's own tags for validators and union members
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
+            label = next((node[k] for k in ("name", "key") if isinstance(node, dict) and isinstance(node.get(k), str)), None)
+            if label is not None:
+                text += f" ({label})"
         else:
             text += f".{part}" if text else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
     return text
 
 
-def config_error(err: ValidationError, file: str, prefix: str = "") -> ConfigError:
+def config_error(err: ValidationError, file: str, raw: Any = None, prefix: str = "") -> ConfigError:
     """One line for the first problem pydantic found: ``file: key.path = value: what is wrong``.
-    ``prefix`` is put before the key path (e.g. ``studies[0]`` when validating one entry)."""
+    ``raw`` (the data validated) lets the path name list entries; ``prefix`` is put before
+    the key path (e.g. ``studies[0]`` when validating one entry)."""
     first = err.errors(include_url=False)[0]
-    path = key_path((*([prefix] if prefix else []), *first["loc"]))
+    path = key_path(first["loc"], raw)
+    path = f"{prefix}.{path}" if prefix and path else (prefix or path)
     where = f"{file}: {path}" if path else str(file)
     kind = first["type"]
     if kind == "missing":
@@ -175,4 +185,4 @@ def validate_config(model: type[BaseModel], raw: Any, file: str, prefix: str = "
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        raise config_error(err, file, prefix) from None
+        raise config_error(err, file, raw, prefix) from None
