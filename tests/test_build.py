@@ -102,7 +102,7 @@ def test_find_config_looks_upwards(tmp_path):
     [
         ({"output": "s", "build": "b", "pages": [], "colour": 1}, r"playbooks\.yaml: unknown key 'colour' \(allowed: output, build"),
         ({"output": "s", "build": "b", "pages": []}, r"playbooks\.yaml: pages = \[\]: expected at least one entry$"),
-        ({"build": "b", "pages": [{}]}, r"playbooks\.yaml: output is missing$"),
+        ({"build": "b", "pages": [{}]}, r"playbooks\.yaml: missing field output$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "params": {}}]},
             r"playbooks\.yaml: pages\[0\] \(a\): unknown key 'params' \(allowed: name, title, notebook, parameters",
@@ -122,7 +122,7 @@ def test_find_config_looks_upwards(tmp_path):
             },
             r"pages\[1\] \(a\): page name 'a' is already used by pages\[0\]",
         ),
-        ({"output": "s", "build": "b", "pages": [{"name": "a", "notebook": "notebooks/report.ipynb"}]}, r"playbooks\.yaml: pages\[0\] \(a\)\.title is missing$"),
+        ({"output": "s", "build": "b", "pages": [{"name": "a", "notebook": "notebooks/report.ipynb"}]}, r"playbooks\.yaml: pages\[0\] \(a\): missing field title$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a b", "title": "A", "notebook": "notebooks/report.ipynb"}]},
             r"playbooks\.yaml: pages\[0\] \(a b\)\.name = 'a b': a name may only use letters, digits",

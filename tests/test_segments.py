@@ -213,14 +213,14 @@ def test_missing_and_overlapping_cells_are_reported_together(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda raw: raw["segments"][0].update(r=6), "outside the scores"),
+        (lambda raw: raw["segments"][0].update(r=6), "my_map.yaml: segments[0] (champions).r = 6: 6 is outside the scores"),
         (lambda raw: raw["segments"][0].update(r="5-4"), "reversed"),
         (lambda raw: raw["segments"][0].update(colour="gold"), "unknown key 'colour'"),
         (lambda raw: raw["segments"][1].update(key="champions"), "already used"),
         (lambda raw: raw["segments"][0].update(key="Top Customers"), "lower-case"),
-        (lambda raw: raw["segments"][0].pop("label"), "'label' is missing"),
+        (lambda raw: raw["segments"][0].pop("label"), "my_map.yaml: segments[0] (champions): missing field label"),
         (lambda raw: raw["segments"][0].update(cells=[[5, 4]]), "either 'cells' or score ranges"),
-        (lambda raw: raw.update(axes=["R", "X"]), "'axes'"),
+        (lambda raw: raw.update(axes=["R", "X"]), "my_map.yaml: axes = ['R', 'X']: 'axes' must list some of R, F, M"),
         (lambda raw: raw["segments"][0].update(m=5), "unknown key 'm'"),
     ],
 )
@@ -424,7 +424,7 @@ def test_segment_texts_per_language_fall_back_and_are_validated(tmp_path):
     for bad, expected in [
         ({"fr": "Champions"}, "'fr' is not a page language"),
         ({}, "the mapping of languages is empty"),
-        ({"en": ["a", "list"]}, "must be non-empty text"),
+        ({"en": ["a", "list"]}, "label = {'en': ['a', 'list']}: en: expected non-empty text"),
         ({"zh": "冠军", "zh-CN": "冠军客户"}, "the language zh-CN is given twice"),
     ]:
         path = _mutated(tmp_path, lambda raw: raw["segments"][0].update(label=bad))

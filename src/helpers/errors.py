@@ -116,6 +116,9 @@ _TYPE_WORDS = {
     "extra_forbidden": "unknown key",
     "too_short": "expected at least one entry",
 }
+#: pydantic's bound errors: the context key of the bound and how a message says it.
+_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="), "less_than": ("lt", "<"),
+           "less_than_equal": ("le", "<=")}
 _SHOWN_VALUE = 80  # characters of a value's repr a message shows
 
 
@@ -169,9 +172,18 @@ def config_error(err: ValidationError, file: str, raw: Any = None, prefix: str =
     path = f"{prefix}.{path}" if prefix and path else (prefix or path)
     where = f"{file}: {path}" if path else str(file)
     kind = first["type"]
-    if kind == "missing":
-        return ConfigError(f"{where} is missing")
-    problem = _TYPE_WORDS.get(kind) or first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind == "missing":  # every missing key of the same mapping, in one line
+        parent = first["loc"][:-1]
+        names = [str(e["loc"][-1]) for e in err.errors() if e["type"] == "missing" and e["loc"][:-1] == parent]
+        path = key_path(parent, raw)
+        path = f"{prefix}.{path}" if prefix and path else (prefix or path)
+        where = f"{file}: {path}" if path else str(file)
+        return ConfigError(f"{where}: missing field{'s' if len(names) > 1 else ''} {', '.join(names)}")
+    if kind in _BOUNDS:
+        key, sign = _BOUNDS[kind]
+        problem = f"expected a value {sign} {first['ctx'][key]}"
+    else:
+        problem = _TYPE_WORDS.get(kind) or first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     value = first.get("input")
     shown = repr(value)
     if kind == "unknown_key" or len(shown) > _SHOWN_VALUE:
