@@ -422,9 +422,9 @@ def test_segment_texts_per_language_fall_back_and_are_validated(tmp_path):
     assert english.labels["loyal"] == chinese.labels["loyal"] == "常客"
     assert chinese.segment("potential_loyalists").definition == "最近买过，且回购过几次。"  # no space left by the line break
     for bad, expected in [
-        ({"fr": "Champions"}, "'fr' is not a page language"),
+        ({"fr": "Champions"}, "label.fr = 'Champions': unknown language"),
         ({}, "the mapping of languages is empty"),
-        ({"en": ["a", "list"]}, "label = {'en': ['a', 'list']}: en: expected non-empty text"),
+        ({"en": ["a", "list"]}, "label.en = ['a', 'list']: expected non-empty text"),
         ({"zh": "冠军", "zh-CN": "冠军客户"}, "the language zh-CN is given twice"),
     ]:
         path = _mutated(tmp_path, lambda raw: raw["segments"][0].update(label=bad))

@@ -94,7 +94,7 @@ def test_the_flat_pages_form_is_still_read(tmp_path):
         ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x", "colour": 1}]}, r"playbooks\.yaml: studies\[0\] \(a\)\.variants\[0\] \(x\): unknown key 'colour' \(allowed: name, title"),
         ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "extra_pages": "../up"}, r"playbooks\.yaml: studies\[0\] \(a\)\.extra_pages = '\.\./up': 'extra_pages' must be a folder inside the page's output_dir"),
         ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "parallel": "yes"}, r"playbooks\.yaml: studies\[0\] \(a\)\.parallel = 'yes': expected true or false$"),
-        ({"name": "a", "title": {"en": ""}, "notebook": "notebooks/demo.ipynb"}, r"playbooks\.yaml: studies\[0\] \(a\)\.title = \{'en': ''\}: en: expected non-empty text"),
+        ({"name": "a", "title": {"en": ""}, "notebook": "notebooks/demo.ipynb"}, r"playbooks\.yaml: studies\[0\] \(a\)\.title\.en = '': expected non-empty text$"),
         (
             {"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "lang": "en", "parameters": {"language": "zh-CN"}},
             r"parameters.language is 'zh-CN' but the page language is en",

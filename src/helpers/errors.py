@@ -142,6 +142,18 @@ class ConfigModel(BaseModel):
         return data
 
 
+#: ``located(..., value=MISSING)``: the key is absent.
+MISSING = object()
+
+
+def located(path: str, value: Any, problem: str) -> PydanticCustomError:
+    """An error a validator raises about a key below the one it validates (a check that
+    looks at several keys): ``path`` relative to the validated value (``levels[2].qualify_spend``),
+    the offending ``value`` (or :data:`MISSING`) and what is wrong."""
+    shown = "" if value is MISSING else repr(value)
+    return PydanticCustomError("located", "{problem}", {"path": path, "shown": shown, "problem": problem})
+
+
 def key_path(loc: Sequence[Any], raw: Any = None) -> str:
     """``("studies", 2, "parameters", "gross_margin")`` -> ``studies[2].parameters.gross_margin``;
     with the validated ``raw`` data, list entries that have a ``name`` or ``key`` are named:
@@ -168,10 +180,17 @@ def config_error(err: ValidationError, file: str, raw: Any = None, prefix: str =
     ``raw`` (the data validated) lets the path name list entries; ``prefix`` is put before
     the key path (e.g. ``studies[0]`` when validating one entry)."""
     first = err.errors(include_url=False)[0]
-    path = key_path(first["loc"], raw)
+    kind = first["type"]
+    loc = first["loc"]
+    if kind == "located":  # a validator's own key path below the validated value
+        ctx = first["ctx"]
+        loc = (*loc, ctx["path"]) if ctx["path"] else loc
+    path = key_path(loc, raw)
     path = f"{prefix}.{path}" if prefix and path else (prefix or path)
     where = f"{file}: {path}" if path else str(file)
-    kind = first["type"]
+    if kind == "located":
+        ctx = first["ctx"]
+        return ConfigError(f"{where} = {ctx['shown']}: {ctx['problem']}" if ctx["shown"] else f"{where} is missing: {ctx['problem']}")
     if kind == "missing":  # every missing key of the same mapping, in one line
         parent = first["loc"][:-1]
         names = [str(e["loc"][-1]) for e in err.errors() if e["type"] == "missing" and e["loc"][:-1] == parent]

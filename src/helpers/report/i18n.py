@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import PlainValidator, WithJsonSchema
 
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, located
 
 LANGUAGES: tuple[str, ...] = ("en", "zh-CN")
 DEFAULT_LANGUAGE = "en"
@@ -136,15 +136,15 @@ def _bilingual(value: Any, many: bool) -> Any:
         try:
             code = normalise_language(str(name))
         except ConfigError:
-            raise ValueError(
-                f"{name!r} is not a page language; use {', '.join(LANGUAGES)} as keys, or write one text for every language"
+            raise located(
+                str(name), item, f"unknown language; use {', '.join(LANGUAGES)} as keys, or write one text for every language"
             ) from None
         if code in given:
-            raise ValueError(f"the language {code} is given twice")
+            raise located(str(name), item, f"the language {code} is given twice")
         try:
             given[code] = _one_text(item, many)
         except ValueError as err:
-            raise ValueError(f"{name}: {err} (got {item!r})") from None
+            raise located(str(name), item, str(err)) from None
     return given
 
 
