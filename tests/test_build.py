@@ -100,12 +100,12 @@ def test_find_config_looks_upwards(tmp_path):
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"output": "s", "build": "b", "pages": [], "colour": 1}, r"playbooks\.yaml: unknown key 'colour' \(allowed: output, build"),
+        ({"output": "s", "build": "b", "pages": [], "colour": 1}, r"playbooks\.yaml: colour = 1: unknown key; allowed keys here: output, build"),
         ({"output": "s", "build": "b", "pages": []}, r"playbooks\.yaml: pages = \[\]: expected at least one entry$"),
         ({"build": "b", "pages": [{}]}, r"playbooks\.yaml: missing field output$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "params": {}}]},
-            r"playbooks\.yaml: pages\[0\] \(a\): unknown key 'params' \(allowed: name, title, notebook, parameters",
+            r"playbooks\.yaml: pages\[0\] \(a\)\.params = \{\}: unknown key; allowed keys here: name, title, notebook, parameters",
         ),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/nope.ipynb"}]},

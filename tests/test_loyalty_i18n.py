@@ -122,8 +122,8 @@ def test_the_sample_designs_have_chinese_names_and_descriptions():
         ({"fr": "Mini"}, r"x\.yaml: name\.fr = 'Mini': unknown language; use en, zh-CN"),
         ({"zh-CN": "迷你"}, r"x\.yaml: name\.en is missing: give the en text too"),
         ({"en": "Mini", "zh-CN": ""}, r"x\.yaml: name\.zh-CN = '': expected non-empty text"),
-        ({"en": "Mini", "zh-CN": ["a"]}, r"x\.yaml: name\.zh-CN = \['a'\]: expected text"),
-        ({}, r"x\.yaml: name = \{\}: expected text or one text per language"),
+        ({"en": "Mini", "zh-CN": ["a"]}, r"x\.yaml: name\.zh-CN = \['a'\]: expected non-empty text"),
+        ({}, r"x\.yaml: name = \{\}: the mapping of languages is empty"),
     ],
 )
 def test_a_bad_translation_names_file_key_and_value(name, expected):

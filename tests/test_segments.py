@@ -215,13 +215,13 @@ def test_missing_and_overlapping_cells_are_reported_together(tmp_path):
     [
         (lambda raw: raw["segments"][0].update(r=6), "my_map.yaml: segments[0] (champions).r = 6: 6 is outside the scores"),
         (lambda raw: raw["segments"][0].update(r="5-4"), "reversed"),
-        (lambda raw: raw["segments"][0].update(colour="gold"), "unknown key 'colour'"),
-        (lambda raw: raw["segments"][1].update(key="champions"), "already used"),
+        (lambda raw: raw["segments"][0].update(colour="gold"), "my_map.yaml: segments[0] (champions).colour = 'gold': unknown key; allowed keys here: key, label"),
+        (lambda raw: raw["segments"][1].update(key="champions"), "segments[1] (champions).key = 'champions': already used by segments[0]"),
         (lambda raw: raw["segments"][0].update(key="Top Customers"), "lower-case"),
         (lambda raw: raw["segments"][0].pop("label"), "my_map.yaml: segments[0] (champions): missing field label"),
         (lambda raw: raw["segments"][0].update(cells=[[5, 4]]), "either 'cells' or score ranges"),
         (lambda raw: raw.update(axes=["R", "X"]), "my_map.yaml: axes = ['R', 'X']: 'axes' must list some of R, F, M"),
-        (lambda raw: raw["segments"][0].update(m=5), "unknown key 'm'"),
+        (lambda raw: raw["segments"][0].update(m=5), "my_map.yaml: segments[0] (champions).m = (5,): unknown key: the map's axes are R, F"),
     ],
 )
 def test_map_mistakes_are_config_errors_naming_the_file(tmp_path, edit, expected):

@@ -91,7 +91,7 @@ def test_the_flat_pages_form_is_still_read(tmp_path):
             r"variants\[1\] \(x\): variant name 'x' is used twice",
         ),
         ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x y"}]}, r"playbooks\.yaml: studies\[0\] \(a\)\.variants\[0\] \(x y\)\.name = 'x y': a name may only use letters"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x", "colour": 1}]}, r"playbooks\.yaml: studies\[0\] \(a\)\.variants\[0\] \(x\): unknown key 'colour' \(allowed: name, title"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x", "colour": 1}]}, r"playbooks\.yaml: studies\[0\] \(a\)\.variants\[0\] \(x\)\.colour = 1: unknown key; allowed keys here: name, title"),
         ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "extra_pages": "../up"}, r"playbooks\.yaml: studies\[0\] \(a\)\.extra_pages = '\.\./up': 'extra_pages' must be a folder inside the page's output_dir"),
         ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "parallel": "yes"}, r"playbooks\.yaml: studies\[0\] \(a\)\.parallel = 'yes': expected true or false$"),
         ({"name": "a", "title": {"en": ""}, "notebook": "notebooks/demo.ipynb"}, r"playbooks\.yaml: studies\[0\] \(a\)\.title\.en = '': expected non-empty text$"),

@@ -9,6 +9,7 @@ traceback; notebooks show them as the last output of the failing cell.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -133,12 +134,9 @@ class ConfigModel(BaseModel):
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
             allowed = [f.alias or name for name, f in cls.model_fields.items()]
-            unknown = sorted(str(k) for k in data if k not in allowed)
-            if unknown:
-                raise PydanticCustomError(
-                    "unknown_key", "unknown key {keys} (allowed: {allowed})",
-                    {"keys": ", ".join(map(repr, unknown)), "allowed": ", ".join(allowed)},
-                )
+            unknown = next((k for k in data if k not in allowed), None)
+            if unknown is not None:
+                raise located(str(unknown), data[unknown], f"unknown key; allowed keys here: {', '.join(allowed)}")
         return data
 
 
@@ -183,14 +181,18 @@ def config_error(err: ValidationError, file: str, raw: Any = None, prefix: str =
     kind = first["type"]
     loc = first["loc"]
     if kind == "located":  # a validator's own key path below the validated value
-        ctx = first["ctx"]
-        loc = (*loc, ctx["path"]) if ctx["path"] else loc
+        parts = re.findall(r"\[(\d+)\]|([^.\[\]]+)", first["ctx"]["path"])
+        loc = (*loc, *(int(i) if i else key for i, key in parts))
     path = key_path(loc, raw)
     path = f"{prefix}.{path}" if prefix and path else (prefix or path)
     where = f"{file}: {path}" if path else str(file)
     if kind == "located":
         ctx = first["ctx"]
-        return ConfigError(f"{where} = {ctx['shown']}: {ctx['problem']}" if ctx["shown"] else f"{where} is missing: {ctx['problem']}")
+        if not ctx["shown"]:
+            return ConfigError(f"{where} is missing: {ctx['problem']}")
+        if len(ctx["shown"]) > _SHOWN_VALUE:
+            return ConfigError(f"{where}: {ctx['problem']}")
+        return ConfigError(f"{where} = {ctx['shown']}: {ctx['problem']}")
     if kind == "missing":  # every missing key of the same mapping, in one line
         parent = first["loc"][:-1]
         names = [str(e["loc"][-1]) for e in err.errors() if e["type"] == "missing" and e["loc"][:-1] == parent]
@@ -205,7 +207,7 @@ def config_error(err: ValidationError, file: str, raw: Any = None, prefix: str =
         problem = _TYPE_WORDS.get(kind) or first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     value = first.get("input")
     shown = repr(value)
-    if kind == "unknown_key" or len(shown) > _SHOWN_VALUE:
+    if len(shown) > _SHOWN_VALUE:
         return ConfigError(f"{where}: {problem}")
     return ConfigError(f"{where} = {shown}: {problem}")
 

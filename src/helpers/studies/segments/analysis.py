@@ -49,7 +49,7 @@ import pandas as pd
 from pydantic import AfterValidator, Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
-from helpers.errors import ConfigError, ConfigModel, DataError, HelperError, validate_config
+from helpers.errors import ConfigError, ConfigModel, DataError, HelperError, located, validate_config
 from helpers.files import read_yaml
 from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Text, by_language, normalise_language, text
 
@@ -436,15 +436,19 @@ class SegmentMapFile(ConfigModel):
         seen: dict[str, int] = {}
         for i, seg in enumerate(self.segments):
             if seg.key in seen:
-                raise ValueError(f"segments[{i}]: key '{seg.key}' is already used by segments[{seen[seg.key]}]")
+                raise located(f"segments[{i}].key", seg.key, f"already used by segments[{seen[seg.key]}]")
             seen[seg.key] = i
             off_axis = [a for a in "rfm" if getattr(seg, a) is not None and a.upper() not in self.axes]
             if off_axis:
-                raise ValueError(f"segments[{i}] ({seg.key}): unknown key {off_axis[0]!r}: the map's axes are {', '.join(self.axes)}")
-            bad = next((c for c in seg.cells or () if len(c) != len(self.axes)), None)
+                raise located(
+                    f"segments[{i}].{off_axis[0]}", getattr(seg, off_axis[0]),
+                    f"unknown key: the map's axes are {', '.join(self.axes)}",
+                )
+            bad = next((j for j, c in enumerate(seg.cells or ()) if len(c) != len(self.axes)), None)
             if bad is not None:
-                raise ValueError(
-                    f"segments[{i}] ({seg.key}): cell {bad!r} is not a list of {len(self.axes)} scores 1..{N_SCORES} ([{', '.join(self.axes)}])"
+                raise located(
+                    f"segments[{i}].cells[{bad}]", seg.cells[bad],
+                    f"expected a list of {len(self.axes)} scores 1..{N_SCORES} ([{', '.join(self.axes)}])",
                 )
         return self
 
