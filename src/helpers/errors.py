@@ -207,7 +207,8 @@ def config_error(err: ValidationError, file: str, raw: Any = None, prefix: str =
         problem = _TYPE_WORDS.get(kind) or first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     value = first.get("input")
     shown = repr(value)
-    if len(shown) > _SHOWN_VALUE:
+    whole_entry = isinstance(value, dict) and (not first["loc"] or isinstance(first["loc"][-1], int))
+    if whole_entry or len(shown) > _SHOWN_VALUE:  # a check of a whole entry: its path says which
         return ConfigError(f"{where}: {problem}")
     return ConfigError(f"{where} = {shown}: {problem}")
 
