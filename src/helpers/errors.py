@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -138,6 +138,20 @@ class ConfigModel(BaseModel):
             if unknown is not None:
                 raise located(str(unknown), data[unknown], f"unknown key; allowed keys here: {', '.join(allowed)}")
         return data
+
+
+class SettingsModel(ConfigModel):
+    """A :class:`ConfigModel` built in code with keywords (``GeneratorConfig(seed=3)``, from
+    notebook parameters or a JSON file): a bad value is a :class:`ConfigError` naming
+    :attr:`source` (e.g. ``generator settings``), the key and the value."""
+
+    source: ClassVar[str] = "settings"
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as err:
+            raise config_error(err, self.source, values) from None
 
 
 #: ``located(..., value=MISSING)``: the key is absent.

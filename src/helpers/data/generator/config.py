@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import pandas as pd
-from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, StringConstraints, ValidationError, WithJsonSchema, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 
-from helpers.errors import ConfigError, ConfigModel, config_error, located
+from helpers.errors import ConfigError, SettingsModel, located
 
 #: Version of the generating process. Bump it whenever the same config would give
 #: different data, so ``truth.json`` says which process made a dataset.
@@ -119,7 +119,7 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Day = Annotated[Any, PlainValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
 
 
-class GeneratorConfig(ConfigModel):
+class GeneratorConfig(SettingsModel):
     """Everything that decides a generated dataset. See ``data/README.md``.
 
     Mixes (``*_mix``) are shares that must sum to 1; their keys are the labels that appear
@@ -127,6 +127,7 @@ class GeneratorConfig(ConfigModel):
     """
 
     model_config = ConfigDict(validate_default=True)
+    source: ClassVar[str] = SOURCE
 
     seed: Annotated[int, Field(ge=0)] = 7
     n_customers: Annotated[int, Field(ge=1)] = 5000
@@ -211,12 +212,6 @@ class GeneratorConfig(ConfigModel):
     pilot_treatment_share: Annotated[float, Field(gt=0, lt=1)] = 0.5
     #: true relative uplift of spend per purchase day in the post period for treated customers
     pilot_uplift: Annotated[float, Field(gt=-1, allow_inf_nan=False)] = 0.10
-
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as err:
-            raise config_error(err, SOURCE, values) from None
 
     @model_validator(mode="after")
     def _together(self) -> "GeneratorConfig":
