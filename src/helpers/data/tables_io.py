@@ -43,6 +43,7 @@ from helpers.data.loading import (
 
 # The transaction loader's file reader (encoding detection, delimiter sniffing, Excel,
 # Parquet folders) and its date and number parsers are reused, not copied.
+from helpers.data.loading import _observation_cutoff  # noqa: E402
 from helpers.data.loading import as_text as _as_text  # noqa: E402
 from helpers.data.loading import parse_date_strings as _public_date_strings  # noqa: E402
 from helpers.data.loading import parse_number_strings as _parse_number_strings  # noqa: E402
@@ -439,19 +440,6 @@ def parse_numbers(s: pd.Series, *, file: str, column: str) -> pd.Series:
     return numbers
 
 
-def _cutoff(observation_end: Any) -> pd.Timestamp | None:
-    """First instant after the observation period (a date means its whole day)."""
-    if observation_end is None or (isinstance(observation_end, str) and not observation_end.strip()):
-        return None
-    try:
-        end = pd.Timestamp(observation_end)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"observation_end {observation_end!r} is not a date (use 'YYYY-MM-DD').") from exc
-    if end.tz is not None:
-        end = end.tz_localize(None)
-    return end + pd.Timedelta(days=1) if end == end.normalize() else end + pd.Timedelta(1, "ns")
-
-
 def _dropped(reason: str, mask: pd.Series) -> DroppedRows:
     rows = mask[mask].index[:MAX_LISTED] + 2
     return DroppedRows(reason, int(mask.sum()), [int(r) for r in rows])
@@ -558,7 +546,7 @@ def table_from_frame(
 ) -> TableLoad:
     """Validate a table of the kind ``schema`` describes (columns, kinds, unique ids, date
     order, what the observation end drops or turns into "not yet")."""
-    cutoff = _cutoff(observation_end)
+    cutoff = _observation_cutoff(observation_end)
     raw, mapping, dropped, ignored = _prepare(df, column_map, schema, source)
     out = pd.DataFrame(index=raw.index)
     for col in schema.columns:
