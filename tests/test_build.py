@@ -22,7 +22,7 @@ from helpers.site.config import (
 )
 
 from ._playbook_repo import make_repo as make_playbook_repo
-from ._playbook_repo import site_files, write_config
+from ._playbook_repo import demo_study, site_config, site_files, write_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
@@ -194,22 +194,8 @@ def test_cli_unknown_page_and_unknown_parameter(tmp_path, capsys):
 
 
 def test_cli_list(tmp_path, capsys):
-    config_path = make_playbook_repo(
-        tmp_path,
-        {
-            "output": "site",
-            "build": "build",
-            "studies": [
-                {
-                    "name": "demo",
-                    "title": "Demo",
-                    "notebook": "notebooks/demo.ipynb",
-                    "languages": ["en", "zh-CN"],
-                    "variants": [{"name": "n", "title": "North"}, {"name": "s", "title": "South"}],
-                }
-            ],
-        },
-    )
+    study = demo_study(languages=["en", "zh-CN"], variants=[{"name": "n", "title": "North"}, {"name": "s", "title": "South"}])
+    config_path = make_playbook_repo(tmp_path, site_config(study))
     assert main(["build", "--config", str(config_path), "--list"]) == 0
     out = capsys.readouterr().out
     for name in ("demo-n.html", "demo-n-zh-CN.html", "demo-s.html", "demo-s-zh-CN.html"):
@@ -331,36 +317,17 @@ def studies_site(tmp_path_factory):
     """Two studies: variants in two languages with headlines and extra pages, and a
     study whose variants share one output folder."""
     root = tmp_path_factory.mktemp("studies")
-    config_path = make_playbook_repo(
-        root,
-        {
-            "output": "site",
-            "build": "build",
-            "title": {"en": "Test site", "zh-CN": "测试站点"},
-            "lang": "en",
-            "studies": [
-                {
-                    "name": "regions",
-                    "title": {"en": "Regions", "zh-CN": "地区"},
-                    "notebook": "notebooks/demo.ipynb",
-                    "languages": ["en", "zh-CN"],
-                    "extra_pages": "pages",
-                    "parameters": {"output_dir": "build/outputs/{page}", "extra_pages": 2, "sleep_s": 0.3, "region": "{variant}"},
-                    "variants": [
-                        {"name": "north", "title": {"en": "North", "zh-CN": "北区"}},
-                        {"name": "south", "title": {"en": "South", "zh-CN": "南区"}},
-                    ],
-                },
-                {
-                    "name": "shared",
-                    "title": "Shared output folder",
-                    "notebook": "notebooks/demo.ipynb",
-                    "parameters": {"output_dir": "build/outputs/shared", "sleep_s": 1.0},
-                    "variants": [{"name": "a", "parameters": {"region": "a"}}, {"name": "b", "parameters": {"region": "b"}}],
-                },
-            ],
-        },
+    regions = demo_study(
+        "regions", title={"en": "Regions", "zh-CN": "地区"}, languages=["en", "zh-CN"], extra_pages="pages",
+        parameters={"output_dir": "build/outputs/{page}", "extra_pages": 2, "sleep_s": 0.3, "region": "{variant}"},
+        variants=[{"name": "north", "title": {"en": "North", "zh-CN": "北区"}},
+                  {"name": "south", "title": {"en": "South", "zh-CN": "南区"}}],
     )
+    shared = demo_study(
+        "shared", title="Shared output folder", parameters={"output_dir": "build/outputs/shared", "sleep_s": 1.0},
+        variants=[{"name": "a", "parameters": {"region": "a"}}, {"name": "b", "parameters": {"region": "b"}}],
+    )
+    config_path = make_playbook_repo(root, site_config(regions, shared, title={"en": "Test site", "zh-CN": "测试站点"}, lang="en"))
     config = load_config(config_path)
     result = build(config, jobs=2, progress=False, out=open(root / "build.log", "w", encoding="utf-8"))
     return root, config, result

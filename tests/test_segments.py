@@ -360,8 +360,8 @@ def test_segments_at_two_dates_on_cdnow():
     assert default_migration_start("2024-05-15") == "2023-11-15"
 
 
-def test_segment_customers_and_summary_add_up():
-    smap = load_segment_map(DEFAULT_MAP)
+def _segmented_sample(smap):
+    """The CDNOW sample with made-up CLV numbers (seeded), segmented at 1998-06-30."""
     data = sample()
     summary = customer_summary(data, "1998-06-30", "W")
     rng = np.random.default_rng(3)
@@ -369,8 +369,13 @@ def test_segment_customers_and_summary_add_up():
         p_alive=rng.uniform(0.05, 1, len(summary)), expected_purchases=1.0, expected_spend=30.0,
         clv=rng.gamma(1.0, 10.0, len(summary)),
     )
-    customers = segment_customers(data, clv_table, smap, "1998-06-30")
-    assert len(customers) == len(summary)
+    return data, clv_table, segment_customers(data, clv_table, smap, "1998-06-30")
+
+
+def test_segment_customers_and_summary_add_up():
+    smap = load_segment_map(DEFAULT_MAP)
+    data, clv_table, customers = _segmented_sample(smap)
+    assert len(customers) == len(clv_table)
     table = segment_summary(customers, smap)
     assert list(table.index) == smap.keys
     assert table["customers"].sum() == len(customers)
@@ -465,14 +470,7 @@ def segmented():
 
     smap = load_segment_map(DEFAULT_MAP)
     library = load_action_library(ROOT / "playbooks" / "actions.yaml", smap)
-    data = sample()
-    summary = customer_summary(data, "1998-06-30", "W")
-    rng = np.random.default_rng(3)
-    clv_table = summary.assign(
-        p_alive=rng.uniform(0.05, 1, len(summary)), expected_purchases=1.0, expected_spend=30.0,
-        clv=rng.gamma(1.0, 10.0, len(summary)),
-    )
-    customers = segment_customers(data, clv_table, smap, "1998-06-30")
+    data, _, customers = _segmented_sample(smap)
     table = segment_summary(customers, smap)
     migration = migration_matrix(segments_at(data, smap, "1997-12-31"), customers["segment"], smap)
     return smap, library, customers, table, migration, segment_guardrails(table, library, 0.3)

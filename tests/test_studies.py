@@ -13,11 +13,11 @@ from helpers.site.config import (
     substitute,
 )
 
-from ._playbook_repo import make_repo, write_config
+from ._playbook_repo import make_repo, site_config, write_config
 
 
 def config_with(tmp_path, *studies, **top):
-    return make_repo(tmp_path, {"output": "site", "build": "build", **top, "studies": list(studies)})
+    return make_repo(tmp_path, site_config(*studies, **top))
 
 
 def test_a_study_without_variants_is_one_page(tmp_path):
