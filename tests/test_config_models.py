@@ -65,7 +65,7 @@ def test_the_schema_command_prints_and_writes_every_schema(tmp_path, capsys):
     assert "no config kind 'nope'" in capsys.readouterr().err
     run = subprocess.run([sys.executable, "-m", "helpers", "schema", "design"], capture_output=True, text=True,
                          cwd=ROOT, check=True)
-    assert "redemption_threshold" in json.loads(run.stdout)["$defs"]["BurnEntry"]["properties"]
+    assert "redemption_threshold" in json.loads(run.stdout)["$defs"]["Burn"]["properties"]
 
 
 def _one_line(call) -> str:

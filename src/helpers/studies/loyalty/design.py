@@ -60,7 +60,6 @@ Every problem is a :class:`~helpers.errors.ConfigError` naming the file, the key
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -125,24 +124,32 @@ class Earn:
     activities: tuple[Activity, ...] = ()
 
 
-@dataclass(frozen=True)
-class Burn:
-    point_value: float
-    redemption_threshold: float
-    redeem: str = "all_blocks"
-    expiry_months: int | None = None
-    reward_cost_ratio: float = 1.0
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Months = Annotated[int, Field(ge=1, le=36)]
 
 
-@dataclass(frozen=True)
-class Benefits:
-    discount_pct: float = 0.0
+class Burn(ConfigModel):
+    """How points are spent."""
+
+    point_value: NonNegative
+    redemption_threshold: Positive
+    redeem: Literal["all_blocks", "one_block"] = "all_blocks"
+    expiry_months: Annotated[int, Field(ge=1)] | None = None
+    reward_cost_ratio: NonNegative = 1.0
+
+
+class Benefits(ConfigModel):
+    """What a level (or every member of a design without tiers) gets."""
+
+    discount_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 0.0
     free_shipping: bool = False
     free_returns: bool = False
     birthday_double_points: bool = False
     early_access: bool = False
-    points_multiplier: float = 1.0
-    cost_per_member_month: float = 0.0
+    points_multiplier: NonNegative = 1.0
+    cost_per_member_month: NonNegative = 0.0
 
     def describe(self, language: str = DEFAULT_LANGUAGE) -> list[str]:
         """The benefits in words, for the pages."""
@@ -165,6 +172,19 @@ class Benefits:
         return out
 
 
+class Costs(ConfigModel):
+    """What the programme costs (currency)."""
+
+    fixed_setup: NonNegative = 0.0  #: once, at launch
+    fixed_per_month: NonNegative = 0.0
+    per_member_month: NonNegative = 0.0  #: CRM, messages, card, per enrolled member per month
+    per_new_member: NonNegative = 0.0  #: welcome gift, card
+    shipping_cost_per_order: NonNegative = 0.0
+    shipped_order_share: Share = 1.0
+    return_cost_per_order: NonNegative = 0.0
+    early_access_cost_per_member_month: NonNegative = 0.0
+
+
 @dataclass(frozen=True)
 class Tier:
     name: str
@@ -176,14 +196,6 @@ class Tier:
     def label(self, language: str = DEFAULT_LANGUAGE) -> str:
         """The level's name in ``language``."""
         return level_label(self.name, language, self.labels)
-
-
-@dataclass(frozen=True)
-class Tiers:
-    levels: tuple[Tier, ...]
-    window_months: int = 12
-    retain_fraction: float = 1.0
-    demotion_review_months: int = 1
 
 
 @dataclass(frozen=True)
@@ -220,18 +232,6 @@ class Trigger:
             rewards.append(text("loyalty.trigger.perk", lang, amount=f"{currency}{self.cost:,.2f}"))
         joined = text("loyalty.and", lang).join(rewards) or text("loyalty.trigger.nothing", lang)
         return text("loyalty.trigger.rule", lang, condition=cond, rewards=joined)
-
-
-@dataclass(frozen=True)
-class Costs:
-    fixed_setup: float = 0.0
-    fixed_per_month: float = 0.0
-    per_member_month: float = 0.0
-    per_new_member: float = 0.0
-    shipping_cost_per_order: float = 0.0
-    shipped_order_share: float = 1.0
-    return_cost_per_order: float = 0.0
-    early_access_cost_per_member_month: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -284,12 +284,6 @@ class Design:
 
 # ------------------------------------------------------------------------ reading
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Months = Annotated[int, Field(ge=1, le=36)]
-
-
 def _named_in_english(value: Any) -> Any:
     if isinstance(value, dict) and DEFAULT_LANGUAGE not in value:
         raise located(
@@ -337,29 +331,11 @@ class EarnEntry(ConfigModel):
     activities: dict[str, Annotated[ActivityEntry, BeforeValidator(_activity)]] | None = None
 
 
-class BurnEntry(ConfigModel):
-    point_value: NonNegative
-    redemption_threshold: Positive
-    redeem: Literal["all_blocks", "one_block"] = "all_blocks"
-    expiry_months: Annotated[int, Field(ge=1)] | None = None
-    reward_cost_ratio: NonNegative = 1.0
-
-
-class BenefitsEntry(ConfigModel):
-    discount_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 0.0
-    free_shipping: bool = False
-    free_returns: bool = False
-    birthday_double_points: bool = False
-    early_access: bool = False
-    points_multiplier: NonNegative = 1.0
-    cost_per_member_month: NonNegative = 0.0
-
-
 class LevelEntry(ConfigModel):
     name: DesignText
     qualify_spend: NonNegative | None = None
     qualify_visits: NonNegative | None = None
-    benefits: BenefitsEntry | None = None
+    benefits: Benefits | None = None
 
 
 def _levels(levels: list[LevelEntry]) -> list[LevelEntry]:
@@ -433,17 +409,6 @@ class TriggerEntry(ConfigModel):
         return self
 
 
-class CostsEntry(ConfigModel):
-    fixed_setup: NonNegative = 0.0  #: once, at launch
-    fixed_per_month: NonNegative = 0.0
-    per_member_month: NonNegative = 0.0  #: CRM, messages, card, per enrolled member per month
-    per_new_member: NonNegative = 0.0  #: welcome gift, card
-    shipping_cost_per_order: NonNegative = 0.0
-    shipped_order_share: Share = 1.0
-    return_cost_per_order: NonNegative = 0.0
-    early_access_cost_per_member_month: NonNegative = 0.0
-
-
 class DesignFile(ConfigModel):
     """One loyalty-programme design (``playbooks/designs/*.yaml``)."""
 
@@ -451,11 +416,11 @@ class DesignFile(ConfigModel):
     description: DesignText | None = None
     gross_margin: Annotated[float, Field(gt=0, le=1)] | None = None  #: default: the study's gross_margin
     earn: EarnEntry | None = None
-    burn: BurnEntry
-    member_benefits: BenefitsEntry | None = None  #: benefits of every member when there are no tiers
+    burn: Burn
+    member_benefits: Benefits | None = None  #: benefits of every member when there are no tiers
     tiers: TiersEntry | None = None
     triggers: list[TriggerEntry] | None = None
-    costs: CostsEntry | None = None
+    costs: Costs | None = None
     assumptions: dict[str, Any] | None = None  #: overrides of behavioural assumptions (checked by name)
 
     @model_validator(mode="after")
@@ -466,10 +431,6 @@ class DesignFile(ConfigModel):
                 "a design with tiers gives benefits per level; put these under the first level's benefits",
             )
         return self
-
-
-def _benefits(entry: BenefitsEntry | None) -> Benefits:
-    return Benefits(**(entry or BenefitsEntry()).model_dump())
 
 
 def design_from_mapping(raw: Any, source: str = "the design") -> Design:
@@ -483,12 +444,12 @@ def design_from_mapping(raw: Any, source: str = "the design") -> Design:
     if model.tiers is not None:
         levels = tuple(
             Tier(*_english_and_others(level.name)[:1], level.qualify_spend, level.qualify_visits,
-                 _benefits(level.benefits), _english_and_others(level.name)[1])
+                 level.benefits or Benefits(), _english_and_others(level.name)[1])
             for level in model.tiers.levels
         )
         options = model.tiers.model_dump(exclude={"levels"})
     else:
-        levels, options = (Tier("member", benefits=_benefits(model.member_benefits)),), {}
+        levels, options = (Tier("member", benefits=model.member_benefits or Benefits()),), {}
     assumptions = model.assumptions or {}
     if assumptions:
         from helpers.studies.loyalty.assumptions import check_overrides
@@ -516,10 +477,10 @@ def design_from_mapping(raw: Any, source: str = "the design") -> Design:
             **{key: getattr(earn, key) or {} for key in ("channel_multipliers", "category_multipliers", "channel_mix", "category_mix")},
             activities=tuple(Activity(str(k), a.points, a.monthly_cap) for k, a in (earn.activities or {}).items()),
         ),
-        burn=Burn(**model.burn.model_dump()),
+        burn=model.burn,
         levels=levels,
         triggers=tuple(triggers),
-        costs=Costs(**(model.costs or CostsEntry()).model_dump()),
+        costs=model.costs or Costs(),
         assumptions=assumptions,
         source=source,
         has_tiers=model.tiers is not None,
