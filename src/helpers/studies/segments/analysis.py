@@ -42,14 +42,14 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
-from helpers.errors import ConfigError, ConfigModel, DataError, HelperError, located, validate_config
+from helpers.errors import ConfigError, ConfigModel, DataError, HelperError, SettingsModel, located, validate_config
 from helpers.files import read_yaml
 from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Text, by_language, normalise_language, text
 
@@ -106,59 +106,54 @@ TIER_VIEWS: dict[str, tuple[str, dict[str, str]]] = {
 # ------------------------------------------------------------------------ settings
 
 
-@dataclass(frozen=True)
-class SegmentSettings:
-    """How customers are scored and tiered, validated on construction.
+def _choice(parameter: str, options: dict[str, str]) -> AfterValidator:
+    """One of ``options`` (value -> what it means); the message names the notebook ``parameter``."""
+
+    def check(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"{parameter} must be " + " or ".join(f"'{k}' ({v})" for k, v in options.items()))
+        return value
+
+    return AfterValidator(check)
+
+
+Share = Annotated[float, Field(gt=0, lt=1)]
+Days = Annotated[int, Field(ge=1)]
+
+
+class SegmentSettings(SettingsModel):
+    """How customers are scored and tiered (the segments notebook's parameters), validated on
+    construction.
 
     ``alive_threshold`` and ``lapsed_days`` decide who counts as lapsed: P(alive) below
     the threshold, or no purchase for more than ``lapsed_days`` days (BG/NBD treats
     every customer without a repeat purchase as alive, so P(alive) alone cannot judge
-    one-time buyers). Shares are fractions of the active (not lapsed) customers.
+    one-time buyers). Shares are fractions of the active (not lapsed) customers (0.2 = top 20%).
     """
 
-    monetary: str = "total"
-    ties: str = "shared"
-    alive_threshold: float = 0.5
-    lapsed_days: int = 365
-    high_value_share: float = 0.2
-    high_clv_share: float = 0.2
-    growing_clv_share: float = 0.5
-    new_days: int = 90
-    loyal_min_purchases: int = 3
+    source: ClassVar[str] = "segment settings"
 
-    def __post_init__(self) -> None:
-        if self.monetary not in MONETARY_METHODS:
-            raise ConfigError(
-                f"monetary must be 'total' (total spend) or 'mean' (mean spend per purchase day), not {self.monetary!r}."
-            )
-        if self.ties not in TIE_METHODS:
-            raise ConfigError(
-                f"rfm_ties must be 'shared' (equal values share a score) or 'first' (equal-size quintiles, "
-                f"ties broken by customer id), not {self.ties!r}."
-            )
-        if not 0 < self.alive_threshold < 1:
-            raise ConfigError(f"alive_threshold is a probability between 0 and 1, not {self.alive_threshold!r}.")
-        for name in ("lapsed_days", "new_days"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a whole number of days >= 1, not {value!r}.")
-        if (
-            not isinstance(self.loyal_min_purchases, (int, np.integer))
-            or isinstance(self.loyal_min_purchases, bool)
-            or self.loyal_min_purchases < 2
-        ):
-            raise ConfigError(
-                f"loyal_min_purchases must be a whole number of purchase days >= 2, not {self.loyal_min_purchases!r}."
-            )
-        for name in ("high_value_share", "high_clv_share", "growing_clv_share"):
-            value = getattr(self, name)
-            if not 0 < value < 1:
-                raise ConfigError(f"{name} is a fraction of customers between 0 and 1 (0.2 = top 20%), not {value!r}.")
+    monetary: Annotated[str, _choice("monetary", {"total": "total spend", "mean": "mean spend per purchase day"})] = "total"
+    ties: Annotated[str, _choice("rfm_ties", {
+        "shared": "equal values share a score", "first": "equal-size quintiles, ties broken by customer id",
+    })] = "shared"
+    alive_threshold: Share = 0.5  #: a probability
+    lapsed_days: Days = 365
+    high_value_share: Share = 0.2
+    high_clv_share: Share = 0.2
+    growing_clv_share: Share = 0.5
+    new_days: Days = 90
+    loyal_min_purchases: Annotated[int, Field(ge=2)] = 3  #: purchase days
+
+    @model_validator(mode="after")
+    def _growing_below_high(self) -> "SegmentSettings":
         if self.growing_clv_share <= self.high_clv_share:
-            raise ConfigError(
-                f"growing_clv_share ({self.growing_clv_share}) must be larger than high_clv_share "
-                f"({self.high_clv_share}): growing customers are the next band below the high-value ones."
+            raise located(
+                "growing_clv_share", self.growing_clv_share,
+                f"must be larger than high_clv_share ({self.high_clv_share}): growing customers are the next band "
+                "below the high-value ones",
             )
+        return self
 
 
 # ---------------------------------------------------------------------------- RFM

@@ -148,7 +148,7 @@ def segment_metrics(
         "package_version": __version__,
         "as_of": as_of,
         "migration_from": migration_from,
-        "settings": asdict(settings),
+        "settings": settings.model_dump(),
         "segment_map": {"path": segment_map.path, "name": segment_map.name, "axes": list(segment_map.axes)},
         "action_library": {"path": library.path, "name": library.name},
         "clv": {
