@@ -171,3 +171,14 @@ def by_language(value: Any, empty: Any = "") -> dict[str, Any]:
         return {lang: value for lang in LANGUAGES}
     fallback = value.get(DEFAULT_LANGUAGE, next(iter(value.values())))
     return {lang: value.get(lang, fallback) for lang in LANGUAGES}
+
+
+def in_every_language(make: Any, *, name: Any, description: Any) -> Any:
+    """The same config object in every page language, in :data:`DEFAULT_LANGUAGE`: ``make(language=...,
+    name=..., description=..., versions=...)`` builds one, ``name`` and ``description`` are
+    validated :data:`Text` (or ``None``); every version holds the dict of all of them."""
+    names, descriptions = by_language(name), by_language(description)
+    versions: dict[str, Any] = {}
+    for lang in LANGUAGES:
+        versions[lang] = make(language=lang, name=names[lang], description=descriptions[lang], versions=versions)
+    return versions[DEFAULT_LANGUAGE]

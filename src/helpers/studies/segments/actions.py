@@ -44,7 +44,7 @@ from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.errors import ConfigError, ConfigModel, HelperError, validate_config
 from helpers.files import read_yaml, write_text_atomic
-from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Text, Texts, by_language, normalise_language
+from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Text, Texts, by_language, in_every_language, normalise_language
 from helpers.studies.segments.analysis import TIER_VIEWS, SegmentMap
 
 #: Fields every segment entry must have, in the order pages show them.
@@ -256,21 +256,18 @@ def load_action_library(path: str | Path, segment_map: SegmentMap) -> ActionLibr
             plays[key] = {lang: TierPlay(objective=objective[lang], actions=actions[lang]) for lang in LANGUAGES}
         tiers[view] = plays
 
-    name = by_language(model.name if "name" in model.model_fields_set else Path(path).stem)
-    description = by_language(model.description)
-    versions: dict[str, ActionLibrary] = {}
-    for lang in LANGUAGES:  # the same library with its texts in each language
-        versions[lang] = ActionLibrary(
-            path=shown,
-            name=name[lang],
-            description=description[lang],
-            max_share_of_margin=share,
-            playbooks={key: by_lang[lang] for key, by_lang in playbooks.items()},
-            tiers={view: {key: by_lang[lang] for key, by_lang in plays.items()} for view, plays in tiers.items()},
-            language=lang,
-            versions=versions,
+
+    def make(language: str, **common: Any) -> ActionLibrary:  # the same library with its texts in each language
+        return ActionLibrary(
+            path=shown, max_share_of_margin=share, language=language,
+            playbooks={key: by_lang[language] for key, by_lang in playbooks.items()},
+            tiers={view: {key: by_lang[language] for key, by_lang in plays.items()} for view, plays in tiers.items()},
+            **common,
         )
-    return versions[DEFAULT_LANGUAGE]
+
+    return in_every_language(
+        make, name=model.name if "name" in model.model_fields_set else Path(path).stem, description=model.description
+    )
 
 
 # ---------------------------------------------------------------------- guardrails

@@ -51,7 +51,7 @@ from pydantic import AfterValidator, Field, PlainValidator, WithJsonSchema, fiel
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
 from helpers.errors import ConfigError, ConfigModel, DataError, HelperError, SettingsModel, located, validate_config
 from helpers.files import read_yaml
-from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Text, by_language, normalise_language, text
+from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Text, by_language, in_every_language, normalise_language, text
 
 #: Scores run from 1 (worst) to N_SCORES (best).
 N_SCORES = 5
@@ -519,24 +519,17 @@ def load_segment_map(path: str | Path) -> SegmentMap:
     for pos, seg in enumerate(segments):
         for cell in seg.cells:
             lookup[tuple(s - 1 for s in cell)] = pos
-    name = by_language(model.name if "name" in model.model_fields_set else path.stem)
-    description = by_language(model.description)
-    versions: dict[str, SegmentMap] = {}
-    for lang in LANGUAGES:  # the same map with its texts in each language
-        versions[lang] = SegmentMap(
-            path=shown,
-            name=name[lang],
-            description=description[lang],
-            axes=axes,
-            segments=tuple(
-                Segment(seg.key, label[lang], definition[lang], seg.cells, seg.scores)
-                for seg, (label, definition) in zip(segments, texts)
-            ),
-            lookup=lookup,
-            language=lang,
-            versions=versions,
+
+    def make(language: str, **common: Any) -> SegmentMap:  # the same map with its texts in each language
+        localised = tuple(
+            Segment(seg.key, label[language], definition[language], seg.cells, seg.scores)
+            for seg, (label, definition) in zip(segments, texts)
         )
-    return versions[DEFAULT_LANGUAGE]
+        return SegmentMap(path=shown, axes=axes, segments=localised, lookup=lookup, language=language, **common)
+
+    return in_every_language(
+        make, name=model.name if "name" in model.model_fields_set else path.stem, description=model.description
+    )
 
 
 # -------------------------------------------------------------------------- tiers
