@@ -40,9 +40,8 @@ from helpers.data import columns as C
 # Reading files (encoding detection, delimiter sniffing, Excel/Parquet) and parsing
 # numbers are shared with the transaction loader.
 from helpers.data.loading import as_text as _as_text
-from helpers.data.loading import parse_number_strings as _parse_number_strings
 from helpers.data.loading import read_table
-from helpers.data.tables_io import TableSchema, resolve_table_columns
+from helpers.data.tables_io import TableSchema, number_values, resolve_table_columns
 from helpers.errors import MAX_LISTED, ConfigError, DataError
 from helpers.report.i18n import text
 
@@ -382,18 +381,7 @@ def _groups(s: pd.Series, labels: dict[str, str], fail: _Failer) -> pd.Series:
 
 
 def _numbers(s: pd.Series, canonical: str, fail: _Failer, *, allow_negative: bool) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        numbers = s.astype(float)
-        missing = numbers.isna()
-        text = numbers.astype(str)
-        bad = ~missing & ~np.isfinite(numbers)
-    else:
-        text = _as_text(s)
-        missing = text.isna()
-        codes, uniques = pd.factorize(text)
-        parsed = _parse_number_strings(pd.Series(uniques, dtype=str)).to_numpy(dtype=float)
-        numbers = pd.Series(np.append(parsed, np.nan)[codes], index=s.index)
-        bad = numbers.isna() & ~missing
+    numbers, text, missing, bad = number_values(s)
     what = "pre-period values" if canonical == PRE_METRIC else "outcome values"
     if missing.any():
         raise fail(

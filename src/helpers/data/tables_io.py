@@ -51,14 +51,6 @@ from helpers.data.loading import read_table as _public_read_table  # noqa: E402
 from helpers.errors import MAX_LISTED, ConfigError, DataError
 
 
-def _date_strings(values: pd.Series, *, file: str, column: str, date_format: str | None) -> pd.Series:
-    return _public_date_strings(values, file=file, column=column, date_format=date_format)
-
-
-def _read_any(file: Path, source: str, *, encoding: str | None, sheet: str | int | None):
-    return _public_read_table(file, encoding=encoding, sheet=sheet)
-
-
 # ----------------------------------------------------------------------------- schemas
 
 CUSTOMER_ID = C.CUSTOMER_ID
@@ -417,7 +409,7 @@ def parse_dates(
     else:
         text = _as_text(present)
         codes, uniques = pd.factorize(text)
-        parsed_unique = _date_strings(pd.Series(uniques, dtype=str), file=file, column=column, date_format=date_format)
+        parsed_unique = _public_date_strings(pd.Series(uniques, dtype=str), file=file, column=column, date_format=date_format)
         parsed = pd.Series(parsed_unique.to_numpy()[codes], index=present.index)
     bad = parsed.isna()
     if bad.any():
@@ -426,15 +418,25 @@ def parse_dates(
     return out
 
 
-def parse_numbers(s: pd.Series, *, file: str, column: str) -> pd.Series:
-    """Numbers of one column (thousands separators, full-width digits accepted); blanks missing."""
+def number_values(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """``(numbers, text, missing, bad)`` of one column: numbers as float (thousands separators
+    and full-width digits accepted, blanks missing), the text shown in messages, the blank
+    cells and the cells that are not (finite) numbers."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.astype(float)
+        numbers = s.astype(float)
+        missing = numbers.isna()
+        return numbers, numbers.astype(str), missing, ~missing & ~np.isfinite(numbers)
     text = _as_text(s)
+    missing = text.isna()
     codes, uniques = pd.factorize(text)
     parsed = _parse_number_strings(pd.Series(uniques, dtype=str)).to_numpy(dtype=float)
-    numbers = pd.Series(np.append(parsed, np.nan)[codes], index=s.index)
-    bad = numbers.isna() & text.notna()
+    numbers = pd.Series(np.append(parsed, np.nan)[codes], index=s.index)  # code -1 (blank) picks the NaN
+    return numbers, text, missing, numbers.isna() & ~missing
+
+
+def parse_numbers(s: pd.Series, *, file: str, column: str) -> pd.Series:
+    """Numbers of one column (:func:`number_values`); blanks missing, anything else an error."""
+    numbers, text, _, bad = number_values(s)
     if bad.any():
         raise _fail("values are not numbers", file, column, bad, text, "Use plain numbers such as 4 or 4.5.")
     return numbers
@@ -449,18 +451,16 @@ def _dropped(reason: str, mask: pd.Series) -> DroppedRows:
 
 
 def _read_file(path: str | os.PathLike[str], schema: TableSchema, *, encoding: str | None, sheet: str | int | None):
-    source = os.fspath(path)
-    file = Path(source)
+    """The file as read by the transaction loader (which names unreadable files); a missing
+    file names the table and its parameter."""
+    file = Path(os.fspath(path))
     if not file.exists():
         raise DataError(
             f"the {schema.name} file was not found",
             file=str(file.resolve()),
             hint=f"Check {schema.parameter}; relative paths are taken from the working folder {Path.cwd()}.",
         )
-    try:
-        return _read_any(file, source, encoding=encoding, sheet=sheet)
-    except OSError as exc:
-        raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
+    return _public_read_table(file, encoding=encoding, sheet=sheet)
 
 
 def _select(df: pd.DataFrame, mapping: dict[str, str], source: str) -> pd.DataFrame:
