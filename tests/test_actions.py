@@ -25,9 +25,8 @@ from helpers.studies.segments.actions import (
 )
 from helpers.studies.segments.analysis import load_segment_map
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MAP = ROOT / "playbooks" / "segment_map.yaml"
-DEFAULT_LIBRARY = ROOT / "playbooks" / "actions.yaml"
+from ._paths import ACTIONS as DEFAULT_LIBRARY
+from ._paths import SEGMENT_MAP as DEFAULT_MAP
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ from helpers.models.lifetimes_adapter import fit_gamma_gamma
 from helpers.models.summary import customer_summary
 from helpers.studies.clv.analysis import fit_purchase_model
 
-ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = ROOT / "data" / "newretail"
+from ._paths import NEWRETAIL as COMMITTED
+from ._paths import ROOT
 SMALL = GeneratorConfig(n_customers=1500, seed=11)
 
 

@@ -35,9 +35,8 @@ from helpers.studies.segments.analysis import (
 )
 
 from ._cdnow import sample
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MAP = ROOT / "playbooks" / "segment_map.yaml"
+from ._paths import ROOT
+from ._paths import SEGMENT_MAP as DEFAULT_MAP
 
 
 def tx(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
