@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import columns as C
-from helpers.data.columns import normalise_header
+from helpers.data.columns import check_column_map, normalise_header
 from helpers.data.loading import (
     DataQualityReport,
     DroppedRows,
@@ -301,17 +301,7 @@ def resolve_table_columns(
     """
     headers = [str(h) for h in headers]
     column_map = dict(column_map or {})
-    unknown = [k for k in column_map if k not in schema.canonical]
-    if unknown:
-        raise ConfigError(
-            f"the {schema.name} column map has unknown key(s) {', '.join(repr(k) for k in unknown)}; the keys are "
-            f"the canonical column names: {', '.join(schema.canonical)} (values are the file's headers)."
-        )
-    bad = [k for k, v in column_map.items() if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise ConfigError(f"the {schema.name} column map values must be header names; check the entry for {bad[0]!r}.")
-    if len(set(column_map.values())) < len(column_map):
-        raise ConfigError(f"the {schema.name} column map names the same header for two columns: {column_map}.")
+    check_column_map(column_map, schema.canonical, f"the {schema.name} column map")
 
     resolved: dict[str, str] = {}
     for canonical, header in column_map.items():
