@@ -328,7 +328,11 @@ def csv_10m() -> Path:
 
 def case_read_validate(engine: str) -> dict:
     """``helpers.models.engines.load_transactions`` (the notebooks' entry point) on a 10M-row CSV."""
-    from helpers.models.engines import choose_engine, estimated_pandas_bytes, load_transactions
+    from helpers.models.engines import (
+        choose_engine,
+        estimated_pandas_bytes,
+        load_transactions,
+    )
 
     path = csv_10m()
     with Timer() as t:
@@ -380,7 +384,11 @@ def case_linear(n_customers: int) -> dict:
     import pyarrow.compute as pc
 
     from helpers.models import lifetimes_adapter as la
-    from helpers.models.summary import calibration_holdout_summary, customer_summary, with_id_codes
+    from helpers.models.summary import (
+        calibration_holdout_summary,
+        customer_summary,
+        with_id_codes,
+    )
     from helpers.studies.clv import analysis as clv
 
     table = purchases(purchases_count())

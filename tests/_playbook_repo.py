@@ -103,6 +103,16 @@ def demo_notebook(path: Path, *, figure: bool = False) -> Path:
     return path
 
 
+def site_config(*studies: dict, **top) -> dict:
+    """A config building ``site`` from ``build`` with ``studies`` (and other top-level keys)."""
+    return {"output": "site", "build": "build", **top, "studies": list(studies)}
+
+
+def demo_study(name: str = "demo", **keys) -> dict:
+    """A study of the demo notebook (title: the name, capitalised)."""
+    return {"name": name, "title": name.capitalize(), "notebook": "notebooks/demo.ipynb", **keys}
+
+
 def write_config(root: Path, config) -> Path:
     path = root / "playbooks" / "playbooks.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

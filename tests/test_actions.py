@@ -25,9 +25,8 @@ from helpers.studies.segments.actions import (
 )
 from helpers.studies.segments.analysis import load_segment_map
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MAP = ROOT / "playbooks" / "segment_map.yaml"
-DEFAULT_LIBRARY = ROOT / "playbooks" / "actions.yaml"
+from ._paths import ACTIONS as DEFAULT_LIBRARY
+from ._paths import SEGMENT_MAP as DEFAULT_MAP
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +64,16 @@ def test_default_library_covers_every_segment_with_every_field(smap):
         (lambda raw: raw["segments"]["champions"].pop("kpis"), "segments.champions: missing field kpis"),
         (lambda raw: [raw["segments"]["loyal"].pop(f) for f in ("trigger", "timing")],
          "segments.loyal: missing fields trigger, timing"),
-        (lambda raw: raw["segments"]["loyal"].update(objectiv="typo"), "unknown field 'objectiv'"),
+        (lambda raw: raw["segments"]["loyal"].update(objectiv="typo"), "segments.loyal.objectiv = 'typo': unknown key; allowed keys here: objective, actions"),
         (lambda raw: raw["segments"]["new"]["offer"].pop("clv_share"), "segments.new.offer: missing field clv_share"),
-        (lambda raw: raw["segments"]["new"]["offer"].update(max_depth=1.5), "segments.new.offer.max_depth must be"),
-        (lambda raw: raw["segments"]["new"]["offer"].update(offers=-1), "offers must be a whole number"),
-        (lambda raw: raw["segments"]["new"].update(actions=[]), "segments.new.actions must be a non-empty list"),
-        (lambda raw: raw["tiers"].update(rfm={}), "unknown view 'rfm'"),
+        (lambda raw: raw["segments"]["new"]["offer"].update(max_depth=1.5), "segments.new.offer.max_depth = 1.5: expected a fraction from 0 to 1"),
+        (lambda raw: raw["segments"]["new"]["offer"].update(offers=-1), "segments.new.offer.offers = -1: expected a value >= 0"),
+        (lambda raw: raw["segments"]["new"].update(actions=[]), "segments.new.actions = []: expected a non-empty list of text"),
+        (lambda raw: raw["tiers"].update(rfm={}), "tiers.rfm = {}: unknown key; allowed keys here: value_growth, clv, lifecycle"),
         (lambda raw: raw["tiers"]["clv"].pop("growing"), "tiers.clv: no entry for the tier 'growing'"),
         (lambda raw: raw["tiers"]["clv"]["growing"].pop("actions"), "tiers.clv.growing: missing field actions"),
-        (lambda raw: raw["policy"].update(max_share_of_margin=0), "max_share_of_margin must be"),
-        (lambda raw: raw.update(channels=[]), "unknown key 'channels'"),
+        (lambda raw: raw["policy"].update(max_share_of_margin=0), "policy.max_share_of_margin = 0: expected a fraction from above 0 to 1"),
+        (lambda raw: raw.update(channels=[]), "my_actions.yaml: channels = []: unknown key; allowed keys here: name, description, policy, segments, tiers"),
     ],
 )
 def test_library_mistakes_are_config_errors_naming_file_and_segment(tmp_path, smap, edit, expected):
@@ -257,13 +256,13 @@ def test_library_texts_per_language_with_fallback(tmp_path, smap):
     ("edit", "expected"),
     [
         (lambda raw: raw["segments"]["loyal"].update(objective={"fr": "x"}),
-         "segments.loyal.objective: 'fr' is not a page language"),
+         "segments.loyal.objective.fr = 'x': unknown language; use en, zh-CN"),
         (lambda raw: raw["segments"]["loyal"].update(actions={"en": [], "zh-CN": ["做"]}),
-         "segments.loyal.actions.en must be a non-empty list"),
+         "segments.loyal.actions.en = []: expected a non-empty list of text"),
         (lambda raw: raw["segments"]["loyal"]["offer"].update(note={"zh-CN": 3}),
-         "segments.loyal.offer.note.zh-CN must be non-empty text"),
+         "segments.loyal.offer.note.zh-CN = 3: expected non-empty text"),
         (lambda raw: raw["tiers"]["clv"]["growing"].update(objective={}),
-         "tiers.clv.growing.objective: the mapping of languages is empty"),
+         "tiers.clv.growing.objective = {}: the mapping of languages is empty"),
     ],
 )
 def test_language_mistakes_are_config_errors_naming_file_and_field(tmp_path, smap, edit, expected):

@@ -21,8 +21,8 @@ from helpers.site.config import (
     load_config,
 )
 
+from ._playbook_repo import demo_study, site_config, site_files, write_config
 from ._playbook_repo import make_repo as make_playbook_repo
-from ._playbook_repo import site_files, write_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
@@ -100,12 +100,12 @@ def test_find_config_looks_upwards(tmp_path):
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"output": "s", "build": "b", "pages": [], "colour": 1}, r"unknown key 'colour'"),
-        ({"output": "s", "build": "b", "pages": []}, r"'pages' must be a list with at least one"),
-        ({"build": "b", "pages": [{}]}, r"'output' must be a folder path"),
+        ({"output": "s", "build": "b", "pages": [], "colour": 1}, r"playbooks\.yaml: colour = 1: unknown key; allowed keys here: output, build"),
+        ({"output": "s", "build": "b", "pages": []}, r"playbooks\.yaml: pages = \[\]: expected at least one entry$"),
+        ({"build": "b", "pages": [{}]}, r"playbooks\.yaml: missing field output$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "params": {}}]},
-            r"pages\[0\] \(a\): unknown key 'params'",
+            r"playbooks\.yaml: pages\[0\] \(a\)\.params = \{\}: unknown key; allowed keys here: name, title, notebook, parameters",
         ),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/nope.ipynb"}]},
@@ -122,14 +122,14 @@ def test_find_config_looks_upwards(tmp_path):
             },
             r"pages\[1\] \(a\): page name 'a' is already used by pages\[0\]",
         ),
-        ({"output": "s", "build": "b", "pages": [{"name": "a", "notebook": "notebooks/report.ipynb"}]}, r"'title' is missing"),
+        ({"output": "s", "build": "b", "pages": [{"name": "a", "notebook": "notebooks/report.ipynb"}]}, r"playbooks\.yaml: pages\[0\] \(a\): missing field title$"),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a b", "title": "A", "notebook": "notebooks/report.ipynb"}]},
-            r"may only use letters, digits",
+            r"playbooks\.yaml: pages\[0\] \(a b\)\.name = 'a b': a name may only use letters, digits",
         ),
         (
             {"output": "s", "build": "b", "pages": [{"name": "a", "title": "A", "notebook": "notebooks/report.ipynb", "parameters": [1]}]},
-            r"'parameters' must be a mapping",
+            r"playbooks\.yaml: pages\[0\] \(a\)\.parameters = \[1\]: expected a mapping",
         ),
         ("output: s\npages: [\n", r"not valid YAML \(line \d+, column \d+\)"),
     ],
@@ -194,22 +194,8 @@ def test_cli_unknown_page_and_unknown_parameter(tmp_path, capsys):
 
 
 def test_cli_list(tmp_path, capsys):
-    config_path = make_playbook_repo(
-        tmp_path,
-        {
-            "output": "site",
-            "build": "build",
-            "studies": [
-                {
-                    "name": "demo",
-                    "title": "Demo",
-                    "notebook": "notebooks/demo.ipynb",
-                    "languages": ["en", "zh-CN"],
-                    "variants": [{"name": "n", "title": "North"}, {"name": "s", "title": "South"}],
-                }
-            ],
-        },
-    )
+    study = demo_study(languages=["en", "zh-CN"], variants=[{"name": "n", "title": "North"}, {"name": "s", "title": "South"}])
+    config_path = make_playbook_repo(tmp_path, site_config(study))
     assert main(["build", "--config", str(config_path), "--list"]) == 0
     out = capsys.readouterr().out
     for name in ("demo-n.html", "demo-n-zh-CN.html", "demo-s.html", "demo-s-zh-CN.html"):
@@ -332,36 +318,17 @@ def studies_site(tmp_path_factory):
     """Two studies: variants in two languages with headlines and extra pages, and a
     study whose variants share one output folder."""
     root = tmp_path_factory.mktemp("studies")
-    config_path = make_playbook_repo(
-        root,
-        {
-            "output": "site",
-            "build": "build",
-            "title": {"en": "Test site", "zh-CN": "测试站点"},
-            "lang": "en",
-            "studies": [
-                {
-                    "name": "regions",
-                    "title": {"en": "Regions", "zh-CN": "地区"},
-                    "notebook": "notebooks/demo.ipynb",
-                    "languages": ["en", "zh-CN"],
-                    "extra_pages": "pages",
-                    "parameters": {"output_dir": "build/outputs/{page}", "extra_pages": 2, "sleep_s": 0.3, "region": "{variant}"},
-                    "variants": [
-                        {"name": "north", "title": {"en": "North", "zh-CN": "北区"}},
-                        {"name": "south", "title": {"en": "South", "zh-CN": "南区"}},
-                    ],
-                },
-                {
-                    "name": "shared",
-                    "title": "Shared output folder",
-                    "notebook": "notebooks/demo.ipynb",
-                    "parameters": {"output_dir": "build/outputs/shared", "sleep_s": 1.0},
-                    "variants": [{"name": "a", "parameters": {"region": "a"}}, {"name": "b", "parameters": {"region": "b"}}],
-                },
-            ],
-        },
+    regions = demo_study(
+        "regions", title={"en": "Regions", "zh-CN": "地区"}, languages=["en", "zh-CN"], extra_pages="pages",
+        parameters={"output_dir": "build/outputs/{page}", "extra_pages": 2, "sleep_s": 0.3, "region": "{variant}"},
+        variants=[{"name": "north", "title": {"en": "North", "zh-CN": "北区"}},
+                  {"name": "south", "title": {"en": "South", "zh-CN": "南区"}}],
     )
+    shared = demo_study(
+        "shared", title="Shared output folder", parameters={"output_dir": "build/outputs/shared", "sleep_s": 1.0},
+        variants=[{"name": "a", "parameters": {"region": "a"}}, {"name": "b", "parameters": {"region": "b"}}],
+    )
+    config_path = make_playbook_repo(root, site_config(regions, shared, title={"en": "Test site", "zh-CN": "测试站点"}, lang="en"))
     config = load_config(config_path)
     result = build(config, jobs=2, progress=False, out=open(root / "build.log", "w", encoding="utf-8"))
     return root, config, result

@@ -20,7 +20,7 @@ from helpers.site.cache import (
 )
 from helpers.site.config import load_config
 
-from ._playbook_repo import make_repo
+from ._playbook_repo import demo_study, make_repo, site_config
 
 
 def test_file_and_tree_digests(tmp_path):
@@ -105,23 +105,8 @@ def test_second_build_skips_the_run_until_data_changes_or_forced(tmp_path):
     data = tmp_path / "data" / "orders.csv"
     data.parent.mkdir(parents=True)
     data.write_text("amount\n1.5\n2.5\n", encoding="utf-8")
-    config = load_config(
-        make_repo(
-            tmp_path,
-            {
-                "output": "site",
-                "build": "build",
-                "studies": [
-                    {
-                        "name": "demo",
-                        "title": "Demo",
-                        "notebook": "notebooks/demo.ipynb",
-                        "parameters": {"data_path": "data/orders.csv", "output_dir": "build/outputs/demo"},
-                    }
-                ],
-            },
-        )
-    )
+    study = demo_study(parameters={"data_path": "data/orders.csv", "output_dir": "build/outputs/demo"})
+    config = load_config(make_repo(tmp_path, site_config(study)))
     log = tmp_path / "build" / "outputs" / "demo" / "runs.log"
     executed = tmp_path / "build" / "executed" / "demo.ipynb"
     page = tmp_path / "site" / "demo.html"

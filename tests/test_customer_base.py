@@ -74,9 +74,9 @@ def test_stage_table_adds_up(boundary_base):
 
 
 def test_rules_are_validated():
-    with pytest.raises(ConfigError, match="churned_after_days .* must be larger than lapsing_after_days"):
+    with pytest.raises(ConfigError, match=r"^lifecycle rules: churned_after_days = 120: must be larger than lapsing_after_days \(120\)"):
         cb.LifecycleRules(lapsing_after_days=120, churned_after_days=120)
-    with pytest.raises(ConfigError, match="loyal_min_purchases must be a whole number"):
+    with pytest.raises(ConfigError, match=r"^lifecycle rules: loyal_min_purchases = 0: expected a value >= 1$"):
         cb.LifecycleRules(loyal_min_purchases=0)
 
 

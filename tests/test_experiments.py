@@ -389,12 +389,14 @@ def test_readout_on_a_simulated_pilot(tmp_path):
 
 
 def test_readout_settings_are_validated():
-    with pytest.raises(ConfigError, match="alpha"):
+    with pytest.raises(ConfigError, match=r"^pilot settings: alpha = 0\.5: expected a value < 0\.5$"):
         X.ReadoutSettings(alpha=0.5)
-    with pytest.raises(ConfigError, match="mde"):
+    with pytest.raises(ConfigError, match=r"^pilot settings: mde = 0: expected a value > 0"):
         X.ReadoutSettings(mde=0)
-    with pytest.raises(ConfigError, match="power"):
+    with pytest.raises(ConfigError, match=r"^pilot settings: planning_power = 1\.0: expected a value < 1"):
         X.ReadoutSettings(planning_power=1.0)
+    with pytest.raises(ConfigError, match=r"^pilot settings: bootstrap_samples = '500': expected a whole number$"):
+        X.ReadoutSettings(bootstrap_samples="500")  # text from a -p flag is not a number
 
 
 # --------------------------------------------------------------------------- page text and figures

@@ -26,8 +26,9 @@ from helpers.models.lifetimes_adapter import fit_gamma_gamma
 from helpers.models.summary import customer_summary
 from helpers.studies.clv.analysis import fit_purchase_model
 
-ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = ROOT / "data" / "newretail"
+from ._paths import NEWRETAIL as COMMITTED
+from ._paths import ROOT
+
 SMALL = GeneratorConfig(n_customers=1500, seed=11)
 
 
@@ -331,15 +332,16 @@ def test_alive_share_matches_the_truth(big):
 @pytest.mark.parametrize(
     "changes, words",
     [
-        ({"n_customers": 0}, "n_customers"),
-        ({"r": -1.0}, "r must be"),
-        ({"end": "2022-01-01"}, "must be after start"),
-        ({"start": "not a date"}, "is not a date"),
-        ({"channel_mix": {"store": 0.5, "tv": 0.5}}, "unknown label"),
-        ({"region_mix": {"east": 0.5, "south": 0.4}}, "sum to 1"),
-        ({"pilot_start": "2023-01-15"}, "pilot"),
-        ({"pilot_treatment_share": 1.0}, "control group"),
-        ({"return_rate": {"store": 0.01}}, "lacks"),
+        ({"n_customers": 0}, r"^generator settings: n_customers = 0: expected a value >= 1$"),
+        ({"r": -1.0}, r"^generator settings: r = -1\.0: expected a value > 0"),
+        ({"end": "2022-01-01"}, r"^generator settings: end = '2022-01-01': must be after start \(2023-01-01\)$"),
+        ({"start": "not a date"}, r"^generator settings: start = 'not a date': is not a date"),
+        ({"channel_mix": {"store": 0.5, "tv": 0.5}}, r"channel_mix = \{'store': 0\.5, 'tv': 0\.5\}: unknown label"),
+        ({"region_mix": {"east": 0.5, "south": 0.4}}, r"region_mix = .*: shares must sum to 1"),
+        ({"pilot_start": "2023-01-15"}, r"^generator settings: pilot_start = '2023-01-15': the pilot"),
+        ({"pilot_treatment_share": 1.0}, r"pilot_treatment_share = 1\.0: expected a value < 1"),
+        ({"return_rate": {"store": 0.01}}, r"return_rate = \{'store': 0\.01\}: lacks"),
+        ({"tier_discount": {"bronze": 0, "silver": 0.95, "gold": 0.1}}, r"tier_discount\.silver = 0\.95: expected a number in \[0, 0\.9\]"),
     ],
 )
 def test_bad_settings_are_explained(changes, words):
@@ -369,7 +371,7 @@ def test_command_line_writes_files_and_reports_errors_without_traceback(tmp_path
 
     (tmp_path / "cfg.json").write_text('{"r": "fast"}')
     assert main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "bad")]) == 2
-    assert "must be a number" in capsys.readouterr().err
+    assert "cfg.json: r = 'fast': expected a number" in capsys.readouterr().err
 
 
 def test_generate_to_parquet_returns_the_truth(tmp_path):

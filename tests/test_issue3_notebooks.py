@@ -8,16 +8,12 @@ and the omnichannel notebook runs on a GBK export with Chinese headers.
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from helpers.report.page import RunInfo, render_page
-from helpers.site.run import NotebookFailed, execute_notebook
+from ._notebooks import NOTEBOOKS, ROOT, execute, failure, run_page
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
 DATA = ROOT / "data" / "newretail"
 PAGES = {"customer_base": "Customer base", "omnichannel": "Omnichannel", "service": "Service and feedback loop"}
 
@@ -31,10 +27,9 @@ def _run_all(out, language=None):
         params = {"output_dir": str(out / name / "outputs")}
         if language:
             params["language"] = language
-        nb = execute_notebook(NOTEBOOKS / f"{name}.ipynb", params, out / name / "executed.ipynb", cwd=ROOT, progress=False)
-        page = render_page(nb, out / name / "page.html", title=PAGES[name], lang=language or "en",
-                           run_info=RunInfo.from_notebook(nb, data_source="data/newretail", parameters=params))
-        return out / name, page.read_text(encoding="utf-8")
+        run = run_page(NOTEBOOKS / f"{name}.ipynb", params, out / name, title=PAGES[name], lang=language or "en",
+                       page="page", data_source="data/newretail")
+        return out / name, run.html
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(PAGES, pool.map(run, PAGES)))
@@ -100,12 +95,10 @@ def test_service_outputs_match_the_generators_truth(runs):
 
 
 def test_service_notebook_without_tickets_names_the_missing_table(tmp_path):
-    with pytest.raises(NotebookFailed) as err:
-        execute_notebook(NOTEBOOKS / "service.ipynb", {"tickets_path": "", "output_dir": str(tmp_path / "out")},
-                         tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
-    text = str(err.value)
+    err = failure(NOTEBOOKS / "service.ipynb", {"tickets_path": "", "output_dir": str(tmp_path / "out")}, tmp_path)
+    text = str(err)
     assert "the service notebook needs a service-tickets file" in text and "tickets_path" in text
-    assert "Traceback" not in text and err.value.ename == "DataError"
+    assert err.ename == "DataError"
 
 
 def test_omnichannel_notebook_runs_on_a_chinese_gbk_export(tmp_path):
@@ -128,7 +121,7 @@ def test_omnichannel_notebook_runs_on_a_chinese_gbk_export(tmp_path):
     export.to_csv(path, index=False, encoding="gbk")
     params = {"data_path": str(path), "column_map": {"channel": "购买渠道"}, "include_clv": False,
               "output_dir": str(tmp_path / "out")}
-    execute_notebook(NOTEBOOKS / "omnichannel.ipynb", params, tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
+    execute(NOTEBOOKS / "omnichannel.ipynb", params, tmp_path)
     metrics = json.loads((tmp_path / "out" / "omnichannel_metrics.json").read_text())
     assert metrics["customers"] == 600
     assert metrics["orders"] == tx["order_id"].nunique()

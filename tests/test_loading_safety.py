@@ -191,7 +191,7 @@ def test_notebook_loader_passes_the_safety_options_on(tmp_path):
 def test_the_shipped_data_sets_have_no_implausible_amounts():
     from pathlib import Path
 
-    from helpers.data.datasets import load_default_transactions
+    from helpers.data.loading import load_default_transactions
 
     root = Path(__file__).resolve().parents[1]
     for result in (load_default_transactions(), read_transactions(root / "data" / "newretail" / "transactions.csv")):

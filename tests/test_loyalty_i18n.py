@@ -3,7 +3,6 @@ bilingual names in design files, and Chinese text, tables, figures and design pa
 one small lab (the English wording is checked by the notebook smoke test)."""
 
 import re
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
@@ -24,10 +23,8 @@ from helpers.studies.loyalty.engine import SimSettings, describe_earn_notes
 from helpers.studies.loyalty.results import BreakEven, run_lab
 
 from ._cdnow import OBSERVATION_END, sample
+from .test_loyalty_design import DESIGNS, MINIMAL
 
-ROOT = Path(__file__).resolve().parents[1]
-DESIGNS = sorted((ROOT / "playbooks" / "designs").glob("*.yaml"))
-MINIMAL = {"name": "Mini", "burn": {"point_value": 0.01, "redemption_threshold": 100}}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Latin words allowed on a Chinese page: model and method names, abbreviations, code.
 LATIN_OK = {"ROI", "BG", "NBD", "MBG", "Pareto", "Gamma", "Beta", "alive", "helpers", "loyalty", "posterior"}
@@ -122,8 +119,8 @@ def test_the_sample_designs_have_chinese_names_and_descriptions():
         ({"fr": "Mini"}, r"x\.yaml: name\.fr = 'Mini': unknown language; use en, zh-CN"),
         ({"zh-CN": "迷你"}, r"x\.yaml: name\.en is missing: give the en text too"),
         ({"en": "Mini", "zh-CN": ""}, r"x\.yaml: name\.zh-CN = '': expected non-empty text"),
-        ({"en": "Mini", "zh-CN": ["a"]}, r"x\.yaml: name\.zh-CN = \['a'\]: expected text"),
-        ({}, r"x\.yaml: name = \{\}: expected text or one text per language"),
+        ({"en": "Mini", "zh-CN": ["a"]}, r"x\.yaml: name\.zh-CN = \['a'\]: expected non-empty text"),
+        ({}, r"x\.yaml: name = \{\}: the mapping of languages is empty"),
     ],
 )
 def test_a_bad_translation_names_file_key_and_value(name, expected):

@@ -5,21 +5,14 @@ Small slices keep each run to seconds; the full default build is `make playbooks
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-
-from helpers.report.page import RunInfo, render_page
-from helpers.site.run import execute_notebook
 
 from ._cdnow import sample
+from ._notebooks import NOTEBOOKS, build_keeps_the_old_page, execute, run_page
 
-ROOT = Path(__file__).resolve().parents[1]
-CLV = ROOT / "notebooks" / "clv.ipynb"
+CLV = NOTEBOOKS / "clv.ipynb"
 SMOKE_CUSTOMERS = 1500
 
 pytestmark = pytest.mark.slow
@@ -29,12 +22,7 @@ pytestmark = pytest.mark.slow
 def cdnow_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("clv")
     params = {"sample_customers": SMOKE_CUSTOMERS, "output_dir": str(out / "outputs")}
-    nb = execute_notebook(CLV, params, out / "executed.ipynb", cwd=ROOT, progress=False)
-    page = render_page(
-        nb, out / "clv.html", title="Customer lifetime value",
-        run_info=RunInfo.from_notebook(nb, data_source="CDNOW slice", parameters=params),
-    )
-    return out, page.read_text(encoding="utf-8")
+    return out, run_page(CLV, params, out, title="Customer lifetime value", data_source="CDNOW slice").html
 
 
 def test_clv_notebook_writes_the_promised_outputs(cdnow_run):
@@ -97,7 +85,7 @@ def test_clv_notebook_runs_on_a_chinese_gbk_export(tmp_path):
         "sample_customers": 800,
         "output_dir": str(tmp_path / "out"),
     }
-    execute_notebook(CLV, params, tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
+    execute(CLV, params, tmp_path)
     table = pd.read_csv(tmp_path / "out" / "customer_clv.csv")
     assert len(table) == 800
     assert "13800138000" not in (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
@@ -106,48 +94,13 @@ def test_clv_notebook_runs_on_a_chinese_gbk_export(tmp_path):
 def test_build_with_a_bad_file_names_the_problem_and_keeps_the_old_page(tmp_path):
     bad = tmp_path / "orders.csv"
     bad.write_text("customer_id,date,amount\n1,2024-01-01,10\n2,2024-13-45,12\n", encoding="utf-8")
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "clv.html").write_text("previous good page", encoding="utf-8")
-    config = tmp_path / "playbooks" / "playbooks.yaml"
-    config.parent.mkdir()
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / "clv.ipynb").write_bytes(CLV.read_bytes())
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "output": str(site),
-                "build": str(tmp_path / "build"),
-                "pages": [
-                    {
-                        "name": "clv",
-                        "title": "CLV",
-                        "notebook": "notebooks/clv.ipynb",
-                        "parameters": {"data_path": str(bad), "output_dir": str(tmp_path / "out")},
-                    }
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "helpers", "build", "--config", str(config)],
-        capture_output=True, text=True, cwd=tmp_path, check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output
-    assert "Traceback" not in output
+    output = build_keeps_the_old_page(tmp_path, CLV, {"data_path": str(bad)})
     assert "orders.csv" in output and "date" in output and "row 3" in output and "2024-13-45" in output
-    assert (site / "clv.html").read_text(encoding="utf-8") == "previous good page"
 
 
 def test_clv_page_in_chinese(tmp_path):
     params = {"sample_customers": 800, "language": "zh-CN", "output_dir": str(tmp_path / "out")}
-    nb = execute_notebook(CLV, params, tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
-    html = render_page(
-        nb, tmp_path / "clv.html", title="客户终身价值", lang="zh-CN",
-        run_info=RunInfo.from_notebook(nb, data_source="CDNOW", parameters=params),
-    ).read_text(encoding="utf-8")
+    html = run_page(CLV, params, tmp_path, title="客户终身价值", lang="zh-CN", data_source="CDNOW").html
     assert '<html lang="zh-CN"' in html
     for heading in ("客户终身价值：我们的客户群值多少钱", "## 结论".lstrip("# "), "模型可信吗？", "建议行动"):
         assert heading in html, heading

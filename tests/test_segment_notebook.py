@@ -20,16 +20,15 @@ from bs4 import BeautifulSoup
 from helpers.data.generator import GeneratorConfig, generate, write
 from helpers.data.loading import load_default_transactions, read_transactions
 from helpers.data.privacy import pseudonymise, resolve_key
-from helpers.report.page import RunInfo, collect_headlines, render_page
-from helpers.site.run import NotebookFailed, execute_notebook
+from helpers.report.page import collect_headlines
 from helpers.studies.clv.study import sample_of_customers
 from helpers.studies.segments.actions import ACTIVATION_COLUMNS, load_action_library
 from helpers.studies.segments.analysis import load_segment_map
 
+from ._notebooks import NOTEBOOKS, ROOT, failure, run_page
 from .test_render import external_loads
 
-ROOT = Path(__file__).resolve().parents[1]
-SEGMENTS = ROOT / "notebooks" / "segments.ipynb"
+SEGMENTS = NOTEBOOKS / "segments.ipynb"
 MAP = ROOT / "playbooks" / "segment_map.yaml"
 SMOKE_CUSTOMERS = 1500
 
@@ -60,10 +59,8 @@ def _headings(soup: BeautifulSoup) -> set[str]:
 
 def run_site(out: Path, params: dict) -> Path:
     """Run the notebook, render the overview and lay the segment pages out as the build does."""
-    nb = execute_notebook(SEGMENTS, params, out / "executed.ipynb", cwd=ROOT, progress=False)
-    site = out / "site"
-    render_page(nb, site / "segments.html", title="Customer segments", lang=params.get("language", "en"),
-                run_info=RunInfo.from_notebook(nb, data_source="test", parameters=params))
+    site = run_page(SEGMENTS, params, out, title="Customer segments", lang=params.get("language", "en"),
+                    page="site/segments").page.parent
     shutil.copytree(Path(params["output_dir"]) / "pages", site / "segments")
     return site
 
@@ -226,8 +223,5 @@ def test_a_broken_segment_map_stops_the_page_with_its_cells(tmp_path):
     raw["segments"] = [s for s in raw["segments"] if s["key"] != "need_attention"]
     bad = tmp_path / "my_map.yaml"
     bad.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    with pytest.raises(NotebookFailed) as err:
-        execute_notebook(SEGMENTS, {"segment_map": str(bad), "output_dir": str(tmp_path / "out")},
-                         tmp_path / "executed.ipynb", cwd=ROOT, progress=False)
-    message = str(err.value)
-    assert "my_map.yaml" in message and "R3 F3" in message and "Traceback" not in message
+    message = str(failure(SEGMENTS, {"segment_map": str(bad), "output_dir": str(tmp_path / "out")}, tmp_path))
+    assert "my_map.yaml" in message and "R3 F3" in message

@@ -35,9 +35,8 @@ from helpers.studies.segments.analysis import (
 )
 
 from ._cdnow import sample
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MAP = ROOT / "playbooks" / "segment_map.yaml"
+from ._paths import ROOT
+from ._paths import SEGMENT_MAP as DEFAULT_MAP
 
 
 def tx(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
@@ -126,13 +125,13 @@ def test_rfm_scores_point_the_right_way():
 
 
 def test_bad_settings_are_config_errors():
-    with pytest.raises(ConfigError, match="rfm_ties"):
+    with pytest.raises(ConfigError, match=r"^segment settings: ties = 'random': rfm_ties must be 'shared'"):
         SegmentSettings(ties="random")
     with pytest.raises(ConfigError, match="monetary"):
         SegmentSettings(monetary="median")
-    with pytest.raises(ConfigError, match="growing_clv_share"):
+    with pytest.raises(ConfigError, match=r"^segment settings: growing_clv_share = 0\.3: must be larger than high_clv_share"):
         SegmentSettings(high_clv_share=0.5, growing_clv_share=0.3)
-    with pytest.raises(ConfigError, match="lapsed_days"):
+    with pytest.raises(ConfigError, match=r"^segment settings: lapsed_days = 0: expected a value >= 1$"):
         SegmentSettings(lapsed_days=0)
     with pytest.raises(ConfigError, match="analysis date"):
         customer_rfm(tx([("a", "2024-01-01", 1.0)]), "soon")
@@ -213,15 +212,15 @@ def test_missing_and_overlapping_cells_are_reported_together(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda raw: raw["segments"][0].update(r=6), "outside the scores"),
+        (lambda raw: raw["segments"][0].update(r=6), "my_map.yaml: segments[0] (champions).r = 6: 6 is outside the scores"),
         (lambda raw: raw["segments"][0].update(r="5-4"), "reversed"),
-        (lambda raw: raw["segments"][0].update(colour="gold"), "unknown key 'colour'"),
-        (lambda raw: raw["segments"][1].update(key="champions"), "already used"),
+        (lambda raw: raw["segments"][0].update(colour="gold"), "my_map.yaml: segments[0] (champions).colour = 'gold': unknown key; allowed keys here: key, label"),
+        (lambda raw: raw["segments"][1].update(key="champions"), "segments[1] (champions).key = 'champions': already used by segments[0]"),
         (lambda raw: raw["segments"][0].update(key="Top Customers"), "lower-case"),
-        (lambda raw: raw["segments"][0].pop("label"), "'label' is missing"),
+        (lambda raw: raw["segments"][0].pop("label"), "my_map.yaml: segments[0] (champions): missing field label"),
         (lambda raw: raw["segments"][0].update(cells=[[5, 4]]), "either 'cells' or score ranges"),
-        (lambda raw: raw.update(axes=["R", "X"]), "'axes'"),
-        (lambda raw: raw["segments"][0].update(m=5), "unknown key 'm'"),
+        (lambda raw: raw.update(axes=["R", "X"]), "my_map.yaml: axes = ['R', 'X']: 'axes' must list some of R, F, M"),
+        (lambda raw: raw["segments"][0].update(m=5), "my_map.yaml: segments[0] (champions).m = (5,): unknown key: the map's axes are R, F"),
     ],
 )
 def test_map_mistakes_are_config_errors_naming_the_file(tmp_path, edit, expected):
@@ -360,8 +359,8 @@ def test_segments_at_two_dates_on_cdnow():
     assert default_migration_start("2024-05-15") == "2023-11-15"
 
 
-def test_segment_customers_and_summary_add_up():
-    smap = load_segment_map(DEFAULT_MAP)
+def _segmented_sample(smap):
+    """The CDNOW sample with made-up CLV numbers (seeded), segmented at 1998-06-30."""
     data = sample()
     summary = customer_summary(data, "1998-06-30", "W")
     rng = np.random.default_rng(3)
@@ -369,8 +368,13 @@ def test_segment_customers_and_summary_add_up():
         p_alive=rng.uniform(0.05, 1, len(summary)), expected_purchases=1.0, expected_spend=30.0,
         clv=rng.gamma(1.0, 10.0, len(summary)),
     )
-    customers = segment_customers(data, clv_table, smap, "1998-06-30")
-    assert len(customers) == len(summary)
+    return data, clv_table, segment_customers(data, clv_table, smap, "1998-06-30")
+
+
+def test_segment_customers_and_summary_add_up():
+    smap = load_segment_map(DEFAULT_MAP)
+    data, clv_table, customers = _segmented_sample(smap)
+    assert len(customers) == len(clv_table)
     table = segment_summary(customers, smap)
     assert list(table.index) == smap.keys
     assert table["customers"].sum() == len(customers)
@@ -422,9 +426,9 @@ def test_segment_texts_per_language_fall_back_and_are_validated(tmp_path):
     assert english.labels["loyal"] == chinese.labels["loyal"] == "常客"
     assert chinese.segment("potential_loyalists").definition == "最近买过，且回购过几次。"  # no space left by the line break
     for bad, expected in [
-        ({"fr": "Champions"}, "'fr' is not a page language"),
+        ({"fr": "Champions"}, "label.fr = 'Champions': unknown language"),
         ({}, "the mapping of languages is empty"),
-        ({"en": ["a", "list"]}, "must be non-empty text"),
+        ({"en": ["a", "list"]}, "label.en = ['a', 'list']: expected non-empty text"),
         ({"zh": "冠军", "zh-CN": "冠军客户"}, "the language zh-CN is given twice"),
     ]:
         path = _mutated(tmp_path, lambda raw: raw["segments"][0].update(label=bad))
@@ -465,14 +469,7 @@ def segmented():
 
     smap = load_segment_map(DEFAULT_MAP)
     library = load_action_library(ROOT / "playbooks" / "actions.yaml", smap)
-    data = sample()
-    summary = customer_summary(data, "1998-06-30", "W")
-    rng = np.random.default_rng(3)
-    clv_table = summary.assign(
-        p_alive=rng.uniform(0.05, 1, len(summary)), expected_purchases=1.0, expected_spend=30.0,
-        clv=rng.gamma(1.0, 10.0, len(summary)),
-    )
-    customers = segment_customers(data, clv_table, smap, "1998-06-30")
+    data, _, customers = _segmented_sample(smap)
     table = segment_summary(customers, smap)
     migration = migration_matrix(segments_at(data, smap, "1997-12-31"), customers["segment"], smap)
     return smap, library, customers, table, migration, segment_guardrails(table, library, 0.3)

@@ -13,11 +13,11 @@ from helpers.site.config import (
     substitute,
 )
 
-from ._playbook_repo import make_repo, write_config
+from ._playbook_repo import make_repo, site_config, write_config
 
 
 def config_with(tmp_path, *studies, **top):
-    return make_repo(tmp_path, {"output": "site", "build": "build", **top, "studies": list(studies)})
+    return make_repo(tmp_path, site_config(*studies, **top))
 
 
 def test_a_study_without_variants_is_one_page(tmp_path):
@@ -81,20 +81,20 @@ def test_the_flat_pages_form_is_still_read(tmp_path):
     "study, message",
     [
         ({"name": "a", "title": "A"}, r"'notebook' is missing \(set it on the study or on the variant\)"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "lang": "en", "languages": ["en"]}, r"either 'lang'.*or 'languages'"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "languages": ["en", "en"]}, r"lists a language twice"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "languages": "en"}, r"'languages' must be a list"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "lang": "Chinese please"}, r"language tag"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": []}, r"'variants' must be a list with at least one"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "lang": "en", "languages": ["en"]}, r"playbooks\.yaml: studies\[0\] \(a\): set either 'lang'.*or 'languages'"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "languages": ["en", "en"]}, r"playbooks\.yaml: studies\[0\] \(a\)\.languages = \['en', 'en'\]: 'languages' lists a language twice$"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "languages": "en"}, r"playbooks\.yaml: studies\[0\] \(a\)\.languages = 'en': expected a list$"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "lang": "Chinese please"}, r"playbooks\.yaml: studies\[0\] \(a\)\.lang = 'Chinese please': lang must be a language tag"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": []}, r"playbooks\.yaml: studies\[0\] \(a\)\.variants = \[\]: expected at least one entry$"),
         (
             {"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x"}, {"name": "x"}]},
             r"variants\[1\] \(x\): variant name 'x' is used twice",
         ),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x y"}]}, r"'name' must be letters"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x", "colour": 1}]}, r"unknown key 'colour'"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "extra_pages": "../up"}, r"inside the page's output_dir"),
-        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "parallel": "yes"}, r"'parallel' must be true or false"),
-        ({"name": "a", "title": {"en": ""}, "notebook": "notebooks/demo.ipynb"}, r"'title' is missing or not text"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x y"}]}, r"playbooks\.yaml: studies\[0\] \(a\)\.variants\[0\] \(x y\)\.name = 'x y': a name may only use letters"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "variants": [{"name": "x", "colour": 1}]}, r"playbooks\.yaml: studies\[0\] \(a\)\.variants\[0\] \(x\)\.colour = 1: unknown key; allowed keys here: name, title"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "extra_pages": "../up"}, r"playbooks\.yaml: studies\[0\] \(a\)\.extra_pages = '\.\./up': 'extra_pages' must be a folder inside the page's output_dir"),
+        ({"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "parallel": "yes"}, r"playbooks\.yaml: studies\[0\] \(a\)\.parallel = 'yes': expected true or false$"),
+        ({"name": "a", "title": {"en": ""}, "notebook": "notebooks/demo.ipynb"}, r"playbooks\.yaml: studies\[0\] \(a\)\.title\.en = '': expected non-empty text$"),
         (
             {"name": "a", "title": "A", "notebook": "notebooks/demo.ipynb", "lang": "en", "parameters": {"language": "zh-CN"}},
             r"parameters.language is 'zh-CN' but the page language is en",

@@ -125,23 +125,27 @@ def _map_hint(example: Mapping[str, str]) -> str:
     return f"Pass a column map naming the file's header for each column, e.g. column_map={{{pairs}}}."
 
 
-def _check_column_map(column_map: Mapping[str, str]) -> None:
-    unknown = [k for k in column_map if k not in CANONICAL]
+def check_column_map(
+    column_map: Mapping[str, str], canonical: Sequence[str] = CANONICAL, name: str = "column_map"
+) -> None:
+    """A column map ``{canonical: header}``: known keys, non-empty headers, each header once
+    (every problem a :class:`ConfigError` naming the map as ``name``)."""
+    unknown = [k for k in column_map if k not in canonical]
     if unknown:
         raise ConfigError(
-            f"column_map has unknown key(s) {', '.join(repr(k) for k in unknown)}; the keys are "
-            f"the canonical column names: {', '.join(CANONICAL)} (values are the file's headers)."
+            f"{name} has unknown key(s) {', '.join(repr(k) for k in unknown)}; the keys are "
+            f"the canonical column names: {', '.join(canonical)} (values are the file's headers)."
         )
     bad = [k for k, v in column_map.items() if not isinstance(v, str) or not v.strip()]
     if bad:
         raise ConfigError(
-            f"column_map values must be non-empty header names; check the entry for {bad[0]!r}."
+            f"{name} values must be non-empty header names; check the entry for {bad[0]!r}."
         )
     seen: dict[str, str] = {}
     for canonical, header in column_map.items():
         if header in seen:
             raise ConfigError(
-                f"column_map maps both {seen[header]!r} and {canonical!r} to the header "
+                f"{name} maps both {seen[header]!r} and {canonical!r} to the header "
                 f"{header!r}; each header can feed one column only."
             )
         seen[header] = canonical
@@ -196,7 +200,7 @@ def resolve_columns(
     """
     headers = [str(h) for h in headers]
     column_map = dict(column_map or {})
-    _check_column_map(column_map)
+    check_column_map(column_map)
     resolved = {c: _find_mapped(h, headers, c, file) for c, h in column_map.items()}
     taken = set(resolved.values())
 

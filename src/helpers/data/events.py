@@ -140,7 +140,7 @@ def events_from_frame(
 ) -> T.TableLoad:
     """Validate a behaviour-events table in memory (see :func:`read_events`). Events after
     ``observation_end`` are dropped and counted."""
-    cutoff = T._cutoff(observation_end)
+    cutoff = T._observation_cutoff(observation_end)
     raw, mapping, dropped, ignored = T._prepare(df, column_map, EVENTS, source)
     out = pd.DataFrame(index=raw.index)
     out[CUSTOMER_ID] = T._ids(raw, mapping, source)

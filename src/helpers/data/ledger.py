@@ -90,7 +90,7 @@ def ledger_from_frame(
     observation_end=None,
 ) -> T.TableLoad:
     """Validate a points ledger in memory (see :func:`read_ledger`)."""
-    cutoff = T._cutoff(observation_end)
+    cutoff = T._observation_cutoff(observation_end)
     raw, mapping, dropped, ignored = T._prepare(df, column_map, LEDGER, source)
     out = pd.DataFrame(index=raw.index)
     out[C.CUSTOMER_ID] = T._ids(raw, mapping, source)

@@ -22,7 +22,6 @@ column, spreadsheet rows (header = row 1) and values; bad parameters are
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -41,8 +40,8 @@ from helpers.data import columns as C
 # Reading files (encoding detection, delimiter sniffing, Excel/Parquet) and parsing
 # numbers are shared with the transaction loader.
 from helpers.data.loading import as_text as _as_text
-from helpers.data.loading import parse_number_strings as _parse_number_strings
 from helpers.data.loading import read_table
+from helpers.data.tables_io import TableSchema, number_values, resolve_table_columns
 from helpers.errors import MAX_LISTED, ConfigError, DataError
 from helpers.report.i18n import text
 
@@ -99,11 +98,6 @@ _FALSE = {"0", "0.0", "false", "f", "no", "n", "否", "未转化", "未购买", 
 
 def _norm_label(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip().casefold()
-
-
-_ALIAS_LOOKUP: dict[str, str] = {
-    C.normalise_header(alias): canonical for canonical, aliases in ALIASES.items() for alias in aliases
-}
 
 
 # --------------------------------------------------------------------------- result
@@ -193,6 +187,13 @@ class PilotData:
 # --------------------------------------------------------------------------- columns
 
 
+#: The pilot file's columns for the shared header matching of :mod:`helpers.data.tables_io`.
+PILOT = TableSchema(
+    name="pilot", parameter="data_path", map_parameter="column_map", required=REQUIRED, optional=OPTIONAL,
+    aliases=ALIASES, example="data/newretail/campaign_exposures.csv",
+)
+
+
 def resolve_pilot_columns(
     headers: Sequence[str], column_map: Mapping[str, str] | None, *, file: str
 ) -> dict[str, str]:
@@ -201,76 +202,9 @@ def resolve_pilot_columns(
     Returns ``{canonical: header}`` for the four required columns and each optional
     column found. Raises :class:`ConfigError` for a malformed map and
     :class:`DataError` when a mapped header is absent, a required column cannot be
-    found or two headers match the same column.
+    found or two headers match the same column (:func:`helpers.data.tables_io.resolve_table_columns`).
     """
-    headers = [str(h) for h in headers]
-    column_map = dict(column_map or {})
-    _check_column_map(column_map)
-    resolved: dict[str, str] = {}
-    for canonical, header in column_map.items():
-        resolved[canonical] = _find_mapped(header, headers, canonical, file)
-    taken = set(resolved.values())
-    for canonical in CANONICAL:
-        if canonical in resolved:
-            continue
-        matches = [h for h in headers if h not in taken and _ALIAS_LOOKUP.get(C.normalise_header(h)) == canonical]
-        if len(matches) > 1:
-            raise DataError(
-                f"several columns could be '{canonical}': {_quoted(matches)}",
-                file=file,
-                hint=f"Pass a column map naming one of them, e.g. column_map={{'{canonical}': '{matches[0]}'}}.",
-            )
-        if matches:
-            resolved[canonical] = matches[0]
-            taken.add(matches[0])
-        elif canonical in REQUIRED:
-            accepted = ALIASES[canonical]
-            examples = ", ".join([a for a in accepted if a.isascii()][:4] + [a for a in accepted if not a.isascii()][:3])
-            raise DataError(
-                f"no column for '{canonical}' was found (the file's columns are: {_quoted(headers)})",
-                file=file,
-                hint=f"Accepted names include {examples}. Pass a column map naming the file's header, "
-                f"e.g. column_map={{'{canonical}': '<header in your file>'}}.",
-            )
-    return {c: resolved[c] for c in CANONICAL if c in resolved}
-
-
-def _quoted(headers: Sequence[str]) -> str:
-    return ", ".join(f"'{h}'" for h in headers) or "(none)"
-
-
-def _check_column_map(column_map: Mapping[str, str]) -> None:
-    unknown = [k for k in column_map if k not in CANONICAL]
-    if unknown:
-        raise ConfigError(
-            f"column_map has unknown key(s) {', '.join(repr(k) for k in unknown)}; the keys of a pilot "
-            f"column map are {', '.join(CANONICAL)} (values are the file's headers)."
-        )
-    seen: dict[str, str] = {}
-    for canonical, header in column_map.items():
-        if not isinstance(header, str) or not header.strip():
-            raise ConfigError(f"column_map values must be non-empty header names; check the entry for {canonical!r}.")
-        if header in seen:
-            raise ConfigError(
-                f"column_map maps both {seen[header]!r} and {canonical!r} to the header {header!r}; "
-                "each header can feed one column only."
-            )
-        seen[header] = canonical
-
-
-def _find_mapped(header: str, headers: list[str], canonical: str, file: str) -> str:
-    if header in headers:
-        return header
-    loose = [h for h in headers if C.normalise_header(h) == C.normalise_header(header)]
-    if len(loose) == 1:
-        return loose[0]
-    close = difflib.get_close_matches(header, headers, n=1, cutoff=0.6)
-    raise DataError(
-        f"the column map says '{canonical}' is in column '{header}', but the file has no such column",
-        file=file,
-        column=header,
-        hint=f"The file's columns are: {_quoted(headers)}." + (f" Did you mean '{close[0]}'?" if close else ""),
-    )
+    return resolve_table_columns(headers, column_map, PILOT, file=file)
 
 
 # --------------------------------------------------------------------------- loading
@@ -447,18 +381,7 @@ def _groups(s: pd.Series, labels: dict[str, str], fail: _Failer) -> pd.Series:
 
 
 def _numbers(s: pd.Series, canonical: str, fail: _Failer, *, allow_negative: bool) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        numbers = s.astype(float)
-        missing = numbers.isna()
-        text = numbers.astype(str)
-        bad = ~missing & ~np.isfinite(numbers)
-    else:
-        text = _as_text(s)
-        missing = text.isna()
-        codes, uniques = pd.factorize(text)
-        parsed = _parse_number_strings(pd.Series(uniques, dtype=str)).to_numpy(dtype=float)
-        numbers = pd.Series(np.append(parsed, np.nan)[codes], index=s.index)
-        bad = numbers.isna() & ~missing
+    numbers, text, missing, bad = number_values(s)
     what = "pre-period values" if canonical == PRE_METRIC else "outcome values"
     if missing.any():
         raise fail(

@@ -33,30 +33,22 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import columns as C
-from helpers.data.columns import normalise_header
+from helpers.data.columns import check_column_map, normalise_header
+
+# The transaction loader's file reader (encoding detection, delimiter sniffing, Excel,
+# Parquet folders) and its date and number parsers are reused, not copied.
 from helpers.data.loading import (
     DataQualityReport,
     DroppedRows,
     LoadResult,
+    _observation_cutoff,  # noqa: E402
     read_transactions,
 )
-
-# The transaction loader's file reader (encoding detection, delimiter sniffing, Excel,
-# Parquet folders) and its date and number parsers are reused, not copied.
 from helpers.data.loading import as_text as _as_text  # noqa: E402
 from helpers.data.loading import parse_date_strings as _public_date_strings  # noqa: E402
 from helpers.data.loading import parse_number_strings as _parse_number_strings  # noqa: E402
 from helpers.data.loading import read_table as _public_read_table  # noqa: E402
 from helpers.errors import MAX_LISTED, ConfigError, DataError
-
-
-def _date_strings(values: pd.Series, *, file: str, column: str, date_format: str | None) -> pd.Series:
-    return _public_date_strings(values, file=file, column=column, date_format=date_format)
-
-
-def _read_any(file: Path, source: str, *, encoding: str | None, sheet: str | int | None):
-    return _public_read_table(file, encoding=encoding, sheet=sheet)
-
 
 # ----------------------------------------------------------------------------- schemas
 
@@ -97,10 +89,30 @@ class TableSchema:
     numbers: tuple[str, ...] = ()
     #: Example file in the repository.
     example: str = ""
+    #: What one row is, plural, for messages ("customers", "tickets").
+    rows: str = "rows"
+    #: Columns of the table read, in this order (default: required, then optional).
+    order: tuple[str, ...] = ()
+    #: Columns whose given values must be unique: column -> (problem, hint).
+    unique: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: Date columns kept as days (time of day dropped).
+    days: tuple[str, ...] = ()
+    #: Dates that cannot come before another: (column, earlier column, problem, what the earlier is called).
+    not_before: tuple[tuple[str, str, str, str], ...] = ()
+    #: The date that places a row in time and its verb: rows after observation_end are dropped.
+    event: tuple[str, str] | None = None
+    #: Dates that, after observation_end, mean "not yet happened": column -> what.
+    not_yet: Mapping[str, str] = field(default_factory=dict)
+    #: Notes on empty values that keep the row: (column, note, also when there are none).
+    empty_notes: tuple[tuple[str, str, bool], ...] = ()
 
     @property
     def canonical(self) -> tuple[str, ...]:
         return self.required + self.optional
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.order or self.canonical
 
 
 CUSTOMERS = TableSchema(
@@ -129,6 +141,14 @@ CUSTOMERS = TableSchema(
     },
     dates=(JOIN_DATE,),
     example="data/newretail/customers.csv",
+    rows="customers",
+    unique={CUSTOMER_ID: (
+        "customer ids appear more than once",
+        "A customers file has one row per customer; remove the duplicates (or export the latest row only).",
+    )},
+    days=(JOIN_DATE,),
+    event=(JOIN_DATE, "joined"),
+    empty_notes=((JOIN_DATE, "join date empty (kept; the first purchase is used)", False),),
 )
 
 TICKETS = TableSchema(
@@ -182,6 +202,17 @@ TICKETS = TableSchema(
     dates=(OPENED_AT, FIRST_RESPONSE_AT, RESOLVED_AT),
     numbers=(SATISFACTION,),
     example="data/newretail/service_tickets.csv",
+    rows="tickets",
+    order=(CUSTOMER_ID, TICKET_ID, ORDER_ID, OPENED_AT, FIRST_RESPONSE_AT, RESOLVED_AT, CONTACT_CHANNEL, ISSUE_TYPE,
+           SEVERITY, SATISFACTION),
+    unique={TICKET_ID: ("ticket ids appear more than once", "Export one row per ticket (not one row per update or message).")},
+    not_before=(
+        (FIRST_RESPONSE_AT, OPENED_AT, "the first response is before the ticket was opened", "opened"),
+        (RESOLVED_AT, OPENED_AT, "the resolution is before the ticket was opened", "opened"),
+    ),
+    event=(OPENED_AT, "opened"),
+    not_yet={FIRST_RESPONSE_AT: "first response", RESOLVED_AT: "resolution"},
+    empty_notes=((FIRST_RESPONSE_AT, "no first response yet (open)", True), (RESOLVED_AT, "not resolved yet (open)", True)),
 )
 
 #: What each notebook calls its tables, for the "this notebook needs ..." messages.
@@ -269,17 +300,7 @@ def resolve_table_columns(
     """
     headers = [str(h) for h in headers]
     column_map = dict(column_map or {})
-    unknown = [k for k in column_map if k not in schema.canonical]
-    if unknown:
-        raise ConfigError(
-            f"the {schema.name} column map has unknown key(s) {', '.join(repr(k) for k in unknown)}; the keys are "
-            f"the canonical column names: {', '.join(schema.canonical)} (values are the file's headers)."
-        )
-    bad = [k for k, v in column_map.items() if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise ConfigError(f"the {schema.name} column map values must be header names; check the entry for {bad[0]!r}.")
-    if len(set(column_map.values())) < len(column_map):
-        raise ConfigError(f"the {schema.name} column map names the same header for two columns: {column_map}.")
+    check_column_map(column_map, schema.canonical, f"the {schema.name} column map")
 
     resolved: dict[str, str] = {}
     for canonical, header in column_map.items():
@@ -377,7 +398,7 @@ def parse_dates(
     else:
         text = _as_text(present)
         codes, uniques = pd.factorize(text)
-        parsed_unique = _date_strings(pd.Series(uniques, dtype=str), file=file, column=column, date_format=date_format)
+        parsed_unique = _public_date_strings(pd.Series(uniques, dtype=str), file=file, column=column, date_format=date_format)
         parsed = pd.Series(parsed_unique.to_numpy()[codes], index=present.index)
     bad = parsed.isna()
     if bad.any():
@@ -386,31 +407,28 @@ def parse_dates(
     return out
 
 
-def parse_numbers(s: pd.Series, *, file: str, column: str) -> pd.Series:
-    """Numbers of one column (thousands separators, full-width digits accepted); blanks missing."""
+def number_values(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """``(numbers, text, missing, bad)`` of one column: numbers as float (thousands separators
+    and full-width digits accepted, blanks missing), the text shown in messages, the blank
+    cells and the cells that are not (finite) numbers."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.astype(float)
+        numbers = s.astype(float)
+        missing = numbers.isna()
+        return numbers, numbers.astype(str), missing, ~missing & ~np.isfinite(numbers)
     text = _as_text(s)
+    missing = text.isna()
     codes, uniques = pd.factorize(text)
     parsed = _parse_number_strings(pd.Series(uniques, dtype=str)).to_numpy(dtype=float)
-    numbers = pd.Series(np.append(parsed, np.nan)[codes], index=s.index)
-    bad = numbers.isna() & text.notna()
+    numbers = pd.Series(np.append(parsed, np.nan)[codes], index=s.index)  # code -1 (blank) picks the NaN
+    return numbers, text, missing, numbers.isna() & ~missing
+
+
+def parse_numbers(s: pd.Series, *, file: str, column: str) -> pd.Series:
+    """Numbers of one column (:func:`number_values`); blanks missing, anything else an error."""
+    numbers, text, _, bad = number_values(s)
     if bad.any():
         raise _fail("values are not numbers", file, column, bad, text, "Use plain numbers such as 4 or 4.5.")
     return numbers
-
-
-def _cutoff(observation_end: Any) -> pd.Timestamp | None:
-    """First instant after the observation period (a date means its whole day)."""
-    if observation_end is None or (isinstance(observation_end, str) and not observation_end.strip()):
-        return None
-    try:
-        end = pd.Timestamp(observation_end)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"observation_end {observation_end!r} is not a date (use 'YYYY-MM-DD').") from exc
-    if end.tz is not None:
-        end = end.tz_localize(None)
-    return end + pd.Timedelta(days=1) if end == end.normalize() else end + pd.Timedelta(1, "ns")
 
 
 def _dropped(reason: str, mask: pd.Series) -> DroppedRows:
@@ -422,18 +440,16 @@ def _dropped(reason: str, mask: pd.Series) -> DroppedRows:
 
 
 def _read_file(path: str | os.PathLike[str], schema: TableSchema, *, encoding: str | None, sheet: str | int | None):
-    source = os.fspath(path)
-    file = Path(source)
+    """The file as read by the transaction loader (which names unreadable files); a missing
+    file names the table and its parameter."""
+    file = Path(os.fspath(path))
     if not file.exists():
         raise DataError(
             f"the {schema.name} file was not found",
             file=str(file.resolve()),
             hint=f"Check {schema.parameter}; relative paths are taken from the working folder {Path.cwd()}.",
         )
-    try:
-        return _read_any(file, source, encoding=encoding, sheet=sheet)
-    except OSError as exc:
-        raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
+    return _public_read_table(file, encoding=encoding, sheet=sheet)
 
 
 def _select(df: pd.DataFrame, mapping: dict[str, str], source: str) -> pd.DataFrame:
@@ -479,79 +495,88 @@ def _ids(raw: pd.DataFrame, mapping: dict[str, str], source: str) -> pd.Series:
     return ids
 
 
-def read_customers(
-    path: str | os.PathLike[str],
-    column_map: Mapping[str, str] | None = None,
-    *,
-    encoding: str | None = None,
-    sheet: str | int | None = None,
-    date_format: str | None = None,
-    observation_end: str | date | datetime | pd.Timestamp | None = None,
-) -> TableLoad:
-    """Read a customers (members) file: one row per customer.
+def _column(raw: pd.DataFrame, out: pd.DataFrame, col: str, schema: TableSchema, mapping: dict[str, str],
+            source: str, date_format: str | None) -> pd.Series:
+    """One canonical column read by its kind in ``schema`` and checked by its rules."""
+    header = mapping[col]
+    if col == CUSTOMER_ID:
+        values = _ids(raw, mapping, source)
+    elif col in schema.dates:
+        values = parse_dates(raw[col], file=source, column=header, date_format=date_format,
+                             required=col in schema.required)
+        values = values.dt.normalize() if col in schema.days else values
+    elif col in schema.numbers:
+        values = parse_numbers(raw[col], file=source, column=header)
+    else:
+        values = _as_text(raw[col])
+    if col in schema.unique:
+        repeated = values.notna() & values.duplicated(keep=False)
+        if repeated.any():
+            problem, hint = schema.unique[col]
+            raise _fail(problem, source, header, repeated, values, hint)
+    for later, earlier, problem, called in schema.not_before:
+        if later == col:
+            early = values < out[earlier]
+            if early.any():
+                shown = values.astype(str) + f" < {called} " + out[earlier].astype(str)
+                raise _fail(problem, source, header, early, shown,
+                            "Check the column map (the columns may be swapped) and the export's time zones.")
+    return values
 
-    Columns (canonical): ``customer_id`` (required, unique), ``join_date``,
-    ``join_channel``, ``region``, ``city_tier``, ``age_band`` (all optional). Customers
-    who joined after ``observation_end`` are dropped and counted.
-    """
-    source = os.fspath(path)
-    frame, used = _read_file(path, CUSTOMERS, encoding=encoding, sheet=sheet)
-    result = customers_from_frame(frame, column_map, source=source, date_format=date_format, observation_end=observation_end)
-    return TableLoad(result.table, result.report, source, used, result.columns, result.notes)
 
-
-def customers_from_frame(
+def table_from_frame(
     df: pd.DataFrame,
+    schema: TableSchema,
     column_map: Mapping[str, str] | None = None,
     *,
     source: str = "<DataFrame>",
     date_format: str | None = None,
     observation_end: str | date | datetime | pd.Timestamp | None = None,
 ) -> TableLoad:
-    """Validate a customers table in memory (see :func:`read_customers`)."""
-    cutoff = _cutoff(observation_end)
-    raw, mapping, dropped, ignored = _prepare(df, column_map, CUSTOMERS, source)
+    """Validate a table of the kind ``schema`` describes (columns, kinds, unique ids, date
+    order, what the observation end drops or turns into "not yet")."""
+    cutoff = _observation_cutoff(observation_end)
+    raw, mapping, dropped, ignored = _prepare(df, column_map, schema, source)
     out = pd.DataFrame(index=raw.index)
-    out[CUSTOMER_ID] = _ids(raw, mapping, source)
-    repeated = out[CUSTOMER_ID].duplicated(keep=False)
-    if repeated.any():
-        raise _fail(
-            "customer ids appear more than once", source, mapping[CUSTOMER_ID], repeated, out[CUSTOMER_ID],
-            "A customers file has one row per customer; remove the duplicates (or export the latest row only).",
-        )
-    if JOIN_DATE in raw:
-        out[JOIN_DATE] = parse_dates(
-            raw[JOIN_DATE], file=source, column=mapping[JOIN_DATE], date_format=date_format, required=False
-        ).dt.normalize()
-    for col in (JOIN_CHANNEL, REGION, CITY_TIER, AGE_BAND):
+    for col in schema.columns:
         if col in raw:
-            out[col] = _as_text(raw[col])
-    if cutoff is not None and JOIN_DATE in out:
-        late = out[JOIN_DATE] >= cutoff
+            out[col] = _column(raw, out, col, schema, mapping, source, date_format)
+    notes: list[tuple[str, int]] = []
+    event = schema.event[0] if schema.event and schema.event[0] in out else None
+    if cutoff is not None and event is not None:
+        late = out[event] >= cutoff
         if late.any():
-            dropped.append(_dropped(f"joined after the observation end {_end_text(cutoff)}", late))
+            dropped.append(_dropped(f"{schema.event[1]} after the observation end {_end_text(cutoff)}", late))
             out = out[~late]
+        for col, what in schema.not_yet.items():
+            if col in out:
+                after = out[col] >= cutoff
+                if after.any():
+                    notes.append((f"{what} after the observation end (treated as not yet)", int(after.sum())))
+                    out.loc[after, col] = pd.NaT
     if out.empty:
-        raise DataError("no customers are left after the observation end was applied", file=source)
-    out = out.sort_values(CUSTOMER_ID, kind="stable").reset_index(drop=True)
-    dates = out[JOIN_DATE].dropna() if JOIN_DATE in out else pd.Series(dtype="datetime64[ns]")
+        raise DataError(f"no {schema.rows} are left after the observation end was applied", file=source)
+    for col, note, always in schema.empty_notes:
+        if col in out and (always or out[col].isna().any()):
+            notes.append((note, int(out[col].isna().sum())))
+    keys = [out[c].to_numpy() for c in (event, CUSTOMER_ID) if c is not None]  # by customer, then date
+    out = out.iloc[np.lexsort(keys)].reset_index(drop=True)
+    dates = out[event].dropna() if event is not None else pd.Series(dtype="datetime64[ns]")
     report = DataQualityReport(
         rows_read=len(df),
         rows_kept=len(out),
         dropped=dropped,
-        customers=len(out),
+        customers=int(out[CUSTOMER_ID].nunique()),
         first_date=dates.min() if len(dates) else None,
         last_date=dates.max() if len(dates) else None,
         ignored_columns=ignored,
     )
-    notes = []
-    if JOIN_DATE in out and out[JOIN_DATE].isna().any():
-        notes.append(("join date empty (kept; the first purchase is used)", int(out[JOIN_DATE].isna().sum())))
     return TableLoad(out, report, source, None, mapping, notes)
 
 
-def read_tickets(
+def read_table_file(
     path: str | os.PathLike[str],
+    schema: TableSchema,
     column_map: Mapping[str, str] | None = None,
     *,
     encoding: str | None = None,
@@ -559,6 +584,31 @@ def read_tickets(
     date_format: str | None = None,
     observation_end: str | date | datetime | pd.Timestamp | None = None,
 ) -> TableLoad:
+    """Read a file of the kind ``schema`` describes (see :func:`table_from_frame`)."""
+    source = os.fspath(path)
+    frame, used = _read_file(path, schema, encoding=encoding, sheet=sheet)
+    result = table_from_frame(frame, schema, column_map, source=source, date_format=date_format,
+                              observation_end=observation_end)
+    return TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+
+
+def read_customers(path: str | os.PathLike[str], column_map: Mapping[str, str] | None = None, **options: Any) -> TableLoad:
+    """Read a customers (members) file: one row per customer.
+
+    Columns (canonical): ``customer_id`` (required, unique), ``join_date``,
+    ``join_channel``, ``region``, ``city_tier``, ``age_band`` (all optional). Customers
+    who joined after ``observation_end`` are dropped and counted. ``options``:
+    ``encoding``, ``sheet``, ``date_format``, ``observation_end``.
+    """
+    return read_table_file(path, CUSTOMERS, column_map, **options)
+
+
+def customers_from_frame(df: pd.DataFrame, column_map: Mapping[str, str] | None = None, **options: Any) -> TableLoad:
+    """Validate a customers table in memory (see :func:`read_customers`)."""
+    return table_from_frame(df, CUSTOMERS, column_map, **options)
+
+
+def read_tickets(path: str | os.PathLike[str], column_map: Mapping[str, str] | None = None, **options: Any) -> TableLoad:
     """Read a service-tickets file: one row per ticket (complaint or service request).
 
     Columns (canonical): ``customer_id`` and ``opened_at`` (required); ``ticket_id``,
@@ -567,85 +617,14 @@ def read_tickets(
     resolution times mean "not yet" (the ticket is open). Tickets opened after
     ``observation_end`` are dropped and counted; responses and resolutions after it are
     treated as not yet happened (counted in the notes). A response or resolution before
-    the ticket was opened is an error.
+    the ticket was opened is an error. ``options`` as for :func:`read_customers`.
     """
-    source = os.fspath(path)
-    frame, used = _read_file(path, TICKETS, encoding=encoding, sheet=sheet)
-    result = tickets_from_frame(frame, column_map, source=source, date_format=date_format, observation_end=observation_end)
-    return TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+    return read_table_file(path, TICKETS, column_map, **options)
 
 
-def tickets_from_frame(
-    df: pd.DataFrame,
-    column_map: Mapping[str, str] | None = None,
-    *,
-    source: str = "<DataFrame>",
-    date_format: str | None = None,
-    observation_end: str | date | datetime | pd.Timestamp | None = None,
-) -> TableLoad:
+def tickets_from_frame(df: pd.DataFrame, column_map: Mapping[str, str] | None = None, **options: Any) -> TableLoad:
     """Validate a service-tickets table in memory (see :func:`read_tickets`)."""
-    cutoff = _cutoff(observation_end)
-    raw, mapping, dropped, ignored = _prepare(df, column_map, TICKETS, source)
-    out = pd.DataFrame(index=raw.index)
-    out[CUSTOMER_ID] = _ids(raw, mapping, source)
-    if TICKET_ID in raw:
-        out[TICKET_ID] = _as_text(raw[TICKET_ID])
-        repeated = out[TICKET_ID].notna() & out[TICKET_ID].duplicated(keep=False)
-        if repeated.any():
-            raise _fail(
-                "ticket ids appear more than once", source, mapping[TICKET_ID], repeated, out[TICKET_ID],
-                "Export one row per ticket (not one row per update or message).",
-            )
-    if ORDER_ID in raw:
-        out[ORDER_ID] = _as_text(raw[ORDER_ID])
-    out[OPENED_AT] = parse_dates(raw[OPENED_AT], file=source, column=mapping[OPENED_AT], date_format=date_format)
-    for col in (FIRST_RESPONSE_AT, RESOLVED_AT):
-        if col in raw:
-            out[col] = parse_dates(raw[col], file=source, column=mapping[col], date_format=date_format, required=False)
-            early = out[col] < out[OPENED_AT]
-            if early.any():
-                shown = out[col].astype(str) + " < opened " + out[OPENED_AT].astype(str)
-                what = "the first response" if col == FIRST_RESPONSE_AT else "the resolution"
-                raise _fail(
-                    f"{what} is before the ticket was opened", source, mapping[col], early, shown,
-                    "Check the column map (the columns may be swapped) and the export's time zones.",
-                )
-    for col in (CONTACT_CHANNEL, ISSUE_TYPE, SEVERITY):
-        if col in raw:
-            out[col] = _as_text(raw[col])
-    if SATISFACTION in raw:
-        out[SATISFACTION] = parse_numbers(raw[SATISFACTION], file=source, column=mapping[SATISFACTION])
-
-    notes: list[tuple[str, int]] = []
-    if cutoff is not None:
-        late = out[OPENED_AT] >= cutoff
-        if late.any():
-            dropped.append(_dropped(f"opened after the observation end {_end_text(cutoff)}", late))
-            out = out[~late]
-        for col, what in ((FIRST_RESPONSE_AT, "first response"), (RESOLVED_AT, "resolution")):
-            if col in out:
-                after = out[col] >= cutoff
-                if after.any():
-                    notes.append((f"{what} after the observation end (treated as not yet)", int(after.sum())))
-                    out.loc[after, col] = pd.NaT
-    if out.empty:
-        raise DataError("no tickets are left after the observation end was applied", file=source)
-    if FIRST_RESPONSE_AT in out:
-        notes.append(("no first response yet (open)", int(out[FIRST_RESPONSE_AT].isna().sum())))
-    if RESOLVED_AT in out:
-        notes.append(("not resolved yet (open)", int(out[RESOLVED_AT].isna().sum())))
-    order = np.lexsort((out[OPENED_AT].to_numpy(), out[CUSTOMER_ID].to_numpy()))
-    out = out.iloc[order].reset_index(drop=True)
-    report = DataQualityReport(
-        rows_read=len(df),
-        rows_kept=len(out),
-        dropped=dropped,
-        customers=int(out[CUSTOMER_ID].nunique()),
-        first_date=out[OPENED_AT].min(),
-        last_date=out[OPENED_AT].max(),
-        ignored_columns=ignored,
-    )
-    return TableLoad(out, report, source, None, mapping, notes)
+    return table_from_frame(df, TICKETS, column_map, **options)
 
 
 def _end_text(cutoff: pd.Timestamp) -> str:

@@ -51,6 +51,7 @@ from helpers.data.loading import (
     DataQualityReport,
     DroppedRows,
     LoadResult,
+    _observation_cutoff,
     read_transactions,
     transactions_from_frame,
 )
@@ -387,15 +388,9 @@ class _Source:
 
 
 def _observation_day(observation_end: Any) -> np.datetime64 | None:
-    if observation_end is None or (isinstance(observation_end, str) and not observation_end.strip()):
-        return None
-    try:
-        stamp = pd.Timestamp(observation_end)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"observation_end {observation_end!r} is not a date (use 'YYYY-MM-DD').") from exc
-    if pd.isna(stamp):
-        raise ConfigError(f"observation_end {observation_end!r} is not a date (use 'YYYY-MM-DD').")
-    return np.datetime64(stamp.tz_localize(None).normalize() if stamp.tz else stamp.normalize(), "D")
+    """The last day of the observation period, as the loader defines the period."""
+    cutoff = _observation_cutoff(observation_end)
+    return None if cutoff is None else np.datetime64((cutoff - pd.Timedelta(1, "ns")).normalize(), "D")
 
 
 def _cutoff_sql(observation_end: Any) -> str | None:

@@ -43,7 +43,7 @@ def json_safe(value: Any) -> Any:
         return None if pd.isna(value) else pd.Timestamp(value).isoformat()
     if isinstance(value, pd.Period):
         return str(value)
-    if value is pd.NaT:
+    if value is pd.NaT or value is pd.NA:
         return None
     return value
 

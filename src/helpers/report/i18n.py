@@ -16,13 +16,15 @@ English text, so the notebook still reads naturally in JupyterLab); see
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import PlainValidator, WithJsonSchema
 
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, located
 
 LANGUAGES: tuple[str, ...] = ("en", "zh-CN")
 DEFAULT_LANGUAGE = "en"
@@ -98,3 +100,98 @@ def localise_notebook(nb: Any, language: str) -> Any:
         if cell.get("cell_type") == "markdown" and key:
             cell["source"] = text(key, code)
     return out
+
+
+# ------------------------------------------------------------ texts of config files
+
+#: A space between two Chinese characters (or full-width punctuation) left by a YAML line break.
+_CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) (?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
+
+
+def clean_text(value: str) -> str:
+    """Whitespace collapsed to single spaces, none left between two Chinese characters."""
+    return _CJK_GAP.sub("", " ".join(value.split()))
+
+
+def _one_text(value: Any, many: bool) -> str | tuple[str, ...]:
+    if many:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise ValueError("expected a non-empty list of text")
+        return tuple(_one_text(v, False) for v in items)  # type: ignore[misc]
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected non-empty text")
+    return clean_text(value)
+
+
+def _bilingual(value: Any, many: bool) -> Any:
+    """Text (or with ``many`` a list of texts) used in every language, or a mapping by page
+    language whose keys may be any spelling :func:`normalise_language` knows."""
+    if not isinstance(value, dict):
+        return _one_text(value, many)
+    if not value:
+        raise ValueError("the mapping of languages is empty; write the text, or {en: ..., zh-CN: ...}")
+    given: dict[str, Any] = {}
+    for name, item in value.items():
+        try:
+            code = normalise_language(str(name))
+        except ConfigError:
+            raise located(
+                str(name), item, f"unknown language; use {', '.join(LANGUAGES)} as keys, or write one text for every language"
+            ) from None
+        if code in given:
+            raise located(str(name), item, f"the language {code} is given twice")
+        try:
+            given[code] = _one_text(item, many)
+        except ValueError as err:
+            raise located(str(name), item, str(err)) from None
+    return given
+
+
+def _text_schema(item: dict) -> dict:
+    return {"anyOf": [item, {"type": "object", "propertyNames": {"enum": list(LANGUAGES)}, "additionalProperties": item}]}
+
+
+_ONE = {"type": "string", "minLength": 1}
+_MANY = {"anyOf": [_ONE, {"type": "array", "items": _ONE, "minItems": 1}]}
+
+#: The one bilingual text type of every config file: ``Champions`` (every language) or
+#: ``{en: Champions, zh-CN: 冠军客户}``. Validates to the cleaned text or a ``{code: text}`` dict.
+Text = Annotated[Any, PlainValidator(lambda v: _bilingual(v, False)), WithJsonSchema(_text_schema(_ONE))]
+#: The same for a list of texts (a single text counts as a list of one): validates to a tuple or a ``{code: tuple}`` dict.
+Texts = Annotated[Any, PlainValidator(lambda v: _bilingual(v, True)), WithJsonSchema(_text_schema(_MANY))]
+
+
+def by_language(value: Any, empty: Any = "") -> dict[str, Any]:
+    """A validated :data:`Text` / :data:`Texts` in every page language: a mapping's missing
+    languages use its English text, else its first; ``None`` gives ``empty`` everywhere."""
+    if value is None:
+        return {lang: empty for lang in LANGUAGES}
+    if not isinstance(value, dict):
+        return {lang: value for lang in LANGUAGES}
+    fallback = value.get(DEFAULT_LANGUAGE, next(iter(value.values())))
+    return {lang: value.get(lang, fallback) for lang in LANGUAGES}
+
+
+def localised_text(value: Any, where: str, *, many: bool = False) -> dict[str, Any]:
+    """A config text (:data:`Text`, or with ``many`` :data:`Texts`) checked outside a pydantic
+    model, in every page language; a problem is a one-line :class:`ConfigError` starting with
+    ``where`` (for config readers that are not models yet, e.g. the tag library)."""
+    try:
+        return by_language(_bilingual(value, many))
+    except ValueError as err:  # located() errors name the language key below the text
+        context = getattr(err, "context", None) or {}
+        if "path" in context:
+            raise ConfigError(f"{where}.{context['path']} = {context['shown']}: {context['problem']}") from None
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def in_every_language(make: Any, *, name: Any, description: Any) -> Any:
+    """The same config object in every page language, in :data:`DEFAULT_LANGUAGE`: ``make(language=...,
+    name=..., description=..., versions=...)`` builds one, ``name`` and ``description`` are
+    validated :data:`Text` (or ``None``); every version holds the dict of all of them."""
+    names, descriptions = by_language(name), by_language(description)
+    versions: dict[str, Any] = {}
+    for lang in LANGUAGES:
+        versions[lang] = make(language=lang, name=names[lang], description=descriptions[lang], versions=versions)
+    return versions[DEFAULT_LANGUAGE]

@@ -47,6 +47,16 @@ def styled(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler
     return styler.set_table_attributes('class="dataframe"')
 
 
+def labelled_table(
+    frame: pd.DataFrame, label_column: str, labeller, columns: list[str], headers: dict[str, str],
+    formats: dict[str, str],
+) -> Styler:
+    """``frame``'s ``columns`` styled for a page: the codes of ``label_column`` shown through
+    ``labeller`` (code -> words), columns renamed to ``headers``, numbers as ``formats`` (by column)."""
+    view = frame.assign(**{label_column: frame[label_column].map(labeller)})[columns].rename(columns=headers)
+    return styled(view, {headers[c]: f for c, f in formats.items()})
+
+
 def data_quality(frame: pd.DataFrame, language: str = "en") -> Styler:
     """The loader's data-quality report (reason, rows) with readable counts."""
     headers = {"reason": text("clv.table.what", language), "rows": text("clv.table.rows", language)}

@@ -30,8 +30,9 @@ whole base, or for each region, brand or loyalty design. Each parameter set is a
 The older flat form ``pages: [{name, title, notebook, parameters, lang}]`` is still read:
 each page is a one-page study.
 
-Rules (all checked when the file is loaded, each problem a :class:`ConfigError`
-naming the file and the entry):
+The file is the pydantic model :class:`PlaybooksFile` (its JSON schema:
+``python -m helpers schema playbooks``). Rules (all checked when the file is loaded,
+each problem a one-line :class:`ConfigError` naming the file, the key path and the value):
 
 - Page names: a study without variants gives one page named like the study; with
   variants, ``<study>-<variant>``. With ``languages: [a, b, ...]`` the first language
@@ -62,21 +63,20 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, ConfigModel, validate_config
+from helpers.files import read_yaml
+from helpers.report.i18n import Text
 
 DEFAULT_CONFIG = Path("playbooks") / "playbooks.yaml"
 
 #: Shown as the data source of a page whose ``data_path`` parameter is empty or absent.
 EMBEDDED_DATA_SOURCE = "CDNOW master transaction log shipped inside lifetimes 0.11.3 (embedded default data)"
 
-TOP_KEYS = {"output", "build", "studies", "pages", "title", "lang"}
-STUDY_KEYS = {"name", "title", "description", "notebook", "parameters", "lang", "languages", "variants", "extra_pages", "parallel"}
-VARIANT_KEYS = {"name", "title", "notebook", "parameters", "lang", "languages", "extra_pages"}
-PAGE_KEYS = {"name", "title", "notebook", "parameters", "lang", "languages", "extra_pages"}  # the flat form
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _PLACEHOLDER_RE = re.compile(r"\{(study|variant|page|lang)\}")
@@ -217,7 +217,7 @@ def find_config(start: Path | None = None) -> Path:
     )
 
 
-# ------------------------------------------------------------------------ checks
+# ------------------------------------------------------------------------ model of the file
 
 
 def _typed(value: Any, where: str) -> Any:
@@ -244,32 +244,111 @@ def _resolve(root: Path, value: str) -> Path:
     return path if path.is_absolute() else root / path
 
 
-def _check_lang(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _LANG_RE.match(value):
-        raise ConfigError(f"{where}: lang must be a language tag such as 'en' or 'zh-CN', got {value!r}")
+def _lang(value: str) -> str:
+    if not _LANG_RE.match(value):
+        raise ValueError("lang must be a language tag such as 'en' or 'zh-CN'")
     return value
 
 
-def _check_keys(entry: Any, allowed: set[str], where: str) -> dict:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a mapping with keys {', '.join(sorted(allowed))}")
-    unknown = sorted(set(map(str, entry)) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})")
-    return entry
+def _name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError("a name may only use letters, digits, '-' and '_' (it becomes part of the page's file name)")
+    return value
 
 
-def _text(value: Any, where: str, key: str, *, required: bool = True) -> str | dict[str, str] | None:
-    """A title: text, or a mapping of language tag to text."""
-    if value is None and not required:
-        return None
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, dict) and value and all(isinstance(v, str) and v.strip() for v in value.values()):
-        for lang in value:
-            _check_lang(lang, f"{where}: {key}")
-        return {str(k): v.strip() for k, v in value.items()}
-    raise ConfigError(f"{where}: '{key}' is missing or not text (text, or a mapping such as {{en: ..., zh-CN: ...}})")
+def _parameters(raw: dict) -> dict:
+    out = {}
+    for key, value in raw.items():
+        if not key.isidentifier() or keyword.iskeyword(key):
+            raise ValueError(f"parameter name {key!r} is not a Python variable name")
+        try:
+            out[key] = _typed(value, key)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+    return out
+
+
+def _extra_pages(value: str) -> str:
+    path = PurePosixPath(value.strip().replace("\\", "/"))
+    if not value.strip() or path.is_absolute() or ".." in path.parts:
+        raise ValueError("'extra_pages' must be a folder inside the page's output_dir (relative, no '..')")
+    return path.as_posix()
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("'languages' lists a language twice")
+    return values
+
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Lang = Annotated[str, AfterValidator(_lang)]
+Name = Annotated[str, AfterValidator(_name)]
+Parameters = Annotated[dict[str, Any], AfterValidator(_parameters)]
+ExtraPages = Annotated[str, AfterValidator(_extra_pages)]
+Languages = Annotated[list[Lang], Field(min_length=1), AfterValidator(_unique)]
+
+
+class _PageFields(ConfigModel):
+    """What a study, a variant and a flat-form page may each set."""
+
+    name: Name
+    title: Text | None = None  #: text or {en: ..., zh-CN: ...}
+    notebook: NonEmpty | None = None  #: .ipynb path relative to the repo root
+    parameters: Parameters | None = None  #: notebook parameters; text may use {study}, {variant}, {page}, {lang}
+    lang: Lang | None = None  #: one page language
+    languages: Languages | None = None  #: several page languages, one page each
+    extra_pages: ExtraPages | None = None  #: folder (relative to output_dir) of pages the notebook writes
+
+    @model_validator(mode="after")
+    def _one_language_key(self) -> "_PageFields":
+        if self.lang is not None and self.languages is not None:
+            raise ValueError("set either 'lang' (one language) or 'languages' (a list), not both")
+        return self
+
+    @property
+    def langs(self) -> list[str] | None:
+        return self.languages or ([self.lang] if self.lang else None)
+
+
+class VariantEntry(_PageFields):
+    """One parameter set of a study."""
+
+
+class StudyEntry(_PageFields):
+    """One study: a question asked of one or more parameter sets (variants)."""
+
+    title: Text
+    description: Text | None = None
+    variants: Annotated[list[VariantEntry], Field(min_length=1)] | None = None
+    parallel: bool = True  #: false runs the study's pages one after another
+
+
+class PageEntry(_PageFields):
+    """A page of the older flat form ``pages: [...]``: a one-page study."""
+
+    title: Text
+    notebook: NonEmpty
+
+
+class PlaybooksFile(ConfigModel):
+    """``playbooks/playbooks.yaml``: the studies that become pages of the site."""
+
+    output: NonEmpty  #: the site folder, e.g. playbooks/site
+    build: NonEmpty  #: executed notebooks and the run cache, e.g. build
+    title: Text = "Playbooks"
+    lang: Lang = "en"  #: default page language and the index's language
+    studies: Annotated[list[StudyEntry], Field(min_length=1)] | None = None
+    pages: Annotated[list[PageEntry], Field(min_length=1)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _studies_or_pages(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "studies" in data and "pages" in data:
+            raise ValueError("use 'studies' (or the older 'pages'), not both")
+        if isinstance(data, dict) and "studies" not in data and "pages" not in data:
+            raise ValueError("'studies' is missing: list at least one study")
+        return data
 
 
 def in_language(text: str | Mapping[str, str] | None, lang: str) -> str:
@@ -288,40 +367,6 @@ def in_language(text: str | Mapping[str, str] | None, lang: str) -> str:
     return next(iter(text.values()))
 
 
-def _languages(entry: dict, where: str) -> list[str] | None:
-    if "lang" in entry and "languages" in entry:
-        raise ConfigError(f"{where}: set either 'lang' (one language) or 'languages' (a list), not both")
-    if "languages" in entry:
-        langs = entry["languages"]
-        if not isinstance(langs, list) or not langs:
-            raise ConfigError(f"{where}: 'languages' must be a list such as [en, zh-CN]")
-        langs = [_check_lang(v, f"{where}: languages") for v in langs]
-        if len(set(langs)) != len(langs):
-            raise ConfigError(f"{where}: 'languages' lists a language twice: {langs}")
-        return langs
-    if "lang" in entry:
-        return [_check_lang(entry["lang"], where)]
-    return None
-
-
-def _parameters(raw: Any, where: str) -> dict:
-    raw = raw or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: 'parameters' must be a mapping of name: value")
-    return {_check_parameter_name(k, f"{where}: parameters"): _typed(v, f"{where}: parameters.{k}") for k, v in raw.items()}
-
-
-def _extra_pages(value: Any, where: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: 'extra_pages' must be a folder path relative to the page's output_dir")
-    path = PurePosixPath(value.strip().replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts:
-        raise ConfigError(f"{where}: 'extra_pages' {value!r} must be a folder inside the page's output_dir (relative, no '..')")
-    return path.as_posix()
-
-
 def substitute(value: Any, names: Mapping[str, str]) -> Any:
     """Replace ``{study}``, ``{variant}``, ``{page}``, ``{lang}`` in text values (also
     inside lists and mappings); other braces are left alone."""
@@ -337,23 +382,7 @@ def substitute(value: Any, names: Mapping[str, str]) -> Any:
 # ------------------------------------------------------------------------ loading
 
 
-def _read_yaml(path: Path) -> Any:
-    shown = shown_path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {shown}")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{shown}: not valid YAML{at}: {err.problem}") from None
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
-        raise ConfigError(f"{shown}: cannot be read: {err}") from None
-
-
-def _notebook(root: Path, value: Any, where: str) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: 'notebook' is missing or not text")
+def _notebook(root: Path, value: str, where: str) -> Path:
     notebook = _resolve(root, value)
     if notebook.suffix != ".ipynb":
         raise ConfigError(f"{where}: notebook {value!r} is not an .ipynb file")
@@ -362,29 +391,14 @@ def _notebook(root: Path, value: Any, where: str) -> Path:
     return notebook
 
 
-def _study_pages(study: dict, where: str, root: Path, default_lang: str) -> tuple[Study, list[tuple[Page, str]]]:
+def _study_pages(study: StudyEntry | PageEntry, where: str, root: Path, default_lang: str) -> tuple[Study, list[tuple[Page, str]]]:
     """The pages of one study entry, each with the ``where`` of its variant."""
-    name = study["name"]
-    study_title = study["title"]
-    study_params = _parameters(study.get("parameters"), where)
-    study_langs = _languages(study, where)
-    study_extra = _extra_pages(study.get("extra_pages"), where)
-    variants = study.get("variants")
-    if variants is None:
-        variant_entries = [({}, where, None)]
+    name = study.name
+    study_params = study.parameters or {}
+    if isinstance(study, PageEntry) or study.variants is None:
+        variant_entries: list[tuple[_PageFields, str, str | None]] = [(study, where, None)]
     else:
-        if not isinstance(variants, list) or not variants:
-            raise ConfigError(f"{where}: 'variants' must be a list with at least one variant")
-        variant_entries = []
-        for j, entry in enumerate(variants):
-            vwhere = f"{where}: variants[{j}]"
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                vwhere += f" ({entry['name']})"
-            _check_keys(entry, VARIANT_KEYS, vwhere)
-            vname = entry.get("name")
-            if not isinstance(vname, str) or not _NAME_RE.match(vname):
-                raise ConfigError(f"{vwhere}: 'name' must be letters, digits, '-' and '_' (it becomes part of the page name)")
-            variant_entries.append((entry, vwhere, vname))
+        variant_entries = [(v, f"{where}: variants[{j}] ({v.name})", v.name) for j, v in enumerate(study.variants)]
 
     pages: list[tuple[Page, str]] = []
     seen_variants: set[str] = set()
@@ -393,28 +407,34 @@ def _study_pages(study: dict, where: str, root: Path, default_lang: str) -> tupl
             if vname in seen_variants:
                 raise ConfigError(f"{vwhere}: variant name '{vname}' is used twice in study '{name}'")
             seen_variants.add(vname)
-        notebook_value = entry.get("notebook", study.get("notebook"))
+        notebook_value = entry.notebook or study.notebook
         if notebook_value is None:
             raise ConfigError(f"{vwhere}: 'notebook' is missing (set it on the study or on the variant)")
         notebook = _notebook(root, notebook_value, vwhere)
-        params = {**study_params, **_parameters(entry.get("parameters"), vwhere)}
-        langs = _languages(entry, vwhere) or study_langs
+        params = {**study_params, **((entry.parameters or {}) if vname is not None else {})}
+        langs = (entry.langs if vname is not None else None) or study.langs
         explicit = langs is not None
         langs = langs or [default_lang]
         if "language" in params:
             if not explicit:
-                langs = [_check_lang(params["language"], f"{vwhere}: parameters.language")]
+                try:
+                    langs = [_lang(params["language"])]
+                except (ValueError, TypeError):
+                    raise ConfigError(
+                        f"{vwhere}: parameters.language = {params['language']!r}: "
+                        "lang must be a language tag such as 'en' or 'zh-CN'"
+                    ) from None
             elif langs != [params["language"]]:
                 raise ConfigError(
                     f"{vwhere}: parameters.language is {params['language']!r} but the page language is "
                     f"{', '.join(langs)}; set 'lang'/'languages' only (the build passes it to the notebook)"
                 )
-        extra = _extra_pages(entry.get("extra_pages"), vwhere) if "extra_pages" in entry else study_extra
-        vtitle = _text(entry.get("title"), vwhere, "title", required=False) if vname is not None else None
+        extra = entry.extra_pages if vname is not None and "extra_pages" in entry.model_fields_set else study.extra_pages
+        vtitle = entry.title if vname is not None else None
         base = name if vname is None else f"{name}-{vname}"
         for k, lang in enumerate(langs):
             page_name = base if k == 0 else f"{base}-{lang}"
-            s_title = in_language(study_title, lang)
+            s_title = in_language(study.title, lang)
             label = in_language(vtitle, lang) if vtitle is not None else (vname or "")
             title = f"{s_title} — {label}" if vname is not None else s_title
             names = {"study": name, "variant": vname or name, "page": page_name, "lang": lang}
@@ -435,64 +455,39 @@ def _study_pages(study: dict, where: str, root: Path, default_lang: str) -> tupl
                     vwhere,
                 )
             )
-    parallel = study.get("parallel", True)
-    if not isinstance(parallel, bool):
-        raise ConfigError(f"{where}: 'parallel' must be true or false")
-    description = study.get("description")
     result = Study(
         name=name,
-        title=in_language(study_title, default_lang),
+        title=in_language(study.title, default_lang),
         pages=tuple(p for p, _ in pages),
-        description=in_language(_text(description, where, "description", required=False), default_lang),
-        parallel=parallel,
+        description=in_language(getattr(study, "description", None), default_lang),
+        parallel=getattr(study, "parallel", True),
     )
     return result, pages
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Read and validate the config; every problem is a :class:`ConfigError` naming
-    the file and the entry. ``path`` default: :func:`find_config`."""
+    """Read and validate the config (:class:`PlaybooksFile`); every problem is a one-line
+    :class:`ConfigError` naming the file, the key path and the value. ``path`` default:
+    :func:`find_config`."""
     path = Path(path) if path is not None else find_config()
     shown = shown_path(path)
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{shown}: expected a mapping with keys {', '.join(sorted(TOP_KEYS))}")
-    unknown = sorted(set(map(str, raw)) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"{shown}: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(TOP_KEYS))})")
+    raw = read_yaml(path, "config file", shown)
+    model: PlaybooksFile = validate_config(PlaybooksFile, raw, shown)
 
     path = path.resolve()
     root = path.parent.parent
-    for key in ("output", "build"):
-        if key not in raw or not isinstance(raw[key], str) or not raw[key].strip():
-            raise ConfigError(f"{shown}: '{key}' must be a folder path (e.g. {'playbooks/site' if key == 'output' else 'build'})")
-    lang = _check_lang(raw.get("lang", "en"), shown)
-    title = in_language(_text(raw.get("title", "Playbooks"), shown, "title"), lang)
-
-    if "studies" in raw and "pages" in raw:
-        raise ConfigError(f"{shown}: use 'studies' (or the older 'pages'), not both")
-    key = "studies" if "studies" in raw else "pages"
-    entries = raw.get(key)
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{shown}: '{key}' must be a list with at least one {key[:-1] if key == 'pages' else 'study'}")
+    lang = model.lang
+    title = in_language(model.title, lang)
+    key = "studies" if model.studies is not None else "pages"
+    entries = model.studies if model.studies is not None else model.pages
 
     studies: list[Study] = []
     pages: list[Page] = []
     page_where: dict[str, str] = {}
     study_where: dict[str, str] = {}
     for i, entry in enumerate(entries):
-        where = f"{shown}: {key}[{i}]"
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            where += f" ({entry['name']})"
-        _check_keys(entry, STUDY_KEYS if key == "studies" else PAGE_KEYS, where)
-        if not isinstance(entry.get("name"), str) or not entry["name"].strip():
-            raise ConfigError(f"{where}: 'name' is missing or not text")
-        name = entry["name"]
-        entry = {**entry, "title": _text(entry.get("title"), where, "title")}
-        if "notebook" not in entry and key == "pages":
-            raise ConfigError(f"{where}: 'notebook' is missing or not text")
-        if not _NAME_RE.match(name):
-            raise ConfigError(f"{where}: name {name!r} may only use letters, digits, '-' and '_' (it becomes the file name)")
+        where = f"{shown}: {key}[{i}] ({entry.name})"
+        name = entry.name
         if name in study_where:
             raise ConfigError(f"{where}: {'study' if key == 'studies' else 'page'} name '{name}' is already used by {study_where[name]}")
         study_where[name] = f"{key}[{i}]"
@@ -514,8 +509,8 @@ def load_config(path: Path | None = None) -> Config:
     return Config(
         path=path,
         root=root,
-        output=_resolve(root, raw["output"]),
-        build=_resolve(root, raw["build"]),
+        output=_resolve(root, model.output),
+        build=_resolve(root, model.build),
         pages=tuple(pages),
         title=title,
         lang=lang,

@@ -338,26 +338,16 @@ def execute_notebook(
             where=where,
             detail=detail,
         ) from None
-    except CellTimeoutError:
+    except (CellTimeoutError, DeadKernelError) as err:  # the kernel stopped: name the cell it was running
         where = _last_started_cell(notebook, executed_path, parameters)
+        if isinstance(err, CellTimeoutError):
+            detail, message = f"did not finish within {timeout} s", f"{where} did not finish within {timeout} s"
+        else:
+            detail = f"the kernel died ({strip_ansi(str(err))}); it may have run out of memory"
+            message = f"the kernel died while running {where} ({strip_ansi(str(err))}); it may have run out of memory"
         raise NotebookFailed(
-            f"{shown}: {where} did not finish within {timeout} s",
-            notebook=notebook,
-            ename="CellTimeoutError",
-            executed_path=executed_path,
-            where=where,
-            detail=f"did not finish within {timeout} s",
-        ) from None
-    except DeadKernelError as err:
-        where = _last_started_cell(notebook, executed_path, parameters)
-        raise NotebookFailed(
-            f"{shown}: the kernel died while running {where} ({strip_ansi(str(err))}); "
-            "it may have run out of memory",
-            notebook=notebook,
-            ename="DeadKernelError",
-            executed_path=executed_path,
-            where=where,
-            detail=f"the kernel died ({strip_ansi(str(err))}); it may have run out of memory",
+            f"{shown}: {message}", notebook=notebook, ename=type(err).__name__, executed_path=executed_path,
+            where=where, detail=detail,
         ) from None
     except NoSuchKernel:
         raise ConfigError(

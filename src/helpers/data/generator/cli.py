@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers.data.generator.config import GeneratorConfig
+from helpers.data.generator.config import SOURCE, GeneratorConfig
 from helpers.data.generator.output import (
     DEFAULT_CHUNK_CUSTOMERS,
     FORMATS,
@@ -32,10 +32,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Generate a synthetic new-retail dataset with known ground truth (truth.json).",
     )
     parser.add_argument("--out", required=True, help="folder to write the tables and truth.json into")
-    parser.add_argument("--customers", type=int, help=f"number of customers (default {GeneratorConfig.n_customers})")
-    parser.add_argument("--seed", type=int, help=f"random seed (default {GeneratorConfig.seed})")
-    parser.add_argument("--start", help=f"first day, YYYY-MM-DD (default {GeneratorConfig.start})")
-    parser.add_argument("--end", help=f"last day, YYYY-MM-DD (default {GeneratorConfig.end})")
+    parser.add_argument("--customers", type=int, help=f"number of customers (default {GeneratorConfig.model_fields['n_customers'].default})")
+    parser.add_argument("--seed", type=int, help=f"random seed (default {GeneratorConfig.model_fields['seed'].default})")
+    parser.add_argument("--start", help=f"first day, YYYY-MM-DD (default {GeneratorConfig.model_fields['start'].default})")
+    parser.add_argument("--end", help=f"last day, YYYY-MM-DD (default {GeneratorConfig.model_fields['end'].default})")
     parser.add_argument("--format", choices=FORMATS, default="csv", help="file format (default csv)")
     parser.add_argument("--config", help="JSON file of generator settings (a truth.json's 'config' works too)")
     parser.add_argument(
@@ -70,7 +70,7 @@ def _load_config(args: argparse.Namespace) -> GeneratorConfig:
         values["pilot_share"] = 0.0
     if args.community:
         values["community"] = True
-    return GeneratorConfig.from_dict(values)
+    return GeneratorConfig.from_dict(values, str(args.config) if args.config else SOURCE)
 
 
 def main(argv: list[str] | None = None) -> int:

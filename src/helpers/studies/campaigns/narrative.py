@@ -26,10 +26,13 @@ NOTEBOOK = "campaigns"
 CURRENCY = "¥"
 
 
-def name(group: str, value: object, language: str = "en") -> str:
-    """The catalog name of a segment / coupon type / metric, or the escaped value itself."""
+def name(group: str, value: object, language: str = "en", *, escaped: bool = True) -> str:
+    """The catalog name of a segment / coupon type / metric, or the value itself, escaped
+    for Markdown unless ``escaped`` is false (tables: ``styled`` escapes every cell)."""
     key = "campaigns.segment.all" if value == "all" else f"campaigns.{group}.{value}"
-    return text(key, language) if key in catalog("en") else html.escape(str(value))
+    if key in catalog("en"):
+        return text(key, language)
+    return html.escape(str(value)) if escaped else str(value)
 
 
 def points(value: float) -> str:

@@ -1,4 +1,4 @@
-"""Reader tables of the campaign readout page (headers in the page language, data escaped)."""
+"""Reader tables of the campaign readout page (headers in the page language; ``styled`` escapes every cell)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def funnel_view(frame: pd.DataFrame, group: str, language: str = "en") -> Styler
     """The funnel by coupon type (``group="coupon_type"``) or segment (``"segment"``)."""
     lang = language
     out = pd.DataFrame({
-        _h("type" if group == "coupon_type" else "segment", lang): [name(group, g, lang) for g in frame["group"]],
+        _h("type" if group == "coupon_type" else "segment", lang): [name(group, g, lang, escaped=False) for g in frame["group"]],
         _h("treated", lang): frame["treated"].map("{:,.0f}".format),
         _h("redeemed", lang): frame["redeemed"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
         _h("rate_treated", lang): frame["conversion_treated"].map(share),
@@ -43,7 +43,7 @@ def segments_view(study: CampaignStudy, language: str = "en") -> Styler:
     lang = language
     t = study.segments.table
     out = pd.DataFrame({
-        _h("segment", lang): [name("segment", s, lang) for s in t["segment"]],
+        _h("segment", lang): [name("segment", s, lang, escaped=False) for s in t["segment"]],
         _h("treated", lang): t["n_treatment"].map("{:,.0f}".format),
         _h("holdout", lang): t["n_control"].map("{:,.0f}".format),
         _h("uplift", lang): t["difference"].map(points),
@@ -60,7 +60,7 @@ def messages_view(study: CampaignStudy, language: str = "en") -> Styler | None:
     lang = language
     m = study.messages
     out = pd.DataFrame({
-        _h("metric", lang): [name("metric", v, lang) for v in m["metric"]],
+        _h("metric", lang): [name("metric", v, lang, escaped=False) for v in m["metric"]],
         _h("personalised", lang): m["personalised"].map(share),
         _h("broadcast", lang): m["broadcast"].map(share),
         _h("difference", lang): m["difference"].map(points),

@@ -29,14 +29,16 @@ Everything is vectorised over customers and purchase days; loops run over months
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
 from helpers.data.tables_io import JOIN_DATE
-from helpers.errors import ConfigError, DataError
+from helpers.errors import ConfigError, DataError, SettingsModel, located
 
 #: Days per month in the repeat-purchase curves (the CLV study's convention).
 DAYS_PER_MONTH = 30
@@ -49,28 +51,29 @@ COHORT_TABLE_MONTHS: tuple[int, ...] = (1, 3, 6, 12)
 MIN_ELIGIBLE_SHARE = 0.5
 
 
-@dataclass(frozen=True)
-class LifecycleRules:
-    """Thresholds of the lifecycle stages (see the module docstring for the rules)."""
+class LifecycleRules(SettingsModel):
+    """Thresholds of the lifecycle stages (see the module docstring for the rules), in days
+    and purchases; the customer-base notebook's parameters."""
 
-    new_within_days: int = 90
-    lapsing_after_days: int = 90
-    churned_after_days: int = 180
-    loyal_min_purchases: int = 4
-    loyal_window_days: int = 365
+    source: ClassVar[str] = "lifecycle rules"
 
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, not {value!r}.")
+    new_within_days: Annotated[int, Field(ge=1)] = 90
+    lapsing_after_days: Annotated[int, Field(ge=1)] = 90
+    churned_after_days: Annotated[int, Field(ge=1)] = 180
+    loyal_min_purchases: Annotated[int, Field(ge=1)] = 4
+    loyal_window_days: Annotated[int, Field(ge=1)] = 365
+
+    @model_validator(mode="after")
+    def _lapse_before_churn(self) -> "LifecycleRules":
         if self.churned_after_days <= self.lapsing_after_days:
-            raise ConfigError(
-                f"churned_after_days ({self.churned_after_days}) must be larger than lapsing_after_days "
-                f"({self.lapsing_after_days}): a customer lapses before they churn."
+            raise located(
+                "churned_after_days", self.churned_after_days,
+                f"must be larger than lapsing_after_days ({self.lapsing_after_days}): a customer lapses before they churn",
             )
+        return self
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.model_dump()
 
 
 def end_day(observation_end: object, transactions: pd.DataFrame | None = None) -> pd.Timestamp:

@@ -16,7 +16,7 @@ from helpers.report.formatting import count, money, pct
 from helpers.report.i18n import text
 from helpers.report.labels import label
 from helpers.report.page_text import listing, numbered, semicolons, sentences
-from helpers.report.tables import styled
+from helpers.report.tables import labelled_table, styled
 from helpers.studies.customer_base.analysis import (
     DAYS_PER_MONTH,
     CustomerBase,
@@ -250,12 +250,9 @@ def stage_view(base: CustomerBase, currency: str, language: str = "en") -> Style
     columns = ["stage", "customers", "customer_share", "spend", "spend_share", "spend_per_customer",
                "median_purchase_days", "median_recency_days"]
     headers = _headers(columns, language, currency=currency)
-    view = base.stages.assign(stage=base.stages["stage"].map(lambda s: label(s, language)))[columns].rename(
-        columns=headers
-    )
     formats = {"customers": "{:,.0f}", "customer_share": "{:.0%}", "spend": "{:,.0f}", "spend_share": "{:.0%}",
                "spend_per_customer": "{:,.0f}", "median_purchase_days": "{:.0f}", "median_recency_days": "{:.0f}"}
-    return styled(view, {headers[c]: f for c, f in formats.items()})
+    return labelled_table(base.stages, "stage", lambda s: label(s, language), columns, headers, formats)
 
 
 def spend_view(base: CustomerBase, currency: str, language: str = "en") -> Styler:

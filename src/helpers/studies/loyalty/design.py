@@ -60,28 +60,30 @@ Every problem is a :class:`~helpers.errors.ConfigError` naming the file, the key
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from helpers.errors import ConfigError
+from helpers.errors import MISSING, ConfigError, ConfigModel, located, validate_config
+from helpers.files import read_yaml
 from helpers.report.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
+    Text,
     catalog,
     normalise_language,
     text,
 )
-
-REDEEM_MODES = ("all_blocks", "one_block")
-TRIGGER_CONDITIONS = ("purchases_in_month", "spend_in_month")
-TRIGGER_REWARDS = ("bonus_points", "coupon_value", "free_shipping_next_month", "cost")
-
 
 # ------------------------------------------------------------------------- schema
 
@@ -127,24 +129,32 @@ class Earn:
     activities: tuple[Activity, ...] = ()
 
 
-@dataclass(frozen=True)
-class Burn:
-    point_value: float
-    redemption_threshold: float
-    redeem: str = "all_blocks"
-    expiry_months: int | None = None
-    reward_cost_ratio: float = 1.0
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Months = Annotated[int, Field(ge=1, le=36)]
 
 
-@dataclass(frozen=True)
-class Benefits:
-    discount_pct: float = 0.0
+class Burn(ConfigModel):
+    """How points are spent."""
+
+    point_value: NonNegative
+    redemption_threshold: Positive
+    redeem: Literal["all_blocks", "one_block"] = "all_blocks"
+    expiry_months: Annotated[int, Field(ge=1)] | None = None
+    reward_cost_ratio: NonNegative = 1.0
+
+
+class Benefits(ConfigModel):
+    """What a level (or every member of a design without tiers) gets."""
+
+    discount_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 0.0
     free_shipping: bool = False
     free_returns: bool = False
     birthday_double_points: bool = False
     early_access: bool = False
-    points_multiplier: float = 1.0
-    cost_per_member_month: float = 0.0
+    points_multiplier: NonNegative = 1.0
+    cost_per_member_month: NonNegative = 0.0
 
     def describe(self, language: str = DEFAULT_LANGUAGE) -> list[str]:
         """The benefits in words, for the pages."""
@@ -167,6 +177,19 @@ class Benefits:
         return out
 
 
+class Costs(ConfigModel):
+    """What the programme costs (currency)."""
+
+    fixed_setup: NonNegative = 0.0  #: once, at launch
+    fixed_per_month: NonNegative = 0.0
+    per_member_month: NonNegative = 0.0  #: CRM, messages, card, per enrolled member per month
+    per_new_member: NonNegative = 0.0  #: welcome gift, card
+    shipping_cost_per_order: NonNegative = 0.0
+    shipped_order_share: Share = 1.0
+    return_cost_per_order: NonNegative = 0.0
+    early_access_cost_per_member_month: NonNegative = 0.0
+
+
 @dataclass(frozen=True)
 class Tier:
     name: str
@@ -178,14 +201,6 @@ class Tier:
     def label(self, language: str = DEFAULT_LANGUAGE) -> str:
         """The level's name in ``language``."""
         return level_label(self.name, language, self.labels)
-
-
-@dataclass(frozen=True)
-class Tiers:
-    levels: tuple[Tier, ...]
-    window_months: int = 12
-    retain_fraction: float = 1.0
-    demotion_review_months: int = 1
 
 
 @dataclass(frozen=True)
@@ -222,18 +237,6 @@ class Trigger:
             rewards.append(text("loyalty.trigger.perk", lang, amount=f"{currency}{self.cost:,.2f}"))
         joined = text("loyalty.and", lang).join(rewards) or text("loyalty.trigger.nothing", lang)
         return text("loyalty.trigger.rule", lang, condition=cond, rewards=joined)
-
-
-@dataclass(frozen=True)
-class Costs:
-    fixed_setup: float = 0.0
-    fixed_per_month: float = 0.0
-    per_member_month: float = 0.0
-    per_new_member: float = 0.0
-    shipping_cost_per_order: float = 0.0
-    shipped_order_share: float = 1.0
-    return_cost_per_order: float = 0.0
-    early_access_cost_per_member_month: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -286,242 +289,77 @@ class Design:
 
 # ------------------------------------------------------------------------ reading
 
-
-class _Reader:
-    """Walks a parsed YAML mapping and raises ConfigError naming file, key path and value."""
-
-    def __init__(self, shown: str) -> None:
-        self.shown = shown
-
-    def error(self, path: str, value: Any, message: str) -> ConfigError:
-        where = f"{self.shown}: {path}" if path else self.shown
-        if value is _MISSING:
-            return ConfigError(f"{where} is missing: {message}")
-        return ConfigError(f"{where} = {value!r}: {message}")
-
-    def mapping(self, value: Any, path: str, allowed: tuple[str, ...] | None) -> dict:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.error(path, value, "expected a mapping of keys to values")
-        bad = [k for k in value if not isinstance(k, str)]
-        if bad:
-            raise self.error(path, value, f"key {bad[0]!r} is not text")
-        if allowed is not None:
-            unknown = sorted(set(value) - set(allowed))
-            if unknown:
-                key = unknown[0]
-                sub = f"{path}.{key}" if path else key
-                raise self.error(sub, value[key], f"unknown key; allowed keys here: {', '.join(allowed)}")
-        return dict(value)
-
-    def number(
-        self,
-        data: Mapping,
-        key: str,
-        path: str,
-        *,
-        default: Any = None,
-        required: bool = False,
-        low: float | None = None,
-        high: float | None = None,
-        low_open: bool = False,
-        integer: bool = False,
-        allow_null: bool = False,
-    ) -> Any:
-        full = f"{path}.{key}" if path else key
-        if key not in data:
-            if required:
-                raise self.error(full, _MISSING, _range_text(low, high, low_open, integer))
-            return default
-        value = data[key]
-        if value is None and allow_null:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.error(full, value, "expected " + _range_text(low, high, low_open, integer))
-        if integer and float(value) != int(value):
-            raise self.error(full, value, "expected " + _range_text(low, high, low_open, integer))
-        if (low is not None and (value < low or (low_open and value == low))) or (high is not None and value > high):
-            raise self.error(full, value, "expected " + _range_text(low, high, low_open, integer))
-        return int(value) if integer else float(value)
-
-    def boolean(self, data: Mapping, key: str, path: str, default: bool = False) -> bool:
-        if key not in data:
-            return default
-        value = data[key]
-        if not isinstance(value, bool):
-            raise self.error(f"{path}.{key}", value, "expected true or false")
-        return value
-
-    def text(self, data: Mapping, key: str, path: str, *, required: bool = False, default: str = "") -> str:
-        full = f"{path}.{key}" if path else key
-        if key not in data or data[key] is None:
-            if required:
-                raise self.error(full, _MISSING, "expected text")
-            return default
-        value = data[key]
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise self.error(full, value, "expected text")
-        return str(value).strip()
-
-    def localised(
-        self, data: Mapping, key: str, path: str, *, required: bool = False, default: str = ""
-    ) -> tuple[str, dict]:
-        """Text, or one text per page language (``{en: ..., zh-CN: ...}``): the English text and
-        the other languages' texts."""
-        full = f"{path}.{key}" if path else key
-        value = data.get(key)
-        if not isinstance(value, Mapping):
-            return self.text(data, key, path, required=required, default=default), {}
-        allowed = ", ".join(LANGUAGES)
-        if not value:
-            raise self.error(full, value, f"expected text or one text per language ({allowed})")
-        out: dict[str, str] = {}
-        for lang, item in value.items():
-            if lang not in LANGUAGES:
-                raise self.error(
-                    f"{full}.{lang}", item, f"unknown language; use {allowed} (e.g. {{en: Gold, zh-CN: 金卡}})"
-                )
-            out[lang] = self.text(value, lang, full, required=True)
-            if not out[lang]:
-                raise self.error(f"{full}.{lang}", item, "expected non-empty text")
-        if DEFAULT_LANGUAGE not in out:
-            raise self.error(
-                f"{full}.{DEFAULT_LANGUAGE}", _MISSING,
-                f"give the {DEFAULT_LANGUAGE} text too (it names the design in files and messages)",
-            )
-        english = out.pop(DEFAULT_LANGUAGE)
-        return english, out
-
-    def multipliers(self, data: Mapping, key: str, path: str, *, shares: bool = False) -> dict:
-        full = f"{path}.{key}"
-        raw = self.mapping(data.get(key), full, None)
-        out = {}
-        for name, value in raw.items():
-            out[str(name)] = self.number(raw, name, full, low=0.0, high=1.0 if shares else None)
-        if shares and out and abs(sum(out.values()) - 1.0) > 1e-6:
-            raise self.error(full, raw, f"shares must add up to 1 (they add up to {sum(out.values()):g})")
-        return out
-
-
-class _Missing:
-    def __repr__(self) -> str:  # pragma: no cover - never shown
-        return "<missing>"
-
-
-_MISSING = _Missing()
-
-
-def _range_text(low: float | None, high: float | None, low_open: bool, integer: bool) -> str:
-    kind = "a whole number" if integer else "a number"
-    if low is not None and high is not None:
-        return f"{kind} {'>' if low_open else '>='} {low:g} and <= {high:g}"
-    if low is not None:
-        return f"{kind} {'>' if low_open else '>='} {low:g}"
-    return kind
-
-
-TOP_KEYS = (
-    "name", "description", "gross_margin", "earn", "burn", "member_benefits", "tiers", "triggers", "costs",
-    "assumptions",
-)
-EARN_KEYS = (
-    "points_per_currency", "channel_multipliers", "category_multipliers", "channel_mix", "category_mix", "activities",
-)
-BURN_KEYS = ("point_value", "redemption_threshold", "redeem", "expiry_months", "reward_cost_ratio")
-BENEFIT_KEYS = (
-    "discount_pct", "free_shipping", "free_returns", "birthday_double_points", "early_access", "points_multiplier",
-    "cost_per_member_month",
-)
-TIERS_KEYS = ("window_months", "retain_fraction", "demotion_review_months", "levels")
-LEVEL_KEYS = ("name", "qualify_spend", "qualify_visits", "benefits")
-TRIGGER_KEYS = ("name", "when", "reward")
-COST_KEYS = tuple(Costs.__dataclass_fields__)
-
-
-def _benefits(r: _Reader, raw: Any, path: str) -> Benefits:
-    data = r.mapping(raw, path, BENEFIT_KEYS)
-    return Benefits(
-        discount_pct=r.number(data, "discount_pct", path, default=0.0, low=0.0, high=100.0),
-        free_shipping=r.boolean(data, "free_shipping", path),
-        free_returns=r.boolean(data, "free_returns", path),
-        birthday_double_points=r.boolean(data, "birthday_double_points", path),
-        early_access=r.boolean(data, "early_access", path),
-        points_multiplier=r.number(data, "points_multiplier", path, default=1.0, low=0.0),
-        cost_per_member_month=r.number(data, "cost_per_member_month", path, default=0.0, low=0.0),
-    )
-
-
-def _earn(r: _Reader, raw: Any) -> Earn:
-    data = r.mapping(raw, "earn", EARN_KEYS)
-    acts_raw = r.mapping(data.get("activities"), "earn.activities", None)
-    activities = []
-    for name, spec in acts_raw.items():
-        path = f"earn.activities.{name}"
-        if isinstance(spec, (int, float)) and not isinstance(spec, bool):
-            spec = {"points": spec}
-        spec = r.mapping(spec, path, ("points", "monthly_cap"))
-        activities.append(
-            Activity(
-                name=str(name),
-                points=r.number(spec, "points", path, required=True, low=0.0),
-                monthly_cap=r.number(spec, "monthly_cap", path, low=0, integer=True, allow_null=True),
-            )
+def _named_in_english(value: Any) -> Any:
+    if isinstance(value, dict) and DEFAULT_LANGUAGE not in value:
+        raise located(
+            DEFAULT_LANGUAGE, MISSING,
+            f"give the {DEFAULT_LANGUAGE} text too (it names the design in files and messages)",
         )
-    return Earn(
-        points_per_currency=r.number(data, "points_per_currency", "earn", default=1.0, low=0.0),
-        channel_multipliers=r.multipliers(data, "channel_multipliers", "earn"),
-        category_multipliers=r.multipliers(data, "category_multipliers", "earn"),
-        channel_mix=r.multipliers(data, "channel_mix", "earn", shares=True),
-        category_mix=r.multipliers(data, "category_mix", "earn", shares=True),
-        activities=tuple(activities),
-    )
+    return value
 
 
-def _burn(r: _Reader, raw: Any) -> Burn:
-    if raw is None:
-        raise r.error("burn", _MISSING, "every design needs point_value and redemption_threshold")
-    data = r.mapping(raw, "burn", BURN_KEYS)
-    redeem = r.text(data, "redeem", "burn", default="all_blocks")
-    if redeem not in REDEEM_MODES:
-        raise r.error("burn.redeem", data.get("redeem"), f"choose one of {', '.join(REDEEM_MODES)}")
-    return Burn(
-        point_value=r.number(data, "point_value", "burn", required=True, low=0.0),
-        redemption_threshold=r.number(data, "redemption_threshold", "burn", required=True, low=0.0, low_open=True),
-        redeem=redeem,
-        expiry_months=r.number(data, "expiry_months", "burn", low=1, integer=True, allow_null=True),
-        reward_cost_ratio=r.number(data, "reward_cost_ratio", "burn", default=1.0, low=0.0),
-    )
+#: A name or description shown on the pages: :data:`~helpers.report.i18n.Text` whose mapping has ``en``.
+DesignText = Annotated[Text, AfterValidator(_named_in_english)]
 
 
-def _tiers(r: _Reader, raw: Any) -> tuple[tuple[Tier, ...], dict]:
-    data = r.mapping(raw, "tiers", TIERS_KEYS)
-    levels_raw = data.get("levels")
-    if not isinstance(levels_raw, list) or len(levels_raw) < 2:
-        raise r.error(
-            "tiers.levels", levels_raw if "levels" in data else _MISSING,
-            "expected a list of at least two levels, lowest first (e.g. bronze, silver, gold)",
-        )
-    levels: list[Tier] = []
+def _english_and_others(value: Any) -> tuple[str, dict]:
+    """A validated :data:`DesignText` as (English text, {other language: text})."""
+    if value is None:
+        return "", {}
+    if isinstance(value, str):
+        return value, {}
+    return value[DEFAULT_LANGUAGE], {k: v for k, v in value.items() if k != DEFAULT_LANGUAGE}
+
+
+def _shares(value: dict[str, float]) -> dict[str, float]:
+    if value and abs(sum(value.values()) - 1.0) > 1e-6:
+        raise ValueError(f"shares must add up to 1 (they add up to {sum(value.values()):g})")
+    return value
+
+
+class ActivityEntry(ConfigModel):
+    points: NonNegative
+    monthly_cap: Annotated[int, Field(ge=0)] | None = None
+
+
+def _activity(value: Any) -> Any:
+    """``check_in: 5`` is short for ``check_in: {points: 5}``."""
+    return {"points": value} if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+class EarnEntry(ConfigModel):
+    points_per_currency: NonNegative = 1.0
+    channel_multipliers: dict[str, NonNegative] | None = None
+    category_multipliers: dict[str, NonNegative] | None = None
+    channel_mix: Annotated[dict[str, Share], AfterValidator(_shares)] | None = None
+    category_mix: Annotated[dict[str, Share], AfterValidator(_shares)] | None = None
+    activities: dict[str, Annotated[ActivityEntry, BeforeValidator(_activity)]] | None = None
+
+
+class LevelEntry(ConfigModel):
+    name: DesignText
+    qualify_spend: NonNegative | None = None
+    qualify_visits: NonNegative | None = None
+    benefits: Benefits | None = None
+
+
+def _levels(levels: list[LevelEntry]) -> list[LevelEntry]:
+    """At least two levels, uniquely named; only those above the first qualify, by rising thresholds."""
+    if len(levels) < 2:
+        raise ValueError("expected a list of at least two levels, lowest first (e.g. bronze, silver, gold)")
     names: set[str] = set()
-    for i, item in enumerate(levels_raw):
-        path = f"tiers.levels[{i}]"
-        spec = r.mapping(item, path, LEVEL_KEYS)
-        name, labels = r.localised(spec, "name", path, required=True)
-        if not name:
-            raise r.error(f"{path}.name", spec.get("name"), "expected a non-empty name")
+    for i, level in enumerate(levels):
+        name = _english_and_others(level.name)[0]
         if name in names:
-            raise r.error(f"{path}.name", name, "two levels have this name; names must be unique")
+            raise located(f"[{i}].name", name, "two levels have this name; names must be unique")
         names.add(name)
-        spend = r.number(spec, "qualify_spend", path, low=0.0, allow_null=True)
-        visits = r.number(spec, "qualify_visits", path, low=0.0, allow_null=True)
-        if i == 0 and (spend or visits):
-            raise r.error(
-                f"{path}", spec, "the first level is the entry level every member starts in; it takes no qualify_* keys",
+        if i == 0 and (level.qualify_spend or level.qualify_visits):
+            raise located(
+                "[0]", level.model_dump(exclude_unset=True),
+                "the first level is the entry level every member starts in; it takes no qualify_* keys",
             )
-        if i > 0 and spend is None and visits is None:
-            raise r.error(path, spec, "a level above the first needs qualify_spend and/or qualify_visits")
-        levels.append(Tier(name, spend, visits, _benefits(r, spec.get("benefits"), f"{path}.benefits"), labels))
+        if i > 0 and level.qualify_spend is None and level.qualify_visits is None:
+            raise located(f"[{i}]", level.model_dump(exclude_unset=True), "a level above the first needs qualify_spend and/or qualify_visits")
     for key in ("qualify_spend", "qualify_visits"):  # thresholds must rise with the level
         previous, previous_i = 0.0, 0
         for i, level in enumerate(levels[1:], start=1):
@@ -529,131 +367,135 @@ def _tiers(r: _Reader, raw: Any) -> tuple[tuple[Tier, ...], dict]:
             if value is None:
                 continue
             if value <= previous and i > 1:
-                raise r.error(
-                    f"tiers.levels[{i}].{key}", value,
-                    f"must be higher than the level below ({levels[previous_i].name}: {previous:g})",
-                )
+                below = _english_and_others(levels[previous_i].name)[0]
+                raise located(f"[{i}].{key}", value, f"must be higher than the level below ({below}: {previous:g})")
             previous, previous_i = value, i
-    options = {
-        "window_months": r.number(data, "window_months", "tiers", default=12, low=1, high=36, integer=True),
-        "retain_fraction": r.number(data, "retain_fraction", "tiers", default=1.0, low=0.0, high=1.0),
-        "demotion_review_months": r.number(
-            data, "demotion_review_months", "tiers", default=1, low=1, high=36, integer=True,
-        ),
-    }
-    return tuple(levels), options
+    return levels
 
 
-def _triggers(r: _Reader, raw: Any) -> tuple[Trigger, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise r.error("triggers", raw, "expected a list of triggers")
-    out = []
-    for i, item in enumerate(raw):
-        path = f"triggers[{i}]"
-        spec = r.mapping(item, path, TRIGGER_KEYS)
-        when = r.mapping(spec.get("when"), f"{path}.when", TRIGGER_CONDITIONS)
-        if len(when) != 1:
-            raise r.error(
-                f"{path}.when", spec.get("when", _MISSING),
-                f"give exactly one condition: {' or '.join(TRIGGER_CONDITIONS)}",
+class TiersEntry(ConfigModel):
+    window_months: Months = 12  #: rolling qualification window
+    retain_fraction: Share = 1.0  #: a member keeps a tier while the window holds this share of its threshold
+    demotion_review_months: Months = 1  #: demotions only every N months
+    levels: Annotated[list[LevelEntry], AfterValidator(_levels)]  #: lowest first
+
+
+class WhenEntry(ConfigModel):
+    purchases_in_month: Annotated[int, Field(ge=1)] | None = None
+    spend_in_month: Positive | None = None
+
+
+class RewardEntry(ConfigModel):
+    bonus_points: NonNegative = 0.0
+    coupon_value: NonNegative = 0.0
+    free_shipping_next_month: bool = False
+    cost: NonNegative = 0.0
+
+
+class TriggerEntry(ConfigModel):
+    name: DesignText | None = None  #: default: "trigger <n>"
+    when: WhenEntry | None = None  #: exactly one condition
+    reward: RewardEntry | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _one_condition_a_reward(self) -> "TriggerEntry":
+        conditions = tuple(WhenEntry.model_fields)
+        if self.when is None or len(self.when.model_fields_set) != 1:
+            shown = self.when.model_dump(exclude_unset=True) if self.when is not None else MISSING
+            raise located("when", shown, f"give exactly one condition: {' or '.join(conditions)}")
+        if self.reward is None or not self.reward.model_fields_set:
+            shown = self.reward.model_dump(exclude_unset=True) if self.reward is not None else MISSING
+            raise located("reward", shown, f"give a reward: {', '.join(RewardEntry.model_fields)}")
+        return self
+
+
+class DesignFile(ConfigModel):
+    """One loyalty-programme design (``playbooks/designs/*.yaml``)."""
+
+    name: DesignText
+    description: DesignText | None = None
+    gross_margin: Annotated[float, Field(gt=0, le=1)] | None = None  #: default: the study's gross_margin
+    earn: EarnEntry | None = None
+    burn: Burn
+    member_benefits: Benefits | None = None  #: benefits of every member when there are no tiers
+    tiers: TiersEntry | None = None
+    triggers: list[TriggerEntry] | None = None
+    costs: Costs | None = None
+    assumptions: dict[str, Any] | None = None  #: overrides of behavioural assumptions (checked by name)
+
+    @model_validator(mode="after")
+    def _benefits_per_level(self) -> "DesignFile":
+        if self.tiers is not None and self.member_benefits is not None:
+            raise located(
+                "member_benefits", self.member_benefits.model_dump(exclude_unset=True),
+                "a design with tiers gives benefits per level; put these under the first level's benefits",
             )
-        reward = r.mapping(spec.get("reward"), f"{path}.reward", TRIGGER_REWARDS)
-        if not reward:
-            raise r.error(f"{path}.reward", spec.get("reward", _MISSING), f"give a reward: {', '.join(TRIGGER_REWARDS)}")
-        name, labels = r.localised(spec, "name", path)
-        if not name:  # unnamed: "trigger 2" in every page language
-            name = text("loyalty.trigger.default_name", DEFAULT_LANGUAGE, number=i + 1)
-            labels = {
-                lang: text("loyalty.trigger.default_name", lang, number=i + 1)
-                for lang in LANGUAGES if lang != DEFAULT_LANGUAGE
-            }
-        out.append(
-            Trigger(
-                name=name,
-                labels=labels,
-                purchases_in_month=r.number(when, "purchases_in_month", f"{path}.when", low=1, integer=True),
-                spend_in_month=r.number(when, "spend_in_month", f"{path}.when", low=0.0, low_open=True),
-                bonus_points=r.number(reward, "bonus_points", f"{path}.reward", default=0.0, low=0.0),
-                coupon_value=r.number(reward, "coupon_value", f"{path}.reward", default=0.0, low=0.0),
-                free_shipping_next_month=r.boolean(reward, "free_shipping_next_month", f"{path}.reward"),
-                cost=r.number(reward, "cost", f"{path}.reward", default=0.0, low=0.0),
-            )
-        )
-    return tuple(out)
-
-
-def _costs(r: _Reader, raw: Any) -> Costs:
-    data = r.mapping(raw, "costs", COST_KEYS)
-    values = {}
-    for key in COST_KEYS:
-        high = 1.0 if key == "shipped_order_share" else None
-        default = Costs.__dataclass_fields__[key].default
-        values[key] = r.number(data, key, "costs", default=default, low=0.0, high=high)
-    return Costs(**values)
+        return self
 
 
 def design_from_mapping(raw: Any, source: str = "the design") -> Design:
-    """Validate a parsed design (a dict as read from YAML); ``source`` names it in errors."""
-    r = _Reader(source)
-    data = r.mapping(raw, "", TOP_KEYS)
-    if not data:
+    """Validate a parsed design (a dict as read from YAML, :class:`DesignFile`); ``source``
+    names it in errors."""
+    if raw is None or raw == {}:
         raise ConfigError(f"{source}: the design is empty; see playbooks/designs/ for examples")
-    name, names = r.localised(data, "name", "", required=True)
-    if not name:
-        raise r.error("name", data.get("name"), "expected a non-empty name")
-    description, descriptions = r.localised(data, "description", "")
-    gm = r.number(data, "gross_margin", "", low=0.0, high=1.0, low_open=True, allow_null=True)
-    if "tiers" in data and data["tiers"] is not None:
-        if "member_benefits" in data:
-            raise r.error(
-                "member_benefits", data["member_benefits"],
-                "a design with tiers gives benefits per level; put these under the first level's benefits",
-            )
-        levels, options = _tiers(r, data["tiers"])
-        has_tiers = True
+    model: DesignFile = validate_config(DesignFile, raw, source)
+    name, names = _english_and_others(model.name)
+    description, descriptions = _english_and_others(model.description)
+    if model.tiers is not None:
+        levels = tuple(
+            Tier(*_english_and_others(level.name)[:1], level.qualify_spend, level.qualify_visits,
+                 level.benefits or Benefits(), _english_and_others(level.name)[1])
+            for level in model.tiers.levels
+        )
+        options = model.tiers.model_dump(exclude={"levels"})
     else:
-        levels = (Tier("member", benefits=_benefits(r, data.get("member_benefits"), "member_benefits")),)
-        options, has_tiers = {}, False
-    assumptions = r.mapping(data.get("assumptions"), "assumptions", None)
+        levels, options = (Tier("member", benefits=model.member_benefits or Benefits()),), {}
+    assumptions = model.assumptions or {}
     if assumptions:
         from helpers.studies.loyalty.assumptions import check_overrides
 
         assumptions = check_overrides(assumptions, f"{source}: assumptions")
+    earn = model.earn or EarnEntry()
+    triggers = []
+    for i, trigger in enumerate(model.triggers or ()):
+        tname, labels = _english_and_others(trigger.name)
+        if trigger.name is None:  # unnamed: "trigger 2" in every page language
+            tname = text("loyalty.trigger.default_name", DEFAULT_LANGUAGE, number=i + 1)
+            labels = {
+                lang: text("loyalty.trigger.default_name", lang, number=i + 1)
+                for lang in LANGUAGES if lang != DEFAULT_LANGUAGE
+            }
+        triggers.append(Trigger(name=tname, labels=labels, **trigger.when.model_dump(), **trigger.reward.model_dump()))
     return Design(
         name=name,
         description=description,
         descriptions=descriptions,
         names=names,
-        gross_margin=gm,
-        earn=_earn(r, data.get("earn")),
-        burn=_burn(r, data.get("burn")),
+        gross_margin=model.gross_margin,
+        earn=Earn(
+            points_per_currency=earn.points_per_currency,
+            **{key: getattr(earn, key) or {} for key in ("channel_multipliers", "category_multipliers", "channel_mix", "category_mix")},
+            activities=tuple(Activity(str(k), a.points, a.monthly_cap) for k, a in (earn.activities or {}).items()),
+        ),
+        burn=model.burn,
         levels=levels,
-        triggers=_triggers(r, data.get("triggers")),
-        costs=_costs(r, data.get("costs")),
+        triggers=tuple(triggers),
+        costs=model.costs or Costs(),
         assumptions=assumptions,
         source=source,
-        has_tiers=has_tiers,
+        has_tiers=model.tiers is not None,
         **options,
     )
 
 
 def load_design(path: str | Path) -> Design:
     """Read and validate one design file (YAML)."""
-    path = Path(path)
-    shown = str(path)
-    if not path.is_file():
-        raise ConfigError(f"design file not found: {shown}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{shown}: not valid YAML{at}: {err.problem}") from None
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
-        raise ConfigError(f"{shown}: cannot be read: {err}") from None
-    return design_from_mapping(raw, shown)
+    return design_from_mapping(read_yaml(Path(path), "design file"), str(path))
 
 
 def load_designs(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Design]:

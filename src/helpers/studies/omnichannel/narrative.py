@@ -14,7 +14,7 @@ from helpers.report.formatting import count, money, pct
 from helpers.report.i18n import is_chinese, text
 from helpers.report.labels import label
 from helpers.report.page_text import listing, numbered, semicolons, sentences
-from helpers.report.tables import styled
+from helpers.report.tables import labelled_table, styled
 from helpers.studies.omnichannel.analysis import CLV_HOLDOUT_DAYS, OmnichannelStudy
 
 #: Ratio (multi / single) within which two groups are described as "about the same".
@@ -300,12 +300,9 @@ def mix_view(study: OmnichannelStudy, currency: str, language: str = "en") -> St
     columns = ["channel", "orders", "order_share", "revenue", "revenue_share", "customers", "customer_share",
                "average_order_value"]
     headers = _headers("mix", columns, language, currency=currency)
-    view = study.mix.assign(channel=study.mix["channel"].map(lambda c: label(c, language)))[columns].rename(
-        columns=headers
-    )
     formats = {"orders": "{:,.0f}", "order_share": "{:.0%}", "revenue": "{:,.0f}", "revenue_share": "{:.0%}",
                "customers": "{:,.0f}", "customer_share": "{:.0%}", "average_order_value": "{:,.0f}"}
-    return styled(view, {headers[c]: f for c, f in formats.items()})
+    return labelled_table(study.mix, "channel", lambda c: label(c, language), columns, headers, formats)
 
 
 def groups_view(study: OmnichannelStudy, currency: str, language: str = "en") -> Styler:

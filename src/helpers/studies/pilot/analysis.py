@@ -33,10 +33,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from scipy import stats
 
 from helpers import __version__
@@ -50,7 +51,7 @@ from helpers.data.pilot import (
     TREATMENT,
     PilotData,
 )
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, SettingsModel
 from helpers.files import write_text_atomic
 from helpers.report.exports import csv_text
 from helpers.report.i18n import text
@@ -642,31 +643,20 @@ def decide(effect: Effect, srm: SrmResult, minimum_worthwhile: float) -> Decisio
 # --------------------------------------------------------------------------- readout
 
 
-@dataclass(frozen=True)
-class ReadoutSettings:
-    """The parameters of a readout (validated on construction)."""
+class ReadoutSettings(SettingsModel):
+    """The parameters of a readout (the notebook's parameters, validated on construction)."""
 
-    alpha: float = 0.05
-    planned_treatment_share: float = 0.5
-    bootstrap_samples: int = 2000
-    seed: int = 42
+    source: ClassVar[str] = "pilot settings"
+
+    #: Two-sided significance level (0.05 for 95% intervals).
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    planned_treatment_share: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    bootstrap_samples: Annotated[int, Field(ge=100)] = 2000
+    seed: Annotated[int, Field(ge=0)] = 42
     #: Smallest relative lift worth having: the decision rule and the planning target.
-    mde: float = 0.05
-    planning_power: float = 0.8
-    srm_threshold: float = SRM_THRESHOLD
-
-    def __post_init__(self) -> None:
-        _alpha(self.alpha)
-        _check_plan(self.alpha, self.planning_power, self.planned_treatment_share, 0.0, 1.0)
-        if isinstance(self.mde, bool) or not isinstance(self.mde, (int, float)) or not self.mde > 0:
-            raise ConfigError(f"mde must be a relative lift above 0 (0.05 for +5%), not {self.mde!r}.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a whole number >= 0, not {self.seed!r}.")
-        if isinstance(self.bootstrap_samples, bool) or not isinstance(self.bootstrap_samples, int) \
-                or self.bootstrap_samples < 100:
-            raise ConfigError(
-                f"bootstrap_samples must be a whole number of at least 100, not {self.bootstrap_samples!r}."
-            )
+    mde: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.05
+    planning_power: Annotated[float, Field(ge=0.5, lt=1)] = 0.8
+    srm_threshold: Annotated[float, Field(gt=0, lt=1)] = SRM_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -711,7 +701,7 @@ class Readout:
         return _json_safe(
             {
                 "package_version": __version__,
-                "settings": asdict(self.settings),
+                "settings": self.settings.model_dump(),
                 "decision": asdict(self.decision),
                 "minimum_worthwhile": self.minimum_worthwhile,
                 "srm": self.srm.to_dict(),

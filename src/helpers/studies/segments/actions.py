@@ -24,7 +24,7 @@ CSV per segment for a CRM import, ids pseudonymised unless raw ids are allowed.
 **Languages.** Every text of the library (objective, actions, channels, offer note,
 trigger, timing, KPIs, what to avoid, tier plays, name, description) is either the text
 itself or a mapping by page language, ``{en: ..., zh-CN: ...}``, lists per language
-(:func:`helpers.studies.segments.analysis.localised_text`). :func:`load_action_library` returns the
+(:data:`helpers.report.i18n.Text`). :func:`load_action_library` returns the
 library in English; :meth:`ActionLibrary.localised` gives it in another language with
 the same numbers.
 """
@@ -34,32 +34,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import AfterValidator, Field, field_validator
 
 from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
-from helpers.errors import ConfigError, HelperError
-from helpers.files import write_text_atomic
+from helpers.errors import ConfigError, ConfigModel, HelperError, validate_config
+from helpers.files import read_yaml, write_text_atomic
 from helpers.report.exports import csv_text
-from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalise_language
-from helpers.studies.segments.analysis import (
-    TIER_VIEWS,
-    SegmentMap,
-    localised_text,
-    optional_localised_text,
-    read_yaml,
+from helpers.report.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    Text,
+    Texts,
+    by_language,
+    in_every_language,
+    normalise_language,
 )
+from helpers.studies.segments.analysis import TIER_VIEWS, SegmentMap
 
 #: Fields every segment entry must have, in the order pages show them.
 PLAYBOOK_FIELDS = ("objective", "actions", "channels", "offer", "trigger", "timing", "kpis", "avoid")
-OFFER_FIELDS = ("max_depth", "clv_share", "offers")
-OFFER_OPTIONAL = ("note",)
-TIER_FIELDS = ("objective", "actions")
-TOP_KEYS = {"name", "description", "policy", "segments", "tiers"}
-POLICY_KEYS = {"max_share_of_margin"}
 DEFAULT_MAX_SHARE_OF_MARGIN = 0.5
 
 @dataclass(frozen=True)
@@ -115,83 +113,97 @@ class ActionLibrary:
 # ------------------------------------------------------------------------ loading
 
 
-def _text(value: Any, where: str) -> dict[str, str]:
-    """A text by page language."""
-    return localised_text(value, where)
+def _fraction(low_open: bool):
+    def check(value: float) -> float:
+        if not math.isfinite(value) or not ((0 < value) if low_open else (0 <= value)) or value > 1:
+            raise ValueError(f"expected a fraction from {'above 0' if low_open else '0'} to 1 (0.1 = 10%)")
+        return float(value)
+
+    return AfterValidator(check)
 
 
-def _texts(value: Any, where: str) -> dict[str, tuple[str, ...]]:
-    """A non-empty list of texts by page language."""
-    return localised_text(value, where, many=True)
+Fraction = Annotated[float, _fraction(low_open=False)]
 
 
-def _fraction(value: Any, where: str, *, allow_zero: bool = True) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not ((0 <= value) if allow_zero else (0 < value)) or value > 1:
-        low = "0" if allow_zero else "above 0"
-        raise ConfigError(f"{where} must be a fraction from {low} to 1 (0.1 = 10%), got {value!r}")
-    return float(value)
+class OfferEntry(ConfigModel):
+    """The incentive policy of a segment (the page turns it into a discount guardrail)."""
+
+    max_depth: Fraction  #: policy cap on discount depth, share of the order value
+    clv_share: Fraction  #: share of predicted CLV (margin) incentives may cost per customer
+    offers: Annotated[int, Field(ge=0)]  #: incentives per customer over the CLV horizon (0 for none)
+    note: Text | None = None  #: how to read the offer policy
 
 
-def _check_fields(entry: Any, required: tuple[str, ...], optional: tuple[str, ...], where: str) -> None:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a mapping with {', '.join(required)}")
-    missing = [f for f in required if f not in entry]
-    if missing:
-        raise ConfigError(f"{where}: missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    unknown = sorted(set(map(str, entry)) - set(required) - set(optional))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown field {', '.join(map(repr, unknown))} (fields: {', '.join(required + optional)})"
-        )
+class PlaybookEntry(ConfigModel):
+    """What to do about one segment."""
+
+    objective: Text
+    actions: Texts
+    channels: Texts
+    offer: OfferEntry
+    trigger: Text
+    timing: Text
+    kpis: Texts
+    avoid: Texts
 
 
-def _offer(entry: Any, where: str) -> dict[str, Offer]:
-    """The offer by page language (only its note differs)."""
-    _check_fields(entry, OFFER_FIELDS, OFFER_OPTIONAL, where)
-    offers = entry["offers"]
-    if not isinstance(offers, int) or isinstance(offers, bool) or offers < 0:
-        raise ConfigError(f"{where}.offers must be a whole number of offers per customer (0 for none), got {offers!r}")
-    note = entry.get("note", "")
-    notes = _text(note, f"{where}.note") if note else {lang: "" for lang in LANGUAGES}
-    offer = Offer(
-        max_depth=_fraction(entry["max_depth"], f"{where}.max_depth"),
-        clv_share=_fraction(entry["clv_share"], f"{where}.clv_share"),
-        offers=offers,
-    )
-    return {lang: replace(offer, note=notes[lang]) for lang in LANGUAGES}
+class TierPlayEntry(ConfigModel):
+    """What to do about one tier of the documents' views."""
+
+    objective: Text
+    actions: Texts
 
 
-def _playbook(key: str, entry: Any, where: str) -> dict[str, Playbook]:
-    """The segment's playbook by page language."""
-    _check_fields(entry, PLAYBOOK_FIELDS, (), where)
-    offer = _offer(entry["offer"], f"{where}.offer")
-    texts = {
-        name: (_texts if name in ("actions", "channels", "kpis", "avoid") else _text)(entry[name], f"{where}.{name}")
-        for name in PLAYBOOK_FIELDS
-        if name != "offer"
-    }
-    return {
-        lang: Playbook(key=key, offer=offer[lang], **{name: by_lang[lang] for name, by_lang in texts.items()})
-        for lang in LANGUAGES
-    }
+class PolicyEntry(ConfigModel):
+    max_share_of_margin: Annotated[float, _fraction(low_open=True)] = DEFAULT_MAX_SHARE_OF_MARGIN
 
 
 def _key_problems(given: list[str], known: list[str], what: str, file_label: str) -> list[str]:
     problems = []
     unknown = [k for k in given if k not in known]
     if unknown:
-        problems.append(
-            f"unknown {what} {', '.join(map(repr, unknown))} (the {file_label} has: {', '.join(known)})"
-        )
+        problems.append(f"unknown {what} {', '.join(map(repr, unknown))} (the {file_label} has: {', '.join(known)})")
     missing = [k for k in known if k not in given]
     if missing:
         problems.append(f"no entry for the {what} {', '.join(map(repr, missing))}")
     return problems
 
 
+def _tiers_of(view: str) -> AfterValidator:
+    def check(entries: dict[str, TierPlayEntry]) -> dict[str, TierPlayEntry]:
+        problems = _key_problems(list(entries), list(TIER_VIEWS[view][1]), "tier", f"'{view}' view")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return entries
+
+    return AfterValidator(check)
+
+
+class TiersEntry(ConfigModel):
+    """What to do per tier of the documents' views; each view listed needs all of its tiers."""
+
+    value_growth: Annotated[dict[str, TierPlayEntry], _tiers_of("value_growth")] | None = None
+    clv: Annotated[dict[str, TierPlayEntry], _tiers_of("clv")] | None = None
+    lifecycle: Annotated[dict[str, TierPlayEntry], _tiers_of("lifecycle")] | None = None
+
+
+class ActionLibraryFile(ConfigModel):
+    """The action library (``playbooks/actions.yaml``)."""
+
+    name: Text | None = None  #: default: the file name
+    description: Text | None = None
+    policy: PolicyEntry | None = None
+    segments: Annotated[dict[str, PlaybookEntry], Field(min_length=1)]  #: one entry per segment key of the map
+    tiers: TiersEntry | None = None
+
+    @field_validator("name", "description", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
 def load_action_library(path: str | Path, segment_map: SegmentMap) -> ActionLibrary:
-    """Read the action library and check it against ``segment_map``.
+    """Read the action library (:class:`ActionLibraryFile`) and check it against ``segment_map``.
 
     Format::
 
@@ -221,75 +233,50 @@ def load_action_library(path: str | Path, segment_map: SegmentMap) -> ActionLibr
           zh-CN: [...]
 
     A language left out uses the English text. The library returned is in English; see
-    :meth:`ActionLibrary.localised`.
+    :meth:`ActionLibrary.localised`. Every problem is a one-line :class:`ConfigError`
+    naming the file, the key path and the value.
     """
-    raw, shown = read_yaml(Path(path), "action library")
-    if not isinstance(raw, dict) or "segments" not in raw:
-        raise ConfigError(f"{shown}: expected a mapping with a 'segments' mapping (and optional name, description, policy, tiers)")
-    unknown = sorted(set(map(str, raw)) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"{shown}: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(TOP_KEYS))})")
-
-    policy = raw.get("policy") or {}
-    if not isinstance(policy, dict):
-        raise ConfigError(f"{shown}: 'policy' must be a mapping such as {{max_share_of_margin: 0.5}}")
-    unknown = sorted(set(map(str, policy)) - POLICY_KEYS)
-    if unknown:
-        raise ConfigError(f"{shown}: policy: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(POLICY_KEYS)})")
-    share = _fraction(
-        policy.get("max_share_of_margin", DEFAULT_MAX_SHARE_OF_MARGIN), f"{shown}: policy.max_share_of_margin",
-        allow_zero=False,
-    )
-
-    segments_raw = raw["segments"]
-    if not isinstance(segments_raw, dict) or not segments_raw:
-        raise ConfigError(f"{shown}: 'segments' must map each segment key of {segment_map.path} to its playbook")
-    given = [str(k) for k in segments_raw]
-    problems = _key_problems(given, segment_map.keys, "segment", f"segment map {segment_map.path}")
-    if problems:
-        raise ConfigError(f"{shown}: segments: " + "; ".join(problems))
-    playbooks = {
-        key: _playbook(key, segments_raw[key], f"{shown}: segments.{key}") for key in segment_map.keys
-    }  # key -> language -> playbook
-
-    tiers_raw = raw.get("tiers") or {}
-    if not isinstance(tiers_raw, dict):
-        raise ConfigError(f"{shown}: 'tiers' must be a mapping of view ({', '.join(TIER_VIEWS)}) to tiers")
-    unknown = sorted(set(map(str, tiers_raw)) - set(TIER_VIEWS))
-    if unknown:
-        raise ConfigError(f"{shown}: tiers: unknown view {', '.join(map(repr, unknown))} (views: {', '.join(TIER_VIEWS)})")
-    tiers: dict[str, dict[str, dict[str, TierPlay]]] = {}  # view -> tier -> language -> play
-    for view, entries in tiers_raw.items():
-        known = list(TIER_VIEWS[view][1])
-        where = f"{shown}: tiers.{view}"
-        if not isinstance(entries, dict):
-            raise ConfigError(f"{where}: expected a mapping of tier ({', '.join(known)}) to objective and actions")
-        problems = _key_problems([str(k) for k in entries], known, "tier", f"'{view}' view")
+    shown = str(path)
+    raw = read_yaml(Path(path), "action library")
+    if isinstance(raw, dict) and isinstance(raw.get("segments"), dict):
+        problems = _key_problems([str(k) for k in raw["segments"]], segment_map.keys, "segment", f"segment map {segment_map.path}")
         if problems:
-            raise ConfigError(f"{where}: " + "; ".join(problems))
+            raise ConfigError(f"{shown}: segments: " + "; ".join(problems))
+    model: ActionLibraryFile = validate_config(ActionLibraryFile, raw, shown)
+    share = (model.policy or PolicyEntry()).max_share_of_margin
+    playbooks: dict[str, dict[str, Playbook]] = {}  # key -> language -> playbook
+    for key in segment_map.keys:
+        entry = model.segments[key]
+        offer = Offer(max_depth=entry.offer.max_depth, clv_share=entry.offer.clv_share, offers=entry.offer.offers)
+        notes = by_language(entry.offer.note)
+        texts = {name: by_language(getattr(entry, name)) for name in PLAYBOOK_FIELDS if name != "offer"}
+        playbooks[key] = {
+            lang: Playbook(key=key, offer=replace(offer, note=notes[lang]), **{n: t[lang] for n, t in texts.items()})
+            for lang in LANGUAGES
+        }
+    tiers: dict[str, dict[str, dict[str, TierPlay]]] = {}  # view -> tier -> language -> play
+    for view in TIER_VIEWS:
+        entries = getattr(model.tiers, view, None)
+        if entries is None:
+            continue
         plays = {}
-        for key in known:
-            _check_fields(entries[key], TIER_FIELDS, (), f"{where}.{key}")
-            objective = _text(entries[key]["objective"], f"{where}.{key}.objective")
-            actions = _texts(entries[key]["actions"], f"{where}.{key}.actions")
+        for key in TIER_VIEWS[view][1]:
+            objective, actions = by_language(entries[key].objective), by_language(entries[key].actions)
             plays[key] = {lang: TierPlay(objective=objective[lang], actions=actions[lang]) for lang in LANGUAGES}
-        tiers[str(view)] = plays
+        tiers[view] = plays
 
-    name = optional_localised_text(raw, "name", Path(path).stem, shown)
-    description = optional_localised_text(raw, "description", "", shown)
-    versions: dict[str, ActionLibrary] = {}
-    for lang in LANGUAGES:  # the same library with its texts in each language
-        versions[lang] = ActionLibrary(
-            path=shown,
-            name=name[lang],
-            description=description[lang],
-            max_share_of_margin=share,
-            playbooks={key: by_lang[lang] for key, by_lang in playbooks.items()},
-            tiers={view: {key: by_lang[lang] for key, by_lang in plays.items()} for view, plays in tiers.items()},
-            language=lang,
-            versions=versions,
+
+    def make(language: str, **common: Any) -> ActionLibrary:  # the same library with its texts in each language
+        return ActionLibrary(
+            path=shown, max_share_of_margin=share, language=language,
+            playbooks={key: by_lang[language] for key, by_lang in playbooks.items()},
+            tiers={view: {key: by_lang[language] for key, by_lang in plays.items()} for view, plays in tiers.items()},
+            **common,
         )
-    return versions[DEFAULT_LANGUAGE]
+
+    return in_every_language(
+        make, name=model.name if "name" in model.model_fields_set else Path(path).stem, description=model.description
+    )
 
 
 # ---------------------------------------------------------------------- guardrails

@@ -30,7 +30,7 @@ Everything is vectorised over customers.
 
 **Languages.** A segment's ``label`` and ``definition`` (and the map's ``name`` and
 ``description``) are text, used on pages in every language, or a mapping by page
-language, ``{en: Champions, zh-CN: 冠军客户}`` (see :func:`localised_text`). A loaded map
+language, ``{en: Champions, zh-CN: 冠军客户}`` (:data:`helpers.report.i18n.Text`). A loaded map
 is in English; :meth:`SegmentMap.localised` gives the same map in another language.
 Tier names and the other words of the pages come from the ``segments`` catalog
 (``helpers/locales``).
@@ -42,16 +42,39 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import yaml
+from pydantic import (
+    AfterValidator,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
-from helpers.errors import ConfigError, DataError, HelperError
+from helpers.errors import (
+    ConfigError,
+    ConfigModel,
+    DataError,
+    HelperError,
+    SettingsModel,
+    located,
+    validate_config,
+)
+from helpers.files import read_yaml
 from helpers.models import activity
-from helpers.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalise_language, text
+from helpers.report.i18n import (
+    DEFAULT_LANGUAGE,
+    Text,
+    by_language,
+    in_every_language,
+    normalise_language,
+    text,
+)
 
 #: Scores run from 1 (worst) to N_SCORES (best).
 N_SCORES = 5
@@ -106,59 +129,54 @@ TIER_VIEWS: dict[str, tuple[str, dict[str, str]]] = {
 # ------------------------------------------------------------------------ settings
 
 
-@dataclass(frozen=True)
-class SegmentSettings:
-    """How customers are scored and tiered, validated on construction.
+def _choice(parameter: str, options: dict[str, str]) -> AfterValidator:
+    """One of ``options`` (value -> what it means); the message names the notebook ``parameter``."""
+
+    def check(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"{parameter} must be " + " or ".join(f"'{k}' ({v})" for k, v in options.items()))
+        return value
+
+    return AfterValidator(check)
+
+
+Share = Annotated[float, Field(gt=0, lt=1)]
+Days = Annotated[int, Field(ge=1)]
+
+
+class SegmentSettings(SettingsModel):
+    """How customers are scored and tiered (the segments notebook's parameters), validated on
+    construction.
 
     ``alive_threshold`` and ``lapsed_days`` decide who counts as lapsed: P(alive) below
     the threshold, or no purchase for more than ``lapsed_days`` days (BG/NBD treats
     every customer without a repeat purchase as alive, so P(alive) alone cannot judge
-    one-time buyers). Shares are fractions of the active (not lapsed) customers.
+    one-time buyers). Shares are fractions of the active (not lapsed) customers (0.2 = top 20%).
     """
 
-    monetary: str = "total"
-    ties: str = "shared"
-    alive_threshold: float = activity.ALIVE_THRESHOLD
-    lapsed_days: int = activity.LAPSED_DAYS
-    high_value_share: float = 0.2
-    high_clv_share: float = 0.2
-    growing_clv_share: float = 0.5
-    new_days: int = 90
-    loyal_min_purchases: int = 3
+    source: ClassVar[str] = "segment settings"
 
-    def __post_init__(self) -> None:
-        if self.monetary not in MONETARY_METHODS:
-            raise ConfigError(
-                f"monetary must be 'total' (total spend) or 'mean' (mean spend per purchase day), not {self.monetary!r}."
-            )
-        if self.ties not in TIE_METHODS:
-            raise ConfigError(
-                f"rfm_ties must be 'shared' (equal values share a score) or 'first' (equal-size quintiles, "
-                f"ties broken by customer id), not {self.ties!r}."
-            )
-        if not 0 < self.alive_threshold < 1:
-            raise ConfigError(f"alive_threshold is a probability between 0 and 1, not {self.alive_threshold!r}.")
-        for name in ("lapsed_days", "new_days"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a whole number of days >= 1, not {value!r}.")
-        if (
-            not isinstance(self.loyal_min_purchases, (int, np.integer))
-            or isinstance(self.loyal_min_purchases, bool)
-            or self.loyal_min_purchases < 2
-        ):
-            raise ConfigError(
-                f"loyal_min_purchases must be a whole number of purchase days >= 2, not {self.loyal_min_purchases!r}."
-            )
-        for name in ("high_value_share", "high_clv_share", "growing_clv_share"):
-            value = getattr(self, name)
-            if not 0 < value < 1:
-                raise ConfigError(f"{name} is a fraction of customers between 0 and 1 (0.2 = top 20%), not {value!r}.")
+    monetary: Annotated[str, _choice("monetary", {"total": "total spend", "mean": "mean spend per purchase day"})] = "total"
+    ties: Annotated[str, _choice("rfm_ties", {
+        "shared": "equal values share a score", "first": "equal-size quintiles, ties broken by customer id",
+    })] = "shared"
+    alive_threshold: Share = activity.ALIVE_THRESHOLD  #: a probability (the one rule: helpers.models.activity)
+    lapsed_days: Days = activity.LAPSED_DAYS
+    high_value_share: Share = 0.2
+    high_clv_share: Share = 0.2
+    growing_clv_share: Share = 0.5
+    new_days: Days = 90
+    loyal_min_purchases: Annotated[int, Field(ge=2)] = 3  #: purchase days
+
+    @model_validator(mode="after")
+    def _growing_below_high(self) -> "SegmentSettings":
         if self.growing_clv_share <= self.high_clv_share:
-            raise ConfigError(
-                f"growing_clv_share ({self.growing_clv_share}) must be larger than high_clv_share "
-                f"({self.high_clv_share}): growing customers are the next band below the high-value ones."
+            raise located(
+                "growing_clv_share", self.growing_clv_share,
+                f"must be larger than high_clv_share ({self.high_clv_share}): growing customers are the next band "
+                "below the high-value ones",
             )
+        return self
 
 
 # ---------------------------------------------------------------------------- RFM
@@ -355,121 +373,107 @@ def score_text(scores: tuple[int, ...], language: str = DEFAULT_LANGUAGE) -> str
     return ", ".join(map(str, scores))
 
 
-_TOP_KEYS = {"name", "description", "axes", "segments"}
 _RANGE_RE = re.compile(r"^\s*([1-9])\s*(?:[-–]\s*([1-9]))?\s*$")
 
 
-def read_yaml(path: Path, what: str) -> tuple[Any, str]:
-    shown = str(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} not found: {shown}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{shown}: not valid YAML{at}: {err.problem}") from None
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
-        raise ConfigError(f"{shown}: cannot be read: {err}") from None
-    return raw, shown
-
-
-def _parse_scores(value: Any, where: str) -> tuple[int, ...]:
+def _parse_scores(value: Any) -> tuple[int, ...]:
     """Scores from ``5``, ``"4-5"`` or a list of those."""
     items = value if isinstance(value, list) else [value]
     if not items:
-        raise ConfigError(f"{where}: the list of scores is empty")
+        raise ValueError("the list of scores is empty")
     scores: set[int] = set()
     for item in items:
-        if isinstance(item, bool):
-            raise ConfigError(f"{where}: {item!r} is not a score; use 1..5, a range such as 4-5, or a list")
-        if isinstance(item, (int, np.integer)):
-            low = high = int(item)
+        match = None if isinstance(item, (bool, int)) else _RANGE_RE.match(str(item))
+        if isinstance(item, int) and not isinstance(item, bool):
+            low = high = item
+        elif match:
+            low, high = int(match.group(1)), int(match.group(2) or match.group(1))
         else:
-            match = _RANGE_RE.match(str(item))
-            if not match:
-                raise ConfigError(f"{where}: {item!r} is not a score; use 1..5, a range such as 4-5, or a list")
-            low = int(match.group(1))
-            high = int(match.group(2) or low)
+            raise ValueError(f"{item!r} is not a score; use 1..5, a range such as 4-5, or a list")
         if not 1 <= low <= high <= N_SCORES:
-            raise ConfigError(f"{where}: {item!r} is outside the scores 1..{N_SCORES} (or the range is reversed)")
+            raise ValueError(f"{item!r} is outside the scores 1..{N_SCORES} (or the range is reversed)")
         scores.update(range(low, high + 1))
     return tuple(sorted(scores))
 
 
-def _text(entry: dict, key: str, where: str) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: '{key}' is missing or not text")
-    return " ".join(value.split())
+def _key(value: str) -> str:
+    if not KEY_RE.match(value):
+        raise ValueError("a key may only use lower-case letters, digits and '_' (it names files)")
+    return value
 
 
-#: A space between two Chinese characters (or full-width punctuation) left by a YAML line break.
-_CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) (?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
+def _axes(value: list[str]) -> tuple[str, ...]:
+    axes = tuple(a.upper() for a in value)
+    if any(a not in AXES for a in axes) or len(set(axes)) != len(axes):
+        raise ValueError("'axes' must list some of R, F, M once each, e.g. [R, F]")
+    return axes
 
 
-def clean_text(value: str) -> str:
-    """Whitespace collapsed to single spaces, none left between two Chinese characters."""
-    return _CJK_GAP.sub("", " ".join(value.split()))
+_SCORE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": N_SCORES}, {"type": "string", "pattern": "^[1-5](-[1-5])?$"}]}
+#: Scores on one axis: a score (5), a range ("4-5") or a list of those ([1, 3]).
+Scores = Annotated[Any, PlainValidator(_parse_scores), WithJsonSchema({"anyOf": [*_SCORE_SCHEMA["anyOf"], {"type": "array", "items": _SCORE_SCHEMA, "minItems": 1}]})]
+Key = Annotated[str, AfterValidator(_key)]
+Score = Annotated[int, Field(ge=1, le=N_SCORES)]
 
 
-def _one_text(value: Any, where: str, many: bool) -> str | tuple[str, ...]:
-    if many:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not value:
-            raise ConfigError(f"{where} must be a non-empty list of text")
-        return tuple(_one_text(v, f"{where}[{i}]", False) for i, v in enumerate(value))  # type: ignore[misc]
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where} must be non-empty text, got {value!r}")
-    return clean_text(value)
+class SegmentEntry(ConfigModel):
+    """One segment: its key, texts and score cells (ranges per axis, or explicit cells)."""
+
+    key: Key  #: lower-case letters, digits and _ (names the segment's page and files)
+    label: Text
+    definition: Text
+    r: Scores | None = None  #: R scores; an axis left out means any score
+    f: Scores | None = None
+    m: Scores | None = None
+    cells: Annotated[list[list[Score]], Field(min_length=1)] | None = None  #: or explicit cells, one score per axis
+
+    @model_validator(mode="after")
+    def _cells_or_ranges(self) -> "SegmentEntry":
+        if self.cells is not None and any(getattr(self, a) is not None for a in "rfm"):
+            raise ValueError("give either 'cells' or score ranges (r, f, m), not both")
+        return self
 
 
-def localised_text(value: Any, where: str, *, many: bool = False) -> dict[str, Any]:
-    """A text of a config file in every page language, by language code.
+class SegmentMapFile(ConfigModel):
+    """A segment map (``playbooks/segment_map.yaml``)."""
 
-    ``value`` is the text itself, used in every language, or a mapping by language,
-    ``{en: Champions, zh-CN: 冠军客户}`` (``zh`` and the other spellings of
-    :func:`helpers.report.i18n.normalise_language` are accepted). A language the mapping leaves
-    out uses the English text, or the first one given. With ``many`` the text is a
-    non-empty list of texts (a single text counts as a list of one), per language.
-    Every problem is a :class:`ConfigError` starting with ``where``.
-    """
-    if not isinstance(value, dict):
-        same = _one_text(value, where, many)
-        return {lang: same for lang in LANGUAGES}
-    if not value:
-        raise ConfigError(f"{where}: the mapping of languages is empty; write the text, or {{en: ..., zh-CN: ...}}")
-    given: dict[str, Any] = {}
-    for name, item in value.items():
-        try:
-            code = normalise_language(str(name))
-        except ConfigError:
-            raise ConfigError(
-                f"{where}: {name!r} is not a page language; use {', '.join(LANGUAGES)} as keys, "
-                "or write one text for every language"
-            ) from None
-        if code in given:
-            raise ConfigError(f"{where}: the language {code} is given twice")
-        given[code] = _one_text(item, f"{where}.{name}", many)
-    fallback = given.get(DEFAULT_LANGUAGE, next(iter(given.values())))
-    return {lang: given.get(lang, fallback) for lang in LANGUAGES}
+    name: Text | None = None  #: default: the file name
+    description: Text | None = None
+    axes: Annotated[list[str], Field(min_length=1), AfterValidator(_axes), WithJsonSchema(
+        {"type": "array", "items": {"enum": list(AXES)}, "minItems": 1, "uniqueItems": True}
+    )] = ("R", "F")  #: some of R, F, M in order
+    segments: Annotated[list[SegmentEntry], Field(min_length=1)]
 
+    @field_validator("name", "description", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
 
-def optional_localised_text(raw: dict, key: str, default: str, shown: str) -> dict[str, str]:
-    """``raw[key]`` of a config file by language (:func:`localised_text`); ``default`` when
-    absent, empty texts when empty."""
-    value = raw.get(key, default)
-    if value is None or value == "":
-        return {lang: "" for lang in LANGUAGES}
-    if not isinstance(value, (str, dict)):
-        raise ConfigError(f"{shown}: '{key}' must be text (or a mapping by language such as {{en: ..., zh-CN: ...}})")
-    return localised_text(value, f"{shown}: {key}")
+    @model_validator(mode="after")
+    def _entries_fit_the_axes(self) -> "SegmentMapFile":
+        seen: dict[str, int] = {}
+        for i, seg in enumerate(self.segments):
+            if seg.key in seen:
+                raise located(f"segments[{i}].key", seg.key, f"already used by segments[{seen[seg.key]}]")
+            seen[seg.key] = i
+            off_axis = [a for a in "rfm" if getattr(seg, a) is not None and a.upper() not in self.axes]
+            if off_axis:
+                raise located(
+                    f"segments[{i}].{off_axis[0]}", getattr(seg, off_axis[0]),
+                    f"unknown key: the map's axes are {', '.join(self.axes)}",
+                )
+            bad = next((j for j, c in enumerate(seg.cells or ()) if len(c) != len(self.axes)), None)
+            if bad is not None:
+                raise located(
+                    f"segments[{i}].cells[{bad}]", seg.cells[bad],
+                    f"expected a list of {len(self.axes)} scores 1..{N_SCORES} ([{', '.join(self.axes)}])",
+                )
+        return self
 
 
 def load_segment_map(path: str | Path) -> SegmentMap:
-    """Read and validate a segment map (YAML); every problem is a :class:`ConfigError`
-    naming the file.
+    """Read and validate a segment map (YAML, :class:`SegmentMapFile`); every problem is a
+    one-line :class:`ConfigError` naming the file, the key path and the value.
 
     Format::
 
@@ -489,85 +493,30 @@ def load_segment_map(path: str | Path) -> SegmentMap:
     The segments must cover every cell of the axes (25 for R x F) exactly once; the
     error names the cells not covered and the cells covered twice, with their segments.
     ``name``, ``description``, ``label`` and ``definition`` may be given per page
-    language (:func:`localised_text`); the map returned is in English, its other
+    language (:data:`helpers.report.i18n.Text`); the map returned is in English, its other
     languages through :meth:`SegmentMap.localised`.
     """
     path = Path(path)
-    raw, shown = read_yaml(path, "segment map")
-    if not isinstance(raw, dict) or "segments" not in raw:
-        raise ConfigError(f"{shown}: expected a mapping with a 'segments' list (and optional name, description, axes)")
-    unknown = sorted(set(map(str, raw)) - _TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"{shown}: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(_TOP_KEYS))})")
-    axes_raw = raw.get("axes", ["R", "F"])
-    if (
-        not isinstance(axes_raw, list)
-        or not axes_raw
-        or any(not isinstance(a, str) or a.upper() not in AXES for a in axes_raw)
-        or len({a.upper() for a in axes_raw}) != len(axes_raw)
-    ):
-        raise ConfigError(f"{shown}: 'axes' must list some of R, F, M once each, e.g. [R, F]; got {axes_raw!r}")
-    axes = tuple(a.upper() for a in axes_raw)
-    segments_raw = raw["segments"]
-    if not isinstance(segments_raw, list) or not segments_raw:
-        raise ConfigError(f"{shown}: 'segments' must be a list with at least one segment")
+    shown = str(path)
+    model: SegmentMapFile = validate_config(SegmentMapFile, read_yaml(path, "segment map"), shown)
+    axes = model.axes
 
     segments: list[Segment] = []
     texts: list[tuple[dict[str, str], dict[str, str]]] = []  # label and definition by language, per segment
-    seen: dict[str, int] = {}
     shape = (N_SCORES,) * len(axes)
     owners: dict[tuple[int, ...], list[str]] = {}
-    for i, entry in enumerate(segments_raw):
-        where = f"{shown}: segments[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: expected a mapping with key, label, definition and scores")
-        if isinstance(entry.get("key"), str):
-            where += f" ({entry['key']})"
-        allowed = {"key", "label", "definition", "cells"} | {a.lower() for a in axes}
-        unknown = sorted(set(map(str, entry)) - allowed)
-        if unknown:
-            raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})")
-        key = _text(entry, "key", where)
-        if not KEY_RE.match(key):
-            raise ConfigError(f"{where}: key {key!r} may only use lower-case letters, digits and '_' (it names files)")
-        if key in seen:
-            raise ConfigError(f"{where}: key '{key}' is already used by segments[{seen[key]}]")
-        seen[key] = i
-        for name in ("label", "definition"):
-            if entry.get(name) is None or entry.get(name) == "":
-                raise ConfigError(f"{where}: '{name}' is missing or not text")
-        label = localised_text(entry["label"], f"{where}: label")
-        definition = localised_text(entry["definition"], f"{where}: definition")
-        texts.append((label, definition))
-        ranges = {a: entry[a.lower()] for a in axes if a.lower() in entry}
-        if "cells" in entry:
-            if ranges:
-                raise ConfigError(f"{where}: give either 'cells' or score ranges ({', '.join(a.lower() for a in axes)}), not both")
-            cells_raw = entry["cells"]
-            if not isinstance(cells_raw, list) or not cells_raw:
-                raise ConfigError(f"{where}: 'cells' must be a list of [{', '.join(axes)}] score lists")
-            cells = []
-            for cell in cells_raw:
-                if (
-                    not isinstance(cell, list)
-                    or len(cell) != len(axes)
-                    or any(isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= N_SCORES for s in cell)
-                ):
-                    raise ConfigError(
-                        f"{where}: cell {cell!r} is not a list of {len(axes)} scores 1..{N_SCORES} ([{', '.join(axes)}])"
-                    )
-                cells.append(tuple(cell))
+    for entry in model.segments:
+        texts.append((by_language(entry.label), by_language(entry.definition)))
+        if entry.cells is not None:
+            cells = [tuple(cell) for cell in entry.cells]
             scores: dict[str, tuple[int, ...]] = {}
         else:
-            scores = {
-                a: _parse_scores(ranges[a], f"{where}: {a.lower()}") if a in ranges else tuple(range(1, N_SCORES + 1))
-                for a in axes
-            }
+            scores = {a: getattr(entry, a.lower()) or tuple(range(1, N_SCORES + 1)) for a in axes}
             cells = list(itertools.product(*(scores[a] for a in axes)))
         cells = sorted(set(cells))
         for cell in cells:
-            owners.setdefault(cell, []).append(key)
-        segments.append(Segment(key, label[DEFAULT_LANGUAGE], definition[DEFAULT_LANGUAGE], tuple(cells), scores))
+            owners.setdefault(cell, []).append(entry.key)
+        segments.append(Segment(entry.key, texts[-1][0][DEFAULT_LANGUAGE], texts[-1][1][DEFAULT_LANGUAGE], tuple(cells), scores))
 
     all_cells = list(itertools.product(range(1, N_SCORES + 1), repeat=len(axes)))
     missing = [c for c in all_cells if c not in owners]
@@ -593,24 +542,17 @@ def load_segment_map(path: str | Path) -> SegmentMap:
     for pos, seg in enumerate(segments):
         for cell in seg.cells:
             lookup[tuple(s - 1 for s in cell)] = pos
-    name = optional_localised_text(raw, "name", path.stem, shown)
-    description = optional_localised_text(raw, "description", "", shown)
-    versions: dict[str, SegmentMap] = {}
-    for lang in LANGUAGES:  # the same map with its texts in each language
-        versions[lang] = SegmentMap(
-            path=shown,
-            name=name[lang],
-            description=description[lang],
-            axes=axes,
-            segments=tuple(
-                Segment(seg.key, label[lang], definition[lang], seg.cells, seg.scores)
-                for seg, (label, definition) in zip(segments, texts)
-            ),
-            lookup=lookup,
-            language=lang,
-            versions=versions,
+
+    def make(language: str, **common: Any) -> SegmentMap:  # the same map with its texts in each language
+        localised = tuple(
+            Segment(seg.key, label[language], definition[language], seg.cells, seg.scores)
+            for seg, (label, definition) in zip(segments, texts)
         )
-    return versions[DEFAULT_LANGUAGE]
+        return SegmentMap(path=shown, axes=axes, segments=localised, lookup=lookup, language=language, **common)
+
+    return in_every_language(
+        make, name=model.name if "name" in model.model_fields_set else path.stem, description=model.description
+    )
 
 
 # -------------------------------------------------------------------------- tiers

@@ -10,17 +10,15 @@ column names and numbers are the same in every language.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from helpers import __version__
 from helpers.data.columns import TIMESTAMP
 from helpers.files import write_text_atomic
-from helpers.report.exports import csv_text
+from helpers.report.exports import csv_text, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
 from helpers.studies.clv.uncertainty import clv_uncertainty
@@ -168,7 +166,7 @@ def segment_metrics(
         "package_version": __version__,
         "as_of": as_of,
         "migration_from": migration_from,
-        "settings": asdict(settings),
+        "settings": settings.model_dump(),
         "segment_map": {"path": segment_map.path, "name": segment_map.name, "axes": list(segment_map.axes)},
         "action_library": {"path": library.path, "name": library.name},
         "clv": {
@@ -192,24 +190,7 @@ def segment_metrics(
         ],
         "tiers": {view: frame.reset_index().to_dict(orient="records") for view, frame in tiers.items()},
     }
-    return _json_safe(metrics)
-
-
-def _json_safe(value: object) -> object:
-    """Numpy scalars to Python, NaN and infinities to None, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if value is pd.NA or value is None:
-        return None
-    return value
+    return json_safe(metrics)
 
 
 def write_segment_outputs(output_dir: str | Path, study: SegmentStudy) -> dict[str, Path]:

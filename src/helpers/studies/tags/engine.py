@@ -39,8 +39,8 @@ from helpers.data.columns import (
     TIMESTAMP,
 )
 from helpers.errors import ConfigError
-from helpers.report.i18n import normalise_language
-from helpers.studies.segments.analysis import localised_text, read_yaml
+from helpers.files import read_yaml
+from helpers.report.i18n import localised_text, normalise_language
 
 KINDS = ("rule", "behaviour", "model", "derived")
 #: Rule metrics, per customer over the window (days ending on the as-of date).
@@ -227,8 +227,8 @@ def library_from_mapping(raw: Any, shown: str = "<tags>") -> TagLibrary:
 
 def load_library(path: str | Path) -> TagLibrary:
     """Read ``playbooks/tags.yaml`` (or another tag library)."""
-    raw, shown = read_yaml(Path(path), "tag library")
-    return library_from_mapping(raw, shown)
+    shown = str(path)
+    return library_from_mapping(read_yaml(Path(path), "tag library", shown), shown)
 
 
 def tag_name(library: TagLibrary, column: str, language: str = "en", category_names: Mapping | None = None) -> str:

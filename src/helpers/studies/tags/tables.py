@@ -1,9 +1,7 @@
-"""Reader tables of the tags page (:func:`helpers.report.tables.styled`); every text cell is
-HTML-escaped here, because pandas Styler does not escape."""
+"""Reader tables of the tags page (:func:`helpers.report.tables.styled`, which HTML-escapes
+every cell and header)."""
 
 from __future__ import annotations
-
-import html
 
 import numpy as np
 import pandas as pd
@@ -17,7 +15,8 @@ from helpers.studies.tags.narrative import CURRENCY, name
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value))
+    # styled() escapes every cell and header; the text goes in as it is
+    return str(value)
 
 
 def _h(key: str, language: str) -> str:

@@ -1,4 +1,4 @@
-"""Reader tables of the triggers page (headers in the page language, rule names escaped)."""
+"""Reader tables of the triggers page (headers in the page language; ``styled`` escapes every cell)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from helpers.studies.triggers.narrative import (
     describe,
     guards,
     offer,
-    rule_name,
     share,
 )
 
@@ -27,7 +26,7 @@ def rules_view(study: TriggerStudy, language: str = "en") -> Styler:
     lang = language
     rules = study.config.rules
     return styled(pd.DataFrame({
-        _h("rule", lang): [rule_name(r, lang) for r in rules],
+        _h("rule", lang): [r.name(lang) for r in rules],
         _h("what", lang): [describe(r, lang) for r in rules],
         _h("offer", lang): [offer(r, lang) for r in rules],
         _h("guards", lang): [guards(r, lang) for r in rules],
@@ -39,7 +38,7 @@ def backtest_view(study: TriggerStudy, language: str = "en") -> Styler:
     s = study.backtest.summary
     rules = {r.id: r for r in study.config.rules}
     return styled(pd.DataFrame({
-        _h("rule", lang): [rule_name(rules[i], lang) for i in s["rule"]],
+        _h("rule", lang): [rules[i].name(lang) for i in s["rule"]],
         _h("weekly", lang): s["weekly_audience"].map("{:,.0f}".format),
         _h("hit_rate", lang): s["hit_rate"].map(lambda v: share(v, 1)),
         _h("interval", lang): [f"{share(a, 1)} … {share(b, 1)}" for a, b in zip(s["hit_rate_low"], s["hit_rate_high"])],
@@ -59,5 +58,5 @@ def calendar_view(study: TriggerStudy, language: str = "en") -> Styler:
     ]
     wide = cal.pivot(index="rule", columns="week", values="shown").reindex([r.id for r in study.config.rules])
     wide.columns = [f"{_h('week', lang)} {w:%Y-%m-%d}" for w in wide.columns]
-    wide.insert(0, _h("rule", lang), [rule_name(rules[i], lang) for i in wide.index])
+    wide.insert(0, _h("rule", lang), [rules[i].name(lang) for i in wide.index])
     return styled(wide.reset_index(drop=True))

@@ -1,0 +1,125 @@
+"""Every config kind is a pydantic model: its JSON schema is exported, accepts the shipped
+files and refuses what the loader refuses; a bad value is one ConfigError line naming the
+file, the key path and the value."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from helpers.__main__ import SCHEMAS, json_schema, main
+from helpers.data.generator.config import GeneratorConfig
+from helpers.errors import ConfigError
+from helpers.site.config import load_config
+from helpers.studies.loyalty.design import load_design
+from helpers.studies.pilot.analysis import ReadoutSettings
+from helpers.studies.segments.actions import load_action_library
+from helpers.studies.segments.analysis import load_segment_map
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAYBOOKS = ROOT / "playbooks"
+SHIPPED = {
+    "playbooks": [PLAYBOOKS / "playbooks.yaml"],
+    "segment-map": [PLAYBOOKS / "segment_map.yaml"],
+    "actions": [PLAYBOOKS / "actions.yaml"],
+    "design": sorted((PLAYBOOKS / "designs").glob("*.yaml")),
+}
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json_schema(name)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_the_shipped_files_match_their_exported_schema(name):
+    validator = _validator(name)
+    for path in SHIPPED[name]:
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8"))))
+        assert not errors, (path.name, [e.message for e in errors[:3]])
+
+
+def test_the_generator_and_pilot_schemas_match_their_defaults_and_truth_json():
+    truth = json.loads((ROOT / "data" / "newretail" / "truth.json").read_text(encoding="utf-8"))
+    _validator("generator").validate(truth["config"])
+    _validator("generator").validate(GeneratorConfig().to_dict())
+    _validator("pilot").validate(ReadoutSettings().model_dump())
+    assert not _validator("generator").is_valid({**truth["config"], "customers": 10})  # unknown key
+    assert not _validator("pilot").is_valid({"alpha": 0.5})  # the model's bound is in the schema
+
+
+def test_the_schema_command_prints_and_writes_every_schema(tmp_path, capsys):
+    assert main(["schema", "segment-map"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["title"] == "SegmentMapFile" and printed["additionalProperties"] is False
+    assert main(["schema", "--all", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.schema.json" for n in SCHEMAS)
+    assert main(["schema", "nope"]) == 2
+    assert "no config kind 'nope'" in capsys.readouterr().err
+    run = subprocess.run([sys.executable, "-m", "helpers", "schema", "design"], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert "redemption_threshold" in json.loads(run.stdout)["$defs"]["Burn"]["properties"]
+
+
+def _one_line(call) -> str:
+    with pytest.raises(ConfigError) as err:
+        call()
+    message = str(err.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def _write_yaml(path: Path, raw) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_bad_value_in_each_config_kind_is_one_line_naming_file_key_and_value(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    raw = yaml.safe_load((PLAYBOOKS / "playbooks.yaml").read_text(encoding="utf-8"))
+    raw["studies"][2]["parallel"] = "sometimes"
+    name = raw["studies"][2]["name"]
+    path = _write_yaml(tmp_path / "playbooks" / "playbooks.yaml", raw)
+    assert _one_line(lambda: load_config(path)) == (
+        f"playbooks/playbooks.yaml: studies[2] ({name}).parallel = 'sometimes': expected true or false"
+    )
+
+    raw = yaml.safe_load((PLAYBOOKS / "segment_map.yaml").read_text(encoding="utf-8"))
+    raw["segments"][3]["f"] = "0-2"
+    key = raw["segments"][3]["key"]
+    path = _write_yaml(tmp_path / "map.yaml", raw)
+    assert _one_line(lambda: load_segment_map(path)) == (
+        f"{path}: segments[3] ({key}).f = '0-2': '0-2' is not a score; use 1..5, a range such as 4-5, or a list"
+    )
+
+    smap = load_segment_map(PLAYBOOKS / "segment_map.yaml")
+    raw = yaml.safe_load((PLAYBOOKS / "actions.yaml").read_text(encoding="utf-8"))
+    raw["segments"]["loyal"]["offer"]["clv_share"] = "5%"
+    path = _write_yaml(tmp_path / "actions.yaml", raw)
+    assert _one_line(lambda: load_action_library(path, smap)) == (
+        f"{path}: segments.loyal.offer.clv_share = '5%': expected a number"
+    )
+
+    raw = yaml.safe_load((PLAYBOOKS / "designs" / "tiered.yaml").read_text(encoding="utf-8"))
+    raw["tiers"]["levels"][1]["benefits"]["discount_pct"] = 150
+    level = raw["tiers"]["levels"][1]["name"]
+    level = level if isinstance(level, str) else None
+    path = _write_yaml(tmp_path / "tiered.yaml", raw)
+    named = f" ({level})" if level else ""
+    assert _one_line(lambda: load_design(path)) == (
+        f"{path}: tiers.levels[1]{named}.benefits.discount_pct = 150: expected a value <= 100.0"
+    )
+
+    assert _one_line(lambda: GeneratorConfig.from_dict({"seed": 1, "tier_discount": {"bronze": 0, "silver": 1.2, "gold": 0.1}},
+                                                      "my_config.json")) == (
+        "my_config.json: tier_discount.silver = 1.2: expected a number in [0, 0.9]"
+    )
+    assert _one_line(lambda: ReadoutSettings(alpha=0.05, seed=-3)) == "pilot settings: seed = -3: expected a value >= 0"
