@@ -70,8 +70,13 @@ def test_repo_config_builds_the_clv_study_in_both_languages():
     assert (en.name, en.lang, en.title) == ("clv", "en", "Customer lifetime value")
     assert (zh.name, zh.lang) == ("clv-zh-CN", "zh-CN")
     assert en.notebook == zh.notebook == REPO / "notebooks" / "clv.ipynb"
-    assert en.parameters == {"output_dir": "build/outputs/clv"}  # where the README says the outputs are
-    assert zh.parameters == {"output_dir": "build/outputs/clv-zh-CN"}
+    # where the README says the outputs are; the data is the shared brand, definitions from the config
+    assert en.parameters["output_dir"] == "build/outputs/clv"
+    assert zh.parameters["output_dir"] == "build/outputs/clv-zh-CN"
+    assert en.parameters["data_path"] == zh.parameters["data_path"] == f"{config.data.folder}/transactions.csv"
+    assert {k: v for k, v in en.parameters.items() if k != "output_dir"} == {
+        k: v for k, v in zh.parameters.items() if k != "output_dir"
+    }
 
 
 def test_paths_resolve_from_the_repo_root_wherever_we_run(tmp_path, monkeypatch):

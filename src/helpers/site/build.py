@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -325,6 +325,8 @@ def build(
 
     progress_ui = _Progress(config, selected, out, progress)
     try:
+        # 0. the shared dataset, generated (or reused) before any page reads it
+        data_line = _ensure_shared_data(config, progress_ui.say)
         # 1. check parameters, find inputs and cache keys
         to_run: list[_Job] = []
         for page in selected:
@@ -359,9 +361,36 @@ def build(
         progress_ui.close()
 
     # 3. the new site, in a staging folder; 4. swap it in
-    index, swapped = _assemble(config, output, selected, results, ready, out, debug)
+    index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line)
     ordered = [results[p.name] for p in selected]
     return BuildResult(ordered, index=index, swapped=swapped)
+
+
+def _ensure_shared_data(config: Config, say) -> Callable[[Mapping[str, Any], str], str | None]:
+    """Generate the config's shared dataset when it is missing or out of date; returns
+    ``data_line(parameters, lang)``: the header line of a page that reads it, else None."""
+    if config.data is None:
+        return lambda parameters, lang: None
+    from helpers.site.data import describe, ensure_data
+
+    folder, truth, _ = ensure_data(config.data, config.root, say=say)
+    folder = folder.resolve()
+    lines = {}
+
+    def data_line(parameters: Mapping[str, Any], lang: str) -> str | None:
+        for name in ("data_path", "tickets_path", "customers_path"):
+            value = parameters.get(name)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            path = Path(os.path.expanduser(value))
+            path = (path if path.is_absolute() else config.root / path).resolve()
+            if path.is_relative_to(folder):
+                if lang not in lines:
+                    lines[lang] = describe(config.data, truth, lang)
+                return lines[lang]
+        return None
+
+    return data_line
 
 
 def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) -> None:
@@ -410,7 +439,7 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) ->
             raise
 
 
-def _assemble(config, output, selected, results, ready, out, debug) -> tuple[Path | None, bool]:
+def _assemble(config, output, selected, results, ready, out, debug, data_line=None) -> tuple[Path | None, bool]:
     """Render the new site into a staging folder and swap it in (see module doc)."""
     from helpers.report.page import (
         RunInfo,
@@ -453,7 +482,7 @@ def _assemble(config, output, selected, results, ready, out, debug) -> tuple[Pat
                 try:
                     manifest[page.name] = _render_one(
                         config, page, job, staging, page_nav(page, available, list(config.pages), language_name),
-                        render_page, RunInfo, chrome_labels, make_self_contained,
+                        render_page, RunInfo, chrome_labels, make_self_contained, data_line,
                     )
                     results[page.name].html = output / f"{page.name}.html"
                 except Exception as err:  # noqa: BLE001 - fall back to the previous version
@@ -497,7 +526,7 @@ def _assemble(config, output, selected, results, ready, out, debug) -> tuple[Pat
     return output / index.name, True
 
 
-def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_labels, clean) -> dict:
+def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_labels, clean, data_line=None) -> dict:
     import nbformat
 
     from helpers.report.page import collect_headlines
@@ -505,10 +534,14 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
     meta = job.entry.meta
     nb = nbformat.read(job.entry.executed, as_version=4)
     labels = chrome_labels(page.lang)
-    source = data_source_for({**job.not_passed, **job.arguments})
+    effective = {**job.not_passed, **job.arguments}
+    source = data_source_for(effective)
+    shown_source = (data_line(effective, page.lang) if data_line is not None else None) or (
+        labels["embedded_data_source"] if source == EMBEDDED_DATA_SOURCE else source
+    )
     run_info = RunInfo.from_notebook(
         nb,
-        data_source=labels["embedded_data_source"] if source == EMBEDDED_DATA_SOURCE else source,
+        data_source=shown_source,
         parameters=job.arguments,
         default_parameters=job.not_passed,
         extra={labels["notebook"]: config.relative(page.notebook), labels["inputs"]: _inputs_shown(config, job, labels)},
@@ -528,6 +561,7 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
         "file": f"{page.name}.html",
         "extra": extra,
         "headline": meta.get("headline") or collect_headlines(nb),
+        "data": shown_source,
         "key": job.key,
         "data_hash": job.data_hash,
         "parameters": job.arguments,
@@ -582,6 +616,7 @@ def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Map
                 "updated": short_time((entry or {}).get("run_started")),
                 "failed_at": short_time((entry or {}).get("failed_at")),
                 "headline": (entry or {}).get("headline") or [],
+                "data": (entry or {}).get("data") or "",
                 "extra": (entry or {}).get("extra") or [],
             }
             row = rows.setdefault(page.group, {"title": page.short_title if page.variant else study.title, "versions": []})
@@ -592,6 +627,9 @@ def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Map
             versions = row["versions"]
             preferred = next((v for v in versions if v["lang"] == config.lang and v["headline"]), None)
             row["headline"] = (preferred or next((v for v in versions if v["headline"]), {"headline": []}))["headline"]
+            row["data"] = next((v["data"] for v in versions if v["lang"] == config.lang and v["data"]), "") or next(
+                (v["data"] for v in versions if v["data"]), ""
+            )
             multi = len(versions) > 1
             row["extra"] = [
                 {"label": v["label"] if multi else "", "pages": [{"title": e["title"], "href": e["file"]} for e in v["extra"]]}
@@ -661,6 +699,11 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME.PARAM=VALUE",
         help="override a parameter of a study (all its pages) or a page; VALUE is read as YAML (42, true, text, [a, b])",
     )
+    b.add_argument(
+        "--data-customers", type=int, metavar="N",
+        help="generate the shared dataset (the config's data: block) with N customers instead of its own "
+        "number: a quick development build of the same business",
+    )
     b.add_argument("--jobs", "-j", type=int, default=DEFAULT_JOBS, metavar="N", help=f"notebooks run at the same time (default {DEFAULT_JOBS})")
     b.add_argument("--force", action="store_true", help="run every selected notebook, even when a cached run has the same inputs")
     b.add_argument("--list", action="store_true", help="list the studies and pages of the config and exit")
@@ -684,6 +727,13 @@ def _say(stream: TextIO, text: str = "", end: str = "\n") -> None:
 def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = load_config(args.config)
     config = apply_overrides(config, args.assignments)
+    customers = getattr(args, "data_customers", None)
+    if customers is not None:
+        if config.data is None:
+            raise ConfigError(f"--data-customers: {config.shown} has no data: block (no shared dataset to size)")
+        from dataclasses import replace as _replace
+
+        config = _replace(config, data=config.data.with_customers(customers))
     if args.only:
         config.select(args.only)
     if getattr(args, "list", False):

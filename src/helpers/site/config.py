@@ -51,6 +51,13 @@ naming the file and the entry):
   and linked from the index under the page.
 - ``parallel: false`` on a study runs its pages one after another (pages that write
   to the same output folder never run at the same time anyway).
+- ``data`` (optional, :mod:`helpers.site.data`): one generated dataset every page can
+  share, made by the build before any page runs (cached). Parameter text may use
+  ``{data}`` for its folder: ``data_path: "{data}/transactions.csv"``.
+- ``definitions`` (optional): business definitions shared by every page, e.g.
+  ``{new_days: 90, loyal_min_purchases: 4}``; each is passed to every notebook that
+  has a parameter for it (:data:`DEFINITION_PARAMETERS`), and a study may not set
+  those parameters itself, so one concept has one definition on the whole site.
 """
 
 from __future__ import annotations
@@ -73,13 +80,31 @@ DEFAULT_CONFIG = Path("playbooks") / "playbooks.yaml"
 #: Shown as the data source of a page whose ``data_path`` parameter is empty or absent.
 EMBEDDED_DATA_SOURCE = "CDNOW master transaction log shipped inside lifetimes 0.11.3 (embedded default data)"
 
-TOP_KEYS = {"output", "build", "studies", "pages", "title", "lang"}
+TOP_KEYS = {"output", "build", "studies", "pages", "title", "lang", "data", "definitions"}
 STUDY_KEYS = {"name", "title", "description", "notebook", "parameters", "lang", "languages", "variants", "extra_pages", "parallel"}
 VARIANT_KEYS = {"name", "title", "notebook", "parameters", "lang", "languages", "extra_pages"}
 PAGE_KEYS = {"name", "title", "notebook", "parameters", "lang", "languages", "extra_pages"}  # the flat form
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_PLACEHOLDER_RE = re.compile(r"\{(study|variant|page|lang)\}")
+_PLACEHOLDER_RE = re.compile(r"\{(study|variant|page|lang|data)\}")
+
+#: Each shared definition (``definitions:`` in the config) and the notebook parameters
+#: that take it. A notebook gets the value under every one of these names it declares.
+DEFINITION_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "observation_end": ("observation_end",),  # the analysis date: last day of data every page uses
+    "calibration_end": ("calibration_end",),  # last day the CLV models are validated on (holdout after it)
+    "horizon_months": ("horizon_months",),  # months of future value ("next 12 months")
+    "gross_margin": ("gross_margin",),
+    "annual_discount_rate": ("annual_discount_rate",),
+    "currency": ("currency",),
+    "returns_policy": ("returns_policy",),
+    "new_days": ("new_days", "new_within_days"),  # new: first purchase at most this many days old
+    "sleeping_days": ("lapsing_after_days", "sleeping_days"),  # sleeping: no purchase for more than this many days
+    "lapsed_days": ("lapsed_days", "churned_after_days"),  # lapsed: no purchase for more than this many days
+    "loyal_min_purchases": ("loyal_min_purchases",),  # loyal: at least this many purchase days in the loyalty window
+    "loyal_window_days": ("loyal_window_days",),
+    "alive_threshold": ("alive_threshold",),  # model-based lapsed: P(alive) below this
+}
 RESERVED_NAMES = {"index"}
 
 
@@ -144,6 +169,8 @@ class Config:
     title: str = "Playbooks"
     lang: str = "en"
     studies: tuple[Study, ...] = ()
+    data: Any = None  #: the shared generated dataset (:class:`helpers.site.data.DataSpec`) or None
+    definitions: dict = field(default_factory=dict)  #: shared definitions, by concept name
 
     def __post_init__(self) -> None:
         if not self.studies and self.pages:  # built by hand from pages only
@@ -326,7 +353,7 @@ def substitute(value: Any, names: Mapping[str, str]) -> Any:
     """Replace ``{study}``, ``{variant}``, ``{page}``, ``{lang}`` in text values (also
     inside lists and mappings); other braces are left alone."""
     if isinstance(value, str):
-        return _PLACEHOLDER_RE.sub(lambda m: names[m.group(1)], value)
+        return _PLACEHOLDER_RE.sub(lambda m: names.get(m.group(1), m.group(0)), value)
     if isinstance(value, list):
         return [substitute(v, names) for v in value]
     if isinstance(value, dict):
@@ -362,7 +389,9 @@ def _notebook(root: Path, value: Any, where: str) -> Path:
     return notebook
 
 
-def _study_pages(study: dict, where: str, root: Path, default_lang: str) -> tuple[Study, list[tuple[Page, str]]]:
+def _study_pages(
+    study: dict, where: str, root: Path, default_lang: str, data_folder: str | None = None
+) -> tuple[Study, list[tuple[Page, str]]]:
     """The pages of one study entry, each with the ``where`` of its variant."""
     name = study["name"]
     study_title = study["title"]
@@ -418,6 +447,8 @@ def _study_pages(study: dict, where: str, root: Path, default_lang: str) -> tupl
             label = in_language(vtitle, lang) if vtitle is not None else (vname or "")
             title = f"{s_title} — {label}" if vname is not None else s_title
             names = {"study": name, "variant": vname or name, "page": page_name, "lang": lang}
+            if data_folder is not None:
+                names["data"] = data_folder
             pages.append(
                 (
                     Page(
@@ -476,6 +507,13 @@ def load_config(path: Path | None = None) -> Config:
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{shown}: '{key}' must be a list with at least one {key[:-1] if key == 'pages' else 'study'}")
 
+    data = None
+    if raw.get("data") is not None:
+        from helpers.site.data import parse_data_spec
+
+        data = parse_data_spec(raw["data"], f"{shown}: data")
+    definitions = _definitions(raw.get("definitions"), f"{shown}: definitions")
+
     studies: list[Study] = []
     pages: list[Page] = []
     page_where: dict[str, str] = {}
@@ -496,7 +534,10 @@ def load_config(path: Path | None = None) -> Config:
         if name in study_where:
             raise ConfigError(f"{where}: {'study' if key == 'studies' else 'page'} name '{name}' is already used by {study_where[name]}")
         study_where[name] = f"{key}[{i}]"
-        study, study_pages = _study_pages(entry, where, root, lang)
+        study, study_pages = _study_pages(entry, where, root, lang, data.folder if data is not None else None)
+        if definitions:
+            study_pages = [(_with_definitions(p, definitions, pw), pw) for p, pw in study_pages]
+            study = replace(study, pages=tuple(p for p, _ in study_pages))
         for page, pwhere in study_pages:
             if page.name in RESERVED_NAMES:
                 raise ConfigError(f"{pwhere}: page name '{page.name}' is already used by the site index (index.html)")
@@ -520,7 +561,42 @@ def load_config(path: Path | None = None) -> Config:
         title=title,
         lang=lang,
         studies=tuple(studies),
+        data=data,
+        definitions=definitions,
     )
+
+
+def _definitions(raw: Any, where: str) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping of definition: value, e.g. {{new_days: 90}}")
+    unknown = sorted(set(map(str, raw)) - set(DEFINITION_PARAMETERS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown definition {', '.join(map(repr, unknown))} (known: {', '.join(DEFINITION_PARAMETERS)})"
+        )
+    return {str(k): _typed(v, f"{where}.{k}") for k, v in raw.items()}
+
+
+def _with_definitions(page: Page, definitions: Mapping[str, Any], where: str) -> Page:
+    """``page`` with every shared definition its notebook has a parameter for; a study
+    setting such a parameter itself would give the concept a second definition."""
+    from helpers.site.run import notebook_parameters
+
+    declared = notebook_parameters(page.notebook) or {}
+    params = dict(page.parameters)
+    for concept, value in definitions.items():
+        for name in DEFINITION_PARAMETERS[concept]:
+            if name not in declared:
+                continue
+            if name in params and params[name] != value:
+                raise ConfigError(
+                    f"{where}: parameters.{name} ({params[name]!r}) contradicts definitions.{concept} "
+                    f"({value!r}); the definitions block defines it once for every page, so remove it here"
+                )
+            params[name] = value
+    return replace(page, parameters=params)
 
 
 def apply_overrides(config: Config, assignments: Sequence[str]) -> Config:
@@ -543,6 +619,8 @@ def apply_overrides(config: Config, assignments: Sequence[str]) -> Config:
         for target_page in targets:
             page = pages[target_page.name]
             names = {"study": page.study_name, "variant": page.variant or page.study_name, "page": page.name, "lang": page.lang}
+            if config.data is not None:
+                names["data"] = config.data.folder
             pages[page.name] = replace(page, parameters={**page.parameters, param: substitute(value, names)})
     new_pages = tuple(pages[p.name] for p in config.pages)
     studies = tuple(replace(s, pages=tuple(pages[p.name] for p in s.pages)) for s in config.studies)
