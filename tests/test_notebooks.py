@@ -142,4 +142,4 @@ def test_clv_page_in_chinese(tmp_path):
         assert heading in html, heading
     assert "预计这 800 位客户" in html
     assert "The answer" not in html and "Can we trust the model?" not in html
-    assert "存活概率" in html  # translated table header
+    assert "活跃概率" in html  # translated table header

@@ -188,8 +188,8 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "headline": "Headline numbers",
     },
     "zh-CN": {
-        "kicker": "分析手册",
-        "site_kicker": "分析手册",
+        "kicker": "运营手册",
+        "site_kicker": "运营手册",
         "data": "数据",
         "run": "运行于",
         "took": "耗时",

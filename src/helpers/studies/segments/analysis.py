@@ -84,7 +84,7 @@ def migration_labels(language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
 _TIER_KEYS: dict[str, tuple[str, ...]] = {
     "value_growth": ("core", "potential", "ordinary", "sleeping"),
     "clv": ("high_value_loyal", "growing", "potential", "churn_risk"),
-    "lifecycle": ("new", "active", "loyal", "churned"),
+    "lifecycle": ("new", "active", "loyal", "lapsing", "churned"),
 }
 #: English names, kept for callers of earlier versions (pages use :func:`tier_labels`).
 NEW_CUSTOMERS_LABEL = migration_labels()[NEW_CUSTOMERS]
@@ -124,6 +124,11 @@ class SegmentSettings:
     growing_clv_share: float = 0.5
     new_days: int = 90
     loyal_min_purchases: int = 3
+    #: lifecycle stages share the customer-base page's rules (one definition per concept):
+    #: sleeping after ``sleeping_days`` without a purchase, churned after ``lapsed_days``,
+    #: loyal with ``loyal_min_purchases`` purchase days in the last ``loyal_window_days``
+    sleeping_days: int = 90
+    loyal_window_days: int = 365
 
     def __post_init__(self) -> None:
         if self.monetary not in MONETARY_METHODS:
@@ -137,7 +142,7 @@ class SegmentSettings:
             )
         if not 0 < self.alive_threshold < 1:
             raise ConfigError(f"alive_threshold is a probability between 0 and 1, not {self.alive_threshold!r}.")
-        for name in ("lapsed_days", "new_days"):
+        for name in ("lapsed_days", "new_days", "sleeping_days", "loyal_window_days"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a whole number of days >= 1, not {value!r}.")
@@ -148,6 +153,11 @@ class SegmentSettings:
         ):
             raise ConfigError(
                 f"loyal_min_purchases must be a whole number of purchase days >= 2, not {self.loyal_min_purchases!r}."
+            )
+        if self.sleeping_days >= self.lapsed_days:
+            raise ConfigError(
+                f"sleeping_days ({self.sleeping_days}) must be smaller than lapsed_days ({self.lapsed_days}): "
+                "a customer falls asleep before they lapse."
             )
         for name in ("high_value_share", "high_clv_share", "growing_clv_share"):
             value = getattr(self, name)
@@ -676,17 +686,37 @@ def clv_tiers(clv: pd.Series, lapsed: np.ndarray, settings: SegmentSettings) -> 
     return _categorical(keys, CLV_TIERS, clv.index, "clv_tier")
 
 
-def lifecycle_stages(rfm: pd.DataFrame, lapsed: np.ndarray, settings: SegmentSettings) -> pd.Series:
-    """New / active / loyal / churned at the analysis date.
+def lifecycle_rules(settings: SegmentSettings):
+    """The customer-base page's :class:`LifecycleRules` with this page's thresholds, so both
+    pages put every customer in the same stage."""
+    from helpers.studies.customer_base.analysis import LifecycleRules
 
-    New: first purchase at most ``new_days`` days before the analysis date. Churned:
-    lapsed (and not new). Loyal: at least ``loyal_min_purchases`` purchase days.
-    Active: the rest. Prospects (members who never bought) are not in transaction data.
-    """
-    new = rfm["tenure_days"].to_numpy() <= settings.new_days
-    loyal = rfm["purchase_days"].to_numpy() >= settings.loyal_min_purchases
-    keys = np.select([new, lapsed, loyal], ["new", "churned", "loyal"], default="active")
-    return _categorical(keys, LIFECYCLE_STAGES, rfm.index, "lifecycle")
+    return LifecycleRules(
+        new_within_days=int(settings.new_days),
+        lapsing_after_days=int(settings.sleeping_days),
+        churned_after_days=int(settings.lapsed_days),
+        loyal_min_purchases=int(settings.loyal_min_purchases),
+        loyal_window_days=int(settings.loyal_window_days),
+    )
+
+
+def lifecycle_stages(
+    rfm: pd.DataFrame, transactions: pd.DataFrame, as_of: object, settings: SegmentSettings
+) -> pd.Series:
+    """New / active / loyal / lapsing (sleeping) / churned at the analysis date, by the
+    customer-base page's rules (:func:`helpers.studies.customer_base.analysis.assign_stages`):
+    churned: no purchase for more than ``lapsed_days`` days; lapsing: for more than
+    ``sleeping_days``; new: first purchase at most ``new_days`` days ago; loyal: at least
+    ``loyal_min_purchases`` purchase days in the last ``loyal_window_days``; active: the
+    rest. Recency decides, not P(alive): BG/NBD calls every one-time buyer alive.
+    Prospects (members who never bought) are not in transaction data."""
+    from helpers.studies.customer_base.analysis import assign_stages, purchase_days
+
+    end = pd.Timestamp(as_of).normalize()
+    days = purchase_days(transactions)
+    days = days[days["day"] <= end]
+    stages = assign_stages(rfm[["recency_days", "tenure_days", "purchase_days"]], days, end, lifecycle_rules(settings))
+    return _categorical(stages.astype(str).to_numpy(), LIFECYCLE_STAGES, rfm.index, "lifecycle")
 
 
 def clv_at_risk(clv: np.ndarray, p_alive: np.ndarray) -> np.ndarray:
@@ -747,7 +777,7 @@ def segment_customers(
     out["lapsed"] = lapsed
     out["value_tier"] = value_growth_tiers(out["revenue"], out["clv"].to_numpy(), lapsed, settings)
     out["clv_tier"] = clv_tiers(out["clv"], lapsed, settings)
-    out["lifecycle"] = lifecycle_stages(out, lapsed, settings)
+    out["lifecycle"] = lifecycle_stages(out, transactions, as_of, settings)
     return out
 
 
