@@ -182,3 +182,30 @@ def test_the_delivery_channel_plants_its_lunch_and_dinner_peaks_and_ticket_rate(
     tickets = data.service_tickets.merge(orders[["order_id", "channel"]], on="order_id", suffixes=("_contact", ""))
     rate = (tickets["channel"] == "delivery").sum() / len(delivery)
     assert 0.5 * 0.08 < rate < 1.5 * 0.08
+
+
+# ------------------------------------------------------------------ downloads
+
+
+def test_published_csv_is_utf8_with_bom_formula_safe_and_keeps_numbers(tmp_path):
+    from helpers.site.downloads import link_mentions, publish_csv
+
+    source = tmp_path / "list.csv"
+    source.write_text(
+        "customer_id,segment_label,clv,note\n"
+        "C-1a,重要价值客户,-12.5,=HYPERLINK(\"http://x\")\n"
+        "C-2b,稳定老客,1e3,+1 call\n"
+        "C-3c,@risk,0.75,-\n",
+        encoding="utf-8",
+    )
+    target = publish_csv(source, tmp_path / "site" / "files" / "list.csv")
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads Chinese correctly
+    rows = raw.decode("utf-8-sig").splitlines()
+    assert rows[1] == "C-1a,重要价值客户,-12.5,\"'=HYPERLINK(\"\"http://x\"\")\""
+    assert rows[2] == "C-2b,稳定老客,1e3,'+1 call"
+    assert rows[3] == "C-3c,'@risk,0.75,'-"
+    html = "<p>List: <code>build/outputs/x/list.csv</code>; again build/outputs/x/list.csv.</p>"
+    linked = link_mentions(html, {"build/outputs/x/list.csv": "x/files/list.csv"})
+    assert linked.count('<a class="download" href="x/files/list.csv" download>list.csv</a>') == 2
+    assert "build/outputs" not in linked

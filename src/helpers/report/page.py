@@ -45,6 +45,22 @@ from helpers.report.i18n import LANGUAGES, localise_notebook
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 PAGE_TEMPLATE = "playbook"
 CSS_PATH = TEMPLATES_DIR / PAGE_TEMPLATE / "static" / "playbook.css"
+#: The one script a page carries: sortable, filterable long tables. Inlined verbatim (a
+#: Content-Security-Policy can allow it by the SHA-256 of this file's text).
+TABLES_JS_PATH = TEMPLATES_DIR / PAGE_TEMPLATE / "static" / "tables.js"
+
+
+def tables_script() -> str:
+    """The text of the table script, exactly as inlined between ``<script>`` tags."""
+    return TABLES_JS_PATH.read_text(encoding="utf-8")
+
+
+def add_table_script(html: str) -> str:
+    """``html`` with the table script inlined before ``</body>`` (after every other
+    script was removed: it is the only one a page runs)."""
+    tag = f"<script>{tables_script()}</script>\n"
+    at = html.lower().rfind("</body>")
+    return html[:at] + tag + html[at:] if at >= 0 else html + tag
 
 _ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -186,6 +202,8 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "more_pages": "More pages",
         "index_written": "Index written {written} by retail-playbooks {version}.",
         "headline": "Headline numbers",
+        "figure": "Figure",
+        "downloads": "Downloads (CSV, UTF-8, customer ids pseudonymised as on the page)",
     },
     "zh-CN": {
         "kicker": "运营手册",
@@ -213,7 +231,7 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "notebook_default": "（笔记本默认值）",
         "cached": "取自构建缓存：笔记本、参数、数据和代码自本次运行以来均未改变。",
         "site_nav": "站点导航",
-        "index": "全部手册",
+        "index": "全部运营手册",
         "in_this_study": "本研究的其他页面",
         "other_languages": "其他语言",
         "previous": "上一页",
@@ -226,6 +244,8 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "more_pages": "更多页面",
         "index_written": "索引由 retail-playbooks {version} 生成于 {written}。",
         "headline": "关键数字",
+        "figure": "图表",
+        "downloads": "下载（CSV，UTF-8 编码，客户编号与页面一致地匿名化）",
     },
 }
 
@@ -561,5 +581,5 @@ def render_page(
         },
     }
     html, _ = _exporter().from_notebook_node(nb, resources=resources)
-    html = _make_self_contained(html)
+    html = add_table_script(_make_self_contained(html))
     return write_text_atomic(Path(html_path), html)

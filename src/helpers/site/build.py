@@ -67,6 +67,7 @@ from helpers.site.config import (
     apply_overrides,
     check_parameters,
     data_source_for,
+    in_language,
     load_config,
     notebook_arguments,
     shown_path,
@@ -77,6 +78,7 @@ from helpers.site.index import (
     copy_previous,
     make_staging,
     managed_names,
+    index_name,
     page_nav,
     read_manifest,
     recover,
@@ -481,8 +483,10 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
                 job = ready[page.name]
                 try:
                     manifest[page.name] = _render_one(
-                        config, page, job, staging, page_nav(page, available, list(config.pages), language_name),
+                        config, page, job, staging,
+                        page_nav(page, available, list(config.pages), language_name, config.lang),
                         render_page, RunInfo, chrome_labels, make_self_contained, data_line,
+                        _extra_nav(config, page, ready, available, chrome_labels, language_name),
                     )
                     results[page.name].html = output / f"{page.name}.html"
                 except Exception as err:  # noqa: BLE001 - fall back to the previous version
@@ -516,7 +520,19 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
 
         carry_over_unmanaged(output, staging, managed_names(old, config.names))
         write_manifest(staging, manifest)
-        index = write_index(staging, title=config.title, lang=config.lang, studies=_index_studies(config, manifest, results))
+        languages = _site_languages(config)
+        for lang in languages:
+            alternates = [
+                {"label": language_name(other), "href": index_name(other, config.lang), "lang": other}
+                for other in languages if other != lang
+            ]
+            written = write_index(
+                staging, title=in_language(config.title_text or config.title, lang), lang=lang,
+                studies=_index_studies(config, manifest, results, lang), file_name=index_name(lang, config.lang),
+                alternates=alternates,
+            )
+            if lang == config.lang:
+                index = written
         swap_in(staging, output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -526,7 +542,63 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
     return output / index.name, True
 
 
-def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_labels, clean, data_line=None) -> dict:
+def _publish_downloads(config: Config, page: Page, effective: Mapping[str, Any], staging: Path) -> dict[str, str]:
+    """Copy the page's ``downloads`` into ``<staging>/<page>/files/``; returns how the page
+    mentions each file (its path as written) -> its href relative to the page's folder."""
+    if not page.downloads:
+        return {}
+    from helpers.site.downloads import FOLDER, find_downloads, publish_csv
+
+    base = effective.get("output_dir")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"page '{page.name}': downloads are relative to the output_dir parameter, which is empty")
+    base_path = Path(os.path.expanduser(base))
+    folder = base_path if base_path.is_absolute() else config.root / base_path
+    mentions: dict[str, str] = {}
+    for source in find_downloads(folder, list(page.downloads)):
+        href = f"{FOLDER}/{source.name}"
+        publish_csv(source, staging / page.name / href)
+        relative = source.relative_to(folder).as_posix()
+        for shown in {config.relative(source), f"{base.rstrip('/')}/{relative}", f"{Path(base).as_posix().rstrip('/')}/{relative}"}:
+            mentions[shown] = href
+    return mentions
+
+
+def _site_languages(config: Config) -> list[str]:
+    """The site's language first, then every other page language, in config order."""
+    languages = [config.lang]
+    for page in config.pages:
+        if page.lang not in languages:
+            languages.append(page.lang)
+    return languages
+
+
+def _extra_nav(config, page, ready, available, chrome_labels, language_name):
+    """For the extra pages of ``page`` (per segment, per design): a filter adding a bar
+    with the link back to the index in the page's language and to the same extra page
+    in the other languages."""
+    from helpers.report.page import add_table_script
+    from helpers.site.index import with_site_nav
+
+    labels = chrome_labels(page.lang)
+    translations = [p for p in config.pages if p.group == page.group and p.name != page.name and p.name in available]
+
+    def add_nav(html: str, file_name: str) -> str:
+        alternates = []
+        for other in translations:
+            job = ready.get(other.name)
+            if job is not None and job.entry is not None and (job.entry.extra / file_name).is_file():
+                alternates.append({"label": language_name(other.lang), "href": f"../{other.name}/{file_name}", "lang": other.lang})
+        return add_table_script(with_site_nav(
+            html, index_href="../" + index_name(page.lang, config.lang), index_label=labels["index"],
+            alternates=alternates, nav_label=labels["site_nav"],
+        ))
+
+    return add_nav
+
+
+def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_labels, clean, data_line=None,
+                extra_nav=None) -> dict:
     import nbformat
 
     from helpers.report.page import collect_headlines
@@ -535,6 +607,9 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
     nb = nbformat.read(job.entry.executed, as_version=4)
     labels = chrome_labels(page.lang)
     effective = {**job.not_passed, **job.arguments}
+    mentions = _publish_downloads(config, page, effective, staging)
+    if mentions:
+        nav = {**nav, "downloads": [{"href": f"{page.name}/{href}", "label": Path(href).name} for href in dict.fromkeys(mentions.values())]}
     source = data_source_for(effective)
     shown_source = (data_line(effective, page.lang) if data_line is not None else None) or (
         labels["embedded_data_source"] if source == EMBEDDED_DATA_SOURCE else source
@@ -548,10 +623,22 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
         data_hash=job.data_hash if job.inputs else "",
         cached=job.cached,
     )
-    render_page(nb, staging / f"{page.name}.html", title=page.title, run_info=run_info, lang=page.lang, nav=nav)
+    html_path = render_page(nb, staging / f"{page.name}.html", title=page.title, run_info=run_info, lang=page.lang, nav=nav)
+    if mentions:
+        from helpers.files import write_text_atomic
+        from helpers.site.downloads import link_mentions
+
+        html_path = Path(html_path)
+        linked = link_mentions(html_path.read_text(encoding="utf-8"), {k: f"{page.name}/{v}" for k, v in mentions.items()})
+        write_text_atomic(html_path, linked)
+        if extra_nav is not None:
+            from helpers.site.downloads import link_mentions as _link
+
+            add_nav = extra_nav
+            extra_nav = lambda html, name: _link(add_nav(html, name), mentions)  # noqa: E731
     extra = []
     if job.entry.extra.is_dir():
-        extra = copy_extra_pages(sorted(job.entry.extra.glob("*.html")), staging / page.name, clean)
+        extra = copy_extra_pages(sorted(job.entry.extra.glob("*.html")), staging / page.name, clean, extra_nav)
     return {
         "title": page.title,
         "label": page.short_title,
@@ -592,13 +679,19 @@ def _short_error(result: PageResult) -> str:
     return f"{where}; see the build output"
 
 
-def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Mapping[str, PageResult]) -> list[dict]:
+def _index_studies(
+    config: Config, manifest: Mapping[str, Mapping], results: Mapping[str, PageResult], lang: str | None = None
+) -> list[dict]:
+    """The index's studies in ``lang`` (default: the site's language): each row links its
+    version in that language first, with its titles and headline numbers."""
     from helpers.report.page import language_name
 
+    lang = lang or config.lang
     studies = []
     for study in config.studies:
         rows: dict[tuple, dict] = {}
-        for page in study.pages:
+        ordered = sorted(study.pages, key=lambda p: p.lang != lang)  # this language's version first
+        for page in ordered:
             entry = manifest.get(page.name)
             result = results.get(page.name)
             if entry is not None:
@@ -619,15 +712,15 @@ def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Map
                 "data": (entry or {}).get("data") or "",
                 "extra": (entry or {}).get("extra") or [],
             }
-            row = rows.setdefault(page.group, {"title": page.short_title if page.variant else study.title, "versions": []})
-            if page.lang == config.lang and page.variant:
-                row["title"] = page.short_title
+            row = rows.setdefault(page.group, {"title": page.short_title if page.variant else (page.study_title or study.title), "versions": []})
+            if page.lang == lang:
+                row["title"] = page.short_title if page.variant else (page.study_title or study.title)
             row["versions"].append(version)
         for row in rows.values():
             versions = row["versions"]
-            preferred = next((v for v in versions if v["lang"] == config.lang and v["headline"]), None)
+            preferred = next((v for v in versions if v["lang"] == lang and v["headline"]), None)
             row["headline"] = (preferred or next((v for v in versions if v["headline"]), {"headline": []}))["headline"]
-            row["data"] = next((v["data"] for v in versions if v["lang"] == config.lang and v["data"]), "") or next(
+            row["data"] = next((v["data"] for v in versions if v["lang"] == lang and v["data"]), "") or next(
                 (v["data"] for v in versions if v["data"]), ""
             )
             multi = len(versions) > 1
@@ -636,7 +729,9 @@ def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Map
                 for v in versions
                 if v["extra"]
             ]
-        studies.append({"name": study.name, "title": study.title, "description": study.description, "rows": list(rows.values())})
+        title = next((p.study_title for p in study.pages if p.lang == lang and p.study_title), study.title)
+        description = in_language(study.description_text, lang) if study.description_text else study.description
+        studies.append({"name": study.name, "title": title, "description": description, "rows": list(rows.values())})
     return studies
 
 

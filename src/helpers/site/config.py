@@ -78,11 +78,14 @@ from helpers.errors import ConfigError
 DEFAULT_CONFIG = Path("playbooks") / "playbooks.yaml"
 
 #: Shown as the data source of a page whose ``data_path`` parameter is empty or absent.
-EMBEDDED_DATA_SOURCE = "CDNOW master transaction log shipped inside lifetimes 0.11.3 (embedded default data)"
+EMBEDDED_DATA_SOURCE = (
+    "CDNOW master transaction log: real data (US online CD store), 1997-01-01 to 1998-06-30, 23,570 customers; "
+    "shipped inside lifetimes 0.11.3"
+)
 
 TOP_KEYS = {"output", "build", "studies", "pages", "title", "lang", "data", "definitions"}
-STUDY_KEYS = {"name", "title", "description", "notebook", "parameters", "lang", "languages", "variants", "extra_pages", "parallel"}
-VARIANT_KEYS = {"name", "title", "notebook", "parameters", "lang", "languages", "extra_pages"}
+STUDY_KEYS = {"name", "title", "description", "notebook", "parameters", "lang", "languages", "variants", "extra_pages", "parallel", "downloads"}
+VARIANT_KEYS = {"name", "title", "notebook", "parameters", "lang", "languages", "extra_pages", "downloads"}
 PAGE_KEYS = {"name", "title", "notebook", "parameters", "lang", "languages", "extra_pages"}  # the flat form
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -135,6 +138,7 @@ class Page:
     variant: str = ""  #: the variant's name; "" for a study without variants
     extra_pages: str | None = None  #: folder relative to the output_dir parameter
     study_title: str = ""  #: the study's title in the page's language ("" = title)
+    downloads: tuple = ()  #: CSV globs relative to the output_dir parameter, published next to the page
 
     @property
     def study_name(self) -> str:
@@ -157,6 +161,7 @@ class Study:
     pages: tuple[Page, ...]
     description: str = ""
     parallel: bool = True
+    description_text: Any = None  #: the description as written: text or {language: text}
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ class Config:
     title: str = "Playbooks"
     lang: str = "en"
     studies: tuple[Study, ...] = ()
+    title_text: Any = None  #: the title as written: text or {language: text}
     data: Any = None  #: the shared generated dataset (:class:`helpers.site.data.DataSpec`) or None
     definitions: dict = field(default_factory=dict)  #: shared definitions, by concept name
 
@@ -349,6 +355,20 @@ def _extra_pages(value: Any, where: str) -> str | None:
     return path.as_posix()
 
 
+def _downloads(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: 'downloads' must be a list of CSV file patterns relative to the page's output_dir")
+    for v in value:
+        path = PurePosixPath(v.strip().replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts:
+            raise ConfigError(f"{where}: 'downloads' {v!r} must be inside the page's output_dir (relative, no '..')")
+    return tuple(v.strip() for v in value)
+
+
 def substitute(value: Any, names: Mapping[str, str]) -> Any:
     """Replace ``{study}``, ``{variant}``, ``{page}``, ``{lang}`` in text values (also
     inside lists and mappings); other braces are left alone."""
@@ -439,6 +459,7 @@ def _study_pages(
                     f"{', '.join(langs)}; set 'lang'/'languages' only (the build passes it to the notebook)"
                 )
         extra = _extra_pages(entry.get("extra_pages"), vwhere) if "extra_pages" in entry else study_extra
+        downloads = _downloads(entry["downloads"], vwhere) if "downloads" in entry else _downloads(study.get("downloads"), where)
         vtitle = _text(entry.get("title"), vwhere, "title", required=False) if vname is not None else None
         base = name if vname is None else f"{name}-{vname}"
         for k, lang in enumerate(langs):
@@ -462,6 +483,7 @@ def _study_pages(
                         variant=vname or "",
                         extra_pages=extra,
                         study_title=s_title,
+                        downloads=downloads,
                     ),
                     vwhere,
                 )
@@ -476,6 +498,7 @@ def _study_pages(
         pages=tuple(p for p, _ in pages),
         description=in_language(_text(description, where, "description", required=False), default_lang),
         parallel=parallel,
+        description_text=_text(description, where, "description", required=False),
     )
     return result, pages
 
@@ -561,6 +584,7 @@ def load_config(path: Path | None = None) -> Config:
         title=title,
         lang=lang,
         studies=tuple(studies),
+        title_text=_text(raw.get("title", "Playbooks"), shown, "title"),
         data=data,
         definitions=definitions,
     )
