@@ -209,3 +209,55 @@ def test_published_csv_is_utf8_with_bom_formula_safe_and_keeps_numbers(tmp_path)
     linked = link_mentions(html, {"build/outputs/x/list.csv": "x/files/list.csv"})
     assert linked.count('<a class="download" href="x/files/list.csv" download>list.csv</a>') == 2
     assert "build/outputs" not in linked
+
+
+# ------------------------------------------------------------------ model check
+
+
+def test_model_check_reproduces_every_published_number_to_its_precision():
+    from helpers.studies.model_check.analysis import PUBLISHED, check_models
+
+    check = check_models()
+    assert (check.customers, check.repeat_buyers) == (2357, 946)  # the papers' sample
+    table = check.table.set_index(["model", "parameter"])
+    assert len(table) == len(PUBLISHED) == 13
+    # the published numbers, typed in from the papers, not from our output
+    assert table.loc[("bgnbd", "r"), "published"] == 0.243 and table.loc[("bgnbd", "log_likelihood"), "published"] == -9582.4
+    assert table.loc[("pareto", "log_likelihood"), "published"] == -9595.0
+    assert table.loc[("gamma_gamma", "v"), "published"] == 15.44
+    for (model, parameter), row in table.iterrows():
+        # ours rounds to the published value at the precision the paper reports
+        assert round(row["ours"], int(row["decimals"])) == pytest.approx(row["published"]), (model, parameter)
+    assert check.all_within_rounding
+
+
+def test_model_check_refuses_other_data():
+    from helpers.studies.model_check.analysis import check_models
+
+    with pytest.raises(ConfigError, match="cdnow:sample"):
+        check_models("build/data/brand/transactions.csv")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_model_check_page_in_both_languages(tmp_path, language):
+    import nbformat
+
+    from helpers.report.page import collect_headlines
+    from helpers.site.run import execute_notebook
+
+    nb = execute_notebook(REPO / "notebooks" / "model_check.ipynb", {"language": language, "output_dir": str(tmp_path)},
+                          tmp_path / "run.ipynb", cwd=REPO, progress=False)
+    texts = "\n".join(
+        "".join(o.get("data", {}).get("text/markdown", "")) for c in nb.cells for o in c.get("outputs", [])
+    )
+    headline = {h["label"]: h["value"] for h in collect_headlines(nb)}
+    if language == "en":
+        assert "All 13 published numbers are reproduced" in texts
+        assert headline["published numbers reproduced"] == "13 / 13"
+    else:
+        assert "全部 13 个数值均按论文报告的精度复现" in texts
+        assert headline["复现的论文数值"] == "13 / 13"
+    assert (tmp_path / "model_check.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert (tmp_path / "figures" / "model_check_differences.png").is_file()
+    assert isinstance(nb, nbformat.NotebookNode)

@@ -167,7 +167,7 @@ def test_every_page_loads_cleanly_offline_with_working_links_and_figures(site, b
 def test_chinese_and_english_pages(site, browser):
     zh, errors, _ = open_page(browser, site / "clv-zh-CN.html")
     assert not errors
-    assert zh.inner_text(".site-nav .nav-home") == "全部手册"
+    assert zh.inner_text(".site-nav .nav-home") == "全部运营手册"
     assert zh.inner_text("footer h2") == "关于本次运行"
     assert zh.eval_on_selector("a[hreflang='en']", "a => a.getAttribute('href')") == "clv.html"
     assert zh.title() == "客户终身价值"
@@ -313,7 +313,7 @@ def test_every_csv_link_resolves_and_opens_in_a_spreadsheet(brand_site, browser)
         frame = pd.read_csv(target, encoding="utf-8-sig", dtype=str, keep_default_na=False)
         if "customer_id" in frame:
             assert frame["customer_id"].str.startswith("C-").all(), target  # pseudonymised, not M000123
-        text_cells = frame.select_dtypes(include="object").stack()
+        text_cells = frame.stack()  # every cell is text (dtype=str)
         assert not text_cells.str.match(r"^[=@]").any(), target  # formula-injection safe
     # a segment page links its own activation list
     seg = brand_site / "segments" / "champions.html"

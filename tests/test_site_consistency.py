@@ -73,7 +73,7 @@ def test_customers_and_clv_agree_across_pages(small_site):
     assert len(set(customers.values())) == 1, customers
     assert customers["clv"] == f"{base['buyers']:,}" == f"{seg['customers']:,}" == f"{clv['customers']:,}"
     # the predicted CLV: the same fit, the same total, the same words on the index
-    clv_value = _headline(pages, "clv", "clv.index.clv", horizon=12)["value"]
+    clv_value = _headline(pages, "clv", "clv.index.clv_dated", horizon=12, start="2025-07-01", end="2026-06-30")["value"]
     assert clv_value == _headline(pages, "segments", "segments.headline_numbers.clv")["value"]
     per_customer = pd.read_csv(root / "build/outputs/clv/customer_clv.csv")
     assert per_customer["clv"].sum() == pytest.approx(seg["clv_total"], rel=1e-6)

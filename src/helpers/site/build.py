@@ -60,6 +60,7 @@ from helpers.site.cache import (
     run_key,
 )
 from helpers.site.config import (
+    CDNOW_SAMPLE_SOURCE,
     DEFAULT_CONFIG,
     EMBEDDED_DATA_SOURCE,
     Config,
@@ -612,7 +613,8 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
         nav = {**nav, "downloads": [{"href": f"{page.name}/{href}", "label": Path(href).name} for href in dict.fromkeys(mentions.values())]}
     source = data_source_for(effective)
     shown_source = (data_line(effective, page.lang) if data_line is not None else None) or (
-        labels["embedded_data_source"] if source == EMBEDDED_DATA_SOURCE else source
+        labels["embedded_data_source"] if source == EMBEDDED_DATA_SOURCE
+        else labels["cdnow_sample_source"] if source == CDNOW_SAMPLE_SOURCE else source
     )
     run_info = RunInfo.from_notebook(
         nb,

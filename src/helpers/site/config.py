@@ -111,11 +111,20 @@ DEFINITION_PARAMETERS: dict[str, tuple[str, ...]] = {
 RESERVED_NAMES = {"index"}
 
 
+#: Shown as the data source of a page whose ``data_path`` is ``cdnow:sample``.
+CDNOW_SAMPLE_SOURCE = (
+    "CDNOW 1/10 sample: real data (US online CD store), 1997-01-01 to 1998-06-30, 2,357 customers; "
+    "shipped inside lifetimes 0.11.3"
+)
+
+
 def data_source_for(parameters: Mapping[str, Any]) -> str:
     """What the page header names as its data: ``data_path`` when given and non-empty,
     else the embedded CDNOW data. ``parameters`` are the page's effective parameters
     (config values over notebook defaults)."""
     value = parameters.get("data_path")
+    if value == "cdnow:sample":
+        return CDNOW_SAMPLE_SOURCE
     if value is not None and str(value).strip():
         return str(value)
     return EMBEDDED_DATA_SOURCE

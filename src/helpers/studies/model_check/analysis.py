@@ -75,12 +75,20 @@ class ModelCheck:
         return int(self.table["within_rounding"].sum())
 
 
-def check_models() -> ModelCheck:
+def check_models(data_path: str = "cdnow:sample") -> ModelCheck:
     """Fit the three models on the CDNOW 1/10 sample's calibration period, as the papers did.
 
     ``within_rounding``: our value rounds to the published one at the precision the paper
     reports (at most half a unit of its last decimal away); ``in_last_digits`` is the
-    difference in units of that last decimal."""
+    difference in units of that last decimal. ``data_path`` must be ``"cdnow:sample"``:
+    the published numbers are fits to that sample and no other data."""
+    if data_path != "cdnow:sample":
+        from helpers.errors import ConfigError
+
+        raise ConfigError(
+            f"data_path {data_path!r}: the model check compares with fits published on the CDNOW 1/10 sample; "
+            "use 'cdnow:sample' (run the CLV page for other data)."
+        )
     transactions = load_cdnow_sample()
     summary = customer_summary(transactions, CALIBRATION_END, TIME_UNIT)
     f, r, t = summary["frequency"], summary["recency"], summary["T"]
