@@ -451,7 +451,7 @@ def test_pages_have_navigation_and_run_metadata(studies_site):
     assert params["region"] == "south" and params["language"] == "en"  # {variant}; language passed
     assert params["output_dir"] == "build/outputs/regions-south"
     zh = BeautifulSoup((root / "site" / "regions-south-zh-CN.html").read_text(encoding="utf-8"), "html.parser")
-    assert zh.find("a", class_="nav-home").get_text() == "全部手册"
+    assert zh.find("a", class_="nav-home").get_text() == "全部运营手册"
     assert zh.find("footer").h2.get_text() == "关于本次运行"
 
 
