@@ -138,7 +138,7 @@ def test_clv_page_in_chinese(tmp_path):
         run_info=RunInfo.from_notebook(nb, data_source="CDNOW", parameters=params),
     ).read_text(encoding="utf-8")
     assert '<html lang="zh-CN"' in html
-    for heading in ("客户终身价值：我们的客户群值多少钱", "## 结论".lstrip("# "), "模型可信吗？", "建议行动"):
+    for heading in ("客户终身价值：我们的客群值多少钱", "## 结论".lstrip("# "), "模型可信吗？", "建议行动"):
         assert heading in html, heading
     assert "预计这 800 位客户" in html
     assert "The answer" not in html and "Can we trust the model?" not in html
