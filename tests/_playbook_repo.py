@@ -134,3 +134,13 @@ def make_repo(root: Path, config: dict | str, *, figure: bool = False) -> Path:
 def site_files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` by relative path, with its bytes."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def only_our_table_script(html: str) -> bool:
+    """True when the page's only script is the table script, inlined verbatim."""
+    import re
+
+    from helpers.report.page import tables_script
+
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.IGNORECASE | re.DOTALL)
+    return scripts == [tables_script()] and "<script src" not in html.lower()

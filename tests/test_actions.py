@@ -167,7 +167,7 @@ def test_activation_rows_are_pseudonymised_and_sorted(smap):
     expected_ids = pseudonymise(pd.Series(["00007", "00042", "00003", "00100"]), "k").tolist()
     assert table["customer_id"].tolist() == expected_ids
     assert not table["customer_id"].isin(customers.index).any()
-    assert table["segment_label"].tolist() == ["Champions", "Champions", "Loyal customers", "Hibernating"]
+    assert table["segment_label"].tolist() == ["Champions", "Champions", "Regulars", "Long inactive"]
     assert table["next_best_category"].isna().all()
     raw = activation_table(customers, smap, max_discount=discount, allow_raw_ids=True)
     assert raw["customer_id"].tolist() == ["00007", "00042", "00003", "00100"]
@@ -275,7 +275,7 @@ def test_activation_segment_label_in_the_page_language(smap):
     customers = _customers(smap)
     discount = pd.Series(1.0, index=customers.index)
     zh = activation_table(customers, smap, max_discount=discount, id_key="k", language="zh-CN")
-    assert zh["segment_label"].tolist() == ["冠军客户", "冠军客户", "忠诚客户", "沉睡客户"]
+    assert zh["segment_label"].tolist() == ["重要价值客户", "重要价值客户", "稳定老客", "长期未购客户"]
     assert zh["segment"].tolist() == ["champions", "champions", "loyal", "hibernating"]  # codes stay
     assert list(zh.columns) == ACTIVATION_COLUMNS
     same = activation_table(customers, smap.localised("zh-CN"), max_discount=discount, id_key="k")

@@ -56,7 +56,18 @@ def test_tiers_at_exactly_lapsed_days_and_the_alive_threshold():
         "recency_days": [10, 10, 365, 366],
         "tenure_days": [400, 400, 400, 400],
         "purchase_days": [1, 1, 1, 1],
-    })
+    }, index=pd.Index(["a", "b", "c", "d"], name="customer_id"))
+    # the lapsed rule: P(alive) strictly below the threshold, or strictly more than lapsed_days silent
     lapsed = seg.lapsed_mask(frame["p_alive"], frame["recency_days"], settings)
-    assert seg.lifecycle_stages(frame, lapsed, settings).astype(str).tolist() == [
-        "active", "churned", "active", "churned"]
+    assert list(lapsed) == [False, True, False, True]
+    # lifecycle stages use recency only (the customer-base page's rules): exactly lapsed_days
+    # silent is sleeping, one day more is churned, whatever P(alive) says
+    as_of = pd.Timestamp("2024-12-31")
+    transactions = pd.DataFrame({
+        "customer_id": frame.index,
+        "timestamp": [as_of - pd.Timedelta(days=int(d)) for d in frame["recency_days"]],
+        "amount": 10.0,
+    })
+    stages = seg.lifecycle_stages(frame, transactions, as_of, settings).astype(str).tolist()
+    assert stages[0] == stages[1] == "active"
+    assert stages[3] == "churned" and stages[2] != "churned"

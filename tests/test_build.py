@@ -21,7 +21,13 @@ from helpers.site.config import (
     load_config,
 )
 
-from ._playbook_repo import demo_study, site_config, site_files, write_config
+from ._playbook_repo import (
+    demo_study,
+    only_our_table_script,
+    site_config,
+    site_files,
+    write_config,
+)
 from ._playbook_repo import make_repo as make_playbook_repo
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -70,8 +76,13 @@ def test_repo_config_builds_the_clv_study_in_both_languages():
     assert (en.name, en.lang, en.title) == ("clv", "en", "Customer lifetime value")
     assert (zh.name, zh.lang) == ("clv-zh-CN", "zh-CN")
     assert en.notebook == zh.notebook == REPO / "notebooks" / "clv.ipynb"
-    assert en.parameters == {"output_dir": "build/outputs/clv"}  # where the README says the outputs are
-    assert zh.parameters == {"output_dir": "build/outputs/clv-zh-CN"}
+    # where the README says the outputs are; the data is the shared brand, definitions from the config
+    assert en.parameters["output_dir"] == "build/outputs/clv"
+    assert zh.parameters["output_dir"] == "build/outputs/clv-zh-CN"
+    assert en.parameters["data_path"] == zh.parameters["data_path"] == f"{config.data.folder}/transactions.csv"
+    assert {k: v for k, v in en.parameters.items() if k != "output_dir"} == {
+        k: v for k, v in zh.parameters.items() if k != "output_dir"
+    }
 
 
 def test_paths_resolve_from_the_repo_root_wherever_we_run(tmp_path, monkeypatch):
@@ -427,7 +438,8 @@ def test_index_groups_by_study_with_headlines_languages_and_extra_pages(studies_
     ]
     assert north.select(".extra-pages a")[0].get_text() == "Segment 0 (north)"
     copied = (site / "regions-north" / "segment-0.html").read_text(encoding="utf-8")
-    assert "<script" not in copied and "cdn.example.com" not in copied  # made self-contained
+    assert only_our_table_script(copied) and "cdn.example.com" not in copied  # made self-contained
+    assert 'href="../index.html"' in copied  # the site bar leads back to the index
     for href in extra:
         assert (site / href).is_file()
 
@@ -450,7 +462,7 @@ def test_pages_have_navigation_and_run_metadata(studies_site):
     assert params["region"] == "south" and params["language"] == "en"  # {variant}; language passed
     assert params["output_dir"] == "build/outputs/regions-south"
     zh = BeautifulSoup((root / "site" / "regions-south-zh-CN.html").read_text(encoding="utf-8"), "html.parser")
-    assert zh.find("a", class_="nav-home").get_text() == "全部手册"
+    assert zh.find("a", class_="nav-home").get_text() == "全部运营手册"
     assert zh.find("footer").h2.get_text() == "关于本次运行"
 
 

@@ -186,11 +186,11 @@ def test_every_text_table_and_figure_in_chinese(boundary_base):
              base_narrative.method(b, returns_policy="drop", has_customers_file=True, cohort_months=12, language=zh)]
     assert not any("nan" in t for t in texts)
     assert all(re.search(r"[\u4e00-\u9fff]", t) for t in texts)
-    assert "超过 180 天" in base_narrative.stage_rules(b.rules, zh) and "Churned" not in base_narrative.stage_rules(b.rules, zh)
-    assert "**流失预警**" in base_narrative.stage_rules(b.rules, zh)
+    assert "超过 180 天" in base_narrative.stage_rules(b.rules, zh) and "Lapsed" not in base_narrative.stage_rules(b.rules, zh)
+    assert "**沉睡客户**" in base_narrative.stage_rules(b.rules, zh)
     assert "¥" in base_narrative.spend(b, "¥", zh) and "万" in base_narrative.headline(
         cb.build_customer_base(tx([("big", 10, 123_456)]), "2024-12-31"), "¥", zh)  # amounts in 万
-    assert set(base_narrative.headline_numbers(b, "¥", zh)) == {"客户数", "3 个月内复购", "忠诚客户", "流失预警客户"}
+    assert set(base_narrative.headline_numbers(b, "¥", zh)) == {"客户数", "3 个月内复购", "忠诚客户", "沉睡客户"}
     html = "".join(v.to_html() for v in (base_narrative.cohort_view(b, "¥", zh), base_narrative.stage_view(b, "¥", zh),
                                          base_narrative.spend_view(b, "¥", zh)))
     for header in ("加入月份", "阶段", "潜在客户", "百分位", "中位数"):

@@ -311,7 +311,9 @@ def test_each_segment_value_has_an_interval_from_the_same_draws(sample_study):
 def test_index_card_carries_the_total_clv_interval(sample_study):
     m = sample_study.metrics
     card = narrative.headline_numbers(m, "$", "en")
-    assert list(card)[:3] == ["Customers", "12-month CLV (margin)", "90% interval"]
+    labels = list(card)[:3]
+    assert labels[0] == "Customers" and labels[2] == "90% interval"
+    assert labels[1].startswith("CLV (margin), next 12 months: ")  # dated by the brand work (issue 13)
     u = m["uncertainty"]
     assert card["90% interval"] == f"${u['clv_total_low'] / 1000:.1f}k to ${u['clv_total_high'] / 1000:.1f}k"
     assert "90% 区间" in narrative.headline_numbers(m, "¥", "zh-CN")

@@ -97,3 +97,64 @@ def test_chinese_bold_spans_close_where_commonmark_allows():
     # by whitespace or punctuation, so punctuation goes outside: "**标题**：正文".
     for key, template in catalog("zh-CN").items():
         assert not re.search(r"[：？。，）)]\*\*[^\s\W]", template), key
+
+
+# ----------------------------------------------------------------- glossary
+
+
+def _glossary_pairs():
+    """(where, English, Chinese) of every catalog string and every segment-map text."""
+    import yaml
+
+    en, zh = catalog("en"), catalog("zh-CN")
+    pairs = [(f"catalog {key}", en[key], zh[key]) for key in en]
+    smap = yaml.safe_load((ROOT / "playbooks" / "segment_map.yaml").read_text(encoding="utf-8"))
+    for seg in smap["segments"]:
+        for field in ("label", "definition"):
+            value = seg.get(field)
+            if isinstance(value, dict):
+                pairs.append((f"segment_map {seg['key']}.{field}", value["en"], value["zh-CN"]))
+    return pairs
+
+
+def _glossary_problems(terms, pairs):
+    problems = []
+    for term in terms:
+        pattern = re.compile(r"(?<![A-Za-z])" + re.escape(term["en"]).replace(r"\ ", "[ -]"), re.IGNORECASE)
+        stem = term.get("stem", term["zh-CN"])
+        for where, en, zh in pairs:
+            en = re.sub(r"\{[a-z_]+\}", "", en)  # placeholders are not words
+            for other in term.get("not_en", []):  # phrases that contain the term but are not it
+                en = re.sub(re.escape(other), "", en, flags=re.IGNORECASE)
+            uses = bool(pattern.search(en))
+            if uses and stem not in zh:
+                problems.append(f"{where}: '{term['en']}' is not translated as {term['zh-CN']}")
+            if term["zh-CN"] in zh and not pattern.search(en):
+                problems.append(f"{where}: {term['zh-CN']} names something the English does not call '{term['en']}'")
+            problems += [f"{where}: {bad} is the old translation of '{term['en']}'" for bad in term.get("avoid", []) if bad in zh]
+    return problems
+
+
+def test_glossary_terms_are_translated_one_way():
+    """Every glossary term has one Chinese translation, and that translation names nothing else."""
+    import yaml
+
+    from helpers.report.i18n import LOCALES_DIR
+
+    terms = yaml.safe_load((LOCALES_DIR / "glossary.yaml").read_text(encoding="utf-8"))["terms"]
+    assert {"Champions", "P(alive)", "Sleeping", "Lapsed", "Loyal"} <= {t["en"] for t in terms}
+    assert _glossary_problems(terms, _glossary_pairs()) == []
+
+
+def test_the_glossary_check_flags_a_term_translated_two_ways():
+    terms = [{"en": "Sleeping", "zh-CN": "沉睡客户", "stem": "沉睡", "avoid": ["休眠客户"]}]
+    pairs = [
+        ("a", "Sleeping customers", "沉睡客户"),  # fine
+        ("b", "Sleeping", "休眠客户"),  # translated another way
+        ("c", "About to sleep", "即将沉睡客户"),  # the term names another group
+    ]
+    problems = _glossary_problems(terms, pairs)
+    assert any(p.startswith("b: 'Sleeping' is not translated") for p in problems)
+    assert any(p.startswith("b: 休眠客户 is the old translation") for p in problems)
+    assert any(p.startswith("c: 沉睡客户 names something") for p in problems)
+    assert not any(p.startswith("a:") for p in problems)

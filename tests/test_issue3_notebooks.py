@@ -133,7 +133,7 @@ def test_omnichannel_notebook_runs_on_a_chinese_gbk_export(tmp_path):
 
 #: Text each Chinese page must show (its title and a sentence of its own), and English it must not.
 ZH_PAGES = {
-    "customer_base": (["客户基础：谁在购买", "同期群：新客户会回来吗？", "生命周期阶段", "最近一次购买距今超过 180 天",
+    "customer_base": (["客群概况：谁在购买", "同期群：新客户会回来吗？", "生命周期阶段", "最近一次购买距今超过 180 天",
                        "位客户在 2023-01-01 至 2024-12-31 期间共消费"],
                       ["Cohorts: do new customers come back?", "Lifecycle stages", "customers bought"]),
     "omnichannel": (["全渠道：客户在哪里购买", "渠道结构", "单渠道与多渠道客户", "门店贡献了", "是相关，不是因果"],

@@ -102,8 +102,8 @@ def test_clv_page_in_chinese(tmp_path):
     params = {"sample_customers": 800, "language": "zh-CN", "output_dir": str(tmp_path / "out")}
     html = run_page(CLV, params, tmp_path, title="客户终身价值", lang="zh-CN", data_source="CDNOW").html
     assert '<html lang="zh-CN"' in html
-    for heading in ("客户终身价值：我们的客户群值多少钱", "## 结论".lstrip("# "), "模型可信吗？", "建议行动"):
+    for heading in ("客户终身价值：我们的客群值多少钱", "## 结论".lstrip("# "), "模型可信吗？", "建议行动"):
         assert heading in html, heading
     assert "预计这 800 位客户" in html
     assert "The answer" not in html and "Can we trust the model?" not in html
-    assert "存活概率" in html  # translated table header
+    assert "活跃概率" in html  # translated table header

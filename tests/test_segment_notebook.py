@@ -48,7 +48,7 @@ OVERVIEW_HEADINGS = {
     "en": ("The answer", "What to do first", "Segments at a glance", "Segment playbooks", "How customers moved",
            "The same customers, three other ways", "Value x growth tiers", "CLV tiers", "Lifecycle stages",
            "Next best category", "Activation lists", "Method, data and assumptions"),
-    "zh-CN": ("结论", "优先行动", "分群概览", "分群行动手册", "客户在分群之间如何流动", "换三个角度看同一批客户",
+    "zh-CN": ("结论", "优先行动", "分群概览", "分群运营手册", "客户在分群之间如何流动", "换三个角度看同一批客户",
               "价值 × 成长分层", "CLV 分层", "生命周期阶段", "下一个推荐品类", "触达名单", "方法、数据与假设"),
 }
 
@@ -138,7 +138,7 @@ def test_chinese_pages_have_chinese_headings_names_and_figures(cdnow, cdnow_zh):
         page = (site / "segments" / f"{key}.html").read_text(encoding="utf-8")
         seg = BeautifulSoup(page, "html.parser")
         assert seg.html["lang"] == "zh-CN", key
-        assert seg.title.get_text() == f"{chinese.labels[key]} – 分群行动手册"
+        assert seg.title.get_text() == f"{chinese.labels[key]} – 分群运营手册"
         words = seg.get_text(" ", strip=True)
         for heading in PAGE_HEADINGS["zh-CN"]:
             assert heading in words, (key, heading)

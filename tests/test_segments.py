@@ -23,6 +23,7 @@ from helpers.studies.segments.analysis import (
     customer_rfm,
     default_migration_start,
     lapsed_mask,
+    lifecycle_rules,
     lifecycle_stages,
     load_segment_map,
     migration_matrix,
@@ -304,9 +305,40 @@ def test_lapsed_value_growth_clv_and_lifecycle_tiers_by_hand():
     clv = clv_tiers(frame["clv"], lapsed, settings).astype(str)
     assert clv.tolist() == ["high_value_loyal", "high_value_loyal", "growing", "growing", "potential", "potential",
                             "potential", "potential", "churn_risk", "churn_risk"]
-    life = lifecycle_stages(frame, lapsed, settings).astype(str)
-    assert life.tolist() == ["loyal", "active", "loyal", "new", "active", "loyal", "active", "active", "churned",
-                             "churned"]
+
+
+def test_lifecycle_stages_by_hand_use_the_customer_base_rules():
+    """Recency decides sleeping and lapsed (not P(alive)); loyal counts purchase days in the window."""
+    from helpers.studies.customer_base.analysis import (
+        assign_stages,
+        customer_facts,
+        purchase_days,
+    )
+
+    settings = SegmentSettings(lapsed_days=100, sleeping_days=60, new_days=30, loyal_min_purchases=3,
+                               loyal_window_days=365)
+    days = {
+        "a": ["2024-10-01", "2024-11-01", "2024-12-01"],  # 3 days in the window, bought 30 days ago: loyal
+        "b": ["2024-12-20"],  # first purchase 11 days ago: new
+        "c": ["2023-06-01", "2023-07-01", "2024-12-01"],  # one purchase day in the window: active
+        "d": ["2024-08-01", "2024-09-01", "2024-10-01"],  # last bought 91 days ago (> 60, <= 100): sleeping
+        "e": ["2024-06-01", "2024-09-01"],  # 121 days ago (> 100): lapsed
+        "g": ["2023-12-31", "2024-01-01", "2024-02-01", "2024-12-30"],  # 2024-01-01 is day 365: in; 2023-12-31 out
+        "h": ["2023-12-31", "2024-02-01", "2024-12-30"],  # only 2 days in the window: active
+    }
+    tx = pd.DataFrame(
+        [(c, pd.Timestamp(d) + pd.Timedelta(hours=10), 50.0) for c, ds in days.items() for d in ds],
+        columns=["customer_id", "timestamp", "amount"],
+    )
+    rfm = customer_rfm(tx, "2024-12-31")
+    life = lifecycle_stages(rfm, tx, "2024-12-31", settings).astype(str)
+    assert life.to_dict() == {"a": "loyal", "b": "new", "c": "active", "d": "lapsing", "e": "churned",
+                              "g": "loyal", "h": "active"}
+    # the customer-base page puts everyone in the same stage
+    end = pd.Timestamp("2024-12-31")
+    pdays = purchase_days(tx)
+    base = assign_stages(customer_facts(pdays, end), pdays, end, lifecycle_rules(settings)).astype(str)
+    assert base.to_dict() == life.to_dict()
 
 
 def test_clv_if_alive_is_the_bgnbd_expectation_of_an_active_customer():
@@ -443,7 +475,7 @@ def test_tier_names_scores_and_summaries_in_chinese():
     assert tier_labels("clv") == {"high_value_loyal": "High-value loyal", "growing": "Growing",
                                   "potential": "Potential", "churn_risk": "Churn risk"}
     zh = tier_labels("lifecycle", "zh-CN")
-    assert list(zh) == ["new", "active", "loyal", "churned"] and all(CJK.search(v) for v in zh.values())
+    assert list(zh) == ["new", "active", "loyal", "lapsing", "churned"] and all(CJK.search(v) for v in zh.values())
     assert score_text((1, 2, 3, 4, 5)) == "any" and score_text((1, 2, 3, 4, 5), "zh-CN") == "任意"
     smap = load_segment_map(DEFAULT_MAP)
     assert smap.describe_scores("loyal", "zh-CN") == "R 3–4，F 4–5"
@@ -560,7 +592,7 @@ def test_tables_in_chinese(segmented):
     matrix = tables.migration(migration, smap, "zh-CN").data
     assert matrix.columns[0] == "原分群 \\ 现分群" and matrix.iloc[-1, 0] == "当时尚未购买"
     map_table = tables.segment_map_table(smap, "zh-CN").data
-    assert list(map_table.columns) == ["分群", "R", "F", "定义"] and map_table.iloc[0, 0] == "冠军客户"
+    assert list(map_table.columns) == ["分群", "R", "F", "定义"] and map_table.iloc[0, 0] == "重要价值客户"
 
 
 def test_figures_in_chinese_have_chinese_labels_and_every_glyph(segmented):
@@ -580,9 +612,9 @@ def test_figures_in_chinese_have_chinese_labels_and_every_glyph(segmented):
     ]
     grid_ax, one_ax, shares_ax, heat_ax = (f.axes[0] for f in figures)
     assert grid_ax.get_xlabel() == "F 得分（5 为最佳）" and grid_ax.get_title() == "各得分单元格的客户数"
-    assert one_ax.get_title() == "濒临流失客户所在的位置"
+    assert one_ax.get_title() == "流失边缘客户所在的位置"
     assert [t.get_text() for t in shares_ax.get_legend().get_texts()] == ["客户数", "历史收入", "预测 CLV"]
-    assert [t.get_text() for t in shares_ax.get_yticklabels()][0] == "冠军客户"
+    assert [t.get_text() for t in shares_ax.get_yticklabels()][0] == "重要价值客户"
     assert heat_ax.get_ylabel() == "1997-12-31 的分群"
     assert [t.get_text() for t in heat_ax.get_yticklabels()][-1] == "当时尚未购买"
     with warnings.catch_warnings(record=True) as caught:

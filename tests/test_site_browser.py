@@ -167,7 +167,7 @@ def test_every_page_loads_cleanly_offline_with_working_links_and_figures(site, b
 def test_chinese_and_english_pages(site, browser):
     zh, errors, _ = open_page(browser, site / "clv-zh-CN.html")
     assert not errors
-    assert zh.inner_text(".site-nav .nav-home") == "全部手册"
+    assert zh.inner_text(".site-nav .nav-home") == "全部运营手册"
     assert zh.inner_text("footer h2") == "关于本次运行"
     assert zh.eval_on_selector("a[hreflang='en']", "a => a.getAttribute('href')") == "clv.html"
     assert zh.title() == "客户终身价值"
@@ -226,3 +226,181 @@ def test_pages_print(site, browser, tmp_path):
     pdf = page.pdf(format="A4")
     page.context.close()
     assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
+
+
+# --------------------------------------------------- the one-business site (issue 13)
+
+DESKTOP = {"width": 1366, "height": 768}
+A4 = {"width": 794, "height": 1123}  # A4 at 96 dpi; @page margins leave about 680 px
+BRAND_STUDIES = ["segments", "customer_base"]
+
+
+@pytest.fixture(scope="module")
+def brand_site(tmp_path_factory) -> Path:
+    """The repo's own config on a 1,500-customer brand: segments (long tables, per-segment
+    pages, activation lists) and customer base, in English and Chinese."""
+    import dataclasses
+
+    import yaml
+
+    root = tmp_path_factory.mktemp("brand-site")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    shutil.copytree(ROOT / "playbooks", root / "playbooks", ignore=shutil.ignore_patterns("site"))
+    raw = yaml.safe_load((ROOT / "playbooks" / "playbooks.yaml").read_text(encoding="utf-8"))
+    raw["studies"] = [s for s in raw["studies"] if s["name"] in BRAND_STUDIES]
+    (root / "playbooks" / "playbooks.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config = load_config(root / "playbooks" / "playbooks.yaml")
+    config = dataclasses.replace(config, data=config.data.with_customers(1500))
+    result = build(config, jobs=2, progress=False, out=open(os.devnull, "w"))
+    assert all(r.ok for r in result.pages), [r.error for r in result.pages]
+    return config.output
+
+
+def _column_problems(page, name: str) -> list[str]:
+    """Tables whose columns do not all fit: the table is wider than its box."""
+    tables = page.evaluate(
+        """() => [...document.querySelectorAll('table')].filter(t => t.offsetParent !== null).map((t, i) => {
+            const box = t.closest('.scroll') || t.parentElement;
+            return {i, table: Math.ceil(t.getBoundingClientRect().width), box: Math.floor(box.clientWidth),
+                    scroll: t.scrollWidth - t.clientWidth, head: t.tHead ? t.tHead.innerText.slice(0, 60) : ''};
+        })"""
+    )
+    return [f"{name}: table {t['i']} ({t['head']!r}) is {t['table']}px in a {t['box']}px box" for t in tables
+            if t["table"] > t["box"] + 1 or t["scroll"] > 1]
+
+
+def test_brand_pages_show_every_column_at_1366px_and_in_a4_print(brand_site, browser):
+    problems = []
+    for path in all_pages(brand_site):
+        name = path.relative_to(brand_site).as_posix()
+        page, _, _ = open_page(browser, path, viewport=DESKTOP)
+        problems += _column_problems(page, f"{name} @1366")
+        page.set_viewport_size(A4)
+        page.emulate_media(media="print")
+        problems += _column_problems(page, f"{name} @A4 print")
+        page.context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_brand_pages_do_not_overflow_a_phone(brand_site, browser):
+    problems = []
+    for path in all_pages(brand_site):
+        name = path.relative_to(brand_site).as_posix()
+        page, _, _ = open_page(browser, path, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 1:
+            problems.append(f"{name}: page is {overflow}px wider than the phone")
+        page.context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_every_csv_link_resolves_and_opens_in_a_spreadsheet(brand_site, browser):
+    import pandas as pd
+
+    seen = set()
+    for path in all_pages(brand_site):
+        page, _, _ = open_page(browser, path)
+        for href in page.eval_on_selector_all("a[href$='.csv']", "els => els.map(e => e.getAttribute('href'))"):
+            target = Path(unquote(urlparse(urljoin(path.as_uri(), href)).path))
+            assert target.is_file(), f"{path.name}: {href} is missing"
+            seen.add(target)
+        page.context.close()
+    names = {p.name for p in seen}
+    assert {"champions.csv", "customer_stages.csv", "customer_segments.csv"} <= names, names
+    for target in seen:
+        raw = target.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf"), target  # UTF-8 with BOM: Excel reads Chinese
+        frame = pd.read_csv(target, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        if "customer_id" in frame:
+            assert frame["customer_id"].str.startswith("C-").all(), target  # pseudonymised, not M000123
+        text_cells = frame.stack()  # every cell is text (dtype=str)
+        assert not text_cells.str.match(r"^[=@]").any(), target  # formula-injection safe
+    # a segment page links its own activation list
+    seg = brand_site / "segments" / "champions.html"
+    assert 'href="files/champions.csv"' in seg.read_text(encoding="utf-8")
+
+
+def test_long_tables_sort_and_filter_and_degrade_without_javascript(brand_site, browser):
+    page, errors, _ = open_page(browser, brand_site / "segments.html")
+    assert not errors
+    table = page.query_selector("table[data-enhanced]")
+    assert table is not None, "no long table was made sortable"
+    n = table.evaluate("t => t.tBodies[0].rows.length")
+    # sort by the first column whose cells are all numbers
+    col = table.evaluate(
+        """t => [...t.tHead.rows[t.tHead.rows.length - 1].cells].findIndex((c, i) =>
+            [...t.tBodies[0].rows].every(r => /^[-+]?[¥$]?[\\d,.]+[%k万]?$/.test((r.cells[i] || {}).textContent.trim())))"""
+    )
+    assert col >= 0
+    header = table.query_selector_all("thead tr:last-child th")[col]
+    header.query_selector("button.sort").click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    values = table.evaluate(
+        f"""t => [...t.tBodies[0].rows].map(r => parseFloat(r.cells[{col}].textContent.replace(/[^\\d.-]/g, '')))"""
+    )
+    assert values == sorted(values) and len(values) == n
+    header.query_selector("button.sort").click()
+    values = table.evaluate(
+        f"""t => [...t.tBodies[0].rows].map(r => parseFloat(r.cells[{col}].textContent.replace(/[^\\d.-]/g, '')))"""
+    )
+    assert values == sorted(values, reverse=True)
+    # filter: the rows containing a word stay, the others hide
+    word = table.evaluate("t => t.tBodies[0].rows[0].cells[0].textContent.trim()")
+    box = page.query_selector(".table-filter input")
+    box.fill(word)
+    visible = table.evaluate("t => [...t.tBodies[0].rows].filter(r => !r.hidden).map(r => r.textContent)")
+    assert visible and all(word.lower() in v.lower() for v in visible) and len(visible) < n
+    box.fill("")
+    assert table.evaluate("t => [...t.tBodies[0].rows].filter(r => !r.hidden).length") == n
+    page.context.close()
+    # without JavaScript: a plain table, nothing missing
+    plain, errors, _ = open_page(browser, brand_site / "segments.html", java_script_enabled=False)
+    assert plain.query_selector(".table-filter") is None and plain.query_selector("table[data-enhanced]") is None
+    assert plain.evaluate("document.querySelectorAll('main table').length") > 0
+    plain.context.close()
+
+
+def test_chinese_index_and_language_switches_resolve_on_every_page(brand_site, browser):
+    zh_index = brand_site / "index-zh-CN.html"
+    assert zh_index.is_file()
+    page, errors, _ = open_page(browser, zh_index)
+    assert not errors and page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.eval_on_selector("a[hreflang='en']", "a => a.getAttribute('href')") == "index.html"
+    assert len(CJK.findall(page.inner_text("main"))) > 20
+    assert "segments-zh-CN.html" in page.eval_on_selector_all("a.page-title", "as => as.map(a => a.getAttribute('href'))")
+    page.context.close()
+    en, _, _ = open_page(browser, brand_site / "index.html")
+    assert en.eval_on_selector("a[hreflang='zh-CN']", "a => a.getAttribute('href')") == "index-zh-CN.html"
+    en.context.close()
+    problems = []
+    for path in all_pages(brand_site):
+        name = path.relative_to(brand_site).as_posix()
+        if name.startswith("index"):
+            continue
+        page, _, requests = open_page(browser, path)
+        lang = page.evaluate("document.documentElement.lang")
+        home = page.eval_on_selector(".site-nav a.nav-home", "a => a.getAttribute('href')") if page.query_selector(".site-nav a.nav-home") else None
+        expected = ("../" if "/" in name else "") + ("index-zh-CN.html" if lang == "zh-CN" else "index.html")
+        if home != expected:
+            problems.append(f"{name}: back to index is {home!r}, expected {expected!r}")
+        switches = page.eval_on_selector_all(".site-nav .nav-langs a", "as => as.map(a => a.getAttribute('href'))")
+        if not switches:
+            problems.append(f"{name}: no language switch")
+        for href in switches:
+            if not Path(unquote(urlparse(urljoin(path.as_uri(), href)).path)).is_file():
+                problems.append(f"{name}: language switch {href} is missing")
+        problems += [f"{name}: request to {u}" for u in requests if not u.startswith(("file://", "data:"))]
+        page.context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_brand_figures_are_sharp_and_described(brand_site, browser):
+    page, _, _ = open_page(browser, brand_site / "customer_base.html")
+    imgs = page.eval_on_selector_all(
+        "main img", "is => is.map(i => ({n: i.naturalWidth, w: i.getBoundingClientRect().width, alt: i.alt}))"
+    )
+    page.context.close()
+    assert imgs
+    for img in imgs:
+        assert img["n"] >= 1.9 * img["w"], img  # drawn at 2x
+        assert img["alt"] and img["alt"] not in ("Figure", "图表"), img

@@ -20,6 +20,9 @@ ACTUAL_COLOUR = "#1f4e79"
 MODEL_COLOUR = "#e07b39"
 FIGSIZE = (7.5, 4.2)
 DPI = 110
+#: PNGs are drawn at this multiple of DPI and shown at 1x size: sharp on high-resolution
+#: screens and projectors
+SCALE = 2
 
 
 #: Fonts tried in order; the first covers Chinese and is registered from mplfonts when present.
@@ -76,24 +79,52 @@ def new_figure() -> tuple[Figure, plt.Axes]:
     return fig, ax
 
 
-def to_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes."""
+def to_png(fig: Figure, scale: int = SCALE) -> bytes:
+    """The figure as PNG bytes, at ``scale`` times the style's DPI."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=DPI * scale)
     return buffer.getvalue()
 
 
-def show(fig: Figure, name: str, folder: str | Path | None = None) -> bytes:
-    """Display a figure as an embedded PNG (same in JupyterLab, papermill and pages).
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels, read from the PNG header."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
+        raise ValueError("not a PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def describe_figure(fig: Figure) -> str:
+    """A plain description of what ``fig`` shows, from its titles and axis labels (the
+    default alt text of a figure on a page)."""
+    parts = []
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text().strip():
+        parts.append(suptitle.get_text().strip())
+    for ax in fig.get_axes():
+        title = ax.get_title().strip()
+        axes = [label for label in (ax.get_xlabel().strip(), ax.get_ylabel().strip()) if label]
+        if title:
+            parts.append(title + (f" ({' / '.join(axes)})" if axes else ""))
+        elif axes:
+            parts.append(" / ".join(axes))
+    return "; ".join(dict.fromkeys(parts))
+
+
+def show(fig: Figure, name: str, folder: str | Path | None = None, alt: str | None = None) -> bytes:
+    """Display a figure as an embedded PNG (same in JupyterLab, papermill and pages),
+    drawn at 2x and shown at its 1x width, with ``alt`` text (default: its titles and
+    axis labels, :func:`describe_figure`).
 
     With ``folder`` the PNG is also saved there as ``<name>.png`` for the study outputs.
     The figure is closed afterwards so long notebooks do not accumulate memory.
     """
+    description = alt if alt is not None else describe_figure(fig)
     png = to_png(fig)
     plt.close(fig)
     if folder is not None:
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
         (target / f"{name}.png").write_bytes(png)
-    display(Image(data=png, format="png"))
+    width = max(1, round(png_size(png)[0] / SCALE))
+    display(Image(data=png, format="png", width=width, metadata={"alt": description or name}))
     return png

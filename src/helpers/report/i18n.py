@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -195,3 +196,19 @@ def in_every_language(make: Any, *, name: Any, description: Any) -> Any:
     for lang in LANGUAGES:
         versions[lang] = make(language=lang, name=names[lang], description=descriptions[lang], versions=versions)
     return versions[DEFAULT_LANGUAGE]
+
+
+def in_language(text: str | Mapping[str, str] | None, lang: str) -> str:
+    """``text`` in ``lang``: itself when it is plain text; from a ``{lang: text}``
+    mapping the exact tag, else one with the same primary language, else the first."""
+    if text is None:
+        return ""
+    if isinstance(text, str):
+        return text
+    if lang in text:
+        return text[lang]
+    primary = lang.split("-")[0].lower()
+    for key, value in text.items():
+        if key.split("-")[0].lower() == primary:
+            return value
+    return next(iter(text.values()))

@@ -45,6 +45,22 @@ from helpers.report.i18n import LANGUAGES, localise_notebook
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 PAGE_TEMPLATE = "playbook"
 CSS_PATH = TEMPLATES_DIR / PAGE_TEMPLATE / "static" / "playbook.css"
+#: The one script a page carries: sortable, filterable long tables. Inlined verbatim (a
+#: Content-Security-Policy can allow it by the SHA-256 of this file's text).
+TABLES_JS_PATH = TEMPLATES_DIR / PAGE_TEMPLATE / "static" / "tables.js"
+
+
+def tables_script() -> str:
+    """The text of the table script, exactly as inlined between ``<script>`` tags."""
+    return TABLES_JS_PATH.read_text(encoding="utf-8")
+
+
+def add_table_script(html: str) -> str:
+    """``html`` with the table script inlined before ``</body>`` (after every other
+    script was removed: it is the only one a page runs)."""
+    tag = f"<script>{tables_script()}</script>\n"
+    at = html.lower().rfind("</body>")
+    return html[:at] + tag + html[at:] if at >= 0 else html + tag
 
 _ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -206,9 +222,12 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "inputs": "Input files",
         "no_inputs": "none",
         "embedded": "embedded in lifetimes",
-        "embedded_data_source": "CDNOW master transaction log shipped inside lifetimes 0.11.3 (embedded default data)",
+        "embedded_data_source": "CDNOW master transaction log: real data (US online CD store), 1997-01-01 to 1998-06-30, 23,570 customers; shipped inside lifetimes 0.11.3",
         "simulated_data": "simulated data",
         "generated_data": "generated data",
+        "data_line_generated": "{name}: generated data (seed {seed}), {start} to {end}, {customers} customers",
+        "data_line_real": "{name}: real data, {start} to {end}, {customers} customers",
+        "cdnow_sample_source": "CDNOW 1/10 sample: real data (US online CD store), 1997-01-01 to 1998-06-30, 2,357 customers; shipped inside lifetimes 0.11.3",
         "parameters": "Parameters",
         "name": "Name",
         "value": "Value",
@@ -229,10 +248,12 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "more_pages": "More pages",
         "index_written": "Index written {written} by retail-playbooks {version}.",
         "headline": "Headline numbers",
+        "figure": "Figure",
+        "downloads": "Downloads (CSV, UTF-8, customer ids pseudonymised as on the page)",
     },
     "zh-CN": {
-        "kicker": "分析手册",
-        "site_kicker": "分析手册",
+        "kicker": "运营手册",
+        "site_kicker": "运营手册",
         "data": "数据",
         "run": "运行于",
         "took": "耗时",
@@ -245,9 +266,12 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "inputs": "输入文件",
         "no_inputs": "无",
         "embedded": "lifetimes 内置数据",
-        "embedded_data_source": "lifetimes 0.11.3 内置的 CDNOW 完整交易记录（默认数据）",
+        "embedded_data_source": "CDNOW 完整交易记录：真实数据（美国在线唱片店），1997-01-01 至 1998-06-30，23,570 位客户；随 lifetimes 0.11.3 提供",
         "simulated_data": "模拟数据",
         "generated_data": "生成的数据",
+        "data_line_generated": "{name}：生成数据（随机种子 {seed}），{start} 至 {end}，{customers} 位客户",
+        "data_line_real": "{name}：真实数据，{start} 至 {end}，{customers} 位客户",
+        "cdnow_sample_source": "CDNOW 1/10 样本：真实数据（美国在线唱片店），1997-01-01 至 1998-06-30，2,357 位客户；随 lifetimes 0.11.3 提供",
         "parameters": "参数",
         "name": "名称",
         "value": "取值",
@@ -255,7 +279,7 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "notebook_default": "（笔记本默认值）",
         "cached": "取自构建缓存：笔记本、参数、数据和代码自本次运行以来均未改变。",
         "site_nav": "站点导航",
-        "index": "全部手册",
+        "index": "全部运营手册",
         "in_this_study": "本研究的其他页面",
         "other_languages": "其他语言",
         "previous": "上一页",
@@ -268,6 +292,8 @@ CHROME_LABELS: dict[str, dict[str, str]] = {
         "more_pages": "更多页面",
         "index_written": "索引由 retail-playbooks {version} 生成于 {written}。",
         "headline": "关键数字",
+        "figure": "图表",
+        "downloads": "下载（CSV，UTF-8 编码，客户编号与页面一致地匿名化）",
     },
 }
 
@@ -678,5 +704,5 @@ def render_page(
         },
     }
     html, _ = _exporter().from_notebook_node(nb, resources=resources)
-    html = _make_self_contained(html)
+    html = add_table_script(_make_self_contained(html))
     return write_text_atomic(Path(html_path), html)

@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -60,6 +60,7 @@ from helpers.site.cache import (
     run_key,
 )
 from helpers.site.config import (
+    CDNOW_SAMPLE_SOURCE,
     DEFAULT_CONFIG,
     EMBEDDED_DATA_SOURCE,
     Config,
@@ -67,6 +68,7 @@ from helpers.site.config import (
     apply_overrides,
     check_parameters,
     data_source_for,
+    in_language,
     load_config,
     notebook_arguments,
     shown_path,
@@ -75,6 +77,7 @@ from helpers.site.index import (
     carry_over_unmanaged,
     copy_extra_pages,
     copy_previous,
+    index_name,
     make_staging,
     managed_names,
     page_nav,
@@ -326,6 +329,8 @@ def build(
 
     progress_ui = _Progress(config, selected, out, progress)
     try:
+        # 0. the shared dataset, generated (or reused) before any page reads it
+        data_line = _ensure_shared_data(config, progress_ui.say)
         # 1. check parameters, find inputs and cache keys
         to_run: list[_Job] = []
         for page in selected:
@@ -360,7 +365,7 @@ def build(
         progress_ui.close()
 
     # 3. the new site, in a staging folder; 4. swap it in
-    index, swapped = _assemble(config, output, selected, results, ready, out, debug)
+    index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line)
     ordered = [results[p.name] for p in selected]
     return BuildResult(ordered, index=index, swapped=swapped)
 
@@ -378,6 +383,33 @@ def exclusive_resources(config: Config, job: _Job) -> list[str]:
 def may_run_together(config: Config, a: _Job, b: _Job) -> bool:
     """The scheduling decision: may these two pages' notebooks run at the same time?"""
     return not set(exclusive_resources(config, a)) & set(exclusive_resources(config, b))
+
+
+def _ensure_shared_data(config: Config, say) -> Callable[[Mapping[str, Any], str], str | None]:
+    """Generate the config's shared dataset when it is missing or out of date; returns
+    ``data_line(parameters, lang)``: the header line of a page that reads it, else None."""
+    if config.data is None:
+        return lambda parameters, lang: None
+    from helpers.site.data import describe, ensure_data
+
+    folder, truth, _ = ensure_data(config.data, config.root, say=say)
+    folder = folder.resolve()
+    lines = {}
+
+    def data_line(parameters: Mapping[str, Any], lang: str) -> str | None:
+        for name in ("data_path", "tickets_path", "customers_path"):
+            value = parameters.get(name)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            path = Path(os.path.expanduser(value))
+            path = (path if path.is_absolute() else config.root / path).resolve()
+            if path.is_relative_to(folder):
+                if lang not in lines:
+                    lines[lang] = describe(config.data, truth, lang)
+                return lines[lang]
+        return None
+
+    return data_line
 
 
 def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) -> None:
@@ -421,7 +453,7 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) ->
             raise
 
 
-def _assemble(config, output, selected, results, ready, out, debug) -> tuple[Path | None, bool]:
+def _assemble(config, output, selected, results, ready, out, debug, data_line=None) -> tuple[Path | None, bool]:
     """Render the new site into a staging folder and swap it in (see module doc)."""
     from helpers.report.page import (
         RunInfo,
@@ -463,8 +495,10 @@ def _assemble(config, output, selected, results, ready, out, debug) -> tuple[Pat
                 job = ready[page.name]
                 try:
                     manifest[page.name] = _render_one(
-                        config, page, job, staging, page_nav(page, available, list(config.pages), language_name),
-                        render_page, RunInfo, chrome_labels, make_self_contained,
+                        config, page, job, staging,
+                        page_nav(page, available, list(config.pages), language_name, config.lang),
+                        render_page, RunInfo, chrome_labels, make_self_contained, data_line,
+                        _extra_nav(config, page, ready, available, chrome_labels, language_name),
                     )
                     results[page.name].html = output / f"{page.name}.html"
                 except Exception as err:  # noqa: BLE001 - fall back to the previous version
@@ -498,7 +532,19 @@ def _assemble(config, output, selected, results, ready, out, debug) -> tuple[Pat
 
         carry_over_unmanaged(output, staging, managed_names(old, config.names))
         write_manifest(staging, manifest)
-        index = write_index(staging, title=config.title, lang=config.lang, studies=_index_studies(config, manifest, results))
+        languages = _site_languages(config)
+        for lang in languages:
+            alternates = [
+                {"label": language_name(other), "href": index_name(other, config.lang), "lang": other}
+                for other in languages if other != lang
+            ]
+            written = write_index(
+                staging, title=in_language(config.title_text or config.title, lang), lang=lang,
+                studies=_index_studies(config, manifest, results, lang), file_name=index_name(lang, config.lang),
+                alternates=alternates,
+            )
+            if lang == config.lang:
+                index = written
         swap_in(staging, output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -523,13 +569,71 @@ def page_data_source(config: Config, job: _Job, published: Mapping | None, label
     source = data_source_for({**job.not_passed, **job.arguments})
     if source == EMBEDDED_DATA_SOURCE:
         return {"label": labels["embedded_data_source"], "kind": "real"}
+    if source == CDNOW_SAMPLE_SOURCE:
+        return {"label": labels["cdnow_sample_source"], "kind": "real"}
     path = Path(os.path.expanduser(source))
     path = path if path.is_absolute() else config.root / path
     folder = path if path.is_dir() else path.parent
     return {"label": source, "kind": "generated" if (folder / GENERATOR_TRUTH).is_file() else "real"}
 
 
-def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_labels, clean) -> dict:
+def _publish_downloads(config: Config, page: Page, effective: Mapping[str, Any], staging: Path) -> dict[str, str]:
+    """Copy the page's ``downloads`` into ``<staging>/<page>/files/``; returns how the page
+    mentions each file (its path as written) -> its href relative to the page's folder."""
+    if not page.downloads:
+        return {}
+    from helpers.site.downloads import FOLDER, find_downloads, publish_csv
+
+    base = effective.get("output_dir")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"page '{page.name}': downloads are relative to the output_dir parameter, which is empty")
+    base_path = Path(os.path.expanduser(base))
+    folder = base_path if base_path.is_absolute() else config.root / base_path
+    mentions: dict[str, str] = {}
+    for source in find_downloads(folder, list(page.downloads)):
+        href = f"{FOLDER}/{source.name}"
+        publish_csv(source, staging / page.name / href)
+        relative = source.relative_to(folder).as_posix()
+        for shown in {config.relative(source), f"{base.rstrip('/')}/{relative}", f"{Path(base).as_posix().rstrip('/')}/{relative}"}:
+            mentions[shown] = href
+    return mentions
+
+
+def _site_languages(config: Config) -> list[str]:
+    """The site's language first, then every other page language, in config order."""
+    languages = [config.lang]
+    for page in config.pages:
+        if page.lang not in languages:
+            languages.append(page.lang)
+    return languages
+
+
+def _extra_nav(config, page, ready, available, chrome_labels, language_name):
+    """For the extra pages of ``page`` (per segment, per design): a filter adding a bar
+    with the link back to the index in the page's language and to the same extra page
+    in the other languages."""
+    from helpers.report.page import add_table_script
+    from helpers.site.index import with_site_nav
+
+    labels = chrome_labels(page.lang)
+    translations = [p for p in config.pages if p.group == page.group and p.name != page.name and p.name in available]
+
+    def add_nav(html: str, file_name: str) -> str:
+        alternates = []
+        for other in translations:
+            job = ready.get(other.name)
+            if job is not None and job.entry is not None and (job.entry.extra / file_name).is_file():
+                alternates.append({"label": language_name(other.lang), "href": f"../{other.name}/{file_name}", "lang": other.lang})
+        return add_table_script(with_site_nav(
+            html, index_href="../" + index_name(page.lang, config.lang), index_label=labels["index"],
+            alternates=alternates, nav_label=labels["site_nav"],
+        ))
+
+    return add_nav
+
+
+def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_labels, clean, data_line=None,
+                extra_nav=None) -> dict:
     import nbformat
 
     from helpers.report.page import (
@@ -541,7 +645,14 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
     meta = job.entry.meta
     nb = nbformat.read(job.entry.executed, as_version=4)
     labels = chrome_labels(page.lang)
-    source = page_data_source(config, job, meta.get("data_source") or collect_data_source(nb), labels)
+    effective = {**job.not_passed, **job.arguments}
+    mentions = _publish_downloads(config, page, effective, staging)
+    if mentions:
+        nav = {**nav, "downloads": [{"href": f"{page.name}/{href}", "label": Path(href).name} for href in dict.fromkeys(mentions.values())]}
+    published = meta.get("data_source") or collect_data_source(nb)
+    shared = data_line(effective, page.lang) if data_line is not None and not published else None
+    # the notebook's own word first, then the config's shared business, then the data path
+    source = {"label": shared, "kind": "generated"} if shared else page_data_source(config, job, published, labels)
     run_info = RunInfo.from_notebook(
         nb,
         data_source=data_source_text(source, page.lang),
@@ -551,10 +662,22 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
         data_hash=job.data_hash if job.inputs else "",
         cached=job.cached,
     )
-    render_page(nb, staging / f"{page.name}.html", title=page.title, run_info=run_info, lang=page.lang, nav=nav)
+    html_path = render_page(nb, staging / f"{page.name}.html", title=page.title, run_info=run_info, lang=page.lang, nav=nav)
+    if mentions:
+        from helpers.files import write_text_atomic
+        from helpers.site.downloads import link_mentions
+
+        html_path = Path(html_path)
+        linked = link_mentions(html_path.read_text(encoding="utf-8"), {k: f"{page.name}/{v}" for k, v in mentions.items()})
+        write_text_atomic(html_path, linked)
+        if extra_nav is not None:
+            from helpers.site.downloads import link_mentions as _link
+
+            add_nav = extra_nav
+            extra_nav = lambda html, name: _link(add_nav(html, name), mentions)  # noqa: E731
     extra = []
     if job.entry.extra.is_dir():
-        extra = copy_extra_pages(sorted(job.entry.extra.glob("*.html")), staging / page.name, clean)
+        extra = copy_extra_pages(sorted(job.entry.extra.glob("*.html")), staging / page.name, clean, extra_nav)
     return {
         "title": page.title,
         "label": page.short_title,
@@ -595,13 +718,19 @@ def _short_error(result: PageResult) -> str:
     return f"{where}; see the build output"
 
 
-def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Mapping[str, PageResult]) -> list[dict]:
+def _index_studies(
+    config: Config, manifest: Mapping[str, Mapping], results: Mapping[str, PageResult], lang: str | None = None
+) -> list[dict]:
+    """The index's studies in ``lang`` (default: the site's language): each row links its
+    version in that language first, with its titles and headline numbers."""
     from helpers.report.page import language_name
 
+    lang = lang or config.lang
     studies = []
     for study in config.studies:
         rows: dict[tuple, dict] = {}
-        for page in study.pages:
+        ordered = sorted(study.pages, key=lambda p: p.lang != lang)  # this language's version first
+        for page in ordered:
             entry = manifest.get(page.name)
             result = results.get(page.name)
             if entry is not None:
@@ -622,13 +751,13 @@ def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Map
                 "data_source": (entry or {}).get("data_source"),
                 "extra": (entry or {}).get("extra") or [],
             }
-            row = rows.setdefault(page.group, {"title": page.short_title if page.variant else study.title, "versions": []})
-            if page.lang == config.lang and page.variant:
-                row["title"] = page.short_title
+            row = rows.setdefault(page.group, {"title": page.short_title if page.variant else (page.study_title or study.title), "versions": []})
+            if page.lang == lang:
+                row["title"] = page.short_title if page.variant else (page.study_title or study.title)
             row["versions"].append(version)
         for row in rows.values():
             versions = row["versions"]
-            preferred = next((v for v in versions if v["lang"] == config.lang and v["headline"]), None)
+            preferred = next((v for v in versions if v["lang"] == lang and v["headline"]), None)
             row["headline"] = (preferred or next((v for v in versions if v["headline"]), {"headline": []}))["headline"]
             shown = preferred or next((v for v in versions if v.get("data_source")), None)
             row["data_source"] = (shown or {}).get("data_source")
@@ -638,7 +767,9 @@ def _index_studies(config: Config, manifest: Mapping[str, Mapping], results: Map
                 for v in versions
                 if v["extra"]
             ]
-        studies.append({"name": study.name, "title": study.title, "description": study.description, "rows": list(rows.values())})
+        title = next((p.study_title for p in study.pages if p.lang == lang and p.study_title), study.title)
+        description = in_language(study.description_text, lang) if study.description_text else study.description
+        studies.append({"name": study.name, "title": title, "description": description, "rows": list(rows.values())})
     return studies
 
 
@@ -701,6 +832,11 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME.PARAM=VALUE",
         help="override a parameter of a study (all its pages) or a page; VALUE is read as YAML (42, true, text, [a, b])",
     )
+    b.add_argument(
+        "--data-customers", type=int, metavar="N",
+        help="generate the shared dataset (the config's data: block) with N customers instead of its own "
+        "number: a quick development build of the same business",
+    )
     b.add_argument("--jobs", "-j", type=int, default=DEFAULT_JOBS, metavar="N", help=f"notebooks run at the same time (default {DEFAULT_JOBS})")
     b.add_argument("--force", action="store_true", help="run every selected notebook, even when a cached run has the same inputs")
     b.add_argument("--list", action="store_true", help="list the studies and pages of the config and exit")
@@ -724,6 +860,13 @@ def _say(stream: TextIO, text: str = "", end: str = "\n") -> None:
 def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = load_config(args.config)
     config = apply_overrides(config, args.assignments)
+    customers = getattr(args, "data_customers", None)
+    if customers is not None:
+        if config.data is None:
+            raise ConfigError(f"--data-customers: {config.shown} has no data: block (no shared dataset to size)")
+        from dataclasses import replace as _replace
+
+        config = _replace(config, data=config.data.with_customers(customers))
     if args.only:
         config.select(args.only)
     if getattr(args, "list", False):

@@ -52,6 +52,13 @@ each problem a one-line :class:`ConfigError` naming the file, the key path and t
   and linked from the index under the page.
 - ``parallel: false`` on a study runs its pages one after another (pages that write
   to the same output folder never run at the same time anyway).
+- ``data`` (optional, :mod:`helpers.site.data`): one generated dataset every page can
+  share, made by the build before any page runs (cached). Parameter text may use
+  ``{data}`` for its folder: ``data_path: "{data}/transactions.csv"``.
+- ``definitions`` (optional): business definitions shared by every page, e.g.
+  ``{new_days: 90, loyal_min_purchases: 4}``; each is passed to every notebook that
+  has a parameter for it (:data:`DEFINITION_PARAMETERS`), and a study may not set
+  those parameters itself, so one concept has one definition on the whole site.
 """
 
 from __future__ import annotations
@@ -70,17 +77,45 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from helpers.errors import ConfigError, ConfigModel, validate_config
 from helpers.files import read_yaml
-from helpers.report.i18n import Text
+from helpers.report.i18n import Text, in_language
 
 DEFAULT_CONFIG = Path("playbooks") / "playbooks.yaml"
 
 #: Shown as the data source of a page whose ``data_path`` parameter is empty or absent.
-EMBEDDED_DATA_SOURCE = "CDNOW master transaction log shipped inside lifetimes 0.11.3 (embedded default data)"
+EMBEDDED_DATA_SOURCE = (
+    "CDNOW master transaction log: real data (US online CD store), 1997-01-01 to 1998-06-30, 23,570 customers; "
+    "shipped inside lifetimes 0.11.3"
+)
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_PLACEHOLDER_RE = re.compile(r"\{(study|variant|page|lang)\}")
+_PLACEHOLDER_RE = re.compile(r"\{(study|variant|page|lang|data)\}")
+
+#: Each shared definition (``definitions:`` in the config) and the notebook parameters
+#: that take it. A notebook gets the value under every one of these names it declares.
+DEFINITION_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "observation_end": ("observation_end",),  # the analysis date: last day of data every page uses
+    "calibration_end": ("calibration_end",),  # last day the CLV models are validated on (holdout after it)
+    "horizon_months": ("horizon_months",),  # months of future value ("next 12 months")
+    "gross_margin": ("gross_margin",),
+    "annual_discount_rate": ("annual_discount_rate",),
+    "currency": ("currency",),
+    "returns_policy": ("returns_policy",),
+    "new_days": ("new_days", "new_within_days"),  # new: first purchase at most this many days old
+    "sleeping_days": ("lapsing_after_days", "sleeping_days"),  # sleeping: no purchase for more than this many days
+    "lapsed_days": ("lapsed_days", "churned_after_days"),  # lapsed: no purchase for more than this many days
+    "loyal_min_purchases": ("loyal_min_purchases",),  # loyal: at least this many purchase days in the loyalty window
+    "loyal_window_days": ("loyal_window_days",),
+    "alive_threshold": ("alive_threshold",),  # model-based lapsed: P(alive) below this
+}
 RESERVED_NAMES = {"index"}
+
+
+#: Shown as the data source of a page whose ``data_path`` is ``cdnow:sample``.
+CDNOW_SAMPLE_SOURCE = (
+    "CDNOW 1/10 sample: real data (US online CD store), 1997-01-01 to 1998-06-30, 2,357 customers; "
+    "shipped inside lifetimes 0.11.3"
+)
 
 
 def data_source_for(parameters: Mapping[str, Any]) -> str:
@@ -88,6 +123,8 @@ def data_source_for(parameters: Mapping[str, Any]) -> str:
     else the embedded CDNOW data. ``parameters`` are the page's effective parameters
     (config values over notebook defaults)."""
     value = parameters.get("data_path")
+    if value == "cdnow:sample":
+        return CDNOW_SAMPLE_SOURCE
     if value is not None and str(value).strip():
         return str(value)
     return EMBEDDED_DATA_SOURCE
@@ -110,6 +147,7 @@ class Page:
     variant: str = ""  #: the variant's name; "" for a study without variants
     extra_pages: str | None = None  #: folder relative to the output_dir parameter
     study_title: str = ""  #: the study's title in the page's language ("" = title)
+    downloads: tuple = ()  #: CSV globs relative to the output_dir parameter, published next to the page
 
     @property
     def study_name(self) -> str:
@@ -132,6 +170,7 @@ class Study:
     pages: tuple[Page, ...]
     description: str = ""
     parallel: bool = True
+    description_text: Any = None  #: the description as written: text or {language: text}
 
 
 @dataclass(frozen=True)
@@ -144,6 +183,9 @@ class Config:
     title: str = "Playbooks"
     lang: str = "en"
     studies: tuple[Study, ...] = ()
+    title_text: Any = None  #: the title as written: text or {language: text}
+    data: Any = None  #: the shared generated dataset (:class:`helpers.site.data.DataSpec`) or None
+    definitions: dict = field(default_factory=dict)  #: shared definitions, by concept name
 
     def __post_init__(self) -> None:
         if not self.studies and self.pages:  # built by hand from pages only
@@ -275,6 +317,14 @@ def _extra_pages(value: str) -> str:
     return path.as_posix()
 
 
+def _downloads(values: list[str]) -> list[str]:
+    for value in values:
+        path = PurePosixPath(value.strip().replace("\\", "/"))
+        if not value.strip() or path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"'downloads' {value!r} must be a CSV file pattern inside the page's output_dir (relative, no '..')")
+    return [v.strip() for v in values]
+
+
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("'languages' lists a language twice")
@@ -287,6 +337,7 @@ Name = Annotated[str, AfterValidator(_name)]
 Parameters = Annotated[dict[str, Any], AfterValidator(_parameters)]
 ExtraPages = Annotated[str, AfterValidator(_extra_pages)]
 Languages = Annotated[list[Lang], Field(min_length=1), AfterValidator(_unique)]
+Downloads = Annotated[list[str], AfterValidator(_downloads)]
 
 
 class _PageFields(ConfigModel):
@@ -299,6 +350,7 @@ class _PageFields(ConfigModel):
     lang: Lang | None = None  #: one page language
     languages: Languages | None = None  #: several page languages, one page each
     extra_pages: ExtraPages | None = None  #: folder (relative to output_dir) of pages the notebook writes
+    downloads: Downloads | None = None  #: CSV files (globs relative to output_dir) the page mentions
 
     @model_validator(mode="after")
     def _one_language_key(self) -> "_PageFields":
@@ -340,6 +392,10 @@ class PlaybooksFile(ConfigModel):
     lang: Lang = "en"  #: default page language and the index's language
     studies: Annotated[list[StudyEntry], Field(min_length=1)] | None = None
     pages: Annotated[list[PageEntry], Field(min_length=1)] | None = None
+    #: the one generated business every page runs on (checked by helpers.site.data.parse_data_spec)
+    data: dict[str, Any] | None = None
+    #: business definitions shared by every page (names: DEFINITION_PARAMETERS)
+    definitions: dict[str, Any] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -351,27 +407,11 @@ class PlaybooksFile(ConfigModel):
         return data
 
 
-def in_language(text: str | Mapping[str, str] | None, lang: str) -> str:
-    """``text`` in ``lang``: itself when it is plain text; from a ``{lang: text}``
-    mapping the exact tag, else one with the same primary language, else the first."""
-    if text is None:
-        return ""
-    if isinstance(text, str):
-        return text
-    if lang in text:
-        return text[lang]
-    primary = lang.split("-")[0].lower()
-    for key, value in text.items():
-        if key.split("-")[0].lower() == primary:
-            return value
-    return next(iter(text.values()))
-
-
 def substitute(value: Any, names: Mapping[str, str]) -> Any:
     """Replace ``{study}``, ``{variant}``, ``{page}``, ``{lang}`` in text values (also
     inside lists and mappings); other braces are left alone."""
     if isinstance(value, str):
-        return _PLACEHOLDER_RE.sub(lambda m: names[m.group(1)], value)
+        return _PLACEHOLDER_RE.sub(lambda m: names.get(m.group(1), m.group(0)), value)
     if isinstance(value, list):
         return [substitute(v, names) for v in value]
     if isinstance(value, dict):
@@ -391,7 +431,9 @@ def _notebook(root: Path, value: str, where: str) -> Path:
     return notebook
 
 
-def _study_pages(study: StudyEntry | PageEntry, where: str, root: Path, default_lang: str) -> tuple[Study, list[tuple[Page, str]]]:
+def _study_pages(
+    study: StudyEntry | PageEntry, where: str, root: Path, default_lang: str, data_folder: str | None = None
+) -> tuple[Study, list[tuple[Page, str]]]:
     """The pages of one study entry, each with the ``where`` of its variant."""
     name = study.name
     study_params = study.parameters or {}
@@ -431,6 +473,10 @@ def _study_pages(study: StudyEntry | PageEntry, where: str, root: Path, default_
                 )
         extra = entry.extra_pages if vname is not None and "extra_pages" in entry.model_fields_set else study.extra_pages
         vtitle = entry.title if vname is not None else None
+        downloads = (
+            tuple(entry.downloads or ()) if vname is not None and "downloads" in entry.model_fields_set
+            else tuple(getattr(study, "downloads", None) or ())
+        )
         base = name if vname is None else f"{name}-{vname}"
         for k, lang in enumerate(langs):
             page_name = base if k == 0 else f"{base}-{lang}"
@@ -438,6 +484,8 @@ def _study_pages(study: StudyEntry | PageEntry, where: str, root: Path, default_
             label = in_language(vtitle, lang) if vtitle is not None else (vname or "")
             title = f"{s_title} — {label}" if vname is not None else s_title
             names = {"study": name, "variant": vname or name, "page": page_name, "lang": lang}
+            if data_folder is not None:
+                names["data"] = data_folder
             pages.append(
                 (
                     Page(
@@ -451,6 +499,7 @@ def _study_pages(study: StudyEntry | PageEntry, where: str, root: Path, default_
                         variant=vname or "",
                         extra_pages=extra,
                         study_title=s_title,
+                        downloads=downloads,
                     ),
                     vwhere,
                 )
@@ -461,6 +510,7 @@ def _study_pages(study: StudyEntry | PageEntry, where: str, root: Path, default_
         pages=tuple(p for p, _ in pages),
         description=in_language(getattr(study, "description", None), default_lang),
         parallel=getattr(study, "parallel", True),
+        description_text=getattr(study, "description", None),
     )
     return result, pages
 
@@ -481,6 +531,13 @@ def load_config(path: Path | None = None) -> Config:
     key = "studies" if model.studies is not None else "pages"
     entries = model.studies if model.studies is not None else model.pages
 
+    data = None
+    if model.data is not None:
+        from helpers.site.data import parse_data_spec
+
+        data = parse_data_spec(model.data, f"{shown}: data")
+    definitions = _definitions(model.definitions, f"{shown}: definitions")
+
     studies: list[Study] = []
     pages: list[Page] = []
     page_where: dict[str, str] = {}
@@ -491,7 +548,10 @@ def load_config(path: Path | None = None) -> Config:
         if name in study_where:
             raise ConfigError(f"{where}: {'study' if key == 'studies' else 'page'} name '{name}' is already used by {study_where[name]}")
         study_where[name] = f"{key}[{i}]"
-        study, study_pages = _study_pages(entry, where, root, lang)
+        study, study_pages = _study_pages(entry, where, root, lang, data.folder if data is not None else None)
+        if definitions:
+            study_pages = [(_with_definitions(p, definitions, pw), pw) for p, pw in study_pages]
+            study = replace(study, pages=tuple(p for p, _ in study_pages))
         for page, pwhere in study_pages:
             if page.name in RESERVED_NAMES:
                 raise ConfigError(f"{pwhere}: page name '{page.name}' is already used by the site index (index.html)")
@@ -515,7 +575,43 @@ def load_config(path: Path | None = None) -> Config:
         title=title,
         lang=lang,
         studies=tuple(studies),
+        title_text=model.title,
+        data=data,
+        definitions=definitions,
     )
+
+
+def _definitions(raw: Any, where: str) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping of definition: value, e.g. {{new_days: 90}}")
+    unknown = sorted(set(map(str, raw)) - set(DEFINITION_PARAMETERS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown definition {', '.join(map(repr, unknown))} (known: {', '.join(DEFINITION_PARAMETERS)})"
+        )
+    return {str(k): _typed(v, f"{where}.{k}") for k, v in raw.items()}
+
+
+def _with_definitions(page: Page, definitions: Mapping[str, Any], where: str) -> Page:
+    """``page`` with every shared definition its notebook has a parameter for; a study
+    setting such a parameter itself would give the concept a second definition."""
+    from helpers.site.run import notebook_parameters
+
+    declared = notebook_parameters(page.notebook) or {}
+    params = dict(page.parameters)
+    for concept, value in definitions.items():
+        for name in DEFINITION_PARAMETERS[concept]:
+            if name not in declared:
+                continue
+            if name in params and params[name] != value:
+                raise ConfigError(
+                    f"{where}: parameters.{name} ({params[name]!r}) contradicts definitions.{concept} "
+                    f"({value!r}); the definitions block defines it once for every page, so remove it here"
+                )
+            params[name] = value
+    return replace(page, parameters=params)
 
 
 def apply_overrides(config: Config, assignments: Sequence[str]) -> Config:
@@ -538,6 +634,8 @@ def apply_overrides(config: Config, assignments: Sequence[str]) -> Config:
         for target_page in targets:
             page = pages[target_page.name]
             names = {"study": page.study_name, "variant": page.variant or page.study_name, "page": page.name, "lang": page.lang}
+            if config.data is not None:
+                names["data"] = config.data.folder
             pages[page.name] = replace(page, parameters={**page.parameters, param: substitute(value, names)})
     new_pages = tuple(pages[p.name] for p in config.pages)
     studies = tuple(replace(s, pages=tuple(pages[p.name] for p in s.pages)) for s in config.studies)

@@ -37,6 +37,34 @@ from helpers.files import write_text_atomic
 
 MANIFEST = "site.json"
 INDEX = "index.html"
+
+
+def index_name(lang: str, site_lang: str) -> str:
+    """The index in ``lang``: ``index.html`` in the site's language, ``index-<lang>.html`` else."""
+    return INDEX if not lang or lang == site_lang else f"index-{lang}.html"
+
+
+_BODY_RE = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def with_site_nav(html: str, *, index_href: str, index_label: str, alternates: list[dict], nav_label: str) -> str:
+    """``html`` with a small navigation bar right after ``<body>``: back to the index in
+    the page's language, and links to the same page in the other languages (extra pages
+    such as per-segment and per-design pages are written by notebooks, which do not
+    know the site)."""
+    esc = html_lib.escape
+    links = "".join(
+        f'<a href="{esc(a["href"])}" lang="{esc(a["lang"])}" hreflang="{esc(a["lang"])}">{esc(a["label"])}</a>'
+        for a in alternates
+    )
+    bar = (
+        f'<nav class="site-nav" aria-label="{esc(nav_label)}"><a class="nav-home" href="{esc(index_href)}">'
+        f'{esc(index_label)}</a>' + (f'<span class="nav-langs">{links}</span>' if links else "") + "</nav>"
+    )
+    match = _BODY_RE.search(html)
+    if match is None:
+        return bar + html
+    return html[: match.end()] + "\n" + bar + html[match.end():]
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -81,14 +109,17 @@ def html_title(path: Path) -> str:
     return title or Path(path).stem
 
 
-def copy_extra_pages(files: Iterable[Path], folder: Path, clean) -> list[dict]:
-    """Copy extra pages into ``folder`` through ``clean`` (the self-contained filter);
-    returns ``[{"title", "file"}]`` with file names relative to the site."""
+def copy_extra_pages(files: Iterable[Path], folder: Path, clean, add_nav=None) -> list[dict]:
+    """Copy extra pages into ``folder`` through ``clean`` (the self-contained filter) and
+    ``add_nav(html, file_name)`` (the site navigation bar) when given; returns
+    ``[{"title", "file"}]`` with file names relative to the site."""
     folder = Path(folder)
     entries = []
     for path in sorted(files, key=lambda p: Path(p).name):
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-        target = write_text_atomic(folder / Path(path).name, clean(text))
+        text = clean(Path(path).read_text(encoding="utf-8", errors="replace"))
+        if add_nav is not None:
+            text = add_nav(text, Path(path).name)
+        target = write_text_atomic(folder / Path(path).name, text)
         entries.append({"title": html_title(target), "file": f"{folder.name}/{target.name}"})
     return entries
 
@@ -194,10 +225,13 @@ def write_index(
     title: str,
     lang: str,
     studies: list[dict],
+    file_name: str = INDEX,
+    alternates: list[dict] | None = None,
 ) -> Path:
-    """Write ``<folder>/index.html``. ``studies``: ``[{name, title, description,
-    rows: [{title, headline, extra, versions: [{lang, label, href, status, error,
-    updated, failed_at}]}]}]`` as assembled by :func:`helpers.site.build.build`."""
+    """Write ``<folder>/<file_name>`` (``index.html``). ``studies``: ``[{name, title, description,
+    rows: [{title, headline, extra, data, versions: [{lang, label, href, status, error,
+    updated, failed_at}]}]}]`` as assembled by :func:`helpers.site.build.build`;
+    ``alternates``: ``[{label, href, lang}]``, the index in the other languages."""
     import jinja2
     from markupsafe import Markup
 
@@ -216,13 +250,14 @@ def write_index(
         t=labels,
         css=Markup(CSS_PATH.read_text(encoding="utf-8")),  # noqa: S704 - our own stylesheet
         studies=studies,
+        alternates=alternates or [],
         package_version=__version__,
         written_line=labels["index_written"].format(written=f"{now:%Y-%m-%d %H:%M}", version=__version__),
     )
-    return write_text_atomic(Path(folder) / INDEX, text)
+    return write_text_atomic(Path(folder) / file_name, text)
 
 
-def page_nav(page, available: Mapping[str, Any], pages: list, language_name) -> dict:
+def page_nav(page, available: Mapping[str, Any], pages: list, language_name, site_lang: str | None = None) -> dict:
     """Navigation of ``page`` among the ``available`` pages (those in the new site):
     the index, the other pages of its study in its language, its translations, and
     previous / next among the pages in its language."""
@@ -248,7 +283,7 @@ def page_nav(page, available: Mapping[str, Any], pages: list, language_name) -> 
         if i + 1 < len(same_lang):
             nxt = {"title": same_lang[i + 1].title, "href": href(same_lang[i + 1])}
     return {
-        "index": INDEX,
+        "index": index_name(page.lang, site_lang) if site_lang else INDEX,
         "study": page.study_title if page.variant else "",
         "siblings": siblings,
         "alternates": alternates,

@@ -36,8 +36,10 @@ GENERATOR_VERSION = "1.0.0"
 #: customers are processed at once. Changing it changes the data: it is part of the version.
 BLOCK_CUSTOMERS = 5000
 
-#: Sales channels the generator knows. "store" is the only offline channel.
-CHANNELS: tuple[str, ...] = ("store", "online_mall", "mini_program", "app", "marketplace")
+#: Sales channels the generator knows. "store" is the only offline channel; "delivery" is
+#: food/instant-retail delivery platforms (Meituan, Ele.me style), used only when a config
+#: lists it in ``channel_mix`` (the default mix does not).
+CHANNELS: tuple[str, ...] = ("store", "online_mall", "mini_program", "app", "marketplace", "delivery")
 TIERS: tuple[str, ...] = ("bronze", "silver", "gold")
 ENGAGEMENT_EVENTS: tuple[str, ...] = ("earn_checkin", "earn_share", "earn_survey", "earn_referral")
 SEVERITIES: tuple[str, ...] = ("ordinary", "complex", "major")

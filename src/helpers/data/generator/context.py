@@ -40,7 +40,7 @@ CONTACT_CHANNELS: tuple[str, ...] = ("store_desk", "hotline", "web_chat", "wecha
 #: (preferred contact channel, its share; the rest call the hotline) by sales channel
 CONTACT_BY_CHANNEL = {
     "store": ("store_desk", 0.60), "online_mall": ("web_chat", 0.80), "mini_program": ("wechat", 0.85),
-    "app": ("app_chat", 0.85), "marketplace": ("marketplace_chat", 0.90),
+    "app": ("app_chat", 0.85), "marketplace": ("marketplace_chat", 0.90), "delivery": ("marketplace_chat", 0.90),
 }
 
 #: customers' hour-of-day profiles (relative weights for hours 0..23)
@@ -48,6 +48,8 @@ HOUR_WEIGHTS = {
     "store": (0, 0, 0, 0, 0, 0, 0, 0.3, 0.8, 1.6, 2.4, 3.2, 3.6, 3.0, 2.5, 2.5, 2.8, 3.6, 4.2, 4.0, 3.2, 2.0, 0.8, 0),
     "mini_program": (0.8, 0.4, 0.2, 0.1, 0.1, 0.2, 0.6, 1.6, 2.2, 2.0, 2.4, 3.6, 4.0, 2.6, 2.0, 2.0, 2.4, 3.4,
                      3.8, 3.4, 3.4, 3.2, 2.4, 1.4),
+    "delivery": (0.6, 0.3, 0.1, 0.05, 0.05, 0.1, 0.3, 1.0, 1.6, 1.4, 2.0, 4.2, 4.8, 2.4, 1.4, 1.4, 1.8, 3.2,
+                 4.6, 4.2, 3.0, 2.6, 2.0, 1.2),
     "online": (1.4, 0.7, 0.35, 0.2, 0.15, 0.2, 0.45, 0.9, 1.4, 1.9, 2.3, 2.6, 3.0, 2.7, 2.4, 2.4, 2.5, 2.7,
                3.0, 3.5, 4.1, 4.6, 4.2, 2.6),
 }

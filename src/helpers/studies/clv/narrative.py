@@ -68,9 +68,17 @@ def headline(metrics: dict, currency: str = "$", language: str = "en") -> str:
 def headline_numbers(metrics: dict, currency: str = "$", language: str = "en") -> dict[str, str]:
     """The few numbers the site index shows for a CLV page (plain text, page language)."""
     m, lang = metrics, language
+    end = (m.get("settings") or {}).get("observation_end")
+    if end:  # the "next 12 months" dated: the day after the data to the end of the horizon
+        first = pd.Timestamp(end) + pd.Timedelta(days=1)
+        last = first + pd.DateOffset(months=int(m["horizon_months"])) - pd.Timedelta(days=1)
+        clv_label = text("clv.index.clv_dated", lang, horizon=m["horizon_months"], start=f"{first:%Y-%m-%d}",
+                         end=f"{last:%Y-%m-%d}")
+    else:
+        clv_label = text("clv.index.clv", lang, horizon=m["horizon_months"])
     numbers = {
         text("clv.index.customers", lang): count(m["customers"]),
-        text("clv.index.clv", lang, horizon=m["horizon_months"]): money(
+        clv_label: money(
             m["clv_total"], currency, lang, markdown=False
         ),
         text("clv.index.top10", lang): pct(m["top10_share"]),

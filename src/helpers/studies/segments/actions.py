@@ -223,7 +223,7 @@ def load_action_library(path: str | Path, segment_map: SegmentMap) -> ActionLibr
         tiers:                       # optional: what to do per tier of the documents' views
           value_growth: {core: {objective: ..., actions: [...]}, potential: ..., ordinary: ..., sleeping: ...}
           clv: {high_value_loyal: ..., growing: ..., potential: ..., churn_risk: ...}
-          lifecycle: {new: ..., active: ..., loyal: ..., churned: ...}
+          lifecycle: {new: ..., active: ..., loyal: ..., lapsing: ..., churned: ...}
 
     Every text may instead be a mapping by page language (lists per language)::
 

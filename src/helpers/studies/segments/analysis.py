@@ -108,7 +108,7 @@ def migration_labels(language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
 _TIER_KEYS: dict[str, tuple[str, ...]] = {
     "value_growth": ("core", "potential", "ordinary", "sleeping"),
     "clv": ("high_value_loyal", "growing", "potential", "churn_risk"),
-    "lifecycle": ("new", "active", "loyal", "churned"),
+    "lifecycle": ("new", "active", "loyal", "lapsing", "churned"),
 }
 #: English names, kept for callers of earlier versions (pages use :func:`tier_labels`).
 NEW_CUSTOMERS_LABEL = migration_labels()[NEW_CUSTOMERS]
@@ -167,6 +167,11 @@ class SegmentSettings(SettingsModel):
     growing_clv_share: Share = 0.5
     new_days: Days = 90
     loyal_min_purchases: Annotated[int, Field(ge=2)] = 3  #: purchase days
+    #: lifecycle stages share the customer-base page's rules (one definition per concept):
+    #: sleeping after ``sleeping_days`` without a purchase, churned after ``lapsed_days``,
+    #: loyal with ``loyal_min_purchases`` purchase days in the last ``loyal_window_days``
+    sleeping_days: Days = 90
+    loyal_window_days: Days = 365
 
     @model_validator(mode="after")
     def _growing_below_high(self) -> "SegmentSettings":
@@ -175,6 +180,15 @@ class SegmentSettings(SettingsModel):
                 "growing_clv_share", self.growing_clv_share,
                 f"must be larger than high_clv_share ({self.high_clv_share}): growing customers are the next band "
                 "below the high-value ones",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sleep_before_lapse(self) -> "SegmentSettings":
+        if self.sleeping_days >= self.lapsed_days:
+            raise located(
+                "sleeping_days", self.sleeping_days,
+                f"must be smaller than lapsed_days ({self.lapsed_days}): a customer falls asleep before they lapse",
             )
         return self
 
@@ -620,17 +634,37 @@ def clv_tiers(clv: pd.Series, lapsed: np.ndarray, settings: SegmentSettings) -> 
     return _categorical(keys, CLV_TIERS, clv.index, "clv_tier")
 
 
-def lifecycle_stages(rfm: pd.DataFrame, lapsed: np.ndarray, settings: SegmentSettings) -> pd.Series:
-    """New / active / loyal / churned at the analysis date.
+def lifecycle_rules(settings: SegmentSettings):
+    """The customer-base page's :class:`LifecycleRules` with this page's thresholds, so both
+    pages put every customer in the same stage."""
+    from helpers.studies.customer_base.analysis import LifecycleRules
 
-    New: first purchase at most ``new_days`` days before the analysis date. Churned:
-    lapsed (and not new). Loyal: at least ``loyal_min_purchases`` purchase days.
-    Active: the rest. Prospects (members who never bought) are not in transaction data.
-    """
-    new = rfm["tenure_days"].to_numpy() <= settings.new_days
-    loyal = rfm["purchase_days"].to_numpy() >= settings.loyal_min_purchases
-    keys = np.select([new, lapsed, loyal], ["new", "churned", "loyal"], default="active")
-    return _categorical(keys, LIFECYCLE_STAGES, rfm.index, "lifecycle")
+    return LifecycleRules(
+        new_within_days=int(settings.new_days),
+        lapsing_after_days=int(settings.sleeping_days),
+        churned_after_days=int(settings.lapsed_days),
+        loyal_min_purchases=int(settings.loyal_min_purchases),
+        loyal_window_days=int(settings.loyal_window_days),
+    )
+
+
+def lifecycle_stages(
+    rfm: pd.DataFrame, transactions: pd.DataFrame, as_of: object, settings: SegmentSettings
+) -> pd.Series:
+    """New / active / loyal / lapsing (sleeping) / churned at the analysis date, by the
+    customer-base page's rules (:func:`helpers.studies.customer_base.analysis.assign_stages`):
+    churned: no purchase for more than ``lapsed_days`` days; lapsing: for more than
+    ``sleeping_days``; new: first purchase at most ``new_days`` days ago; loyal: at least
+    ``loyal_min_purchases`` purchase days in the last ``loyal_window_days``; active: the
+    rest. Recency decides, not P(alive): BG/NBD calls every one-time buyer alive.
+    Prospects (members who never bought) are not in transaction data."""
+    from helpers.studies.customer_base.analysis import assign_stages, purchase_days
+
+    end = pd.Timestamp(as_of).normalize()
+    days = purchase_days(transactions)
+    days = days[days["day"] <= end]
+    stages = assign_stages(rfm[["recency_days", "tenure_days", "purchase_days"]], days, end, lifecycle_rules(settings))
+    return _categorical(stages.astype(str).to_numpy(), LIFECYCLE_STAGES, rfm.index, "lifecycle")
 
 
 def clv_at_risk(clv: np.ndarray, p_alive: np.ndarray) -> np.ndarray:
@@ -691,7 +725,7 @@ def segment_customers(
     out["lapsed"] = lapsed
     out["value_tier"] = value_growth_tiers(out["revenue"], out["clv"].to_numpy(), lapsed, settings)
     out["clv_tier"] = clv_tiers(out["clv"], lapsed, settings)
-    out["lifecycle"] = lifecycle_stages(out, lapsed, settings)
+    out["lifecycle"] = lifecycle_stages(out, transactions, as_of, settings)
     return out
 
 

@@ -275,9 +275,13 @@ def tier_definitions(view: str, settings: SegmentSettings, language: str = DEFAU
     if view == "lifecycle":
         return {
             "new": text("segments.tiers.definitions.new", lang, days=settings.new_days),
-            "active": text("segments.tiers.definitions.active", lang, purchases=settings.loyal_min_purchases),
-            "loyal": text("segments.tiers.definitions.loyal", lang, purchases=settings.loyal_min_purchases),
-            "churned": text("segments.tiers.definitions.churned", lang, lapsed=lapsed),
+            "active": text("segments.tiers.definitions.active", lang, purchases=settings.loyal_min_purchases,
+                           window=settings.loyal_window_days),
+            "loyal": text("segments.tiers.definitions.loyal", lang, purchases=settings.loyal_min_purchases,
+                          window=settings.loyal_window_days),
+            "lapsing": text("segments.tiers.definitions.lapsing", lang, days=settings.sleeping_days,
+                            lapsed_days=settings.lapsed_days),
+            "churned": text("segments.tiers.definitions.churned", lang, days=settings.lapsed_days),
         }
     raise ValueError(view)
 
