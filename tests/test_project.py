@@ -69,3 +69,22 @@ def test_papermill_sees_every_parameter():
         inferred = papermill.inspect_notebook(str(path))
         assert set(inferred) == names, path.name
         assert all(p["help"] for p in inferred.values()), path.name
+
+
+def test_no_merge_conflict_markers_are_left_in_the_repository():
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    markers = ("<<<<<<< ", ">>>>>>> ")
+    found = []
+    for name in files:
+        path = root / name
+        if path.suffix not in {".py", ".md", ".yaml", ".yml", ".ipynb", ".j2", ".css", ".js", ".toml", ".txt", ""}:
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (UnicodeDecodeError, OSError):
+            continue
+        found += [f"{name}:{i + 1}" for i, line in enumerate(lines) if line.startswith(markers)]
+    assert not found, found
