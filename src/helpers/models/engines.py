@@ -291,6 +291,10 @@ def load_transactions(
     engine: str = "auto",
     memory_limit: str | None = None,
     columns: Sequence[str] | None = None,
+    decimal: str = ".",
+    amount_outliers: str = "drop",
+    max_amount: float | None = None,
+    timezone: str | None = None,
 ) -> LoadResult:
     """The notebooks' entry point: a transaction file loaded with the engine
     :func:`choose_engine` picks, as a :class:`helpers.data.loading.LoadResult`.
@@ -307,19 +311,26 @@ def load_transactions(
     columns besides ``customer_id, timestamp, amount`` when the file is read by pyarrow: the
     others are never parsed and are listed as ignored columns; duplicate rows are then
     judged on the kept columns. ``None`` (default) keeps every mapped column.
+
+    ``decimal``, ``amount_outliers``, ``max_amount`` and ``timezone`` are the loader's
+    safety options (:func:`helpers.data.loading.read_transactions`); a decimal-comma file
+    is always read by the loader itself. The DuckDB path aggregates customer-days in SQL and
+    does not apply the implausible-amount and time-zone checks (files that large are
+    exports of a system whose amounts and clock are already consistent).
     """
     source = os.fspath(path) if path is not None else ""
     policies = {"date_format": date_format, "observation_end": observation_end,
                 "returns_policy": returns_policy, "future_dates": future_dates}
-    if not str(source).strip() or sheet is not None:
-        return read_transactions(path, column_map, encoding=encoding, sheet=sheet, **policies)
+    safety = {"decimal": decimal, "amount_outliers": amount_outliers, "max_amount": max_amount, "timezone": timezone}
+    if not str(source).strip() or sheet is not None or decimal != ".":
+        return read_transactions(path, column_map, encoding=encoding, sheet=sheet, **policies, **safety)
     if choose_engine(source, engine) == "duckdb":
         return _duck_load(source, column_map, encoding, memory_limit, **policies)
     fast = read_mapped_columns(source, column_map, encoding=encoding, columns=columns)
     if fast is None:
-        return read_transactions(source, column_map, encoding=encoding, **policies)
+        return read_transactions(source, column_map, encoding=encoding, **policies, **safety)
     kept_map = None if column_map is None else {c: h for c, h in column_map.items() if h in fast.frame.columns}
-    result = transactions_from_frame(fast.frame, kept_map or None, source=source, **policies)
+    result = transactions_from_frame(fast.frame, kept_map or None, source=source, **policies, **safety)
     ignored = [h for h in fast.headers if h not in result.columns.values()]
     return replace(result, report=replace(result.report, ignored_columns=ignored), encoding=fast.encoding)
 

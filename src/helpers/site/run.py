@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -77,6 +78,17 @@ class NotebookFailed(HelperError):
         self.detail = detail or message
 
 
+#: CPython 3.11 before 3.11.8 can fail with "AST constructor recursion depth mismatch" when
+#: two threads parse at once (the build renders and reports pages from worker threads).
+_AST_LOCK = threading.Lock()
+
+
+def parse_source(source: str) -> ast.Module:
+    """``ast.parse`` under a process-wide lock (see :data:`_AST_LOCK`)."""
+    with _AST_LOCK:
+        return ast.parse(source)
+
+
 @lru_cache(maxsize=1)
 def helper_error_names() -> frozenset[str]:
     """Class names of every HelperError subclass defined in this package.
@@ -88,7 +100,7 @@ def helper_error_names() -> frozenset[str]:
     bases_by_class: dict[str, set[str]] = {}
     for source in Path(__file__).resolve().parents[1].rglob("*.py"):
         try:
-            tree = ast.parse(source.read_text(encoding="utf-8"))
+            tree = parse_source(source.read_text(encoding="utf-8"))
         except (OSError, SyntaxError, UnicodeDecodeError):
             continue
         for node in ast.walk(tree):
@@ -213,7 +225,7 @@ def notebook_parameters(notebook: Path | NotebookNode) -> dict[str, Any] | None:
     source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
     where = _display(notebook) if isinstance(notebook, (str, os.PathLike)) else "the notebook"
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError as err:
         raise ConfigError(f"{where}: the cell tagged 'parameters' is not valid Python (line {err.lineno}): {err.msg}") from None
     params: dict[str, Any] = {}
