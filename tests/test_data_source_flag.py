@@ -78,3 +78,16 @@ def test_index_card_shows_the_data_and_flags_simulated_data(tmp_path):
     line = soup.select_one("p.data-source")
     assert line is not None and "Simulated pilot <b>" in line.get_text()  # escaped, shown as text
     assert line.select_one(".badge.simulated").get_text() == "simulated data"
+
+
+def test_a_page_reading_a_folder_of_tables_names_that_folder_not_cdnow(tmp_path):
+    """Studies that read a folder (data_dir: tags, triggers, campaigns) are not CDNOW pages."""
+    from helpers.site.config import data_source_for
+
+    (tmp_path / "brand").mkdir()
+    (tmp_path / "brand" / "truth.json").write_text("{}", encoding="utf-8")
+    assert data_source_for({"data_dir": "brand"}) == "brand"
+    assert data_source_for({"data_path": "x.csv", "data_dir": "brand"}) == "x.csv"
+    job = SimpleNamespace(not_passed={}, arguments={"data_dir": "brand"})
+    source = build_mod.page_data_source(SimpleNamespace(root=tmp_path), job, None, page_mod.chrome_labels("en"))
+    assert source == {"label": "brand", "kind": "generated"}

@@ -397,7 +397,7 @@ def _ensure_shared_data(config: Config, say) -> Callable[[Mapping[str, Any], str
     lines = {}
 
     def data_line(parameters: Mapping[str, Any], lang: str) -> str | None:
-        for name in ("data_path", "tickets_path", "customers_path"):
+        for name in ("data_path", "data_dir", "tickets_path", "customers_path"):
             value = parameters.get(name)
             if not isinstance(value, str) or not value.strip():
                 continue
@@ -650,9 +650,13 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
     if mentions:
         nav = {**nav, "downloads": [{"href": f"{page.name}/{href}", "label": Path(href).name} for href in dict.fromkeys(mentions.values())]}
     published = meta.get("data_source") or collect_data_source(nb)
-    shared = data_line(effective, page.lang) if data_line is not None and not published else None
-    # the notebook's own word first, then the config's shared business, then the data path
-    source = {"label": shared, "kind": "generated"} if shared else page_data_source(config, job, published, labels)
+    shared = data_line(effective, page.lang) if data_line is not None else None
+    # the config's shared business when the page read it (unless the notebook says it simulated
+    # its own data), else the notebook's own word, else the data path
+    if shared and (published or {}).get("kind") != "simulated":
+        source = {"label": shared, "kind": "generated"}
+    else:
+        source = page_data_source(config, job, published, labels)
     run_info = RunInfo.from_notebook(
         nb,
         data_source=data_source_text(source, page.lang),

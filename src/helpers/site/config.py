@@ -119,10 +119,10 @@ CDNOW_SAMPLE_SOURCE = (
 
 
 def data_source_for(parameters: Mapping[str, Any]) -> str:
-    """What the page header names as its data: ``data_path`` when given and non-empty,
-    else the embedded CDNOW data. ``parameters`` are the page's effective parameters
+    """What the page header names as its data: ``data_path`` (else ``data_dir``) when given
+    and non-empty, else the embedded CDNOW data. ``parameters`` are the page's effective parameters
     (config values over notebook defaults)."""
-    value = parameters.get("data_path")
+    value = parameters.get("data_path") or parameters.get("data_dir")  # a file, or a folder of tables
     if value == "cdnow:sample":
         return CDNOW_SAMPLE_SOURCE
     if value is not None and str(value).strip():
