@@ -123,3 +123,43 @@ def test_a_bad_value_in_each_config_kind_is_one_line_naming_file_key_and_value(t
         "my_config.json: tier_discount.silver = 1.2: expected a number in [0, 0.9]"
     )
     assert _one_line(lambda: ReadoutSettings(alpha=0.05, seed=-3)) == "pilot settings: seed = -3: expected a value >= 0"
+
+
+def _notebook_default(notebook: str, name: str):
+    """The default of parameter ``name`` in the notebook's ``parameters`` cell."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for node in ast.parse(cell.source).body:
+        target = getattr(node, "target", None) or (node.targets[0] if getattr(node, "targets", None) else None)
+        if getattr(target, "id", None) == name:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{notebook} has no parameter {name}")
+
+
+def test_kpi_targets_are_a_model_whose_schema_takes_the_notebook_default():
+    from helpers.studies.kpi.analysis import KPIS, parse_targets
+
+    default = _notebook_default("kpi.ipynb", "targets")
+    validator = _validator("kpi-targets")
+    assert not list(validator.iter_errors(default))
+    assert validator.is_valid({"churn_rate": {"value": 0.1, "source": {"en": "plan", "zh-CN": "年度计划"}}})
+    assert not validator.is_valid({"aov": 200}) and not validator.is_valid({"repeat_rate": -0.1})
+    # same results as written: numbers and {value, source}, in the order given
+    targets = parse_targets({"churn_rate": {"value": 0.1, "source": "case: -20% churn"}, "repeat_rate": 1})
+    assert list(targets) == ["churn_rate", "repeat_rate"] and set(targets) <= set(KPIS)
+    assert (targets["churn_rate"].value, targets["churn_rate"].source) == (0.1, "case: -20% churn")
+    assert (targets["repeat_rate"].value, targets["repeat_rate"].source) == (1.0, "")
+    assert parse_targets(None) == {} and parse_targets({}) == {}
+    assert _one_line(lambda: parse_targets({"repeat_rate": "high"})) == (
+        "parameters: targets.repeat_rate = 'high': expected a number >= 0, or {value: number, source: text}"
+    )
+    assert _one_line(lambda: parse_targets({"churn_rate": {"value": -0.1}})) == (
+        "parameters: targets.churn_rate.value = -0.1: expected a value >= 0.0"
+    )
+    assert _one_line(lambda: parse_targets({"aov": 200})).startswith(
+        "parameters: targets.aov = 200: unknown key; allowed keys here: new_members,"
+    )
