@@ -29,6 +29,7 @@ SHIPPED = {
     "segment-map": [PLAYBOOKS / "segment_map.yaml"],
     "actions": [PLAYBOOKS / "actions.yaml"],
     "design": sorted((PLAYBOOKS / "designs").glob("*.yaml")),
+    "triggers": [PLAYBOOKS / "triggers.yaml"],
 }
 
 
@@ -162,4 +163,34 @@ def test_kpi_targets_are_a_model_whose_schema_takes_the_notebook_default():
     )
     assert _one_line(lambda: parse_targets({"aov": 200})).startswith(
         "parameters: targets.aov = 200: unknown key; allowed keys here: new_members,"
+    )
+
+
+def test_a_bad_trigger_rule_is_one_line_naming_file_key_and_value(tmp_path):
+    from helpers.studies.triggers.rules import load_rules
+
+    raw = yaml.safe_load((PLAYBOOKS / "triggers.yaml").read_text(encoding="utf-8"))
+    validator = _validator("triggers")
+    assert not validator.is_valid({**raw, "rules": [{**raw["rules"][0], "k": 50}]})  # the bound is in the schema
+    assert not validator.is_valid({**raw, "rules": [{**raw["rules"][0], "kind": "nope"}]})
+    shipped = load_rules(PLAYBOOKS / "triggers.yaml")
+    first = raw["rules"][0]  # a due rule: k as written, the rest defaults
+    assert (shipped.rules[0].id, shipped.rules[0].params, shipped.rules[0].guards.min_p_alive) == (
+        first["id"], {"k": first["k"]}, first["guards"]["min_p_alive"])
+    assert shipped.settings.quiet_hours == tuple(raw["settings"]["quiet_hours"])
+
+    raw["rules"][3]["send_hour"] = 24
+    path = _write_yaml(tmp_path / "triggers.yaml", raw)
+    assert _one_line(lambda: load_rules(path)) == f"{path}: rules[3].send_hour = 24: expected a value <= 23"
+    raw["rules"][3]["send_hour"] = 8
+    raw["rules"][1]["k"] = 1.2  # a field of another kind
+    path = _write_yaml(tmp_path / "triggers.yaml", raw)
+    assert _one_line(lambda: load_rules(path)) == (
+        f"{path}: rules[1].k = 1.2: unknown key for a birthday rule; allowed keys here: id, name, kind, offer, guards, days_before"
+    )
+    del raw["rules"][1]["k"]
+    raw["rules"][6]["guards"]["max_p_alive"] = 0.1
+    path = _write_yaml(tmp_path / "triggers.yaml", raw)
+    assert _one_line(lambda: load_rules(path)) == (
+        f"{path}: rules[6].guards.min_p_alive = 0.15: is above max_p_alive (0.1)"
     )
