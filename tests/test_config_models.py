@@ -30,6 +30,7 @@ SHIPPED = {
     "actions": [PLAYBOOKS / "actions.yaml"],
     "design": sorted((PLAYBOOKS / "designs").glob("*.yaml")),
     "triggers": [PLAYBOOKS / "triggers.yaml"],
+    "tags": [PLAYBOOKS / "tags.yaml"],
 }
 
 
@@ -181,16 +182,42 @@ def test_a_bad_trigger_rule_is_one_line_naming_file_key_and_value(tmp_path):
 
     raw["rules"][3]["send_hour"] = 24
     path = _write_yaml(tmp_path / "triggers.yaml", raw)
-    assert _one_line(lambda: load_rules(path)) == f"{path}: rules[3].send_hour = 24: expected a value <= 23"
+    assert _one_line(lambda: load_rules(path)) == f"{path}: rules[3] ({raw['rules'][3]['id']}).send_hour = 24: expected a value <= 23"
     raw["rules"][3]["send_hour"] = 8
     raw["rules"][1]["k"] = 1.2  # a field of another kind
     path = _write_yaml(tmp_path / "triggers.yaml", raw)
     assert _one_line(lambda: load_rules(path)) == (
-        f"{path}: rules[1].k = 1.2: unknown key for a birthday rule; allowed keys here: id, name, kind, offer, guards, days_before"
+        f"{path}: rules[1] ({raw['rules'][1]['id']}).k = 1.2: unknown key for a birthday rule; allowed keys here: id, name, kind, offer, guards, days_before"
     )
     del raw["rules"][1]["k"]
     raw["rules"][6]["guards"]["max_p_alive"] = 0.1
     path = _write_yaml(tmp_path / "triggers.yaml", raw)
     assert _one_line(lambda: load_rules(path)) == (
-        f"{path}: rules[6].guards.min_p_alive = 0.15: is above max_p_alive (0.1)"
+        f"{path}: rules[6] ({raw['rules'][6]['id']}).guards.min_p_alive = 0.15: is above max_p_alive (0.1)"
+    )
+
+
+def test_a_bad_tag_is_one_line_naming_file_tag_key_and_value(tmp_path):
+    from helpers.studies.tags.engine import load_library
+
+    raw = yaml.safe_load((PLAYBOOKS / "tags.yaml").read_text(encoding="utf-8"))
+    validator = _validator("tags")
+    assert not validator.is_valid({**raw, "tags": [{**raw["tags"][0], "window_days": 0}]})  # the bound is in the schema
+    assert not validator.is_valid({**raw, "tags": [{**raw["tags"][0], "colour": "red"}]})
+    shipped = load_library(PLAYBOOKS / "tags.yaml")
+    first = raw["tags"][0]  # a metric rule: as written, min_orders 0 and no max by default
+    assert shipped.tags[0].params == {"metric": first["metric"], "window_days": first["window_days"],
+                                      "min": float(first["min"]), "max": None, "min_orders": 0}
+    assert shipped.tags[0].name == first["name"] and shipped.groups["value"] == raw["groups"]["value"]
+
+    i = next(k for k, t in enumerate(raw["tags"]) if t["kind"] == "behaviour" and "min_count" in t)
+    tag_id = raw["tags"][i]["id"]
+    raw["tags"][i]["min_count"] = 2.5
+    path = _write_yaml(tmp_path / "tags.yaml", raw)
+    assert _one_line(lambda: load_library(path)) == f"{path}: tags[{i}] ({tag_id}).min_count = 2.5: expected a whole number"
+    raw["tags"][i]["min_count"] = 3
+    raw["tags"][i]["group"] = "vip"
+    path = _write_yaml(tmp_path / "tags.yaml", raw)
+    assert _one_line(lambda: load_library(path)) == (
+        f"{path}: tags[{i}] ({tag_id}).group = 'vip': not one of the groups {', '.join(raw['groups'])}"
     )

@@ -28,11 +28,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-
 from pydantic import BeforeValidator, Field
 
 from helpers.errors import ConfigModel, validate_config
@@ -181,7 +180,7 @@ class TargetEntry(ConfigModel):
 #: A target: a number, or ``{value: number, source: text}``.
 TargetSpec = Annotated[
     TargetEntry,
-    BeforeValidator(_shorthand, json_schema_input_type=Union[Annotated[float, Field(ge=0)], TargetEntry]),
+    BeforeValidator(_shorthand, json_schema_input_type=Annotated[float, Field(ge=0)] | TargetEntry),
 ]
 
 

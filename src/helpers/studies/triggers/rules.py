@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, Field, create_model, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from helpers.errors import MISSING, ConfigError, ConfigModel, located, validate_config
 from helpers.files import read_yaml
@@ -107,11 +113,11 @@ class GuardsEntry(ConfigModel):
 
     min_p_alive: Annotated[float, Field(ge=0, le=1)] = 0.0  #: BG/NBD P(alive) at least (2+ purchase days only)
     max_p_alive: Annotated[float, Field(ge=0, le=1)] = 1.0  #: BG/NBD P(alive) at most (2+ purchase days only)
-    clv_tiers: Annotated[list[Literal["high", "mid", "low"]], Field(min_length=1)] = list(CLV_TIERS)
+    clv_tiers: Annotated[list[Literal["high", "mid", "low"]], Field(min_length=1)] = CLV_TIERS
     max_discount: Annotated[float, Field(ge=0, le=1)] | None = None  #: offer / usual spend per purchase day, at most
 
     @model_validator(mode="after")
-    def _band(self) -> "GuardsEntry":
+    def _band(self) -> GuardsEntry:
         if self.min_p_alive > self.max_p_alive:
             raise located("min_p_alive", self.min_p_alive, f"is above max_p_alive ({self.max_p_alive})")
         return self
@@ -144,7 +150,7 @@ class _RuleBase(ConfigModel):
         return data
 
     @model_validator(mode="after")
-    def _checks(self) -> "RuleEntry":
+    def _checks(self) -> RuleEntry:
         if isinstance(self.name, dict) and "en" not in self.name:
             raise located("name", self.name, "give the English text too: {en: ..., zh-CN: ...}")
         if self.kind == "weather":
@@ -189,7 +195,7 @@ class TriggersFile(ConfigModel):
         return rules
 
     @model_validator(mode="after")
-    def _unique(self) -> "TriggersFile":
+    def _unique(self) -> TriggersFile:
         seen: set[str] = set()
         for i, rule in enumerate(self.rules):
             if rule.id in seen:
