@@ -29,6 +29,8 @@ SHIPPED = {
     "segment-map": [PLAYBOOKS / "segment_map.yaml"],
     "actions": [PLAYBOOKS / "actions.yaml"],
     "design": sorted((PLAYBOOKS / "designs").glob("*.yaml")),
+    "triggers": [PLAYBOOKS / "triggers.yaml"],
+    "tags": [PLAYBOOKS / "tags.yaml"],
 }
 
 
@@ -123,3 +125,99 @@ def test_a_bad_value_in_each_config_kind_is_one_line_naming_file_key_and_value(t
         "my_config.json: tier_discount.silver = 1.2: expected a number in [0, 0.9]"
     )
     assert _one_line(lambda: ReadoutSettings(alpha=0.05, seed=-3)) == "pilot settings: seed = -3: expected a value >= 0"
+
+
+def _notebook_default(notebook: str, name: str):
+    """The default of parameter ``name`` in the notebook's ``parameters`` cell."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for node in ast.parse(cell.source).body:
+        target = getattr(node, "target", None) or (node.targets[0] if getattr(node, "targets", None) else None)
+        if getattr(target, "id", None) == name:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{notebook} has no parameter {name}")
+
+
+def test_kpi_targets_are_a_model_whose_schema_takes_the_notebook_default():
+    from helpers.studies.kpi.analysis import KPIS, parse_targets
+
+    default = _notebook_default("kpi.ipynb", "targets")
+    validator = _validator("kpi-targets")
+    assert not list(validator.iter_errors(default))
+    assert validator.is_valid({"churn_rate": {"value": 0.1, "source": {"en": "plan", "zh-CN": "年度计划"}}})
+    assert not validator.is_valid({"aov": 200}) and not validator.is_valid({"repeat_rate": -0.1})
+    # same results as written: numbers and {value, source}, in the order given
+    targets = parse_targets({"churn_rate": {"value": 0.1, "source": "case: -20% churn"}, "repeat_rate": 1})
+    assert list(targets) == ["churn_rate", "repeat_rate"] and set(targets) <= set(KPIS)
+    assert (targets["churn_rate"].value, targets["churn_rate"].source) == (0.1, "case: -20% churn")
+    assert (targets["repeat_rate"].value, targets["repeat_rate"].source) == (1.0, "")
+    assert parse_targets(None) == {} and parse_targets({}) == {}
+    assert _one_line(lambda: parse_targets({"repeat_rate": "high"})) == (
+        "parameters: targets.repeat_rate = 'high': expected a number >= 0, or {value: number, source: text}"
+    )
+    assert _one_line(lambda: parse_targets({"churn_rate": {"value": -0.1}})) == (
+        "parameters: targets.churn_rate.value = -0.1: expected a value >= 0.0"
+    )
+    assert _one_line(lambda: parse_targets({"aov": 200})).startswith(
+        "parameters: targets.aov = 200: unknown key; allowed keys here: new_members,"
+    )
+
+
+def test_a_bad_trigger_rule_is_one_line_naming_file_key_and_value(tmp_path):
+    from helpers.studies.triggers.rules import load_rules
+
+    raw = yaml.safe_load((PLAYBOOKS / "triggers.yaml").read_text(encoding="utf-8"))
+    validator = _validator("triggers")
+    assert not validator.is_valid({**raw, "rules": [{**raw["rules"][0], "k": 50}]})  # the bound is in the schema
+    assert not validator.is_valid({**raw, "rules": [{**raw["rules"][0], "kind": "nope"}]})
+    shipped = load_rules(PLAYBOOKS / "triggers.yaml")
+    first = raw["rules"][0]  # a due rule: k as written, the rest defaults
+    assert (shipped.rules[0].id, shipped.rules[0].params, shipped.rules[0].guards.min_p_alive) == (
+        first["id"], {"k": first["k"]}, first["guards"]["min_p_alive"])
+    assert shipped.settings.quiet_hours == tuple(raw["settings"]["quiet_hours"])
+
+    raw["rules"][3]["send_hour"] = 24
+    path = _write_yaml(tmp_path / "triggers.yaml", raw)
+    assert _one_line(lambda: load_rules(path)) == f"{path}: rules[3] ({raw['rules'][3]['id']}).send_hour = 24: expected a value <= 23"
+    raw["rules"][3]["send_hour"] = 8
+    raw["rules"][1]["k"] = 1.2  # a field of another kind
+    path = _write_yaml(tmp_path / "triggers.yaml", raw)
+    assert _one_line(lambda: load_rules(path)) == (
+        f"{path}: rules[1] ({raw['rules'][1]['id']}).k = 1.2: unknown key for a birthday rule; allowed keys here: id, name, kind, offer, guards, days_before"
+    )
+    del raw["rules"][1]["k"]
+    raw["rules"][6]["guards"]["max_p_alive"] = 0.1
+    path = _write_yaml(tmp_path / "triggers.yaml", raw)
+    assert _one_line(lambda: load_rules(path)) == (
+        f"{path}: rules[6] ({raw['rules'][6]['id']}).guards.min_p_alive = 0.15: is above max_p_alive (0.1)"
+    )
+
+
+def test_a_bad_tag_is_one_line_naming_file_tag_key_and_value(tmp_path):
+    from helpers.studies.tags.engine import load_library
+
+    raw = yaml.safe_load((PLAYBOOKS / "tags.yaml").read_text(encoding="utf-8"))
+    validator = _validator("tags")
+    assert not validator.is_valid({**raw, "tags": [{**raw["tags"][0], "window_days": 0}]})  # the bound is in the schema
+    assert not validator.is_valid({**raw, "tags": [{**raw["tags"][0], "colour": "red"}]})
+    shipped = load_library(PLAYBOOKS / "tags.yaml")
+    first = raw["tags"][0]  # a metric rule: as written, min_orders 0 and no max by default
+    assert shipped.tags[0].params == {"metric": first["metric"], "window_days": first["window_days"],
+                                      "min": float(first["min"]), "max": None, "min_orders": 0}
+    assert shipped.tags[0].name == first["name"] and shipped.groups["value"] == raw["groups"]["value"]
+
+    i = next(k for k, t in enumerate(raw["tags"]) if t["kind"] == "behaviour" and "min_count" in t)
+    tag_id = raw["tags"][i]["id"]
+    raw["tags"][i]["min_count"] = 2.5
+    path = _write_yaml(tmp_path / "tags.yaml", raw)
+    assert _one_line(lambda: load_library(path)) == f"{path}: tags[{i}] ({tag_id}).min_count = 2.5: expected a whole number"
+    raw["tags"][i]["min_count"] = 3
+    raw["tags"][i]["group"] = "vip"
+    path = _write_yaml(tmp_path / "tags.yaml", raw)
+    assert _one_line(lambda: load_library(path)) == (
+        f"{path}: tags[{i}] ({tag_id}).group = 'vip': not one of the groups {', '.join(raw['groups'])}"
+    )

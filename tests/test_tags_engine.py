@@ -155,17 +155,20 @@ def test_tag_lists_in_column_order():
 
 
 @pytest.mark.parametrize("tag, message", [
-    (dict(id="x", kind="rule", metric="nope", min=1), "metric 'nope' is not known"),
-    (dict(id="X1", kind="rule", metric="orders", min=1), "'id' must be lower-case"),
-    (dict(id="x", kind="rule", metric="orders"), "needs 'min' and/or 'max'"),
-    (dict(id="x", kind="derived", all=["later"]), "'later', which is not a tag defined above it"),
-    (dict(id="x", kind="behaviour", lookback_days=-3), "'lookback_days' must be a whole number"),
-    (dict(id="x", kind="model", column="segment", colour="red"), "unknown field(s) ['colour']"),
+    (dict(id="x", kind="rule", metric="nope", min=1), "tags[0] (n).metric = 'nope': not a known metric; use one of"),
+    (dict(id="X1", kind="rule", metric="orders", min=1), "tags[0] (n).id = 'X1': use lower-case letters"),
+    (dict(id="x", kind="rule", metric="orders"), "tags[0] (n).min is missing: a metric rule needs min and/or max"),
+    (dict(id="x", kind="derived", all=["later"]), "tags[0] (n).all = ['later']: uses 'later', which is not a tag defined above it"),
+    (dict(id="x", kind="behaviour", lookback_days=-3), "tags[0] (n).lookback_days = -3: expected a value >= 1"),
+    (dict(id="x", kind="model", column="segment", colour="red"), "tags[0] (n).colour = 'red': unknown key for a model tag"),
 ])
 def test_bad_libraries_name_the_tag_and_the_problem(tag, message):
     with pytest.raises(ConfigError, match=None) as err:
         lib(tag)
-    assert message in str(err.value) and "tag" in str(err.value)
+    assert str(err.value).startswith(f"<tags>: {message}")
+    with pytest.raises(ConfigError) as err:  # a tag whose name is a mapping is named by its id
+        library_from_mapping({"tags": [{**tag, "name": {"en": "n"}, "definition": "d"}]}, "tags.yaml")
+    assert str(err.value).startswith(f"tags.yaml: {message.replace('(n)', '(' + tag['id'] + ')')}")
 
 
 def test_the_repository_library_is_bilingual():

@@ -19,8 +19,8 @@ RULES = {"rules": [{"id": "r", "kind": "due"}]}
 @pytest.mark.parametrize(
     "data, words",
     [
-        ({"rules": [{"id": "r", "kind": "nope"}]}, ["rules[0].kind", "nope", "due"]),
-        ({"rules": [{"id": "r", "kind": "due", "k": -1}]}, ["rules[0].k", "-1"]),
+        ({"rules": [{"id": "r", "kind": "nope"}]}, ["rules[0] (r).kind = 'nope'", "due"]),
+        ({"rules": [{"id": "r", "kind": "due", "k": -1}]}, ["rules[0] (r).k = -1"]),
         ({"rules": [{"id": "r", "kind": "due", "days": 3}]}, ["unknown key", "days"]),
         ({"rules": [{"id": "r", "kind": "due"}, {"id": "r", "kind": "birthday"}]}, ["same id"]),
         ({"rules": [{"id": "r", "kind": "due", "guards": {"min_p_alive": 0.9, "max_p_alive": 0.2}}]}, ["min_p_alive"]),

@@ -18,6 +18,9 @@ SCHEMAS: dict[str, tuple[str, str]] = {
     "design": ("helpers.studies.loyalty.design", "DesignFile"),  # playbooks/designs/*.yaml
     "generator": ("helpers.data.generator.config", "GeneratorConfig"),  # truth.json's config, --config
     "pilot": ("helpers.studies.pilot.analysis", "ReadoutSettings"),  # the pilot readout's settings
+    "triggers": ("helpers.studies.triggers.rules", "TriggersFile"),  # playbooks/triggers.yaml
+    "tags": ("helpers.studies.tags.engine", "TagsFile"),  # playbooks/tags.yaml
+    "kpi-targets": ("helpers.studies.kpi.analysis", "TargetsFile"),  # the KPI page's targets parameter
 }
 
 

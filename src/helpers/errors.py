@@ -168,8 +168,8 @@ def located(path: str, value: Any, problem: str) -> PydanticCustomError:
 
 def key_path(loc: Sequence[Any], raw: Any = None) -> str:
     """``("studies", 2, "parameters", "gross_margin")`` -> ``studies[2].parameters.gross_margin``;
-    with the validated ``raw`` data, list entries that have a ``name`` or ``key`` are named:
-    ``segments[0] (champions).label``."""
+    with the validated ``raw`` data, list entries that have a ``name``, ``key`` or ``id`` (text)
+    are named: ``segments[0] (champions).label``, ``tags[12] (dormant).min``."""
     text = ""
     node = raw
     for part in loc:
@@ -178,7 +178,7 @@ def key_path(loc: Sequence[Any], raw: Any = None) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
             node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
-            label = next((node[k] for k in ("name", "key") if isinstance(node, dict) and isinstance(node.get(k), str)), None)
+            label = next((node[k] for k in ("name", "key", "id") if isinstance(node, dict) and isinstance(node.get(k), str)), None)
             if label is not None:
                 text += f" ({label})"
         else:

@@ -25,13 +25,17 @@ contributions add up exactly to the change in revenue:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BeforeValidator, Field
 
-from helpers.errors import ConfigError
+from helpers.errors import ConfigModel, validate_config
+from helpers.report.i18n import Text
 
 KPIS: tuple[str, ...] = (
     "new_members", "active_members", "repeat_rate", "order_value", "frequency", "churn_rate", "satisfaction",
@@ -155,24 +159,57 @@ class Target:
         return str(self.source or "")
 
 
+def _shorthand(value: Any) -> Any:
+    """``repeat_rate: 0.3`` is ``repeat_rate: {value: 0.3}``; a bad number is named as written."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError("expected a number >= 0, or {value: number, source: text}")
+    if value < 0:
+        raise ValueError("expected a number >= 0")
+    return {"value": value}
+
+
+class TargetEntry(ConfigModel):
+    """One KPI's target and where the number comes from."""
+
+    value: Annotated[float, Field(ge=0, allow_inf_nan=False)]  #: the target (a minimum; a maximum for churn_rate)
+    source: Text | None = None  #: where the number comes from (a case, a plan)
+
+
+#: A target: a number, or ``{value: number, source: text}``.
+TargetSpec = Annotated[
+    TargetEntry,
+    BeforeValidator(_shorthand, json_schema_input_type=Annotated[float, Field(ge=0)] | TargetEntry),
+]
+
+
+class TargetsFile(ConfigModel):
+    """The KPI page's ``targets`` parameter: a target per KPI (any subset of :data:`KPIS`)."""
+
+    new_members: TargetSpec | None = None
+    active_members: TargetSpec | None = None
+    repeat_rate: TargetSpec | None = None
+    order_value: TargetSpec | None = None
+    frequency: TargetSpec | None = None
+    churn_rate: TargetSpec | None = None
+    satisfaction: TargetSpec | None = None
+
+
+assert tuple(TargetsFile.model_fields) == KPIS
+
+
 def parse_targets(targets: Mapping | None, where: str = "targets") -> dict[str, Target]:
-    """``{kpi: number}`` or ``{kpi: {value: number, source: text}}``; unknown KPIs are errors."""
-    out: dict[str, Target] = {}
+    """``{kpi: number}`` or ``{kpi: {value: number, source: text}}`` (:class:`TargetsFile`);
+    a bad value is one :class:`ConfigError` line ``parameters: targets.kpi = value: what is wrong``."""
     if not targets:
-        return out
-    if not isinstance(targets, Mapping):
-        raise ConfigError(f"{where} = {targets!r}: expected a mapping of KPI to target, e.g. {{repeat_rate: 0.3}}")
-    for kpi, spec in targets.items():
-        if kpi not in KPIS:
-            raise ConfigError(f"{where}.{kpi}: unknown KPI; known: {', '.join(KPIS)}")
-        source = ""
-        if isinstance(spec, Mapping):
-            source = spec.get("source", "")
-            source = dict(source) if isinstance(source, Mapping) else str(source)
-            spec = spec.get("value")
-        if isinstance(spec, bool) or not isinstance(spec, (int, float)) or not np.isfinite(spec) or spec < 0:
-            raise ConfigError(f"{where}.{kpi} = {spec!r}: expected a number >= 0")
-        out[kpi] = Target(kpi, float(spec), source)
+        return {}
+    raw = dict(targets) if isinstance(targets, Mapping) else targets
+    model = validate_config(TargetsFile, raw, "parameters", prefix=where)
+    out: dict[str, Target] = {}
+    for kpi in raw:  # the order given
+        entry = getattr(model, kpi)
+        out[kpi] = Target(kpi, float(entry.value), "" if entry.source is None else entry.source)
     return out
 
 

@@ -25,10 +25,17 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import (
+    AfterValidator,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from helpers.data.columns import (
     AMOUNT,
@@ -38,9 +45,9 @@ from helpers.data.columns import (
     ORDER_ID,
     TIMESTAMP,
 )
-from helpers.errors import ConfigError
+from helpers.errors import MISSING, ConfigError, ConfigModel, located, validate_config
 from helpers.files import read_yaml
-from helpers.report.i18n import localised_text, normalise_language
+from helpers.report.i18n import Text, by_language, normalise_language
 
 KINDS = ("rule", "behaviour", "model", "derived")
 #: Rule metrics, per customer over the window (days ending on the as-of date).
@@ -100,128 +107,176 @@ class TagLibrary:
         return tuple(t.id for t in self.tags)
 
 
-_COMMON = {"id", "kind", "group", "name", "definition"}
+_COMMON = ("id", "kind", "group", "name", "definition")
 _ALLOWED = {
-    "rule": {"metric", "window_days", "min", "max", "min_orders", "event", "attribute", "in"},
-    "behaviour": {"event", "min_count", "within_days", "lookback_days", "per_category", "without_purchase", "category"},
-    "model": {"column", "in", "min", "max", "per_value"},
-    "derived": {"all", "any", "none"},
+    "rule": ("metric", "window_days", "min", "max", "min_orders", "event", "attribute", "in"),
+    "behaviour": ("event", "min_count", "within_days", "lookback_days", "per_category", "without_purchase", "category"),
+    "model": ("column", "in", "min", "max", "per_value"),
+    "derived": ("all", "any", "none"),
 }
 
 
-def _number(raw: dict, key: str, where: str, *, low: float = 0.0, whole: bool = False, default: Any = None):
-    value = raw.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (whole and value != int(value)):
-        kind = "a whole number" if whole else "a number"
-        raise ConfigError(f"{where}: '{key}' must be {kind} >= {low}, not {value!r}")
-    return int(value) if whole else float(value)
-
-
-def _list(raw: dict, key: str, where: str) -> tuple | None:
-    value = raw.get(key)
-    if value is None:
-        return None
+def _values(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{where}: '{key}' must be a non-empty list, not {value!r}")
+        raise ValueError("expected a non-empty list")
+    if any(isinstance(v, (dict, list)) or v is None for v in value):
+        raise ValueError("expected a list of values (text or numbers)")
     return tuple(str(v) for v in value)
 
 
-def _tag(raw: Any, i: int, shown: str, groups: Mapping) -> TagDef:
-    where = f"{shown}: tag {i + 1}"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a mapping with id, kind, name, definition")
-    tag_id = raw.get("id")
-    if not isinstance(tag_id, str) or not _ID.match(tag_id):
-        raise ConfigError(f"{where}: 'id' must be lower-case letters, digits and _, starting with a letter, not {tag_id!r}")
-    where = f"{shown}: tag '{tag_id}'"
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise ConfigError(f"{where}: 'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
-    unknown = sorted(set(raw) - _COMMON - _ALLOWED[kind])
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {unknown} for a {kind} tag; allowed: {sorted(_ALLOWED[kind])}")
-    group = str(raw.get("group", "other"))
-    if groups and group not in groups:
-        raise ConfigError(f"{where}: group {group!r} is not one of the groups {sorted(groups)}")
-    for key in ("name", "definition"):
-        if key not in raw:
-            raise ConfigError(f"{where}: '{key}' is missing (text, or {{en: ..., zh-CN: ...}})")
-    name = localised_text(raw["name"], f"{where}: name")
-    definition = localised_text(raw["definition"], f"{where}: definition")
-    p: dict[str, Any] = {}
-    if kind == "rule":
-        if ("metric" in raw) == ("attribute" in raw):
-            raise ConfigError(f"{where}: a rule tag needs either 'metric' (with min and/or max) or 'attribute' (with in)")
-        if "attribute" in raw:
-            p["attribute"] = str(raw["attribute"])
-            p["in"] = _list(raw, "in", where)
-            if p["in"] is None:
-                raise ConfigError(f"{where}: an attribute rule needs 'in', the list of values")
-        else:
-            metric = raw["metric"]
-            if metric not in METRICS:
-                raise ConfigError(f"{where}: metric {metric!r} is not known; use one of {', '.join(METRICS)}")
-            p["metric"] = metric
-            p["window_days"] = _number(raw, "window_days", where, low=1, whole=True, default=365)
-            p["min"], p["max"] = _number(raw, "min", where, low=-1e18), _number(raw, "max", where, low=-1e18)
-            if p["min"] is None and p["max"] is None:
-                raise ConfigError(f"{where}: a metric rule needs 'min' and/or 'max'")
-            p["min_orders"] = _number(raw, "min_orders", where, low=0, whole=True, default=0)
-            if metric == "events":
-                p["event"] = _list(raw, "event", where) or tuple(str(raw.get("event", "")).split())
-                if not p["event"]:
-                    raise ConfigError(f"{where}: metric 'events' needs 'event' (e.g. coupon_claim)")
-    elif kind == "behaviour":
-        event = raw.get("event", "view")
-        p["event"] = tuple(event) if isinstance(event, list) else (str(event),)
-        p["min_count"] = _number(raw, "min_count", where, low=1, whole=True, default=3)
-        p["within_days"] = _number(raw, "within_days", where, low=1, whole=True, default=7)
-        p["lookback_days"] = _number(raw, "lookback_days", where, low=1, whole=True, default=90)
-        p["per_category"] = bool(raw.get("per_category", False))
-        p["without_purchase"] = bool(raw.get("without_purchase", False))
-        p["category"] = raw.get("category")
-        if p["without_purchase"] and not p["per_category"] and p["category"] is None:
-            raise ConfigError(f"{where}: without_purchase needs per_category: true or a category")
-    elif kind == "model":
-        if "column" not in raw:
-            raise ConfigError(f"{where}: a model tag needs 'column' (a column of the model table, e.g. segment)")
-        p["column"] = str(raw["column"])
-        p["in"] = _list(raw, "in", where)
-        p["min"], p["max"] = _number(raw, "min", where, low=-1e18), _number(raw, "max", where, low=-1e18)
-        p["per_value"] = bool(raw.get("per_value", False))
-        if p["in"] is None and p["min"] is None and p["max"] is None and not p["per_value"]:
-            raise ConfigError(f"{where}: a model tag needs 'in', 'min'/'max' or per_value: true")
-    else:
-        for key in ("all", "any", "none"):
-            p[key] = _list(raw, key, where) or ()
-        if not (p["all"] or p["any"]):
-            raise ConfigError(f"{where}: a derived tag needs 'all' and/or 'any' (and may add 'none')")
-    return TagDef(tag_id, kind, group, name, definition, p)
+def _events(value: Any) -> tuple[str, ...]:
+    """``view`` or ``[view, add_to_cart]`` (a rule's ``event`` may list several separated by spaces)."""
+    if isinstance(value, str) and value.strip():
+        return (value,)
+    return _values(value)
+
+
+_SCALAR = {"type": ["string", "number", "boolean"]}
+#: A non-empty list of values (text or numbers), validated to a tuple of text.
+Values = Annotated[Any, AfterValidator(_values), WithJsonSchema({"type": "array", "items": _SCALAR, "minItems": 1})]
+#: One event type or a list of them.
+Events = Annotated[Any, AfterValidator(_events), WithJsonSchema(
+    {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]})]
+Days = Annotated[int, Field(ge=1)]
+Bound = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _tag_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError("use lower-case letters, digits and _, starting with a letter")
+    return value
+
+
+class TagEntry(ConfigModel):
+    """One tag of ``playbooks/tags.yaml``: the common keys and its kind's own keys (see the file's header)."""
+
+    id: Annotated[str, AfterValidator(_tag_id)]
+    kind: Literal["rule", "behaviour", "model", "derived"]
+    group: str = "other"  #: one of the file's groups
+    name: Text
+    definition: Text  #: shown on the page: state the thresholds in it
+    # rule
+    metric: str | None = None  #: one of METRICS
+    window_days: Days | None = None  #: days ending on the as-of date (365)
+    min: Bound | None = None
+    max: Bound | None = None
+    min_orders: Annotated[int, Field(ge=0)] | None = None  #: orders in the window the metric needs (0)
+    event: Events | None = None  #: event type(s): a rule's events metric, a behaviour tag's burst (view)
+    attribute: str | None = None  #: a customer attribute (with in)
+    in_: Values | None = Field(None, alias="in")  #: values of the attribute or model column
+    # behaviour
+    min_count: Days | None = None  #: events within within_days (3)
+    within_days: Days | None = None  #: (7)
+    lookback_days: Days | None = None  #: in the last this many days (90)
+    per_category: bool = False  #: one tag per category
+    without_purchase: bool = False  #: and no purchase of the category since the burst began
+    category: str | None = None
+    # model
+    column: str | None = None  #: a column of the model table (segment, clv_tier, lifecycle, p_alive, ...)
+    per_value: bool = False  #: one tag per value of the column
+    # derived
+    all: Values | None = None  #: tags defined above that must all hold (AND)
+    any: Values | None = None  #: tags defined above of which one must hold (OR)
+    none: Values | None = None  #: tags defined above that must not hold (NOT)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            kind = data.get("kind", MISSING)
+            if kind is MISSING or kind not in KINDS:
+                raise located("kind", kind, f"use one of {', '.join(KINDS)}")
+            allowed = (*_COMMON, *_ALLOWED[kind])
+            extra = next((k for k in data if k not in allowed), None)
+            if extra is not None:
+                raise located(str(extra), data[extra], f"unknown key for a {kind} tag; allowed keys here: {', '.join(allowed)}")
+        return data
+
+    @model_validator(mode="after")
+    def _complete(self) -> TagEntry:
+        if self.kind == "rule":
+            if (self.metric is None) == (self.attribute is None):
+                raise located("metric", self.metric if self.metric is not None else MISSING,
+                              "a rule tag needs either metric (with min and/or max) or attribute (with in)")
+            if self.attribute is not None and self.in_ is None:
+                raise located("in", MISSING, "an attribute rule needs in, the list of values")
+            if self.metric is not None:
+                if self.metric not in METRICS:
+                    raise located("metric", self.metric, f"not a known metric; use one of {', '.join(METRICS)}")
+                if self.min is None and self.max is None:
+                    raise located("min", MISSING, "a metric rule needs min and/or max")
+                if self.metric == "events" and self.event is None:
+                    raise located("event", MISSING, "metric events needs event (e.g. coupon_claim)")
+        elif self.kind == "behaviour":
+            if self.without_purchase and not self.per_category and self.category is None:
+                raise located("without_purchase", True, "needs per_category: true or a category")
+        elif self.kind == "model":
+            if self.column is None:
+                raise located("column", MISSING, "a model tag needs column (a column of the model table, e.g. segment)")
+            if self.in_ is None and self.min is None and self.max is None and not self.per_value:
+                raise located("in", MISSING, "a model tag needs in, min/max or per_value: true")
+        elif not (self.all or self.any):
+            raise located("all", MISSING, "a derived tag needs all and/or any (and may add none)")
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """The kind's parameters, defaults filled in (what :class:`TagDef` holds)."""
+        if self.kind == "rule":
+            if self.attribute is not None:
+                return {"attribute": self.attribute, "in": self.in_}
+            p: dict[str, Any] = {"metric": self.metric, "window_days": 365 if self.window_days is None else self.window_days,
+                                 "min": self.min, "max": self.max, "min_orders": self.min_orders or 0}
+            if self.metric == "events":
+                p["event"] = tuple(e for item in self.event for e in item.split())
+            return p
+        if self.kind == "behaviour":
+            return {"event": self.event or ("view",), "min_count": 3 if self.min_count is None else self.min_count,
+                    "within_days": 7 if self.within_days is None else self.within_days,
+                    "lookback_days": 90 if self.lookback_days is None else self.lookback_days,
+                    "per_category": self.per_category, "without_purchase": self.without_purchase, "category": self.category}
+        if self.kind == "model":
+            return {"column": self.column, "in": self.in_, "min": self.min, "max": self.max, "per_value": self.per_value}
+        return {"all": self.all or (), "any": self.any or (), "none": self.none or ()}
+
+
+class TagsFile(ConfigModel):
+    """``playbooks/tags.yaml``: the groups and the tags, in the order pages show them."""
+
+    groups: dict[str, Text] | None = None  #: group id -> name
+    tags: list[TagEntry]
+
+    @field_validator("tags")
+    @classmethod
+    def _some(cls, tags: list) -> list:
+        if not tags:
+            raise ValueError("expected at least one tag")
+        return tags
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TagsFile:
+        seen: set[str] = set()
+        for i, t in enumerate(self.tags):  # a few dozen tags
+            if self.groups and t.group not in self.groups:
+                raise located(f"tags[{i}].group", t.group, f"not one of the groups {', '.join(self.groups)}")
+            if t.id in seen:
+                raise located(f"tags[{i}].id", t.id, "another tag has the same id")
+            if t.kind == "derived":  # derived tags may only use tags defined before them (no cycles)
+                for key in ("all", "any", "none"):
+                    ref = next((r for r in getattr(t, key) or () if r.split(":")[0] not in seen), None)
+                    if ref is not None:
+                        raise located(f"tags[{i}].{key}", list(getattr(t, key)),
+                                      f"uses '{ref}', which is not a tag defined above it")
+            seen.add(t.id)
+        return self
 
 
 def library_from_mapping(raw: Any, shown: str = "<tags>") -> TagLibrary:
-    """Validate a parsed tag library; every problem is a :class:`ConfigError` naming the tag."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("tags"), list) or not raw["tags"]:
-        raise ConfigError(f"{shown}: expected a mapping with a non-empty list 'tags'")
-    groups = {}
-    for key, value in (raw.get("groups") or {}).items():
-        groups[str(key)] = localised_text(value, f"{shown}: groups.{key}")
-    tags = tuple(_tag(t, i, shown, groups) for i, t in enumerate(raw["tags"]))
-    seen: set[str] = set()
-    for t in tags:
-        if t.id in seen:
-            raise ConfigError(f"{shown}: the tag id '{t.id}' is used twice")
-        seen.add(t.id)
-    for t in tags:  # derived tags may only use tags defined before them (no cycles)
-        if t.kind != "derived":
-            continue
-        earlier = {u.id for u in tags[: tags.index(t)]}
-        for ref in t.params["all"] + t.params["any"] + t.params["none"]:
-            base = ref.split(":")[0]
-            if base not in earlier:
-                raise ConfigError(f"{shown}: tag '{t.id}' uses '{ref}', which is not a tag defined above it")
+    """Validate a parsed tag library (:class:`TagsFile`); a problem is one :class:`ConfigError`
+    line ``shown: tags[3].key = value: what is wrong``."""
+    model = validate_config(TagsFile, raw, shown)
+    groups = {str(key): by_language(value) for key, value in (model.groups or {}).items()}
+    tags = tuple(TagDef(t.id, t.kind, t.group, by_language(t.name), by_language(t.definition), t.params())
+                 for t in model.tags)
     return TagLibrary(tags, shown, groups)
 
 

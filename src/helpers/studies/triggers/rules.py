@@ -12,13 +12,20 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
+from pydantic import (
+    AfterValidator,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
-from helpers.errors import ConfigError
-from helpers.report.i18n import LANGUAGES, normalise_language
+from helpers.errors import MISSING, ConfigError, ConfigModel, located, validate_config
+from helpers.files import read_yaml
+from helpers.report.i18n import Text, normalise_language
 
 KINDS: dict[str, dict[str, tuple[type, float, float, Any]]] = {
     # kind -> its own fields: (type, low, high, default)
@@ -84,102 +91,135 @@ class TriggerConfig:
     source: str = "<dict>"
 
 
-def _number(value: Any, where: str, kind: type, low: float, high: float) -> Any:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if ok and kind is int:
-        ok = float(value).is_integer()
-    if not ok or not low <= value <= high:
-        what = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{where} = {value!r}: must be {what} from {low:g} to {high:g}.")
-    return kind(value)
+def _bounded(spec: tuple[type, float, float, Any]) -> Any:
+    kind, low, high, _ = spec
+    return Annotated[kind, Field(ge=low, le=high, allow_inf_nan=False)] | None
 
 
-def _names(value: Any, where: str) -> dict[str, str]:
-    if isinstance(value, str) and value.strip():
-        return {"en": value.strip()}
-    if isinstance(value, dict) and isinstance(value.get("en"), str) and value["en"].strip():
-        unknown = [k for k in value if k not in LANGUAGES]
-        if unknown:
-            raise ConfigError(f"{where}: unknown language(s) {unknown}; use {list(LANGUAGES)}.")
-        return {k: str(v).strip() for k, v in value.items()}
-    raise ConfigError(f"{where} = {value!r}: give a text or {{en: ..., zh-CN: ...}} (en required).")
+def _rule_id(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_]+", value):
+        raise ValueError("use letters, digits and _")
+    return value
 
 
-def _guards(value: Any, where: str) -> Guards:
-    if value is None:
-        return Guards()
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} = {value!r}: must be a mapping of {', '.join(GUARDS)}.")
-    unknown = [k for k in value if k not in GUARDS]
-    if unknown:
-        raise ConfigError(f"{where}: unknown guard(s) {unknown}; use some of {list(GUARDS)}.")
-    out: dict[str, Any] = {}
-    for key in ("min_p_alive", "max_p_alive"):
-        if key in value:
-            out[key] = _number(value[key], f"{where}.{key}", float, 0.0, 1.0)
-    if out.get("min_p_alive", 0.0) > out.get("max_p_alive", 1.0):
-        raise ConfigError(f"{where}: min_p_alive ({out['min_p_alive']}) is above max_p_alive ({out['max_p_alive']}).")
-    if "clv_tiers" in value:
-        tiers = value["clv_tiers"]
-        if not isinstance(tiers, list) or not tiers or any(t not in CLV_TIERS for t in tiers):
-            raise ConfigError(f"{where}.clv_tiers = {tiers!r}: must be a non-empty list of {list(CLV_TIERS)}.")
-        out["clv_tiers"] = tuple(tiers)
-    if "max_discount" in value:
-        out["max_discount"] = _number(value["max_discount"], f"{where}.max_discount", float, 0.0, 1.0)
-    return Guards(**out)
+def _hours(value: list[int]) -> list[int]:
+    if len(value) != 2:
+        raise ValueError("give [from, to] hours, e.g. [22, 8]")
+    return value
+
+
+class GuardsEntry(ConfigModel):
+    """Value guards of a rule: who may receive it."""
+
+    min_p_alive: Annotated[float, Field(ge=0, le=1)] = 0.0  #: BG/NBD P(alive) at least (2+ purchase days only)
+    max_p_alive: Annotated[float, Field(ge=0, le=1)] = 1.0  #: BG/NBD P(alive) at most (2+ purchase days only)
+    clv_tiers: Annotated[list[Literal["high", "mid", "low"]], Field(min_length=1)] = CLV_TIERS
+    max_discount: Annotated[float, Field(ge=0, le=1)] | None = None  #: offer / usual spend per purchase day, at most
+
+    @model_validator(mode="after")
+    def _band(self) -> GuardsEntry:
+        if self.min_p_alive > self.max_p_alive:
+            raise located("min_p_alive", self.min_p_alive, f"is above max_p_alive ({self.max_p_alive})")
+        return self
+
+
+#: Every kind's own fields (each name belongs to one kind), bounded as :data:`KINDS` says.
+_OWN_FIELDS: dict[str, Any] = {name: (_bounded(spec), None) for own in KINDS.values() for name, spec in own.items()}
+
+
+class _RuleBase(ConfigModel):
+    id: Annotated[str, AfterValidator(_rule_id)]  #: letters, digits and _
+    name: Text | None = None  #: text, or {en: ..., zh-CN: ...} (en required); the id when left out
+    kind: Literal["due", "birthday", "weekday_affinity", "weather", "near_store", "sleeping"]
+    offer: Annotated[float, Field(ge=0, le=10_000)] = 0.0  #: coupon value in CNY (0: a message without a coupon)
+    guards: GuardsEntry | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            kind = data.get("kind", MISSING)
+            if kind is MISSING:
+                raise located("kind", MISSING, f"use one of {', '.join(KINDS)}")
+            if kind not in KINDS:
+                raise located("kind", kind, f"use one of {', '.join(KINDS)}")
+            allowed = ["id", "name", "kind", "offer", "guards", *KINDS[kind]]
+            extra = next((k for k in data if k not in allowed), None)
+            if extra is not None:
+                raise located(str(extra), data[extra], f"unknown key for a {kind} rule; allowed keys here: {', '.join(allowed)}")
+        return data
+
+    @model_validator(mode="after")
+    def _checks(self) -> RuleEntry:
+        if isinstance(self.name, dict) and "en" not in self.name:
+            raise located("name", self.name, "give the English text too: {en: ..., zh-CN: ...}")
+        if self.kind == "weather":
+            p = self.params()
+            if p["min_temperature_c"] > p["max_temperature_c"]:
+                raise located("min_temperature_c", p["min_temperature_c"],
+                              f"is above max_temperature_c ({p['max_temperature_c']})")
+            if (p["min_rain_mm"], p["min_temperature_c"], p["max_temperature_c"]) == (0.0, -60.0, 60.0):
+                raise located("min_rain_mm", MISSING, "a weather rule needs min_rain_mm, min_temperature_c or max_temperature_c")
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """The kind's own fields, defaults filled in."""
+        return {k: spec[0](spec[3] if getattr(self, k) is None else getattr(self, k)) for k, spec in KINDS[self.kind].items()}
+
+
+#: One trigger rule: the common keys and its kind's own fields (:data:`KINDS`).
+RuleEntry = create_model("RuleEntry", __base__=_RuleBase, __doc__="One trigger rule.", **_OWN_FIELDS)
+
+
+class SettingsEntry(ConfigModel):
+    """Settings that apply to every rule."""
+
+    hit_days: _bounded(SETTINGS["hit_days"]) = None  #: a purchase within this many days after the trigger is a hit
+    cap_days: _bounded(SETTINGS["cap_days"]) = None  #: per rule, at most once per customer in this many days
+    max_per_week: _bounded(SETTINGS["max_per_week"]) = None  #: over all rules, messages per customer per week
+    quiet_hours: Annotated[list[Annotated[int, Field(ge=0, le=23)]], AfterValidator(_hours)] | None = None
+    margin_rate: _bounded(SETTINGS["margin_rate"]) = None  #: gross margin on spend
+
+
+class TriggersFile(ConfigModel):
+    """``playbooks/triggers.yaml``: settings and the rules (see the file's header)."""
+
+    settings: SettingsEntry | None = None
+    rules: list[RuleEntry]  # type: ignore[valid-type]
+
+    @field_validator("rules")
+    @classmethod
+    def _some(cls, rules: list) -> list:
+        if not rules:
+            raise ValueError(f"needs at least one rule (see {DEFAULT_FILE})")
+        return rules
+
+    @model_validator(mode="after")
+    def _unique(self) -> TriggersFile:
+        seen: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            if rule.id in seen:
+                raise located(f"rules[{i}].id", rule.id, "another rule has the same id")
+            seen.add(rule.id)
+        return self
 
 
 def parse_rules(data: Any, source: str = "<dict>") -> TriggerConfig:
-    """Validate a parsed YAML document (see the header of ``playbooks/triggers.yaml``)."""
-    if not isinstance(data, dict) or not isinstance(data.get("rules"), list) or not data["rules"]:
-        raise ConfigError(f"{source}: needs a list 'rules' with at least one rule (see {DEFAULT_FILE}).")
-    unknown = [k for k in data if k not in ("settings", "rules")]
-    if unknown:
-        raise ConfigError(f"{source}: unknown top-level key(s) {unknown}; use settings and rules.")
-    raw_settings = data.get("settings") or {}
-    if not isinstance(raw_settings, dict):
-        raise ConfigError(f"{source}: settings = {raw_settings!r} must be a mapping.")
-    bad = [k for k in raw_settings if k not in (*SETTINGS, "quiet_hours")]
-    if bad:
-        raise ConfigError(f"{source}: settings has unknown key(s) {bad}; use {[*SETTINGS, 'quiet_hours']}.")
-    settings = {k: _number(raw_settings[k], f"{source}: settings.{k}", *spec[:3])
-                for k, spec in SETTINGS.items() if k in raw_settings}
+    """Validate a parsed YAML document (:class:`TriggersFile`; see the header of ``playbooks/triggers.yaml``);
+    a problem is one :class:`ConfigError` line ``source: key.path = value: what is wrong``."""
+    model = validate_config(TriggersFile, data, source)
+    raw_settings = model.settings.model_dump(exclude_none=True) if model.settings else {}
+    settings = {k: SETTINGS[k][0](v) for k, v in raw_settings.items() if k in SETTINGS}
     if "quiet_hours" in raw_settings:
-        q = raw_settings["quiet_hours"]
-        if not isinstance(q, list) or len(q) != 2:
-            raise ConfigError(f"{source}: settings.quiet_hours = {q!r}: give [from, to] hours, e.g. [22, 8].")
-        settings["quiet_hours"] = tuple(_number(h, f"{source}: settings.quiet_hours", int, 0, 23) for h in q)
-    rules, seen = [], set()
-    for i, raw in enumerate(data["rules"]):  # a few rules
-        where = f"{source}: rules[{i}]"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where} = {raw!r}: each rule is a mapping with id, name, kind.")
-        rid = raw.get("id")
-        if not isinstance(rid, str) or not re.fullmatch(r"[A-Za-z0-9_]+", rid):
-            raise ConfigError(f"{where}.id = {rid!r}: use letters, digits and _.")
-        if rid in seen:
-            raise ConfigError(f"{where}.id = {rid!r}: another rule has the same id.")
-        seen.add(rid)
-        kind = raw.get("kind")
-        if kind not in KINDS:
-            raise ConfigError(f"{where}.kind = {kind!r}: use one of {list(KINDS)}.")
-        own = KINDS[kind]
-        allowed = {"id", "name", "kind", "offer", "guards", *own}
-        extra = [k for k in raw if k not in allowed]
-        if extra:
-            raise ConfigError(f"{where}: unknown key(s) {extra} for kind {kind}; use {sorted(allowed)}.")
-        params = {k: _number(raw.get(k, spec[3]), f"{where}.{k}", *spec[:3]) for k, spec in own.items()}
-        if kind == "weather" and params["min_temperature_c"] > params["max_temperature_c"]:
-            raise ConfigError(f"{where}: min_temperature_c ({params['min_temperature_c']}) is above "
-                              f"max_temperature_c ({params['max_temperature_c']}).")
-        if kind == "weather" and params == {**params, "min_rain_mm": 0.0, "min_temperature_c": -60.0,
-                                            "max_temperature_c": 60.0}:
-            raise ConfigError(f"{where}: a weather rule needs min_rain_mm, min_temperature_c or max_temperature_c.")
-        rules.append(Rule(
-            id=rid, names=_names(raw.get("name", rid), f"{where}.name"), kind=kind, params=params,
-            offer=_number(raw.get("offer", 0), f"{where}.offer", float, 0.0, 10_000.0),
-            guards=_guards(raw.get("guards"), f"{where}.guards"),
-        ))
+        settings["quiet_hours"] = tuple(raw_settings["quiet_hours"])
+    rules = []
+    for entry in model.rules:  # a few rules
+        names = {"en": entry.id} if entry.name is None else entry.name
+        names = {"en": names} if isinstance(names, str) else dict(names)
+        g = entry.guards or GuardsEntry()
+        guards = Guards(min_p_alive=g.min_p_alive, max_p_alive=g.max_p_alive, clv_tiers=tuple(g.clv_tiers),
+                        max_discount=math.inf if g.max_discount is None else g.max_discount)
+        rules.append(Rule(id=entry.id, names=names, kind=entry.kind, params=entry.params(), offer=entry.offer, guards=guards))
     return TriggerConfig(Settings(**settings), tuple(rules), source)
 
 
@@ -192,10 +232,4 @@ def load_rules(path: str | os.PathLike[str] = DEFAULT_FILE) -> TriggerConfig:
             file = candidate
     if not file.exists():
         raise ConfigError(f"trigger rules file not found: {path} (the example is {DEFAULT_FILE}).")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(err, 'problem', err)}") from None
-    return parse_rules(data, str(path))
+    return parse_rules(read_yaml(file, "trigger rules file", str(path)), str(path))
