@@ -174,19 +174,6 @@ def by_language(value: Any, empty: Any = "") -> dict[str, Any]:
     return {lang: value.get(lang, fallback) for lang in LANGUAGES}
 
 
-def localised_text(value: Any, where: str, *, many: bool = False) -> dict[str, Any]:
-    """A config text (:data:`Text`, or with ``many`` :data:`Texts`) checked outside a pydantic
-    model, in every page language; a problem is a one-line :class:`ConfigError` starting with
-    ``where`` (for config readers that are not models yet, e.g. the tag library)."""
-    try:
-        return by_language(_bilingual(value, many))
-    except ValueError as err:  # located() errors name the language key below the text
-        context = getattr(err, "context", None) or {}
-        if "path" in context:
-            raise ConfigError(f"{where}.{context['path']} = {context['shown']}: {context['problem']}") from None
-        raise ConfigError(f"{where}: {err}") from None
-
-
 def in_every_language(make: Any, *, name: Any, description: Any) -> Any:
     """The same config object in every page language, in :data:`DEFAULT_LANGUAGE`: ``make(language=...,
     name=..., description=..., versions=...)`` builds one, ``name`` and ``description`` are
