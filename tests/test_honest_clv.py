@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 
 from helpers.models.summary import calibration_holdout_summary
+from helpers.report.i18n import text
 from helpers.studies.clv import analysis as clv
 from helpers.studies.clv import narrative, tables
 from helpers.studies.clv.exports import write_outputs
@@ -197,10 +199,45 @@ def test_win_back_list_ranks_by_recoverable_value_and_shows_last_purchase(sample
     np.testing.assert_allclose(listed["recoverable"], recoverable)
     assert listed["recoverable"].is_monotonic_decreasing
     html = tables.at_risk_customers(sample_study.table, n=10).to_html()
-    assert "Last purchase" in html and "Days since" in html and "Recoverable value" in html
+    assert "Last purchase (date)" in html and "Days from last purchase to 1998-06-30" in html and "Recoverable value" in html
     assert "Age at last purchase" not in html
     top = listed.iloc[0]
     assert top["last_purchase"].strftime("%Y-%m-%d") in html
+
+
+def test_customer_tables_show_the_last_purchase_date_and_days_since(sample_study):
+    """Hand-computed: A buys on 1997-01-05, 1997-03-10 and 1997-06-20; B on 1997-02-01 and
+    1997-09-28. To the observation end 1997-09-30, A's last purchase is 10 + 31 + 31 + 30 = 102
+    days back and B's 2; the tables show these, not recency and age in weeks."""
+    from helpers.models.summary import customer_summary
+
+    tx = pd.DataFrame({
+        "customer_id": ["A", "A", "A", "B", "B"],
+        "timestamp": pd.to_datetime(["1997-01-05", "1997-03-10", "1997-06-20", "1997-02-01", "1997-09-28"]),
+        "amount": [10.0, 20.0, 30.0, 15.0, 25.0],
+    })
+    settings = clv.ClvSettings(calibration_end="1997-06-30", observation_end="1997-09-30")
+    table = clv.clv_table(
+        customer_summary(tx, "1997-09-30", "W"), sample_study.purchase_model, sample_study.spend_model, settings
+    )
+    assert table.loc["A", "last_purchase"] == pd.Timestamp("1997-06-20") and table.loc["A", "days_since_last"] == 102
+    assert table.loc["B", "last_purchase"] == pd.Timestamp("1997-09-28") and table.loc["B", "days_since_last"] == 2
+    table["lapsed"] = True  # both on the win-back list too
+    for make in (tables.top_customers, tables.at_risk_customers):
+        for lang, date_header, days_header in (
+            ("en", "Last purchase (date)", "Days from last purchase to 1997-09-30"),
+            ("zh-CN", "最近购买日期", "最近购买距 1997-09-30 天数"),
+        ):
+            html = make(table, allow_raw_ids=True, language=lang).to_html()
+            soup = BeautifulSoup(html, "html.parser")
+            header = [th.get_text(strip=True) for th in soup.select("thead th")]
+            rows = {cells[0]: dict(zip(header, cells)) for cells in (
+                [td.get_text(strip=True) for td in tr.find_all("td")] for tr in soup.select("tbody tr")
+            )}
+            assert header[0] == text("clv.table.customer", lang)
+            assert (rows["A"][date_header], rows["A"][days_header]) == ("1997-06-20", "102")
+            assert (rows["B"][date_header], rows["B"][days_header]) == ("1997-09-28", "2")
+            assert "客龄" not in html and "Age" not in html and "(weeks)" not in html
 
 
 # --- CLV uncertainty ------------------------------------------------------------------

@@ -138,7 +138,8 @@ ZH_PAGES = {
                       ["Cohorts: do new customers come back?", "Lifecycle stages", "customers bought"]),
     "omnichannel": (["全渠道：客户在哪里购买", "渠道结构", "单渠道与多渠道客户", "门店贡献了", "是相关，不是因果"],
                     ["Channel mix", "Single- vs multi-channel customers", "Store brings", "Read with care"]),
-    "service": (["服务与反馈闭环", "首次响应与解决时长：对照服务承诺", "15 分钟内首次响应", "24 小时内解决", "包裹破损"],
+    "service": (["服务与反馈闭环", "首次响应与解决时长：对照服务承诺", "15 分钟内首次响应", "24 小时内解决", "包裹破损",
+                 "哪里超时：接入渠道与严重程度"],
                 ["Response and resolution against the promises", "15 min", "Damaged parcel", "Typical ticket"]),
 }
 

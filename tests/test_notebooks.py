@@ -59,8 +59,10 @@ def test_clv_page_shows_headline_validation_figures_and_table(cdnow_run):
     # the money holdout check, the chi-square test, the last point of the cumulative curve
     for phrase in ("90% interval", "How sure are these numbers?", "or no purchase for more than 365 days",
                    "The win-back list", "Last purchase", "The same check in money", "χ²", "on 1998-06-30",
-                   "fitted on 1997-01-01 to 1997-09-30", "fitted on 1997-01-01 to 1998-06-30"):
+                   "fitted on 1997-01-01 to 1997-09-30", "fitted on 1997-01-01 to 1998-06-30",
+                   "Last purchase (date)", "Days from last purchase to 1998-06-30"):
         assert phrase in html, phrase
+    assert "Age at last purchase" not in html and "Age (weeks)" not in html
     assert "def " not in html and "import " not in html  # no code on the page
     cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", html)
     assert sum(bool(re.fullmatch(r"C-[0-9a-f]{12}", c)) for c in cells) == 30  # two customer tables
@@ -107,3 +109,6 @@ def test_clv_page_in_chinese(tmp_path):
     assert "预计这 800 位客户" in html
     assert "The answer" not in html and "Can we trust the model?" not in html
     assert "活跃概率" in html  # translated table header
+    # issue 13: the customer tables show the last purchase date, not 客龄; the run took N 秒, not N s
+    assert "最近购买日期" in html and "最近购买距 1998-06-30 天数" in html and "客龄" not in html
+    assert re.search(r"耗时 [0-9.]+ (秒|分钟)", html) and not re.search(r"耗时 [0-9.]+ s\b", html)

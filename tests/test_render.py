@@ -403,6 +403,27 @@ def test_navigation_metadata_and_frame_words_follow_the_language(tmp_path):
     assert BeautifulSoup(plain, "html.parser").find("nav") is None and "About this run" in plain
 
 
+def test_durations_are_written_in_the_page_language():
+    from helpers.report.page import format_duration
+
+    # 4.2 s; 11 s; 185 s = 3 min 5 s; 3725 s = 1 h 2 min 5 s, shown to the minute
+    cases = [(4.2, "4.2 s", "4.2 秒"), (11.4, "11 s", "11 秒"), (185, "3 min 05 s", "3 分钟 5 秒"), (3725, "1 h 02 min", "1 小时 2 分钟")]
+    for seconds, english, chinese in cases:
+        assert format_duration(seconds) == format_duration(seconds, "en") == format_duration(seconds, "fr") == english
+        assert format_duration(seconds, "zh-CN") == format_duration(seconds, "zh-Hans") == chinese
+
+
+def test_the_page_frame_shows_the_duration_in_chinese(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("# 内容")])
+    run = RunInfo(data_source="d", parameters={}, started=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), duration_s=11.2)
+    soup = BeautifulSoup(render_page(nb, tmp_path / "p.html", title="t", run_info=run, lang="zh-CN").read_text(encoding="utf-8"), "html.parser")
+    assert "耗时 11 秒" in soup.find("header").get_text()
+    assert soup.find("th", string="耗时").find_next("td").get_text() == "11 秒"
+    assert not re.search(r"\d s\b", soup.get_text())
+    english = BeautifulSoup(render_page(nb, tmp_path / "e.html", title="t", run_info=run).read_text(encoding="utf-8"), "html.parser")
+    assert "took 11 s" in english.find("header").get_text()
+
+
 def test_chrome_labels_and_language_names():
     from helpers.report.page import CHROME_LABELS, chrome_labels, language_name
 

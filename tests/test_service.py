@@ -292,12 +292,16 @@ def test_every_text_table_and_figure_in_chinese():
         for word in ("服务承诺", "备选承诺", "退款", "客服热线", "微信客服", "未记录", "发生率比"):
             assert word in html, word
         assert "Promise" not in html and "Refund" not in html
+        # one term per concept (glossary): 时效达标 for a promise met, 超时 for one breached, never 兑现/未兑现
+        assert "超时" in html and "超时" in texts[4] and "时效达标" in texts[3]  # breaches; promises
+        assert "兑现" not in html + " ".join(texts)
         figures = [service_figures.response_resolution(study.flagged, study.promise, study.alternative, zh),
                    service_figures.breach_heatmap(study.by_channel_severity, language=zh),
                    service_figures.issue_bars(study.issues, zh), service_figures.issue_trend(study.monthly, language=zh)]
         if study.after is not None:
             figures.append(service_figures.after_ticket(study.after, zh))
-            assert "第一张工单" in service_narrative.after_view(study, zh).to_html()
+            after_html = service_narrative.after_view(study, zh).to_html()
+            assert "第一张工单" in after_html and "时效达标" in after_html and "超时" in after_html
         for fig in figures:
             words = [t.get_text() for t in fig.findobj(plt.Text)]
             assert not [w for w in words if re.search(r"[A-Za-z]{3}", w)], words

@@ -40,7 +40,7 @@ from nbformat import NotebookNode
 from helpers import __version__
 from helpers.errors import ConfigError
 from helpers.files import write_text_atomic
-from helpers.report.i18n import LANGUAGES, localise_notebook
+from helpers.report.i18n import LANGUAGES, localise_notebook, text
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 PAGE_TEMPLATE = "playbook"
@@ -395,18 +395,22 @@ def _parse_time(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def format_duration(seconds: float) -> str:
-    """``4.2 s``, ``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+def format_duration(seconds: float, language: str = "en") -> str:
+    """A run's duration in the page's language: ``4.2 s``, ``42 s``, ``3 min 05 s``,
+    ``1 h 02 min`` in English; ``4.2 秒``, ``42 秒``, ``3 分钟 5 秒``, ``1 小时 2 分钟`` in
+    Chinese (the words come from the ``common.duration`` catalog keys; a language
+    without a catalog uses English, as the page frame does)."""
+    lang = _label_language(language)
     if seconds < 10:
-        return f"{seconds:.1f} s"
+        return text("common.duration.seconds", lang, value=f"{seconds:.1f}")
     seconds = round(seconds)
     if seconds < 120:
-        return f"{seconds} s"
+        return text("common.duration.seconds", lang, value=str(seconds))
     minutes, secs = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
+        return text("common.duration.minutes", lang, minutes=minutes, seconds=secs)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return text("common.duration.hours", lang, hours=hours, minutes=minutes)
 
 
 def format_time(moment: dt.datetime) -> str:
@@ -433,7 +437,7 @@ def _dist(name: str) -> str:
         return "not installed"
 
 
-def _run_context(run: RunInfo) -> dict:
+def _run_context(run: RunInfo, lang: str = "en") -> dict:
     params = [(str(k), format_value(v), False) for k, v in run.parameters.items()]
     params += [
         (str(k), format_value(v), True) for k, v in run.default_parameters.items() if k not in run.parameters
@@ -444,7 +448,7 @@ def _run_context(run: RunInfo) -> dict:
         "data_hash_short": run.data_hash[:12],
         "cached": run.cached,
         "started": format_time(run.started),
-        "duration": format_duration(run.duration_s),
+        "duration": format_duration(run.duration_s, lang),
         "package_version": run.package_version,
         "lifetimes_version": _dist("lifetimes"),
         "python_version": sys.version.split()[0],
@@ -698,7 +702,7 @@ def render_page(
             "title": title,
             "lang": lang,
             "css": CSS_PATH.read_text(encoding="utf-8"),
-            "run": _run_context(run_info),
+            "run": _run_context(run_info, lang),
             "t": chrome_labels(lang),
             "nav": dict(nav) if nav else None,
         },

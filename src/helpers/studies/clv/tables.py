@@ -19,8 +19,6 @@ def _headers(language: str, **values: str) -> dict[str, str]:
     return {
         CUSTOMER_ID: t("customer"),
         "frequency": t("repeat_purchases"),
-        "recency": t("age_at_last"),
-        "T": t("age"),
         "monetary_value": t("avg_repeat_spend"),
         "p_alive": t("p_alive"),
         "expected_purchases": t("expected_purchases"),  # in the study horizon
@@ -29,14 +27,14 @@ def _headers(language: str, **values: str) -> dict[str, str]:
         "past_value": t("past_spend"),
         "recoverable": t("recoverable"),
         "last_purchase": t("last_purchase"),
-        "days_since_last": t("days_since_last"),
+        "days_since_last": t("days_since_last" if values.get("end") else "days_since_last_any"),
         "clv_low": t("clv_low"),
         "clv_high": t("clv_high"),
     }
 
 
 _CUSTOMER_FORMATS = {
-    "frequency": "{:.0f}", "recency": "{:.1f}", "T": "{:.1f}", "monetary_value": "{:,.2f}", "p_alive": "{:.0%}",
+    "frequency": "{:.0f}", "monetary_value": "{:,.2f}", "p_alive": "{:.0%}",
     "expected_purchases": "{:.2f}", "expected_spend": "{:,.2f}", "clv": "{:,.2f}", "past_value": "{:,.2f}",
     "recoverable": "{:,.2f}", "last_purchase": "{:%Y-%m-%d}", "days_since_last": "{:,.0f}", "clv_low": "{:,.2f}",
     "clv_high": "{:,.2f}",
@@ -45,17 +43,28 @@ _CUSTOMER_FORMATS = {
 
 def _customer_table(
     table: pd.DataFrame, columns: list[str], *, allow_raw_ids: bool, id_key: str | None, currency: str,
-    unit: str, language: str,
+    language: str,
 ) -> Styler:
     view = table.reset_index()
     view[CUSTOMER_ID] = display_ids(view[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
-    headers = _headers(language, currency=currency, unit=unit)
+    headers = _headers(language, currency=currency, end=_observation_end(table))
     view = view[[CUSTOMER_ID, *columns]]
     formats = {headers[c]: _CUSTOMER_FORMATS[c] for c in columns}
     return styled(view.rename(columns=headers), formats)
 
 
-_BASE_COLUMNS = ["frequency", "recency", "T", "p_alive", "expected_purchases"]
+def _observation_end(table: pd.DataFrame) -> str:
+    """The day the days since the last purchase are counted to (the study's observation end:
+    every row's last purchase plus its days since), for the column header."""
+    if not {"last_purchase", "days_since_last"} <= set(table.columns) or table.empty:
+        return ""
+    ends = (pd.to_datetime(table["last_purchase"]) + pd.to_timedelta(table["days_since_last"], unit="D")).unique()
+    return f"{ends[0]:%Y-%m-%d}" if len(ends) == 1 else ""
+
+
+#: The customer tables say when each customer last bought (a date, and the days from it to the
+#: observation end) rather than the model's recency and age in model time units.
+_BASE_COLUMNS = ["frequency", "last_purchase", "days_since_last", "p_alive", "expected_purchases"]
 
 
 def top_customers(
@@ -65,14 +74,13 @@ def top_customers(
     allow_raw_ids: bool = False,
     id_key: str | None = None,
     currency: str = "$",
-    unit: str = "weeks",
     language: str = "en",
 ) -> Styler:
     """The customers with the highest predicted CLV."""
     extra = ["clv_low", "clv_high"] if {"clv_low", "clv_high"} <= set(table.columns) else []
     return _customer_table(
         table.head(n), [*_BASE_COLUMNS, "expected_spend", "clv", *extra], allow_raw_ids=allow_raw_ids, id_key=id_key,
-        currency=currency, unit=unit, language=language,
+        currency=currency, language=language,
     )
 
 
@@ -96,7 +104,6 @@ def at_risk_customers(
     allow_raw_ids: bool = False,
     id_key: str | None = None,
     currency: str = "$",
-    unit: str = "weeks",
     language: str = "en",
 ) -> Styler:
     """The win-back list: lapsed customers ranked by recoverable value, with their last purchase
@@ -105,7 +112,7 @@ def at_risk_customers(
     columns = ["frequency", "last_purchase", "days_since_last", "p_alive", "past_value", "recoverable", "clv"]
     return _customer_table(
         risky, columns, allow_raw_ids=allow_raw_ids, id_key=id_key,
-        currency=currency, unit=unit, language=language,
+        currency=currency, language=language,
     )
 
 
