@@ -209,17 +209,7 @@ def read_transactions(
     if str(source).startswith(EMBEDDED_PREFIX):
         return _read_embedded(str(source), column_map, **policies)
 
-    file = Path(source)
-    if not file.exists():
-        raise DataError(
-            "file not found",
-            file=str(file.resolve()),
-            hint=f"Check the path; relative paths are taken from the working directory {Path.cwd()}.",
-        )
-    try:
-        frame, used_encoding = _read_table(file, source, encoding=encoding, sheet=sheet)
-    except OSError as exc:  # permissions, a file vanishing mid-read, a network share
-        raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
+    frame, used_encoding = read_table(source, encoding=encoding, sheet=sheet)
     result = transactions_from_frame(frame, column_map, source=source, **policies)
     return replace(result, encoding=used_encoding)
 
@@ -378,7 +368,7 @@ def read_table(
         )
     try:
         return _read_table(file, source, encoding=encoding, sheet=sheet)
-    except OSError as exc:
+    except OSError as exc:  # permissions, a file vanishing mid-read, a network share
         raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
 
 
