@@ -936,6 +936,18 @@ def _check_policies(returns_policy: str, future_dates: str) -> None:
         raise ConfigError(f"future_dates must be 'error' or 'drop', not {future_dates!r}.")
 
 
+def timestamp_or_error(value: object, message: str) -> pd.Timestamp:
+    """``value`` (a date or time given in a setting) as a timestamp; :class:`ConfigError` ``message``
+    when it is no date at all or missing (NaT, NaN)."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(message) from exc
+    if pd.isna(stamp):
+        raise ConfigError(message)
+    return stamp
+
+
 def _observation_cutoff(observation_end: Any) -> pd.Timestamp | None:
     """First instant after the observation period (a date means its whole day)."""
     if observation_end is None or (isinstance(observation_end, str) and not observation_end.strip()):
