@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from pandas.io.formats.style import Styler
 
 from helpers.data.privacy import display_ids
 from helpers.report.i18n import text
-from helpers.report.tables import styled
+from helpers.report.tables import column_table
 from helpers.studies.community.analysis import CommunityStudy
 from helpers.studies.community.narrative import group_name, segment_name
 
@@ -20,9 +19,7 @@ _COUNT = "{:,.0f}"
 
 
 def _table(columns: list[tuple[str, object, str | None]], language: str) -> Styler:
-    """A table from ``(header key, values, number format or None)`` per column, in order."""
-    frame = pd.DataFrame({_h(key, language): values for key, values, _ in columns})
-    return styled(frame, {_h(key, language): fmt for key, _, fmt in columns if fmt is not None})
+    return column_table(columns, lambda key: _h(key, language))
 
 
 def activity(s: CommunityStudy, language: str = "en") -> Styler:
