@@ -544,3 +544,19 @@ def test_undecodable_byte_offset_counts_the_bom(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + HEADER.encode() + b"a,20240101,\xff\n")
     msg = error_for(path)
     assert "offset 38" in msg and "line 2" in msg
+
+
+@pytest.mark.parametrize("value", ["not a date", None, float("nan"), "", [1]])
+def test_timestamp_or_error_raises_the_given_message_for_no_date(value):
+    from helpers.data.loading import timestamp_or_error
+
+    with pytest.raises(ConfigError) as info:
+        timestamp_or_error(value, "start_date is not a date (use YYYY-MM-DD).")
+    assert str(info.value) == "start_date is not a date (use YYYY-MM-DD)."
+
+
+def test_timestamp_or_error_reads_dates_and_times():
+    from helpers.data.loading import timestamp_or_error
+
+    assert timestamp_or_error("2024-02-29", "x") == pd.Timestamp(2024, 2, 29)
+    assert timestamp_or_error("2024-02-29 13:30", "x") == pd.Timestamp(2024, 2, 29, 13, 30)

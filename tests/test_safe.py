@@ -233,3 +233,17 @@ def test_segment_page_template_escapes_data():
 
     assert seg_pages._environment().autoescape in (True,) or callable(seg_pages._environment().autoescape)
     assert env.from_string("{{ x }}").render(x=HOSTILE) == "&lt;img src=x onerror=alert(1)&gt;"
+
+
+def test_column_table_keeps_column_order_formats_numbers_and_escapes_headers():
+    from helpers.report.tables import column_table
+
+    headers = {"name": "<b>Name</b>", "n": "Customers", "share": "Share"}
+    styler = column_table(
+        [("name", ["<i>a</i>", "b"], None), ("n", [1234, 5], "{:,.0f}"), ("share", [0.125, 0.5], "{:.1%}")],
+        headers.__getitem__,
+    )
+    assert list(styler.data.columns) == ["<b>Name</b>", "Customers", "Share"]
+    html = styler.to_html()
+    assert "1,234" in html and "12.5%" in html and "50.0%" in html
+    assert "<b>" not in html and "<i>" not in html and "&lt;b&gt;Name&lt;/b&gt;" in html

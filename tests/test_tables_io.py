@@ -222,3 +222,13 @@ def test_quality_table_reads_in_chinese_and_keeps_unknown_reasons():
     cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", chinese)]  # cells are escaped
     assert [c for c in cells if re.search(r"[a-z]{3}", c) and "returns_policy" not in c] == ["a retailer's own note"]
     assert quality_reason("rows read", "en") == "rows read" and quality_reason(None, "zh-CN") is None
+
+
+def test_tables_source_names_the_seed_or_the_escaped_folder():
+    from helpers.report.page_text import tables_source
+
+    for domain in ("campaigns", "triggers"):
+        assert tables_source(domain, "<x>&y", False, 7) == "Campaign tables read from &lt;x&gt;&amp;y."
+        generated = tables_source(domain, "<x>", True, 7)
+        assert "(seed 7)" in generated and "<x>" not in generated
+        assert "7" in tables_source(domain, "f", True, 7, language="zh-CN")

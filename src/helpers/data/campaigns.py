@@ -33,7 +33,7 @@ from helpers.data.tables_io import (
     _fail,
     _ids,
     _prepare,
-    _read_file,
+    _read_validated,
     locate,
     parse_dates,
     parse_numbers,
@@ -161,10 +161,9 @@ def _flags(s: pd.Series, *, file: str, column: str) -> pd.Series:
 
 
 def _load(path, schema, builder, column_map, encoding, sheet, date_format) -> TableLoad:
-    source = os.fspath(path)
-    frame, used = _read_file(path, schema, encoding=encoding, sheet=sheet)
-    result = builder(frame, column_map, source=source, date_format=date_format)
-    return TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+    return _read_validated(path, schema, lambda frame, source: builder(
+        frame, column_map, source=source, date_format=date_format,
+    ), encoding=encoding, sheet=sheet)
 
 
 def read_coupons(path, column_map: Mapping[str, str] | None = None, *, encoding: str | None = None,

@@ -123,10 +123,7 @@ def table_from_frame(name: str, df: pd.DataFrame, *, source: str = "<DataFrame>"
 
 
 def read_table(name: str, path: str | os.PathLike[str]) -> T.TableLoad:
-    source = os.fspath(path)
-    frame, used = T._read_file(path, SCHEMAS[name], encoding=None, sheet=None)
-    result = table_from_frame(name, frame, source=source)
-    return T.TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+    return T._read_validated(path, SCHEMAS[name], lambda frame, source: table_from_frame(name, frame, source=source))
 
 
 @dataclass

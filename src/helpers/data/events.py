@@ -122,11 +122,10 @@ def read_events(
     extra_event_types: tuple[str, ...] = (),
 ) -> T.TableLoad:
     """Read a behaviour-events file: one row per event (see the module docstring)."""
-    source = os.fspath(path)
-    frame, used = T._read_file(path, EVENTS, encoding=encoding, sheet=sheet)
-    result = events_from_frame(frame, column_map, source=source, date_format=date_format,
-                               observation_end=observation_end, extra_event_types=extra_event_types)
-    return T.TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+    return T._read_validated(path, EVENTS, lambda frame, source: events_from_frame(
+        frame, column_map, source=source, date_format=date_format, observation_end=observation_end,
+        extra_event_types=extra_event_types,
+    ), encoding=encoding, sheet=sheet)
 
 
 def events_from_frame(
@@ -149,20 +148,8 @@ def events_from_frame(
     for col in (CHANNEL, CATEGORY, ITEM):
         if col in raw:
             out[col] = _as_text(raw[col])
-    if cutoff is not None:
-        late = out[TIMESTAMP] >= cutoff
-        if late.any():
-            dropped.append(T._dropped(f"dates after observation end {T._end_text(cutoff)}", late))
-            out = out[~late]
-    if out.empty:
-        raise DataError("no events are left after the observation end was applied", file=source)
-    order = np.lexsort((out[TIMESTAMP].to_numpy(), out[CUSTOMER_ID].to_numpy()))
-    out = out.iloc[order].reset_index(drop=True)
-    report = DataQualityReport(
-        rows_read=len(df), rows_kept=len(out), dropped=dropped, customers=int(out[CUSTOMER_ID].nunique()),
-        first_date=out[TIMESTAMP].min(), last_date=out[TIMESTAMP].max(), ignored_columns=ignored,
-    )
-    return T.TableLoad(out, report, source, None, mapping, [])
+    return T._dated_rows(out, df, cutoff, late="dates after observation end", rows="events", source=source,
+                         mapping=mapping, dropped=dropped, ignored=ignored, notes=[])
 
 
 def read_birthdays(
@@ -174,10 +161,9 @@ def read_birthdays(
     date_format: str | None = None,
 ) -> T.TableLoad:
     """Read a birthdays file: one row per customer, month and day (or a date of birth)."""
-    source = os.fspath(path)
-    frame, used = T._read_file(path, BIRTHDAYS, encoding=encoding, sheet=sheet)
-    result = birthdays_from_frame(frame, column_map, source=source, date_format=date_format)
-    return T.TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+    return T._read_validated(path, BIRTHDAYS, lambda frame, source: birthdays_from_frame(
+        frame, column_map, source=source, date_format=date_format,
+    ), encoding=encoding, sheet=sheet)
 
 
 def birthdays_from_frame(

@@ -75,10 +75,9 @@ def read_ledger(
     observation_end=None,
 ) -> T.TableLoad:
     """Read a points-ledger file (see the module docstring); events after ``observation_end`` are dropped and counted."""
-    source = os.fspath(path)
-    frame, used = T._read_file(path, LEDGER, encoding=encoding, sheet=sheet)
-    result = ledger_from_frame(frame, column_map, source=source, date_format=date_format, observation_end=observation_end)
-    return T.TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+    return T._read_validated(path, LEDGER, lambda frame, source: ledger_from_frame(
+        frame, column_map, source=source, date_format=date_format, observation_end=observation_end,
+    ), encoding=encoding, sheet=sheet)
 
 
 def ledger_from_frame(
@@ -127,21 +126,8 @@ def ledger_from_frame(
         if no_tier.any():
             raise T._fail("tier changes lack the new tier", source, mapping[TIER_TO], no_tier,
                           pd.Series("", index=raw.index), "Every tier_change row needs tier_to.")
-    notes: list[tuple[str, int]] = []
-    if cutoff is not None:
-        late = out[TIMESTAMP] >= cutoff
-        if late.any():
-            dropped.append(T._dropped(f"after the observation end {T._end_text(cutoff)}", late))
-            out = out[~late]
-    if out.empty:
-        raise DataError("no ledger events are left after the observation end was applied", file=source)
-    order = np.lexsort((out[TIMESTAMP].to_numpy(), out[C.CUSTOMER_ID].to_numpy()))
-    out = out.iloc[order].reset_index(drop=True)
-    report = T.DataQualityReport(
-        rows_read=len(df), rows_kept=len(out), dropped=dropped, customers=int(out[C.CUSTOMER_ID].nunique()),
-        first_date=out[TIMESTAMP].min(), last_date=out[TIMESTAMP].max(), ignored_columns=ignored,
-    )
-    return T.TableLoad(out, report, source, None, mapping, notes)
+    return T._dated_rows(out, df, cutoff, late="after the observation end", rows="ledger events", source=source,
+                         mapping=mapping, dropped=dropped, ignored=ignored, notes=[])
 
 
 def load_ledger(path: str | None, column_map: Mapping[str, str] | None = None, *, notebook: str,

@@ -209,17 +209,7 @@ def read_transactions(
     if str(source).startswith(EMBEDDED_PREFIX):
         return _read_embedded(str(source), column_map, **policies)
 
-    file = Path(source)
-    if not file.exists():
-        raise DataError(
-            "file not found",
-            file=str(file.resolve()),
-            hint=f"Check the path; relative paths are taken from the working directory {Path.cwd()}.",
-        )
-    try:
-        frame, used_encoding = _read_table(file, source, encoding=encoding, sheet=sheet)
-    except OSError as exc:  # permissions, a file vanishing mid-read, a network share
-        raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
+    frame, used_encoding = read_table(source, encoding=encoding, sheet=sheet)
     result = transactions_from_frame(frame, column_map, source=source, **policies)
     return replace(result, encoding=used_encoding)
 
@@ -378,7 +368,7 @@ def read_table(
         )
     try:
         return _read_table(file, source, encoding=encoding, sheet=sheet)
-    except OSError as exc:
+    except OSError as exc:  # permissions, a file vanishing mid-read, a network share
         raise DataError(f"the file cannot be opened ({exc.strerror or exc})", file=source) from exc
 
 
@@ -944,6 +934,18 @@ def _check_policies(returns_policy: str, future_dates: str) -> None:
         raise ConfigError(f"returns_policy must be 'net', 'drop' or 'error', not {returns_policy!r}.")
     if future_dates not in ("error", "drop"):
         raise ConfigError(f"future_dates must be 'error' or 'drop', not {future_dates!r}.")
+
+
+def timestamp_or_error(value: object, message: str) -> pd.Timestamp:
+    """``value`` (a date or time given in a setting) as a timestamp; :class:`ConfigError` ``message``
+    when it is no date at all or missing (NaT, NaN)."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(message) from exc
+    if pd.isna(stamp):
+        raise ConfigError(message)
+    return stamp
 
 
 def _observation_cutoff(observation_end: Any) -> pd.Timestamp | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -452,6 +452,41 @@ def _read_file(path: str | os.PathLike[str], schema: TableSchema, *, encoding: s
     return _public_read_table(file, encoding=encoding, sheet=sheet)
 
 
+def _read_validated(
+    path: str | os.PathLike[str], schema: TableSchema, validate: Callable[[pd.DataFrame, str], TableLoad], *,
+    encoding: str | None = None, sheet: str | int | None = None,
+) -> TableLoad:
+    """Read ``path`` as a ``schema`` file (:func:`_read_file`) and check it with ``validate(frame, source)``;
+    the result names the file and the encoding it was read with."""
+    source = os.fspath(path)
+    frame, used = _read_file(path, schema, encoding=encoding, sheet=sheet)
+    result = validate(frame, source)
+    return TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+
+
+def _dated_rows(
+    out: pd.DataFrame, df: pd.DataFrame, cutoff: pd.Timestamp | None, *, late: str, rows: str, source: str,
+    mapping: dict[str, str], dropped: list[DroppedRows], ignored: list[str], notes: list[tuple[str, int]],
+) -> TableLoad:
+    """The last step of loading an event table (one row per customer and ``timestamp``): rows at or
+    after ``cutoff`` dropped and counted (reason ``late`` + the end date), an error when no ``rows``
+    are left, sorted by customer then time, with its quality report."""
+    if cutoff is not None:
+        after = out[C.TIMESTAMP] >= cutoff
+        if after.any():
+            dropped.append(_dropped(f"{late} {_end_text(cutoff)}", after))
+            out = out[~after]
+    if out.empty:
+        raise DataError(f"no {rows} are left after the observation end was applied", file=source)
+    order = np.lexsort((out[C.TIMESTAMP].to_numpy(), out[CUSTOMER_ID].to_numpy()))
+    out = out.iloc[order].reset_index(drop=True)
+    report = DataQualityReport(
+        rows_read=len(df), rows_kept=len(out), dropped=dropped, customers=int(out[CUSTOMER_ID].nunique()),
+        first_date=out[C.TIMESTAMP].min(), last_date=out[C.TIMESTAMP].max(), ignored_columns=ignored,
+    )
+    return TableLoad(out, report, source, None, mapping, notes)
+
+
 def _select(df: pd.DataFrame, mapping: dict[str, str], source: str) -> pd.DataFrame:
     headers = [str(c) for c in df.columns]
     picked = {}
@@ -585,11 +620,9 @@ def read_table_file(
     observation_end: str | date | datetime | pd.Timestamp | None = None,
 ) -> TableLoad:
     """Read a file of the kind ``schema`` describes (see :func:`table_from_frame`)."""
-    source = os.fspath(path)
-    frame, used = _read_file(path, schema, encoding=encoding, sheet=sheet)
-    result = table_from_frame(frame, schema, column_map, source=source, date_format=date_format,
-                              observation_end=observation_end)
-    return TableLoad(result.table, result.report, source, used, result.columns, result.notes)
+    return _read_validated(path, schema, lambda frame, source: table_from_frame(
+        frame, schema, column_map, source=source, date_format=date_format, observation_end=observation_end,
+    ), encoding=encoding, sheet=sheet)
 
 
 def read_customers(path: str | os.PathLike[str], column_map: Mapping[str, str] | None = None, **options: Any) -> TableLoad:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import columns as C
+from helpers.data.loading import timestamp_or_error
 from helpers.errors import MAX_LISTED, ConfigError, DataError
 from helpers.models.summary import DAYS_PER_UNIT, SUMMARY_COLUMNS, normalise_time_unit
 
@@ -234,12 +235,7 @@ def _q(name: str) -> str:
 
 
 def _day(value: Any) -> np.datetime64:
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"observation_end {value!r} is not a date (use 'YYYY-MM-DD').") from exc
-    if pd.isna(stamp):
-        raise ConfigError(f"observation_end {value!r} is not a date (use 'YYYY-MM-DD').")
+    stamp = timestamp_or_error(value, f"observation_end {value!r} is not a date (use 'YYYY-MM-DD').")
     if stamp.tz is not None:
         stamp = stamp.tz_localize(None)
     return np.datetime64(stamp.normalize(), "D")

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
+from helpers.data.loading import timestamp_or_error
 from helpers.errors import ConfigError, DataError
 
 #: Length of one model time unit in days. A month is 30 days, as lifetimes' CLV
@@ -57,12 +58,7 @@ def normalise_time_unit(unit: str) -> str:
 
 
 def _to_day(value: object, name: str) -> np.datetime64:
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{name} {value!r} is not a date (use YYYY-MM-DD).") from exc
-    if pd.isna(stamp):
-        raise ConfigError(f"{name} {value!r} is not a date (use YYYY-MM-DD).")
+    stamp = timestamp_or_error(value, f"{name} {value!r} is not a date (use YYYY-MM-DD).")
     return np.datetime64(stamp.normalize().to_datetime64(), "D")
 
 

@@ -8,6 +8,7 @@ function takes ``language`` ("en" or "zh-CN", default English).
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -142,6 +143,14 @@ def outputs_line(paths: Mapping[str, Path], language: str = DEFAULT_LANGUAGE) ->
     named = {k: text(f"labels.outputs.{k}", language) for k in ("csv", "tickets", "json", "figures")}
     parts = [f"{named.get(k, k)} `{v}`" for k, v in paths.items()]
     return text("labels.outputs.line", language, files=listing(parts, language))
+
+
+def tables_source(domain: str, folder: str, generated: bool, seed: int, language: str = DEFAULT_LANGUAGE) -> str:
+    """Where a study's tables came from: ``<domain>.source_generated`` (generated tables are
+    said to be illustrations, with their seed) or ``<domain>.source_files`` naming the folder (escaped)."""
+    if generated:
+        return text(f"{domain}.source_generated", language, seed=seed)
+    return text(f"{domain}.source_files", language, folder=html.escape(str(folder)))
 
 
 def not_available(what: str, why: str, language: str = DEFAULT_LANGUAGE) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 from pandas.io.formats.style import Styler
@@ -45,6 +46,13 @@ def styled(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler
     styler = styler.set_uuid(table_uuid(frame, formats))
     # class "dataframe" gives Styler tables the page's table style (numbers right, no wrapping)
     return styler.set_table_attributes('class="dataframe"')
+
+
+def column_table(columns: Sequence[tuple[str, object, str | None]], header: Callable[[str], str]) -> Styler:
+    """A :func:`styled` table from ``(key, values, number format or None)`` per column, in order;
+    ``header(key)`` is the column's reader-facing header."""
+    frame = pd.DataFrame({header(key): values for key, values, _ in columns})
+    return styled(frame, {header(key): fmt for key, _, fmt in columns if fmt is not None})
 
 
 def labelled_table(

@@ -256,11 +256,16 @@ def _delivery(transactions, profiles, weather, rng) -> tuple[pd.DataFrame, dict]
     return out, truth
 
 
-def _coupons(customers, days: PurchaseDays, end: pd.Timestamp, rng) -> tuple[pd.DataFrame, dict]:
+def _customer_days(customers, days: PurchaseDays, end: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, int]:
+    """The customers in ``days``' order, the day each joined and the end day, as days since the origin."""
     ids = days.ids
     join = ((customers.set_index("customer_id")["join_date"].reindex(ids).to_numpy("datetime64[ns]")
              - np.datetime64(days.origin, "ns")) // np.timedelta64(1, "D"))
-    end_day = int((end - days.origin).days)
+    return ids, join, int((end - days.origin).days)
+
+
+def _coupons(customers, days: PurchaseDays, end: pd.Timestamp, rng) -> tuple[pd.DataFrame, dict]:
+    ids, join, end_day = _customer_days(customers, days, end)
     parts, realised = [], {s: [0.0, 0] for s in SEGMENTS}
     stats = {"redemptions": 0, "redemptions_would_have_bought": 0}
     for cid, before, ctype, value, threshold, channel in COUPON_CAMPAIGNS:  # a few campaigns
@@ -329,10 +334,7 @@ def _coupons(customers, days: PurchaseDays, end: pd.Timestamp, rng) -> tuple[pd.
 
 
 def _messages(customers, days: PurchaseDays, end: pd.Timestamp, rng) -> tuple[pd.DataFrame, dict]:
-    ids = days.ids
-    join = ((customers.set_index("customer_id")["join_date"].reindex(ids).to_numpy("datetime64[ns]")
-             - np.datetime64(days.origin, "ns")) // np.timedelta64(1, "D"))
-    end_day = int((end - days.origin).days)
+    ids, join, end_day = _customer_days(customers, days, end)
     parts = []
     for mid, before in MESSAGE_CAMPAIGNS:  # a few campaigns
         day0 = end_day - before

@@ -12,7 +12,7 @@ import math
 
 from helpers.report.formatting import count, money
 from helpers.report.i18n import catalog, text
-from helpers.report.page_text import listing, numbered, sentences
+from helpers.report.page_text import listing, numbered, sentences, tables_source
 from helpers.studies.campaigns.analysis import (
     MINIMUM_UPLIFT,
     RETEST,
@@ -169,9 +169,7 @@ def data_summary(study: CampaignStudy, language: str = "en") -> str:
 
 def source(folder: str, generated: bool, seed: int, language: str = "en") -> str:
     """Where the campaign tables came from (generated tables are said to be illustrations)."""
-    if generated:
-        return text("campaigns.source_generated", language, seed=seed)
-    return text("campaigns.source_files", language, folder=html.escape(str(folder)))
+    return tables_source("campaigns", folder, generated, seed, language)
 
 
 def outputs_label(language: str = "en") -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 from pandas.io.formats.style import Styler
 
@@ -67,21 +69,37 @@ def _observation_end(table: pd.DataFrame) -> str:
 _BASE_COLUMNS = ["frequency", "last_purchase", "days_since_last", "p_alive", "expected_purchases"]
 
 
-def top_customers(
-    table: pd.DataFrame,
-    *,
-    n: int = TOP_ROWS,
-    allow_raw_ids: bool = False,
-    id_key: str | None = None,
-    currency: str = "$",
-    language: str = "en",
-) -> Styler:
-    """The customers with the highest predicted CLV."""
+def _customer_list(
+    name: str, rows: Callable[[pd.DataFrame, int], pd.DataFrame], columns: Callable[[pd.DataFrame], list[str]], doc: str
+) -> Callable[..., Styler]:
+    """A public customer table: ``rows(table, n)`` picks the customers, ``columns(table)`` what is shown of them."""
+    def table_of(
+        table: pd.DataFrame,
+        *,
+        n: int = TOP_ROWS,
+        allow_raw_ids: bool = False,
+        id_key: str | None = None,
+        currency: str = "$",
+        language: str = "en",
+    ) -> Styler:
+        return _customer_table(
+            rows(table, n), columns(table), allow_raw_ids=allow_raw_ids, id_key=id_key,
+            currency=currency, language=language,
+        )
+
+    table_of.__name__ = table_of.__qualname__ = name
+    table_of.__doc__ = doc
+    return table_of
+
+
+def _top_columns(table: pd.DataFrame) -> list[str]:
     extra = ["clv_low", "clv_high"] if {"clv_low", "clv_high"} <= set(table.columns) else []
-    return _customer_table(
-        table.head(n), [*_BASE_COLUMNS, "expected_spend", "clv", *extra], allow_raw_ids=allow_raw_ids, id_key=id_key,
-        currency=currency, language=language,
-    )
+    return [*_BASE_COLUMNS, "expected_spend", "clv", *extra]
+
+
+top_customers = _customer_list(
+    "top_customers", lambda table, n: table.head(n), _top_columns, "The customers with the highest predicted CLV."
+)
 
 
 def win_back_list(table: pd.DataFrame) -> pd.DataFrame:
@@ -97,23 +115,13 @@ def win_back_list(table: pd.DataFrame) -> pd.DataFrame:
     return lapsed.sort_values(["recoverable", "days_since_last"], ascending=[False, True], kind="stable")
 
 
-def at_risk_customers(
-    table: pd.DataFrame,
-    *,
-    n: int = TOP_ROWS,
-    allow_raw_ids: bool = False,
-    id_key: str | None = None,
-    currency: str = "$",
-    language: str = "en",
-) -> Styler:
+_AT_RISK_COLUMNS = ["frequency", "last_purchase", "days_since_last", "p_alive", "past_value", "recoverable", "clv"]
+
+at_risk_customers = _customer_list(
+    "at_risk_customers", lambda table, n: win_back_list(table).head(n), lambda table: _AT_RISK_COLUMNS,
     """The win-back list: lapsed customers ranked by recoverable value, with their last purchase
-    date and the days since (see :func:`win_back_list`)."""
-    risky = win_back_list(table).head(n)
-    columns = ["frequency", "last_purchase", "days_since_last", "p_alive", "past_value", "recoverable", "clv"]
-    return _customer_table(
-        risky, columns, allow_raw_ids=allow_raw_ids, id_key=id_key,
-        currency=currency, language=language,
-    )
+    date and the days since (see :func:`win_back_list`).""",
+)
 
 
 def model_comparison(comparison: pd.DataFrame, language: str = "en") -> Styler:

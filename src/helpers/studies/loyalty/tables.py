@@ -11,7 +11,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from helpers.report.i18n import text
-from helpers.report.tables import styled
+from helpers.report.tables import column_table, styled
 from helpers.studies.loyalty import assumptions as A
 from helpers.studies.loyalty.base import segment_label
 from helpers.studies.loyalty.design import activity_label
@@ -67,42 +67,18 @@ def _fmt(kind: str, currency: str):
 
 def comparison(lab: Lab, currency: str = "$", language: str = "en") -> Styler:
     """The headline table across designs."""
-    lang = language
-    table = lab.comparison_in(lang)
-    h = {key: _t(key, lang, currency=currency) for key in (
-        "design", "expected_roi", "roi_range", "expected_profit", "runs_with_profit", "lift_expected",
-        "break_even_lift", "liability", "breakage", "members",
-    )}
-    view = pd.DataFrame(
-        {
-            h["design"]: table["design"],
-            h["expected_roi"]: table["roi"],
-            h["roi_range"]: [
-                text("loyalty.interval", lang, low=f"{lo:+.0%}", high=f"{hi:+.0%}")
-                for lo, hi in zip(table["roi_low"], table["roi_high"])
-            ],
-            h["expected_profit"]: table["profit"],
-            h["runs_with_profit"]: table["probability_profit"],
-            h["lift_expected"]: table["effective_lift"],
-            h["break_even_lift"]: table["break_even_lift"],
-            h["liability"]: table["liability_face"],
-            h["breakage"]: table["breakage_rate"],
-            h["members"]: table["members"],
-        }
-    )
-    return styled(
-        view,
-        {
-            h["expected_roi"]: "{:+.0%}",
-            h["expected_profit"]: "{:,.0f}",
-            h["runs_with_profit"]: "{:.0%}",
-            h["lift_expected"]: "{:.1%}",
-            h["break_even_lift"]: "{:.1%}",
-            h["liability"]: "{:,.0f}",
-            h["breakage"]: "{:.0%}",
-            h["members"]: "{:,.0f}",
-        },
-    )
+    table = lab.comparison_in(language)
+    intervals = [
+        text("loyalty.interval", language, low=f"{lo:+.0%}", high=f"{hi:+.0%}")
+        for lo, hi in zip(table["roi_low"], table["roi_high"])
+    ]
+    return column_table([
+        ("design", table["design"], None), ("expected_roi", table["roi"], "{:+.0%}"), ("roi_range", intervals, None),
+        ("expected_profit", table["profit"], "{:,.0f}"), ("runs_with_profit", table["probability_profit"], "{:.0%}"),
+        ("lift_expected", table["effective_lift"], "{:.1%}"), ("break_even_lift", table["break_even_lift"], "{:.1%}"),
+        ("liability", table["liability_face"], "{:,.0f}"), ("breakage", table["breakage_rate"], "{:.0%}"),
+        ("members", table["members"], "{:,.0f}"),
+    ], lambda key: _t(key, language, currency=currency))
 
 
 def results(r: DesignResult, currency: str = "$", language: str = "en") -> Styler:

@@ -14,13 +14,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from helpers.report.figures import (
-    ACTUAL_COLOUR,
-    FIGSIZE,
-    MODEL_COLOUR,
-    date_formats,
-    set_style,
-)
+from helpers.report.figures import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, date_formats, set_style
 from helpers.report.i18n import text
 from helpers.report.labels import label, labels
 from helpers.studies.omnichannel.analysis import Migration

@@ -11,7 +11,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from helpers.report.i18n import DEFAULT_LANGUAGE, is_chinese, text
-from helpers.report.tables import styled
+from helpers.report.tables import column_table, styled
 from helpers.studies.segments.actions import ActionLibrary, Guardrail
 from helpers.studies.segments.analysis import (
     SegmentMap,
@@ -43,41 +43,33 @@ def _segment_labels(summary: pd.DataFrame, segment_map: SegmentMap | None, langu
     return pd.Series([labels[k] for k in summary.index], index=summary.index)
 
 
+def _share_columns(summary: pd.DataFrame) -> list[tuple[str, object, str]]:
+    """The size and value-share columns the segment and tier tables both show."""
+    return [
+        ("customers", summary["customers"], "{:,.0f}"), ("customer_share", summary["customer_share"], "{:.1%}"),
+        ("revenue_share", summary["revenue_share"], "{:.1%}"), ("clv_share", summary["clv_share"], "{:.1%}"),
+        ("clv_per_customer", summary["clv_per_customer"], "{:,.2f}"),
+    ]
+
+
 def overview(summary: pd.DataFrame, guardrails: dict[str, Guardrail], currency: str = "$", *,
              segment_map: SegmentMap | None = None, language: str = DEFAULT_LANGUAGE) -> Styler:
     """One row per segment: size, value shares, CLV, RFM averages and the discount cap.
 
     Segment names are the summary's ``label`` column, or ``segment_map``'s in ``language``."""
-    lang = language
-    h = {
-        name: _header(name, lang, currency=currency)
-        for name in ("segment", "customers", "customer_share", "revenue_share", "clv_share", "clv_per_customer",
-                     "clv_at_risk", "recency", "purchase_days", "order_value", "max_discount")
-    }
-    view = pd.DataFrame(
-        {
-            h["segment"]: _segment_labels(summary, segment_map, lang),
-            h["customers"]: summary["customers"],
-            h["customer_share"]: summary["customer_share"],
-            h["revenue_share"]: summary["revenue_share"],
-            h["clv_share"]: summary["clv_share"],
-            h["clv_per_customer"]: summary["clv_per_customer"],
-            h["clv_at_risk"]: summary["clv_at_risk"],
-            h["recency"]: summary["recency_days"],
-            h["purchase_days"]: summary["purchase_days"],
-            h["order_value"]: summary["order_value"],
-            h["max_discount"]: [_depth(guardrails[k]) for k in summary.index],
-        }
-    )
-    return _left(styled(
-        view,
-        {
-            h["customers"]: "{:,.0f}", h["customer_share"]: "{:.1%}", h["revenue_share"]: "{:.1%}",
-            h["clv_share"]: "{:.1%}", h["clv_per_customer"]: "{:,.2f}", h["clv_at_risk"]: "{:,.0f}",
-            h["recency"]: "{:,.0f}", h["purchase_days"]: "{:.1f}", h["order_value"]: "{:,.2f}",
-            h["max_discount"]: "{:.1%}",
-        },
-    ), [h["segment"]])
+    def header(name: str) -> str:
+        return _header(name, language, currency=currency)
+
+    columns = [
+        ("segment", _segment_labels(summary, segment_map, language), None),
+        *_share_columns(summary),
+        ("clv_at_risk", summary["clv_at_risk"], "{:,.0f}"),
+        ("recency", summary["recency_days"], "{:,.0f}"),
+        ("purchase_days", summary["purchase_days"], "{:.1f}"),
+        ("order_value", summary["order_value"], "{:,.2f}"),
+        ("max_discount", [_depth(guardrails[k]) for k in summary.index], "{:.1%}"),
+    ]
+    return _left(column_table(columns, header), [header("segment")])
 
 
 def migration(matrix: pd.DataFrame, segment_map: SegmentMap, language: str = DEFAULT_LANGUAGE) -> Styler:
@@ -100,35 +92,21 @@ def _tier_play(objective: str, actions: tuple[str, ...], language: str) -> str:
 def tiers(summary: pd.DataFrame, library: ActionLibrary, view_name: str, currency: str = "$",
           language: str = DEFAULT_LANGUAGE) -> Styler:
     """One row per tier of a view, with the library's objective when it has one."""
-    lang = language
-    plays = library.localised(lang).tiers.get(view_name, {})
-    h = {
-        name: _header(name, lang, currency=currency)
-        for name in ("tier", "customers", "customer_share", "revenue_share", "clv_share", "clv_per_customer",
-                     "what_to_do")
-    }
-    names = tier_labels(view_name, lang)
-    view = pd.DataFrame(
-        {
-            h["tier"]: [names.get(k, label) for k, label in summary["label"].items()],
-            h["customers"]: summary["customers"],
-            h["customer_share"]: summary["customer_share"],
-            h["revenue_share"]: summary["revenue_share"],
-            h["clv_share"]: summary["clv_share"],
-            h["clv_per_customer"]: summary["clv_per_customer"],
-        }
-    )
+    plays = library.localised(language).tiers.get(view_name, {})
+
+    def header(name: str) -> str:
+        return _header(name, language, currency=currency)
+
+    names = tier_labels(view_name, language)
+    columns = [("tier", [names.get(k, label) for k, label in summary["label"].items()], None), *_share_columns(summary)]
     if plays:
-        view[h["what_to_do"]] = [_tier_play(plays[k].objective, plays[k].actions, lang) for k in summary.index]
-    styler = styled(
-        view,
-        {h["customers"]: "{:,.0f}", h["customer_share"]: "{:.1%}", h["revenue_share"]: "{:.1%}",
-         h["clv_share"]: "{:.1%}", h["clv_per_customer"]: "{:,.2f}"},
-    )
-    styler = _left(styler, [h["tier"]])
+        columns.append(
+            ("what_to_do", [_tier_play(plays[k].objective, plays[k].actions, language) for k in summary.index], None)
+        )
+    styler = _left(column_table(columns, header), [header("tier")])
     if plays:
-        styler = styler.set_properties(subset=[h["what_to_do"]], **{"white-space": "normal", "text-align": "left",
-                                                                    "min-width": "18em"})
+        styler = styler.set_properties(subset=[header("what_to_do")], **{"white-space": "normal", "text-align": "left",
+                                                                         "min-width": "18em"})
     return styler
 
 

@@ -15,13 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from helpers.data.tables_io import CONTACT_CHANNEL, SEVERITY
-from helpers.report.figures import (
-    ACTUAL_COLOUR,
-    FIGSIZE,
-    MODEL_COLOUR,
-    date_formats,
-    set_style,
-)
+from helpers.report.figures import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, date_formats, set_style
 from helpers.report.i18n import text
 from helpers.report.labels import label, labels
 from helpers.studies.service.analysis import Promise

@@ -14,14 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from helpers.data.columns import (
-    AMOUNT,
-    CATEGORY,
-    CHANNEL,
-    CUSTOMER_ID,
-    ORDER_ID,
-    TIMESTAMP,
-)
+from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
 from helpers.errors import ConfigError, DataError
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import customer_summary

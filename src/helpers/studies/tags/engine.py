@@ -37,14 +37,8 @@ from pydantic import (
     model_validator,
 )
 
-from helpers.data.columns import (
-    AMOUNT,
-    CATEGORY,
-    CHANNEL,
-    CUSTOMER_ID,
-    ORDER_ID,
-    TIMESTAMP,
-)
+from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from helpers.data.loading import timestamp_or_error
 from helpers.errors import MISSING, ConfigError, ConfigModel, located, validate_config
 from helpers.files import read_yaml
 from helpers.report.i18n import Text, by_language, normalise_language
@@ -313,12 +307,7 @@ def _ns(values) -> np.ndarray:
 
 def _end_ns(as_of: object) -> int:
     """First instant after the as-of day (a date means its whole day)."""
-    try:
-        day = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"the tag date {as_of!r} is not a date (use YYYY-MM-DD)") from exc
-    if pd.isna(day):
-        raise ConfigError(f"the tag date {as_of!r} is not a date (use YYYY-MM-DD)")
+    day = timestamp_or_error(as_of, f"the tag date {as_of!r} is not a date (use YYYY-MM-DD)")
     return int(day.normalize().value) + NS_DAY
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from helpers.report.formatting import count, money
 from helpers.report.i18n import text
-from helpers.report.page_text import listing, numbered, sentences
+from helpers.report.page_text import listing, numbered, sentences, tables_source
 from helpers.studies.triggers.analysis import TriggerStudy
 from helpers.studies.triggers.rules import CLV_TIERS, Rule
 
@@ -186,9 +186,7 @@ def data_summary(study: TriggerStudy, language: str = "en") -> str:
 
 def source(folder: str, generated: bool, seed: int, language: str = "en") -> str:
     """Where the campaign tables came from (generated tables are said to be illustrations)."""
-    if generated:
-        return text("triggers.source_generated", language, seed=seed)
-    return text("triggers.source_files", language, folder=html.escape(str(folder)))
+    return tables_source("triggers", folder, generated, seed, language)
 
 
 def outputs_label(language: str = "en") -> str:
