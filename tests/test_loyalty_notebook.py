@@ -51,6 +51,10 @@ def test_lab_writes_metrics_runs_and_pseudonymised_customer_results(lab_run):
         assert summary["roi"]["low"] <= summary["roi"]["mean"] <= summary["roi"]["high"]
         assert design["break_even_lift"] is None or design["break_even_lift"] >= 0
         assert design["sensitivity"]
+    comparison = pd.read_csv(out / "outputs" / "loyalty_comparison.csv")  # the page's table, downloadable
+    assert sorted(comparison["slug"]) == sorted(d["slug"] for d in metrics["designs"])
+    by_slug = {d["slug"]: d["summary"]["profit"]["mean"] for d in metrics["designs"]}
+    assert all(abs(row.profit - by_slug[row.slug]) <= 1e-5 * max(1.0, abs(row.profit)) for row in comparison.itertuples())
     runs = pd.read_csv(out / "outputs" / "loyalty_runs.csv")
     assert len(runs) == SMOKE["runs"] * len(DESIGNS)
     assert (runs["profit"] - (runs["incremental_margin"] - runs["total_cost"])).abs().max() < 1e-3 * runs["total_cost"].max()

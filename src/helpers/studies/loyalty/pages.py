@@ -47,6 +47,7 @@ _LINK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 METRICS_JSON = "loyalty_metrics.json"
 RUNS_CSV = "loyalty_runs.csv"
 CUSTOMERS_CSV = "loyalty_customers.csv"
+COMPARISON_CSV = "loyalty_comparison.csv"
 
 
 def check_pages_link(pages_link: str) -> str:
@@ -193,11 +194,14 @@ def write_design_pages(
 def write_outputs(
     lab: Lab, output_dir: str | Path, *, allow_raw_ids: bool = False, id_key: str | None = None
 ) -> dict[str, Path]:
-    """Write the metrics JSON, the per-run CSV and the per-customer CSV (ids pseudonymised)."""
+    """Write the metrics JSON, the design comparison CSV (one row per design: the page's comparison
+    table with intervals), the per-run CSV and the per-customer CSV (ids pseudonymised)."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"json": folder / METRICS_JSON, "runs": folder / RUNS_CSV, "customers": folder / CUSTOMERS_CSV}
+    paths = {"json": folder / METRICS_JSON, "comparison": folder / COMPARISON_CSV, "runs": folder / RUNS_CSV,
+             "customers": folder / CUSTOMERS_CSV}
     write_text_atomic(paths["json"], json.dumps(metrics_dict(lab), indent=2, ensure_ascii=False, default=_plain))
+    write_text_atomic(paths["comparison"], csv_text(lab.comparison, float_format="%.6g"))
     runs = pd.concat([r.runs.reset_index().assign(design=r.name) for r in lab.results], ignore_index=True)
     runs = runs[["design"] + [c for c in runs.columns if c != "design"]]
     write_text_atomic(paths["runs"], csv_text(runs, float_format="%.6g"))
