@@ -71,6 +71,6 @@ def build_keeps_the_old_page(tmp_path: Path, notebook: Path, parameters: dict) -
                           capture_output=True, text=True, cwd=tmp_path, check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output
     assert (site / f"{name}.html").read_text(encoding="utf-8") == "previous good page"
     return output

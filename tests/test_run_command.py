@@ -152,7 +152,8 @@ def test_run_reads_a_decimal_comma_export_with_the_notebook_parameter(tmp_path):
     """The new-retail transactions as a European-style export (';' between columns, decimal
     commas): refused with a message naming decimal=',' and read with it."""
     frame = pd.read_csv(ROOT / "data" / "newretail" / "transactions.csv", dtype=str)
-    frame["amount"] = frame["amount"].str.replace(".", ",", regex=False)
+    for column in ("amount", "discount"):  # every decimal number of the export
+        frame[column] = frame[column].str.replace(".", ",", regex=False)
     frame.to_csv(tmp_path / "orders.csv", sep=";", index=False)
     params = f"{{data_path: '{tmp_path / 'orders.csv'}', include_clv: false, output_dir: '{tmp_path / 'out'}'}}"
     refused = _run_cli([str(ROOT / "notebooks" / "omnichannel.ipynb"), "-y", params, "-o", str(tmp_path / "a.ipynb"),

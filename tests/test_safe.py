@@ -125,9 +125,12 @@ def test_rendered_page_has_no_live_element_from_data(tmp_path):
 def test_every_page_has_a_strict_content_security_policy(tmp_path):
     html = render_page(_hostile_notebook(), tmp_path / "p.html", title="t", run_info=_run()).read_text(encoding="utf-8")
     policy = csp_of(html)
-    assert policy == content_security_policy()
+    from helpers.report.page import script_hash
+
+    # the only script allowed is the page's own table script, by hash
+    assert policy == content_security_policy([script_hash(tables_script())])
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
-    assert directives["default-src"] == "'none'" and directives["script-src"] == "'none'"
+    assert directives["default-src"] == "'none'" and directives["script-src"] == f"'sha256-{script_hash(tables_script())}'"
     assert directives["img-src"] == "data:"  # no remote loads, figures are data: URIs
     assert "unsafe-inline" not in directives["script-src"]  # no inline event handlers
     assert len(BeautifulSoup(html, "html.parser").find_all("meta", attrs={"http-equiv": "Content-Security-Policy"})) == 1
@@ -247,3 +250,16 @@ def test_column_table_keeps_column_order_formats_numbers_and_escapes_headers():
     html = styler.to_html()
     assert "1,234" in html and "12.5%" in html and "50.0%" in html
     assert "<b>" not in html and "<i>" not in html and "&lt;b&gt;Name&lt;/b&gt;" in html
+
+
+def test_the_table_script_is_allowed_by_the_pages_policy(tmp_path):
+    """The one script a page keeps (the sortable-table script) is in its CSP by hash, so the
+    browser runs it; nothing else is allowed."""
+    from helpers.report.page import script_hash
+
+    html = render_page(_hostile_notebook(), tmp_path / "p.html", title="t", run_info=_run()).read_text(encoding="utf-8")
+    policy = csp_of(html)
+    scripts = policy.split("script-src", 1)[1].split(";")[0].split()
+    assert scripts == [f"'sha256-{script_hash(tables_script())}'"]
+    inline = [s.string for s in BeautifulSoup(html, "html.parser").find_all("script")]
+    assert inline == [tables_script()]

@@ -55,7 +55,7 @@ def test_every_page_names_the_same_data(small_site):
     line = describe(config.data, truth, "en")
     assert "1,500 customers" in line and "generated" in line
     for name in SHARED:
-        assert pages[name]["data"] == line, name
+        assert pages[name]["data_source"] == {"label": line, "kind": "generated"}, name
         html = (config.output / f"{name}.html").read_text(encoding="utf-8")
         assert line in html, name
 

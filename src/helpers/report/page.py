@@ -55,12 +55,25 @@ def tables_script() -> str:
     return TABLES_JS_PATH.read_text(encoding="utf-8")
 
 
+_CSP_META_RE = re.compile(r"<meta[^>]*Content-Security-Policy[^>]*>", re.I)
+_SCRIPT_SRC_RE = re.compile(r"(script-src )([^\";]*)")
+
+
 def add_table_script(html: str) -> str:
     """``html`` with the table script inlined before ``</body>`` (after every other
-    script was removed: it is the only one a page runs)."""
-    tag = f"<script>{tables_script()}</script>\n"
+    script was removed: it is the only one a page runs), and its hash added to the page's
+    Content-Security-Policy, so the browser runs it and nothing else."""
+    source = tables_script()
+    tag = f"<script>{source}</script>\n"
     at = html.lower().rfind("</body>")
-    return html[:at] + tag + html[at:] if at >= 0 else html + tag
+    html = html[:at] + tag + html[at:] if at >= 0 else html + tag
+    allowed = f"'sha256-{script_hash(source)}'"
+
+    def allow(match: re.Match) -> str:
+        kept = [v for v in match.group(2).split() if v != "'none'" and v != allowed]
+        return match.group(1) + " ".join([*kept, allowed])
+
+    return _CSP_META_RE.sub(lambda meta: _SCRIPT_SRC_RE.sub(allow, meta.group(0)), html)
 
 _ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
