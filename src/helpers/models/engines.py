@@ -216,10 +216,16 @@ def customer_days(
         return out[[C.CUSTOMER_ID, C.TIMESTAMP, C.AMOUNT]]
     with _duck_source(path, column_map, date_format, observation_end, returns_policy, future_dates,
                       encoding, memory_limit) as src:
-        frame = src.con.execute(
-            f"SELECT customer_id, CAST(day AS TIMESTAMP) AS timestamp, amount FROM ({src.days_sql}) "
-            "ORDER BY customer_id, day"
-        ).df()
+        return _days_frame(src)
+
+
+def _days_frame(src) -> pd.DataFrame:
+    """The customer-days of an open :func:`_duck_source` as a pandas frame (text ids,
+    microsecond timestamps), sorted by customer then day."""
+    frame = src.con.execute(
+        f"SELECT customer_id, CAST(day AS TIMESTAMP) AS timestamp, amount FROM ({src.days_sql}) "
+        "ORDER BY customer_id, day"
+    ).df()
     frame[C.TIMESTAMP] = frame[C.TIMESTAMP].astype("datetime64[us]")
     frame[C.CUSTOMER_ID] = frame[C.CUSTOMER_ID].astype(str)
     return frame
@@ -339,10 +345,7 @@ def _duck_load(source: str, column_map, encoding, memory_limit, *, date_format, 
                returns_policy, future_dates) -> LoadResult:
     with _duck_source(source, column_map, date_format, observation_end, returns_policy, future_dates,
                       encoding, memory_limit) as src:
-        frame = src.con.execute(
-            f"SELECT customer_id, CAST(day AS TIMESTAMP) AS timestamp, amount FROM ({src.days_sql}) "
-            "ORDER BY customer_id, day"
-        ).df()
+        frame = _days_frame(src)
         kept = src.con.execute(f"SELECT coalesce(sum(n_rows), 0) FROM ({src.days_sql})").fetchone()[0]
         read, blank = src.con.execute(
             f"SELECT count(*), count(*) - (SELECT count(*) FROM src) FROM {src.reader_sql}"
@@ -351,8 +354,6 @@ def _duck_load(source: str, column_map, encoding, memory_limit, *, date_format, 
     if frame.empty:
         raise DataError("no rows are left after applying the returns and future-date policies", file=source,
                         hint="See the report of dropped rows; consider returns_policy or observation_end.")
-    frame[C.TIMESTAMP] = frame[C.TIMESTAMP].astype("datetime64[us]")
-    frame[C.CUSTOMER_ID] = frame[C.CUSTOMER_ID].astype(str)
     dropped = []
     if blank:
         dropped.append(DroppedRows("empty rows", int(blank), [], "empty"))
