@@ -263,3 +263,14 @@ def test_the_table_script_is_allowed_by_the_pages_policy(tmp_path):
     assert scripts == [f"'sha256-{script_hash(tables_script())}'"]
     inline = [s.string for s in BeautifulSoup(html, "html.parser").find_all("script")]
     assert inline == [tables_script()]
+
+
+def test_the_table_script_is_added_once(tmp_path):
+    """Design pages are rendered (script added) and then given the site bar (script added
+    again): the page keeps one copy and one hash in its policy."""
+    from helpers.report.page import add_table_script
+
+    html = render_page(_hostile_notebook(), tmp_path / "p.html", title="t", run_info=_run()).read_text(encoding="utf-8")
+    twice = add_table_script(html)
+    assert twice.count("<script>") == 1
+    assert csp_of(twice) == csp_of(html)

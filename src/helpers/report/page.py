@@ -62,11 +62,13 @@ _SCRIPT_SRC_RE = re.compile(r"(script-src )([^\";]*)")
 def add_table_script(html: str) -> str:
     """``html`` with the table script inlined before ``</body>`` (after every other
     script was removed: it is the only one a page runs), and its hash added to the page's
-    Content-Security-Policy, so the browser runs it and nothing else."""
+    Content-Security-Policy, so the browser runs it and nothing else. A page that already
+    has it (a design page rendered by :func:`render_page`, then given the site bar) keeps one copy."""
     source = tables_script()
     tag = f"<script>{source}</script>\n"
-    at = html.lower().rfind("</body>")
-    html = html[:at] + tag + html[at:] if at >= 0 else html + tag
+    if f"<script>{source}</script>" not in html:
+        at = html.lower().rfind("</body>")
+        html = html[:at] + tag + html[at:] if at >= 0 else html + tag
     allowed = f"'sha256-{script_hash(source)}'"
 
     def allow(match: re.Match) -> str:
