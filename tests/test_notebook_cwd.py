@@ -47,8 +47,8 @@ def _project_copy(root: Path) -> Path:
 
 
 def _run(job: tuple[str, str, str]) -> tuple[tuple[str, str], str | None]:
-    """Run one notebook in a worker process (papermill's ``cwd`` changes the process's
-    working folder, so two runs in threads of one process would race)."""
+    """Run one notebook in a worker process (the runs are independent, and processes
+    keep the two starting folders apart beyond doubt)."""
     name, where, project_text = job
     project = Path(project_text)
     cwd = project / "notebooks" if where == "notebooks" else project

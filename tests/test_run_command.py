@@ -164,3 +164,38 @@ def test_run_reads_a_decimal_comma_export_with_the_notebook_parameter(tmp_path):
     assert accepted.returncode == 0, accepted.stderr
     metrics = next((tmp_path / "out").glob("*.json")).read_text(encoding="utf-8")
     assert "orders" in metrics or "customers" in metrics
+
+
+# ------------------------------------------------------- kernel folder
+
+
+def test_kernels_start_in_their_folder_without_moving_the_build_process(tmp_path, monkeypatch):
+    """The build runs pages in threads of one process: each kernel must start in its own
+    folder without os.chdir, which is process-wide (a page's chdir-back started another
+    page's kernel in the wrong project, and its data file was "not found")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from helpers.site.run import execute_notebook
+
+    nb = new_notebook(cells=[new_code_cell("import os\nopen('where.txt', 'w').write(os.getcwd())")],
+                      metadata={"kernelspec": KERNELSPEC})
+    notebook = tmp_path / "where.ipynb"
+    nbformat.write(nb, notebook)
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder in folders:
+        folder.mkdir()
+
+    here = Path.cwd().resolve()
+    real_chdir = os.chdir
+
+    def no_move(path):
+        # papermill's file handler re-enters the current folder around each read: harmless
+        if Path(path).resolve() != here:
+            raise AssertionError(f"the build process changed its working folder to {path}")
+        real_chdir(path)
+
+    monkeypatch.setattr(os, "chdir", no_move)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda f: execute_notebook(notebook, {}, f / "executed.ipynb", cwd=f, progress=False), folders))
+    for folder in folders:
+        assert Path((folder / "where.txt").read_text()).resolve() == folder.resolve()

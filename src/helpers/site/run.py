@@ -320,7 +320,11 @@ def execute_notebook(
             progress_bar=progress,
             log_output=False,
             request_save_on_cell_execute=True,
-            cwd=str(cwd) if cwd is not None else None,
+            # The kernel starts in ``cwd`` (nbclient passes it to the kernel's process).
+            # papermill's own ``cwd=`` would os.chdir this whole process, which races
+            # when the build runs pages in threads: one page's chdir-back can start
+            # another page's kernel in the wrong folder.
+            resources={"metadata": {"path": str(Path(cwd).resolve())}} if cwd is not None else {},
             execution_timeout=timeout,
             # The kernel's own log (e.g. ipykernel 7's "running over TCP without
             # encryption" warning) is not the notebook's output: only errors.
