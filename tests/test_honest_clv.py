@@ -354,3 +354,30 @@ def test_index_card_carries_the_total_clv_interval(sample_study):
     u = m["uncertainty"]
     assert card["90% interval"] == f"${u['clv_total_low'] / 1000:.1f}k to ${u['clv_total_high'] / 1000:.1f}k"
     assert "90% 区间" in narrative.headline_numbers(m, "¥", "zh-CN")
+
+
+def test_all_draws_at_once_equal_the_point_formula_draw_by_draw(sample_study):
+    """The interval path computes every BG/NBD draw at once, sharing the hypergeometric terms
+    by (frequency, T) and the expected purchases by (frequency, recency, T); each draw must
+    equal the point estimate's own formula with that draw's parameters, for any slice of
+    customers (slices cut through groups of customers with the same history)."""
+    from helpers.models import lifetimes_adapter as la
+    from helpers.studies.clv.uncertainty import _draw_values, _spend, draw_parameters
+
+    study, s = sample_study, sample_study.settings
+    rng = np.random.default_rng(5)
+    models = [la.with_params(study.purchase_model, d) for d in draw_parameters(study.purchase_model, 6, rng)]
+    spend = [d for d in draw_parameters(study.spend_model, 12, rng) if d["q"] > 1][:6]
+    table = study.table
+    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
+    order = np.lexsort((t, r, f))
+    f, r, t, m = (v[order] for v in (f, r, t, m))
+    assert (np.diff(f) == 0).sum() > 100  # groups of customers with the same history exist
+    value_of = _draw_values(models, spend, s, f, r, t, m)
+    for sl in (slice(0, len(f)), slice(7, len(f) - 3), slice(len(f) // 2 + 1, len(f) // 2 + 40)):
+        got = value_of(sl)
+        for i, model in enumerate(models):
+            expected = s.gross_margin * clv.customer_lifetime_value(
+                model, _spend(spend[i], f[sl], m[sl]), f[sl], r[sl], t[sl], months=s.horizon_months,
+                monthly_discount_rate=s.monthly_discount_rate, periods_per_month=s.periods_per_month)
+            np.testing.assert_allclose(got[i], expected, rtol=1e-12, atol=1e-12)

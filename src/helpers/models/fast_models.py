@@ -143,7 +143,7 @@ def _sum(weights: np.ndarray, values: np.ndarray) -> float:
     return float(np.multiply(weights, values).sum())
 
 
-def _distinct_pairs(u: np.ndarray, v: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+def distinct_pairs(u: np.ndarray, v: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """Distinct (u, v) pairs and each row's pair index (hashing; ``np.unique(axis=0)`` sorts, slowly)."""
     cu, uu = pd.factorize(u)
     cv, uv = pd.factorize(v)
@@ -359,8 +359,8 @@ class ParetoStats(Stats):
 
     def __init__(self, base: Stats) -> None:
         super().__init__(base.x, base.tx, base.T, base.w)
-        (x1, t1), self.i1 = _distinct_pairs(self.x, self.tx)
-        (x2, t2), self.i2 = _distinct_pairs(self.x, self.T)
+        (x1, t1), self.i1 = distinct_pairs(self.x, self.tx)
+        (x2, t2), self.i2 = distinct_pairs(self.x, self.T)
         self.pair1_x, self.pair1_t, self.pair2_x, self.pair2_t = x1, t1, x2, t2
 
 
@@ -497,20 +497,42 @@ def bgnbd_discounted_purchases(
     depends on (x, T), so it is computed once per distinct (x, T) pair and month. Multiplied
     by the expected spend per purchase, this is lifetimes' ``customer_lifetime_value``.
     """
-    r, alpha, a, b = (float(params[k]) for k in BGNBD_PARAMS)
+    draws = bgnbd_param_matrix([params])
     x = np.atleast_1d(np.asarray(frequency, dtype="float64"))
     tx = np.atleast_1d(np.asarray(recency, dtype="float64"))
     age = np.atleast_1d(np.asarray(T, dtype="float64"))
-    (ux, uT), inverse = _distinct_pairs(x, age)
+    (ux, uT), inverse = distinct_pairs(x, age)
+    per_pair = bgnbd_discounted_by_pair(draws, ux, uT, months=months, monthly_discount_rate=monthly_discount_rate,
+                                        periods_per_month=periods_per_month)
+    return (per_pair[:, inverse] / (1.0 + bgnbd_odds(draws, x, tx, age)))[0]
+
+
+def bgnbd_param_matrix(params: list[dict[str, float]]) -> np.ndarray:
+    """One row (r, alpha, a, b) per parameter set, for the many-draws forms below."""
+    return np.array([[float(p[k]) for k in BGNBD_PARAMS] for p in params], dtype="float64")
+
+
+def bgnbd_discounted_by_pair(
+    draws: np.ndarray, ux: np.ndarray, uT: np.ndarray, *, months: int, monthly_discount_rate: float,
+    periods_per_month: float,
+) -> np.ndarray:
+    """The numerator of :func:`bgnbd_discounted_purchases`, sum over months of the discounted
+    increments of C(t; x, T), for each parameter set (rows of ``draws``, see
+    :func:`bgnbd_param_matrix`) and each distinct (x, T) pair: shape (sets, pairs).
+
+    Computed once per pair, not per customer: the hypergeometric function is the expensive
+    part, and customers share few (x, T) pairs (days of age times purchase counts)."""
+    r, alpha, a, b = (draws[:, [k]] for k in range(4))  # columns, broadcast against pairs
+    ux, uT = ux[None, :], uT[None, :]
+    shape = np.broadcast_shapes(r.shape, ux.shape)
     with np.errstate(all="ignore"):
-        odds = np.where(x > 0, (a / (b + x - 1.0)) * ((alpha + age) / (alpha + tx)) ** (r + x), 0.0)
         lead = (a + b + ux - 1.0) / (a - 1.0)
-        h_a, h_b, h_c = r + ux, b + ux, a + b + ux - 1.0
-        previous = np.zeros(len(ux))
-        discounted = np.zeros(len(ux))
+        h_a, h_b, h_c = (np.broadcast_to(h, shape) for h in (r + ux, b + ux, a + b + ux - 1.0))
+        previous = np.zeros(shape)
+        discounted = np.zeros(shape)
         for month in range(1, months + 1):  # months, not customers
             t = month * periods_per_month
-            z = t / (alpha + uT + t)
+            z = np.broadcast_to(t / (alpha + uT + t), shape)
             ln_hyp = np.log(hyp2f1(h_a, h_b, h_c, z))
             bad = np.isinf(ln_hyp)
             if bad.any():
@@ -519,4 +541,13 @@ def bgnbd_discounted_purchases(
             cumulative = lead * (1.0 - np.exp(ln_hyp + (r + ux) * np.log((alpha + uT) / (alpha + t + uT))))
             discounted += (cumulative - previous) / (1.0 + monthly_discount_rate) ** month
             previous = cumulative
-        return discounted[inverse] / (1.0 + odds)
+    return discounted
+
+
+def bgnbd_odds(draws: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """The customer part of :func:`bgnbd_discounted_purchases`' denominator, [x > 0] a / (b + x - 1)
+    ((alpha + T) / (alpha + t_x))^(r + x), for each parameter set and customer: (sets, customers)."""
+    r, alpha, a, b = (draws[:, [k]] for k in range(4))
+    x, tx, T = x[None, :], tx[None, :], T[None, :]
+    with np.errstate(all="ignore"):
+        return np.where(x > 0, (a / (b + x - 1.0)) * ((alpha + T) / (alpha + tx)) ** (r + x), 0.0)

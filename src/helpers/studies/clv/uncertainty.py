@@ -18,12 +18,15 @@ Loops run over draws and chunks of customers, never over customers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from helpers.errors import HelperError
+from helpers.models import fast_models
 from helpers.models import lifetimes_adapter as la
 from helpers.studies.clv.analysis import ClvSettings, customer_lifetime_value
 
@@ -87,9 +90,10 @@ def draw_parameters(model: la.FittedModel, draws: int, rng: np.random.Generator)
     return [dict(zip(names, row)) for row in values]
 
 
-def _spend(params: dict[str, float], frequency: np.ndarray, monetary: np.ndarray) -> np.ndarray:
+def _spend(params: dict[str, np.ndarray] | dict[str, float], frequency: np.ndarray, monetary: np.ndarray) -> np.ndarray:
     """Gamma-Gamma expected spend per purchase (Fader, Hardie & Lee 2005b, eq. 5), closed form:
-    a weighted mean of the population mean p v / (q - 1) and the customer's own mean."""
+    a weighted mean of the population mean p v / (q - 1) and the customer's own mean.
+    Parameters may be columns (one row per draw) to give every draw at once."""
     p, q, v = params["p"], params["q"], params["v"]
     weight = p * frequency / (p * frequency + q - 1.0)
     return (1.0 - weight) * (v * p / (q - 1.0)) + weight * monetary
@@ -131,6 +135,11 @@ def clv_uncertainty(
         codes, labels = pd.factorize(groups.reindex(table.index), sort=True)
     else:
         codes, labels = np.zeros(n, dtype=int), pd.Index([])
+    # Work in (frequency, recency, T) order, so customers with the same history are
+    # neighbours; the per-customer bounds are put back in table order at the end.
+    order = np.lexsort((t, r, f))
+    table_codes = codes
+    f, r, t, m, top, codes = (v[order] for v in (f, r, t, m, top, codes))
     n_groups = max(len(labels), 1)
 
     total = np.zeros(draws)
@@ -138,15 +147,10 @@ def clv_uncertainty(
     group_total = np.zeros((draws, n_groups))
     low, high = np.empty(n), np.empty(n)
     tail = (1.0 - level) / 2.0
+    value_of = _draw_values(models, spend_draws, settings, f, r, t, m)
     for start in range(0, n, CHUNK):  # chunks of customers
         sl = slice(start, min(start + CHUNK, n))
-        values = np.empty((draws, sl.stop - sl.start))
-        for i in range(draws):  # parameter draws
-            spend = _spend(spend_draws[i], f[sl], m[sl])
-            values[i] = settings.gross_margin * customer_lifetime_value(
-                models[i], spend, f[sl], r[sl], t[sl], months=settings.horizon_months,
-                monthly_discount_rate=settings.monthly_discount_rate, periods_per_month=settings.periods_per_month,
-            )
+        values = value_of(sl)
         values = np.nan_to_num(values, nan=0.0, posinf=0.0)
         total += values.sum(axis=1)
         top_total += values[:, top[sl]].sum(axis=1)
@@ -155,10 +159,11 @@ def clv_uncertainty(
         onehot[np.flatnonzero(valid), codes[sl][valid]] = 1.0
         group_total += values @ onehot
         low[sl], high[sl] = np.quantile(values, [tail, 1.0 - tail], axis=0)
+    low[order], high[order] = low.copy(), high.copy()
     share = np.divide(top_total, total, out=np.zeros(draws), where=total > 0)
     group_frame = None
     if groups is not None:
-        point_by_group = pd.Series(point, index=table.index).groupby(pd.Series(codes, index=table.index)).sum()
+        point_by_group = pd.Series(point, index=table.index).groupby(pd.Series(table_codes, index=table.index)).sum()
         group_frame = pd.DataFrame(
             {
                 "clv": point_by_group.reindex(range(len(labels)), fill_value=0.0).to_numpy(),
@@ -168,3 +173,62 @@ def clv_uncertainty(
             index=pd.Index(labels, name=groups.name),
         )
     return ClvUncertainty(draws, level, seed, total, share, top_fraction, low, high, group_frame)
+
+
+def _draw_values(
+    models: list[la.FittedModel], spend_draws: list[dict[str, float]], settings: ClvSettings,
+    f: np.ndarray, r: np.ndarray, t: np.ndarray, m: np.ndarray,
+) -> Callable[[slice], np.ndarray]:
+    """A function giving every draw's CLV (margin) for a slice of customers, (draws, customers).
+
+    Under BG/NBD the expensive part (the hypergeometric terms, per distinct (frequency, T)
+    pair and month) is computed for all draws once, up front; a slice then costs a few array
+    operations per draw and customer. Other models go draw by draw through the point
+    estimate's own function."""
+    spend_params = {k: np.array([[d[k]] for d in spend_draws]) for k in ("p", "q", "v")}
+    common = dict(months=settings.horizon_months, monthly_discount_rate=settings.monthly_discount_rate,
+                  periods_per_month=settings.periods_per_month)
+    if models[0].name == "bgnbd":
+        matrix = fast_models.bgnbd_param_matrix([model.params for model in models])
+        (ux, uT), pair = fast_models.distinct_pairs(f, t)
+        by_pair = _in_threads(lambda rows: fast_models.bgnbd_discounted_by_pair(matrix[rows], ux, uT, **common),
+                              len(matrix))
+        # Customers come sorted by (frequency, recency, T) (see clv_uncertainty), so the
+        # customers of a slice who share all three are neighbours and share their expected
+        # purchases: computed once per such group.
+        starts = np.r_[True, (np.diff(f) != 0) | (np.diff(r) != 0) | (np.diff(t) != 0)]
+        group = np.cumsum(starts) - 1
+        # Gamma-Gamma's weight on the customer's own mean depends on the frequency only.
+        x_code, x_values = pd.factorize(f)
+        p, q, v = spend_params["p"], spend_params["q"], spend_params["v"]
+        weight = p * x_values / (p * x_values + q - 1.0)
+        population_part = (1.0 - weight) * (v * p / (q - 1.0))
+
+        def bgnbd_values(sl: slice) -> np.ndarray:
+            first = np.flatnonzero(starts[sl]) + sl.start
+            if len(first) == 0 or first[0] != sl.start:
+                first = np.r_[sl.start, first]
+            odds = fast_models.bgnbd_odds(matrix, f[first], r[first], t[first])
+            purchases = (by_pair[:, pair[first]] / (1.0 + odds))[:, group[sl] - group[sl.start]]
+            spend = population_part[:, x_code[sl]] + weight[:, x_code[sl]] * m[sl]
+            return settings.gross_margin * (spend * purchases)
+
+        return bgnbd_values
+
+    def draw_by_draw(sl: slice) -> np.ndarray:
+        spend = _spend(spend_params, f[sl], m[sl])
+        return np.stack([
+            settings.gross_margin * customer_lifetime_value(model, spend[i], f[sl], r[sl], t[sl], **common)
+            for i, model in enumerate(models)  # parameter draws
+        ])
+
+    return draw_by_draw
+
+
+def _in_threads(compute: Callable[[slice], np.ndarray], rows: int, threads: int = 2) -> np.ndarray:
+    """``compute`` over ``rows`` split in ``threads`` parts, stacked: numpy and scipy's ufuncs
+    release the GIL, so the parts run on separate cores."""
+    bounds = np.linspace(0, rows, threads + 1).astype(int)
+    parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+        return np.concatenate(list(pool.map(compute, parts)), axis=0)
