@@ -53,9 +53,29 @@ def test_frame_to_csv_equals_pandas(n):
     assert frame_to_csv(frame) == frame.to_csv(index=False, float_format="%.6g")
 
 
-def test_frame_to_csv_leaves_other_types_to_pandas():
-    frame = pd.DataFrame({"id": ["a", "b"], "n": [1, 2], "x": [0.1234567, 2.0]})
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_integers_booleans_and_dates_equal_pandas(n):
+    rng = np.random.default_rng(n)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")
+    frame = pd.DataFrame({
+        "id": pd.Series([f"M{i:06d}" for i in range(n)], dtype=str),
+        "days": rng.integers(-5, 10**6, n),
+        "small": rng.integers(0, 9, n).astype(np.uint8),
+        "lapsed": rng.random(n) < 0.3,
+        "last_purchase": days,
+        "x": rng.gamma(1.0, 3.0, n),
+    })
+    if n > 2:
+        frame.loc[2, "last_purchase"] = pd.NaT
     assert frame_to_csv(frame) == frame.to_csv(index=False, float_format="%.6g")
+
+
+def test_frame_to_csv_leaves_other_types_to_pandas():
+    frame = pd.DataFrame({"id": ["a", "b"], "n": pd.array([1, None], dtype="Int64"), "x": [0.1234567, 2.0],
+                          "when": pd.to_datetime(["2024-01-01 10:30", "2024-01-02 00:00"])})
+    assert frame_to_csv(frame) == frame.to_csv(index=False, float_format="%.6g")
+    with_time = frame[["id", "x", "when"]]
+    assert frame_to_csv(with_time) == with_time.to_csv(index=False, float_format="%.6g")
 
 
 def test_write_outputs_csv_as_before_and_parquet_at_full_precision(tmp_path):

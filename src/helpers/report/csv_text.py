@@ -118,27 +118,48 @@ def _quoted(values: pd.Series):
     return pa.array(text.to_numpy(dtype=object), type=pa.string())
 
 
+def _column_text(col: pd.Series):
+    """One column's cells as ``to_csv`` writes them, as pyarrow strings; None for a type
+    left to pandas. Floats as ``%.6g``; text quoted as the csv module does; numpy integers
+    and booleans as Python prints them; dates without a time of day as ``YYYY-MM-DD``
+    (pandas writes the time only when some value has one)."""
+    import pyarrow as pa
+
+    dtype = col.dtype
+    if pd.api.types.is_float_dtype(dtype):
+        return format_g(col.to_numpy(dtype=np.float64))
+    if pd.api.types.is_string_dtype(dtype) and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+        return _quoted(col)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return pa.array(col.to_numpy()).cast(pa.string())
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return pa.array(np.where(col.to_numpy(), "True", "False"), type=pa.string())
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        values = col.to_numpy()
+        present = ~np.isnat(values)
+        days = values.astype("datetime64[D]")
+        if (days[present] != values[present]).any():
+            return None  # a time of day somewhere: pandas' own format
+        text = np.where(present, np.datetime_as_string(days, unit="D"), "")
+        return pa.array(text, type=pa.string())
+    return None
+
+
 def frame_to_csv(frame: pd.DataFrame) -> str:
-    """``frame.to_csv(index=False, float_format="%.6g")``, vectorised for float and text
-    columns (other column types are left to pandas)."""
+    """``frame.to_csv(index=False, float_format="%.6g")``, vectorised for float, text,
+    integer, boolean and date columns (a frame with any other column type is left to pandas)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    cells = []
     for c in frame.columns:
-        col = frame[c]
-        if pd.api.types.is_float_dtype(col.dtype):
-            continue
-        if pd.api.types.is_string_dtype(col.dtype) and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
-            continue
-        return frame.to_csv(index=False, float_format="%.6g")
+        cell = _column_text(frame[c])
+        if cell is None:
+            return frame.to_csv(index=False, float_format="%.6g")
+        cells.append(cell)
     header = ",".join(_quoted(pd.Series([str(c) for c in frame.columns], dtype=object)).to_pylist()) + "\n"
     if not len(frame):
         return header
-    cells = [
-        format_g(frame[c].to_numpy(dtype=np.float64)) if pd.api.types.is_float_dtype(frame[c].dtype)
-        else _quoted(frame[c])
-        for c in frame.columns
-    ]
     rows = pc.binary_join_element_wise(*cells, ",")
     rows = pc.binary_join_element_wise(rows, pa.scalar(""), "\n")  # each row + "\n"
     rows = pa.concat_arrays([rows]) if isinstance(rows, pa.ChunkedArray) else rows
