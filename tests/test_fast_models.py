@@ -248,3 +248,26 @@ def test_bgnbd_clv_closed_form_equals_lifetimes_predictions_at_extremes():
         previous = cumulative
     np.testing.assert_allclose(ours, expected, rtol=1e-10)
     assert np.all(np.isfinite(ours))
+
+
+@pytest.mark.parametrize("penalizer", [0.0, 0.01])
+def test_gamma_gamma_fit_equals_lifetimes_with_the_exact_hessian(penalizer):
+    """The Newton fit reaches lifetimes' Gamma-Gamma estimates (CDNOW repeat buyers, with and
+    without a penalty); its log-likelihood is lifetimes' expression and its Hessian the
+    numerical one of that log-likelihood."""
+    from lifetimes import GammaGammaFitter
+
+    s = customer_summary(master(), OBSERVATION_END, "W")
+    buyers = s[(s["frequency"] > 0) & (s["monetary_value"] > 0)]
+    f, m = buyers["frequency"].to_numpy(float), buyers["monetary_value"].to_numpy(float)
+    w = np.random.default_rng(1).integers(1, 4, len(f)).astype(float)  # weights count customers
+    ours = fast_models.fit_gamma_gamma(f, m, w, penalizer=penalizer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = GammaGammaFitter(penalizer_coef=penalizer).fit(f, m, weights=w)
+    assert rel_diff(ours.params, theirs.params_) < 1e-4
+    log_params = np.log([ours.params[k] for k in fast_models.GAMMA_GAMMA_PARAMS])
+    lifetimes_ll = -GammaGammaFitter._negative_log_likelihood(log_params, f, m, w, 0.0) * w.sum()
+    assert ours.log_likelihood == pytest.approx(lifetimes_ll, rel=1e-12)
+    numerical = fast_models.numerical_log_hessian(ours.loglik, ours.params, 1e-4)
+    np.testing.assert_allclose(ours.log_hessian, numerical, rtol=1e-5)

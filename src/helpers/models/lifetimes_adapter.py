@@ -402,6 +402,24 @@ def fit_gamma_gamma(
             f"only {len(f)} customers bought more than once with positive spend; "
             "the spend model needs repeat buyers. Lengthen the calibration period."
         )
+    try:
+        fit = fast_models.fit_gamma_gamma(f, m, w, penalizer=penalizer)
+    except fast_models.FastFitError:
+        return _lifetimes_gamma_gamma(f, m, w, penalizer)  # lifetimes' own optimiser, and its errors
+    fitter = GammaGammaFitter(penalizer_coef=penalizer)
+    fitter.params_ = pd.Series(fit.params, dtype="float64")
+    fitter.data = pd.DataFrame({"monetary_value": m, "frequency": f, "weights": w})
+    params_array = np.array([fit.params[k] for k in fast_models.GAMMA_GAMMA_PARAMS])
+    fitter._negative_log_likelihood_ = -fit.log_likelihood / fit.n_customers + penalizer * float((params_array**2).sum())
+    fitter._hessian_ = -fit.log_hessian / fit.n_customers
+    return FittedModel(
+        "gamma_gamma", fitter, fit.params, standard_errors_from_log_hessian(fit.log_hessian, fit.params),
+        fit.log_likelihood, int(w.sum()), penalizer, log_covariance(fit.log_hessian),
+    )
+
+
+def _lifetimes_gamma_gamma(f: np.ndarray, m: np.ndarray, w: np.ndarray, penalizer: float) -> FittedModel:
+    """Gamma-Gamma fitted by lifetimes (the fallback when the fast fit finds no maximum)."""
     fitter = GammaGammaFitter(penalizer_coef=penalizer)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # lifetimes prints failures
         warnings.simplefilter("ignore")
