@@ -861,7 +861,89 @@ def _parse_date_strings(values: pd.Series, date_format: str | None, ctx: _Contex
     return best
 
 
+#: Text timestamps the vectorised route reads (RE2): ISO dates with an optional time, no UTC
+#: offset, no surrounding blanks, years 1700-2199 (inside every resolution) and at most six
+#: fraction digits, so the general route gives them microseconds too. pyarrow's cast then
+#: reads each row; it refuses impossible dates (2023-02-29, 24:00), which the general
+#: route then reports row by row.
+_ISO_TIMESTAMP = (
+    r"^(?:1[7-9]|2[01])[0-9]{2}-[0-9]{2}-[0-9]{2}"
+    r"(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?$"
+)
+#: Plain decimal numbers (no sign words, separators or exponents), which pyarrow's cast
+#: reads to the same double as the general route's ``pd.to_numeric``.
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+
+
+def _arrow_text(s: pd.Series) -> Any | None:
+    """The values of a text column as a pyarrow string array when every value is a string
+    (no missing values), else ``None``. pyarrow-backed columns are not copied."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    if len(s) == 0:
+        return None
+    try:
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            arr = pa.array(s.array)
+        elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) == "string":
+            arr = pa.array(s.to_numpy(), type=pa.large_string())
+        else:
+            return None
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if arr.null_count or not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        return None
+    return arr
+
+
+def _all_match(arr: Any, pattern: str) -> bool:
+    import pyarrow.compute as pc
+
+    return bool(pc.all(pc.match_substring_regex(arr, pattern)).as_py())
+
+
+def _iso_timestamps(s: pd.Series) -> pd.Series | None:
+    """Vectorised :func:`_parse_timestamps` for text columns whose every value is an ISO
+    timestamp (:data:`_ISO_TIMESTAMP`) that pyarrow can read: the same values and dtype
+    as the general route. ``None`` (use the general route) for anything else."""
+    arr = _arrow_text(s)
+    if arr is None or not _all_match(arr, _ISO_TIMESTAMP):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        parsed = pc.cast(arr, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # an impossible date somewhere: the general route names its row
+    return pd.Series(np.asarray(parsed.to_numpy()), index=s.index)
+
+
+def _plain_numbers(s: pd.Series) -> pd.Series | None:
+    """Vectorised :func:`_parse_numbers` for text columns of plain decimal numbers only
+    (:data:`_PLAIN_NUMBER`), ``None`` for anything else (blanks, currency signs, ...)."""
+    arr = _arrow_text(s)
+    if arr is None or not _all_match(arr, _PLAIN_NUMBER):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = np.asarray(pc.cast(arr, pa.float64()).to_numpy(), dtype=float)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not np.isfinite(values).all():
+        return None  # overflow to infinity: the general route reports it
+    return pd.Series(values, index=s.index)
+
+
 def _parse_timestamps(s: pd.Series, date_format: str | None, ctx: _Context) -> pd.Series:
+    if date_format is None:
+        fast = _iso_timestamps(s)
+        if fast is not None:
+            return fast
     missing = _blank_mask(s)
     if missing.any():
         raise ctx.fail("dates are missing", C.TIMESTAMP, missing, pd.Series("", index=s.index), _DATE_HINT)
@@ -911,6 +993,9 @@ def _parse_numbers(s: pd.Series, canonical: str, ctx: _Context, *, required: boo
         missing = numbers.isna()
         text = numbers.astype(str)
     else:
+        fast = _plain_numbers(s) if ctx.decimal == "." else None
+        if fast is not None:
+            return fast
         text = _as_text(s)
         missing = text.isna()
         codes, uniques = pd.factorize(text)
@@ -1156,6 +1241,25 @@ def _offset_minutes(tokens: pd.Series) -> pd.Series:
     return minutes.where(~tokens.str.upper().isin(["Z", "UTC", "GMT"]), 0.0)
 
 
+#: A necessary condition for :data:`_OFFSET_RE` (RE2, for a vectorised first pass).
+_OFFSET_TAIL = r"(?i)(?:Z|UTC|GMT|[+-]\p{Nd}{2}(?::?\p{Nd}{2})?)$"
+
+
+def _offset_candidates(text: pd.Series) -> np.ndarray:
+    """Rows of ``text`` (stripped, NaN for blanks) that may end in a UTC offset."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return text.notna().to_numpy()
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        arr = pa.array(text.array)
+    else:
+        arr = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    hit = pc.fill_null(pc.match_substring_regex(arr, _OFFSET_TAIL), False)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _parse_timestamps_in_one_time(
     s: pd.Series, date_format: str | None, ctx: _Context, timezone: str | None, adjusted: list[DroppedRows]
 ) -> pd.Series:
@@ -1168,16 +1272,27 @@ def _parse_timestamps_in_one_time(
     textual = not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s))
     if not textual or (date_format and "%z" in date_format.lower()):
         return _parse_timestamps(s, date_format, ctx)
+    if date_format is None:
+        fast = _iso_timestamps(s)  # plain ISO timestamps carry no offset
+        if fast is not None:
+            return fast
     text = _as_text(s)
-    codes, uniques = pd.factorize(text)
+    # Only values ending like an offset can carry one: the (Python) regular expression
+    # runs on those alone, found by one vectorised RE2 pass (\p{Nd} = Python's \d).
+    candidate = _offset_candidates(text)
+    if not candidate.any():
+        return _parse_timestamps(s, date_format, ctx)
+    codes, uniques = pd.factorize(text[candidate])
     parts = pd.Series(uniques, dtype=str).str.extract(_OFFSET_RE)
     has = parts[1].notna()
     if not has.any():
         return _parse_timestamps(s, date_format, ctx)
     stripped = pd.Series(uniques, dtype=str).where(~has, parts[0].str.strip())
     unique_minutes = _offset_minutes(parts[1].where(has, ""))
-    rows_text = pd.Series(np.append(stripped.to_numpy(dtype=object), None)[codes], index=s.index)
-    rows_minutes = pd.Series(np.append(unique_minutes.to_numpy(dtype=float), np.nan)[codes], index=s.index)
+    rows_text = pd.Series(text.to_numpy(dtype=object, na_value=None), index=s.index)
+    rows_text[candidate] = stripped.to_numpy(dtype=object)[codes]
+    rows_minutes = pd.Series(np.nan, index=s.index)
+    rows_minutes[candidate] = unique_minutes.to_numpy(dtype=float)[codes]
     wall = _parse_timestamps(rows_text.where(rows_text.notna(), s), date_format, ctx)
     if target is None:
         counts = rows_minutes.value_counts()

@@ -1,0 +1,150 @@
+"""The loader's vectorised routes (issue 17) give exactly what the general route gives:
+same frame, same report, and for bad data the same one-line error naming the row and value.
+
+Every case is loaded twice: as shipped, and with the fast routes switched off (plain ISO
+timestamps, plain numbers, the RE2 pre-filter of UTC offsets), which is the loader as it
+was before them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.data import loading
+from helpers.data.loading import read_transactions, transactions_from_frame
+from helpers.errors import DataError
+from helpers.models import engines
+
+
+def _general_only(monkeypatch) -> None:
+    monkeypatch.setattr(loading, "_iso_timestamps", lambda s: None)
+    monkeypatch.setattr(loading, "_plain_numbers", lambda s: None)
+    monkeypatch.setattr(loading, "_offset_candidates", lambda text: np.ones(len(text), dtype=bool))
+
+
+def _outcome(load):
+    try:
+        return load()
+    except DataError as exc:
+        return str(exc)
+
+
+def _same(load, monkeypatch):
+    """``load()`` with the fast routes equals ``load()`` without them; returns the former."""
+    fast = _outcome(load)
+    with monkeypatch.context() as m:
+        _general_only(m)
+        general = _outcome(load)
+    if isinstance(general, str):
+        assert fast == general
+    else:
+        assert not isinstance(fast, str), fast
+        pd.testing.assert_frame_equal(fast.transactions, general.transactions)
+        assert fast.report == general.report
+    return fast
+
+
+def _frame(stamps, amounts=None, dtype="str") -> pd.DataFrame:
+    n = len(stamps)
+    amounts = amounts if amounts is not None else [f"{(i * 37) % 500 + 0.25:.2f}" for i in range(n)]
+    return pd.DataFrame({
+        "customer_id": pd.Series([f"c{i % 7}" for i in range(n)], dtype=dtype),
+        "timestamp": pd.Series(stamps, dtype=dtype),
+        "amount": pd.Series(amounts, dtype=dtype),
+    })
+
+
+BASE = [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}" for i in range(3000)]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        BASE,
+        [s[:10] for s in BASE],  # dates only
+        [s[:16] for s in BASE],  # minutes
+        [s.replace(" ", "T") + ".123456" for s in BASE],  # T and microseconds
+        [s + ".5" if i % 3 else s[:10] for i, s in enumerate(BASE)],  # mixed ISO shapes
+        [s + ".123456789" for s in BASE],  # nanoseconds: the general route
+        [s if i % 2 else s.replace("-", "/") for i, s in enumerate(BASE)],  # mixed formats
+        [s if i != 2500 else f" {s} " for i, s in enumerate(BASE)],  # one padded value
+        [s[:10].replace("-", "") for s in BASE],  # 20240105
+    ],
+    ids=["iso", "dates", "minutes", "t-micro", "mixed-iso", "nanos", "mixed-formats", "padded", "yyyymmdd"],
+)
+def test_timestamps_equal_the_general_route(monkeypatch, stamps, dtype):
+    _same(lambda: transactions_from_frame(_frame(stamps, dtype=dtype)), monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "bad, shown",
+    [("2023-02-29 10:00:00", "2023-02-29 10:00:00"), ("2024-01-05 24:00:00", "2024-01-05 24:00:00"),
+     ("soon", "soon"), ("", "")],
+)
+def test_a_late_bad_date_names_its_row_and_value(monkeypatch, bad, shown):
+    stamps = list(BASE)
+    stamps[2900] = bad
+    message = _same(lambda: transactions_from_frame(_frame(stamps), source="shop.csv"), monkeypatch)
+    assert isinstance(message, str) and "2902" in message and "timestamp" in message
+    if shown:
+        assert repr(shown) in message or shown in message
+
+
+def test_a_bad_date_in_a_file_names_its_row(tmp_path, monkeypatch):
+    lines = ["customer_id,timestamp,amount"] + [f"c{i % 5},{s},1.5" for i, s in enumerate(BASE)]
+    lines[2000] = "c1,2024-13-01 10:00:00,1.5"
+    path = tmp_path / "shop.csv"
+    path.write_text("\n".join(lines) + "\n")
+    message = _same(lambda: engines.load_transactions(path), monkeypatch)
+    assert isinstance(message, str) and "row 2001: '2024-13-01 10:00:00'" in message  # line 2001 of the file
+    assert "shop.csv" in message and "'timestamp'" in message and len(message.splitlines()) == 1
+
+
+def test_only_some_timestamps_carry_offsets(monkeypatch):
+    stamps = [s.replace(" ", "T") + ("+08:00" if i % 3 == 0 else "Z" if i % 11 == 0 else "") for i, s in enumerate(BASE)]
+    result = _same(lambda: transactions_from_frame(_frame(stamps)), monkeypatch)
+    assert result.report.adjusted  # the Z rows were moved to +08:00
+    late = list(BASE)
+    late[2999] = late[2999] + " -05:00"
+    result = _same(lambda: transactions_from_frame(_frame(late), timezone="+08:00"), monkeypatch)
+    assert "-05:00: 1 rows" in result.report.adjusted[0].reason
+
+
+def test_offsets_in_unicode_digits_and_lower_case(monkeypatch):
+    stamps = [s + (" utc" if i % 2 else "+０８:００") for i, s in enumerate(BASE[:50])]
+    _same(lambda: transactions_from_frame(_frame(stamps)), monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "amounts",
+    [
+        ["12", "-3.5", "+4", "0.10", ".5", "7.", "1234567.891", "-0"] * 100,
+        ["12", "¥3.50", "(4.00)", "1,280.00"] * 100,  # the general route's shapes
+        ["12", "1e3", "inf", "nan"] * 100,
+        ["12", "3.5", " 4 ", ""] * 100,
+        ["12", "3.5", "1" * 400, "4"] * 100,  # overflows to infinity
+        ["12"] * 399 + ["12,5x"],
+    ],
+)
+def test_amounts_equal_the_general_route(monkeypatch, amounts):
+    _same(lambda: transactions_from_frame(_frame(BASE[: len(amounts)], amounts)), monkeypatch)
+
+
+def test_random_decimal_amounts_parse_to_the_same_doubles(monkeypatch):
+    rng = np.random.default_rng(3)
+    values = [f"{v:.{d}f}" for v, d in zip(rng.random(3000) * 10 ** rng.integers(0, 9, 3000), rng.integers(0, 9, 3000))]
+    fast = loading._plain_numbers(pd.Series(values))
+    general = loading._parse_number_strings(pd.Series(values, dtype=object))
+    np.testing.assert_array_equal(fast.to_numpy(), general.to_numpy())
+
+
+def test_quoted_header_file_goes_through_pyarrow_with_the_same_result(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('"customer_id","timestamp","amount"\nM1,2024-04-17 16:10:30.000000,39.25\n'
+                    'M0,2024-04-18 10:00:00.000000,1.00\n')
+    ours = engines.load_transactions(path)
+    theirs = read_transactions(path)
+    pd.testing.assert_frame_equal(ours.transactions, theirs.transactions)
+    assert ours.report == theirs.report
