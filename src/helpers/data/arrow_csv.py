@@ -45,7 +45,8 @@ def read_mapped_columns(
 ) -> MappedColumns | None:
     """The mapped columns of a UTF-8 CSV/TSV/TXT file read by pyarrow, or ``None`` when the
     file needs the general reader (other encodings, whitespace-delimited files, quoted
-    headers, rows of the wrong length, missing or ambiguous columns, ...). ``columns``
+    headers holding quotes or delimiters, rows of the wrong length, missing or ambiguous
+    columns, ...). ``columns``
     (canonical names) keeps only those optional columns besides the required ones."""
     try:
         import pyarrow as pa
@@ -64,7 +65,7 @@ def read_mapped_columns(
         return None
     sep = loading._sniff_delimiter(sample, complete)
     first_line = sample.split("\n", 1)[0].rstrip("\r")
-    if len(sep) != 1 or '"' in first_line or not first_line.strip():
+    if len(sep) != 1 or not first_line.strip() or not _simple_header(first_line, sep):
         return None
     raw_headers = next(csv.reader(io.StringIO(first_line), delimiter=sep))
     headers = [str(h).replace("\ufeff", "").strip() for h in raw_headers]
@@ -101,6 +102,13 @@ def read_mapped_columns(
         {headers[i]: table.column(names[i]).to_pandas(types_mapper=_as_str) for i in positions}
     )
     return MappedColumns(frame, headers, enc)
+
+
+def _simple_header(line: str, sep: str) -> bool:
+    """Every header is bare or wholly quoted without inner quotes or delimiters
+    (``"customer_id","amount"``, as many exports write it): both readers agree on those."""
+    return all('"' not in f or (len(f) >= 2 and f[0] == f[-1] == '"' and '"' not in f[1:-1])
+               for f in line.split(sep))
 
 
 def _as_str(arrow_type):  # the pandas string dtype read_csv(dtype=str) gives
