@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.data import columns as C
 from helpers.data import loading
 from helpers.data.loading import read_transactions, transactions_from_frame
 from helpers.errors import DataError
@@ -18,9 +19,11 @@ from helpers.models import engines
 
 
 def _general_only(monkeypatch) -> None:
-    monkeypatch.setattr(loading, "_iso_timestamps", lambda s: None)
-    monkeypatch.setattr(loading, "_plain_numbers", lambda s: None)
+    monkeypatch.setattr(loading, "_arrow_text", lambda s: None)  # every pyarrow shortcut
     monkeypatch.setattr(loading, "_offset_candidates", lambda text: np.ones(len(text), dtype=bool))
+    monkeypatch.setattr(loading, "_sorted_by", lambda keys, stamps: False)
+    monkeypatch.setattr(loading, "_count_duplicates",
+                        lambda out, order: int(out.drop(columns=C.CUSTOMER_ID).duplicated().sum()))
 
 
 def _outcome(load):
@@ -45,11 +48,12 @@ def _same(load, monkeypatch):
     return fast
 
 
-def _frame(stamps, amounts=None, dtype="str") -> pd.DataFrame:
+def _frame(stamps, amounts=None, dtype="str", ids=None) -> pd.DataFrame:
     n = len(stamps)
     amounts = amounts if amounts is not None else [f"{(i * 37) % 500 + 0.25:.2f}" for i in range(n)]
+    ids = ids if ids is not None else [f"c{i % 7}" for i in range(n)]
     return pd.DataFrame({
-        "customer_id": pd.Series([f"c{i % 7}" for i in range(n)], dtype=dtype),
+        "customer_id": pd.Series(ids, dtype=dtype),
         "timestamp": pd.Series(stamps, dtype=dtype),
         "amount": pd.Series(amounts, dtype=dtype),
     })
@@ -148,3 +152,34 @@ def test_quoted_header_file_goes_through_pyarrow_with_the_same_result(tmp_path):
     theirs = read_transactions(path)
     pd.testing.assert_frame_equal(ours.transactions, theirs.transactions)
     assert ours.report == theirs.report
+
+
+SORTED_IDS = [f"c{i // 10:04d}" for i in range(len(BASE))]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+@pytest.mark.parametrize(
+    "ids, stamps",
+    [
+        (SORTED_IDS, sorted(BASE[:5] * 2) * 300),  # sorted by customer and time
+        (SORTED_IDS, BASE),  # sorted by customer only
+        (SORTED_IDS[::-1], BASE),  # customers in reverse order
+        ([" c1", "c1", "c2 ", "甲", "c10"] * 600, BASE),  # ids to strip, non-ASCII
+        (SORTED_IDS, [BASE[0]] * 3000),  # one timestamp: duplicates are decided by the amount
+    ],
+    ids=["sorted", "ids-sorted", "reverse", "strip", "one-time"],
+)
+def test_ids_order_and_duplicates_equal_the_general_route(monkeypatch, ids, stamps, dtype):
+    amounts = [f"{(i * 7) % 5}.00" for i in range(len(stamps))]
+    result = _same(lambda: transactions_from_frame(_frame(stamps, amounts, dtype=dtype, ids=ids)), monkeypatch)
+    if len(set(stamps)) == 1:
+        assert result.report.duplicate_rows == 3000 - 300 * 5
+
+
+def test_blank_rows_and_blank_cells(monkeypatch):
+    frame = _frame(BASE[:100], ids=[f"c{i % 3}" for i in range(100)])
+    frame.iloc[40] = ["", " ", "\u3000"]  # a blank row (ideographic space)
+    _same(lambda: transactions_from_frame(frame), monkeypatch)
+    frame.iloc[41, 0] = "  "
+    message = _same(lambda: transactions_from_frame(frame, source="shop.csv"), monkeypatch)
+    assert "customer ids are missing" in message and "43" in message

@@ -310,7 +310,7 @@ def transactions_from_frame(
     out[C.CUSTOMER_ID] = _parse_ids(raw[C.CUSTOMER_ID], ctx)
     # Integer codes in id order: grouping, de-duplication and sorting on them is several
     # times faster than on strings with millions of rows.
-    out[_KEY] = pd.factorize(out[C.CUSTOMER_ID], sort=True)[0]
+    out[_KEY] = _id_codes(out[C.CUSTOMER_ID])
     adjusted: list[DroppedRows] = []
     out[C.TIMESTAMP] = _parse_timestamps_in_one_time(raw[C.TIMESTAMP], date_format, ctx, timezone, adjusted)
     out[C.AMOUNT] = _parse_numbers(raw[C.AMOUNT], C.AMOUNT, ctx, required=True)
@@ -332,10 +332,12 @@ def transactions_from_frame(
             hint="See the report of dropped rows; consider returns_policy or observation_end.",
         )
 
-    duplicates = int(out.drop(columns=C.CUSTOMER_ID).duplicated().sum())
-    customers = int(out[_KEY].nunique())
-    order = np.lexsort((out[C.TIMESTAMP].to_numpy(), out[_KEY].to_numpy()))  # stable
-    out = out.iloc[order].drop(columns=_KEY).reset_index(drop=True)
+    keys, stamps = out[_KEY].to_numpy(), out[C.TIMESTAMP].to_numpy()
+    customers = int(np.count_nonzero(np.bincount(keys)))
+    # Exports are often sorted by customer and time already: then no sort and no copy.
+    order = None if _sorted_by(keys, stamps) else np.lexsort((stamps, keys))  # stable
+    duplicates = _count_duplicates(out, order)
+    out = (out if order is None else out.iloc[order]).drop(columns=_KEY).reset_index(drop=True)
     report = DataQualityReport(
         rows_read=len(df),
         rows_kept=len(out),
@@ -684,12 +686,59 @@ def _select(df: pd.DataFrame, headers: list[str], mapping: dict[str, str], sourc
 def _blank_mask(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
         return s.isna()
+    arr = _arrow_text(s)
+    if arr is not None and _all_match(arr, "^[!-~]"):  # each starts with a visible ASCII character
+        return pd.Series(False, index=s.index)
     return s.isna() | s.astype(str).str.strip().eq("")
 
 
 def _drop_blank_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     blank = pd.concat([_blank_mask(raw[c]) for c in raw.columns], axis=1).all(axis=1)
-    return raw[~blank], blank
+    return (raw[~blank] if blank.any() else raw), blank
+
+
+def _id_codes(ids: pd.Series) -> np.ndarray:
+    """``pd.factorize(ids, sort=True)[0]`` (ids without missing values); for ids already in
+    order (most exports) one vectorised comparison of neighbours instead of a hash table."""
+    arr = _arrow_text(ids)
+    if arr is not None and len(arr) > 1:
+        import pyarrow.compute as pc
+
+        # pyarrow compares strings by UTF-8 bytes, which is code-point order, as Python's.
+        ahead, behind = arr.slice(1), arr.slice(0, len(arr) - 1)
+        if pc.all(pc.greater_equal(ahead, behind)).as_py():
+            step = np.asarray(pc.not_equal(ahead, behind).to_numpy(zero_copy_only=False), dtype=np.int64)
+            return np.concatenate(([0], np.cumsum(step)))
+    return pd.factorize(ids, sort=True)[0]
+
+
+def _sorted_by(keys: np.ndarray, stamps: np.ndarray) -> bool:
+    """Whether rows are already in (key, timestamp) order."""
+    if len(keys) < 2:
+        return True
+    step = np.diff(keys)
+    if (step < 0).any():
+        return False
+    return bool(((step > 0) | (stamps[1:] >= stamps[:-1])).all())
+
+
+def _count_duplicates(out: pd.DataFrame, order: np.ndarray | None) -> int:
+    """Rows equal to an earlier row in every column (the id code standing for the id).
+    Such rows share customer and timestamp, so only runs of rows sharing both are compared."""
+    keys, stamps = out[_KEY].to_numpy(), out[C.TIMESTAMP].to_numpy()
+    if order is not None:
+        keys, stamps = keys[order], stamps[order]
+    same = (keys[1:] == keys[:-1]) & (stamps[1:] == stamps[:-1])
+    if not same.any():
+        return 0
+    in_run = np.zeros(len(keys), dtype=bool)
+    in_run[1:] |= same
+    in_run[:-1] |= same
+    run = np.cumsum(np.concatenate(([True], ~same)))
+    rows = np.flatnonzero(in_run) if order is None else order[in_run]
+    others = out.drop(columns=[C.CUSTOMER_ID, _KEY, C.TIMESTAMP]).iloc[rows].reset_index(drop=True)
+    others.insert(0, "_run", run[in_run])
+    return int(others.duplicated().sum())
 
 
 def _dropped(reason: str, mask: pd.Series, key: str = "", **values: str) -> DroppedRows:
@@ -711,6 +760,9 @@ def _as_text(s: pd.Series) -> pd.Series:
         # Excel and Parquet store integer ids/dates as floats when a cell is empty.
         text = s.astype("Int64").astype(str)
     else:
+        arr = _arrow_text(s) if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" else None
+        if arr is not None and _all_match(arr, r"(?s)^[!-~](?:.*[!-~])?$"):
+            return s  # already stripped, nothing blank (as read from most files)
         text = s.astype(str)
     text = text.str.strip()
     return text.mask(s.isna() | text.eq(""))
@@ -1092,8 +1144,9 @@ def _apply_returns_policy(
     below = pd.Series(False, index=out.index)
     # Tolerance: sums of cents in binary floating point are not exact.
     below.loc[net.index[net < -1e-9]] = True
-    if below.any():
-        dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
+    if not below.any():
+        return out
+    dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
     return out[~below]
 
 
