@@ -183,3 +183,44 @@ def test_blank_rows_and_blank_cells(monkeypatch):
     frame.iloc[41, 0] = "  "
     message = _same(lambda: transactions_from_frame(frame, source="shop.csv"), monkeypatch)
     assert "customer ids are missing" in message and "43" in message
+
+
+def _file(tmp_path, stamps, amounts, header="customer_id,timestamp,amount,quantity"):
+    lines = [header] + [f"c{i // 4:04d},{s},{a},{i % 3}" for i, (s, a) in enumerate(zip(stamps, amounts))]
+    path = tmp_path / "shop.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({}, None),
+        ({2990: ("2024-02-30 10:00:00", "1.5")}, "row 2992: '2024-02-30 10:00:00'"),
+        ({2990: ("2024-01-05 10:00:00+08:00", "1.5")}, None),  # one offset: the text route
+        ({2990: (BASE[2990], "\"¥1,280.00\"")}, None),  # the general number parser
+        ({2990: (BASE[2990], "12.5x")}, "row 2992: '12.5x'"),
+        ({2990: (BASE[2990], "")}, "amount values are missing"),
+    ],
+)
+def test_typed_reading_equals_the_general_reader(tmp_path, monkeypatch, change, problem):
+    stamps, amounts = list(BASE), [f"{i % 50}.25" for i in range(len(BASE))]
+    for i, (s, a) in change.items():
+        stamps[i], amounts[i] = s, a
+    path = _file(tmp_path, stamps, amounts)
+    ours = _outcome(lambda: engines.load_transactions(path, engine="pandas"))
+    theirs = _outcome(lambda: read_transactions(path))
+    if problem:
+        assert isinstance(ours, str) and ours == theirs and problem in ours, ours
+    else:
+        pd.testing.assert_frame_equal(ours.transactions, theirs.transactions)
+        assert ours.report == theirs.report and ours.columns == theirs.columns
+
+
+def test_plain_columns_are_read_typed(tmp_path):
+    from helpers.data import arrow_csv
+
+    path = _file(tmp_path, BASE, [f"{i % 50}.25" for i in range(len(BASE))])
+    read = arrow_csv.read_mapped_columns(path, parse=True)
+    assert [str(t) for t in read.frame.dtypes] == ["str", "datetime64[us]", "float64", "float64"]
+    assert arrow_csv.read_mapped_columns(path).frame["amount"].dtype == "str"

@@ -956,12 +956,11 @@ def _all_match(arr: Any, pattern: str) -> bool:
     return bool(pc.all(pc.match_substring_regex(arr, pattern)).as_py())
 
 
-def _iso_timestamps(s: pd.Series) -> pd.Series | None:
-    """Vectorised :func:`_parse_timestamps` for text columns whose every value is an ISO
-    timestamp (:data:`_ISO_TIMESTAMP`) that pyarrow can read: the same values and dtype
-    as the general route. ``None`` (use the general route) for anything else."""
-    arr = _arrow_text(s)
-    if arr is None or not _all_match(arr, _ISO_TIMESTAMP):
+def plain_iso_timestamps(arr: Any) -> np.ndarray | None:
+    """A pyarrow string array (no missing values) of ISO timestamps (:data:`_ISO_TIMESTAMP`)
+    as ``datetime64[us]``, exactly as the general route reads them; ``None`` when a value
+    has another shape or is no date (the general route then names its row)."""
+    if arr.null_count or not _all_match(arr, _ISO_TIMESTAMP):
         return None
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -969,15 +968,15 @@ def _iso_timestamps(s: pd.Series) -> pd.Series | None:
     try:
         parsed = pc.cast(arr, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None  # an impossible date somewhere: the general route names its row
-    return pd.Series(np.asarray(parsed.to_numpy()), index=s.index)
+        return None  # an impossible date somewhere (2023-02-29, 24:00)
+    return np.asarray(parsed.to_numpy(), dtype="datetime64[us]")
 
 
-def _plain_numbers(s: pd.Series) -> pd.Series | None:
-    """Vectorised :func:`_parse_numbers` for text columns of plain decimal numbers only
-    (:data:`_PLAIN_NUMBER`), ``None`` for anything else (blanks, currency signs, ...)."""
-    arr = _arrow_text(s)
-    if arr is None or not _all_match(arr, _PLAIN_NUMBER):
+def plain_numbers(arr: Any) -> np.ndarray | None:
+    """A pyarrow string array (no missing values) of plain decimal numbers
+    (:data:`_PLAIN_NUMBER`) as float64, exactly as the general route reads them; ``None``
+    for anything else (blanks, currency signs, thousands separators, overflow, ...)."""
+    if arr.null_count or not _all_match(arr, _PLAIN_NUMBER):
         return None
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -988,7 +987,23 @@ def _plain_numbers(s: pd.Series) -> pd.Series | None:
         return None
     if not np.isfinite(values).all():
         return None  # overflow to infinity: the general route reports it
-    return pd.Series(values, index=s.index)
+    return values
+
+
+def _iso_timestamps(s: pd.Series) -> pd.Series | None:
+    """Vectorised :func:`_parse_timestamps` for text columns of plain ISO timestamps
+    (:func:`plain_iso_timestamps`); ``None`` (use the general route) for anything else."""
+    arr = _arrow_text(s)
+    parsed = None if arr is None else plain_iso_timestamps(arr)
+    return None if parsed is None else pd.Series(parsed, index=s.index)
+
+
+def _plain_numbers(s: pd.Series) -> pd.Series | None:
+    """Vectorised :func:`_parse_numbers` for text columns of plain decimal numbers only
+    (:func:`plain_numbers`), ``None`` for anything else."""
+    arr = _arrow_text(s)
+    values = None if arr is None else plain_numbers(arr)
+    return None if values is None else pd.Series(values, index=s.index)
 
 
 def _parse_timestamps(s: pd.Series, date_format: str | None, ctx: _Context) -> pd.Series:
@@ -999,7 +1014,7 @@ def _parse_timestamps(s: pd.Series, date_format: str | None, ctx: _Context) -> p
     missing = _blank_mask(s)
     if missing.any():
         raise ctx.fail("dates are missing", C.TIMESTAMP, missing, pd.Series("", index=s.index), _DATE_HINT)
-    text = s.astype(str)
+    text = None  # the values as shown in messages, only made on the error path
     if pd.api.types.is_datetime64_any_dtype(s):
         parsed = _naive(s)
     elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("datetime", "datetime64", "date"):
@@ -1012,7 +1027,7 @@ def _parse_timestamps(s: pd.Series, date_format: str | None, ctx: _Context) -> p
         parsed = pd.Series(parsed_unique.to_numpy()[codes], index=s.index)
     bad = parsed.isna()
     if bad.any():
-        raise ctx.fail("dates cannot be read", C.TIMESTAMP, bad, text, _DATE_HINT)
+        raise ctx.fail("dates cannot be read", C.TIMESTAMP, bad, s.astype(str) if text is None else text, _DATE_HINT)
     return parsed
 
 
@@ -1043,7 +1058,7 @@ def _parse_numbers(s: pd.Series, canonical: str, ctx: _Context, *, required: boo
         numbers = s.astype(float)
         bad = numbers.notna() & ~np.isfinite(numbers)
         missing = numbers.isna()
-        text = numbers.astype(str)
+        text = None  # made on the error path only
     else:
         fast = _plain_numbers(s) if ctx.decimal == "." else None
         if fast is not None:
@@ -1059,6 +1074,7 @@ def _parse_numbers(s: pd.Series, canonical: str, ctx: _Context, *, required: boo
         blanks = pd.Series("", index=s.index)
         raise ctx.fail(f"{canonical} values are missing", canonical, missing, blanks, _NUMBER_HINT)
     if bad.any():
+        text = numbers.astype(str) if text is None else text
         raise ctx.fail(f"{canonical} values are not numbers", canonical, bad, text, _number_hint(text[bad], ctx.decimal))
     return numbers.astype(float)
 

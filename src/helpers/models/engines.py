@@ -332,7 +332,7 @@ def load_transactions(
         return read_transactions(path, column_map, encoding=encoding, sheet=sheet, **policies, **safety)
     if choose_engine(source, engine) == "duckdb":
         return _duck_load(source, column_map, encoding, memory_limit, **policies)
-    fast = read_mapped_columns(source, column_map, encoding=encoding, columns=columns)
+    fast = read_mapped_columns(source, column_map, encoding=encoding, columns=columns, parse=date_format is None)
     if fast is None:
         return read_transactions(source, column_map, encoding=encoding, **policies, **safety)
     kept_map = None if column_map is None else {c: h for c, h in column_map.items() if h in fast.frame.columns}
