@@ -224,3 +224,28 @@ def test_plain_columns_are_read_typed(tmp_path):
     read = arrow_csv.read_mapped_columns(path, parse=True)
     assert [str(t) for t in read.frame.dtypes] == ["str", "datetime64[us]", "float64", "float64"]
     assert arrow_csv.read_mapped_columns(path).frame["amount"].dtype == "str"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_outlier_limit_equals_the_median_over_every_row(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    amounts = np.round(np.exp(rng.normal(3, 1.5, n)), int(rng.integers(0, 3))) * rng.choice([-1, 1, 0], n)
+    amounts[rng.random(n) < 0.05] = np.nan
+    x = np.abs(amounts)
+    x = x[np.isfinite(x) & (x > 0)]
+    if len(x) == 0:
+        expected = loading.ABSOLUTE_AMOUNT_LIMIT
+    else:
+        logs = np.log10(x)
+        centre = float(np.median(logs))
+        spread = max(1.4826 * float(np.median(np.abs(logs - centre))), loading.MIN_LOG_SPREAD)
+        expected = float(min(10 ** min(centre + loading.OUTLIER_SIGMAS * spread, 300.0), loading.ABSOLUTE_AMOUNT_LIMIT))
+    assert loading.implausible_amount_limit(amounts) == expected
+
+
+def test_duplicates_with_text_and_missing_optional_columns(monkeypatch):
+    frame = _frame([BASE[0]] * 600, ["1.00", "2.00"] * 300, ids=[f"c{i % 4}" for i in range(600)])
+    frame["channel"] = pd.Series(["web", None, "store"] * 200, dtype="str")
+    frame["quantity"] = pd.Series(["1", "", "2", "3"] * 150, dtype="str")
+    _same(lambda: transactions_from_frame(frame), monkeypatch)
