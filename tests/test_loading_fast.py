@@ -249,3 +249,16 @@ def test_duplicates_with_text_and_missing_optional_columns(monkeypatch):
     frame["channel"] = pd.Series(["web", None, "store"] * 200, dtype="str")
     frame["quantity"] = pd.Series(["1", "", "2", "3"] * 150, dtype="str")
     _same(lambda: transactions_from_frame(frame), monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [(["a", "b c", "x!"], True), (["a", ""], False), (["a", " a"], False), (["a", "a\u3000"], False),
+     (["甲"], False), (["a", None], False)],
+)
+def test_visible_ends(values, expected):
+    import pyarrow as pa
+
+    arr = pa.array(values, type=pa.large_string())
+    assert loading._visible_ends(arr) is expected
+    assert loading._visible_ends(pa.chunked_array([arr.slice(0, 1), arr.slice(1)])) is expected

@@ -687,7 +687,7 @@ def _blank_mask(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
         return s.isna()
     arr = _arrow_text(s)
-    if arr is not None and _all_match(arr, "^[!-~]"):  # each starts with a visible ASCII character
+    if arr is not None and _visible_ends(arr):
         return pd.Series(False, index=s.index)
     return s.isna() | s.astype(str).str.strip().eq("")
 
@@ -771,7 +771,7 @@ def _as_text(s: pd.Series) -> pd.Series:
         text = s.astype("Int64").astype(str)
     else:
         arr = _arrow_text(s) if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" else None
-        if arr is not None and _all_match(arr, r"(?s)^[!-~](?:.*[!-~])?$"):
+        if arr is not None and _visible_ends(arr):
             return s  # already stripped, nothing blank (as read from most files)
         text = s.astype(str)
     text = text.str.strip()
@@ -958,6 +958,30 @@ def _arrow_text(s: pd.Series) -> Any | None:
     if arr.null_count or not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
         return None
     return arr
+
+
+def _visible_ends(arr: Any) -> bool:
+    """Whether every value of a pyarrow string array starts and ends with a visible ASCII
+    character (``!`` to ``~``): then none is blank and stripping changes none. Reads the
+    first and last byte of each value straight from the array's buffers."""
+    import pyarrow as pa
+
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if len(chunk) == 0:
+            continue
+        _, offsets, data = chunk.buffers()
+        if chunk.null_count or data is None:
+            return False
+        kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        bounds = np.frombuffer(offsets, dtype=kind)[chunk.offset : chunk.offset + len(chunk) + 1]
+        starts, ends = bounds[:-1], bounds[1:]
+        if (ends <= starts).any():
+            return False
+        raw = np.frombuffer(data, dtype=np.uint8)
+        for edge in (raw[starts], raw[ends - 1]):
+            if not ((edge >= 0x21) & (edge <= 0x7E)).all():
+                return False
+    return True
 
 
 def _all_match(arr: Any, pattern: str) -> bool:
