@@ -680,7 +680,7 @@ def _select(df: pd.DataFrame, headers: list[str], mapping: dict[str, str], sourc
                 hint="Rename the duplicates or pass a column map to a unique header.",
             )
         picked[canonical] = df.iloc[:, positions[0]].reset_index(drop=True)
-    return pd.DataFrame(picked)
+    return pd.DataFrame(picked, copy=False)  # typed columns stay as read, no 2-D block copy
 
 
 def _blank_mask(s: pd.Series) -> pd.Series:
@@ -735,16 +735,19 @@ def _count_duplicates(out: pd.DataFrame, order: np.ndarray | None) -> int:
     in_run[1:] |= same
     in_run[:-1] |= same
     run = np.cumsum(np.concatenate(([True], ~same)))
-    rows = np.flatnonzero(in_run) if order is None else order[in_run]
-    others = out.drop(columns=[C.CUSTOMER_ID, _KEY, C.TIMESTAMP]).iloc[rows].reset_index(drop=True)
+    rows = None if order is None and in_run.all() else (np.flatnonzero(in_run) if order is None else order[in_run])
+    others = [c for c in out.columns if c not in (C.CUSTOMER_ID, _KEY, C.TIMESTAMP)]
     # One integer per row from the run and the codes of the other columns (factorised as
     # DataFrame.duplicated does: NaN equals NaN); runs come in order, so it is nearly sorted.
     combined, size = run[in_run] - 1, int(run[-1])
-    for col in others.columns:
-        codes, uniques = pd.factorize(others[col])
+    for name in others:  # one column at a time: no copy of the whole frame
+        col = out[name] if rows is None else out[name].iloc[rows]
+        codes, uniques = pd.factorize(col)
         if size * (len(uniques) + 1) >= 2**62:  # too many combinations for one integer
-            others.insert(0, "_run", run[in_run])
-            return int(others.duplicated().sum())
+            frame = out[others] if rows is None else out[others].iloc[rows]
+            frame = frame.reset_index(drop=True)
+            frame.insert(0, "_run", run[in_run])
+            return int(frame.duplicated().sum())
         combined = combined * (len(uniques) + 1) + (codes + 1)
         size *= len(uniques) + 1
     combined = np.sort(combined, kind="stable")
@@ -1188,7 +1191,7 @@ def _apply_returns_policy(
         dropped.append(_dropped("negative amounts (returns_policy='drop')", negative, "negative"))
         return out[~negative]
     # Only customers with a return can have a negative day; the rest need no grouping.
-    touched = out[out[_KEY].isin(out.loc[negative, _KEY].unique())]
+    touched = out.loc[out[_KEY].isin(out.loc[negative, _KEY].unique()), [_KEY, C.TIMESTAMP, C.AMOUNT]]
     day = touched[C.TIMESTAMP].dt.normalize()
     net = touched[C.AMOUNT].groupby([touched[_KEY], day], sort=False).transform("sum")
     below = pd.Series(False, index=out.index)
