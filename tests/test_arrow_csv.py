@@ -36,6 +36,7 @@ def _general(path, columns):
         'customer_id,date,amount\na,"2024-01-05",1\n"b ""x""",2024-01-06,"2\n"\n',
         "客户ID,日期,金额,手机号\n甲,2024年1月5日,35元,13812345678\n",
         "customer_id,date,amount\na,2024-01-05,1",  # no newline at the end
+        '"customer_id","date","amount"\na,2024-01-05,1\n',  # quoted header
         "customer_id,date,amount\r\na,2024-01-05,1\r\n\r\nb,2024-01-06,2\r\n\r\n",  # blank lines: rows of ""
     ],
 )
@@ -62,7 +63,8 @@ def test_same_cells_on_the_generated_data():
         ("customer_id,date,amount\na,2024-01-05,1,9\n", "utf-8"),  # too many fields
         ("customer_id,date,amount\na,2024-01-05\n", "utf-8"),  # too few fields
         ("customer_id date amount\na 2024-01-05 1\n", "utf-8"),  # whitespace-delimited
-        ('"customer_id","date","amount"\na,2024-01-05,1\n', "utf-8"),  # quoted header
+        ('"customer_id,x","date","amount"\na,2024-01-05,1\n', "utf-8"),  # delimiter in a quoted header
+        ('"customer_id"x,"date","amount"\na,2024-01-05,1\n', "utf-8"),  # text after a closing quote
         ("会员编号,日期,金额\n甲,2024-01-05,1\n", "gb18030"),
         ("customer_id,date,amount\n", "utf-8"),  # header only
         ("vip,date,amount\na,2024-01-05,1\n", "utf-8"),  # missing column

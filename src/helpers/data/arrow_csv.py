@@ -42,11 +42,19 @@ def read_mapped_columns(
     *,
     encoding: str | None = None,
     columns: Sequence[str] | None = None,
+    parse: bool = False,
 ) -> MappedColumns | None:
     """The mapped columns of a UTF-8 CSV/TSV/TXT file read by pyarrow, or ``None`` when the
     file needs the general reader (other encodings, whitespace-delimited files, quoted
-    headers, rows of the wrong length, missing or ambiguous columns, ...). ``columns``
-    (canonical names) keeps only those optional columns besides the required ones."""
+    headers holding quotes or delimiters, rows of the wrong length, missing or ambiguous
+    columns, ...). ``columns``
+    (canonical names) keeps only those optional columns besides the required ones.
+
+    ``parse=True`` reads the timestamp column as ``datetime64[us]`` and the amount and numeric
+    optional columns as float64 when every value is plain (ISO timestamps, plain decimals),
+    converting batch by batch, so their text never sits in memory whole; the loader gives
+    those columns exactly the values it would give their text. When one value is not plain
+    the file is read again with every column as text, and the loader reports it as ever."""
     try:
         import pyarrow as pa
         import pyarrow.csv as pacsv
@@ -64,7 +72,7 @@ def read_mapped_columns(
         return None
     sep = loading._sniff_delimiter(sample, complete)
     first_line = sample.split("\n", 1)[0].rstrip("\r")
-    if len(sep) != 1 or '"' in first_line or not first_line.strip():
+    if len(sep) != 1 or not first_line.strip() or not _simple_header(first_line, sep):
         return None
     raw_headers = next(csv.reader(io.StringIO(first_line), delimiter=sep))
     headers = [str(h).replace("\ufeff", "").strip() for h in raw_headers]
@@ -78,29 +86,79 @@ def read_mapped_columns(
     if any(headers.count(h) != 1 for h in wanted):
         return None  # duplicated headers: the general path reports them
     positions = sorted(headers.index(h) for h in wanted)
-    names = [f"c{i}" for i in range(len(headers))]
+    typed: dict[int, str] = {}
+    if parse:
+        typed[headers.index(mapping[C.TIMESTAMP])] = "timestamp"
+        for canonical in (C.AMOUNT, *C.NUMERIC_OPTIONAL):
+            if canonical in mapping:
+                typed[headers.index(mapping[canonical])] = "number"
+    options = (file, sep, len(headers), positions)
     try:
-        table = pacsv.read_csv(
-            file,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf8"),
-            parse_options=pacsv.ParseOptions(
-                delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
-                newlines_in_values=True, ignore_empty_lines=False,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={names[i]: pa.string() for i in positions},
-                include_columns=[names[i] for i in positions],
-                null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False,
-            ),
-        )
+        columns_read = _stream(*options, typed) if typed else None
+        if columns_read is None:  # some value is not plain: every column as text
+            columns_read = _stream(*options, {})
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError):
         return None  # ragged rows, blank lines, bad quoting: the general reader explains them
-    if table.num_rows == 0:
+    if columns_read is None or len(columns_read[positions[0]]) == 0:
         return None
-    frame = pd.DataFrame(
-        {headers[i]: table.column(names[i]).to_pandas(types_mapper=_as_str) for i in positions}
-    )
+    frame = pd.DataFrame({headers[i]: columns_read[i] for i in positions}, copy=False)
     return MappedColumns(frame, headers, enc)
+
+
+def _stream(file: Path, sep: str, width: int, positions: list[int], typed: dict[int, str]):
+    """The columns at ``positions`` read batch by batch: text as pandas strings, and the
+    ``typed`` ones ("timestamp", "number") converted batch by batch when every value is
+    plain (:func:`helpers.data.loading.plain_iso_timestamps`, ``plain_numbers``), so their
+    text is never held whole. ``None`` when some typed value is not plain."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(width)]
+    reader = pacsv.open_csv(
+        file,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf8", block_size=_BLOCK),
+        parse_options=pacsv.ParseOptions(
+            delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
+            newlines_in_values=True, ignore_empty_lines=False,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={names[i]: pa.large_string() for i in positions},
+            include_columns=[names[i] for i in positions],
+            null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    )
+    parts: dict[int, list] = {i: [] for i in positions}
+    convert = {"timestamp": loading.plain_iso_timestamps, "number": loading.plain_numbers}
+    for batch in reader:
+        for i in positions:
+            column = batch.column(names[i])
+            if i in typed:
+                column = convert[typed[i]](column)
+                if column is None:
+                    return None
+            parts[i].append(column)
+    out = {}
+    for i in positions:
+        if i in typed:
+            kind = "datetime64[us]" if typed[i] == "timestamp" else "float64"
+            out[i] = pd.Series(np.concatenate(parts[i]) if parts[i] else np.array([], dtype=kind), copy=False)
+        else:
+            chunks = pa.chunked_array(parts[i], type=pa.large_string())
+            out[i] = chunks.to_pandas(types_mapper=_as_str)
+        parts[i] = []
+    return out
+
+
+#: Bytes per batch of the streaming reader (larger batches: fewer, faster vectorised calls).
+_BLOCK = 16 << 20
+
+
+def _simple_header(line: str, sep: str) -> bool:
+    """Every header is bare or wholly quoted without inner quotes or delimiters
+    (``"customer_id","amount"``, as many exports write it): both readers agree on those."""
+    return all('"' not in f or (len(f) >= 2 and f[0] == f[-1] == '"' and '"' not in f[1:-1])
+               for f in line.split(sep))
 
 
 def _as_str(arrow_type):  # the pandas string dtype read_csv(dtype=str) gives

@@ -310,7 +310,7 @@ def transactions_from_frame(
     out[C.CUSTOMER_ID] = _parse_ids(raw[C.CUSTOMER_ID], ctx)
     # Integer codes in id order: grouping, de-duplication and sorting on them is several
     # times faster than on strings with millions of rows.
-    out[_KEY] = pd.factorize(out[C.CUSTOMER_ID], sort=True)[0]
+    out[_KEY] = _id_codes(out[C.CUSTOMER_ID])
     adjusted: list[DroppedRows] = []
     out[C.TIMESTAMP] = _parse_timestamps_in_one_time(raw[C.TIMESTAMP], date_format, ctx, timezone, adjusted)
     out[C.AMOUNT] = _parse_numbers(raw[C.AMOUNT], C.AMOUNT, ctx, required=True)
@@ -332,10 +332,12 @@ def transactions_from_frame(
             hint="See the report of dropped rows; consider returns_policy or observation_end.",
         )
 
-    duplicates = int(out.drop(columns=C.CUSTOMER_ID).duplicated().sum())
-    customers = int(out[_KEY].nunique())
-    order = np.lexsort((out[C.TIMESTAMP].to_numpy(), out[_KEY].to_numpy()))  # stable
-    out = out.iloc[order].drop(columns=_KEY).reset_index(drop=True)
+    keys, stamps = out[_KEY].to_numpy(), out[C.TIMESTAMP].to_numpy()
+    customers = int(np.count_nonzero(np.bincount(keys)))
+    # Exports are often sorted by customer and time already: then no sort and no copy.
+    order = None if _sorted_by(keys, stamps) else np.lexsort((stamps, keys))  # stable
+    duplicates = _count_duplicates(out, order)
+    out = (out if order is None else out.iloc[order]).drop(columns=_KEY).reset_index(drop=True)
     report = DataQualityReport(
         rows_read=len(df),
         rows_kept=len(out),
@@ -678,18 +680,78 @@ def _select(df: pd.DataFrame, headers: list[str], mapping: dict[str, str], sourc
                 hint="Rename the duplicates or pass a column map to a unique header.",
             )
         picked[canonical] = df.iloc[:, positions[0]].reset_index(drop=True)
-    return pd.DataFrame(picked)
+    return pd.DataFrame(picked, copy=False)  # typed columns stay as read, no 2-D block copy
 
 
 def _blank_mask(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
         return s.isna()
+    arr = _arrow_text(s)
+    if arr is not None and _visible_ends(arr):
+        return pd.Series(False, index=s.index)
     return s.isna() | s.astype(str).str.strip().eq("")
 
 
 def _drop_blank_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     blank = pd.concat([_blank_mask(raw[c]) for c in raw.columns], axis=1).all(axis=1)
-    return raw[~blank], blank
+    return (raw[~blank] if blank.any() else raw), blank
+
+
+def _id_codes(ids: pd.Series) -> np.ndarray:
+    """``pd.factorize(ids, sort=True)[0]`` (ids without missing values); for ids already in
+    order (most exports) one vectorised comparison of neighbours instead of a hash table."""
+    arr = _arrow_text(ids)
+    if arr is not None and len(arr) > 1:
+        import pyarrow.compute as pc
+
+        # pyarrow compares strings by UTF-8 bytes, which is code-point order, as Python's.
+        ahead, behind = arr.slice(1), arr.slice(0, len(arr) - 1)
+        if pc.all(pc.greater_equal(ahead, behind)).as_py():
+            step = np.asarray(pc.not_equal(ahead, behind).to_numpy(zero_copy_only=False), dtype=np.int64)
+            return np.concatenate(([0], np.cumsum(step)))
+    return pd.factorize(ids, sort=True)[0]
+
+
+def _sorted_by(keys: np.ndarray, stamps: np.ndarray) -> bool:
+    """Whether rows are already in (key, timestamp) order."""
+    if len(keys) < 2:
+        return True
+    step = np.diff(keys)
+    if (step < 0).any():
+        return False
+    return bool(((step > 0) | (stamps[1:] >= stamps[:-1])).all())
+
+
+def _count_duplicates(out: pd.DataFrame, order: np.ndarray | None) -> int:
+    """Rows equal to an earlier row in every column (the id code standing for the id).
+    Such rows share customer and timestamp, so only runs of rows sharing both are compared."""
+    keys, stamps = out[_KEY].to_numpy(), out[C.TIMESTAMP].to_numpy()
+    if order is not None:
+        keys, stamps = keys[order], stamps[order]
+    same = (keys[1:] == keys[:-1]) & (stamps[1:] == stamps[:-1])
+    if not same.any():
+        return 0
+    in_run = np.zeros(len(keys), dtype=bool)
+    in_run[1:] |= same
+    in_run[:-1] |= same
+    run = np.cumsum(np.concatenate(([True], ~same)))
+    rows = None if order is None and in_run.all() else (np.flatnonzero(in_run) if order is None else order[in_run])
+    others = [c for c in out.columns if c not in (C.CUSTOMER_ID, _KEY, C.TIMESTAMP)]
+    # One integer per row from the run and the codes of the other columns (factorised as
+    # DataFrame.duplicated does: NaN equals NaN); runs come in order, so it is nearly sorted.
+    combined, size = run[in_run] - 1, int(run[-1])
+    for name in others:  # one column at a time: no copy of the whole frame
+        col = out[name] if rows is None else out[name].iloc[rows]
+        codes, uniques = pd.factorize(col)
+        if size * (len(uniques) + 1) >= 2**62:  # too many combinations for one integer
+            frame = out[others] if rows is None else out[others].iloc[rows]
+            frame = frame.reset_index(drop=True)
+            frame.insert(0, "_run", run[in_run])
+            return int(frame.duplicated().sum())
+        combined = combined * (len(uniques) + 1) + (codes + 1)
+        size *= len(uniques) + 1
+    combined = np.sort(combined, kind="stable")
+    return int(np.count_nonzero(combined[1:] == combined[:-1]))
 
 
 def _dropped(reason: str, mask: pd.Series, key: str = "", **values: str) -> DroppedRows:
@@ -711,6 +773,9 @@ def _as_text(s: pd.Series) -> pd.Series:
         # Excel and Parquet store integer ids/dates as floats when a cell is empty.
         text = s.astype("Int64").astype(str)
     else:
+        arr = _arrow_text(s) if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" else None
+        if arr is not None and _visible_ends(arr):
+            return s  # already stripped, nothing blank (as read from most files)
         text = s.astype(str)
     text = text.str.strip()
     return text.mask(s.isna() | text.eq(""))
@@ -861,11 +926,132 @@ def _parse_date_strings(values: pd.Series, date_format: str | None, ctx: _Contex
     return best
 
 
+#: Text timestamps the vectorised route reads (RE2): ISO dates with an optional time, no UTC
+#: offset, no surrounding blanks, years 1700-2199 (inside every resolution) and at most six
+#: fraction digits, so the general route gives them microseconds too. pyarrow's cast then
+#: reads each row; it refuses impossible dates (2023-02-29, 24:00), which the general
+#: route then reports row by row.
+_ISO_TIMESTAMP = (
+    r"^(?:1[7-9]|2[01])[0-9]{2}-[0-9]{2}-[0-9]{2}"
+    r"(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?$"
+)
+#: Plain decimal numbers (no sign words, separators or exponents), which pyarrow's cast
+#: reads to the same double as the general route's ``pd.to_numeric``.
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+
+
+def _arrow_text(s: pd.Series) -> Any | None:
+    """The values of a text column as a pyarrow string array when every value is a string
+    (no missing values), else ``None``. pyarrow-backed columns are not copied."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    if len(s) == 0:
+        return None
+    try:
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            arr = pa.array(s.array)
+        elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) == "string":
+            arr = pa.array(s.to_numpy(), type=pa.large_string())
+        else:
+            return None
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if arr.null_count or not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        return None
+    return arr
+
+
+def _visible_ends(arr: Any) -> bool:
+    """Whether every value of a pyarrow string array starts and ends with a visible ASCII
+    character (``!`` to ``~``): then none is blank and stripping changes none. Reads the
+    first and last byte of each value straight from the array's buffers."""
+    import pyarrow as pa
+
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if len(chunk) == 0:
+            continue
+        _, offsets, data = chunk.buffers()
+        if chunk.null_count or data is None:
+            return False
+        kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        bounds = np.frombuffer(offsets, dtype=kind)[chunk.offset : chunk.offset + len(chunk) + 1]
+        starts, ends = bounds[:-1], bounds[1:]
+        if (ends <= starts).any():
+            return False
+        raw = np.frombuffer(data, dtype=np.uint8)
+        for edge in (raw[starts], raw[ends - 1]):
+            if not ((edge >= 0x21) & (edge <= 0x7E)).all():
+                return False
+    return True
+
+
+def _all_match(arr: Any, pattern: str) -> bool:
+    import pyarrow.compute as pc
+
+    return bool(pc.all(pc.match_substring_regex(arr, pattern)).as_py())
+
+
+def plain_iso_timestamps(arr: Any) -> np.ndarray | None:
+    """A pyarrow string array (no missing values) of ISO timestamps (:data:`_ISO_TIMESTAMP`)
+    as ``datetime64[us]``, exactly as the general route reads them; ``None`` when a value
+    has another shape or is no date (the general route then names its row)."""
+    if arr.null_count or not _all_match(arr, _ISO_TIMESTAMP):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        parsed = pc.cast(arr, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # an impossible date somewhere (2023-02-29, 24:00)
+    return np.asarray(parsed.to_numpy(), dtype="datetime64[us]")
+
+
+def plain_numbers(arr: Any) -> np.ndarray | None:
+    """A pyarrow string array (no missing values) of plain decimal numbers
+    (:data:`_PLAIN_NUMBER`) as float64, exactly as the general route reads them; ``None``
+    for anything else (blanks, currency signs, thousands separators, overflow, ...)."""
+    if arr.null_count or not _all_match(arr, _PLAIN_NUMBER):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = np.asarray(pc.cast(arr, pa.float64()).to_numpy(), dtype=float)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not np.isfinite(values).all():
+        return None  # overflow to infinity: the general route reports it
+    return values
+
+
+def _iso_timestamps(s: pd.Series) -> pd.Series | None:
+    """Vectorised :func:`_parse_timestamps` for text columns of plain ISO timestamps
+    (:func:`plain_iso_timestamps`); ``None`` (use the general route) for anything else."""
+    arr = _arrow_text(s)
+    parsed = None if arr is None else plain_iso_timestamps(arr)
+    return None if parsed is None else pd.Series(parsed, index=s.index)
+
+
+def _plain_numbers(s: pd.Series) -> pd.Series | None:
+    """Vectorised :func:`_parse_numbers` for text columns of plain decimal numbers only
+    (:func:`plain_numbers`), ``None`` for anything else."""
+    arr = _arrow_text(s)
+    values = None if arr is None else plain_numbers(arr)
+    return None if values is None else pd.Series(values, index=s.index)
+
+
 def _parse_timestamps(s: pd.Series, date_format: str | None, ctx: _Context) -> pd.Series:
+    if date_format is None:
+        fast = _iso_timestamps(s)
+        if fast is not None:
+            return fast
     missing = _blank_mask(s)
     if missing.any():
         raise ctx.fail("dates are missing", C.TIMESTAMP, missing, pd.Series("", index=s.index), _DATE_HINT)
-    text = s.astype(str)
+    text = None  # the values as shown in messages, only made on the error path
     if pd.api.types.is_datetime64_any_dtype(s):
         parsed = _naive(s)
     elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("datetime", "datetime64", "date"):
@@ -878,7 +1064,7 @@ def _parse_timestamps(s: pd.Series, date_format: str | None, ctx: _Context) -> p
         parsed = pd.Series(parsed_unique.to_numpy()[codes], index=s.index)
     bad = parsed.isna()
     if bad.any():
-        raise ctx.fail("dates cannot be read", C.TIMESTAMP, bad, text, _DATE_HINT)
+        raise ctx.fail("dates cannot be read", C.TIMESTAMP, bad, s.astype(str) if text is None else text, _DATE_HINT)
     return parsed
 
 
@@ -909,8 +1095,11 @@ def _parse_numbers(s: pd.Series, canonical: str, ctx: _Context, *, required: boo
         numbers = s.astype(float)
         bad = numbers.notna() & ~np.isfinite(numbers)
         missing = numbers.isna()
-        text = numbers.astype(str)
+        text = None  # made on the error path only
     else:
+        fast = _plain_numbers(s) if ctx.decimal == "." else None
+        if fast is not None:
+            return fast
         text = _as_text(s)
         missing = text.isna()
         codes, uniques = pd.factorize(text)
@@ -922,6 +1111,7 @@ def _parse_numbers(s: pd.Series, canonical: str, ctx: _Context, *, required: boo
         blanks = pd.Series("", index=s.index)
         raise ctx.fail(f"{canonical} values are missing", canonical, missing, blanks, _NUMBER_HINT)
     if bad.any():
+        text = numbers.astype(str) if text is None else text
         raise ctx.fail(f"{canonical} values are not numbers", canonical, bad, text, _number_hint(text[bad], ctx.decimal))
     return numbers.astype(float)
 
@@ -1001,14 +1191,15 @@ def _apply_returns_policy(
         dropped.append(_dropped("negative amounts (returns_policy='drop')", negative, "negative"))
         return out[~negative]
     # Only customers with a return can have a negative day; the rest need no grouping.
-    touched = out[out[_KEY].isin(out.loc[negative, _KEY].unique())]
+    touched = out.loc[out[_KEY].isin(out.loc[negative, _KEY].unique()), [_KEY, C.TIMESTAMP, C.AMOUNT]]
     day = touched[C.TIMESTAMP].dt.normalize()
     net = touched[C.AMOUNT].groupby([touched[_KEY], day], sort=False).transform("sum")
     below = pd.Series(False, index=out.index)
     # Tolerance: sums of cents in binary floating point are not exact.
     below.loc[net.index[net < -1e-9]] = True
-    if below.any():
-        dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
+    if not below.any():
+        return out
+    dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
     return out[~below]
 
 
@@ -1078,14 +1269,34 @@ def implausible_amount_limit(amounts: np.ndarray | pd.Series, max_amount: float 
     cannot move the limit, unlike a maximum or a high percentile)."""
     if max_amount is not None:
         return float(max_amount)
-    x = np.abs(np.asarray(amounts, dtype=float))
-    x = x[np.isfinite(x) & (x > 0)]
-    if len(x) == 0:
+    # The medians of the distinct amounts weighted by their counts: the same numbers as
+    # np.median over every row, without sorting millions of rows.
+    codes, uniques = pd.factorize(np.asarray(amounts, dtype=float))
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    x = np.abs(np.asarray(uniques, dtype=float))
+    keep = np.isfinite(x) & (x > 0)
+    x, counts = x[keep], counts[keep]
+    if counts.sum() == 0:
         return ABSOLUTE_AMOUNT_LIMIT
     logs = np.log10(x)
-    centre = float(np.median(logs))
-    spread = max(1.4826 * float(np.median(np.abs(logs - centre))), MIN_LOG_SPREAD)
+    centre = _weighted_median(logs, counts)
+    spread = max(1.4826 * _weighted_median(np.abs(logs - centre), counts), MIN_LOG_SPREAD)
     return float(min(10 ** min(centre + OUTLIER_SIGMAS * spread, 300.0), ABSOLUTE_AMOUNT_LIMIT))
+
+
+def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
+    """``np.median`` of ``values`` each repeated ``counts`` times (the mean of the two middle
+    values for an even total)."""
+    order = np.argsort(values, kind="stable")
+    ranked, cum = values[order], np.cumsum(counts[order])
+    n = int(cum[-1])
+
+    def at(rank: int) -> float:
+        return float(ranked[np.searchsorted(cum, rank, side="right")])
+
+    if n % 2:
+        return at(n // 2)
+    return float((np.float64(at(n // 2 - 1)) + np.float64(at(n // 2))) / 2)
 
 
 def _examples(mask: pd.Series, values: pd.Series) -> str:
@@ -1156,6 +1367,25 @@ def _offset_minutes(tokens: pd.Series) -> pd.Series:
     return minutes.where(~tokens.str.upper().isin(["Z", "UTC", "GMT"]), 0.0)
 
 
+#: A necessary condition for :data:`_OFFSET_RE` (RE2, for a vectorised first pass).
+_OFFSET_TAIL = r"(?i)(?:Z|UTC|GMT|[+-]\p{Nd}{2}(?::?\p{Nd}{2})?)$"
+
+
+def _offset_candidates(text: pd.Series) -> np.ndarray:
+    """Rows of ``text`` (stripped, NaN for blanks) that may end in a UTC offset."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return text.notna().to_numpy()
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        arr = pa.array(text.array)
+    else:
+        arr = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    hit = pc.fill_null(pc.match_substring_regex(arr, _OFFSET_TAIL), False)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _parse_timestamps_in_one_time(
     s: pd.Series, date_format: str | None, ctx: _Context, timezone: str | None, adjusted: list[DroppedRows]
 ) -> pd.Series:
@@ -1168,16 +1398,27 @@ def _parse_timestamps_in_one_time(
     textual = not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s))
     if not textual or (date_format and "%z" in date_format.lower()):
         return _parse_timestamps(s, date_format, ctx)
+    if date_format is None:
+        fast = _iso_timestamps(s)  # plain ISO timestamps carry no offset
+        if fast is not None:
+            return fast
     text = _as_text(s)
-    codes, uniques = pd.factorize(text)
+    # Only values ending like an offset can carry one: the (Python) regular expression
+    # runs on those alone, found by one vectorised RE2 pass (\p{Nd} = Python's \d).
+    candidate = _offset_candidates(text)
+    if not candidate.any():
+        return _parse_timestamps(s, date_format, ctx)
+    codes, uniques = pd.factorize(text[candidate])
     parts = pd.Series(uniques, dtype=str).str.extract(_OFFSET_RE)
     has = parts[1].notna()
     if not has.any():
         return _parse_timestamps(s, date_format, ctx)
     stripped = pd.Series(uniques, dtype=str).where(~has, parts[0].str.strip())
     unique_minutes = _offset_minutes(parts[1].where(has, ""))
-    rows_text = pd.Series(np.append(stripped.to_numpy(dtype=object), None)[codes], index=s.index)
-    rows_minutes = pd.Series(np.append(unique_minutes.to_numpy(dtype=float), np.nan)[codes], index=s.index)
+    rows_text = pd.Series(text.to_numpy(dtype=object, na_value=None), index=s.index)
+    rows_text[candidate] = stripped.to_numpy(dtype=object)[codes]
+    rows_minutes = pd.Series(np.nan, index=s.index)
+    rows_minutes[candidate] = unique_minutes.to_numpy(dtype=float)[codes]
     wall = _parse_timestamps(rows_text.where(rows_text.notna(), s), date_format, ctx)
     if target is None:
         counts = rows_minutes.value_counts()

@@ -69,13 +69,16 @@ ENGINES: tuple[str, ...] = ("auto", "pandas", "duckdb")
 #: ``engine="auto"`` picks DuckDB when the estimated pandas footprint of the input exceeds
 #: this share of the memory available now (pandas needs room for copies while parsing).
 AUTO_MEMORY_SHARE = 0.25
-#: Peak bytes of memory per byte on disk when pandas loads and validates the input. CSV:
-#: measured by ``benchmarks/run.py`` (case ``read_validate_csv_10M``): 10M purchase lines,
-#: 423 MB of CSV, peaked at 3.25 GB through :func:`load_transactions` (pyarrow reader and
-#: validation) = 7.7x; the generator's 1M-customer CSV with all eight mapped columns, 645 MB,
-#: peaked at 3.4 GB (5.2x). The former estimate (4x) was half the real peak. Parquet
+#: Peak bytes of memory per byte on disk when pandas loads and validates the input. CSV,
+#: measured through :func:`load_transactions` after issue 17 (streamed pyarrow reader,
+#: plain timestamps and numbers typed batch by batch): 10M purchase lines, 423 MB, peaked at
+#: 1.10 GB (2.6x); the generator's 1M-customer CSV, 645 MB, at 1.12 GB with the CLV
+#: notebook's three columns (1.7x) and 3.1 GB with all eight mapped columns, four of them
+#: text (4.9x, the worst measured, hence 5.0). A file whose values need the loader's general
+#: parsers (offsets, currency signs, ...) can still peak at about 7.7x, as every file did
+#: before; with :data:`AUTO_MEMORY_SHARE` that still fits the available memory. Parquet
 #: compresses about 5-8x, then text columns expand as Python-visible strings.
-MEMORY_PER_DISK_BYTE: dict[str, float] = {"csv": 7.7, "parquet": 25.0}
+MEMORY_PER_DISK_BYTE: dict[str, float] = {"csv": 5.0, "parquet": 25.0}
 
 #: Up to this many distinct text values of a date or amount column are parsed by the
 #: pandas loader's own parser (identical results); above it DuckDB parses them natively.
@@ -155,7 +158,7 @@ def choose_engine(path: str | os.PathLike[str], engine: str = "auto") -> str:
 
     ``"auto"`` chooses DuckDB when :func:`estimated_pandas_bytes` exceeds
     :data:`AUTO_MEMORY_SHARE` x :func:`available_memory_bytes` (on a 24 GB machine with
-    20 GB free: CSV files above about 650 MB, Parquet above about 200 MB). Excel files and
+    20 GB free: CSV files above about 1 GB, Parquet above about 200 MB). Excel files and
     the embedded ``cdnow:`` data always go to pandas.
     """
     if engine not in ENGINES:
@@ -332,7 +335,7 @@ def load_transactions(
         return read_transactions(path, column_map, encoding=encoding, sheet=sheet, **policies, **safety)
     if choose_engine(source, engine) == "duckdb":
         return _duck_load(source, column_map, encoding, memory_limit, **policies)
-    fast = read_mapped_columns(source, column_map, encoding=encoding, columns=columns)
+    fast = read_mapped_columns(source, column_map, encoding=encoding, columns=columns, parse=date_format is None)
     if fast is None:
         return read_transactions(source, column_map, encoding=encoding, **policies, **safety)
     kept_map = None if column_map is None else {c: h for c, h in column_map.items() if h in fast.frame.columns}
