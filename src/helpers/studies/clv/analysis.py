@@ -372,18 +372,23 @@ def cumulative_repeat_transactions(
 
 
 def compare_models(
-    cal: pd.DataFrame, models: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd"), penalizer: float = 0.0
+    cal: pd.DataFrame, models: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd"), penalizer: float = 0.0,
+    fitted_already: la.FittedModel | None = None,
 ) -> pd.DataFrame:
     """Fit each purchase model on the same calibration data and score it on the holdout.
 
     A model that fails to fit gets a row with its error in ``note`` instead of stopping
-    the study.
+    the study. ``fitted_already`` (a model fitted on ``cal`` with ``penalizer``) is used
+    as it is instead of being fitted again.
     """
     rows = []
     for name in models:  # a handful of models
         row: dict = {"model": la.MODEL_LABELS.get(name, name), "key": name}
         try:
-            fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal")
+            if fitted_already is not None and fitted_already.name == name:
+                fitted = fitted_already
+            else:
+                fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal")
         except HelperError as exc:
             row["note"] = str(exc)
             rows.append(row)

@@ -209,9 +209,13 @@ def _draw_values(
             if len(first) == 0 or first[0] != sl.start:
                 first = np.r_[sl.start, first]
             odds = fast_models.bgnbd_odds(matrix, f[first], r[first], t[first])
-            purchases = (by_pair[:, pair[first]] / (1.0 + odds))[:, group[sl] - group[sl.start]]
-            spend = population_part[:, x_code[sl]] + weight[:, x_code[sl]] * m[sl]
-            return settings.gross_margin * (spend * purchases)
+            purchases = settings.gross_margin * by_pair[:, pair[first]] / (1.0 + odds)
+            # margin x spend x purchases, with spend = population part + weight x own mean and
+            # both parts fixed within a group (same frequency): two numbers per group and draw
+            fixed = population_part[:, x_code[first]] * purchases
+            per_spend = weight[:, x_code[first]] * purchases
+            local = group[sl] - group[sl.start]
+            return fixed[:, local] + per_spend[:, local] * m[sl]
 
         return bgnbd_values
 
