@@ -203,3 +203,21 @@ def test_missing_ids_and_dates_are_clear_errors():
         customer_summary(data)
     # with an observation end, undated rows are left out, as before
     assert list(customer_summary(data, "2024-01-31").index) == ["b"]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint16"])
+def test_integer_ids_are_counted_into_the_same_codes_as_a_sorted_factorize(dtype):
+    from helpers.models.summary import _sorted_codes
+
+    rng = np.random.default_rng(4)
+    ids = pd.Series(rng.choice(np.arange(0, 3000, 7), 5000).astype(dtype))  # gaps between ids
+    codes, uniques = _sorted_codes(ids)
+    expected_codes, expected_uniques = pd.factorize(ids.to_numpy(), sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    np.testing.assert_array_equal(uniques, expected_uniques)
+    # negative or far-apart ids take the hashing route, with the same result
+    for other in (ids.astype("int64") - 100, ids.astype("int64") * 10**9):
+        codes, uniques = _sorted_codes(other)
+        expected_codes, expected_uniques = pd.factorize(other.to_numpy(), sort=True)
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(uniques, expected_uniques)

@@ -87,6 +87,9 @@ def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    small = _small_integer_codes(ids)
+    if small is not None:
+        return small
     codes, uniques = pd.factorize(ids, sort=False)
     order = None
     if _arrow_orders_like_python(uniques):
@@ -105,6 +108,21 @@ def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     else:  # missing ids keep code -1
         codes = np.where(codes >= 0, rank[codes], -1)
     return codes, np.asarray(uniques)[order]
+
+
+def _small_integer_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_sorted_codes` for ids that are non-negative numpy integers no larger than a few
+    times their count (e.g. codes from :func:`with_id_codes`): counted, not hashed or sorted;
+    None for any other ids."""
+    values = ids.to_numpy() if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu" else None
+    if values is None or len(values) == 0:
+        return None
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high > 4 * len(values) + 1024:
+        return None
+    present = np.bincount(values, minlength=high + 1) > 0
+    rank = np.cumsum(present) - 1
+    return rank[values].astype(np.int64), np.flatnonzero(present).astype(values.dtype)
 
 
 def _arrow_orders_like_python(uniques: pd.Index) -> bool:
@@ -154,7 +172,11 @@ def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _
     key = codes * (int(day_number.max() - first_day) + 1) + (day_number - first_day)
     if not np.all(key[1:] >= key[:-1]):
         order = stable_order(key)
-        codes, days, amounts, key = codes[order], days[order], amounts[order], key[order]
+        # two gathers, not four: the customer code and the day are the key's quotient and rest
+        amounts, key = amounts[order], key[order]
+        span = int(day_number.max() - first_day) + 1
+        codes, rest = np.divmod(key, span)
+        days = (rest + first_day).astype("datetime64[D]")
     new_pair = np.empty(len(codes), dtype=bool)
     new_pair[0] = True
     new_pair[1:] = key[1:] != key[:-1]
