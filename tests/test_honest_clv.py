@@ -380,4 +380,4 @@ def test_all_draws_at_once_equal_the_point_formula_draw_by_draw(sample_study):
             expected = s.gross_margin * clv.customer_lifetime_value(
                 model, _spend(spend[i], f[sl], m[sl]), f[sl], r[sl], t[sl], months=s.horizon_months,
                 monthly_discount_rate=s.monthly_discount_rate, periods_per_month=s.periods_per_month)
-            np.testing.assert_allclose(got[i], expected, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(got[:, i], expected, rtol=1e-12, atol=1e-12)

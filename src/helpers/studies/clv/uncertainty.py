@@ -150,15 +150,13 @@ def clv_uncertainty(
     value_of = _draw_values(models, spend_draws, settings, f, r, t, m)
     for start in range(0, n, CHUNK):  # chunks of customers
         sl = slice(start, min(start + CHUNK, n))
-        values = value_of(sl)
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0)
-        total += values.sum(axis=1)
-        top_total += values[:, top[sl]].sum(axis=1)
-        onehot = np.zeros((sl.stop - sl.start, n_groups))
-        valid = codes[sl] >= 0
-        onehot[np.flatnonzero(valid), codes[sl][valid]] = 1.0
-        group_total += values @ onehot
-        low[sl], high[sl] = np.quantile(values, [tail, 1.0 - tail], axis=0)
+        values = value_of(sl)  # (customers, draws): a customer's draws are contiguous
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, copy=False)
+        total += values.sum(axis=0)
+        top_total += values[top[sl]].sum(axis=0)
+        for g in range(n_groups):  # a handful of groups
+            group_total[:, g] += values[codes[sl] == g].sum(axis=0)
+        low[sl], high[sl] = np.quantile(values, [tail, 1.0 - tail], axis=1)
     low[order], high[order] = low.copy(), high.copy()
     share = np.divide(top_total, total, out=np.zeros(draws), where=total > 0)
     group_frame = None
@@ -179,7 +177,7 @@ def _draw_values(
     models: list[la.FittedModel], spend_draws: list[dict[str, float]], settings: ClvSettings,
     f: np.ndarray, r: np.ndarray, t: np.ndarray, m: np.ndarray,
 ) -> Callable[[slice], np.ndarray]:
-    """A function giving every draw's CLV (margin) for a slice of customers, (draws, customers).
+    """A function giving every draw's CLV (margin) for a slice of customers, (customers, draws).
 
     Under BG/NBD the expensive part (the hypergeometric terms, per distinct (frequency, T)
     pair and month) is computed for all draws once, up front; a slice then costs a few array
@@ -193,6 +191,9 @@ def _draw_values(
         (ux, uT), pair = fast_models.distinct_pairs(f, t)
         by_pair = _in_threads(lambda rows: fast_models.bgnbd_discounted_by_pair(matrix[rows], ux, uT, **common),
                               len(matrix))
+        # Every per-customer array below is (customers or groups, draws), rows contiguous:
+        # gathering rows copies whole rows, where gathering columns would touch every draw apart.
+        by_pair = np.ascontiguousarray(by_pair.T)
         # Customers come sorted by (frequency, recency, T) (see clv_uncertainty), so the
         # customers of a slice who share all three are neighbours and share their expected
         # purchases: computed once per such group.
@@ -200,7 +201,8 @@ def _draw_values(
         group = np.cumsum(starts) - 1
         # Gamma-Gamma's weight on the customer's own mean depends on the frequency only.
         x_code, x_values = pd.factorize(f)
-        p, q, v = spend_params["p"], spend_params["q"], spend_params["v"]
+        p, q, v = (spend_params[k].T for k in ("p", "q", "v"))  # one column per draw
+        x_values = np.asarray(x_values)[:, None]
         weight = p * x_values / (p * x_values + q - 1.0)
         population_part = (1.0 - weight) * (v * p / (q - 1.0))
 
@@ -208,14 +210,14 @@ def _draw_values(
             first = np.flatnonzero(starts[sl]) + sl.start
             if len(first) == 0 or first[0] != sl.start:
                 first = np.r_[sl.start, first]
-            odds = fast_models.bgnbd_odds(matrix, f[first], r[first], t[first])
-            purchases = settings.gross_margin * by_pair[:, pair[first]] / (1.0 + odds)
+            odds = fast_models.bgnbd_odds(matrix, f[first], r[first], t[first]).T
+            purchases = settings.gross_margin * by_pair[pair[first]] / (1.0 + odds)
             # margin x spend x purchases, with spend = population part + weight x own mean and
             # both parts fixed within a group (same frequency): two numbers per group and draw
-            fixed = population_part[:, x_code[first]] * purchases
-            per_spend = weight[:, x_code[first]] * purchases
+            fixed = population_part[x_code[first]] * purchases
+            per_spend = weight[x_code[first]] * purchases
             local = group[sl] - group[sl.start]
-            return fixed[:, local] + per_spend[:, local] * m[sl]
+            return fixed[local] + per_spend[local] * m[sl, None]
 
         return bgnbd_values
 
@@ -224,7 +226,7 @@ def _draw_values(
         return np.stack([
             settings.gross_margin * customer_lifetime_value(model, spend[i], f[sl], r[sl], t[sl], **common)
             for i, model in enumerate(models)  # parameter draws
-        ])
+        ], axis=1)
 
     return draw_by_draw
 
