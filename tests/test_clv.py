@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers.errors import ConfigError
@@ -181,3 +182,18 @@ def test_generic_clv_path_equals_lifetimes_for_pareto():
         spend, purchase, *args, summary["monetary_value"], months=6, monthly_discount_rate=0.01, freq="D"
     )
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-9)
+
+
+def test_spend_scatter_samples_large_data_and_says_so():
+    from helpers.studies.clv import figures
+
+    rng = np.random.default_rng(2)
+    n = figures.SCATTER_POINTS + 5_000
+    summary = pd.DataFrame({"frequency": rng.integers(1, 20, n).astype(float), "monetary_value": rng.gamma(2, 30, n)})
+    for language, words in (("en", f"{figures.SCATTER_POINTS:,} of {n:,}"), ("zh-CN", f"{n:,} 位复购客户中的")):
+        fig = figures.spend_vs_frequency(summary, language)
+        ax = fig.axes[0]
+        assert sum(len(c.get_offsets()) for c in ax.collections) == figures.SCATTER_POINTS
+        assert any(words in t.get_text() for t in ax.texts)
+    small = figures.spend_vs_frequency(summary.iloc[:500], "en").axes[0]
+    assert sum(len(c.get_offsets()) for c in small.collections) == 500 and not small.texts

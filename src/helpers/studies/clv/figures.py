@@ -153,10 +153,19 @@ def p_alive_distribution(p_alive: np.ndarray, language: str = "en") -> Figure:
     return fig
 
 
+#: Most customers a scatter plot draws; larger data is shown as a seeded random sample.
+SCATTER_POINTS = 20_000
+
+
 def spend_vs_frequency(summary: pd.DataFrame, language: str = "en") -> Figure:
     """Scatter of average repeat spend against repeat purchases (Gamma-Gamma check)."""
     fig, ax = new_figure()
     buyers = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    total = len(buyers)
+    if total > SCATTER_POINTS:  # more points only cover each other; the sample is said on the figure
+        buyers = buyers.sample(SCATTER_POINTS, random_state=0)
+        ax.text(0.99, 0.01, text("clv.figure.spend_sample", language, shown=f"{SCATTER_POINTS:,}", total=f"{total:,}"),
+                transform=ax.transAxes, ha="right", va="bottom", fontsize="small", color="0.35")
     sns.scatterplot(buyers, x="frequency", y="monetary_value", ax=ax, s=12, alpha=0.35, color=ACTUAL_COLOUR, lw=0)
     ax.set(
         xscale="log", yscale="log",
