@@ -21,7 +21,7 @@ from helpers.files import write_text_atomic
 from helpers.report.exports import csv_text, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
-from helpers.studies.clv.uncertainty import clv_uncertainty
+from helpers.studies.clv.uncertainty import DEFAULT_LEVEL, clv_uncertainty
 from helpers.studies.segments import actions as act
 from helpers.studies.segments import analysis as seg
 from helpers.studies.segments import recommend
@@ -57,17 +57,31 @@ class SegmentStudy:
     language: str = DEFAULT_LANGUAGE  # of the map, library and name columns
 
 
-def segment_value_intervals(summary: pd.DataFrame, customers: pd.DataFrame, clv_study: ClvStudy) -> pd.DataFrame:
-    """``summary`` with ``clv_low``/``clv_high``: each segment's CLV interval from the CLV study's
-    parameter draws (same draws, seed and level as the CLV page; see
-    :mod:`helpers.studies.clv.uncertainty`). Unchanged when the CLV study has no intervals."""
+def segment_value_intervals(
+    summary: pd.DataFrame, customers: pd.DataFrame, clv_study: ClvStudy, *, draws: int | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """``summary`` with ``clv_low``/``clv_high``: each segment's CLV interval from parameter
+    draws (see :mod:`helpers.studies.clv.uncertainty`).
+
+    ``draws=None`` follows the CLV study: its draws, seed and level (the same intervals as
+    the CLV page), and ``summary`` unchanged when it has no intervals. A number of draws
+    computes them here with ``seed`` at the default level, also when the CLV study skipped
+    its own: the segments notebook does so (``run_clv_study(draws=0)``), since it shows no
+    per-customer interval and the draws over every customer then run once, not twice.
+    """
     u = clv_study.uncertainty
-    if u is None:
+    if draws is None:
+        if u is None:
+            return summary
+        draws, level, seed = u.draws, u.level, u.seed
+    else:
+        level = DEFAULT_LEVEL
+    if draws <= 0:
         return summary
     cs = clv_study
     groups = customers["segment"].astype(str).reindex(cs.table.index).rename("segment")
-    result = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=u.draws,
-                             level=u.level, seed=u.seed, groups=groups)
+    result = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=draws,
+                             level=level, seed=seed, groups=groups)
     out = summary.copy()
     out["clv_low"] = result.groups["low"].reindex(out.index).fillna(0.0)
     out["clv_high"] = result.groups["high"].reindex(out.index).fillna(0.0)
@@ -86,10 +100,12 @@ def run_segment_study(
     allow_raw_ids: bool = False,
     id_key: str | None = None,
     language: str = DEFAULT_LANGUAGE,
+    interval_draws: int | None = None,
 ) -> SegmentStudy:
     """Score and segment every customer at the CLV study's observation end, compare with
     ``migration_from`` (default: six months earlier), bound offers, suggest categories.
-    Names (segments, tiers, playbook texts) are in ``language``."""
+    Names (segments, tiers, playbook texts) are in ``language``. ``interval_draws``: see
+    :func:`segment_value_intervals` (``None``: the CLV study's intervals, if any)."""
     settings = settings or seg.SegmentSettings()
     language = normalise_language(language)
     segment_map = segment_map.localised(language)
@@ -101,7 +117,7 @@ def run_segment_study(
 
     customers = seg.segment_customers(transactions, clv_study.table, segment_map, as_of, settings)
     summary = seg.segment_summary(customers, segment_map)
-    summary = segment_value_intervals(summary, customers, clv_study)
+    summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
     tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
     guardrails = act.segment_guardrails(summary, library, gross_margin)
     max_discount = act.customer_max_discount(customers, library, gross_margin)
