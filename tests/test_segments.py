@@ -391,6 +391,31 @@ def test_segments_at_two_dates_on_cdnow():
     assert default_migration_start("2024-05-15") == "2023-11-15"
 
 
+def test_purchase_days_once_give_the_same_rfm_stages_and_segments_at_both_dates():
+    """run_segment_study codes the ids once (PurchaseDays at the analysis day) and takes RFM,
+    lifecycle and the earlier segments from it: the same frames, bit for bit, as from the
+    transactions, whatever the row order, with missing ids ignored."""
+    from helpers.studies.segments.analysis import purchase_days_by_customer
+
+    smap = load_segment_map(DEFAULT_MAP)
+    data = sample().sample(frac=1.0, random_state=5).reset_index(drop=True)  # rows out of order
+    data["amount"] = data["amount"] + 0.1  # sums whose order shows in the last bit
+    data.loc[data.index[:7], "customer_id"] = None
+    settings = SegmentSettings()
+    days = purchase_days_by_customer(data, "1998-06-30")
+    for as_of in ("1998-06-30", "1997-12-31", "1997-01-15"):
+        expected = customer_rfm(data, as_of)
+        pd.testing.assert_frame_equal(customer_rfm(days, as_of), expected, check_exact=True)
+        pd.testing.assert_series_equal(lifecycle_stages(expected, days, as_of, settings),
+                                       lifecycle_stages(expected, data, as_of, settings))
+        pd.testing.assert_series_equal(segments_at(days, smap, as_of), segments_at(data, smap, as_of))
+    by_hand = data.dropna(subset=["customer_id"]).assign(day=lambda d: d["timestamp"].dt.floor("D"))
+    by_hand = by_hand[by_hand["day"] <= "1998-06-30"].groupby(["customer_id", "day"])["amount"].sum()
+    assert len(days.code) == len(by_hand)
+    with pytest.raises(Exception, match="not on or after"):
+        customer_rfm(days, "1998-07-01")
+
+
 def _segmented_sample(smap):
     """The CDNOW sample with made-up CLV numbers (seeded), segmented at 1998-06-30."""
     data = sample()
