@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import __version__
-from helpers.data.columns import TIMESTAMP
 from helpers.files import write_text_atomic
 from helpers.report.exports import csv_text, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
@@ -115,20 +114,22 @@ def run_segment_study(
     start, as_of = seg.check_migration_dates(start, as_of)
     gross_margin = clv_study.settings.gross_margin
 
-    customers = seg.segment_customers(transactions, clv_study.table, segment_map, as_of, settings)
+    days = seg.purchase_days_by_customer(transactions, as_of)  # ids coded once, for both dates
+    customers = seg.segment_customers(days, clv_study.table, segment_map, as_of, settings)
     summary = seg.segment_summary(customers, segment_map)
     summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
     tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
     guardrails = act.segment_guardrails(summary, library, gross_margin)
     max_discount = act.customer_max_discount(customers, library, gross_margin)
-    before = seg.segments_at(transactions, segment_map, start, settings)
+    before = seg.segments_at(days, segment_map, start, settings)
     migration = seg.migration_matrix(before, customers["segment"], segment_map)
 
     suggestions = pairs = None
     if recommend.has_categories(transactions):
-        upto = transactions[transactions[TIMESTAMP] < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
-        suggestions = recommend.next_best_category(upto, min_pair_customers=min_pair_customers)
-        pairs = recommend.category_pairs(recommend.category_incidence(upto), min_pair_customers)
+        incidence = recommend.category_incidence(transactions, until=as_of)  # once, for both
+        suggestions = recommend.next_best_category(transactions, min_pair_customers=min_pair_customers,
+                                                   incidence=incidence)
+        pairs = recommend.category_pairs(incidence, min_pair_customers)
     activation = act.activation_table(
         customers,
         segment_map,
