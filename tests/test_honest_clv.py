@@ -352,7 +352,11 @@ def test_segment_intervals_without_the_clv_studys_draws_are_the_same(sample_stud
     from pathlib import Path
 
     from helpers.studies.clv.uncertainty import DEFAULT_DRAWS
-    from helpers.studies.segments.analysis import load_segment_map, segment_customers, segment_summary
+    from helpers.studies.segments.analysis import (
+        load_segment_map,
+        segment_customers,
+        segment_summary,
+    )
     from helpers.studies.segments.study import segment_value_intervals
 
     smap = load_segment_map(Path(__file__).resolve().parents[1] / "playbooks" / "segment_map.yaml")
