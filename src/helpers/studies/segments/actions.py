@@ -435,15 +435,19 @@ def activation_table(
     return out[ACTIVATION_COLUMNS]
 
 
-def write_activation_files(folder: str | Path, table: pd.DataFrame, segment_map: SegmentMap) -> dict[str, Path]:
+def write_activation_files(
+    folder: str | Path, table: pd.DataFrame, segment_map: SegmentMap, *, texts: dict[str, str] | None = None
+) -> dict[str, Path]:
     """Write ``<folder>/<segment>.csv`` for every segment of the map (header only when
-    empty); CSVs of segments no longer in the map are removed. Returns key -> path."""
+    empty); CSVs of segments no longer in the map are removed. Returns key -> path.
+    ``texts``: the CSV text per segment when the caller has it
+    (:func:`helpers.report.exports.csv_texts_by`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for key in segment_map.keys:  # a handful of segments
-        rows = table[table["segment"] == key]
-        paths[key] = write_text_atomic(folder / f"{key}.csv", csv_text(rows))
+        text = texts[key] if texts is not None else csv_text(table[table["segment"] == key])
+        paths[key] = write_text_atomic(folder / f"{key}.csv", text)
     for stale in folder.glob("*.csv"):
         if stale.stem not in paths:
             stale.unlink()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from helpers import __version__
 from helpers.files import write_text_atomic
-from helpers.report.exports import csv_text, json_safe
+from helpers.report.exports import csv_text, csv_texts_by, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
 from helpers.studies.clv.uncertainty import DEFAULT_LEVEL, clv_uncertainty
@@ -215,9 +215,12 @@ def write_segment_outputs(output_dir: str | Path, study: SegmentStudy) -> dict[s
     summary, the migration matrix and the metrics JSON; return their paths."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    activation = act.write_activation_files(folder / ACTIVATION_DIR, study.activation, study.segment_map)
+    # Each customer's row is formatted once, for the all-customer CSV and its segment's list.
+    everyone, by_segment = csv_texts_by(study.activation, "segment", study.segment_map.keys)
+    activation = act.write_activation_files(folder / ACTIVATION_DIR, study.activation, study.segment_map,
+                                            texts=by_segment)
     paths = {f"activation:{k}": p for k, p in activation.items()}
-    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, csv_text(study.activation))
+    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, everyone)
     summary = study.summary.reset_index()
     paths["summary"] = write_text_atomic(folder / SUMMARY_CSV, csv_text(summary, float_format="%.6g"))
     paths["migration"] = write_text_atomic(folder / MIGRATION_CSV, csv_text(study.migration, index=True))
