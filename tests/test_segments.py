@@ -648,3 +648,17 @@ def test_figures_in_chinese_have_chinese_labels_and_every_glyph(segmented):
             to_png(fig)
             plt.close(fig)
     assert not [w for w in caught if "missing from" in str(w.message)]  # the Chinese font covers every label
+
+
+def test_grid_counts_are_the_crosstab_of_the_scores(segmented):
+    from helpers.studies.segments.figures import score_cell_counts
+
+    customers = segmented[2]
+    expected = pd.crosstab(customers["r_score"], customers["f_score"]).reindex(
+        index=range(1, 6), columns=range(1, 6), fill_value=0
+    )
+    got = score_cell_counts(customers, "R", "F")
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+    assert list(got.index) == list(got.columns) == [1, 2, 3, 4, 5]
+    few = score_cell_counts(customers[customers["r_score"] == 5], "R", "F")
+    assert few.loc[1:4].to_numpy().sum() == 0 and few.to_numpy().sum() == (customers["r_score"] == 5).sum()

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 
+import numpy as np
 import pandas as pd
 
 from helpers.data.columns import normalise_header
@@ -92,7 +93,8 @@ def pseudonymise(ids: pd.Series, key: str | bytes) -> pd.Series:
     text = ids.astype(str).where(ids.notna())
     codes, uniques = pd.factorize(text)
     # Hashing is per value by nature; doing it once per distinct id keeps it cheap.
-    hashed = [ID_PREFIX + h for h in _hmac_sha256_hex(secret, uniques, ID_HEX_CHARS)]
+    values = np.asarray(uniques, dtype=object)  # iterating an arrow-backed Index is slow
+    hashed = [ID_PREFIX + h for h in _hmac_sha256_hex(secret, values, ID_HEX_CHARS)]
     lookup = pd.Series(hashed + [None], dtype=str)
     out = lookup.take(codes).set_axis(ids.index)  # code -1 (missing) picks the trailing None
     return out.rename(ids.name)
@@ -108,13 +110,15 @@ def _hmac_sha256_hex(secret: bytes, values, chars: int) -> list[str]:
     secret = secret.ljust(block, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in secret))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in secret))
+    inner_copy, outer_copy = inner.copy, outer.copy
     out = []
+    append = out.append
     for value in values:
-        h = inner.copy()
+        h = inner_copy()
         h.update(value.encode("utf-8"))
-        o = outer.copy()
+        o = outer_copy()
         o.update(h.digest())
-        out.append(o.hexdigest()[:chars])
+        append(o.hexdigest()[:chars])
     return out
 
 
