@@ -173,6 +173,20 @@ def test_activation_rows_are_pseudonymised_and_sorted(smap):
     assert raw["customer_id"].tolist() == ["00007", "00042", "00003", "00100"]
 
 
+def test_activation_ties_go_by_id_text_whatever_the_index(smap):
+    """Rows are ordered on integer ranks of the id text: the sorted text index of a study, an
+    unsorted one and numbers (text order: "10" before "9") all tie as the text does."""
+    customers = _customers(smap).assign(clv=300.0)
+    discount = pd.Series(1.0, index=customers.index)
+    for ids in (["a", "b", "c", "d"], ["d", "b", "c", "a"], [9, 10, 100, 2]):
+        frame = customers.set_axis(pd.Index(ids, name="customer_id"))
+        table = activation_table(frame, smap, max_discount=discount.set_axis(frame.index), allow_raw_ids=True)
+        assert table["customer_id"].tolist() == sorted(str(i) for i in ids)
+        by_id = frame.set_axis(frame.index.astype(str)).loc[table["customer_id"]]
+        assert table["segment"].tolist() == by_id["segment"].astype(str).tolist()
+        assert table["r_score"].tolist() == by_id["r_score"].tolist()
+
+
 def test_activation_files_one_per_segment(tmp_path, smap):
     customers = _customers(smap)
     table = activation_table(customers, smap, max_discount=pd.Series(1.0, index=customers.index),
