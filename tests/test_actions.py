@@ -141,6 +141,22 @@ def test_customer_max_discount_by_hand(smap):
     np.testing.assert_allclose(got.to_numpy(), [expected_a, expected_b, 0.0])
 
 
+def test_customer_max_discount_from_categories_equals_from_text(smap):
+    """Segment parameters are looked up per category; plain text, another category order and
+    a missing segment give the same amounts (none for the missing one, as the text lookup gave)."""
+    library = load_action_library(DEFAULT_LIBRARY, smap)
+    rng = np.random.default_rng(2)
+    n = 200
+    text = pd.Series(rng.choice(smap.keys, n), index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+    text.iloc[3] = None
+    base = pd.DataFrame({"expected_spend": rng.gamma(2, 20, n), "clv": rng.gamma(1, 50, n) - 5}, index=text.index)
+    plain = customer_max_discount(base.assign(segment=text), library, gross_margin=0.3)
+    for cats in (smap.keys, list(reversed(smap.keys))):
+        coded = base.assign(segment=pd.Categorical(text, categories=cats))
+        pd.testing.assert_series_equal(customer_max_discount(coded, library, gross_margin=0.3), plain)
+    assert plain.iloc[3] == 0.0 and plain.notna().all()  # no segment: no offer
+
+
 # --------------------------------------------------------------------- activation
 
 

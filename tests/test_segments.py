@@ -378,6 +378,36 @@ def test_migration_matrix_by_hand():
     assert gone.loc["hibernating", "_gone"] == 1
 
 
+def test_migration_matrix_matches_counting_customer_by_customer():
+    """Counted from category codes, matched by id: the same matrix as reindexing both dates to
+    every id, for categoricals with another category order, plain text and missing segments."""
+    smap = load_segment_map(DEFAULT_MAP)
+    rng = np.random.default_rng(4)
+    keys = smap.keys
+    ids = [f"c{i:04d}" for i in range(400)]
+    before = pd.Series(rng.choice(keys + [None], 300), index=rng.permutation(ids)[:300])
+    after = pd.Series(rng.choice(keys, 350), index=rng.permutation(ids)[:350])
+
+    def brute(b: pd.Series, a: pd.Series) -> np.ndarray:
+        k = len(keys)
+        out = np.zeros((k + 1, k + 1), dtype=int)
+        for i in b.index.union(a.index):
+            bi = b.get(i)
+            ai = a.get(i)
+            out[keys.index(bi) if isinstance(bi, str) else k, keys.index(ai) if isinstance(ai, str) else k] += 1
+        return out
+
+    expected = brute(before, after)
+    shuffled = pd.Categorical(before, categories=list(reversed(keys)))
+    for b, a in [(before, after), (pd.Series(shuffled, index=before.index), after.astype("category")),
+                 (before, after.reindex(before.index.drop(before.index[:5])).dropna())]:
+        got = migration_matrix(b, a, smap)
+        want = brute(b.astype(object), a.astype(object))
+        np.testing.assert_array_equal(got.to_numpy(), want[:, : got.shape[1]])
+        assert want[:, got.shape[1]:].sum() == 0
+    assert migration_matrix(before, after, smap).to_numpy().sum() == expected.sum()
+
+
 def test_segments_at_two_dates_on_cdnow():
     smap = load_segment_map(DEFAULT_MAP)
     data = sample()

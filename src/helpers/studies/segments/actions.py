@@ -358,11 +358,17 @@ def customer_max_discount(customers: pd.DataFrame, library: ActionLibrary, gross
     policy depth x expected order, margin cap x expected order and
     clv_share x CLV / offers (0 when the segment plans no offers).
     """
-    keys = customers["segment"].astype(str).to_numpy()
+    segment = customers["segment"]
     plays = library.playbooks
+    if isinstance(segment.dtype, pd.CategoricalDtype):  # per category, then by code: no text per customer
+        categories, codes = segment.cat.categories.astype(str), segment.cat.codes.to_numpy()
+    else:
+        codes, categories = pd.factorize(segment.astype(str))
 
     def param(name: str) -> np.ndarray:
-        return pd.Series({k: getattr(p.offer, name) for k, p in plays.items()}).reindex(keys).to_numpy(dtype="float64")
+        by_category = pd.Series({k: getattr(p.offer, name) for k, p in plays.items()}, dtype="float64")
+        values = np.append(by_category.reindex(categories).to_numpy(dtype="float64"), np.nan)
+        return values[np.where(codes >= 0, codes, len(categories))]  # missing segment: NaN, as before
 
     order = customers["expected_spend"].to_numpy(dtype="float64")
     offers = param("offers")

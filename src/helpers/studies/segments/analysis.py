@@ -645,8 +645,13 @@ def _top_share(values: np.ndarray, share: float, among: np.ndarray) -> np.ndarra
     return among & (values >= np.quantile(values[among], 1.0 - share))
 
 
-def _categorical(keys: np.ndarray, tiers: dict[str, str], index: pd.Index, name: str) -> pd.Series:
-    return pd.Series(pd.Categorical(keys, categories=list(tiers), ordered=True), index=index, name=name)
+def _select_tier(conditions: list[np.ndarray], keys: list[str], default: str, tiers: dict[str, str],
+                 index: pd.Index, name: str) -> pd.Series:
+    """``np.select(conditions, keys, default)`` as an ordered categorical of ``tiers``, chosen
+    as integer codes (no text per customer)."""
+    order = list(tiers)
+    codes = np.select(conditions, [order.index(k) for k in keys], default=order.index(default))
+    return pd.Series(pd.Categorical.from_codes(codes, categories=order, ordered=True), index=index, name=name)
 
 
 def value_growth_tiers(
@@ -662,12 +667,9 @@ def value_growth_tiers(
     active = ~np.asarray(lapsed, dtype=bool)
     high_value = _top_share(revenue.to_numpy(), settings.high_value_share, active)
     high_growth = _top_share(clv, settings.high_clv_share, active)
-    keys = np.select(
-        [lapsed, high_value & high_growth, high_growth],
-        ["sleeping", "core", "potential"],
-        default="ordinary",
-    )
-    return _categorical(keys, VALUE_TIERS, revenue.index, "value_tier")
+    lapsed = np.asarray(lapsed, dtype=bool)
+    return _select_tier([lapsed, high_value & high_growth, high_growth], ["sleeping", "core", "potential"],
+                        "ordinary", VALUE_TIERS, revenue.index, "value_tier")
 
 
 def clv_tiers(clv: pd.Series, lapsed: np.ndarray, settings: SegmentSettings) -> pd.Series:
@@ -679,16 +681,15 @@ def clv_tiers(clv: pd.Series, lapsed: np.ndarray, settings: SegmentSettings) -> 
     """
     values = clv.to_numpy()
     active = ~np.asarray(lapsed, dtype=bool)
-    keys = np.select(
+    return _select_tier(
         [
-            lapsed,
+            np.asarray(lapsed, dtype=bool),
             _top_share(values, settings.high_clv_share, active),
             _top_share(values, settings.growing_clv_share, active),
         ],
         ["churn_risk", "high_value_loyal", "growing"],
-        default="potential",
+        "potential", CLV_TIERS, clv.index, "clv_tier",
     )
-    return _categorical(keys, CLV_TIERS, clv.index, "clv_tier")
 
 
 def lifecycle_rules(settings: SegmentSettings):
@@ -721,11 +722,17 @@ def lifecycle_stages(
     end = pd.Timestamp(as_of).normalize()
     days = transactions.upto(end) if isinstance(transactions, PurchaseDays) else purchase_days_by_customer(transactions, end)
     # The customer-base rules on integer codes (the same stages; no grouping by id text).
-    code = pd.Index(days.ids).get_indexer(rfm.index)
+    ids = pd.Index(days.ids)
+    code = np.arange(len(ids)) if ids.equals(rfm.index) else ids.get_indexer(rfm.index)
     facts = rfm[["recency_days", "tenure_days", "purchase_days"]].set_axis(code)
     coded = pd.DataFrame({CUSTOMER_ID: days.code, "day": days.day})
     stages = assign_stages(facts, coded, end, lifecycle_rules(settings))
-    return _categorical(stages.astype(str).to_numpy(), LIFECYCLE_STAGES, rfm.index, "lifecycle")
+    # Stage names to this page's stages by category (names outside them are missing).
+    mapping = pd.Index(list(LIFECYCLE_STAGES)).get_indexer(stages.cat.categories.astype(str))
+    codes = stages.cat.codes.to_numpy()
+    codes = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1) if len(mapping) else np.full(len(codes), -1)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(LIFECYCLE_STAGES), ordered=True),
+                     index=rfm.index, name="lifecycle")
 
 
 def clv_at_risk(clv: np.ndarray, p_alive: np.ndarray) -> np.ndarray:
@@ -875,18 +882,33 @@ def migration_matrix(before: pd.Series, after: pd.Series, segment_map: SegmentMa
     """
     keys = segment_map.keys
     k = len(keys)
-    ids = before.index.union(after.index)
-    b = pd.Categorical(before.reindex(ids).astype(object), categories=keys).codes.astype("int64")
-    a = pd.Categorical(after.reindex(ids).astype(object), categories=keys).codes.astype("int64")
-    b[b < 0] = k  # not a customer yet
+    b, a = _key_codes(before, keys), _key_codes(after, keys)
+    b[b < 0] = k  # not a customer yet (or no segment of the map)
     a[a < 0] = k  # absent later
-    counts = np.bincount(b * (k + 1) + a, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
+    # Pair every earlier customer with their later segment; later customers not matched are new.
+    later = after.index.get_indexer(before.index) if not after.index.equals(before.index) else np.arange(len(b))
+    matched = later >= 0
+    pairs = b * (k + 1) + np.where(matched, a[np.maximum(later, 0)], k)
+    new = np.ones(len(a), dtype=bool)
+    new[later[matched]] = False
+    pairs = np.concatenate([pairs, k * (k + 1) + a[new]])
+    counts = np.bincount(pairs, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
     frame = pd.DataFrame(counts, index=keys + [NEW_CUSTOMERS], columns=keys + [GONE_CUSTOMERS])
     if frame[GONE_CUSTOMERS].sum() == 0:
         frame = frame.drop(columns=GONE_CUSTOMERS)
     frame.index.name = "from"
     frame.columns.name = "to"
     return frame
+
+
+def _key_codes(values: pd.Series, keys: list[str]) -> np.ndarray:
+    """Position of every value in ``keys`` (-1 when missing or not a key), from the
+    categories of a categorical (no text per customer)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        mapping = np.append(pd.Index(keys).get_indexer(values.cat.categories.astype(str)), -1)
+        codes = values.cat.codes.to_numpy()
+        return mapping[np.where(codes >= 0, codes, len(mapping) - 1)].astype("int64")
+    return pd.Categorical(values.astype(object), categories=keys).codes.astype("int64")
 
 
 def default_migration_start(observation_end: object, months: int = 6) -> str:
