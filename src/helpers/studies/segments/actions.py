@@ -445,9 +445,9 @@ def activation_table(
 def _id_text_ranks(index: pd.Index) -> np.ndarray:
     """Ranks of the ids as text (the tie order of the activation rows) as integers: the
     position itself for the sorted text index every segment study has, else by sorting."""
-    if pd.api.types.is_string_dtype(index.dtype) and index.is_unique and index.is_monotonic_increasing:
-        if pd.api.types.infer_dtype(index, skipna=False) == "string":
-            return np.arange(len(index))
+    if (pd.api.types.is_string_dtype(index.dtype) and index.is_unique and index.is_monotonic_increasing
+            and pd.api.types.infer_dtype(index, skipna=False) == "string"):
+        return np.arange(len(index))
     text = index.to_series().astype(str).to_numpy()
     return pd.factorize(text, sort=True)[0]
 

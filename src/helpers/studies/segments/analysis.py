@@ -221,7 +221,7 @@ class PurchaseDays:
     amount: np.ndarray  # float64, the day's net spend
     end: pd.Timestamp  # the analysis day
 
-    def upto(self, as_of: object) -> "PurchaseDays":
+    def upto(self, as_of: object) -> PurchaseDays:
         """The purchase days on or before ``as_of`` (not after this table's own day)."""
         day_end = _analysis_day(as_of, "analysis date")
         if day_end > self.end:
