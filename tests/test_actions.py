@@ -141,6 +141,22 @@ def test_customer_max_discount_by_hand(smap):
     np.testing.assert_allclose(got.to_numpy(), [expected_a, expected_b, 0.0])
 
 
+def test_customer_max_discount_from_categories_equals_from_text(smap):
+    """Segment parameters are looked up per category; plain text, another category order and
+    a missing segment give the same amounts (none for the missing one, as the text lookup gave)."""
+    library = load_action_library(DEFAULT_LIBRARY, smap)
+    rng = np.random.default_rng(2)
+    n = 200
+    text = pd.Series(rng.choice(smap.keys, n), index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+    text.iloc[3] = None
+    base = pd.DataFrame({"expected_spend": rng.gamma(2, 20, n), "clv": rng.gamma(1, 50, n) - 5}, index=text.index)
+    plain = customer_max_discount(base.assign(segment=text), library, gross_margin=0.3)
+    for cats in (smap.keys, list(reversed(smap.keys))):
+        coded = base.assign(segment=pd.Categorical(text, categories=cats))
+        pd.testing.assert_series_equal(customer_max_discount(coded, library, gross_margin=0.3), plain)
+    assert plain.iloc[3] == 0.0 and plain.notna().all()  # no segment: no offer
+
+
 # --------------------------------------------------------------------- activation
 
 
@@ -171,6 +187,20 @@ def test_activation_rows_are_pseudonymised_and_sorted(smap):
     assert table["next_best_category"].isna().all()
     raw = activation_table(customers, smap, max_discount=discount, allow_raw_ids=True)
     assert raw["customer_id"].tolist() == ["00007", "00042", "00003", "00100"]
+
+
+def test_activation_ties_go_by_id_text_whatever_the_index(smap):
+    """Rows are ordered on integer ranks of the id text: the sorted text index of a study, an
+    unsorted one and numbers (text order: "10" before "9") all tie as the text does."""
+    customers = _customers(smap).assign(clv=300.0)
+    discount = pd.Series(1.0, index=customers.index)
+    for ids in (["a", "b", "c", "d"], ["d", "b", "c", "a"], [9, 10, 100, 2]):
+        frame = customers.set_axis(pd.Index(ids, name="customer_id"))
+        table = activation_table(frame, smap, max_discount=discount.set_axis(frame.index), allow_raw_ids=True)
+        assert table["customer_id"].tolist() == sorted(str(i) for i in ids)
+        by_id = frame.set_axis(frame.index.astype(str)).loc[table["customer_id"]]
+        assert table["segment"].tolist() == by_id["segment"].astype(str).tolist()
+        assert table["r_score"].tolist() == by_id["r_score"].tolist()
 
 
 def test_activation_files_one_per_segment(tmp_path, smap):

@@ -78,6 +78,58 @@ def test_frame_to_csv_leaves_other_types_to_pandas():
     assert frame_to_csv(with_time) == with_time.to_csv(index=False, float_format="%.6g")
 
 
+def _activation_like(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(n + 11)
+    values = _values()
+    frame = pd.DataFrame({
+        "customer_id": pd.Series([f"C-{i:012x}" for i in range(n)], dtype=str),
+        "segment": rng.choice(["champions", "at_risk", "=sum(a1)"], n),
+        "score": rng.integers(1, 6, n),
+        "days": rng.integers(-5, 10**6, n).astype("int64"),
+        "revenue": np.round(rng.choice(values, n), 2),
+        "p_alive": np.round(rng.uniform(0, 1, n), 4),
+        "any": rng.choice(values, n),
+        "next": pd.Series(rng.choice(["tops", "shoes", None], n), dtype=object),
+    })
+    if n > 3:
+        frame.loc[1, "customer_id"] = 'odd, "quoted" id'
+        frame.loc[2, "customer_id"] = "line\nbreak"
+        frame.loc[3, "next"] = "中文, 品类"
+    return frame
+
+
+@pytest.mark.parametrize("n", [0, 1, 1000])
+@pytest.mark.parametrize("float_format", ["%.6g", None])
+def test_frame_to_csv_with_integers_and_without_a_float_format_equals_pandas(n, float_format):
+    frame = _activation_like(n)
+    assert frame_to_csv(frame, float_format) == frame.to_csv(index=False, float_format=float_format)
+    one = frame[["any"]]  # a lone column: pandas quotes an empty field, so pandas writes it
+    assert frame_to_csv(one, float_format) == one.to_csv(index=False, float_format=float_format)
+
+
+def test_csv_texts_by_key_are_the_csv_of_each_keys_rows():
+    """The activation lists: every row formatted once, split by segment (also the formula-safe text)."""
+    from helpers.report.exports import csv_text, csv_texts_by
+
+    frame = _activation_like(1000)
+    keys = ["champions", "=sum(a1)", "nobody"]
+    everyone, by_key = csv_texts_by(frame, "segment", keys)
+    assert everyone == csv_text(frame) == exports_reference(frame)
+    for key in keys:
+        assert by_key[key] == exports_reference(frame[frame["segment"] == key])
+    assert by_key["nobody"].count("\n") == 1 and "'=sum(a1)" in by_key["=sum(a1)"]
+    mixed = frame.assign(when=pd.Timestamp("2024-01-01 10:30"))  # a time of day: left to pandas
+    everyone, by_key = csv_texts_by(mixed, "segment", keys)
+    assert by_key["champions"] == exports_reference(mixed[mixed["segment"] == "champions"])
+
+
+def exports_reference(frame: pd.DataFrame) -> str:
+    """What csv_text wrote before: pandas' to_csv of the formula-safe copy."""
+    from helpers.report.exports import neutralise_formulas
+
+    return neutralise_formulas(frame).to_csv(index=False)
+
+
 def test_write_outputs_csv_as_before_and_parquet_at_full_precision(tmp_path):
     rng = np.random.default_rng(9)
     n = 500

@@ -345,6 +345,31 @@ def test_each_segment_value_has_an_interval_from_the_same_draws(sample_study):
     assert any("90% interval" in v for v in numbers.values())
 
 
+def test_segment_intervals_without_the_clv_studys_draws_are_the_same(sample_study):
+    """The segments notebook runs the CLV study with draws=0 and the segment intervals with
+    the default draws: the same numbers as following the CLV study's own draws."""
+    import dataclasses
+    from pathlib import Path
+
+    from helpers.studies.clv.uncertainty import DEFAULT_DRAWS
+    from helpers.studies.segments.analysis import (
+        load_segment_map,
+        segment_customers,
+        segment_summary,
+    )
+    from helpers.studies.segments.study import segment_value_intervals
+
+    smap = load_segment_map(Path(__file__).resolve().parents[1] / "playbooks" / "segment_map.yaml")
+    customers = segment_customers(sample(), sample_study.table, smap, OBSERVATION_END)
+    summary = segment_summary(customers, smap)
+    followed = segment_value_intervals(summary, customers, sample_study)
+    bare = dataclasses.replace(sample_study, uncertainty=None)
+    own = segment_value_intervals(summary, customers, bare, draws=DEFAULT_DRAWS)
+    pd.testing.assert_frame_equal(own, followed)
+    assert "clv_low" not in segment_value_intervals(summary, customers, bare)
+    assert "clv_low" not in segment_value_intervals(summary, customers, sample_study, draws=0)
+
+
 def test_index_card_carries_the_total_clv_interval(sample_study):
     m = sample_study.metrics
     card = narrative.headline_numbers(m, "$", "en")

@@ -108,3 +108,14 @@ def test_screens_the_raw_gbk_sample(samples_dir):
 def test_consent_flags_about_a_channel_are_not_contact_details():
     frame = pd.DataFrame({"marketing_wechat": [True, False], "wechat_id": ["wx_a1", "wx_b2"], "微信号": ["a", "b"]})
     assert find_personal_data_columns(frame) == ["wechat_id", "微信号"]
+
+
+@pytest.mark.parametrize("key", ["k", "retail-playbooks-default-id-key", "x" * 64, "y" * 65 + "长", b"\x00\xffraw"])
+def test_pseudonyms_are_hmac_sha256_of_the_id_text(key):
+    """The per-id hashing reuses the keyed HMAC states; the pseudonyms are exactly hmac.new's."""
+    from helpers.data.privacy import pseudonymise
+
+    ids = pd.Series(["M0000001", "会员-7", "", "a,b", "M0000001"], name="customer_id")
+    secret = key.encode("utf-8") if isinstance(key, str) else key
+    expected = ["C-" + hmac.new(secret, i.encode("utf-8"), hashlib.sha256).hexdigest()[:12] for i in ids]
+    assert pseudonymise(ids, key).tolist() == expected

@@ -132,3 +132,30 @@ def test_data_without_categories():
         next_best_category(plain)
     blanks = SHOP.assign(category=SHOP["category"].where(SHOP["customer_id"] != "s0", None))
     assert "s0" not in next_best_category(blanks, min_pair_customers=2).index
+
+
+def test_incidence_until_a_day_is_the_incidence_of_the_rows_up_to_it():
+    """run_segment_study builds the incidence once, on the rows up to the analysis day, with
+    text stripped per distinct category; the same as filtering the rows and stripping each."""
+    rng = np.random.default_rng(7)
+    n = 400
+    data = pd.DataFrame(
+        {
+            "customer_id": rng.choice([f"c{i:03d}" for i in range(60)] + [None], n),
+            "category": rng.choice(["tops", " tops", "trousers ", "shoes", "", "  ", None, "late only"], n),
+            "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 60, n), unit="D")
+            + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s"),
+            "amount": 1.0,
+        }
+    )
+    data.loc[data["category"] == "late only", "timestamp"] = pd.Timestamp("2024-03-15")
+    upto = data[data["timestamp"] < pd.Timestamp("2024-02-10") + pd.Timedelta(days=1)]
+    got = category_incidence(data, until="2024-02-10")
+    stripped = upto.assign(category=upto["category"].astype("string").str.strip())
+    stripped = stripped[stripped["category"].notna() & (stripped["category"] != "") & stripped["customer_id"].notna()]
+    assert list(got.categories) == sorted(stripped["category"].unique()) == ["shoes", "tops", "trousers"]
+    assert list(got.customers) == sorted(stripped["customer_id"].unique())
+    expected = pd.crosstab(stripped["customer_id"], stripped["category"]) > 0
+    np.testing.assert_array_equal(got.matrix, expected.to_numpy())
+    once = next_best_category(data, min_pair_customers=2, incidence=got)
+    pd.testing.assert_frame_equal(once, next_best_category(upto, min_pair_customers=2))

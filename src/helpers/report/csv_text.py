@@ -1,8 +1,9 @@
 """CSV text of large numeric tables, formatted with numpy instead of once per cell in Python.
 
 :func:`frame_to_csv` returns exactly what ``frame.to_csv(index=False, float_format="%.6g")``
-returns for a frame of text and float columns (tests compare them byte for byte), several
-times faster on a million rows: :func:`format_g` rounds every float to six significant
+returns for a frame of text, integer and float columns (tests compare them byte for byte),
+several times faster on a million rows, and likewise without a ``float_format`` (floats in
+numpy's shortest round-trip text, as pandas writes them): :func:`format_g` rounds every float to six significant
 digits with array arithmetic and builds the digits with numpy's string functions. The few
 values whose rounding the arithmetic cannot settle for certain (a decimal tie within 1e-6,
 exponents beyond 10^±20) are formatted by Python itself.
@@ -105,29 +106,42 @@ def format_g(values: np.ndarray):
 def _quoted(values: pd.Series):
     """Text as the csv module writes it (QUOTE_MINIMAL), missing values as "", as pyarrow strings."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    text = values.astype(object).where(values.notna(), "").astype(str)
-    special = text.str.contains(r'[,"\r\n]', regex=True).to_numpy(dtype=bool)
+    text = pa.array(values, type=pa.string(), from_pandas=True)  # arrow-backed text: no copy
+    text = pc.fill_null(text, "")
+    special = np.asarray(pc.match_substring_regex(text, r'[,"\r\n]'), dtype=bool)
     if special.any():  # ids with a comma or a quote: rare
-        out = text.to_numpy(dtype=object)
+        out = np.asarray(text.to_pylist(), dtype=object)
         for i in np.flatnonzero(special):
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerow([out[i]])  # pandas' dialect on this system
             out[i] = buf.getvalue()[:-1]
-        text = pd.Series(out, dtype=str)
-    return pa.array(text.to_numpy(dtype=object), type=pa.string())
+        text = pa.array(out, type=pa.string())
+    return text
 
 
-def _column_text(col: pd.Series):
+def format_repr(values: np.ndarray):
+    """Every float as ``to_csv`` writes it without a ``float_format`` (numpy's shortest
+    round-trip text, ``""`` for NaN), as a pyarrow string array."""
+    import pyarrow as pa
+
+    v = np.asarray(values, dtype=np.float64)
+    text = v.astype(_S)  # the conversion pandas' own astype(str) makes, in C
+    text[np.isnan(v)] = ""
+    return pa.array(text, type=pa.string())
+
+
+def _column_text(col: pd.Series, floats):
     """One column's cells as ``to_csv`` writes them, as pyarrow strings; None for a type
-    left to pandas. Floats as ``%.6g``; text quoted as the csv module does; numpy integers
-    and booleans as Python prints them; dates without a time of day as ``YYYY-MM-DD``
-    (pandas writes the time only when some value has one)."""
+    left to pandas. Floats by ``floats`` (:func:`format_g` or :func:`format_repr`); text
+    quoted as the csv module does; numpy integers and booleans as Python prints them; dates
+    without a time of day as ``YYYY-MM-DD`` (pandas writes the time only when some value has one)."""
     import pyarrow as pa
 
     dtype = col.dtype
     if pd.api.types.is_float_dtype(dtype):
-        return format_g(col.to_numpy(dtype=np.float64))
+        return floats(col.to_numpy(dtype=np.float64))
     if pd.api.types.is_string_dtype(dtype) and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
         return _quoted(col)
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
@@ -145,24 +159,48 @@ def _column_text(col: pd.Series):
     return None
 
 
-def frame_to_csv(frame: pd.DataFrame) -> str:
-    """``frame.to_csv(index=False, float_format="%.6g")``, vectorised for float, text,
-    integer, boolean and date columns (a frame with any other column type is left to pandas)."""
+def csv_rows(frame: pd.DataFrame, float_format: str | None = "%.6g"):
+    """``(header, rows)`` of ``frame.to_csv(index=False, float_format=float_format)``: the
+    header line and every row's text with its ``"\n"`` as a pyarrow string array, each cell
+    formatted once with array operations. ``None`` when a column is not float, integer,
+    boolean, date or text, or ``float_format`` is not ``"%.6g"`` or ``None``: pandas then writes it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if float_format not in ("%.6g", None) or frame.shape[1] < 2:
+        return None  # one column: pandas quotes a lone empty field (""), left to it
+    floats = format_g if float_format == "%.6g" else format_repr
     cells = []
     for c in frame.columns:
-        cell = _column_text(frame[c])
+        cell = _column_text(frame[c], floats)
         if cell is None:
-            return frame.to_csv(index=False, float_format="%.6g")
+            return None
         cells.append(cell)
     header = ",".join(_quoted(pd.Series([str(c) for c in frame.columns], dtype=object)).to_pylist()) + "\n"
     if not len(frame):
-        return header
+        return header, pa.array([], type=pa.string())
     rows = pc.binary_join_element_wise(*cells, ",")
     rows = pc.binary_join_element_wise(rows, pa.scalar(""), "\n")  # each row + "\n"
-    rows = pa.concat_arrays([rows]) if isinstance(rows, pa.ChunkedArray) else rows
+    return header, pa.concat_arrays([rows]) if isinstance(rows, pa.ChunkedArray) else rows
+
+
+def join_rows(rows) -> str:
+    """The text of :func:`csv_rows`' rows (or a selection of them) in order."""
+    import pyarrow as pa
+
+    if not len(rows):
+        return ""
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32 if rows.type == pa.string() else np.int64)
     body = rows.buffers()[2].to_pybytes()[offsets[rows.offset]: offsets[rows.offset + len(rows)]]
-    return header + body.decode("utf-8")
+    return body.decode("utf-8")
+
+
+def frame_to_csv(frame: pd.DataFrame, float_format: str | None = "%.6g") -> str:
+    """``frame.to_csv(index=False, float_format=float_format)`` (``"%.6g"`` or ``None``),
+    vectorised for float, integer, boolean, date and text columns (other column types are
+    left to pandas)."""
+    parts = csv_rows(frame, float_format)
+    if parts is None:
+        return frame.to_csv(index=False, float_format=float_format)
+    header, rows = parts
+    return header + join_rows(rows)

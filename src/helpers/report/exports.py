@@ -23,7 +23,7 @@ from helpers import __version__
 from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.files import write_text_atomic
-from helpers.report.csv_text import frame_to_csv
+from helpers.report.csv_text import csv_rows, frame_to_csv, join_rows
 
 
 def json_safe(value: Any) -> Any:
@@ -82,9 +82,24 @@ def csv_text(frame: pd.DataFrame, *, index: bool = False, float_format: str | No
     """``frame`` as CSV text, safe to open in a spreadsheet (:func:`neutralise_formulas`).
     The one function every study export writes its CSV files with."""
     safe = neutralise_formulas(frame)
-    if not index and float_format == "%.6g":
-        return frame_to_csv(safe)  # the same text as to_csv, formatted vectorised (large tables)
+    if not index and float_format in ("%.6g", None):
+        return frame_to_csv(safe, float_format)  # the same text as to_csv, formatted vectorised (large tables)
     return safe.to_csv(index=index, float_format=float_format)
+
+
+def csv_texts_by(frame: pd.DataFrame, column: str, keys: list[str]) -> tuple[str, dict[str, str]]:
+    """:func:`csv_text` of ``frame`` and of its rows with each of ``keys`` in ``column`` (in
+    frame order; header only when none), every row formatted once: a table and its split
+    into per-key files, e.g. all customers and one activation list per segment."""
+    safe = neutralise_formulas(frame)
+    parts = csv_rows(safe, None)
+    if parts is None:
+        return csv_text(frame), {k: csv_text(frame[frame[column] == k]) for k in keys}
+    import pyarrow as pa
+
+    header, rows = parts
+    values = frame[column].to_numpy()
+    return header + join_rows(rows), {k: header + join_rows(rows.filter(pa.array(values == k))) for k in keys}
 
 
 def export_frame(frame: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None) -> pd.DataFrame:

@@ -358,11 +358,17 @@ def customer_max_discount(customers: pd.DataFrame, library: ActionLibrary, gross
     policy depth x expected order, margin cap x expected order and
     clv_share x CLV / offers (0 when the segment plans no offers).
     """
-    keys = customers["segment"].astype(str).to_numpy()
+    segment = customers["segment"]
     plays = library.playbooks
+    if isinstance(segment.dtype, pd.CategoricalDtype):  # per category, then by code: no text per customer
+        categories, codes = segment.cat.categories.astype(str), segment.cat.codes.to_numpy()
+    else:
+        codes, categories = pd.factorize(segment.astype(str))
 
     def param(name: str) -> np.ndarray:
-        return pd.Series({k: getattr(p.offer, name) for k, p in plays.items()}).reindex(keys).to_numpy(dtype="float64")
+        by_category = pd.Series({k: getattr(p.offer, name) for k, p in plays.items()}, dtype="float64")
+        values = np.append(by_category.reindex(categories).to_numpy(dtype="float64"), np.nan)
+        return values[np.where(codes >= 0, codes, len(categories))]  # missing segment: NaN, as before
 
     order = customers["expected_spend"].to_numpy(dtype="float64")
     offers = param("offers")
@@ -405,45 +411,76 @@ def activation_table(
         raise HelperError("the customer table must be indexed by customer_id")
     if language is not None:
         segment_map = segment_map.localised(language)
+    # Order first (highest CLV, ties by id text), then build each column once in that order.
+    clv = customers["clv"].round(2).to_numpy()
+    order = np.lexsort((_id_text_ranks(customers.index), -clv))
     out = pd.DataFrame(
         {
-            "segment": customers["segment"].astype(str),
-            "segment_label": customers["segment"].astype(str).map(segment_map.labels),
-            "r_score": customers["r_score"],
-            "f_score": customers["f_score"],
-            "m_score": customers["m_score"],
-            "days_since_last_purchase": customers["recency_days"],
-            "purchase_days": customers["purchase_days"],
-            "revenue": customers["revenue"].round(2),
-            "p_alive": customers["p_alive"].round(4),
-            "predicted_clv": customers["clv"].round(2),
-            "clv_at_risk": customers["clv_at_risk"].round(2),
-            "clv_tier": customers["clv_tier"].astype(str),
-            "value_tier": customers["value_tier"].astype(str),
-            "lifecycle": customers["lifecycle"].astype(str),
-            "max_discount": max_discount.reindex(customers.index).round(2),
+            CUSTOMER_ID: pd.Series(customers.index.take(order), index=range(len(order))),
+            "segment": _text_in_order(customers["segment"], order),
+            "segment_label": _text_in_order(customers["segment"], order, segment_map.labels),
+            "r_score": customers["r_score"].to_numpy()[order],
+            "f_score": customers["f_score"].to_numpy()[order],
+            "m_score": customers["m_score"].to_numpy()[order],
+            "days_since_last_purchase": customers["recency_days"].to_numpy()[order],
+            "purchase_days": customers["purchase_days"].to_numpy()[order],
+            "revenue": customers["revenue"].round(2).to_numpy()[order],
+            "p_alive": customers["p_alive"].round(4).to_numpy()[order],
+            "predicted_clv": clv[order],
+            "clv_at_risk": customers["clv_at_risk"].round(2).to_numpy()[order],
+            "clv_tier": _text_in_order(customers["clv_tier"], order),
+            "value_tier": _text_in_order(customers["value_tier"], order),
+            "lifecycle": _text_in_order(customers["lifecycle"], order),
+            "max_discount": max_discount.reindex(customers.index).round(2).to_numpy()[order],
             "next_best_category": (
-                next_category.reindex(customers.index) if next_category is not None else pd.Series(pd.NA, index=customers.index)
+                next_category.reindex(customers.index).iloc[order].reset_index(drop=True)
+                if next_category is not None else pd.Series(pd.NA, index=range(len(order)))
             ),
-        },
-        index=customers.index,
+        }
     )
-    raw_ids = out.index.to_series().astype(str)
-    order = np.lexsort((raw_ids.to_numpy(), -out["predicted_clv"].to_numpy()))
-    out = out.iloc[order].reset_index()
     out[CUSTOMER_ID] = display_ids(out[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
     return out[ACTIVATION_COLUMNS]
 
 
-def write_activation_files(folder: str | Path, table: pd.DataFrame, segment_map: SegmentMap) -> dict[str, Path]:
+def _id_text_ranks(index: pd.Index) -> np.ndarray:
+    """Ranks of the ids as text (the tie order of the activation rows) as integers: the
+    position itself for the sorted text index every segment study has, else by sorting."""
+    if (pd.api.types.is_string_dtype(index.dtype) and index.is_unique and index.is_monotonic_increasing
+            and pd.api.types.infer_dtype(index, skipna=False) == "string"):
+        return np.arange(len(index))
+    text = index.to_series().astype(str).to_numpy()
+    return pd.factorize(text, sort=True)[0]
+
+
+def _text_in_order(values: pd.Series, order: np.ndarray, names: dict | None = None) -> pd.Series:
+    """``values.astype(str)`` (mapped through ``names`` when given) taken in ``order``; a
+    categorical column is converted once per category, not once per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()[order]
+        if len(codes) == 0 or codes.min() >= 0:
+            text = values.cat.categories.astype(str)
+            if names is not None:
+                text = pd.Index(text.to_series().map(names))
+            return pd.Series(text.take(codes), index=range(len(order)))
+    text = values.astype(str)
+    if names is not None:
+        text = text.map(names)
+    return text.iloc[order].reset_index(drop=True)
+
+
+def write_activation_files(
+    folder: str | Path, table: pd.DataFrame, segment_map: SegmentMap, *, texts: dict[str, str] | None = None
+) -> dict[str, Path]:
     """Write ``<folder>/<segment>.csv`` for every segment of the map (header only when
-    empty); CSVs of segments no longer in the map are removed. Returns key -> path."""
+    empty); CSVs of segments no longer in the map are removed. Returns key -> path.
+    ``texts``: the CSV text per segment when the caller has it
+    (:func:`helpers.report.exports.csv_texts_by`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for key in segment_map.keys:  # a handful of segments
-        rows = table[table["segment"] == key]
-        paths[key] = write_text_atomic(folder / f"{key}.csv", csv_text(rows))
+        text = texts[key] if texts is not None else csv_text(table[table["segment"] == key])
+        paths[key] = write_text_atomic(folder / f"{key}.csv", text)
     for stale in folder.glob("*.csv"):
         if stale.stem not in paths:
             stale.unlink()

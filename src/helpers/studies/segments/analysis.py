@@ -206,7 +206,66 @@ def _analysis_day(value: object, name: str) -> pd.Timestamp:
     return stamp.normalize()
 
 
-def customer_rfm(transactions: pd.DataFrame, as_of: object, *, monetary: str = "total") -> pd.DataFrame:
+@dataclass(frozen=True)
+class PurchaseDays:
+    """Net spend per customer and purchase day up to the end of an analysis day, with the
+    customer ids coded once (integer codes in sorted-id order): what RFM at that day and at
+    any earlier day, and the lifecycle's purchase-day counts, are computed from.
+
+    Rows are in the order :func:`customer_rfm` always summed them (first appearance of each
+    customer-day in the transactions), so the numbers are the same to the last bit."""
+
+    ids: pd.Index  # sorted customer ids; ``code`` indexes into it
+    code: np.ndarray  # int64, one per customer-day
+    day: np.ndarray  # datetime64, midnight of the purchase day
+    amount: np.ndarray  # float64, the day's net spend
+    end: pd.Timestamp  # the analysis day
+
+    def upto(self, as_of: object) -> PurchaseDays:
+        """The purchase days on or before ``as_of`` (not after this table's own day)."""
+        day_end = _analysis_day(as_of, "analysis date")
+        if day_end > self.end:
+            raise HelperError(f"purchase days end on {self.end.date()}, not on or after {day_end.date()}")
+        keep = self.day <= day_end.to_datetime64()
+        code, ids = _compress_codes(self.code[keep], self.ids)
+        return PurchaseDays(ids, code, self.day[keep], self.amount[keep], day_end)
+
+
+def _compress_codes(codes: np.ndarray, ids: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """Codes renumbered 0..k-1 over the ids they use (still in sorted-id order)."""
+    present = np.zeros(len(ids), dtype=bool)
+    present[codes] = True
+    if present.all():
+        return codes, ids
+    renumber = np.cumsum(present) - 1
+    return renumber[codes], ids[present]
+
+
+def purchase_days_by_customer(transactions: pd.DataFrame, as_of: object) -> PurchaseDays:
+    """:class:`PurchaseDays` of ``transactions`` on or before the analysis day ``as_of``."""
+    missing = [c for c in (CUSTOMER_ID, TIMESTAMP, AMOUNT) if c not in transactions.columns]
+    if missing:
+        raise DataError(f"transactions lack the column(s) {', '.join(missing)} needed for RFM scores")
+    day_end = _analysis_day(as_of, "analysis date")
+    stamps = pd.to_datetime(transactions[TIMESTAMP])
+    all_codes, all_ids = pd.factorize(transactions[CUSTOMER_ID], sort=True)  # once; missing ids are -1
+    keep = ((stamps < day_end + pd.Timedelta(days=1)).to_numpy()) & (all_codes >= 0)
+    codes, ids = _compress_codes(all_codes[keep], pd.Index(all_ids, name=CUSTOMER_ID))
+    days = stamps[keep].dt.floor("D").to_numpy()
+    amounts = transactions[AMOUNT].to_numpy(dtype="float64")[keep]
+    if not len(codes):
+        return PurchaseDays(ids, codes.astype("int64"), days, amounts, day_end)
+    # One integer key per customer-day; pandas sums each group in row order (as before).
+    first = days.min()
+    offset = ((days - first) // np.timedelta64(1, "D")).astype("int64")
+    span = int(offset.max()) + 1
+    key = codes.astype("int64") * span + offset
+    per_day = pd.Series(amounts).groupby(key, sort=False).sum()
+    k = per_day.index.to_numpy()
+    return PurchaseDays(ids, k // span, first + (k % span) * np.timedelta64(1, "D"), per_day.to_numpy(), day_end)
+
+
+def customer_rfm(transactions: pd.DataFrame | PurchaseDays, as_of: object, *, monetary: str = "total") -> pd.DataFrame:
     """Recency, frequency and monetary value of every customer at the end of ``as_of``.
 
     Only transactions on or before the analysis day count. Returns one row per customer
@@ -214,31 +273,29 @@ def customer_rfm(transactions: pd.DataFrame, as_of: object, *, monetary: str = "
     ``last_purchase``, ``recency_days`` (days since the last purchase), ``tenure_days``
     (days since the first), ``purchase_days`` (F), ``revenue`` (total net spend),
     ``order_value`` (revenue per purchase day) and ``monetary`` (M: revenue or
-    order_value, see ``monetary``).
+    order_value, see ``monetary``). ``transactions`` may be the :class:`PurchaseDays` of
+    an analysis day on or after ``as_of``.
     """
-    missing = [c for c in (CUSTOMER_ID, TIMESTAMP, AMOUNT) if c not in transactions.columns]
-    if missing:
-        raise DataError(f"transactions lack the column(s) {', '.join(missing)} needed for RFM scores")
+    if isinstance(transactions, PurchaseDays):
+        days = transactions.upto(as_of)
+    else:
+        missing = [c for c in (CUSTOMER_ID, TIMESTAMP, AMOUNT) if c not in transactions.columns]
+        if missing:
+            raise DataError(f"transactions lack the column(s) {', '.join(missing)} needed for RFM scores")
+        if monetary not in MONETARY_METHODS:
+            raise ConfigError(f"monetary must be one of {MONETARY_METHODS}, not {monetary!r}.")
+        days = purchase_days_by_customer(transactions, as_of)
     if monetary not in MONETARY_METHODS:
         raise ConfigError(f"monetary must be one of {MONETARY_METHODS}, not {monetary!r}.")
-    day_end = _analysis_day(as_of, "analysis date")
-    stamps = pd.to_datetime(transactions[TIMESTAMP])
-    keep = (stamps < day_end + pd.Timedelta(days=1)).to_numpy()
-    days = stamps[keep].dt.floor("D").to_numpy()
-    frame = pd.DataFrame(
-        {
-            "id": transactions[CUSTOMER_ID].to_numpy()[keep],
-            "day": days,
-            "amount": transactions[AMOUNT].to_numpy(dtype="float64")[keep],
-        }
-    )
-    per_day = frame.groupby(["id", "day"], sort=False, as_index=False)["amount"].sum()
-    out = per_day.groupby("id", sort=True).agg(
+    day_end = days.end
+    per_day = pd.DataFrame({"day": days.day, "amount": days.amount})
+    out = per_day.groupby(days.code, sort=True).agg(
         first_purchase=("day", "min"),
         last_purchase=("day", "max"),
         purchase_days=("day", "size"),
         revenue=("amount", "sum"),
     )
+    out.index = days.ids[out.index.to_numpy()]
     out.index.name = CUSTOMER_ID
     out["recency_days"] = (day_end - out["last_purchase"]).dt.days.astype("int64")
     out["tenure_days"] = (day_end - out["first_purchase"]).dt.days.astype("int64")
@@ -588,8 +645,13 @@ def _top_share(values: np.ndarray, share: float, among: np.ndarray) -> np.ndarra
     return among & (values >= np.quantile(values[among], 1.0 - share))
 
 
-def _categorical(keys: np.ndarray, tiers: dict[str, str], index: pd.Index, name: str) -> pd.Series:
-    return pd.Series(pd.Categorical(keys, categories=list(tiers), ordered=True), index=index, name=name)
+def _select_tier(conditions: list[np.ndarray], keys: list[str], default: str, tiers: dict[str, str],
+                 index: pd.Index, name: str) -> pd.Series:
+    """``np.select(conditions, keys, default)`` as an ordered categorical of ``tiers``, chosen
+    as integer codes (no text per customer)."""
+    order = list(tiers)
+    codes = np.select(conditions, [order.index(k) for k in keys], default=order.index(default))
+    return pd.Series(pd.Categorical.from_codes(codes, categories=order, ordered=True), index=index, name=name)
 
 
 def value_growth_tiers(
@@ -605,12 +667,9 @@ def value_growth_tiers(
     active = ~np.asarray(lapsed, dtype=bool)
     high_value = _top_share(revenue.to_numpy(), settings.high_value_share, active)
     high_growth = _top_share(clv, settings.high_clv_share, active)
-    keys = np.select(
-        [lapsed, high_value & high_growth, high_growth],
-        ["sleeping", "core", "potential"],
-        default="ordinary",
-    )
-    return _categorical(keys, VALUE_TIERS, revenue.index, "value_tier")
+    lapsed = np.asarray(lapsed, dtype=bool)
+    return _select_tier([lapsed, high_value & high_growth, high_growth], ["sleeping", "core", "potential"],
+                        "ordinary", VALUE_TIERS, revenue.index, "value_tier")
 
 
 def clv_tiers(clv: pd.Series, lapsed: np.ndarray, settings: SegmentSettings) -> pd.Series:
@@ -622,16 +681,15 @@ def clv_tiers(clv: pd.Series, lapsed: np.ndarray, settings: SegmentSettings) -> 
     """
     values = clv.to_numpy()
     active = ~np.asarray(lapsed, dtype=bool)
-    keys = np.select(
+    return _select_tier(
         [
-            lapsed,
+            np.asarray(lapsed, dtype=bool),
             _top_share(values, settings.high_clv_share, active),
             _top_share(values, settings.growing_clv_share, active),
         ],
         ["churn_risk", "high_value_loyal", "growing"],
-        default="potential",
+        "potential", CLV_TIERS, clv.index, "clv_tier",
     )
-    return _categorical(keys, CLV_TIERS, clv.index, "clv_tier")
 
 
 def lifecycle_rules(settings: SegmentSettings):
@@ -649,7 +707,7 @@ def lifecycle_rules(settings: SegmentSettings):
 
 
 def lifecycle_stages(
-    rfm: pd.DataFrame, transactions: pd.DataFrame, as_of: object, settings: SegmentSettings
+    rfm: pd.DataFrame, transactions: pd.DataFrame | PurchaseDays, as_of: object, settings: SegmentSettings
 ) -> pd.Series:
     """New / active / loyal / lapsing (sleeping) / churned at the analysis date, by the
     customer-base page's rules (:func:`helpers.studies.customer_base.analysis.assign_stages`):
@@ -657,14 +715,24 @@ def lifecycle_stages(
     ``sleeping_days``; new: first purchase at most ``new_days`` days ago; loyal: at least
     ``loyal_min_purchases`` purchase days in the last ``loyal_window_days``; active: the
     rest. Recency decides, not P(alive): BG/NBD calls every one-time buyer alive.
-    Prospects (members who never bought) are not in transaction data."""
-    from helpers.studies.customer_base.analysis import assign_stages, purchase_days
+    Prospects (members who never bought) are not in transaction data. ``transactions``
+    may be the :class:`PurchaseDays` of an analysis day on or after ``as_of``."""
+    from helpers.studies.customer_base.analysis import assign_stages
 
     end = pd.Timestamp(as_of).normalize()
-    days = purchase_days(transactions)
-    days = days[days["day"] <= end]
-    stages = assign_stages(rfm[["recency_days", "tenure_days", "purchase_days"]], days, end, lifecycle_rules(settings))
-    return _categorical(stages.astype(str).to_numpy(), LIFECYCLE_STAGES, rfm.index, "lifecycle")
+    days = transactions.upto(end) if isinstance(transactions, PurchaseDays) else purchase_days_by_customer(transactions, end)
+    # The customer-base rules on integer codes (the same stages; no grouping by id text).
+    ids = pd.Index(days.ids)
+    code = np.arange(len(ids)) if ids.equals(rfm.index) else ids.get_indexer(rfm.index)
+    facts = rfm[["recency_days", "tenure_days", "purchase_days"]].set_axis(code)
+    coded = pd.DataFrame({CUSTOMER_ID: days.code, "day": days.day})
+    stages = assign_stages(facts, coded, end, lifecycle_rules(settings))
+    # Stage names to this page's stages by category (names outside them are missing).
+    mapping = pd.Index(list(LIFECYCLE_STAGES)).get_indexer(stages.cat.categories.astype(str))
+    codes = stages.cat.codes.to_numpy()
+    codes = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1) if len(mapping) else np.full(len(codes), -1)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(LIFECYCLE_STAGES), ordered=True),
+                     index=rfm.index, name="lifecycle")
 
 
 def clv_at_risk(clv: np.ndarray, p_alive: np.ndarray) -> np.ndarray:
@@ -691,7 +759,7 @@ CLV_COLUMNS = ["p_alive", "expected_purchases", "expected_spend", "clv"]
 
 
 def segment_customers(
-    transactions: pd.DataFrame,
+    transactions: pd.DataFrame | PurchaseDays,
     clv_table: pd.DataFrame,
     segment_map: SegmentMap,
     as_of: object,
@@ -702,9 +770,12 @@ def segment_customers(
 
     ``clv_table`` is the CLV study's per-customer table for the same transactions and
     ``observation_end == as_of``; every customer with a purchase must be in it.
+    ``transactions`` may be their :class:`PurchaseDays` at ``as_of`` (computed once for
+    this and :func:`segments_at`).
     """
     settings = settings or SegmentSettings()
-    rfm = customer_rfm(transactions, as_of, monetary=settings.monetary)
+    days = transactions if isinstance(transactions, PurchaseDays) else purchase_days_by_customer(transactions, as_of)
+    rfm = customer_rfm(days, as_of, monetary=settings.monetary)
     if rfm.empty:
         raise DataError(f"no customer bought on or before the analysis date {as_of}")
     missing_cols = [c for c in CLV_COLUMNS if c not in clv_table.columns]
@@ -725,14 +796,16 @@ def segment_customers(
     out["lapsed"] = lapsed
     out["value_tier"] = value_growth_tiers(out["revenue"], out["clv"].to_numpy(), lapsed, settings)
     out["clv_tier"] = clv_tiers(out["clv"], lapsed, settings)
-    out["lifecycle"] = lifecycle_stages(out, transactions, as_of, settings)
+    out["lifecycle"] = lifecycle_stages(out, days, as_of, settings)
     return out
 
 
 def segments_at(
-    transactions: pd.DataFrame, segment_map: SegmentMap, as_of: object, settings: SegmentSettings | None = None
+    transactions: pd.DataFrame | PurchaseDays, segment_map: SegmentMap, as_of: object,
+    settings: SegmentSettings | None = None,
 ) -> pd.Series:
-    """Map segment of every customer who had bought by ``as_of``, scored among them."""
+    """Map segment of every customer who had bought by ``as_of``, scored among them
+    (``transactions`` may be :class:`PurchaseDays` of a later day)."""
     settings = settings or SegmentSettings()
     rfm = customer_rfm(transactions, as_of, monetary=settings.monetary)
     return segment_map.assign(rfm_scores(rfm, settings.ties))
@@ -809,18 +882,33 @@ def migration_matrix(before: pd.Series, after: pd.Series, segment_map: SegmentMa
     """
     keys = segment_map.keys
     k = len(keys)
-    ids = before.index.union(after.index)
-    b = pd.Categorical(before.reindex(ids).astype(object), categories=keys).codes.astype("int64")
-    a = pd.Categorical(after.reindex(ids).astype(object), categories=keys).codes.astype("int64")
-    b[b < 0] = k  # not a customer yet
+    b, a = _key_codes(before, keys), _key_codes(after, keys)
+    b[b < 0] = k  # not a customer yet (or no segment of the map)
     a[a < 0] = k  # absent later
-    counts = np.bincount(b * (k + 1) + a, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
+    # Pair every earlier customer with their later segment; later customers not matched are new.
+    later = after.index.get_indexer(before.index) if not after.index.equals(before.index) else np.arange(len(b))
+    matched = later >= 0
+    pairs = b * (k + 1) + np.where(matched, a[np.maximum(later, 0)], k)
+    new = np.ones(len(a), dtype=bool)
+    new[later[matched]] = False
+    pairs = np.concatenate([pairs, k * (k + 1) + a[new]])
+    counts = np.bincount(pairs, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
     frame = pd.DataFrame(counts, index=keys + [NEW_CUSTOMERS], columns=keys + [GONE_CUSTOMERS])
     if frame[GONE_CUSTOMERS].sum() == 0:
         frame = frame.drop(columns=GONE_CUSTOMERS)
     frame.index.name = "from"
     frame.columns.name = "to"
     return frame
+
+
+def _key_codes(values: pd.Series, keys: list[str]) -> np.ndarray:
+    """Position of every value in ``keys`` (-1 when missing or not a key), from the
+    categories of a categorical (no text per customer)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        mapping = np.append(pd.Index(keys).get_indexer(values.cat.categories.astype(str)), -1)
+        codes = values.cat.codes.to_numpy()
+        return mapping[np.where(codes >= 0, codes, len(mapping) - 1)].astype("int64")
+    return pd.Categorical(values.astype(object), categories=keys).codes.astype("int64")
 
 
 def default_migration_start(observation_end: object, months: int = 6) -> str:

@@ -104,6 +104,13 @@ def _preview(study: SegmentStudy, key: str, currency: str, language: str = "en")
     return columns, out
 
 
+def _category_summary(study: SegmentStudy) -> pd.DataFrame | None:
+    """The most suggested categories of every segment (None without categories)."""
+    if study.suggestions is None:
+        return None
+    return suggestion_summary(study.suggestions, study.customers["segment"].astype(str))
+
+
 def page_context(
     study: SegmentStudy,
     key: str,
@@ -118,9 +125,11 @@ def page_context(
     written: str,
     lang: str = "en",
     language: str | None = None,
+    category_summary: pd.DataFrame | None = None,
 ) -> dict:
     """Everything the template needs for one segment's page, in ``language`` (``lang``
-    is its older name; ``language`` wins when both are given)."""
+    is its older name; ``language`` wins when both are given). ``category_summary``: the
+    study's :func:`suggestion_summary` by segment when the caller has it (one for all pages)."""
     lang = normalise_language(language or lang)
     smap = study.segment_map.localised(lang)
     library = study.library.localised(lang)
@@ -146,7 +155,7 @@ def page_context(
         ]
     categories = None
     if study.suggestions is not None:
-        top = suggestion_summary(study.suggestions, study.customers["segment"].astype(str))
+        top = category_summary if category_summary is not None else _category_summary(study)
         categories = story.segment_categories(top[top["group"] == key], lang)
 
     n_rows = int(row["customers"])
@@ -244,11 +253,12 @@ def render_segment_pages(
     template = _environment().get_template(TEMPLATE)
     written = f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M}"
     paths = {}
+    top = _category_summary(study)  # once over all customers, not once per page
     for key in study.segment_map.keys:  # a handful of segments
         context = page_context(
             study, key, currency=currency, data_source=data_source, pages_link=pages_link,
             activation_folder=activation_folder, horizon_months=horizon_months, model_label=model_label,
-            allow_raw_ids=allow_raw_ids, written=written, lang=lang,
+            allow_raw_ids=allow_raw_ids, written=written, lang=lang, category_summary=top,
         )
         paths[key] = write_text_atomic(folder / f"{key}.html", template.render(**context))
     for stale in folder.glob("*.html"):

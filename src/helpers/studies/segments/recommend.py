@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.data.columns import CATEGORY, CUSTOMER_ID
+from helpers.data.columns import CATEGORY, CUSTOMER_ID, TIMESTAMP
 from helpers.errors import ConfigError
 
 #: Fewer customers buying both categories than this: the pair is not used.
@@ -44,15 +44,28 @@ class Incidence:
     categories: pd.Index
 
 
+def _category_codes(transactions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the code of its stripped category (-1 when missing or blank) and the sorted
+    stripped categories. Text is stripped once per distinct value, not once per row."""
+    raw_codes, raw = pd.factorize(transactions[CATEGORY])
+    stripped = pd.Series(np.asarray(raw, dtype=object)).astype("string").str.strip()
+    usable = (stripped.notna() & (stripped != "")).to_numpy()
+    codes, categories = pd.factorize(stripped.to_numpy(dtype=object)[usable], sort=True)
+    lookup = np.full(len(raw) + 1, -1, dtype=np.int64)  # raw code -1 (missing) -> -1
+    lookup[np.flatnonzero(usable)] = codes
+    return lookup[raw_codes], np.asarray(categories, dtype=object)
+
+
 def has_categories(transactions: pd.DataFrame) -> bool:
     """True when the transactions have a category column with at least two categories."""
     if CATEGORY not in transactions.columns:
         return False
-    return transactions[CATEGORY].dropna().astype(str).str.strip().replace("", pd.NA).dropna().nunique() >= 2
+    return len(_category_codes(transactions)[1]) >= 2
 
 
-def category_incidence(transactions: pd.DataFrame) -> Incidence:
-    """The customer x category incidence matrix (rows without a category are ignored).
+def category_incidence(transactions: pd.DataFrame, *, until: object = None) -> Incidence:
+    """The customer x category incidence matrix (rows without a category are ignored;
+    with ``until``, a day, only rows on or before it count).
 
     Customers and categories are sorted, so the result does not depend on row order.
     """
@@ -60,11 +73,22 @@ def category_incidence(transactions: pd.DataFrame) -> Incidence:
         raise ConfigError(
             "the transactions have no category column; map one with column_map, e.g. {'category': '品类'}"
         )
-    cats = transactions[CATEGORY].astype("string").str.strip()
-    keep = (cats.notna() & (cats != "")).to_numpy()
-    ids = transactions[CUSTOMER_ID].to_numpy()[keep]
-    cust_codes, customers = pd.factorize(ids, sort=True)
-    cat_codes, categories = pd.factorize(cats.to_numpy()[keep], sort=True)
+    cat_codes, categories = _category_codes(transactions)
+    keep = cat_codes >= 0
+    if until is not None:
+        end = pd.Timestamp(until).normalize() + pd.Timedelta(days=1)
+        keep &= (transactions[TIMESTAMP] < end).to_numpy()
+    id_codes, ids = pd.factorize(transactions[CUSTOMER_ID], sort=True)  # ids coded once, not per row text
+    keep &= id_codes >= 0
+    id_codes, cat_codes = id_codes[keep], cat_codes[keep]
+    present = np.zeros(len(ids), dtype=bool)
+    present[id_codes] = True
+    customers = np.asarray(ids)[present]
+    cust_codes = (np.cumsum(present) - 1)[id_codes]
+    used = np.zeros(len(categories), dtype=bool)
+    used[cat_codes] = True  # categories bought only after ``until`` are left out, as before
+    cat_codes = (np.cumsum(used) - 1)[cat_codes]
+    categories = categories[used]
     matrix = np.zeros((len(customers), len(categories)), dtype=bool)
     matrix[cust_codes, cat_codes] = True
     return Incidence(matrix, pd.Index(customers, name=CUSTOMER_ID), pd.Index(categories, name=CATEGORY))
@@ -109,14 +133,16 @@ def next_best_category(
     *,
     min_pair_customers: int = MIN_PAIR_CUSTOMERS,
     fallback: bool = True,
+    incidence: Incidence | None = None,
 ) -> pd.DataFrame:
     """One suggestion per customer (index ``customer_id``): ``next_category``,
     ``because`` (the bought category with the highest lift to it), ``lift``,
     ``confidence`` and ``reason`` ("co-purchase", "popular" or "" when nothing is left
-    to suggest). See the module docstring."""
+    to suggest). See the module docstring. ``incidence``: :func:`category_incidence` of
+    ``transactions`` when the caller already has it (``transactions`` is then not read)."""
     if not isinstance(min_pair_customers, (int, np.integer)) or min_pair_customers < 1:
         raise ConfigError(f"min_pair_customers must be a whole number >= 1, not {min_pair_customers!r}.")
-    inc = category_incidence(transactions)
+    inc = incidence if incidence is not None else category_incidence(transactions)
     x = inc.matrix
     n = x.shape[0]
     both, buyers, confidence, lift = _pair_stats(inc)

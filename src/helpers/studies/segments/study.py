@@ -16,12 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import __version__
-from helpers.data.columns import TIMESTAMP
 from helpers.files import write_text_atomic
-from helpers.report.exports import csv_text, json_safe
+from helpers.report.exports import csv_text, csv_texts_by, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
-from helpers.studies.clv.uncertainty import clv_uncertainty
+from helpers.studies.clv.uncertainty import DEFAULT_LEVEL, clv_uncertainty
 from helpers.studies.segments import actions as act
 from helpers.studies.segments import analysis as seg
 from helpers.studies.segments import recommend
@@ -57,17 +56,31 @@ class SegmentStudy:
     language: str = DEFAULT_LANGUAGE  # of the map, library and name columns
 
 
-def segment_value_intervals(summary: pd.DataFrame, customers: pd.DataFrame, clv_study: ClvStudy) -> pd.DataFrame:
-    """``summary`` with ``clv_low``/``clv_high``: each segment's CLV interval from the CLV study's
-    parameter draws (same draws, seed and level as the CLV page; see
-    :mod:`helpers.studies.clv.uncertainty`). Unchanged when the CLV study has no intervals."""
+def segment_value_intervals(
+    summary: pd.DataFrame, customers: pd.DataFrame, clv_study: ClvStudy, *, draws: int | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """``summary`` with ``clv_low``/``clv_high``: each segment's CLV interval from parameter
+    draws (see :mod:`helpers.studies.clv.uncertainty`).
+
+    ``draws=None`` follows the CLV study: its draws, seed and level (the same intervals as
+    the CLV page), and ``summary`` unchanged when it has no intervals. A number of draws
+    computes them here with ``seed`` at the default level, also when the CLV study skipped
+    its own: the segments notebook does so (``run_clv_study(draws=0)``), since it shows no
+    per-customer interval and the draws over every customer then run once, not twice.
+    """
     u = clv_study.uncertainty
-    if u is None:
+    if draws is None:
+        if u is None:
+            return summary
+        draws, level, seed = u.draws, u.level, u.seed
+    else:
+        level = DEFAULT_LEVEL
+    if draws <= 0:
         return summary
     cs = clv_study
     groups = customers["segment"].astype(str).reindex(cs.table.index).rename("segment")
-    result = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=u.draws,
-                             level=u.level, seed=u.seed, groups=groups)
+    result = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=draws,
+                             level=level, seed=seed, groups=groups)
     out = summary.copy()
     out["clv_low"] = result.groups["low"].reindex(out.index).fillna(0.0)
     out["clv_high"] = result.groups["high"].reindex(out.index).fillna(0.0)
@@ -86,10 +99,12 @@ def run_segment_study(
     allow_raw_ids: bool = False,
     id_key: str | None = None,
     language: str = DEFAULT_LANGUAGE,
+    interval_draws: int | None = None,
 ) -> SegmentStudy:
     """Score and segment every customer at the CLV study's observation end, compare with
     ``migration_from`` (default: six months earlier), bound offers, suggest categories.
-    Names (segments, tiers, playbook texts) are in ``language``."""
+    Names (segments, tiers, playbook texts) are in ``language``. ``interval_draws``: see
+    :func:`segment_value_intervals` (``None``: the CLV study's intervals, if any)."""
     settings = settings or seg.SegmentSettings()
     language = normalise_language(language)
     segment_map = segment_map.localised(language)
@@ -99,20 +114,22 @@ def run_segment_study(
     start, as_of = seg.check_migration_dates(start, as_of)
     gross_margin = clv_study.settings.gross_margin
 
-    customers = seg.segment_customers(transactions, clv_study.table, segment_map, as_of, settings)
+    days = seg.purchase_days_by_customer(transactions, as_of)  # ids coded once, for both dates
+    customers = seg.segment_customers(days, clv_study.table, segment_map, as_of, settings)
     summary = seg.segment_summary(customers, segment_map)
-    summary = segment_value_intervals(summary, customers, clv_study)
+    summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
     tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
     guardrails = act.segment_guardrails(summary, library, gross_margin)
     max_discount = act.customer_max_discount(customers, library, gross_margin)
-    before = seg.segments_at(transactions, segment_map, start, settings)
+    before = seg.segments_at(days, segment_map, start, settings)
     migration = seg.migration_matrix(before, customers["segment"], segment_map)
 
     suggestions = pairs = None
     if recommend.has_categories(transactions):
-        upto = transactions[transactions[TIMESTAMP] < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
-        suggestions = recommend.next_best_category(upto, min_pair_customers=min_pair_customers)
-        pairs = recommend.category_pairs(recommend.category_incidence(upto), min_pair_customers)
+        incidence = recommend.category_incidence(transactions, until=as_of)  # once, for both
+        suggestions = recommend.next_best_category(transactions, min_pair_customers=min_pair_customers,
+                                                   incidence=incidence)
+        pairs = recommend.category_pairs(incidence, min_pair_customers)
     activation = act.activation_table(
         customers,
         segment_map,
@@ -198,9 +215,12 @@ def write_segment_outputs(output_dir: str | Path, study: SegmentStudy) -> dict[s
     summary, the migration matrix and the metrics JSON; return their paths."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    activation = act.write_activation_files(folder / ACTIVATION_DIR, study.activation, study.segment_map)
+    # Each customer's row is formatted once, for the all-customer CSV and its segment's list.
+    everyone, by_segment = csv_texts_by(study.activation, "segment", study.segment_map.keys)
+    activation = act.write_activation_files(folder / ACTIVATION_DIR, study.activation, study.segment_map,
+                                            texts=by_segment)
     paths = {f"activation:{k}": p for k, p in activation.items()}
-    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, csv_text(study.activation))
+    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, everyone)
     summary = study.summary.reset_index()
     paths["summary"] = write_text_atomic(folder / SUMMARY_CSV, csv_text(summary, float_format="%.6g"))
     paths["migration"] = write_text_atomic(folder / MIGRATION_CSV, csv_text(study.migration, index=True))
