@@ -70,6 +70,30 @@ def test_integers_booleans_and_dates_equal_pandas(n):
     assert frame_to_csv(frame) == frame.to_csv(index=False, float_format="%.6g")
 
 
+def test_frame_to_csv_joins_rows_in_pieces_and_accepts_chunked_cells(monkeypatch):
+    """Large tables are joined a piece of rows at a time (32-bit string offsets stop at 2 GB)
+    and a cell may come as a chunked array (pyarrow chunks text past 2 GB): same text."""
+    import pyarrow as pa
+
+    from helpers.report import csv_text as ct
+
+    rng = np.random.default_rng(3)
+    n = 1003
+    frame = pd.DataFrame({"id": pd.Series([f"C{i}" for i in range(n)], dtype=str), "x": rng.gamma(1.0, 3.0, n),
+                          "lapsed": rng.random(n) < 0.5})
+    expected = frame.to_csv(index=False, float_format="%.6g")
+    monkeypatch.setattr(ct, "ROWS_PER_PIECE", 100)
+    assert frame_to_csv(frame) == expected
+    plain = ct._column_text
+
+    def chunked(col, floats):
+        cell = plain(col, floats)
+        return pa.chunked_array([cell.slice(0, 250), cell.slice(250, 0), cell.slice(250)])
+
+    monkeypatch.setattr(ct, "_column_text", chunked)
+    assert frame_to_csv(frame) == expected
+
+
 def test_frame_to_csv_leaves_other_types_to_pandas():
     frame = pd.DataFrame({"id": ["a", "b"], "n": pd.array([1, None], dtype="Int64"), "x": [0.1234567, 2.0],
                           "when": pd.to_datetime(["2024-01-01 10:30", "2024-01-02 00:00"])})

@@ -19,6 +19,8 @@ import pandas as pd
 
 _P = 6  # significant digits, as "%.6g"
 _S = np.dtypes.StringDType()
+#: Rows joined into text at a time by :func:`frame_to_csv` (a piece stays far below 2 GB).
+ROWS_PER_PIECE = 1_000_000
 
 
 def _s(values: np.ndarray) -> np.ndarray:
@@ -178,21 +180,34 @@ def csv_rows(frame: pd.DataFrame, float_format: str | None = "%.6g"):
         cells.append(cell)
     header = ",".join(_quoted(pd.Series([str(c) for c in frame.columns], dtype=object)).to_pylist()) + "\n"
     if not len(frame):
-        return header, pa.array([], type=pa.string())
-    rows = pc.binary_join_element_wise(*cells, ",")
-    rows = pc.binary_join_element_wise(rows, pa.scalar(""), "\n")  # each row + "\n"
-    return header, pa.concat_arrays([rows]) if isinstance(rows, pa.ChunkedArray) else rows
+        return header, pa.chunked_array([], type=pa.string())
+    # Rows are joined a piece at a time: a string array's 32-bit offsets hold at most 2 GB of
+    # text, which 10M customers' rows pass; a cell may also come as a chunked array.
+    pieces = []
+    for start in range(0, len(frame), ROWS_PER_PIECE):
+        piece = [cell.slice(start, ROWS_PER_PIECE) for cell in cells]
+        rows = pc.binary_join_element_wise(*piece, ",")
+        rows = pc.binary_join_element_wise(rows, pa.scalar(""), "\n")  # each row + "\n"
+        pieces += rows.chunks if isinstance(rows, pa.ChunkedArray) else [rows]
+    return header, pa.chunked_array(pieces, type=pa.string())
 
 
 def join_rows(rows) -> str:
     """The text of :func:`csv_rows`' rows (or a selection of them) in order."""
     import pyarrow as pa
 
-    if not len(rows):
-        return ""
+    chunks = rows.chunks if isinstance(rows, pa.ChunkedArray) else [rows]
+    return b"".join(_text_bytes(chunk) for chunk in chunks).decode("utf-8")
+
+
+def _text_bytes(rows) -> bytes:
+    """The bytes of a pyarrow string array's values, one after another."""
+    import pyarrow as pa
+
+    if len(rows) == 0:
+        return b""
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32 if rows.type == pa.string() else np.int64)
-    body = rows.buffers()[2].to_pybytes()[offsets[rows.offset]: offsets[rows.offset + len(rows)]]
-    return body.decode("utf-8")
+    return rows.buffers()[2].to_pybytes()[offsets[rows.offset]: offsets[rows.offset + len(rows)]]
 
 
 def frame_to_csv(frame: pd.DataFrame, float_format: str | None = "%.6g") -> str:
