@@ -205,19 +205,19 @@ def _draw_values(
         x_values = np.asarray(x_values)[:, None]
         weight = p * x_values / (p * x_values + q - 1.0)
         population_part = (1.0 - weight) * (v * p / (q - 1.0))
+        odds_of = _bgnbd_odds_tables(matrix, f, r, t)
 
         def bgnbd_values(sl: slice) -> np.ndarray:
             first = np.flatnonzero(starts[sl]) + sl.start
             if len(first) == 0 or first[0] != sl.start:
                 first = np.r_[sl.start, first]
-            odds = fast_models.bgnbd_odds(matrix, f[first], r[first], t[first]).T
-            purchases = settings.gross_margin * by_pair[pair[first]] / (1.0 + odds)
+            purchases = settings.gross_margin * by_pair[pair[first]] / (1.0 + odds_of(first))
             # margin x spend x purchases, with spend = population part + weight x own mean and
             # both parts fixed within a group (same frequency): two numbers per group and draw
             fixed = population_part[x_code[first]] * purchases
             per_spend = weight[x_code[first]] * purchases
-            local = group[sl] - group[sl.start]
-            return fixed[local] + per_spend[local] * m[sl, None]
+            size = np.diff(np.r_[first, sl.stop])  # a group's customers are neighbours
+            return np.repeat(fixed, size, axis=0) + np.repeat(per_spend, size, axis=0) * m[sl, None]
 
         return bgnbd_values
 
@@ -229,6 +229,30 @@ def _draw_values(
         ], axis=1)
 
     return draw_by_draw
+
+
+def _bgnbd_odds_tables(
+    draws: np.ndarray, f: np.ndarray, r: np.ndarray, t: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`helpers.models.fast_models.bgnbd_odds` for chosen customers, (customers, draws),
+    from tables over the few distinct frequencies, recencies and ages:
+    [x > 0] exp(ln a - ln(b + x - 1) + (r + x) (ln(alpha + T) - ln(alpha + t_x))), so each
+    value costs two look-ups and one exp instead of a power of a ratio."""
+    r_d, alpha, a, b = (draws[:, k][None, :] for k in range(4))
+    (x_code, x_values), (tx_code, tx_values), (t_code, t_values) = (pd.factorize(v) for v in (f, r, t))
+    x_values = np.asarray(x_values, dtype="float64")[:, None]
+    with np.errstate(all="ignore"):
+        lead = np.log(a) - np.log(b + x_values - 1.0)  # (frequencies, draws)
+        log_age = np.log(alpha + np.asarray(t_values, dtype="float64")[:, None])
+        log_recency = np.log(alpha + np.asarray(tx_values, dtype="float64")[:, None])
+
+    def odds(rows: np.ndarray) -> np.ndarray:
+        x = f[rows][:, None]
+        with np.errstate(all="ignore"):
+            value = np.exp(lead[x_code[rows]] + (r_d + x) * (log_age[t_code[rows]] - log_recency[tx_code[rows]]))
+        return np.where(x > 0, value, 0.0)
+
+    return odds
 
 
 def _in_threads(compute: Callable[[slice], np.ndarray], rows: int, threads: int = 2) -> np.ndarray:
