@@ -3,6 +3,7 @@
 import html
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -232,3 +233,24 @@ def test_tables_source_names_the_seed_or_the_escaped_folder():
         generated = tables_source(domain, "<x>", True, 7)
         assert "(seed 7)" in generated and "<x>" not in generated
         assert "7" in tables_source(domain, "f", True, 7, language="zh-CN")
+
+
+def test_plain_iso_dates_read_as_the_general_route_reads_them():
+    """parse_dates' vectorised route for plain ISO text gives what the general parser gives."""
+    from helpers.data.loading import parse_date_strings
+    from helpers.data.tables_io import parse_dates
+
+    rng = np.random.default_rng(3)
+    stamps = pd.Timestamp("1999-12-31") + pd.to_timedelta(rng.integers(0, 10**9, 500), unit="s")
+    texts = list(stamps.strftime("%Y-%m-%d %H:%M:%S")) + list(stamps[:50].strftime("%Y-%m-%d"))
+    texts += ["2024-02-29T23:59:59", "2024-03-01 00:00", "2024-03-01 00:00:00.123456", "1970-01-01"]
+    s = pd.Series(texts, dtype="str")
+    general = parse_date_strings(s, file="f.csv", column="t").to_numpy(dtype="datetime64[ns]")
+    fast = parse_dates(s, file="f.csv", column="t").to_numpy()
+    assert fast.dtype == np.dtype("datetime64[ns]")
+    assert (fast == general).all()
+    # not plain ISO text: the general route (day/month words, padding, an impossible date named)
+    mixed = pd.Series(["2024/1/31", " 2024-01-31 ", "2024年1月31日"], dtype="str")
+    assert (parse_dates(mixed, file="f.csv", column="t") == pd.Timestamp("2024-01-31")).all()
+    with pytest.raises(DataError, match="dates cannot be read"):
+        parse_dates(pd.Series(["2023-02-29", "2023-03-01"], dtype="str"), file="f.csv", column="t")

@@ -87,3 +87,27 @@ def test_a_folder_without_events_gets_them_generated_once(tmp_path):
     assert second.folder == first.folder and len(list(cache.iterdir())) == 1  # cached, keyed by the core files
     with pytest.raises(DataError, match="needs a data folder"):
         load_tag_tables(str(tmp_path / "missing"), observation_end="2024-12-31", cache_dir=str(cache))
+
+
+def test_two_runs_generating_the_events_at_once_both_succeed(tmp_path, monkeypatch):
+    """The en and zh-CN pages of a build may generate the same folder at the same time: the one
+    that finishes second keeps the first one's folder and leaves no temporary folder behind."""
+    import helpers.studies.tags.inputs as inputs
+    from helpers.data.generator import GeneratorConfig, generate, write
+
+    write(generate(GeneratorConfig(n_customers=150, seed=4)), tmp_path / "core", "csv")
+    cache = tmp_path / "cache"
+    real_write = inputs.write_tag_tables
+    done_first = {}
+
+    def write_while_another_run_finishes(data, folder, fmt):
+        paths = real_write(data, folder, fmt)
+        if not done_first:  # the other run writes its complete folder in the meantime
+            done_first["folder"] = None
+            done_first["folder"] = inputs.generated_folder(tmp_path / "core", cache, "2024-12-31")
+        return paths
+
+    monkeypatch.setattr(inputs, "write_tag_tables", write_while_another_run_finishes)
+    ours = inputs.generated_folder(tmp_path / "core", cache, "2024-12-31")
+    assert ours == done_first["folder"] and (ours / "truth_tags.json").exists()
+    assert [p.name for p in cache.iterdir()] == [ours.name]  # no temporary folder left

@@ -83,6 +83,20 @@ def enter_project() -> Path:
     return root
 
 
+#: libyaml's parser when PyYAML was built with it: the same values as ``yaml.SafeLoader``, about
+#: ten times faster (every page reads the string catalogs, 0.5-1 s with the pure-Python parser).
+_FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml_text(text: str) -> Any:
+    """``yaml.safe_load(text)``, parsed by libyaml when available. Invalid YAML is parsed again by
+    the pure-Python parser, so errors (and their messages) are exactly ``yaml.safe_load``'s."""
+    try:
+        return yaml.load(text, Loader=_FAST_SAFE_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
+
+
 def read_yaml(path: Path, what: str = "config file", shown: str | None = None) -> Any:
     """The parsed YAML of a config file; a missing, unreadable or invalid file is a one-line
     :class:`ConfigError` (``what`` names the kind of file, ``shown`` the path as messages show it)."""
@@ -91,7 +105,7 @@ def read_yaml(path: Path, what: str = "config file", shown: str | None = None) -
     if not path.is_file():
         raise ConfigError(f"{what} not found: {shown}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml_text(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

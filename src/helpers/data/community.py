@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,16 +176,18 @@ def load_community(data_dir: str, *, cache_dir: str = "build/cache/community", s
         tx = tx[~tx["is_return"]] if "is_return" in tx else tx
         tc = pd.read_csv(core["truth_customers"], dtype={"customer_id": str})
         tables, truth = simulate_community(customers, tx, tc, truth_all["config"]["end"], CommunitySettings(seed=seed))
-        tmp = cache.with_name(cache.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
+        # a folder of this process's own: the two language pages of a build may generate at the same time
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{cache.name}.tmp", dir=cache.parent))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the finished folder is an ordinary one
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False, float_format="%.2f", lineterminator="\n", encoding="utf-8")
         (tmp / "community_truth.json").write_text(json.dumps(truth, indent=2, default=str), encoding="utf-8")
-        if cache.exists():  # another run finished first
+        try:
+            os.replace(tmp, cache)
+        except OSError:  # another run finished first: its tables are the same
             import shutil
 
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(cache)
+            shutil.rmtree(tmp, ignore_errors=True)
     loaded = {n: read_table(n, cache / f"{n}.csv") for n in TABLE_NAMES}
     return CommunityTables(loaded, True, str(cache), json.loads(truth_file.read_text(encoding="utf-8")))

@@ -41,6 +41,8 @@ from helpers.data.loading import (
     DataQualityReport,
     DroppedRows,
     LoadResult,
+    _id_codes,  # noqa: E402
+    _iso_timestamps,  # noqa: E402
     _observation_cutoff,  # noqa: E402
     read_transactions,
 )
@@ -395,6 +397,8 @@ def parse_dates(
     elif present.dtype == object and pd.api.types.infer_dtype(present, skipna=True) in ("datetime", "datetime64", "date"):
         parsed = pd.to_datetime(present, errors="coerce")
         text = present.astype(str)
+    elif date_format is None and (fast := _iso_timestamps(present)) is not None:
+        parsed = fast  # plain ISO text: read in one vectorised cast, exactly as the general route reads it
     else:
         text = _as_text(present)
         codes, uniques = pd.factorize(text)
@@ -478,7 +482,9 @@ def _dated_rows(
             out = out[~after]
     if out.empty:
         raise DataError(f"no {rows} are left after the observation end was applied", file=source)
-    order = np.lexsort((out[C.TIMESTAMP].to_numpy(), out[CUSTOMER_ID].to_numpy()))
+    # ids as integer codes in id order: the same order as sorting the strings, without comparing
+    # millions of Python strings (seconds for the 2.3 million events of the generated brand)
+    order = np.lexsort((out[C.TIMESTAMP].to_numpy(), _id_codes(out[CUSTOMER_ID])))
     out = out.iloc[order].reset_index(drop=True)
     report = DataQualityReport(
         rows_read=len(df), rows_kept=len(out), dropped=dropped, customers=int(out[CUSTOMER_ID].nunique()),
@@ -594,7 +600,8 @@ def table_from_frame(
     for col, note, always in schema.empty_notes:
         if col in out and (always or out[col].isna().any()):
             notes.append((note, int(out[col].isna().sum())))
-    keys = [out[c].to_numpy() for c in (event, CUSTOMER_ID) if c is not None]  # by customer, then date
+    keys = [out[event].to_numpy()] if event is not None else []
+    keys.append(_id_codes(out[CUSTOMER_ID]))  # by customer (codes in id order), then date
     out = out.iloc[np.lexsort(keys)].reset_index(drop=True)
     dates = out[event].dropna() if event is not None else pd.Series(dtype="datetime64[ns]")
     report = DataQualityReport(

@@ -22,10 +22,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import PlainValidator, WithJsonSchema
 
 from helpers.errors import ConfigError, located
+from helpers.files import load_yaml_text
 
 LANGUAGES: tuple[str, ...] = ("en", "zh-CN")
 DEFAULT_LANGUAGE = "en"
@@ -65,7 +65,7 @@ def catalog(language: str) -> dict[str, str]:
     code = normalise_language(language)
     strings: dict[str, str] = {}
     for path in sorted((LOCALES_DIR / code).glob("*.yaml")):
-        part = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        part = _flatten(load_yaml_text(path.read_text(encoding="utf-8")) or {})
         clash = set(part) & set(strings)
         if clash:
             raise ValueError(f"{path}: keys defined twice in locale {code}: {sorted(clash)[:5]}")

@@ -32,15 +32,15 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
 from pathlib import Path
-from typing import Any
-
-import nbformat
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING, Any
 
 from helpers import __version__
 from helpers.errors import ConfigError
 from helpers.files import write_text_atomic
 from helpers.report.i18n import LANGUAGES, localise_notebook, text
+
+if TYPE_CHECKING:  # nbformat is imported where a notebook is read: notebooks that only publish
+    from nbformat import NotebookNode  # headline numbers skip its import (jsonschema, 2-7 s per kernel)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 PAGE_TEMPLATE = "playbook"
@@ -697,6 +697,8 @@ def render_page(
     if not _LANG_RE.match(lang or ""):
         raise ConfigError(f"page language {lang!r} is not a language tag such as 'en' or 'zh-CN'")
     if isinstance(executed, (str, os.PathLike)):
+        import nbformat
+
         executed_nb = nbformat.read(Path(executed), as_version=4)
     else:
         executed_nb = executed

@@ -51,7 +51,8 @@ def activity_by_type(members: pd.DataFrame, activity: pd.DataFrame, end, benchma
         act = act[act["_m"] > end_m - months]
     gtype = members.drop_duplicates("group_id").set_index("group_id")["group_type"]
     act = act.assign(group_type=act["group_id"].map(gtype))
-    out = pd.DataFrame(index=pd.Index([g for g in GROUP_TYPES if g in set(members["group_type"])], name="group_type"))
+    present = set(members["group_type"].unique())  # once, not once per group type
+    out = pd.DataFrame(index=pd.Index([g for g in GROUP_TYPES if g in present], name="group_type"))
     out["members_now"] = m[m["current"]].groupby("group_type").size()
     out["groups"] = members.groupby("group_type")["group_id"].nunique()
     out["member_months"] = m.groupby("group_type")["member_months"].sum()

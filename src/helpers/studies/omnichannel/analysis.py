@@ -141,7 +141,8 @@ def channel_group_clv(
     )
     tx = transactions[transactions[TIMESTAMP] < end + pd.Timedelta(days=1)]
     try:
-        study = run_clv_study(tx, settings, compare=(model,))
+        # draws=0: the page uses the point CLV only; the intervals (parameter draws) are not shown
+        study = run_clv_study(tx, settings, compare=(model,), draws=0)
     except HelperError as err:
         return None, {"error": str(err), "settings": settings.to_dict()}
     info = {

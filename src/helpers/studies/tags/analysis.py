@@ -320,7 +320,8 @@ def portraits(transactions: pd.DataFrame, customers: pd.DataFrame | None, segmen
             if col in c:
                 vals = c[col].reindex(seg_of.index).fillna("unknown").astype(str)
                 facets[col] = both(seg_of, vals)
-    keep = [o for o in order if o in set(seg_of)] + ["_all"]
+    present = set(seg_of.unique())  # once, not once per segment name
+    keep = [o for o in order if o in present] + ["_all"]
     facets = {k: v.reindex(keep).fillna(0.0) for k, v in facets.items()}
     promo = price["promotion_order_share"].reindex(seg_of.index)
     promo_by = promo.groupby(seg_of).mean().reindex(keep[:-1])

@@ -619,14 +619,15 @@ class TagInputs:
                     flag[codes] = True
                     cols[t.id] = flag
             elif t.kind == "model":
-                if models is None:
+                if models is None:  # one lookup by customer id for every model tag
                     models = self._models_at(as_of)
+                    by_id = models.reindex(self.ids)
                 if p["column"] not in models:
                     raise ConfigError(
                         f"tag '{t.id}' needs the model column '{p['column']}', which the model table does not have "
                         f"(it has: {', '.join(map(str, models.columns))})"
                     )
-                series = models[p["column"]].reindex(self.ids)
+                series = by_id[p["column"]]
                 if p["per_value"]:
                     for value in sorted(series.dropna().astype(str).unique()):  # loop over values
                         cols[f"{t.id}:{value}"] = (series.astype(str) == value).to_numpy() & series.notna().to_numpy()

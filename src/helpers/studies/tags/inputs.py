@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,15 +111,19 @@ def generated_folder(data_dir: str | Path, cache_dir: str | Path, observation_en
     customers["join_date"] = pd.to_datetime(customers["join_date"])
     transactions["timestamp"] = pd.to_datetime(transactions["timestamp"])
     data = simulate_tag_data(customers, transactions, end=observation_end, config=cfg)
-    tmp = out.with_name(out.name + ".tmp")
+    # a folder of this process's own: the two language pages of a build may generate at the same time
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp", dir=out.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the finished folder is an ordinary one
     write_tag_tables(data, tmp, "csv")
     for name in ("customers", "stores"):
         src = _find(folder, name)
         if src is not None and src.suffix == ".csv":
             (tmp / src.name).write_bytes(src.read_bytes())
-    if out.exists():  # another run finished first
-        return out
-    tmp.rename(out)
+    try:
+        os.replace(tmp, out)
+    except OSError:  # another run finished first: its tables are the same
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -91,6 +91,14 @@ class TriggerInputs:
     def date(self, day: np.ndarray | int) -> pd.DatetimeIndex:
         return self.origin + pd.to_timedelta(np.atleast_1d(day), unit="D")
 
+    def profile_column(self, column: str) -> pd.Series:
+        """``profiles[column]`` per customer in code order (NaN for customers without a profile),
+        looked up by id once and reused by every week of the backtest."""
+        cache = self.__dict__.setdefault("_profile_columns", {})
+        if column not in cache:
+            cache[column] = self.profiles.set_index(CUSTOMER_ID)[column].reindex(self.ids).reset_index(drop=True)
+        return cache[column]
+
 
 # ------------------------------------------------------------------------ state
 
@@ -210,7 +218,7 @@ def _birthday_day(inputs: TriggerInputs, code: np.ndarray, start: int) -> np.nda
     """Day offset of each customer's next birthday on or after ``start`` (-1 when unknown)."""
     if inputs.profiles is None or K.BIRTHDAY not in inputs.profiles:
         return np.full(len(code), -1)
-    bday = inputs.profiles.set_index(CUSTOMER_ID)[K.BIRTHDAY].reindex(inputs.ids[code])
+    bday = inputs.profile_column(K.BIRTHDAY).iloc[code]
     known = bday.notna().to_numpy()
     md = bday.fillna("01-01").to_numpy(str)
     start_date = inputs.date(start)[0]
@@ -271,7 +279,7 @@ def _weather_days(inputs, rule, s, hab, start, end) -> pd.DataFrame:
         ok &= (w[K.TEMPERATURE] >= p["min_temperature_c"]) & (w[K.TEMPERATURE] <= p["max_temperature_c"])
     wet = w[ok]
     online = hab["online_share"].to_numpy()[s["code"].to_numpy()] >= rule.params["min_online_share"]
-    city = inputs.profiles.set_index(CUSTOMER_ID)[K.CITY].reindex(inputs.ids[s["code"].to_numpy()]).to_numpy()
+    city = inputs.profile_column(K.CITY).to_numpy()[s["code"].to_numpy()]
     people = pd.DataFrame({"code": s["code"].to_numpy()[online], "city": city[online]})
     days = pd.DataFrame({"city": wet[K.CITY].to_numpy(), "day": ((wet[K.DATE] - inputs.origin).dt.days).to_numpy()})
     return people.merge(days, on="city")[["code", "day"]].sort_values(["code", "day"]).reset_index(drop=True)
