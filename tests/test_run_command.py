@@ -199,3 +199,18 @@ def test_kernels_start_in_their_folder_without_moving_the_build_process(tmp_path
         list(pool.map(lambda f: execute_notebook(notebook, {}, f / "executed.ipynb", cwd=f, progress=False), folders))
     for folder in folders:
         assert Path((folder / "where.txt").read_text()).resolve() == folder.resolve()
+
+
+def test_the_kernels_own_error_log_stays_out_of_the_build_output(tmp_path, capfd):
+    """jupyter_client interrupts every kernel it shuts down, and ipykernel may log that as
+    "ERROR | KeyboardInterrupt caught in kernel" in a clean build: the kernel's own log is
+    not the notebook's output, so only critical lines of it reach the terminal."""
+    from helpers.site.run import execute_notebook
+
+    nb = new_notebook(cells=[new_code_cell("get_ipython().kernel.log.error('kernel log noise')")],
+                      metadata={"kernelspec": KERNELSPEC})
+    notebook = tmp_path / "noise.ipynb"
+    nbformat.write(nb, notebook)
+    execute_notebook(notebook, {}, tmp_path / "executed.ipynb", cwd=tmp_path, progress=False)
+    captured = capfd.readouterr()
+    assert "kernel log noise" not in captured.err + captured.out

@@ -261,6 +261,10 @@ class _QuietPapermillInference(logging.Filter):
 # -------------------------------------------------------------------------- execute
 
 
+#: The kernel's own log level (see execute_notebook).
+KERNEL_LOG_LEVEL = "--IPKernelApp.log_level=CRITICAL"
+
+
 def execute_notebook(
     notebook: Path,
     parameters: dict,
@@ -326,9 +330,12 @@ def execute_notebook(
             # another page's kernel in the wrong folder.
             resources={"metadata": {"path": str(Path(cwd).resolve())}} if cwd is not None else {},
             execution_timeout=timeout,
-            # The kernel's own log (e.g. ipykernel 7's "running over TCP without
-            # encryption" warning) is not the notebook's output: only errors.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # The kernel's own log is not the notebook's output (a failing cell reaches us
+            # as a message, a dead kernel as DeadKernelError): ipykernel 7 warns "running
+            # over TCP without encryption", and jupyter_client interrupts (SIGINT) every
+            # kernel it shuts down, which ipykernel may log as "ERROR | KeyboardInterrupt
+            # caught in kernel" in the middle of a clean build. Only critical lines.
+            extra_arguments=[KERNEL_LOG_LEVEL],
         )
     except PapermillExecutionError as err:
         source_nb = nbformat.read(notebook, as_version=4)
