@@ -10,7 +10,7 @@ traceback; notebooks show them as the last output of the failing cell.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -164,6 +164,20 @@ def located(path: str, value: Any, problem: str) -> PydanticCustomError:
     the offending ``value`` (or :data:`MISSING`) and what is wrong."""
     shown = "" if value is MISSING else repr(value)
     return PydanticCustomError("located", "{problem}", {"path": path, "shown": shown, "problem": problem})
+
+
+def check_kind_keys(data: Mapping[str, Any], keys_by_kind: Mapping[str, Collection[str]], common: Sequence[str],
+                    noun: str) -> None:
+    """For a config entry whose keys depend on its ``kind`` (a tag, a trigger rule): raise a
+    :func:`located` error for a missing or unknown kind, or for the first key that kind does
+    not take (``common`` keys are taken by every kind; ``noun`` names the entry in the message)."""
+    kind = data.get("kind", MISSING)
+    if kind is MISSING or kind not in keys_by_kind:
+        raise located("kind", kind, f"use one of {', '.join(keys_by_kind)}")
+    allowed = (*common, *keys_by_kind[kind])
+    extra = next((k for k in data if k not in allowed), None)
+    if extra is not None:
+        raise located(str(extra), data[extra], f"unknown key for a {kind} {noun}; allowed keys here: {', '.join(allowed)}")
 
 
 def key_path(loc: Sequence[Any], raw: Any = None) -> str:

@@ -37,9 +37,23 @@ from pydantic import (
     model_validator,
 )
 
-from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from helpers.data.columns import (
+    AMOUNT,
+    CATEGORY,
+    CHANNEL,
+    CUSTOMER_ID,
+    ORDER_ID,
+    TIMESTAMP,
+)
 from helpers.data.loading import timestamp_or_error
-from helpers.errors import MISSING, ConfigError, ConfigModel, located, validate_config
+from helpers.errors import (
+    MISSING,
+    ConfigError,
+    ConfigModel,
+    check_kind_keys,
+    located,
+    validate_config,
+)
 from helpers.files import read_yaml
 from helpers.report.i18n import Text, by_language, normalise_language
 
@@ -177,13 +191,7 @@ class TagEntry(ConfigModel):
     @classmethod
     def _kind_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            kind = data.get("kind", MISSING)
-            if kind is MISSING or kind not in KINDS:
-                raise located("kind", kind, f"use one of {', '.join(KINDS)}")
-            allowed = (*_COMMON, *_ALLOWED[kind])
-            extra = next((k for k in data if k not in allowed), None)
-            if extra is not None:
-                raise located(str(extra), data[extra], f"unknown key for a {kind} tag; allowed keys here: {', '.join(allowed)}")
+            check_kind_keys(data, _ALLOWED, _COMMON, "tag")
         return data
 
     @model_validator(mode="after")

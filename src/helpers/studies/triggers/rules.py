@@ -23,7 +23,14 @@ from pydantic import (
     model_validator,
 )
 
-from helpers.errors import MISSING, ConfigError, ConfigModel, located, validate_config
+from helpers.errors import (
+    MISSING,
+    ConfigError,
+    ConfigModel,
+    check_kind_keys,
+    located,
+    validate_config,
+)
 from helpers.files import read_yaml
 from helpers.report.i18n import Text, normalise_language
 
@@ -138,15 +145,7 @@ class _RuleBase(ConfigModel):
     @classmethod
     def _kind_fields(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            kind = data.get("kind", MISSING)
-            if kind is MISSING:
-                raise located("kind", MISSING, f"use one of {', '.join(KINDS)}")
-            if kind not in KINDS:
-                raise located("kind", kind, f"use one of {', '.join(KINDS)}")
-            allowed = ["id", "name", "kind", "offer", "guards", *KINDS[kind]]
-            extra = next((k for k in data if k not in allowed), None)
-            if extra is not None:
-                raise located(str(extra), data[extra], f"unknown key for a {kind} rule; allowed keys here: {', '.join(allowed)}")
+            check_kind_keys(data, KINDS, ("id", "name", "kind", "offer", "guards"), "rule")
         return data
 
     @model_validator(mode="after")
