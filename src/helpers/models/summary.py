@@ -15,10 +15,13 @@ Weekly units on CDNOW are days / 7 (recency 30.43, T 38.86 for customer 1), whic
 what Fader, Hardie & Lee (2005) use; lifetimes' ``freq="W"`` rounds to calendar weeks
 and does not reproduce their tables.
 
-The computation is vectorised with numpy (customer ids hashed and only the distinct ids
-sorted, rows sorted by one integer (customer, day) key unless they already are in that
-order, then ``reduceat``), so it scales to tens of millions of rows; lifetimes' own utility
-is slow and its holdout split is broken on pandas 3.
+The computation is vectorised with numpy, so it scales to tens of millions of rows in any
+row order; lifetimes' own utility is slow and its holdout split is broken on pandas 3.
+Customer ids become integer codes in sorted-id order: integer codes are counted, short text
+ids (member numbers) are read byte by byte as integers, other ids are hashed and only the
+distinct ids sorted. :func:`customer_summary` then sorts only the (customer, day) keys,
+never the rows; the holdout split orders the rows by that key (a radix sort) and uses
+``reduceat``.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def _to_day(value: object, name: str) -> np.datetime64:
 class _CustomerDays:
     """Purchases collapsed to one row per customer and calendar day, sorted."""
 
-    ids: np.ndarray  # unique customer ids, sorted
+    ids: np.ndarray | pd.api.extensions.ExtensionArray  # unique customer ids, sorted
     code: np.ndarray  # customer code per customer-day
     day: np.ndarray  # datetime64[D] per customer-day
     amount: np.ndarray  # summed amount per customer-day
@@ -88,6 +91,8 @@ def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow.compute as pc
 
     small = _small_integer_codes(ids)
+    if small is None:
+        small = _short_text_codes(ids)
     if small is not None:
         return small
     codes, uniques = pd.factorize(ids, sort=False)
@@ -121,8 +126,135 @@ def _small_integer_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None
     if low < 0 or high > 4 * len(values) + 1024:
         return None
     present = np.bincount(values, minlength=high + 1) > 0
+    if low == 0 and present.all():  # already the codes 0..n-1: nothing to renumber
+        return values.astype(np.int64, copy=False), np.arange(high + 1, dtype=values.dtype)
     rank = np.cumsum(present) - 1
     return rank[values].astype(np.int64), np.flatnonzero(present).astype(values.dtype)
+
+
+#: (customer, day) keys below this are sorted as 32-bit integers.
+_KEY32_LIMIT = 2**32
+
+#: Longest id (in UTF-8 bytes) that :func:`_short_text_codes` reads byte by byte.
+SHORT_ID_BYTES = 24
+#: Rows per block when ids are read byte by byte (the running values stay in cache).
+_ID_BLOCK = 1 << 16
+
+
+def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_sorted_codes` for Arrow-backed text ids of at most :data:`SHORT_ID_BYTES` bytes
+    (member numbers such as ``M0001234`` or ``13800138000``), without hashing the text.
+
+    The ids' bytes form a table (shorter ids padded with 0, below every byte of real text).
+    Each byte position spans a small range across the ids (one letter, ten digits), so every
+    id reads as one integer whose digits are its bytes minus the smallest byte at their
+    position, in a mixed radix of the positions' ranges. That integer orders ids exactly as
+    their UTF-8 bytes do, which is code-point order, Python's order for ``str``; the distinct
+    integers are then counted (or, when spread too widely, hashed) into codes 0..n-1.
+    None for other ids: missing values, longer ids, a NUL byte, or a radix beyond 63 bits."""
+    table = _id_byte_table(ids)
+    if table is None:
+        return None
+    low, high = _column_extreme(table, np.minimum), _column_extreme(table, np.maximum)
+    varying = np.flatnonzero(high > low)
+    radices = high[varying] - low[varying] + 1
+    if _mixed_radix(high[varying], radices) >= 2**63:  # the largest running value must fit
+        return None
+    value = np.zeros(len(table), dtype=np.int64)
+    for begin in range(0, len(table), _ID_BLOCK):  # blocks of rows, not single rows
+        block, rows = value[begin: begin + _ID_BLOCK], table[begin: begin + _ID_BLOCK]
+        for position, radix in zip(varying, radices, strict=True):
+            block *= radix
+            block += rows[:, position]
+    value -= _mixed_radix(low[varying], radices)  # the digits are bytes minus their smallest
+    top = int(value.max())
+    if top <= 4 * len(value) + 1024:
+        present = np.bincount(value, minlength=top + 1) > 0
+        codes = (np.cumsum(present) - 1)[value]
+        distinct = np.flatnonzero(present)
+    else:
+        hashed, distinct = pd.factorize(value, sort=False)
+        order = np.argsort(distinct)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes, distinct = rank[hashed], distinct[order]
+    return codes, _ids_from_values(distinct, table.shape[1], varying, radices, low)
+
+
+def _id_byte_table(ids: pd.Series) -> np.ndarray | None:
+    """The UTF-8 bytes of Arrow-backed text ids as a (rows, width) uint8 table, shorter ids
+    padded with 0; None when the ids are not such text, have missing values, contain a NUL
+    byte or are longer than :data:`SHORT_ID_BYTES`."""
+    import pyarrow as pa
+
+    if not isinstance(ids.dtype, pd.StringDtype | pd.ArrowDtype) or not len(ids):
+        return None
+    try:
+        text = ids.array.__arrow_array__()
+    except (AttributeError, TypeError, pa.ArrowException):
+        return None
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) or text.null_count:
+        return None
+    offset_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=offset_type)[text.offset: text.offset + len(text) + 1]
+    lengths = np.diff(offsets)
+    width = int(lengths.max())
+    if width == 0:
+        return np.zeros((len(ids), 1), dtype=np.uint8)  # every id is the empty text
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+    if width > SHORT_ID_BYTES or data.min() == 0:
+        return None
+    if lengths.min() == width:  # equal lengths: the bytes already are the table
+        return data.reshape(len(ids), width)
+    table = np.zeros((len(ids), width), dtype=np.uint8)
+    table[np.arange(width) < lengths[:, None]] = data  # row-major: each id's bytes, then padding
+    return table
+
+
+def _column_extreme(table: np.ndarray, extreme: np.ufunc, rows: int = 512) -> np.ndarray:
+    """``extreme.reduce(table, axis=0)`` as int64, blocks of ``rows`` rows at a time (numpy reduces
+    a narrow table column-wise many times slower)."""
+    whole = len(table) - len(table) % rows
+    if whole:
+        head = extreme.reduce(table[:whole].reshape(-1, rows * table.shape[1]), axis=0).reshape(rows, -1)
+        table = np.concatenate([head, table[whole:]])
+    return extreme.reduce(table, axis=0).astype(np.int64)
+
+
+def _mixed_radix(digits: np.ndarray, radices: np.ndarray) -> int:
+    """The integer whose digits (most significant first) in the given radices are ``digits``."""
+    value = 0
+    for digit, radix in zip(digits.tolist(), radices.tolist(), strict=True):
+        value = value * radix + digit
+    return value
+
+
+def _ids_from_values(
+    values: np.ndarray, width: int, varying: np.ndarray, radices: np.ndarray, low: np.ndarray
+) -> pd.api.extensions.ExtensionArray:
+    """The ids (pandas' default text dtype) whose mixed-radix values are ``values``: the
+    digits read back and the bytes rebuilt, without going back to the rows or making one
+    Python string per id."""
+    import pyarrow as pa
+
+    table = np.broadcast_to(low.astype(np.uint8), (len(values), width)).copy()
+    rest = values.copy()
+    for position, radix in zip(varying[::-1].tolist(), radices[::-1].tolist(), strict=True):
+        rest, digit = np.divmod(rest, radix)
+        table[:, position] += digit.astype(np.uint8)
+    real = table != 0  # the padding is trailing, and the only 0 byte
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(real.sum(axis=1), out=offsets[1:])
+    text = pa.Array.from_buffers(pa.large_string(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(table[real])])
+    return pd.array(text, dtype="str")
+
+
+def _id_array(ids: object) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """Sorted distinct ids as an array that ``ids[codes]`` indexes: pandas' text arrays stay
+    as they are (making one Python string per id costs more than the summary)."""
+    return ids if isinstance(ids, pd.api.extensions.ExtensionArray) else np.asarray(ids)
 
 
 def _arrow_orders_like_python(uniques: pd.Index) -> bool:
@@ -137,7 +269,11 @@ def _arrow_orders_like_python(uniques: pd.Index) -> bool:
     return False
 
 
-def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _CustomerDays:
+def _coded_rows(
+    transactions: pd.DataFrame, until: np.datetime64 | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows up to ``until`` as customer codes (in sorted-id order), the sorted distinct ids,
+    purchase days (``datetime64[D]``) and amounts; rows without an id or a date are errors."""
     days = transactions[TIMESTAMP].to_numpy(dtype="datetime64[D]")
     keep = days <= until if until is not None else ~np.isnat(days)
     if not keep.all() and until is None:
@@ -161,9 +297,14 @@ def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _
         amounts = transactions[AMOUNT].to_numpy(dtype="float64")[keep]
     else:
         amounts = np.zeros(len(days))
+    return codes, _id_array(ids), days, amounts
+
+
+def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _CustomerDays:
+    codes, ids, days, amounts = _coded_rows(transactions, until)
     if len(codes) == 0:
         empty = np.array([], dtype=np.int64)
-        return _CustomerDays(np.asarray(ids), empty, days, amounts, empty)
+        return _CustomerDays(ids, empty, days, amounts, empty)
     # One integer key per (customer, day), ordered as (customer, day): the rows need sorting
     # only if they are not in that order already (a stable sort keeps same-day rows in file
     # order, so amounts are added in the same order as before).
@@ -186,7 +327,7 @@ def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _
     new_customer[0] = True
     new_customer[1:] = pair_code[1:] != pair_code[:-1]
     return _CustomerDays(
-        ids=np.asarray(ids),
+        ids=ids,
         code=pair_code,
         day=days[pair_start],
         amount=np.add.reduceat(amounts, pair_start),
@@ -222,7 +363,7 @@ def with_id_codes(transactions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]
     codes, ids = _sorted_codes(transactions[CUSTOMER_ID])
     if len(codes) and codes.min() < 0:
         return transactions, np.array([], dtype=object)  # missing ids: the summaries report them
-    return transactions.assign(**{CUSTOMER_ID: codes}), np.asarray(ids)
+    return transactions.assign(**{CUSTOMER_ID: codes}), _id_array(ids)
 
 
 def restore_ids(frame: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
@@ -270,12 +411,59 @@ def customer_summary(
     _require_columns(transactions)
     unit_days = DAYS_PER_UNIT[normalise_time_unit(time_unit)]
     until = None if observation_end is None else _to_day(observation_end, "observation_end")
-    cd = _customer_days(transactions, until)
-    if until is None:
-        if len(cd.day) == 0:
+    codes, ids, days, amounts = _coded_rows(transactions, until)
+    if len(days) == 0:
+        if until is None:
             raise DataError("there are no transactions to summarise")
-        until = cd.day.max()
-    return _summarise_days(cd, until, unit_days)
+        return _summarise_days(_customer_days(transactions, until), until, unit_days)
+    if until is None:
+        until = days.max()
+    return _summarise_rows(codes, ids, days, amounts, until, unit_days)
+
+
+def _summarise_rows(
+    codes: np.ndarray, ids: np.ndarray, days: np.ndarray, amounts: np.ndarray, until: np.datetime64, unit_days: float
+) -> pd.DataFrame:
+    """:func:`_summarise_days` straight from the rows, without putting them in order.
+
+    Only the (customer, day) keys are sorted, on their own (a plain sort, much faster than
+    ordering the rows), to count each customer's distinct days and find the first and the
+    last; the spend after the first day is added up per customer in row order. Every
+    customer code 0..len(ids)-1 has at least one row."""
+    day_number = days.view(np.int64)
+    first_day = int(day_number.min())
+    span = int(day_number.max()) - first_day + 1
+    small = span * len(ids) < _KEY32_LIMIT  # half the bytes to sort
+    key = codes.astype(np.uint32 if small else np.int64)
+    key *= span
+    key += (day_number - first_day).astype(key.dtype)
+    ordered = key if bool(np.all(key[1:] >= key[:-1])) else np.sort(key)
+    distinct = np.empty(len(ordered), dtype=bool)
+    distinct[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=distinct[1:])
+    pair_key = ordered[distinct]
+    pair_code = pair_key // span
+    new_customer = np.empty(len(pair_code), dtype=bool)
+    new_customer[0] = True
+    np.not_equal(pair_code[1:], pair_code[:-1], out=new_customer[1:])
+    start = np.flatnonzero(new_customer)  # customer codes are 0..n-1, so start[code] is theirs
+    end = np.append(start[1:], len(pair_key)) - 1
+    first_key = pair_key[start]
+    later = key != first_key[codes]  # rows after the customer's first purchase day
+    repeat_total = np.bincount(codes, weights=np.where(later, amounts, 0.0), minlength=len(ids))
+    frequency = (np.diff(np.append(start, len(pair_key))) - 1).astype("float64")
+    first = (first_key % span).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
+    return pd.DataFrame(
+        {
+            "frequency": frequency,
+            "recency": ((pair_key[end] % span).astype(np.int64) - first).astype("float64") / unit_days,
+            "T": (int(until.astype(np.int64)) - first_day - first).astype("float64") / unit_days,
+            "monetary_value": monetary,
+        },
+        index=pd.Index(ids, name=CUSTOMER_ID),
+    )
 
 
 def _summarise_days(cd: _CustomerDays, until: np.datetime64, unit_days: float) -> pd.DataFrame:
