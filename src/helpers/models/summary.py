@@ -65,17 +65,6 @@ def _to_day(value: object, name: str) -> np.datetime64:
     return np.datetime64(stamp.normalize().to_datetime64(), "D")
 
 
-@dataclass(frozen=True)
-class _CustomerDays:
-    """Purchases collapsed to one row per customer and calendar day, sorted."""
-
-    ids: np.ndarray | pd.api.extensions.ExtensionArray  # unique customer ids, sorted
-    code: np.ndarray  # customer code per customer-day
-    day: np.ndarray  # datetime64[D] per customer-day
-    amount: np.ndarray  # summed amount per customer-day
-    start: np.ndarray  # index of each customer's first customer-day
-
-
 def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes in sorted-id order, and the sorted unique ids.
 
@@ -300,58 +289,6 @@ def _coded_rows(
     return codes, _id_array(ids), days, amounts
 
 
-def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _CustomerDays:
-    codes, ids, days, amounts = _coded_rows(transactions, until)
-    if len(codes) == 0:
-        empty = np.array([], dtype=np.int64)
-        return _CustomerDays(ids, empty, days, amounts, empty)
-    # One integer key per (customer, day), ordered as (customer, day): the rows need sorting
-    # only if they are not in that order already (a stable sort keeps same-day rows in file
-    # order, so amounts are added in the same order as before).
-    day_number = days.astype(np.int64)
-    first_day = day_number.min()
-    key = codes * (int(day_number.max() - first_day) + 1) + (day_number - first_day)
-    if not np.all(key[1:] >= key[:-1]):
-        order = stable_order(key)
-        # two gathers, not four: the customer code and the day are the key's quotient and rest
-        amounts, key = amounts[order], key[order]
-        span = int(day_number.max() - first_day) + 1
-        codes, rest = np.divmod(key, span)
-        days = (rest + first_day).astype("datetime64[D]")
-    new_pair = np.empty(len(codes), dtype=bool)
-    new_pair[0] = True
-    new_pair[1:] = key[1:] != key[:-1]
-    pair_start = np.flatnonzero(new_pair)
-    pair_code = codes[pair_start]
-    new_customer = np.empty(len(pair_code), dtype=bool)
-    new_customer[0] = True
-    new_customer[1:] = pair_code[1:] != pair_code[:-1]
-    return _CustomerDays(
-        ids=ids,
-        code=pair_code,
-        day=days[pair_start],
-        amount=np.add.reduceat(amounts, pair_start),
-        start=np.flatnonzero(new_customer),
-    )
-
-
-def stable_order(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")`` for non-negative integer keys, as a least-significant-
-    digit radix sort on 16-bit digits (numpy sorts 16-bit integers by counting, in linear
-    time): the same permutation, in a few linear passes instead of a comparison sort."""
-    key = np.asarray(key)
-    if len(key) == 0 or key.min() < 0:
-        return np.argsort(key, kind="stable")
-    top = int(key.max())
-    order = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
-    shift = 16
-    while top >> shift:
-        digit = ((key[order] >> shift) & 0xFFFF).astype(np.uint16)
-        order = order[np.argsort(digit, kind="stable")]
-        shift += 16
-    return order
-
-
 def with_id_codes(transactions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The transactions with ``customer_id`` replaced by integer codes in sorted-id order,
     and the sorted distinct ids (``ids[code]`` is the original id).
@@ -412,81 +349,84 @@ def customer_summary(
     unit_days = DAYS_PER_UNIT[normalise_time_unit(time_unit)]
     until = None if observation_end is None else _to_day(observation_end, "observation_end")
     codes, ids, days, amounts = _coded_rows(transactions, until)
-    if len(days) == 0:
-        if until is None:
-            raise DataError("there are no transactions to summarise")
-        return _summarise_days(_customer_days(transactions, until), until, unit_days)
     if until is None:
+        if len(days) == 0:
+            raise DataError("there are no transactions to summarise")
         until = days.max()
-    return _summarise_rows(codes, ids, days, amounts, until, unit_days)
+    columns, customers = _summarise_rows(codes, len(ids), days, amounts, until, unit_days)
+    return pd.DataFrame(columns, index=pd.Index(ids[customers], name=CUSTOMER_ID))
 
 
-def _summarise_rows(
-    codes: np.ndarray, ids: np.ndarray, days: np.ndarray, amounts: np.ndarray, until: np.datetime64, unit_days: float
-) -> pd.DataFrame:
-    """:func:`_summarise_days` straight from the rows, without putting them in order.
+@dataclass(frozen=True)
+class _Pairs:
+    """The distinct (customer, day) pairs of some rows, in (customer, day) order."""
 
-    Only the (customer, day) keys are sorted, on their own (a plain sort, much faster than
-    ordering the rows), to count each customer's distinct days and find the first and the
-    last; the spend after the first day is added up per customer in row order. Every
-    customer code 0..len(ids)-1 has at least one row."""
-    day_number = days.view(np.int64)
+    key: np.ndarray  # per row: customer code * span + day - first day
+    pair_key: np.ndarray  # per pair: its key
+    code: np.ndarray  # per pair: customer code
+    day: np.ndarray  # per pair: day number (days since 1970-01-01)
+    start: np.ndarray  # index of each customer's first pair
+
+    @property
+    def customers(self) -> np.ndarray:
+        return self.code[self.start]
+
+    @property
+    def days_per_customer(self) -> np.ndarray:
+        return np.diff(np.append(self.start, len(self.code)))
+
+
+def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int) -> _Pairs:
+    """Distinct (customer, day) pairs of non-empty rows. Only the keys are sorted, on their own
+    (32-bit when they fit): a plain sort, several times faster than putting the rows in order,
+    and skipped when the rows are in that order already."""
     first_day = int(day_number.min())
     span = int(day_number.max()) - first_day + 1
-    small = span * len(ids) < _KEY32_LIMIT  # half the bytes to sort
-    key = codes.astype(np.uint32 if small else np.int64)
+    key = codes.astype(np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
     key *= span
     key += (day_number - first_day).astype(key.dtype)
     ordered = key if bool(np.all(key[1:] >= key[:-1])) else np.sort(key)
-    distinct = np.empty(len(ordered), dtype=bool)
-    distinct[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=distinct[1:])
-    pair_key = ordered[distinct]
-    pair_code = pair_key // span
-    new_customer = np.empty(len(pair_code), dtype=bool)
-    new_customer[0] = True
-    np.not_equal(pair_code[1:], pair_code[:-1], out=new_customer[1:])
-    start = np.flatnonzero(new_customer)  # customer codes are 0..n-1, so start[code] is theirs
-    end = np.append(start[1:], len(pair_key)) - 1
-    first_key = pair_key[start]
-    later = key != first_key[codes]  # rows after the customer's first purchase day
-    repeat_total = np.bincount(codes, weights=np.where(later, amounts, 0.0), minlength=len(ids))
-    frequency = (np.diff(np.append(start, len(pair_key))) - 1).astype("float64")
-    first = (first_key % span).astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
-    return pd.DataFrame(
-        {
-            "frequency": frequency,
-            "recency": ((pair_key[end] % span).astype(np.int64) - first).astype("float64") / unit_days,
-            "T": (int(until.astype(np.int64)) - first_day - first).astype("float64") / unit_days,
-            "monetary_value": monetary,
-        },
-        index=pd.Index(ids, name=CUSTOMER_ID),
-    )
+    pair_key = ordered[_starts_of_runs(ordered)]
+    code, day = np.divmod(pair_key, span)
+    return _Pairs(key=key, pair_key=pair_key, code=code.astype(np.int64), day=day.astype(np.int64) + first_day,
+                  start=np.flatnonzero(_starts_of_runs(code)))
 
 
-def _summarise_days(cd: _CustomerDays, until: np.datetime64, unit_days: float) -> pd.DataFrame:
-    n_days = np.diff(np.append(cd.start, len(cd.code)))
-    last = np.append(cd.start[1:], len(cd.code)) - 1
-    first_day = cd.day[cd.start]
-    repeat_amount = cd.amount.copy()
-    repeat_amount[cd.start] = 0.0
-    repeat_total = np.add.reduceat(repeat_amount, cd.start) if len(cd.start) else np.array([])
-    frequency = (n_days - 1).astype("float64")
+def _starts_of_runs(values: np.ndarray) -> np.ndarray:
+    """True where a value differs from the one before it (and at the first)."""
+    new = np.empty(len(values), dtype=bool)
+    new[:1] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return new
+
+
+def _summarise_rows(
+    codes: np.ndarray, n_ids: int, days: np.ndarray, amounts: np.ndarray, until: np.datetime64, unit_days: float
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``frequency, recency, T, monetary_value`` of the customers with rows, and their codes
+    (ascending), straight from the rows: the distinct days come from :func:`_pairs`, the spend
+    after the first day is added up per customer in row order."""
+    if len(codes) == 0:
+        empty = np.array([], dtype="float64")
+        return {name: empty for name in SUMMARY_COLUMNS}, np.array([], dtype=np.int64)
+    pairs = _pairs(codes, days.view(np.int64), n_ids)
+    customers = pairs.customers
+    first = pairs.day[pairs.start]
+    last = pairs.day[np.append(pairs.start[1:], len(pairs.day)) - 1]
+    first_key = np.zeros(n_ids, dtype=pairs.key.dtype)
+    first_key[customers] = pairs.pair_key[pairs.start]
+    later = pairs.key != first_key[codes]  # rows after the customer's first purchase day
+    repeat_total = np.bincount(codes, weights=np.where(later, amounts, 0.0), minlength=n_ids)[customers]
+    frequency = (pairs.days_per_customer - 1).astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
-    day = np.timedelta64(1, "D")
-    summary = pd.DataFrame(
-        {
-            "frequency": frequency,
-            "recency": (cd.day[last] - first_day) / day / unit_days,
-            "T": (until - first_day) / day / unit_days,
-            "monetary_value": monetary,
-        },
-        index=pd.Index(cd.ids[cd.code[cd.start]], name=CUSTOMER_ID),
-    )
-    return summary
+    columns = {
+        "frequency": frequency,
+        "recency": (last - first).astype("float64") / unit_days,
+        "T": (int(until.astype(np.int64)) - first).astype("float64") / unit_days,
+        "monetary_value": monetary,
+    }
+    return columns, customers
 
 
 def calibration_holdout_summary(
@@ -507,43 +447,35 @@ def calibration_holdout_summary(
     _require_columns(transactions)
     unit_days = DAYS_PER_UNIT[normalise_time_unit(time_unit)]
     cal_end = _to_day(calibration_end, "calibration_end")
-    cd = _customer_days(transactions, None)
-    obs_end = cd.day.max() if observation_end is None else _to_day(observation_end, "observation_end")
+    codes, ids, days, amounts = _coded_rows(transactions, None)
+    obs_end = days.max() if observation_end is None else _to_day(observation_end, "observation_end")
     if obs_end <= cal_end:
         raise ConfigError(
             f"calibration_end ({cal_end}) must be before observation_end ({obs_end}): "
             "the holdout period would be empty."
         )
-    in_cal = cd.day <= cal_end
+    in_cal = days <= cal_end
     if not in_cal.any():
         raise DataError(f"no purchases on or before calibration_end {cal_end}")
-    cal_days = _subset(cd, in_cal)
-    cal = _summarise_days(cal_days, cal_end, unit_days)
-    cal.columns = [f"{c}_cal" for c in cal.columns]
+    columns, customers = _summarise_rows(codes[in_cal], len(ids), days[in_cal], amounts[in_cal], cal_end, unit_days)
+    cal = pd.DataFrame({f"{name}_cal": values for name, values in columns.items()},
+                       index=pd.Index(ids[customers], name=CUSTOMER_ID))
 
-    # Holdout counts and spend per customer code: one pass over the customer-days
-    # (linear; a group-by on the id text grew faster than the data).
-    in_holdout = (cd.day > cal_end) & (cd.day <= obs_end)
-    cal_codes = cal_days.code[cal_days.start]
-    hold_codes = cd.code[in_holdout]
-    n_ids = len(cd.ids)
-    cal["frequency_holdout"] = np.bincount(hold_codes, minlength=n_ids)[cal_codes].astype("float64")
-    spend = _sum_by_code(hold_codes, cd.amount[in_holdout], n_ids)[cal_codes]
+    # What the calibration customers did in the holdout: distinct days and spend per code.
+    in_holdout = (days > cal_end) & (days <= obs_end)
+    hold_codes = codes[in_holdout]
+    counts = np.zeros(len(ids), dtype=np.int64)
+    if len(hold_codes):
+        hold_pairs = _pairs(hold_codes, days[in_holdout].view(np.int64), len(ids))
+        counts[hold_pairs.customers] = hold_pairs.days_per_customer
+    cal["frequency_holdout"] = counts[customers].astype("float64")
+    spend = np.bincount(hold_codes, weights=amounts[in_holdout], minlength=len(ids))[customers]
     with np.errstate(invalid="ignore", divide="ignore"):
         cal["monetary_value_holdout"] = np.where(
             cal["frequency_holdout"] > 0, spend / np.maximum(cal["frequency_holdout"], 1), 0.0
         )
     cal["duration_holdout"] = (obs_end - cal_end) / np.timedelta64(1, "D") / unit_days
     return cal
-
-
-def _sum_by_code(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Sum of ``values`` per code in row order (codes ascending), as a group-by would add them."""
-    out = np.zeros(n)
-    if len(codes):
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-        out[codes[starts]] = np.add.reduceat(values, starts)
-    return out
 
 
 def first_and_repeat_days(
@@ -553,23 +485,16 @@ def first_and_repeat_days(
     purchase days (one per customer) and their later purchase days up to ``until``
     (one per customer and day, sorted), as ``datetime64[D]`` arrays. Linear in the data."""
     cohort_end_day = _to_day(cohort_end, "calibration_end")
-    cd = _customer_days(transactions, _to_day(until, "observation_end"))
-    if len(cd.code) == 0:
+    codes, ids, days, _ = _coded_rows(transactions, _to_day(until, "observation_end"))
+    if len(codes) == 0:
         empty = np.array([], dtype="datetime64[D]")
         return empty, empty
-    first = cd.day[cd.start]
-    counts = np.diff(np.append(cd.start, len(cd.code)))
-    first_of_row = np.repeat(first, counts)
-    in_cohort = first_of_row <= cohort_end_day
-    repeat = in_cohort & (cd.day > first_of_row)
-    return first[first <= cohort_end_day], np.sort(cd.day[repeat])
-
-
-def _subset(cd: _CustomerDays, mask: np.ndarray) -> _CustomerDays:
-    code, day, amount = cd.code[mask], cd.day[mask], cd.amount[mask]
-    new_customer = np.ones(len(code), dtype=bool)
-    new_customer[1:] = code[1:] != code[:-1]
-    return _CustomerDays(cd.ids, code, day, amount, np.flatnonzero(new_customer))
+    pairs = _pairs(codes, days.view(np.int64), len(ids))
+    first = pairs.day[pairs.start]
+    first_of_pair = np.repeat(first, pairs.days_per_customer)
+    repeat = (first_of_pair <= int(cohort_end_day.astype(np.int64))) & (pairs.day > first_of_pair)
+    in_cohort = first <= int(cohort_end_day.astype(np.int64))
+    return first[in_cohort].astype("datetime64[D]"), np.sort(pairs.day[repeat]).astype("datetime64[D]")
 
 
 def collapse_rfm(summary: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
