@@ -265,13 +265,14 @@ def _coded_rows(
     purchase days (``datetime64[D]``) and amounts; rows without an id or a date are errors."""
     days = transactions[TIMESTAMP].to_numpy(dtype="datetime64[D]")
     keep = days <= until if until is not None else ~np.isnat(days)
-    if not keep.all() and until is None:
+    every_row = bool(keep.all())  # then the columns are used as they are, not copied
+    if not every_row and until is None:
         raise DataError(
             f"{int((~keep).sum())} transaction(s) have no timestamp (first at position(s) "
             f"{_positions(~keep)} of the table); load the file with helpers.data.loading.read_transactions, "
             "which reports them with their rows"
         )
-    ids_series = transactions[CUSTOMER_ID] if keep.all() else transactions[CUSTOMER_ID][keep]
+    ids_series = transactions[CUSTOMER_ID] if every_row else transactions[CUSTOMER_ID][keep]
     codes, ids = _sorted_codes(ids_series)
     if len(codes) and codes.min() < 0:
         missing = np.zeros(len(days), dtype=bool)
@@ -281,9 +282,10 @@ def _coded_rows(
             f"{_positions(missing)} of the table); load the file with helpers.data.loading.read_transactions, "
             "which reports them with their rows"
         )
-    days = days[keep]
+    days = days if every_row else days[keep]
     if AMOUNT in transactions:
-        amounts = transactions[AMOUNT].to_numpy(dtype="float64")[keep]
+        amounts = transactions[AMOUNT].to_numpy(dtype="float64")
+        amounts = amounts if every_row else amounts[keep]
     else:
         amounts = np.zeros(len(days))
     return codes, _id_array(ids), days, amounts
