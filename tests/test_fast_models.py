@@ -162,6 +162,22 @@ def test_pareto_fit_equals_lifetimes_run_to_convergence(data, master_cal_rows):
     assert all(0 < se < ours.params[k] for k, se in ours.standard_errors.items())
 
 
+@pytest.mark.parametrize("params", [[0.55, 10.6, 0.6, 11.7], [0.55, 12.6, 0.6, 9.7], [2.0, 3.0, 0.3, 30.0],
+                                    [0.3, 40.0, 1.5, 2.0]])
+def test_pareto_gradient_is_the_derivative_of_the_likelihood(params, master_cal_rows):
+    # alpha < beta and alpha > beta take different hypergeometric terms
+    f, r, t = columns(master_cal_rows)
+    s = fast_models.ParetoStats(fast_models.Stats.from_data(f, r, t, master_cal_rows["weight"]))
+    p = np.array(params)
+    with np.errstate(all="ignore"):
+        ll, grad = fast_models.pareto_loglik_grad(p, s)
+        assert ll == fast_models.pareto_loglik(p, s)
+        for i in range(4):  # in log-parameters, where the likelihood is better scaled
+            step = np.exp(np.eye(4)[i] * 1e-5)
+            numeric = (fast_models.pareto_loglik(p * step, s) - fast_models.pareto_loglik(p / step, s)) / 2e-5
+            assert grad[i] * p[i] == pytest.approx(numeric, rel=1e-6, abs=1e-3), i
+
+
 def test_pareto_log_likelihood_is_finite_where_lifetimes_gives_nan():
     summary = customer_summary(master(), OBSERVATION_END, "W")
     f, r, t = columns(summary)

@@ -406,3 +406,42 @@ def test_all_draws_at_once_equal_the_point_formula_draw_by_draw(sample_study):
                 model, _spend(spend[i], f[sl], m[sl]), f[sl], r[sl], t[sl], months=s.horizon_months,
                 monthly_discount_rate=s.monthly_discount_rate, periods_per_month=s.periods_per_month)
             np.testing.assert_allclose(got[:, i], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
+    """Chunks of customers run two at a time; their sums are added in chunk order and every
+    customer's bounds land in its own row: many small chunks give what one chunk gives,
+    to the last bit."""
+    from helpers.models import lifetimes_adapter as la
+    from helpers.studies.clv import uncertainty as unc
+
+    study, s = sample_study, sample_study.settings
+    table = study.table
+    groups = pd.Series(np.where(table["frequency"].to_numpy() > 1, "often", "rarely"), index=table.index, name="g")
+
+    def run():
+        return unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=40, seed=3,
+                                   groups=groups)
+
+    monkeypatch.setattr(unc, "CHUNK", len(table) + 1)
+    one = run()
+    monkeypatch.setattr(unc, "CHUNK", 97)  # many chunks, cutting through groups of equal histories
+    many = run()
+    for field in ("low", "high"):
+        np.testing.assert_array_equal(getattr(many, field), getattr(one, field))
+    np.testing.assert_allclose(many.total, one.total, rtol=1e-13)
+    np.testing.assert_allclose(many.top_share, one.top_share, rtol=1e-13)
+    pd.testing.assert_frame_equal(many.groups, one.groups, rtol=1e-13)
+    # the sums are over customers, draw by draw (the same draws, in the same order)
+    rng = np.random.default_rng(3)
+    models = [la.with_params(study.purchase_model, d) for d in unc.draw_parameters(study.purchase_model, 40, rng)]
+    spend = []
+    while len(spend) < 40:
+        spend += [d for d in unc.draw_parameters(study.spend_model, 40, rng) if d["q"] > 1.0]
+    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
+    values = unc._draw_values(models, spend[:40], s, f, r, t, m)(slice(0, len(f)))  # no sorting needed
+    np.testing.assert_allclose(many.total, values.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(many.low, np.quantile(values, 0.05, axis=1), rtol=1e-12)
+    often = (groups == "often").to_numpy()
+    np.testing.assert_allclose(many.groups.loc["often", "high"], np.quantile(values[often].sum(axis=0), 0.95),
+                               rtol=1e-12)

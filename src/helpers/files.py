@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -16,12 +17,19 @@ def write_text_atomic(path: Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder and
     ``os.replace``: readers see the old file or the new one, never half of one, and a
     failure leaves the old file untouched."""
+    return write_bytes_atomic(path, [text.encode("utf-8")])
+
+
+def write_bytes_atomic(path: Path, pieces: Iterable[bytes]) -> Path:
+    """Write ``pieces`` one after another to ``path``, atomically as :func:`write_text_atomic`
+    does: large text can be written piece by piece, without one string of all of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            for piece in pieces:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)

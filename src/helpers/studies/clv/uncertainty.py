@@ -149,15 +149,30 @@ def clv_uncertainty(
     low, high = np.empty(n), np.empty(n)
     tail = (1.0 - level) / 2.0
     value_of = _draw_values(models, spend_draws, settings, f, r, t, m)
-    for start in range(0, n, CHUNK):  # chunks of customers
-        sl = slice(start, min(start + CHUNK, n))
+
+    def chunk(sl: slice) -> tuple:
+        """The chunk's sums per draw and its customers' bounds."""
         values = value_of(sl)  # (customers, draws): a customer's draws are contiguous
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, copy=False)
-        total += values.sum(axis=0)
-        top_total += values[top[sl]].sum(axis=0)
-        for g in range(n_groups):  # a handful of groups
-            group_total[:, g] += values[codes[sl] == g].sum(axis=0)
-        low[sl], high[sl] = np.quantile(values, [tail, 1.0 - tail], axis=1)
+        if not np.isfinite(values).all():
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, copy=False)
+        sums = values.sum(axis=0), values[top[sl]].sum(axis=0)
+        group_sums = None
+        if groups is not None:
+            group_sums = [values[codes[sl] == g].sum(axis=0) for g in range(n_groups)]  # a handful of groups
+        # sorted rows (each customer's draws in order, after the sums over customers by draw)
+        # have the same quantiles, found faster: a partition of sorted data is cheap
+        values.sort(axis=1)
+        return *sums, group_sums, np.quantile(values, [tail, 1.0 - tail], axis=1)
+
+    slices = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]  # chunks of customers
+    with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: two chunks at once
+        for sl, (chunk_total, chunk_top, group_sums, bounds) in zip(slices, pool.map(chunk, slices)):
+            total += chunk_total  # in chunk order, as a loop would add them
+            top_total += chunk_top
+            if group_sums is not None:
+                for g in range(n_groups):
+                    group_total[:, g] += group_sums[g]
+            low[sl], high[sl] = bounds
     low[order], high[order] = low.copy(), high.copy()
     share = np.divide(top_total, total, out=np.zeros(draws), where=total > 0)
     group_frame = None
