@@ -383,7 +383,11 @@ def case_study_10m(draws: int | None = None) -> dict:
     (``engines.load_transactions``, the notebooks' entry point), ``run_clv_study`` fits on that
     (collapsed statistics) with the notebooks' settings, ``write_outputs`` writes the files.
     Wall time per step; peak memory of the process (DuckDB runs in it)."""
-    from helpers.models.engines import choose_engine, input_size_bytes, load_transactions
+    from helpers.models.engines import (
+        choose_engine,
+        input_size_bytes,
+        load_transactions,
+    )
     from helpers.studies.clv.analysis import ClvSettings
     from helpers.studies.clv.exports import write_outputs
     from helpers.studies.clv.study import run_clv_study

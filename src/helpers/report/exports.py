@@ -11,7 +11,6 @@ of running it. Numeric columns are left alone (``-12.5`` stays a number).
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path

@@ -214,7 +214,6 @@ def _draw_values(
         # customers of a slice who share all three are neighbours and share their expected
         # purchases: computed once per such group.
         starts = np.r_[True, (np.diff(f) != 0) | (np.diff(r) != 0) | (np.diff(t) != 0)]
-        group = np.cumsum(starts) - 1
         # Gamma-Gamma's weight on the customer's own mean depends on the frequency only.
         x_code, x_values = pd.factorize(f)
         p, q, v = (spend_params[k].T for k in ("p", "q", "v"))  # one column per draw
