@@ -17,8 +17,8 @@ A result is reused only for a call with equal arguments, compared by content:
 - functions (lambdas too): by their code and the values they close over;
 - objects whose class has a ``__memo_key__(self)`` method: by what it returns (a fitted
   model: its estimates and data, not the lambda its lifetimes fitter holds);
-- other objects (dataclasses, settings): by their pickle, or field by field when they
-  do not pickle.
+- dataclasses: field by field (a DataFrame's pickle depends on its memory layout);
+- other objects: by their pickle, or attribute by attribute when they do not pickle.
 
 An argument that cannot be compared this way (an open file, say) means no reuse for
 that call. Results are kept as deep copies and handed out as deep copies, so a
@@ -181,28 +181,32 @@ def _feed(digest, value: Any, depth: int = 0, active: set[int] | None = None) ->
         update(f"keyed:{type(value).__module__}.{type(value).__qualname__}:".encode())
         _feed(digest, hook(value), depth + 1, active)
         return
+    if dataclasses.is_dataclass(value):  # field by field: a DataFrame's pickle depends on its memory layout
+        _feed_state(digest, value, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth, active)
+        return
     try:
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as err:  # noqa: BLE001 - anything pickle refuses: its attributes, one by one
         if not _pure_python(type(value)):  # state in C fields too (an open file): not comparable
             raise _Unkeyable(f"{type(value).__name__}: {err}") from None
-        if dataclasses.is_dataclass(value):
-            state = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        else:
-            state = getattr(value, "__dict__", None)
+        state = getattr(value, "__dict__", None)
         if not isinstance(state, dict):
             raise _Unkeyable(f"{type(value).__name__}: {err}") from None
-        update(f"object:{type(value).__module__}.{type(value).__qualname__}:".encode())
-        if id(value) in active:  # a cycle back to an object being fed
-            update(b"cycle;")
-            return
-        active.add(id(value))
-        try:
-            _feed(digest, state, depth + 1, active)
-        finally:
-            active.discard(id(value))
+        _feed_state(digest, value, state, depth, active)
         return
     update(f"pickle:{type(value).__module__}.{type(value).__qualname__}:".encode() + hashlib.sha256(data).digest())
+
+
+def _feed_state(digest, value: Any, state: dict, depth: int, active: set[int]) -> None:
+    digest.update(f"object:{type(value).__module__}.{type(value).__qualname__}:".encode())
+    if id(value) in active:  # a cycle back to an object being fed
+        digest.update(b"cycle;")
+        return
+    active.add(id(value))
+    try:
+        _feed(digest, state, depth + 1, active)
+    finally:
+        active.discard(id(value))
 
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined by a class statement
