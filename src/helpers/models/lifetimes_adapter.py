@@ -99,6 +99,18 @@ class FittedModel:
     #: order of ``params``; None where the information matrix could not be inverted.
     log_covariance: np.ndarray | None = field(default=None, repr=False)
 
+    def __memo_key__(self) -> tuple:
+        """What makes two fitted models the same for :mod:`helpers.memo`: the fields and
+        the fitter's class, data, estimates and penalty (its ``predict`` and
+        ``generate_new_data`` follow from those; the lambda among them keeps the fitter
+        from pickling)."""
+        fitter = self.fitter
+        return (
+            self.name, type(fitter).__module__, type(fitter).__qualname__, self.params, self.standard_errors,
+            self.log_likelihood, self.n_customers, self.penalizer, self.log_covariance,
+            getattr(fitter, "data", None), getattr(fitter, "params_", None), getattr(fitter, "penalizer_coef", None),
+        )
+
     @property
     def label(self) -> str:
         return MODEL_LABELS.get(self.name, self.name)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from helpers.data.columns import CUSTOMER_ID, TIMESTAMP
 from helpers.errors import DataError
+from helpers.memo import shared
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import (
     calibration_holdout_summary,
@@ -77,6 +78,7 @@ def sample_of_customers(transactions: pd.DataFrame, n: int, seed: int) -> pd.Dat
     return transactions[transactions[CUSTOMER_ID].isin(chosen)].reset_index(drop=True)
 
 
+@shared
 def run_clv_study(
     transactions: pd.DataFrame,
     settings: clv.ClvSettings,

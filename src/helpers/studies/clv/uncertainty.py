@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import HelperError
+from helpers.memo import shared
 from helpers.models import fast_models
 from helpers.models import lifetimes_adapter as la
 from helpers.studies.clv.analysis import ClvSettings, customer_lifetime_value
@@ -100,6 +101,7 @@ def _spend(params: dict[str, np.ndarray] | dict[str, float], frequency: np.ndarr
     return (1.0 - weight) * (v * p / (q - 1.0)) + weight * monetary
 
 
+@shared
 def clv_uncertainty(
     table: pd.DataFrame,
     purchase_model: la.FittedModel,
