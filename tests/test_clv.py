@@ -197,3 +197,18 @@ def test_spend_scatter_samples_large_data_and_says_so():
         assert any(words in t.get_text() for t in ax.texts)
     small = figures.spend_vs_frequency(summary.iloc[:500], "en").axes[0]
     assert sum(len(c.get_offsets()) for c in small.collections) == 500 and not small.texts
+
+
+def test_model_comparison_reuses_the_calibration_fit_and_its_predictions():
+    """The study's calibration fit and its holdout predictions are used as they are (not
+    fitted or predicted again): the same table as computing everything afresh, and the
+    predictions given are the ones scored (wrong ones would show in the errors)."""
+    cal = master_calibration_holdout()
+    fitted = clv.fit_purchase_model(cal, "bgnbd", suffix="_cal")
+    predicted = clv.holdout_predictions(fitted, cal)
+    fresh = clv.compare_models(cal, ("bgnbd", "mbgnbd"))
+    reused = clv.compare_models(cal, ("bgnbd", "mbgnbd"), fitted_already=fitted, predicted_already=predicted)
+    pd.testing.assert_frame_equal(reused, fresh)
+    doubled = clv.compare_models(cal, ("bgnbd", "mbgnbd"), fitted_already=fitted, predicted_already=2 * predicted)
+    assert doubled["holdout_predicted"].iloc[0] == pytest.approx(2 * fresh["holdout_predicted"].iloc[0])
+    assert doubled["holdout_predicted"].iloc[1] == fresh["holdout_predicted"].iloc[1]  # only the fitted model's

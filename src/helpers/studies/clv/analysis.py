@@ -373,13 +373,14 @@ def cumulative_repeat_transactions(
 
 def compare_models(
     cal: pd.DataFrame, models: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd"), penalizer: float = 0.0,
-    fitted_already: la.FittedModel | None = None,
+    fitted_already: la.FittedModel | None = None, predicted_already: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Fit each purchase model on the same calibration data and score it on the holdout.
 
     A model that fails to fit gets a row with its error in ``note`` instead of stopping
     the study. ``fitted_already`` (a model fitted on ``cal`` with ``penalizer``) is used
-    as it is instead of being fitted again.
+    as it is instead of being fitted again, and ``predicted_already`` (its
+    :func:`holdout_predictions` on ``cal``) instead of being predicted again.
     """
     rows = []
     for name in models:  # a handful of models
@@ -393,7 +394,9 @@ def compare_models(
             row["note"] = str(exc)
             rows.append(row)
             continue
-        metrics = holdout_error_metrics(cal["frequency_holdout"].to_numpy(), holdout_predictions(fitted, cal))
+        reuse = predicted_already is not None and fitted is fitted_already
+        predicted = predicted_already if reuse else holdout_predictions(fitted, cal)
+        metrics = holdout_error_metrics(cal["frequency_holdout"].to_numpy(), predicted)
         row.update(
             {
                 "log_likelihood": fitted.log_likelihood,

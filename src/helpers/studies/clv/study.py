@@ -117,7 +117,7 @@ def run_clv_study(
     spend_overall, spend_deciles = clv.holdout_spend(cal_model, cal_spend_model, cal)
     holdout = clv.holdout_error_metrics(actual, predicted)
     period_fit = clv.period_transactions(cal_model, cal)
-    comparison = clv.compare_models(cal, compare, s.penalizer, fitted_already=cal_model)
+    comparison = clv.compare_models(cal, compare, s.penalizer, fitted_already=cal_model, predicted_already=predicted)
     metrics = headline_metrics(
         settings=s,
         table=table,
