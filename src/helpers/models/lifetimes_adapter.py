@@ -27,9 +27,9 @@ a test in ``tests/test_lifetimes_adapter.py``):
    log-likelihood is NaN for a customer whose last purchase is at the end of calibration
    when (r + s + x) ln(max(alpha, beta) + T) > ~709, which makes the whole fit meaningless
    (CDNOW master to 1998-06-30 has one). Without a penalizer, :func:`fit_transaction_model`
-   therefore fits BG/NBD and Pareto/NBD with :mod:`helpers.models.fast_models` (same likelihood,
-   same maximum, NaN-free) and stores the estimates in a lifetimes fitter, so predictions
-   still go through lifetimes; MBG/NBD and penalised fits use lifetimes' own fitter.
+   therefore fits BG/NBD, Pareto/NBD and MBG/NBD with :mod:`helpers.models.fast_models` (same
+   likelihood, same maximum, NaN-free) and stores the estimates in a lifetimes fitter, so
+   predictions still go through lifetimes; penalised fits use lifetimes' own fitter.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from lifetimes import (
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
 )
-from lifetimes.generate_data import beta_geometric_nbd_model, pareto_nbd_model
+from lifetimes.generate_data import beta_geometric_nbd_model, modified_beta_geometric_nbd_model, pareto_nbd_model
 from lifetimes.utils import ConvergenceError, _check_inputs
 
 from helpers.errors import ConfigError, HelperError
@@ -151,8 +151,8 @@ def fit_transaction_model(
     ``weights`` counts customers sharing the same (frequency, recency, T) row: pass the
     output of :func:`helpers.models.summary.collapse_rfm` to fit large bases quickly.
 
-    BG/NBD and Pareto/NBD without a penalizer are fitted by :mod:`helpers.models.fast_models`
-    (the same estimates as lifetimes, much faster; see quirk 7); MBG/NBD and penalised fits
+    BG/NBD, Pareto/NBD and MBG/NBD without a penalizer are fitted by :mod:`helpers.models.fast_models`
+    (the same estimates as lifetimes, much faster; see quirk 7); penalised fits
     by lifetimes. Either way ``fitter`` is a lifetimes fitter carrying the estimates.
     """
     if name not in TRANSACTION_MODELS:
@@ -177,7 +177,7 @@ def fit_transaction_model(
     return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer, log_covariance(hess))
 
 
-_FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto}
+_FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto, "mbgnbd": fast_models.fit_mbgnbd}
 
 
 #: The penalizer advised first; larger ones bias the estimates more than they help.
@@ -282,7 +282,8 @@ def _lifetimes_fitter(
             age, *fitter._unload_params("r", "alpha", "s", "beta"), size=size)
     else:
         fitter._negative_log_likelihood_ = -scaled_ll / n
-        fitter.generate_new_data = lambda size=1: beta_geometric_nbd_model(
+        generate = modified_beta_geometric_nbd_model if name == "mbgnbd" else beta_geometric_nbd_model
+        fitter.generate_new_data = lambda size=1: generate(
             age, *fitter._unload_params("r", "alpha", "a", "b"), size=size)
         if log_hessian is not None:
             fitter._hessian_ = -log_hessian / n
