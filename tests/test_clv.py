@@ -114,6 +114,11 @@ def test_conditional_expectations_cover_every_customer(calibration_model):
     zero = cal[cal["frequency_cal"] == 0]
     assert table["actual"].iloc[0] == pytest.approx(zero["frequency_holdout"].mean())
     assert table["predicted"].is_monotonic_increasing
+    # the study passes the holdout predictions it already has: the same table, and those are used
+    predicted = clv.holdout_predictions(calibration_model, cal)
+    pd.testing.assert_frame_equal(clv.conditional_expectations(calibration_model, cal, predicted=predicted), table)
+    doubled = clv.conditional_expectations(calibration_model, cal, predicted=2 * predicted)
+    np.testing.assert_allclose(doubled["predicted"], 2 * table["predicted"], rtol=1e-12)
 
 
 def test_holdout_metrics_by_hand():

@@ -320,6 +320,13 @@ def test_holdout_spend_by_hand(sample_study):
     np.testing.assert_allclose(deciles["predicted"], [predicted[order[:2]].sum(), predicted[order[2:4]].sum(),
                                                       predicted[order[4:]].sum()])
     assert overall["top_decile_actual"] == pytest.approx(actual[order[4:]].sum())
+    # the study passes the holdout predictions it already has: the same results, and those are used
+    purchases = clv.holdout_predictions(model, cal)
+    again, again_deciles = clv.holdout_spend(model, spend, cal, deciles=3, predicted=purchases)
+    assert again == overall
+    pd.testing.assert_frame_equal(again_deciles, deciles)
+    doubled, _ = clv.holdout_spend(model, spend, cal, deciles=3, predicted=2 * purchases)
+    assert doubled["predicted_total"] == pytest.approx(2 * overall["predicted_total"], rel=1e-12)
 
 
 def test_each_segment_value_has_an_interval_from_the_same_draws(sample_study):

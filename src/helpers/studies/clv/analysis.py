@@ -254,7 +254,8 @@ SPEND_DECILES = 10
 
 
 def holdout_spend(
-    model: la.FittedModel, spend_model: la.FittedModel, cal: pd.DataFrame, deciles: int = SPEND_DECILES
+    model: la.FittedModel, spend_model: la.FittedModel, cal: pd.DataFrame, deciles: int = SPEND_DECILES,
+    *, predicted: np.ndarray | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """The holdout check in money: predicted vs actual holdout spend, overall and by decile.
 
@@ -262,10 +263,12 @@ def holdout_spend(
     spend per purchase (fitted on the calibration period only); actual spend = holdout
     purchase days x mean spend per holdout purchase day. Undiscounted revenue, so it is
     comparable with the till. Deciles rank customers by predicted spend (ties broken by
-    order), decile 10 the highest.
+    order), decile 10 the highest. ``predicted``: :func:`holdout_predictions` of ``model``
+    on ``cal`` when already computed.
     """
     f = cal["frequency_cal"].to_numpy()
-    predicted = holdout_predictions(model, cal) * la.expected_spend(spend_model, f, cal["monetary_value_cal"].to_numpy())
+    purchases = holdout_predictions(model, cal) if predicted is None else predicted
+    predicted = purchases * la.expected_spend(spend_model, f, cal["monetary_value_cal"].to_numpy())
     actual = cal["frequency_holdout"].to_numpy() * cal["monetary_value_holdout"].to_numpy()
     n_groups = min(deciles, len(predicted))
     rank = np.empty(len(predicted), dtype="int64")
@@ -288,13 +291,15 @@ def holdout_spend(
 
 
 def conditional_expectations(
-    model: la.FittedModel, cal: pd.DataFrame, max_count: int = MAX_COUNT_BUCKET
+    model: la.FittedModel, cal: pd.DataFrame, max_count: int = MAX_COUNT_BUCKET,
+    *, predicted: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Mean holdout purchases by calibration frequency: actual vs predicted."""
+    """Mean holdout purchases by calibration frequency: actual vs predicted (``predicted``:
+    :func:`holdout_predictions` of ``model`` on ``cal`` when already computed)."""
     bucket = np.minimum(cal["frequency_cal"].to_numpy().astype(int), max_count)
-    frame = pd.DataFrame(
-        {"bucket": bucket, "actual": cal["frequency_holdout"].to_numpy(), "predicted": holdout_predictions(model, cal)}
-    )
+    if predicted is None:
+        predicted = holdout_predictions(model, cal)
+    frame = pd.DataFrame({"bucket": bucket, "actual": cal["frequency_holdout"].to_numpy(), "predicted": predicted})
     grouped = frame.groupby("bucket").agg(
         customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
     )
