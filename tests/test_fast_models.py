@@ -339,3 +339,22 @@ def test_gamma_gamma_fit_equals_lifetimes_with_the_exact_hessian(penalizer):
     assert ours.log_likelihood == pytest.approx(lifetimes_ll, rel=1e-12)
     numerical = fast_models.numerical_log_hessian(ours.loglik, ours.params, 1e-4)
     np.testing.assert_allclose(ours.log_hessian, numerical, rtol=1e-5)
+
+
+def test_pareto_started_from_a_bgnbd_fit_is_the_same_fit(master_cal_rows, monkeypatch):
+    """The model comparison starts Pareto/NBD from the calibration BG/NBD fit instead of fitting
+    BG/NBD again inside the Pareto/NBD fit: the same start, so the same fit to the last bit
+    (also on the warm-start path large bases take)."""
+    monkeypatch.setattr(fast_models, "WARM_START_ROWS", 500)
+    f, r, t = columns(master_cal_rows)
+    w = master_cal_rows["weight"].to_numpy(dtype="float64")
+    bgnbd = la.fit_transaction_model("bgnbd", f, r, t, weights=w)
+    start = la.pareto_start(bgnbd)
+    assert start == {"r": bgnbd.params["r"], "alpha": bgnbd.params["alpha"], "s": 1.0, "beta": bgnbd.params["alpha"]}
+    fresh = la.fit_transaction_model("pareto", f, r, t, weights=w)
+    started = la.fit_transaction_model("pareto", f, r, t, weights=w, start=start)
+    assert started.params == fresh.params
+    assert started.log_likelihood == fresh.log_likelihood
+    assert started.standard_errors == fresh.standard_errors
+    assert la.pareto_start(la.fit_transaction_model("bgnbd", f, r, t, weights=w, penalizer=0.01)) is None
+    assert la.pareto_start(fresh) is None

@@ -145,6 +145,7 @@ def fit_transaction_model(
     *,
     weights: Any = None,
     penalizer: float = 0.0,
+    start: dict[str, float] | None = None,
 ) -> FittedModel:
     """Fit BG/NBD (``"bgnbd"``), Pareto/NBD (``"pareto"``) or MBG/NBD (``"mbgnbd"``).
 
@@ -161,7 +162,7 @@ def fit_transaction_model(
     w = _weights(weights, len(f))
     _check_transaction_data(name, f, r, t, w)
     if penalizer == 0 and name in _FAST_FITS:
-        return _fast_fit(name, f, r, t, w, None if weights is None else w)
+        return _fast_fit(name, f, r, t, w, None if weights is None else w, start)
     fitter = TRANSACTION_MODELS[name](penalizer_coef=penalizer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -175,6 +176,16 @@ def fit_transaction_model(
         lambda p: _transaction_log_likelihood(name, p, f, r, t, w), params, _HESSIAN_STEP)
     ses = standard_errors_from_log_hessian(hess, params)
     return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer, log_covariance(hess))
+
+
+def pareto_start(bgnbd: FittedModel) -> dict[str, float] | None:
+    """The Pareto/NBD fit's starting point from a BG/NBD fit (without penalizer) on the same
+    data: what :func:`helpers.models.fast_models.fit_pareto` would otherwise fit BG/NBD again
+    to find ((r, alpha) of BG/NBD, s = 1, beta = alpha). None when ``bgnbd`` is not such a fit."""
+    if bgnbd.name != "bgnbd" or bgnbd.penalizer != 0:
+        return None
+    r, alpha = bgnbd.params["r"], bgnbd.params["alpha"]
+    return {"r": r, "alpha": alpha, "s": 1.0, "beta": alpha}
 
 
 _FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto, "mbgnbd": fast_models.fit_mbgnbd}
@@ -227,14 +238,17 @@ def _check_transaction_data(name: str, f: np.ndarray, r: np.ndarray, t: np.ndarr
 
 
 def _fast_fit(
-    name: str, f: np.ndarray, r: np.ndarray, t: np.ndarray, w: np.ndarray, weights: np.ndarray | None
+    name: str, f: np.ndarray, r: np.ndarray, t: np.ndarray, w: np.ndarray, weights: np.ndarray | None,
+    start: dict[str, float] | None = None,
 ) -> FittedModel:
-    """Fit with :mod:`helpers.models.fast_models` and fill a lifetimes fitter as its ``fit`` would."""
+    """Fit with :mod:`helpers.models.fast_models` and fill a lifetimes fitter as its ``fit`` would
+    (``start``: the Pareto/NBD starting point, see :func:`pareto_start`)."""
     f = f.astype(int).astype("float64")  # lifetimes' fit truncates frequency the same way
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fit = _FAST_FITS[name](f, r, t, weights)
+            fit = _FAST_FITS[name](f, r, t, weights, start=start) if start is not None else _FAST_FITS[name](
+                f, r, t, weights)
         except fast_models.FastFitError as exc:
             raise _fit_error(name, exc) from exc
     params = fit.params

@@ -94,12 +94,14 @@ def monthly_rate(annual_rate: float) -> float:
     return (1.0 + annual_rate) ** (1.0 / 12.0) - 1.0
 
 
-def fit_purchase_model(summary: pd.DataFrame, model: str, penalizer: float = 0.0, suffix: str = "") -> la.FittedModel:
-    """Fit a purchase model on collapsed (frequency, recency, T) rows of ``summary``."""
+def fit_purchase_model(summary: pd.DataFrame, model: str, penalizer: float = 0.0, suffix: str = "",
+                       start: dict[str, float] | None = None) -> la.FittedModel:
+    """Fit a purchase model on collapsed (frequency, recency, T) rows of ``summary``
+    (``start``: Pareto/NBD's starting point, :func:`helpers.models.lifetimes_adapter.pareto_start`)."""
     cols = [f"frequency{suffix}", f"recency{suffix}", f"T{suffix}"]
     rows = collapse_rfm(summary, cols)
     return la.fit_transaction_model(
-        model, rows[cols[0]], rows[cols[1]], rows[cols[2]], weights=rows["weight"], penalizer=penalizer
+        model, rows[cols[0]], rows[cols[1]], rows[cols[2]], weights=rows["weight"], penalizer=penalizer, start=start
     )
 
 
@@ -394,7 +396,9 @@ def compare_models(
             if fitted_already is not None and fitted_already.name == name:
                 fitted = fitted_already
             else:
-                fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal")
+                # Pareto/NBD starts from the BG/NBD estimates: those of the fit given, when it is one
+                start = la.pareto_start(fitted_already) if name == "pareto" and fitted_already is not None else None
+                fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal", start=start)
         except HelperError as exc:
             row["note"] = str(exc)
             rows.append(row)
