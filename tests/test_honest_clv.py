@@ -320,6 +320,13 @@ def test_holdout_spend_by_hand(sample_study):
     np.testing.assert_allclose(deciles["predicted"], [predicted[order[:2]].sum(), predicted[order[2:4]].sum(),
                                                       predicted[order[4:]].sum()])
     assert overall["top_decile_actual"] == pytest.approx(actual[order[4:]].sum())
+    # the study passes the holdout predictions it already has: the same results, and those are used
+    purchases = clv.holdout_predictions(model, cal)
+    again, again_deciles = clv.holdout_spend(model, spend, cal, deciles=3, predicted=purchases)
+    assert again == overall
+    pd.testing.assert_frame_equal(again_deciles, deciles)
+    doubled, _ = clv.holdout_spend(model, spend, cal, deciles=3, predicted=2 * purchases)
+    assert doubled["predicted_total"] == pytest.approx(2 * overall["predicted_total"], rel=1e-12)
 
 
 def test_each_segment_value_has_an_interval_from_the_same_draws(sample_study):
@@ -445,3 +452,22 @@ def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     often = (groups == "often").to_numpy()
     np.testing.assert_allclose(many.groups.loc["often", "high"], np.quantile(values[often].sum(axis=0), 0.95),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("draws", [1, 2, 3, 7, 40, 199, 200, 201])
+def test_row_quantiles_are_numpys_quantiles_bit_for_bit(draws):
+    """The bounds are read off each customer's sorted draws with np.quantile's own index,
+    weight and interpolation: equal to np.quantile(axis=1) to the last bit, with ties, zeros
+    and levels at the ends, for any number of draws."""
+    from helpers.studies.clv.uncertainty import row_quantiles
+
+    rng = np.random.default_rng(draws)
+    values = rng.lognormal(size=(500, draws)) * 1e3
+    values[::7] = np.round(values[::7])  # ties
+    values[::11] = 0.0
+    values[3] = 5.0  # one customer whose draws are all equal
+    for quantiles in ([0.05, 0.95], [0.0, 1.0], [0.5], [0.025, 0.975], [1 / 3, 0.7]):
+        expected = np.quantile(values, quantiles, axis=1)
+        got = row_quantiles(values.copy(), quantiles)
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
