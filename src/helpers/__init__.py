@@ -4,8 +4,9 @@ The notebooks under ``notebooks/`` hold narrative only; every computation they s
 lives in this package so that it can be tested. Layers, each importing only from the
 ones before it (see CONTRIBUTING.md):
 
-- :mod:`helpers.errors`, :mod:`helpers.files`, :mod:`helpers.data.privacy`: user-facing
-  errors, atomic writes and the project folder (``enter_project``), pseudonymised ids
+- :mod:`helpers.errors`, :mod:`helpers.files`, :mod:`helpers.memo`, :mod:`helpers.data.privacy`:
+  user-facing errors, atomic writes and the project folder (``enter_project``), results the
+  language versions of a page share in one build kernel, pseudonymised ids
 - :mod:`helpers.data`: reading and validating user files, the embedded CDNOW data,
   large-file engines, the seeded generator (``python -m helpers.data.generator``)
 - :mod:`helpers.models`: customer summaries, BG/NBD / Pareto/NBD / Gamma-Gamma fits
