@@ -442,14 +442,15 @@ def case_summary_order(which: str, n: int, order: str, ids: str) -> dict:
         tx = purchases(n).to_pandas()
         if ids == "int":
             tx["customer_id"] = tx["customer_id"].factorize(sort=True)[0]
+    # imported before the clock starts (importing lifetimes or the package is not the summary)
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    from helpers.models.summary import customer_summary
+
     with Timer() as t:
         if which == "helper":
-            from helpers.models.summary import customer_summary
-
             out = customer_summary(tx)
         else:
-            from lifetimes.utils import summary_data_from_transaction_data
-
             out = summary_data_from_transaction_data(tx, "customer_id", "timestamp", "amount", freq="D")
     out = out.sort_index()
     out.index = pd.Index(out.index.astype(str), name="customer_id")
