@@ -131,20 +131,47 @@ def test_frame_to_csv_with_integers_and_without_a_float_format_equals_pandas(n, 
     assert frame_to_csv(one, float_format) == one.to_csv(index=False, float_format=float_format)
 
 
-def test_csv_texts_by_key_are_the_csv_of_each_keys_rows():
+def _joined(parts) -> str:
+    return b"".join(bytes(p) for p in parts).decode("utf-8")
+
+
+def test_csv_bytes_by_key_are_the_csv_of_each_keys_rows():
     """The activation lists: every row formatted once, split by segment (also the formula-safe text)."""
-    from helpers.report.exports import csv_text, csv_texts_by
+    from helpers.report.exports import csv_bytes_by, csv_text
 
     frame = _activation_like(1000)
     keys = ["champions", "=sum(a1)", "nobody"]
-    everyone, by_key = csv_texts_by(frame, "segment", keys)
-    assert everyone == csv_text(frame) == exports_reference(frame)
+    everyone, by_key = csv_bytes_by(frame, "segment", keys)
+    assert _joined(everyone) == csv_text(frame) == exports_reference(frame)
+    texts = {key: _joined(by_key[key]) for key in keys}
     for key in keys:
-        assert by_key[key] == exports_reference(frame[frame["segment"] == key])
-    assert by_key["nobody"].count("\n") == 1 and "'=sum(a1)" in by_key["=sum(a1)"]
+        assert texts[key] == exports_reference(frame[frame["segment"] == key])
+    assert texts["nobody"].count("\n") == 1 and "'=sum(a1)" in texts["=sum(a1)"]
     mixed = frame.assign(when=pd.Timestamp("2024-01-01 10:30"))  # a time of day: left to pandas
-    everyone, by_key = csv_texts_by(mixed, "segment", keys)
-    assert by_key["champions"] == exports_reference(mixed[mixed["segment"] == "champions"])
+    everyone, by_key = csv_bytes_by(mixed, "segment", keys)
+    assert _joined(by_key["champions"]) == exports_reference(mixed[mixed["segment"] == "champions"])
+    assert _joined(everyone) == exports_reference(mixed)
+
+
+def test_csv_bytes_by_key_across_pieces_of_rows(monkeypatch):
+    """Rows joined in several pieces (10M customers): the bytes of every piece, in order."""
+    from helpers.report import csv_text as ct
+    from helpers.report.exports import csv_bytes_by
+
+    monkeypatch.setattr(ct, "ROWS_PER_PIECE", 300)
+    frame = _activation_like(1000)
+    everyone, by_key = csv_bytes_by(frame, "segment", ["champions"])
+    assert len(everyone) == 1 + 4  # the header, then 4 pieces of rows
+    assert _joined(everyone) == exports_reference(frame)
+    assert _joined(by_key["champions"]) == exports_reference(frame[frame["segment"] == "champions"])
+
+
+def test_write_bytes_atomic_writes_the_parts_in_order(tmp_path):
+    from helpers.files import write_bytes_atomic
+
+    path = write_bytes_atomic(tmp_path / "a" / "out.csv", [b"x,y\n", memoryview(b"1,2\n3,4\n")[4:], b""])
+    assert path.read_bytes() == b"x,y\n3,4\n"
+    assert [p.name for p in path.parent.iterdir()] == ["out.csv"]  # no temporary file left
 
 
 def exports_reference(frame: pd.DataFrame) -> str:

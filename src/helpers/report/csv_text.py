@@ -194,20 +194,26 @@ def csv_rows(frame: pd.DataFrame, float_format: str | None = "%.6g"):
 
 def join_rows(rows) -> str:
     """The text of :func:`csv_rows`' rows (or a selection of them) in order."""
+    return b"".join(row_bytes(rows)).decode("utf-8")
+
+
+def row_bytes(rows) -> list[memoryview]:
+    """The UTF-8 bytes of :func:`csv_rows`' rows (or a selection of them) in order, one view
+    per chunk into pyarrow's own buffer (no copy): to write a large table piece by piece."""
     import pyarrow as pa
 
     chunks = rows.chunks if isinstance(rows, pa.ChunkedArray) else [rows]
-    return b"".join(_text_bytes(chunk) for chunk in chunks).decode("utf-8")
+    return [_text_bytes(chunk) for chunk in chunks if len(chunk)]
 
 
-def _text_bytes(rows) -> bytes:
-    """The bytes of a pyarrow string array's values, one after another."""
+def _text_bytes(rows) -> memoryview:
+    """The bytes of a pyarrow string array's values, one after another (a view, not a copy)."""
     import pyarrow as pa
 
     if len(rows) == 0:
-        return b""
+        return memoryview(b"")
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32 if rows.type == pa.string() else np.int64)
-    return rows.buffers()[2].to_pybytes()[offsets[rows.offset]: offsets[rows.offset + len(rows)]]
+    return memoryview(rows.buffers()[2])[offsets[rows.offset]: offsets[rows.offset + len(rows)]]
 
 
 def frame_to_csv(frame: pd.DataFrame, float_format: str | None = "%.6g") -> str:

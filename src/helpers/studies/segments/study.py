@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import __version__
-from helpers.files import write_text_atomic
-from helpers.report.exports import csv_text, csv_texts_by, json_safe
+from helpers.files import write_bytes_atomic, write_text_atomic
+from helpers.report.exports import csv_bytes_by, csv_text, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
 from helpers.studies.clv.uncertainty import DEFAULT_LEVEL, clv_uncertainty
@@ -215,12 +215,14 @@ def write_segment_outputs(output_dir: str | Path, study: SegmentStudy) -> dict[s
     summary, the migration matrix and the metrics JSON; return their paths."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    # Each customer's row is formatted once, for the all-customer CSV and its segment's list.
-    everyone, by_segment = csv_texts_by(study.activation, "segment", study.segment_map.keys)
+    # Each customer's row is formatted once, for the all-customer CSV and its segment's list,
+    # and written from the formatted rows' buffers (no text of the whole table in between).
+    everyone, by_segment = csv_bytes_by(study.activation, "segment", study.segment_map.keys)
     activation = act.write_activation_files(folder / ACTIVATION_DIR, study.activation, study.segment_map,
                                             texts=by_segment)
     paths = {f"activation:{k}": p for k, p in activation.items()}
-    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, everyone)
+    paths["customers"] = write_bytes_atomic(folder / CUSTOMERS_CSV, everyone)
+    del everyone, by_segment
     summary = study.summary.reset_index()
     paths["summary"] = write_text_atomic(folder / SUMMARY_CSV, csv_text(summary, float_format="%.6g"))
     paths["migration"] = write_text_atomic(folder / MIGRATION_CSV, csv_text(study.migration, index=True))
