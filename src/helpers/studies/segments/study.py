@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import __version__
+from helpers.data.columns import CUSTOMER_ID
 from helpers.files import write_bytes_atomic, write_text_atomic
 from helpers.report.exports import csv_bytes_by, csv_text, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
@@ -114,7 +115,9 @@ def run_segment_study(
     start, as_of = seg.check_migration_dates(start, as_of)
     gross_margin = clv_study.settings.gross_margin
 
-    days = seg.purchase_days_by_customer(transactions, as_of)  # ids coded once, for both dates
+    # Ids coded once: for the purchase days at both dates and for the category incidence.
+    codes = seg.customer_codes(transactions[CUSTOMER_ID]) if CUSTOMER_ID in transactions.columns else None
+    days = seg.purchase_days_by_customer(transactions, as_of, codes=codes)
     customers = seg.segment_customers(days, clv_study.table, segment_map, as_of, settings)
     summary = seg.segment_summary(customers, segment_map)
     summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
@@ -126,7 +129,7 @@ def run_segment_study(
 
     suggestions = pairs = None
     if recommend.has_categories(transactions):
-        incidence = recommend.category_incidence(transactions, until=as_of)  # once, for both
+        incidence = recommend.category_incidence(transactions, until=as_of, codes=codes)  # once, for both
         suggestions = recommend.next_best_category(transactions, min_pair_customers=min_pair_customers,
                                                    incidence=incidence)
         pairs = recommend.category_pairs(incidence, min_pair_customers)
