@@ -18,6 +18,7 @@ import pandas as pd
 from helpers import __version__
 from helpers.data.columns import CUSTOMER_ID
 from helpers.files import write_bytes_atomic, write_text_atomic
+from helpers.models.memory import release_free_memory
 from helpers.report.exports import csv_bytes_by, csv_text, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
@@ -115,12 +116,14 @@ def run_segment_study(
     start, as_of = seg.check_migration_dates(start, as_of)
     gross_margin = clv_study.settings.gross_margin
 
+    release_free_memory()  # what loading and the CLV study freed, before the per-customer steps
     # Ids coded once: for the purchase days at both dates and for the category incidence.
     codes = seg.customer_codes(transactions[CUSTOMER_ID]) if CUSTOMER_ID in transactions.columns else None
     days = seg.purchase_days_by_customer(transactions, as_of, codes=codes)
     customers = seg.segment_customers(days, clv_study.table, segment_map, as_of, settings)
     summary = seg.segment_summary(customers, segment_map)
     summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
+    release_free_memory()  # the draws' chunks, freed in the heaps of the threads that made them
     tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
     guardrails = act.segment_guardrails(summary, library, gross_margin)
     max_discount = act.customer_max_discount(customers, library, gross_margin)
