@@ -121,14 +121,9 @@ def run_segment_study(
     codes = seg.customer_codes(transactions[CUSTOMER_ID]) if CUSTOMER_ID in transactions.columns else None
     days = seg.purchase_days_by_customer(transactions, as_of, codes=codes)
     customers = seg.segment_customers(days, clv_study.table, segment_map, as_of, settings)
-    summary = seg.segment_summary(customers, segment_map)
-    summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
-    release_free_memory()  # the draws' chunks, freed in the heaps of the threads that made them
-    tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
-    guardrails = act.segment_guardrails(summary, library, gross_margin)
-    max_discount = act.customer_max_discount(customers, library, gross_margin)
     before = seg.segments_at(days, segment_map, start, settings)
     migration = seg.migration_matrix(before, customers["segment"], segment_map)
+    del days, before  # the per-day rows are done with: not held through the draws below
 
     suggestions = pairs = None
     if recommend.has_categories(transactions):
@@ -136,6 +131,15 @@ def run_segment_study(
         suggestions = recommend.next_best_category(transactions, min_pair_customers=min_pair_customers,
                                                    incidence=incidence)
         pairs = recommend.category_pairs(incidence, min_pair_customers)
+        del incidence
+    del codes
+
+    summary = seg.segment_summary(customers, segment_map)
+    summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
+    release_free_memory()  # the draws' chunks, freed in the heaps of the threads that made them
+    tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
+    guardrails = act.segment_guardrails(summary, library, gross_margin)
+    max_discount = act.customer_max_discount(customers, library, gross_margin)
     activation = act.activation_table(
         customers,
         segment_map,
@@ -221,6 +225,7 @@ def write_segment_outputs(output_dir: str | Path, study: SegmentStudy) -> dict[s
     summary, the migration matrix and the metrics JSON; return their paths."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    release_free_memory()  # what building the activation table freed, before formatting its rows
     # Each customer's row is formatted once, for the all-customer CSV and its segment's list,
     # and written from the formatted rows' buffers (no text of the whole table in between).
     everyone, by_segment = csv_bytes_by(study.activation, "segment", study.segment_map.keys)
