@@ -196,3 +196,22 @@ def test_write_outputs_csv_as_before_and_parquet_at_full_precision(tmp_path):
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
     assert back["customer_id"].str.fullmatch(r"C-[0-9a-f]{12}").all()  # pseudonymised, as the CSV
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_format_repr_equals_numpys_shortest_text():
+    """Rounded values spelled from integers, all others by numpy: the same text as numpy's
+    shortest round-trip conversion (what to_csv writes without a float_format)."""
+    from helpers.report.csv_text import format_repr
+
+    rng = np.random.default_rng(11)
+    parts = [np.round(rng.gamma(1.0, 300.0, 5000) * rng.choice([-1, 1], 5000), places) for places in range(9)]
+    parts += [
+        rng.normal(0, 1, 2000), 10.0 ** rng.uniform(-8, 17, 2000), np.round(10.0 ** rng.uniform(5, 12, 2000), 2),
+        np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-4, -1e-4, 9.99999e-5, 1e-5, 5e-324, 0.1 + 0.2, 1.0, -1.0,
+                  100.0, 1e15, 999999999.999999, 123456789.123456, -0.5, 2.675, 1e16, 0.000123]),
+    ]
+    values = np.concatenate(parts)
+    expected = values.astype(np.dtypes.StringDType())
+    expected[np.isnan(values)] = ""
+    assert format_repr(values).to_pylist() == expected.tolist()
+    assert format_repr(np.array([])).to_pylist() == []
