@@ -125,21 +125,25 @@ def run_segment_study(
     migration = seg.migration_matrix(before, customers["segment"], segment_map)
     del days, before  # the per-day rows are done with: not held through the draws below
 
-    suggestions = pairs = None
+    incidence = None
     if recommend.has_categories(transactions):
         incidence = recommend.category_incidence(transactions, until=as_of, codes=codes)  # once, for both
+    del codes
+
+    summary = seg.segment_summary(customers, segment_map)
+    release_free_memory()  # before the draws, the largest working memory of the study
+    summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
+    release_free_memory()  # the draws' chunks, freed in the heaps of the threads that made them
+    suggestions = pairs = None
+    if incidence is not None:
         suggestions = recommend.next_best_category(transactions, min_pair_customers=min_pair_customers,
                                                    incidence=incidence)
         pairs = recommend.category_pairs(incidence, min_pair_customers)
         del incidence
-    del codes
-
-    summary = seg.segment_summary(customers, segment_map)
-    summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
-    release_free_memory()  # the draws' chunks, freed in the heaps of the threads that made them
     tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
     guardrails = act.segment_guardrails(summary, library, gross_margin)
     max_discount = act.customer_max_discount(customers, library, gross_margin)
+    release_free_memory()  # what the suggestions freed, before every id is pseudonymised
     activation = act.activation_table(
         customers,
         segment_map,
