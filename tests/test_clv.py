@@ -114,6 +114,11 @@ def test_conditional_expectations_cover_every_customer(calibration_model):
     zero = cal[cal["frequency_cal"] == 0]
     assert table["actual"].iloc[0] == pytest.approx(zero["frequency_holdout"].mean())
     assert table["predicted"].is_monotonic_increasing
+    # the study passes the holdout predictions it already has: the same table, and those are used
+    predicted = clv.holdout_predictions(calibration_model, cal)
+    pd.testing.assert_frame_equal(clv.conditional_expectations(calibration_model, cal, predicted=predicted), table)
+    doubled = clv.conditional_expectations(calibration_model, cal, predicted=2 * predicted)
+    np.testing.assert_allclose(doubled["predicted"], 2 * table["predicted"], rtol=1e-12)
 
 
 def test_holdout_metrics_by_hand():
@@ -197,3 +202,18 @@ def test_spend_scatter_samples_large_data_and_says_so():
         assert any(words in t.get_text() for t in ax.texts)
     small = figures.spend_vs_frequency(summary.iloc[:500], "en").axes[0]
     assert sum(len(c.get_offsets()) for c in small.collections) == 500 and not small.texts
+
+
+def test_model_comparison_reuses_the_calibration_fit_and_its_predictions():
+    """The study's calibration fit and its holdout predictions are used as they are (not
+    fitted or predicted again): the same table as computing everything afresh, and the
+    predictions given are the ones scored (wrong ones would show in the errors)."""
+    cal = master_calibration_holdout()
+    fitted = clv.fit_purchase_model(cal, "bgnbd", suffix="_cal")
+    predicted = clv.holdout_predictions(fitted, cal)
+    fresh = clv.compare_models(cal, ("bgnbd", "pareto", "mbgnbd"))
+    reused = clv.compare_models(cal, ("bgnbd", "pareto", "mbgnbd"), fitted_already=fitted, predicted_already=predicted)
+    pd.testing.assert_frame_equal(reused, fresh, check_exact=True)  # Pareto/NBD started from the fit given
+    doubled = clv.compare_models(cal, ("bgnbd", "mbgnbd"), fitted_already=fitted, predicted_already=2 * predicted)
+    assert doubled["holdout_predicted"].iloc[0] == pytest.approx(2 * fresh["holdout_predicted"].iloc[0])
+    assert doubled["holdout_predicted"].iloc[1] == fresh["holdout_predicted"].iloc[2]  # only the fitted model's

@@ -215,3 +215,32 @@ def test_format_repr_equals_numpys_shortest_text():
     expected[np.isnan(values)] = ""
     assert format_repr(values).to_pylist() == expected.tolist()
     assert format_repr(np.array([])).to_pylist() == []
+
+
+@pytest.mark.parametrize("case", ["numbers", "time_of_day_late", "mixed_text_late", "empty", "no_float_format"])
+def test_write_csv_atomic_in_blocks_writes_csv_text(case, tmp_path, monkeypatch):
+    """Blocks of rows formatted on their own give the bytes of the whole text, also where a
+    column's text depends on rows of a later block (then the whole text is written)."""
+    from helpers.report import exports as report_exports
+
+    monkeypatch.setattr(report_exports, "CSV_BLOCK_ROWS", 1000)
+    n = 3500
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({
+        "customer_id": [f"=id,{i}" if i % 97 == 0 else f"C{i:05d}" for i in range(n)],
+        "value": rng.gamma(1.0, 10.0, n), "count": rng.integers(0, 9, n), "flag": rng.random(n) > 0.5,
+        "day": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D"),
+    })
+    float_format = "%.6g"
+    if case == "time_of_day_late":
+        frame.loc[n - 5, "day"] = pd.Timestamp("2024-03-01 10:30")  # in the last block only
+    elif case == "mixed_text_late":
+        frame["customer_id"] = frame["customer_id"].astype(object)
+        frame.loc[n - 5, "customer_id"] = 12345  # a number among text, in the last block only
+    elif case == "empty":
+        frame = frame.iloc[:0]
+    elif case == "no_float_format":
+        float_format = None
+    path = report_exports.write_csv_atomic(tmp_path / "out.csv", frame, float_format=float_format)
+    assert path.read_bytes() == report_exports.csv_text(frame, float_format=float_format).encode("utf-8")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left

@@ -320,6 +320,13 @@ def test_holdout_spend_by_hand(sample_study):
     np.testing.assert_allclose(deciles["predicted"], [predicted[order[:2]].sum(), predicted[order[2:4]].sum(),
                                                       predicted[order[4:]].sum()])
     assert overall["top_decile_actual"] == pytest.approx(actual[order[4:]].sum())
+    # the study passes the holdout predictions it already has: the same results, and those are used
+    purchases = clv.holdout_predictions(model, cal)
+    again, again_deciles = clv.holdout_spend(model, spend, cal, deciles=3, predicted=purchases)
+    assert again == overall
+    pd.testing.assert_frame_equal(again_deciles, deciles)
+    doubled, _ = clv.holdout_spend(model, spend, cal, deciles=3, predicted=2 * purchases)
+    assert doubled["predicted_total"] == pytest.approx(2 * overall["predicted_total"], rel=1e-12)
 
 
 def test_each_segment_value_has_an_interval_from_the_same_draws(sample_study):
@@ -406,3 +413,61 @@ def test_all_draws_at_once_equal_the_point_formula_draw_by_draw(sample_study):
                 model, _spend(spend[i], f[sl], m[sl]), f[sl], r[sl], t[sl], months=s.horizon_months,
                 monthly_discount_rate=s.monthly_discount_rate, periods_per_month=s.periods_per_month)
             np.testing.assert_allclose(got[:, i], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
+    """Chunks of customers run two at a time; their sums are added in chunk order and every
+    customer's bounds land in its own row: many small chunks give what one chunk gives,
+    to the last bit."""
+    from helpers.models import lifetimes_adapter as la
+    from helpers.studies.clv import uncertainty as unc
+
+    study, s = sample_study, sample_study.settings
+    table = study.table
+    groups = pd.Series(np.where(table["frequency"].to_numpy() > 1, "often", "rarely"), index=table.index, name="g")
+
+    def run():
+        return unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=40, seed=3,
+                                   groups=groups)
+
+    monkeypatch.setattr(unc, "CHUNK", len(table) + 1)
+    one = run()
+    monkeypatch.setattr(unc, "CHUNK", 97)  # many chunks, cutting through groups of equal histories
+    many = run()
+    for field in ("low", "high"):
+        np.testing.assert_array_equal(getattr(many, field), getattr(one, field))
+    np.testing.assert_allclose(many.total, one.total, rtol=1e-13)
+    np.testing.assert_allclose(many.top_share, one.top_share, rtol=1e-13)
+    pd.testing.assert_frame_equal(many.groups, one.groups, rtol=1e-13)
+    # the sums are over customers, draw by draw (the same draws, in the same order)
+    rng = np.random.default_rng(3)
+    models = [la.with_params(study.purchase_model, d) for d in unc.draw_parameters(study.purchase_model, 40, rng)]
+    spend = []
+    while len(spend) < 40:
+        spend += [d for d in unc.draw_parameters(study.spend_model, 40, rng) if d["q"] > 1.0]
+    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
+    values = unc._draw_values(models, spend[:40], s, f, r, t, m)(slice(0, len(f)))  # no sorting needed
+    np.testing.assert_allclose(many.total, values.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(many.low, np.quantile(values, 0.05, axis=1), rtol=1e-12)
+    often = (groups == "often").to_numpy()
+    np.testing.assert_allclose(many.groups.loc["often", "high"], np.quantile(values[often].sum(axis=0), 0.95),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("draws", [1, 2, 3, 7, 40, 199, 200, 201])
+def test_row_quantiles_are_numpys_quantiles_bit_for_bit(draws):
+    """The bounds are read off each customer's sorted draws with np.quantile's own index,
+    weight and interpolation: equal to np.quantile(axis=1) to the last bit, with ties, zeros
+    and levels at the ends, for any number of draws."""
+    from helpers.studies.clv.uncertainty import row_quantiles
+
+    rng = np.random.default_rng(draws)
+    values = rng.lognormal(size=(500, draws)) * 1e3
+    values[::7] = np.round(values[::7])  # ties
+    values[::11] = 0.0
+    values[3] = 5.0  # one customer whose draws are all equal
+    for quantiles in ([0.05, 0.95], [0.0, 1.0], [0.5], [0.025, 0.975], [1 / 3, 0.7]):
+        expected = np.quantile(values, quantiles, axis=1)
+        got = row_quantiles(values.copy(), quantiles)
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)

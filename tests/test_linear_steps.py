@@ -90,16 +90,23 @@ def test_cumulative_repeat_curve_is_order_free():
     assert isinstance(model, la.FittedModel) or model is not None
 
 
-@pytest.mark.parametrize("high", [1, 300, 70_000, 2**40, 2**62])
-def test_stable_order_is_numpys_stable_argsort(high):
-    from helpers.models.summary import stable_order
+@pytest.mark.parametrize("key_limit", [2**32, 0])  # 32-bit keys, and 64-bit keys
+@pytest.mark.parametrize("rows_sorted", [False, True])
+def test_distinct_customer_days_equal_a_drop_duplicates(monkeypatch, key_limit, rows_sorted):
+    from helpers.models import summary
 
-    rng = np.random.default_rng(high % 1000)
-    key = rng.integers(0, high, 50_000, dtype=np.int64)
-    np.testing.assert_array_equal(stable_order(key), np.argsort(key, kind="stable"))
-    np.testing.assert_array_equal(stable_order(key[:0]), np.argsort(key[:0], kind="stable"))
-    signed = key - high // 2
-    np.testing.assert_array_equal(stable_order(signed), np.argsort(signed, kind="stable"))
+    monkeypatch.setattr(summary, "_KEY32_LIMIT", key_limit)
+    rng = np.random.default_rng(11)
+    codes, days = rng.integers(0, 500, 20_000), rng.integers(19_000, 19_900, 20_000)
+    if rows_sorted:
+        order = np.lexsort((days, codes))
+        codes, days = codes[order], days[order]
+    pairs = summary._pairs(codes, days, 500)
+    ref = pd.DataFrame({"code": codes, "day": days}).drop_duplicates().sort_values(["code", "day"])
+    np.testing.assert_array_equal(pairs.code, ref["code"].to_numpy())
+    np.testing.assert_array_equal(pairs.day, ref["day"].to_numpy())
+    np.testing.assert_array_equal(pairs.customers, np.unique(codes))
+    np.testing.assert_array_equal(pairs.days_per_customer, ref.groupby("code").size().to_numpy())
 
 
 def test_summaries_on_id_codes_equal_summaries_on_ids():

@@ -214,3 +214,28 @@ def test_the_kernels_own_error_log_stays_out_of_the_build_output(tmp_path, capfd
     execute_notebook(notebook, {}, tmp_path / "executed.ipynb", cwd=tmp_path, progress=False)
     captured = capfd.readouterr()
     assert "kernel log noise" not in captured.err + captured.out
+
+
+def test_a_kernel_session_runs_each_notebook_as_a_fresh_kernel_would(tmp_path):
+    """The build runs a page's language versions one after another in one kernel: the
+    second notebook sees none of the first one's variables, counts its cells from 1 and
+    numbers its tables as a new kernel does; what was imported stays imported."""
+    from helpers.site.run import KernelSession, execute_notebook
+
+    cells = [
+        new_code_cell("import sys\nfrom helpers.report.tables import styled\nimport pandas as pd"),
+        new_code_cell("print('leftover' in dir(), 'helpers.report.tables' in sys.modules)"),
+        new_code_cell("leftover = 1\nstyled(pd.DataFrame({'a': [1]}))"),
+    ]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
+    notebook = tmp_path / "twice.ipynb"
+    nbformat.write(nb, notebook)
+    fresh = execute_notebook(notebook, {}, tmp_path / "fresh.ipynb", cwd=tmp_path, progress=False)
+    with KernelSession(tmp_path) as session:
+        runs = [execute_notebook(notebook, {}, tmp_path / f"{i}.ipynb", progress=False, session=session) for i in (1, 2)]
+        pid = session.km.provisioner.pid if session.km.provisioner else None
+    assert pid is not None
+    for run in runs:
+        assert [c.execution_count for c in run.cells] == [c.execution_count for c in fresh.cells] == [1, 2, 3]
+        assert run.cells[1].outputs[0]["text"] == "False True\n"
+        assert run.cells[2].outputs[0]["data"]["text/html"] == fresh.cells[2].outputs[0]["data"]["text/html"]

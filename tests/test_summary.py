@@ -221,3 +221,53 @@ def test_integer_ids_are_counted_into_the_same_codes_as_a_sorted_factorize(dtype
         expected_codes, expected_uniques = pd.factorize(other.to_numpy(), sort=True)
         np.testing.assert_array_equal(codes, expected_codes)
         np.testing.assert_array_equal(uniques, expected_uniques)
+
+
+# --- text ids read byte by byte (no hashing) -------------------------------------------------
+
+SHORT_ID_SETS = {
+    "member numbers": [f"M{i:07d}" for i in range(0, 3_000_000, 977)],
+    "phone-like digits (wide radix: hashed integers)": [f"1{i:010d}" for i in range(0, 10**10, 7_919_123)],
+    "mixed lengths and prefixes": ["007", "7", "70", "0070", "A12", "a12", "B", "b-1", "", " 1", "1 ", "10", "9"],
+    "Chinese and accents": ["会员001", "会员01", "会员1", "张三", "李四", "é", "Ω", "e\u0301"],
+}
+
+
+@pytest.mark.parametrize("name", list(SHORT_ID_SETS))
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]"])
+def test_short_text_ids_get_the_codes_of_a_sorted_factorize(name, dtype):
+    from helpers.models.summary import _short_text_codes
+
+    values = SHORT_ID_SETS[name]
+    ids = pd.Series(np.random.default_rng(5).choice(values, 4 * len(values) + 50)).astype(dtype)
+    codes, uniques = _short_text_codes(ids)
+    expected_codes, expected_uniques = pd.factorize(ids.to_numpy(dtype=object), sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(uniques) == list(expected_uniques)
+    assert pd.Index(uniques).dtype == "str"
+
+
+@pytest.mark.parametrize("values", [
+    ["a", None, "b"],  # missing: the general route reports it
+    ["a\x00b", "a"],  # a NUL byte would read as padding
+    ["x" * 25, "y"],  # longer than SHORT_ID_BYTES
+    ["".join(chr(65 + (7 * i + 13 * k) % 58) for k in range(20)) for i in range(300)],  # radix beyond 63 bits
+])
+def test_other_text_ids_take_the_general_route_with_the_same_codes(values):
+    from helpers.models.summary import _short_text_codes, _sorted_codes
+
+    ids = pd.Series(values, dtype="str")
+    assert _short_text_codes(ids) is None
+    codes, uniques = _sorted_codes(ids)
+    expected_codes, expected_uniques = pd.factorize(ids.to_numpy(dtype=object), sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(uniques) == list(expected_uniques)
+
+
+def test_wide_keys_give_the_same_summary_as_32_bit_keys(monkeypatch):
+    from helpers.models import summary
+
+    data = master().sample(frac=1.0, random_state=8)
+    narrow = customer_summary(data, OBSERVATION_END, "W")
+    monkeypatch.setattr(summary, "_KEY32_LIMIT", 0)  # every key as a 64-bit integer
+    pd.testing.assert_frame_equal(customer_summary(data, OBSERVATION_END, "W"), narrow, check_exact=True)

@@ -20,17 +20,16 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return write_bytes_atomic(path, [text.encode("utf-8")])
 
 
-def write_bytes_atomic(path: Path, parts: Iterable[bytes | memoryview]) -> Path:
-    """Write ``parts`` one after another to ``path``, atomically as :func:`write_text_atomic`:
-    large files go out piece by piece (e.g. CSV rows straight from pyarrow buffers) without
-    being joined into one string first."""
+def write_bytes_atomic(path: Path, pieces: Iterable[bytes | memoryview]) -> Path:
+    """Write ``pieces`` one after another to ``path``, atomically as :func:`write_text_atomic`
+    does: large text can be written piece by piece, without one string of all of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            for part in parts:
-                fh.write(part)
+            for piece in pieces:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)

@@ -40,6 +40,7 @@ from helpers.data.tables_io import (
     require_path,
 )
 from helpers.errors import DataError
+from helpers.memo import shared
 
 CUSTOMER_ID = C.CUSTOMER_ID
 CAMPAIGN_ID = "campaign_id"
@@ -497,6 +498,7 @@ def campaign_data_folder(data_dir: str, cache_dir: str = "build/campaign_data", 
     return str(target), True
 
 
+@shared(by_name=("cache_dir",))
 def load_campaign_folder(data_dir: str, *, notebook: str, cache_dir: str = "build/campaign_data", seed: int = 7,
                          observation_end: str | None = None, encoding: str | None = None) -> dict:
     """Every table the triggers and campaigns pages use, from one folder.

@@ -29,6 +29,7 @@ import pandas as pd
 from helpers.data import columns as C
 from helpers.data import tables_io as T
 from helpers.errors import DataError
+from helpers.memo import shared
 
 GROUP_TYPE_ALIASES = {"welfare": "welfare", "福利群": "welfare", "福利": "welfare", "interest": "interest",
                       "兴趣群": "interest", "兴趣": "interest", "vip": "vip", "vip群": "vip", "会员群": "vip"}
@@ -145,6 +146,7 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
+@shared(by_name=("cache_dir",))
 def load_community(data_dir: str, *, cache_dir: str = "build/cache/community", seed: int = 16) -> CommunityTables:
     """The community tables of ``data_dir``: read when all four are there, else generated (see the module docstring)."""
     folder = Path(T.locate(data_dir))

@@ -23,6 +23,7 @@ import pandas as pd
 from helpers.data import columns as C
 from helpers.data import tables_io as T
 from helpers.errors import DataError
+from helpers.memo import shared
 
 TIMESTAMP = "timestamp"
 EVENT_TYPE = "event_type"
@@ -130,6 +131,7 @@ def ledger_from_frame(
                          mapping=mapping, dropped=dropped, ignored=ignored, notes=[])
 
 
+@shared
 def load_ledger(path: str | None, column_map: Mapping[str, str] | None = None, *, notebook: str,
                 encoding: str | None = None, observation_end: str | None = None) -> T.TableLoad:
     """The ledger a notebook needs: an empty ``path`` stops with a message naming ``ledger_path``."""

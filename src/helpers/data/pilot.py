@@ -43,6 +43,7 @@ from helpers.data.loading import as_text as _as_text
 from helpers.data.loading import read_table
 from helpers.data.tables_io import TableSchema, number_values, resolve_table_columns
 from helpers.errors import MAX_LISTED, ConfigError, DataError
+from helpers.memo import shared
 from helpers.report.i18n import text
 
 CUSTOMER_ID = C.CUSTOMER_ID
@@ -210,6 +211,7 @@ def resolve_pilot_columns(
 # --------------------------------------------------------------------------- loading
 
 
+@shared
 def read_pilot(
     path: str | os.PathLike[str],
     column_map: Mapping[str, str] | None = None,

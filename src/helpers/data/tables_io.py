@@ -51,6 +51,7 @@ from helpers.data.loading import parse_date_strings as _public_date_strings  # n
 from helpers.data.loading import parse_number_strings as _parse_number_strings  # noqa: E402
 from helpers.data.loading import read_table as _public_read_table  # noqa: E402
 from helpers.errors import MAX_LISTED, ConfigError, DataError
+from helpers.memo import shared
 
 # ----------------------------------------------------------------------------- schemas
 
@@ -632,6 +633,7 @@ def read_table_file(
     ), encoding=encoding, sheet=sheet)
 
 
+@shared
 def read_customers(path: str | os.PathLike[str], column_map: Mapping[str, str] | None = None, **options: Any) -> TableLoad:
     """Read a customers (members) file: one row per customer.
 
@@ -675,6 +677,7 @@ def _end_text(cutoff: pd.Timestamp) -> str:
 # ---------------------------------------------------------------- transactions
 
 
+@shared
 def load_transactions(
     path: str | os.PathLike[str] | None,
     column_map: Mapping[str, str] | None = None,
@@ -716,6 +719,7 @@ def load_transactions(
     return loaded
 
 
+@shared
 def load_tickets(
     path: str | None,
     column_map: Mapping[str, str] | None = None,
@@ -734,6 +738,7 @@ def load_tickets(
     )
 
 
+@shared
 def load_optional(
     path: str | None,
     reader,

@@ -56,6 +56,7 @@ from helpers.data.loading import (
     transactions_from_frame,
 )
 from helpers.errors import MAX_LISTED, ConfigError, DataError
+from helpers.memo import shared
 from helpers.models.summary import (
     DAYS_PER_UNIT,
     SUMMARY_COLUMNS,
@@ -287,6 +288,7 @@ def summary_from_file(
     return summary.astype("float64")
 
 
+@shared
 def load_transactions(
     path: str | os.PathLike[str],
     column_map: Mapping[str, str] | None = None,

@@ -27,9 +27,9 @@ a test in ``tests/test_lifetimes_adapter.py``):
    log-likelihood is NaN for a customer whose last purchase is at the end of calibration
    when (r + s + x) ln(max(alpha, beta) + T) > ~709, which makes the whole fit meaningless
    (CDNOW master to 1998-06-30 has one). Without a penalizer, :func:`fit_transaction_model`
-   therefore fits BG/NBD and Pareto/NBD with :mod:`helpers.models.fast_models` (same likelihood,
-   same maximum, NaN-free) and stores the estimates in a lifetimes fitter, so predictions
-   still go through lifetimes; MBG/NBD and penalised fits use lifetimes' own fitter.
+   therefore fits BG/NBD, Pareto/NBD and MBG/NBD with :mod:`helpers.models.fast_models` (same
+   likelihood, same maximum, NaN-free) and stores the estimates in a lifetimes fitter, so
+   predictions still go through lifetimes; penalised fits use lifetimes' own fitter.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from lifetimes import (
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
 )
-from lifetimes.generate_data import beta_geometric_nbd_model, pareto_nbd_model
+from lifetimes.generate_data import beta_geometric_nbd_model, modified_beta_geometric_nbd_model, pareto_nbd_model
 from lifetimes.utils import ConvergenceError, _check_inputs
 
 from helpers.errors import ConfigError, HelperError
@@ -99,6 +99,18 @@ class FittedModel:
     #: order of ``params``; None where the information matrix could not be inverted.
     log_covariance: np.ndarray | None = field(default=None, repr=False)
 
+    def __memo_key__(self) -> tuple:
+        """What makes two fitted models the same for :mod:`helpers.memo`: the fields and
+        the fitter's class, data, estimates and penalty (its ``predict`` and
+        ``generate_new_data`` follow from those; the lambda among them keeps the fitter
+        from pickling)."""
+        fitter = self.fitter
+        return (
+            self.name, type(fitter).__module__, type(fitter).__qualname__, self.params, self.standard_errors,
+            self.log_likelihood, self.n_customers, self.penalizer, self.log_covariance,
+            getattr(fitter, "data", None), getattr(fitter, "params_", None), getattr(fitter, "penalizer_coef", None),
+        )
+
     @property
     def label(self) -> str:
         return MODEL_LABELS.get(self.name, self.name)
@@ -145,14 +157,15 @@ def fit_transaction_model(
     *,
     weights: Any = None,
     penalizer: float = 0.0,
+    start: dict[str, float] | None = None,
 ) -> FittedModel:
     """Fit BG/NBD (``"bgnbd"``), Pareto/NBD (``"pareto"``) or MBG/NBD (``"mbgnbd"``).
 
     ``weights`` counts customers sharing the same (frequency, recency, T) row: pass the
     output of :func:`helpers.models.summary.collapse_rfm` to fit large bases quickly.
 
-    BG/NBD and Pareto/NBD without a penalizer are fitted by :mod:`helpers.models.fast_models`
-    (the same estimates as lifetimes, much faster; see quirk 7); MBG/NBD and penalised fits
+    BG/NBD, Pareto/NBD and MBG/NBD without a penalizer are fitted by :mod:`helpers.models.fast_models`
+    (the same estimates as lifetimes, much faster; see quirk 7); penalised fits
     by lifetimes. Either way ``fitter`` is a lifetimes fitter carrying the estimates.
     """
     if name not in TRANSACTION_MODELS:
@@ -161,7 +174,7 @@ def fit_transaction_model(
     w = _weights(weights, len(f))
     _check_transaction_data(name, f, r, t, w)
     if penalizer == 0 and name in _FAST_FITS:
-        return _fast_fit(name, f, r, t, w, None if weights is None else w)
+        return _fast_fit(name, f, r, t, w, None if weights is None else w, start)
     fitter = TRANSACTION_MODELS[name](penalizer_coef=penalizer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -177,7 +190,17 @@ def fit_transaction_model(
     return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer, log_covariance(hess))
 
 
-_FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto}
+def pareto_start(bgnbd: FittedModel) -> dict[str, float] | None:
+    """The Pareto/NBD fit's starting point from a BG/NBD fit (without penalizer) on the same
+    data: what :func:`helpers.models.fast_models.fit_pareto` would otherwise fit BG/NBD again
+    to find ((r, alpha) of BG/NBD, s = 1, beta = alpha). None when ``bgnbd`` is not such a fit."""
+    if bgnbd.name != "bgnbd" or bgnbd.penalizer != 0:
+        return None
+    r, alpha = bgnbd.params["r"], bgnbd.params["alpha"]
+    return {"r": r, "alpha": alpha, "s": 1.0, "beta": alpha}
+
+
+_FAST_FITS = {"bgnbd": fast_models.fit_bgnbd, "pareto": fast_models.fit_pareto, "mbgnbd": fast_models.fit_mbgnbd}
 
 
 #: The penalizer advised first; larger ones bias the estimates more than they help.
@@ -227,14 +250,17 @@ def _check_transaction_data(name: str, f: np.ndarray, r: np.ndarray, t: np.ndarr
 
 
 def _fast_fit(
-    name: str, f: np.ndarray, r: np.ndarray, t: np.ndarray, w: np.ndarray, weights: np.ndarray | None
+    name: str, f: np.ndarray, r: np.ndarray, t: np.ndarray, w: np.ndarray, weights: np.ndarray | None,
+    start: dict[str, float] | None = None,
 ) -> FittedModel:
-    """Fit with :mod:`helpers.models.fast_models` and fill a lifetimes fitter as its ``fit`` would."""
+    """Fit with :mod:`helpers.models.fast_models` and fill a lifetimes fitter as its ``fit`` would
+    (``start``: the Pareto/NBD starting point, see :func:`pareto_start`)."""
     f = f.astype(int).astype("float64")  # lifetimes' fit truncates frequency the same way
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fit = _FAST_FITS[name](f, r, t, weights)
+            fit = _FAST_FITS[name](f, r, t, weights, start=start) if start is not None else _FAST_FITS[name](
+                f, r, t, weights)
         except fast_models.FastFitError as exc:
             raise _fit_error(name, exc) from exc
     params = fit.params
@@ -282,7 +308,8 @@ def _lifetimes_fitter(
             age, *fitter._unload_params("r", "alpha", "s", "beta"), size=size)
     else:
         fitter._negative_log_likelihood_ = -scaled_ll / n
-        fitter.generate_new_data = lambda size=1: beta_geometric_nbd_model(
+        generate = modified_beta_geometric_nbd_model if name == "mbgnbd" else beta_geometric_nbd_model
+        fitter.generate_new_data = lambda size=1: generate(
             age, *fitter._unload_params("r", "alpha", "a", "b"), size=size)
         if log_hessian is not None:
             fitter._hessian_ = -log_hessian / n

@@ -15,10 +15,13 @@ Weekly units on CDNOW are days / 7 (recency 30.43, T 38.86 for customer 1), whic
 what Fader, Hardie & Lee (2005) use; lifetimes' ``freq="W"`` rounds to calendar weeks
 and does not reproduce their tables.
 
-The computation is vectorised with numpy (customer ids hashed and only the distinct ids
-sorted, rows sorted by one integer (customer, day) key unless they already are in that
-order, then ``reduceat``), so it scales to tens of millions of rows; lifetimes' own utility
-is slow and its holdout split is broken on pandas 3.
+The computation is vectorised with numpy, so it scales to tens of millions of rows in any
+row order; lifetimes' own utility is slow and its holdout split is broken on pandas 3.
+Customer ids become integer codes in sorted-id order: integer codes are counted, short text
+ids (member numbers) are read byte by byte as integers, other ids are hashed and only the
+distinct ids sorted. :func:`customer_summary` then sorts only the (customer, day) keys,
+never the rows; the holdout split orders the rows by that key (a radix sort) and uses
+``reduceat``.
 """
 
 from __future__ import annotations
@@ -62,17 +65,6 @@ def _to_day(value: object, name: str) -> np.datetime64:
     return np.datetime64(stamp.normalize().to_datetime64(), "D")
 
 
-@dataclass(frozen=True)
-class _CustomerDays:
-    """Purchases collapsed to one row per customer and calendar day, sorted."""
-
-    ids: np.ndarray  # unique customer ids, sorted
-    code: np.ndarray  # customer code per customer-day
-    day: np.ndarray  # datetime64[D] per customer-day
-    amount: np.ndarray  # summed amount per customer-day
-    start: np.ndarray  # index of each customer's first customer-day
-
-
 def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes in sorted-id order, and the sorted unique ids.
 
@@ -88,6 +80,8 @@ def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow.compute as pc
 
     small = _small_integer_codes(ids)
+    if small is None:
+        small = _short_text_codes(ids)
     if small is not None:
         return small
     codes, uniques = pd.factorize(ids, sort=False)
@@ -121,8 +115,135 @@ def _small_integer_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None
     if low < 0 or high > 4 * len(values) + 1024:
         return None
     present = np.bincount(values, minlength=high + 1) > 0
+    if low == 0 and present.all():  # already the codes 0..n-1: nothing to renumber
+        return values.astype(np.int64, copy=False), np.arange(high + 1, dtype=values.dtype)
     rank = np.cumsum(present) - 1
     return rank[values].astype(np.int64), np.flatnonzero(present).astype(values.dtype)
+
+
+#: (customer, day) keys below this are sorted as 32-bit integers.
+_KEY32_LIMIT = 2**32
+
+#: Longest id (in UTF-8 bytes) that :func:`_short_text_codes` reads byte by byte.
+SHORT_ID_BYTES = 24
+#: Rows per block when ids are read byte by byte (the running values stay in cache).
+_ID_BLOCK = 1 << 16
+
+
+def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_sorted_codes` for Arrow-backed text ids of at most :data:`SHORT_ID_BYTES` bytes
+    (member numbers such as ``M0001234`` or ``13800138000``), without hashing the text.
+
+    The ids' bytes form a table (shorter ids padded with 0, below every byte of real text).
+    Each byte position spans a small range across the ids (one letter, ten digits), so every
+    id reads as one integer whose digits are its bytes minus the smallest byte at their
+    position, in a mixed radix of the positions' ranges. That integer orders ids exactly as
+    their UTF-8 bytes do, which is code-point order, Python's order for ``str``; the distinct
+    integers are then counted (or, when spread too widely, hashed) into codes 0..n-1.
+    None for other ids: missing values, longer ids, a NUL byte, or a radix beyond 63 bits."""
+    table = _id_byte_table(ids)
+    if table is None:
+        return None
+    low, high = _column_extreme(table, np.minimum), _column_extreme(table, np.maximum)
+    varying = np.flatnonzero(high > low)
+    radices = high[varying] - low[varying] + 1
+    if _mixed_radix(high[varying], radices) >= 2**63:  # the largest running value must fit
+        return None
+    value = np.zeros(len(table), dtype=np.int64)
+    for begin in range(0, len(table), _ID_BLOCK):  # blocks of rows, not single rows
+        block, rows = value[begin: begin + _ID_BLOCK], table[begin: begin + _ID_BLOCK]
+        for position, radix in zip(varying, radices, strict=True):
+            block *= radix
+            block += rows[:, position]
+    value -= _mixed_radix(low[varying], radices)  # the digits are bytes minus their smallest
+    top = int(value.max())
+    if top <= 4 * len(value) + 1024:
+        present = np.bincount(value, minlength=top + 1) > 0
+        codes = (np.cumsum(present) - 1)[value]
+        distinct = np.flatnonzero(present)
+    else:
+        hashed, distinct = pd.factorize(value, sort=False)
+        order = np.argsort(distinct)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes, distinct = rank[hashed], distinct[order]
+    return codes, _ids_from_values(distinct, table.shape[1], varying, radices, low)
+
+
+def _id_byte_table(ids: pd.Series) -> np.ndarray | None:
+    """The UTF-8 bytes of Arrow-backed text ids as a (rows, width) uint8 table, shorter ids
+    padded with 0; None when the ids are not such text, have missing values, contain a NUL
+    byte or are longer than :data:`SHORT_ID_BYTES`."""
+    import pyarrow as pa
+
+    if not isinstance(ids.dtype, pd.StringDtype | pd.ArrowDtype) or not len(ids):
+        return None
+    try:
+        text = ids.array.__arrow_array__()
+    except (AttributeError, TypeError, pa.ArrowException):
+        return None
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) or text.null_count:
+        return None
+    offset_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=offset_type)[text.offset: text.offset + len(text) + 1]
+    lengths = np.diff(offsets)
+    width = int(lengths.max())
+    if width == 0:
+        return np.zeros((len(ids), 1), dtype=np.uint8)  # every id is the empty text
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+    if width > SHORT_ID_BYTES or data.min() == 0:
+        return None
+    if lengths.min() == width:  # equal lengths: the bytes already are the table
+        return data.reshape(len(ids), width)
+    table = np.zeros((len(ids), width), dtype=np.uint8)
+    table[np.arange(width) < lengths[:, None]] = data  # row-major: each id's bytes, then padding
+    return table
+
+
+def _column_extreme(table: np.ndarray, extreme: np.ufunc, rows: int = 512) -> np.ndarray:
+    """``extreme.reduce(table, axis=0)`` as int64, blocks of ``rows`` rows at a time (numpy reduces
+    a narrow table column-wise many times slower)."""
+    whole = len(table) - len(table) % rows
+    if whole:
+        head = extreme.reduce(table[:whole].reshape(-1, rows * table.shape[1]), axis=0).reshape(rows, -1)
+        table = np.concatenate([head, table[whole:]])
+    return extreme.reduce(table, axis=0).astype(np.int64)
+
+
+def _mixed_radix(digits: np.ndarray, radices: np.ndarray) -> int:
+    """The integer whose digits (most significant first) in the given radices are ``digits``."""
+    value = 0
+    for digit, radix in zip(digits.tolist(), radices.tolist(), strict=True):
+        value = value * radix + digit
+    return value
+
+
+def _ids_from_values(
+    values: np.ndarray, width: int, varying: np.ndarray, radices: np.ndarray, low: np.ndarray
+) -> pd.api.extensions.ExtensionArray:
+    """The ids (pandas' default text dtype) whose mixed-radix values are ``values``: the
+    digits read back and the bytes rebuilt, without going back to the rows or making one
+    Python string per id."""
+    import pyarrow as pa
+
+    table = np.broadcast_to(low.astype(np.uint8), (len(values), width)).copy()
+    rest = values.copy()
+    for position, radix in zip(varying[::-1].tolist(), radices[::-1].tolist(), strict=True):
+        rest, digit = np.divmod(rest, radix)
+        table[:, position] += digit.astype(np.uint8)
+    real = table != 0  # the padding is trailing, and the only 0 byte
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(real.sum(axis=1), out=offsets[1:])
+    text = pa.Array.from_buffers(pa.large_string(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(table[real])])
+    return pd.array(text, dtype="str")
+
+
+def _id_array(ids: object) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """Sorted distinct ids as an array that ``ids[codes]`` indexes: pandas' text arrays stay
+    as they are (making one Python string per id costs more than the summary)."""
+    return ids if isinstance(ids, pd.api.extensions.ExtensionArray) else np.asarray(ids)
 
 
 def _arrow_orders_like_python(uniques: pd.Index) -> bool:
@@ -137,16 +258,21 @@ def _arrow_orders_like_python(uniques: pd.Index) -> bool:
     return False
 
 
-def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _CustomerDays:
+def _coded_rows(
+    transactions: pd.DataFrame, until: np.datetime64 | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows up to ``until`` as customer codes (in sorted-id order), the sorted distinct ids,
+    purchase days (``datetime64[D]``) and amounts; rows without an id or a date are errors."""
     days = transactions[TIMESTAMP].to_numpy(dtype="datetime64[D]")
     keep = days <= until if until is not None else ~np.isnat(days)
-    if not keep.all() and until is None:
+    every_row = bool(keep.all())  # then the columns are used as they are, not copied
+    if not every_row and until is None:
         raise DataError(
             f"{int((~keep).sum())} transaction(s) have no timestamp (first at position(s) "
             f"{_positions(~keep)} of the table); load the file with helpers.data.loading.read_transactions, "
             "which reports them with their rows"
         )
-    ids_series = transactions[CUSTOMER_ID] if keep.all() else transactions[CUSTOMER_ID][keep]
+    ids_series = transactions[CUSTOMER_ID] if every_row else transactions[CUSTOMER_ID][keep]
     codes, ids = _sorted_codes(ids_series)
     if len(codes) and codes.min() < 0:
         missing = np.zeros(len(days), dtype=bool)
@@ -156,59 +282,13 @@ def _customer_days(transactions: pd.DataFrame, until: np.datetime64 | None) -> _
             f"{_positions(missing)} of the table); load the file with helpers.data.loading.read_transactions, "
             "which reports them with their rows"
         )
-    days = days[keep]
+    days = days if every_row else days[keep]
     if AMOUNT in transactions:
-        amounts = transactions[AMOUNT].to_numpy(dtype="float64")[keep]
+        amounts = transactions[AMOUNT].to_numpy(dtype="float64")
+        amounts = amounts if every_row else amounts[keep]
     else:
         amounts = np.zeros(len(days))
-    if len(codes) == 0:
-        empty = np.array([], dtype=np.int64)
-        return _CustomerDays(np.asarray(ids), empty, days, amounts, empty)
-    # One integer key per (customer, day), ordered as (customer, day): the rows need sorting
-    # only if they are not in that order already (a stable sort keeps same-day rows in file
-    # order, so amounts are added in the same order as before).
-    day_number = days.astype(np.int64)
-    first_day = day_number.min()
-    key = codes * (int(day_number.max() - first_day) + 1) + (day_number - first_day)
-    if not np.all(key[1:] >= key[:-1]):
-        order = stable_order(key)
-        # two gathers, not four: the customer code and the day are the key's quotient and rest
-        amounts, key = amounts[order], key[order]
-        span = int(day_number.max() - first_day) + 1
-        codes, rest = np.divmod(key, span)
-        days = (rest + first_day).astype("datetime64[D]")
-    new_pair = np.empty(len(codes), dtype=bool)
-    new_pair[0] = True
-    new_pair[1:] = key[1:] != key[:-1]
-    pair_start = np.flatnonzero(new_pair)
-    pair_code = codes[pair_start]
-    new_customer = np.empty(len(pair_code), dtype=bool)
-    new_customer[0] = True
-    new_customer[1:] = pair_code[1:] != pair_code[:-1]
-    return _CustomerDays(
-        ids=np.asarray(ids),
-        code=pair_code,
-        day=days[pair_start],
-        amount=np.add.reduceat(amounts, pair_start),
-        start=np.flatnonzero(new_customer),
-    )
-
-
-def stable_order(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")`` for non-negative integer keys, as a least-significant-
-    digit radix sort on 16-bit digits (numpy sorts 16-bit integers by counting, in linear
-    time): the same permutation, in a few linear passes instead of a comparison sort."""
-    key = np.asarray(key)
-    if len(key) == 0 or key.min() < 0:
-        return np.argsort(key, kind="stable")
-    top = int(key.max())
-    order = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
-    shift = 16
-    while top >> shift:
-        digit = ((key[order] >> shift) & 0xFFFF).astype(np.uint16)
-        order = order[np.argsort(digit, kind="stable")]
-        shift += 16
-    return order
+    return codes, _id_array(ids), days, amounts
 
 
 def with_id_codes(transactions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -222,7 +302,7 @@ def with_id_codes(transactions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]
     codes, ids = _sorted_codes(transactions[CUSTOMER_ID])
     if len(codes) and codes.min() < 0:
         return transactions, np.array([], dtype=object)  # missing ids: the summaries report them
-    return transactions.assign(**{CUSTOMER_ID: codes}), np.asarray(ids)
+    return transactions.assign(**{CUSTOMER_ID: codes}), _id_array(ids)
 
 
 def restore_ids(frame: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
@@ -270,35 +350,85 @@ def customer_summary(
     _require_columns(transactions)
     unit_days = DAYS_PER_UNIT[normalise_time_unit(time_unit)]
     until = None if observation_end is None else _to_day(observation_end, "observation_end")
-    cd = _customer_days(transactions, until)
+    codes, ids, days, amounts = _coded_rows(transactions, until)
     if until is None:
-        if len(cd.day) == 0:
+        if len(days) == 0:
             raise DataError("there are no transactions to summarise")
-        until = cd.day.max()
-    return _summarise_days(cd, until, unit_days)
+        until = days.max()
+    columns, customers = _summarise_rows(codes, len(ids), days, amounts, until, unit_days)
+    return pd.DataFrame(columns, index=pd.Index(ids[customers], name=CUSTOMER_ID))
 
 
-def _summarise_days(cd: _CustomerDays, until: np.datetime64, unit_days: float) -> pd.DataFrame:
-    n_days = np.diff(np.append(cd.start, len(cd.code)))
-    last = np.append(cd.start[1:], len(cd.code)) - 1
-    first_day = cd.day[cd.start]
-    repeat_amount = cd.amount.copy()
-    repeat_amount[cd.start] = 0.0
-    repeat_total = np.add.reduceat(repeat_amount, cd.start) if len(cd.start) else np.array([])
-    frequency = (n_days - 1).astype("float64")
+@dataclass(frozen=True)
+class _Pairs:
+    """The distinct (customer, day) pairs of some rows, in (customer, day) order."""
+
+    key: np.ndarray  # per row: customer code * span + day - first day
+    pair_key: np.ndarray  # per pair: its key
+    code: np.ndarray  # per pair: customer code
+    day: np.ndarray  # per pair: day number (days since 1970-01-01)
+    start: np.ndarray  # index of each customer's first pair
+
+    @property
+    def customers(self) -> np.ndarray:
+        return self.code[self.start]
+
+    @property
+    def days_per_customer(self) -> np.ndarray:
+        return np.diff(np.append(self.start, len(self.code)))
+
+
+def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int) -> _Pairs:
+    """Distinct (customer, day) pairs of non-empty rows. Only the keys are sorted, on their own
+    (32-bit when they fit): a plain sort, several times faster than putting the rows in order,
+    and skipped when the rows are in that order already."""
+    first_day = int(day_number.min())
+    span = int(day_number.max()) - first_day + 1
+    key = codes.astype(np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
+    key *= span
+    key += (day_number - first_day).astype(key.dtype)
+    ordered = key if bool(np.all(key[1:] >= key[:-1])) else np.sort(key)
+    pair_key = ordered[_starts_of_runs(ordered)]
+    code, day = np.divmod(pair_key, span)
+    return _Pairs(key=key, pair_key=pair_key, code=code.astype(np.int64), day=day.astype(np.int64) + first_day,
+                  start=np.flatnonzero(_starts_of_runs(code)))
+
+
+def _starts_of_runs(values: np.ndarray) -> np.ndarray:
+    """True where a value differs from the one before it (and at the first)."""
+    new = np.empty(len(values), dtype=bool)
+    new[:1] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return new
+
+
+def _summarise_rows(
+    codes: np.ndarray, n_ids: int, days: np.ndarray, amounts: np.ndarray, until: np.datetime64, unit_days: float
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``frequency, recency, T, monetary_value`` of the customers with rows, and their codes
+    (ascending), straight from the rows: the distinct days come from :func:`_pairs`, the spend
+    after the first day is added up per customer in row order."""
+    if len(codes) == 0:
+        empty = np.array([], dtype="float64")
+        return {name: empty for name in SUMMARY_COLUMNS}, np.array([], dtype=np.int64)
+    pairs = _pairs(codes, days.view(np.int64), n_ids)
+    customers = pairs.customers
+    first = pairs.day[pairs.start]
+    last = pairs.day[np.append(pairs.start[1:], len(pairs.day)) - 1]
+    first_key = np.zeros(n_ids, dtype=pairs.key.dtype)
+    first_key[customers] = pairs.pair_key[pairs.start]
+    later = pairs.key != first_key[codes]  # rows after the customer's first purchase day
+    repeat_total = np.bincount(codes, weights=np.where(later, amounts, 0.0), minlength=n_ids)[customers]
+    frequency = (pairs.days_per_customer - 1).astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
-    day = np.timedelta64(1, "D")
-    summary = pd.DataFrame(
-        {
-            "frequency": frequency,
-            "recency": (cd.day[last] - first_day) / day / unit_days,
-            "T": (until - first_day) / day / unit_days,
-            "monetary_value": monetary,
-        },
-        index=pd.Index(cd.ids[cd.code[cd.start]], name=CUSTOMER_ID),
-    )
-    return summary
+    columns = {
+        "frequency": frequency,
+        "recency": (last - first).astype("float64") / unit_days,
+        "T": (int(until.astype(np.int64)) - first).astype("float64") / unit_days,
+        "monetary_value": monetary,
+    }
+    return columns, customers
 
 
 def calibration_holdout_summary(
@@ -319,43 +449,35 @@ def calibration_holdout_summary(
     _require_columns(transactions)
     unit_days = DAYS_PER_UNIT[normalise_time_unit(time_unit)]
     cal_end = _to_day(calibration_end, "calibration_end")
-    cd = _customer_days(transactions, None)
-    obs_end = cd.day.max() if observation_end is None else _to_day(observation_end, "observation_end")
+    codes, ids, days, amounts = _coded_rows(transactions, None)
+    obs_end = days.max() if observation_end is None else _to_day(observation_end, "observation_end")
     if obs_end <= cal_end:
         raise ConfigError(
             f"calibration_end ({cal_end}) must be before observation_end ({obs_end}): "
             "the holdout period would be empty."
         )
-    in_cal = cd.day <= cal_end
+    in_cal = days <= cal_end
     if not in_cal.any():
         raise DataError(f"no purchases on or before calibration_end {cal_end}")
-    cal_days = _subset(cd, in_cal)
-    cal = _summarise_days(cal_days, cal_end, unit_days)
-    cal.columns = [f"{c}_cal" for c in cal.columns]
+    columns, customers = _summarise_rows(codes[in_cal], len(ids), days[in_cal], amounts[in_cal], cal_end, unit_days)
+    cal = pd.DataFrame({f"{name}_cal": values for name, values in columns.items()},
+                       index=pd.Index(ids[customers], name=CUSTOMER_ID))
 
-    # Holdout counts and spend per customer code: one pass over the customer-days
-    # (linear; a group-by on the id text grew faster than the data).
-    in_holdout = (cd.day > cal_end) & (cd.day <= obs_end)
-    cal_codes = cal_days.code[cal_days.start]
-    hold_codes = cd.code[in_holdout]
-    n_ids = len(cd.ids)
-    cal["frequency_holdout"] = np.bincount(hold_codes, minlength=n_ids)[cal_codes].astype("float64")
-    spend = _sum_by_code(hold_codes, cd.amount[in_holdout], n_ids)[cal_codes]
+    # What the calibration customers did in the holdout: distinct days and spend per code.
+    in_holdout = (days > cal_end) & (days <= obs_end)
+    hold_codes = codes[in_holdout]
+    counts = np.zeros(len(ids), dtype=np.int64)
+    if len(hold_codes):
+        hold_pairs = _pairs(hold_codes, days[in_holdout].view(np.int64), len(ids))
+        counts[hold_pairs.customers] = hold_pairs.days_per_customer
+    cal["frequency_holdout"] = counts[customers].astype("float64")
+    spend = np.bincount(hold_codes, weights=amounts[in_holdout], minlength=len(ids))[customers]
     with np.errstate(invalid="ignore", divide="ignore"):
         cal["monetary_value_holdout"] = np.where(
             cal["frequency_holdout"] > 0, spend / np.maximum(cal["frequency_holdout"], 1), 0.0
         )
     cal["duration_holdout"] = (obs_end - cal_end) / np.timedelta64(1, "D") / unit_days
     return cal
-
-
-def _sum_by_code(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Sum of ``values`` per code in row order (codes ascending), as a group-by would add them."""
-    out = np.zeros(n)
-    if len(codes):
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-        out[codes[starts]] = np.add.reduceat(values, starts)
-    return out
 
 
 def first_and_repeat_days(
@@ -365,23 +487,16 @@ def first_and_repeat_days(
     purchase days (one per customer) and their later purchase days up to ``until``
     (one per customer and day, sorted), as ``datetime64[D]`` arrays. Linear in the data."""
     cohort_end_day = _to_day(cohort_end, "calibration_end")
-    cd = _customer_days(transactions, _to_day(until, "observation_end"))
-    if len(cd.code) == 0:
+    codes, ids, days, _ = _coded_rows(transactions, _to_day(until, "observation_end"))
+    if len(codes) == 0:
         empty = np.array([], dtype="datetime64[D]")
         return empty, empty
-    first = cd.day[cd.start]
-    counts = np.diff(np.append(cd.start, len(cd.code)))
-    first_of_row = np.repeat(first, counts)
-    in_cohort = first_of_row <= cohort_end_day
-    repeat = in_cohort & (cd.day > first_of_row)
-    return first[first <= cohort_end_day], np.sort(cd.day[repeat])
-
-
-def _subset(cd: _CustomerDays, mask: np.ndarray) -> _CustomerDays:
-    code, day, amount = cd.code[mask], cd.day[mask], cd.amount[mask]
-    new_customer = np.ones(len(code), dtype=bool)
-    new_customer[1:] = code[1:] != code[:-1]
-    return _CustomerDays(cd.ids, code, day, amount, np.flatnonzero(new_customer))
+    pairs = _pairs(codes, days.view(np.int64), len(ids))
+    first = pairs.day[pairs.start]
+    first_of_pair = np.repeat(first, pairs.days_per_customer)
+    repeat = (first_of_pair <= int(cohort_end_day.astype(np.int64))) & (pairs.day > first_of_pair)
+    in_cohort = first <= int(cohort_end_day.astype(np.int64))
+    return first[in_cohort].astype("datetime64[D]"), np.sort(pairs.day[repeat]).astype("datetime64[D]")
 
 
 def collapse_rfm(summary: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:

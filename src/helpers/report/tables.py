@@ -25,6 +25,13 @@ TOP_ROWS = 15
 _TABLE_COUNTER = itertools.count(1)
 
 
+def reset_table_ids() -> None:
+    """Number tables from 1 again: a kernel that runs a second notebook
+    (:class:`helpers.site.run.KernelSession`) gives it the ids a fresh kernel would."""
+    global _TABLE_COUNTER
+    _TABLE_COUNTER = itertools.count(1)
+
+
 def table_uuid(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     """A short id for the Styler table of ``frame``: a hash of its content, its formats and
     its position among the tables made in this process (never random)."""

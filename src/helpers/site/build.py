@@ -13,8 +13,11 @@ more languages, one page each. The build:
 1. checks every selected page's parameters against its notebook (a typo fails that
    page before any kernel starts) and works out its inputs and cache key
    (:mod:`helpers.site.cache`);
-2. runs the pages whose key has no cached run with papermill, ``--jobs`` at a time
-   (default 2), each in its own kernel; pages writing to the same output folder, and
+2. runs the pages whose key has no cached run with papermill, ``--jobs`` kernels at a
+   time (default 2). The language versions of a page run one after another in one
+   kernel (cleared in between), so the later ones skip the kernel start and the imports
+   and reuse the first one's analyses (:mod:`helpers.memo`); the batches with the
+   longest previous run times start first. Pages writing to the same output folder, and
    the pages of a study with ``parallel: false``, run one after another. One progress
    bar per study on a terminal, one line per page otherwise;
 3. renders every page into a staging folder next to the output folder, with
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import shutil
 import sys
@@ -44,7 +48,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,14 +171,15 @@ def _prepare(config: Config, page: Page, output: Path) -> _Job:
     return _Job(page, arguments, not_passed, inputs, digest, key, outputs, extra_dir)
 
 
-def _run(config: Config, job: _Job, cache: RunCache) -> None:
-    """Execute the page's notebook (worker thread) and store the run in the cache."""
+def _run(config: Config, job: _Job, cache: RunCache, session=None) -> None:
+    """Execute the page's notebook (worker thread) and store the run in the cache;
+    in ``session``'s kernel when given (see :func:`_run_all`)."""
     from helpers.site.run import execute_notebook
 
     page = job.page
     executed_path = config.build / "executed" / f"{page.name}.ipynb"
     started = time.time()
-    nb = execute_notebook(page.notebook, job.arguments, executed_path, cwd=config.root, progress=False)
+    nb = execute_notebook(page.notebook, job.arguments, executed_path, cwd=config.root, progress=False, session=session)
     extras: list[Path] = []
     if job.extra_dir is not None:
         if not job.extra_dir.is_dir():
@@ -412,43 +417,110 @@ def _ensure_shared_data(config: Config, say) -> Callable[[Mapping[str, Any], str
     return data_line
 
 
+def batches(config: Config, jobs: Sequence[_Job]) -> list[list[_Job]]:
+    """The runs grouped for one kernel each: the language versions of a page (one
+    group, :attr:`Page.group`) run one after another in the same kernel, in config
+    order, so the later ones skip the kernel start and the imports and reuse the
+    analyses the first one ran (:mod:`helpers.memo`). Batches in the order of the
+    pages' first appearance."""
+    grouped: dict[tuple, list[_Job]] = {}
+    for job in jobs:
+        grouped.setdefault(job.page.group, []).append(job)
+    return list(grouped.values())
+
+
+def previous_durations(cache: RunCache) -> dict[str, float]:
+    """Each page's run time in seconds in its most recently used cached run."""
+    latest: dict[str, tuple[float, float]] = {}
+    if not cache.folder.is_dir():
+        return {}
+    for meta_path in cache.folder.glob("*/meta.json"):
+        try:
+            used = meta_path.stat().st_mtime
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            page, duration = str(meta.get("page", "")), float(meta.get("duration") or 0.0)
+        except (OSError, ValueError, TypeError):
+            continue
+        if page and duration > 0 and (page not in latest or used > latest[page][0]):
+            latest[page] = (used, duration)
+    return {page: duration for page, (_, duration) in latest.items()}
+
+
+def schedule(groups: Sequence[Sequence[_Job]], durations: Mapping[str, float]) -> list[list[_Job]]:
+    """The order to start the batches in: longest expected first (longest-processing-time
+    scheduling: with a few workers, a long page started last would run on alone at the
+    end). A batch's expected time is the sum of its pages' previous run times; a batch
+    with a page that never ran counts as longest (it might be), and ties keep config order."""
+
+    def expected(batch: Sequence[_Job]) -> float:
+        times = [durations.get(job.page.name) for job in batch]
+        return float("inf") if any(t is None for t in times) else float(sum(times))
+
+    order = sorted(range(len(groups)), key=lambda i: (-expected(groups[i]), i))
+    return [list(groups[i]) for i in order]
+
+
 def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) -> None:
     if not to_run:
         return
+    from helpers.site.run import KernelSession
+
     locks: dict[str, threading.Lock] = {}
     for job in to_run:
         for name in exclusive_resources(config, job):
             locks.setdefault(name, threading.Lock())
+    done_queue: list = []
+    done_event = threading.Condition()
 
-    def task(job: _Job) -> float:
+    def report(job: _Job, outcome) -> None:
+        with done_event:
+            done_queue.append((job, outcome))
+            done_event.notify()
+
+    def task(batch: list[_Job]) -> None:
+        names = sorted({name for job in batch for name in exclusive_resources(config, job)})
         with ExitStack() as stack:
-            for name in exclusive_resources(config, job):  # sorted: no lock-order deadlock
+            for name in names:  # sorted: no lock-order deadlock
                 stack.enter_context(locks[name])
-            started = time.monotonic()
-            _run(config, job, cache)
-            return time.monotonic() - started
-
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="playbook") as pool:
-        futures = {pool.submit(task, job): (job, time.monotonic()) for job in to_run}
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job, submitted = futures[future]
-                    page = job.page
+            with KernelSession(config.root, shared=len(batch) > 1) as session:
+                for job in batch:
+                    started = time.monotonic()
                     try:
-                        seconds = future.result()
-                    except Exception as err:  # noqa: BLE001
+                        _run(config, job, cache, session=session)
+                    except Exception as err:  # noqa: BLE001 - reported per page
+                        session.restart()  # the next page gets a fresh kernel
+                        report(job, (err, time.monotonic() - started))
+                    else:
+                        report(job, time.monotonic() - started)
+
+    ordered = schedule(batches(config, to_run), previous_durations(cache))
+    expected = len(to_run)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="playbook") as pool:
+        futures = [pool.submit(task, batch) for batch in ordered]
+        try:
+            received = 0
+            while received < expected:
+                with done_event:
+                    while not done_queue:
+                        crashed = [f for f in futures if f.done() and f.exception() is not None]
+                        if crashed:
+                            raise crashed[0].exception()
+                        done_event.wait(timeout=1.0)
+                    items, done_queue[:] = list(done_queue), []
+                for job, outcome in items:
+                    received += 1
+                    page = job.page
+                    if isinstance(outcome, tuple):
+                        err, seconds = outcome
                         if debug and not isinstance(err, HelperError):
                             traceback.print_exception(err, file=sys.stderr)
-                        results[page.name] = _failure(config, page, err, time.monotonic() - submitted, debug)
+                        results[page.name] = _failure(config, page, err, seconds, debug)
                     else:
                         ready[page.name] = job
-                        results[page.name] = PageResult(page.name, True, seconds=seconds, notebook=config.relative(page.notebook))
+                        results[page.name] = PageResult(page.name, True, seconds=outcome, notebook=config.relative(page.notebook))
                     progress_ui.finished(page, results[page.name])
         except BaseException:
-            for future in pending:
+            for future in futures:
                 future.cancel()
             raise
 
@@ -678,7 +750,7 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
             from helpers.site.downloads import link_mentions as _link
 
             add_nav = extra_nav
-            extra_nav = lambda html, name: _link(add_nav(html, name), mentions)  # noqa: E731
+            extra_nav = lambda html, name: _link(add_nav(html, name), mentions)
     extra = []
     if job.entry.extra.is_dir():
         extra = copy_extra_pages(sorted(job.entry.extra.glob("*.html")), staging / page.name, clean, extra_nav)
@@ -788,7 +860,7 @@ def _failure_table(results: Sequence[PageResult]) -> list[str]:
     rows = [(r.name, r.notebook or "-", r.where or "-") for r in failed]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
     widths[2] = min(widths[2], 70)
-    line = lambda cells: "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    line = lambda cells: "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
     lines = [line(head), line(["-" * w for w in widths])]
     for r, row in zip(failed, rows):
         lines.append(line(row))

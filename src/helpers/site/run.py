@@ -27,7 +27,7 @@ from nbformat import NotebookNode
 from helpers.errors import ConfigError, HelperError
 from helpers.report.page import strip_ansi
 
-__all__ = ["KERNEL_NAME", "NotebookFailed", "execute_notebook", "helper_error_names", "notebook_parameters"]
+__all__ = ["KERNEL_NAME", "KernelSession", "NotebookFailed", "execute_notebook", "helper_error_names", "notebook_parameters"]
 
 #: The kernel every playbook notebook runs in: the current interpreter's ipykernel.
 KERNEL_NAME = "python3"
@@ -265,6 +265,107 @@ class _QuietPapermillInference(logging.Filter):
 KERNEL_LOG_LEVEL = "--IPKernelApp.log_level=CRITICAL"
 
 
+class KernelSession:
+    """One kernel that runs several notebooks one after another (the language versions
+    of one page, say): the second notebook skips the kernel start and the imports, and
+    with ``shared=True`` it reuses the results of the analyses the first one ran
+    (:mod:`helpers.memo`, switched on in the kernel by the ``HELPERS_MEMO`` variable).
+
+    Before every notebook but the first the kernel's namespace is cleared (``%reset -f``)
+    (``reset(new_session=True)``: cell numbers restart at 1) and open figures are closed,
+    so a notebook sees none of the previous one's variables.
+    Use as a context manager; :meth:`close` shuts the kernel down. After a failed
+    notebook, call :meth:`restart` (a fresh kernel) before running the next one."""
+
+    def __init__(self, cwd: Path | None = None, *, shared: bool = False) -> None:
+        self.cwd = Path(cwd).resolve() if cwd is not None else None
+        self.shared = shared
+        self.km = None
+        self.used = False
+
+    def __enter__(self) -> KernelSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def kernel(self):
+        """The running kernel's manager (started on first use)."""
+        if self.km is None or not self.km.has_kernel:
+            from jupyter_client.kernelspec import NoSuchKernel
+            from jupyter_client.manager import AsyncKernelManager
+            from jupyter_core.utils import run_sync
+
+            env = dict(os.environ)
+            if self.shared:
+                env["HELPERS_MEMO"] = "1"
+            km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+            try:
+                kwargs = {"cwd": str(self.cwd)} if self.cwd is not None else {}
+                run_sync(km.start_kernel)(extra_arguments=[KERNEL_LOG_LEVEL], env=env, **kwargs)
+            except NoSuchKernel:
+                raise ConfigError(
+                    f"no Jupyter kernel named '{KERNEL_NAME}'; run `{sys.executable} -m ipykernel install --sys-prefix`"
+                ) from None
+            self.km, self.used = km, False
+        return self.km
+
+    def prepare(self) -> None:
+        """Before a notebook: a clean namespace when the kernel already ran one."""
+        km = self.kernel()
+        if self.used:
+            from jupyter_core.utils import run_sync
+
+            run_sync(_reset_namespace)(km)
+        self.used = True
+
+    def restart(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        km, self.km = self.km, None
+        if km is None:
+            return
+        from jupyter_core.utils import run_sync
+
+        try:
+            run_sync(km.shutdown_kernel)(now=False)
+        except Exception:  # noqa: BLE001 - already dead
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+#: Run in a kept kernel between two notebooks: clears the user namespace (modules stay
+#: imported, which is the point), starts a new history session (cells count from 1 again),
+#: closes pyplot's figures and numbers tables from 1 again (their ids, as in a new kernel).
+_RESET_CODE = """\
+get_ipython().reset(new_session=True)
+import sys as _sys
+if "matplotlib.pyplot" in _sys.modules:
+    _sys.modules["matplotlib.pyplot"].close("all")
+if hasattr(_sys.modules.get("helpers.report.tables"), "reset_table_ids"):
+    _sys.modules["helpers.report.tables"].reset_table_ids()
+del _sys
+import gc as _gc
+_gc.collect()
+del _gc
+"""
+
+
+async def _reset_namespace(km) -> None:
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        reply = await kc.execute_interactive(_RESET_CODE, store_history=False, timeout=120, output_hook=lambda msg: None)
+        if reply.get("content", {}).get("status") != "ok":
+            raise RuntimeError(f"could not clear the kernel between notebooks: {reply.get('content')}")
+    finally:
+        kc.stop_channels()
+
+
 def execute_notebook(
     notebook: Path,
     parameters: dict,
@@ -273,6 +374,7 @@ def execute_notebook(
     cwd: Path | None = None,
     progress: bool = True,
     timeout: int | None = None,
+    session: KernelSession | None = None,
 ) -> NotebookNode:
     """Run ``notebook`` with ``parameters`` and write the executed copy to ``executed_path``.
 
@@ -281,7 +383,9 @@ def execute_notebook(
     ``injected-parameters`` cell after the cell tagged ``parameters``. The kernel is
     ``python3``. ``cwd`` is the kernel's working folder (relative paths inside the
     notebook and in parameter values resolve from there; default: the current folder).
-    ``timeout`` is the limit per cell in seconds (default: none).
+    ``timeout`` is the limit per cell in seconds (default: none). ``session``: run in
+    that :class:`KernelSession`'s kernel (its working folder wins over ``cwd``) instead
+    of a new kernel.
 
     Returns the executed notebook. Raises :class:`NotebookFailed` when a cell raises,
     times out or the kernel dies, and :class:`~helpers.errors.ConfigError` when the
@@ -314,7 +418,11 @@ def execute_notebook(
     quiet = _QuietPapermillInference()
     pm_logger = logging.getLogger("papermill")
     pm_logger.addFilter(quiet)
+    engine_arguments: dict[str, Any] = {}
     try:
+        if session is not None:
+            session.prepare()
+            engine_arguments["km"] = session.km
         return papermill.execute_notebook(
             str(notebook.resolve()),
             str(executed_path.resolve()),
@@ -336,6 +444,7 @@ def execute_notebook(
             # kernel it shuts down, which ipykernel may log as "ERROR | KeyboardInterrupt
             # caught in kernel" in the middle of a clean build. Only critical lines.
             extra_arguments=[KERNEL_LOG_LEVEL],
+            **engine_arguments,
         )
     except PapermillExecutionError as err:
         source_nb = nbformat.read(notebook, as_version=4)

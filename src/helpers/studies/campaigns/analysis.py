@@ -37,6 +37,7 @@ from helpers.data import campaigns as K
 from helpers.data.columns import CUSTOMER_ID
 from helpers.data.generator.campaigns import PurchaseDays
 from helpers.errors import ConfigError
+from helpers.memo import shared
 from helpers.studies.pilot.analysis import (
     Effect,
     difference_in_means,
@@ -324,6 +325,7 @@ class CampaignStudy:
         return out
 
 
+@shared
 def run_campaign_study(coupons: pd.DataFrame, messages: pd.DataFrame | None = None,
                        transactions: pd.DataFrame | None = None, *, alpha: float = ALPHA, seed: int = 15,
                        minimum_uplift: float = MINIMUM_UPLIFT) -> CampaignStudy:

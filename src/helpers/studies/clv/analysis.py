@@ -94,12 +94,14 @@ def monthly_rate(annual_rate: float) -> float:
     return (1.0 + annual_rate) ** (1.0 / 12.0) - 1.0
 
 
-def fit_purchase_model(summary: pd.DataFrame, model: str, penalizer: float = 0.0, suffix: str = "") -> la.FittedModel:
-    """Fit a purchase model on collapsed (frequency, recency, T) rows of ``summary``."""
+def fit_purchase_model(summary: pd.DataFrame, model: str, penalizer: float = 0.0, suffix: str = "",
+                       start: dict[str, float] | None = None) -> la.FittedModel:
+    """Fit a purchase model on collapsed (frequency, recency, T) rows of ``summary``
+    (``start``: Pareto/NBD's starting point, :func:`helpers.models.lifetimes_adapter.pareto_start`)."""
     cols = [f"frequency{suffix}", f"recency{suffix}", f"T{suffix}"]
     rows = collapse_rfm(summary, cols)
     return la.fit_transaction_model(
-        model, rows[cols[0]], rows[cols[1]], rows[cols[2]], weights=rows["weight"], penalizer=penalizer
+        model, rows[cols[0]], rows[cols[1]], rows[cols[2]], weights=rows["weight"], penalizer=penalizer, start=start
     )
 
 
@@ -254,7 +256,8 @@ SPEND_DECILES = 10
 
 
 def holdout_spend(
-    model: la.FittedModel, spend_model: la.FittedModel, cal: pd.DataFrame, deciles: int = SPEND_DECILES
+    model: la.FittedModel, spend_model: la.FittedModel, cal: pd.DataFrame, deciles: int = SPEND_DECILES,
+    *, predicted: np.ndarray | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """The holdout check in money: predicted vs actual holdout spend, overall and by decile.
 
@@ -262,10 +265,12 @@ def holdout_spend(
     spend per purchase (fitted on the calibration period only); actual spend = holdout
     purchase days x mean spend per holdout purchase day. Undiscounted revenue, so it is
     comparable with the till. Deciles rank customers by predicted spend (ties broken by
-    order), decile 10 the highest.
+    order), decile 10 the highest. ``predicted``: :func:`holdout_predictions` of ``model``
+    on ``cal`` when already computed.
     """
     f = cal["frequency_cal"].to_numpy()
-    predicted = holdout_predictions(model, cal) * la.expected_spend(spend_model, f, cal["monetary_value_cal"].to_numpy())
+    purchases = holdout_predictions(model, cal) if predicted is None else predicted
+    predicted = purchases * la.expected_spend(spend_model, f, cal["monetary_value_cal"].to_numpy())
     actual = cal["frequency_holdout"].to_numpy() * cal["monetary_value_holdout"].to_numpy()
     n_groups = min(deciles, len(predicted))
     rank = np.empty(len(predicted), dtype="int64")
@@ -288,13 +293,15 @@ def holdout_spend(
 
 
 def conditional_expectations(
-    model: la.FittedModel, cal: pd.DataFrame, max_count: int = MAX_COUNT_BUCKET
+    model: la.FittedModel, cal: pd.DataFrame, max_count: int = MAX_COUNT_BUCKET,
+    *, predicted: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Mean holdout purchases by calibration frequency: actual vs predicted."""
+    """Mean holdout purchases by calibration frequency: actual vs predicted (``predicted``:
+    :func:`holdout_predictions` of ``model`` on ``cal`` when already computed)."""
     bucket = np.minimum(cal["frequency_cal"].to_numpy().astype(int), max_count)
-    frame = pd.DataFrame(
-        {"bucket": bucket, "actual": cal["frequency_holdout"].to_numpy(), "predicted": holdout_predictions(model, cal)}
-    )
+    if predicted is None:
+        predicted = holdout_predictions(model, cal)
+    frame = pd.DataFrame({"bucket": bucket, "actual": cal["frequency_holdout"].to_numpy(), "predicted": predicted})
     grouped = frame.groupby("bucket").agg(
         customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
     )
@@ -373,13 +380,14 @@ def cumulative_repeat_transactions(
 
 def compare_models(
     cal: pd.DataFrame, models: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd"), penalizer: float = 0.0,
-    fitted_already: la.FittedModel | None = None,
+    fitted_already: la.FittedModel | None = None, predicted_already: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Fit each purchase model on the same calibration data and score it on the holdout.
 
     A model that fails to fit gets a row with its error in ``note`` instead of stopping
     the study. ``fitted_already`` (a model fitted on ``cal`` with ``penalizer``) is used
-    as it is instead of being fitted again.
+    as it is instead of being fitted again, and ``predicted_already`` (its
+    :func:`holdout_predictions` on ``cal``) instead of being predicted again.
     """
     rows = []
     for name in models:  # a handful of models
@@ -388,12 +396,16 @@ def compare_models(
             if fitted_already is not None and fitted_already.name == name:
                 fitted = fitted_already
             else:
-                fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal")
+                # Pareto/NBD starts from the BG/NBD estimates: those of the fit given, when it is one
+                start = la.pareto_start(fitted_already) if name == "pareto" and fitted_already is not None else None
+                fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal", start=start)
         except HelperError as exc:
             row["note"] = str(exc)
             rows.append(row)
             continue
-        metrics = holdout_error_metrics(cal["frequency_holdout"].to_numpy(), holdout_predictions(fitted, cal))
+        reuse = predicted_already is not None and fitted is fitted_already
+        predicted = predicted_already if reuse else holdout_predictions(fitted, cal)
+        metrics = holdout_error_metrics(cal["frequency_holdout"].to_numpy(), predicted)
         row.update(
             {
                 "log_likelihood": fitted.log_likelihood,

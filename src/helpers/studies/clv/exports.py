@@ -23,7 +23,7 @@ from helpers.data.privacy import display_ids
 from helpers.files import write_text_atomic
 from helpers.models import lifetimes_adapter as la
 from helpers.models.activity import DEFAULT_RULE
-from helpers.report.exports import csv_text
+from helpers.report.exports import write_csv_atomic
 from helpers.studies.clv.analysis import ClvSettings, share_of_value_in_top
 from helpers.studies.clv.narrative import lapsed_mask
 
@@ -154,7 +154,7 @@ def write_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, json_path, parquet_path = folder / CLV_CSV, folder / METRICS_JSON, folder / CLV_PARQUET
     exported = export_table(table, allow_raw_ids=allow_raw_ids, id_key=id_key)
-    write_text_atomic(csv_path, csv_text(exported, float_format="%.6g"))
+    write_csv_atomic(csv_path, exported, float_format="%.6g")  # csv_text's bytes, without one string of them
     _write_parquet_atomic(parquet_path, exported)
     write_text_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False))
     return {"csv": csv_path, "json": json_path, "parquet": parquet_path}

@@ -13,6 +13,7 @@ import pandas as pd
 
 from helpers.data.columns import CUSTOMER_ID, TIMESTAMP
 from helpers.errors import DataError
+from helpers.memo import shared
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import (
     calibration_holdout_summary,
@@ -77,6 +78,7 @@ def sample_of_customers(transactions: pd.DataFrame, n: int, seed: int) -> pd.Dat
     return transactions[transactions[CUSTOMER_ID].isin(chosen)].reset_index(drop=True)
 
 
+@shared
 def run_clv_study(
     transactions: pd.DataFrame,
     settings: clv.ClvSettings,
@@ -114,10 +116,10 @@ def run_clv_study(
         uncertainty = clv_uncertainty(table, purchase_model, spend_model, s, draws=draws, seed=seed)
         table["clv_low"], table["clv_high"] = uncertainty.low, uncertainty.high
     cal_spend_model = la.fit_gamma_gamma(cal["frequency_cal"], cal["monetary_value_cal"], penalizer=s.penalizer)
-    spend_overall, spend_deciles = clv.holdout_spend(cal_model, cal_spend_model, cal)
+    spend_overall, spend_deciles = clv.holdout_spend(cal_model, cal_spend_model, cal, predicted=predicted)
     holdout = clv.holdout_error_metrics(actual, predicted)
     period_fit = clv.period_transactions(cal_model, cal)
-    comparison = clv.compare_models(cal, compare, s.penalizer, fitted_already=cal_model)
+    comparison = clv.compare_models(cal, compare, s.penalizer, fitted_already=cal_model, predicted_already=predicted)
     metrics = headline_metrics(
         settings=s,
         table=table,
@@ -142,7 +144,7 @@ def run_clv_study(
         cumulative=clv.cumulative_repeat_transactions(
             cal_model, coded, s.calibration_end, s.observation_end, s.time_unit
         ),
-        conditional=clv.conditional_expectations(cal_model, cal),
+        conditional=clv.conditional_expectations(cal_model, cal, predicted=predicted),
         holdout_actual=actual,
         holdout_predicted=predicted,
         holdout=holdout,

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import HelperError
+from helpers.memo import shared
 from helpers.models import fast_models
 from helpers.models import lifetimes_adapter as la
 from helpers.studies.clv.analysis import ClvSettings, customer_lifetime_value
@@ -100,6 +101,7 @@ def _spend(params: dict[str, np.ndarray] | dict[str, float], frequency: np.ndarr
     return (1.0 - weight) * (v * p / (q - 1.0)) + weight * monetary
 
 
+@shared
 def clv_uncertainty(
     table: pd.DataFrame,
     purchase_model: la.FittedModel,
@@ -149,15 +151,29 @@ def clv_uncertainty(
     low, high = np.empty(n), np.empty(n)
     tail = (1.0 - level) / 2.0
     value_of = _draw_values(models, spend_draws, settings, f, r, t, m)
-    for start in range(0, n, CHUNK):  # chunks of customers
-        sl = slice(start, min(start + CHUNK, n))
+
+    def chunk(sl: slice) -> tuple:
+        """The chunk's sums per draw and its customers' bounds."""
         values = value_of(sl)  # (customers, draws): a customer's draws are contiguous
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, copy=False)
-        total += values.sum(axis=0)
-        top_total += values[top[sl]].sum(axis=0)
-        for g in range(n_groups):  # a handful of groups
-            group_total[:, g] += values[codes[sl] == g].sum(axis=0)
-        low[sl], high[sl] = np.quantile(values, [tail, 1.0 - tail], axis=1)
+        if not np.isfinite(values).all():
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, copy=False)
+        sums = values.sum(axis=0), values[top[sl]].sum(axis=0)
+        group_sums = None
+        if groups is not None:
+            group_sums = [values[codes[sl] == g].sum(axis=0) for g in range(n_groups)]  # a handful of groups
+        # after the sums over customers by draw: each customer's draws sorted in place
+        # (rows contiguous), the bounds read off as np.quantile would interpolate them
+        return *sums, group_sums, row_quantiles(values, [tail, 1.0 - tail])
+
+    slices = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]  # chunks of customers
+    with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: two chunks at once
+        for sl, (chunk_total, chunk_top, group_sums, bounds) in zip(slices, pool.map(chunk, slices)):
+            total += chunk_total  # in chunk order, as a loop would add them
+            top_total += chunk_top
+            if group_sums is not None:
+                for g in range(n_groups):
+                    group_total[:, g] += group_sums[g]
+            low[sl], high[sl] = bounds
     low[order], high[order] = low.copy(), high.copy()
     share = np.divide(top_total, total, out=np.zeros(draws), where=total > 0)
     group_frame = None
@@ -172,6 +188,29 @@ def clv_uncertainty(
             index=pd.Index(labels, name=groups.name),
         )
     return ClvUncertainty(draws, level, seed, total, share, top_fraction, low, high, group_frame)
+
+
+def row_quantiles(values: np.ndarray, quantiles: list[float]) -> np.ndarray:
+    """``np.quantile(values, quantiles, axis=1)`` (linear method) for a C-ordered 2-D array of
+    finite values, bit for bit: (len(quantiles), rows). ``values`` is sorted within each row.
+
+    np.quantile moves the axis to the front and partitions along it (strided, slow for
+    many short rows, even sorted ones); here each contiguous row is sorted, the two ranks
+    around each virtual index read off, and numpy's weight and interpolation (``_lerp``) applied."""
+    n = values.shape[1]
+    virtual = (n - 1) * np.asarray(quantiles, dtype="float64")
+    below = np.floor(virtual)
+    above = below + 1.0
+    last = virtual >= n - 1  # numpy takes the largest value there
+    below[last], above[last] = n - 1, n - 1
+    below, above = below.astype(np.intp), above.astype(np.intp)
+    values.sort(axis=1)  # a full sort of short contiguous rows beats a partition at several ranks
+    gamma = (virtual - np.floor(virtual))[:, None]
+    a, b = values[:, below].T, values[:, above].T  # (quantiles, rows)
+    diff = b - a
+    out = a + diff * gamma
+    np.subtract(b, diff * (1.0 - gamma), out=out, where=np.broadcast_to(gamma >= 0.5, out.shape))
+    return out
 
 
 def _draw_values(
@@ -199,7 +238,6 @@ def _draw_values(
         # customers of a slice who share all three are neighbours and share their expected
         # purchases: computed once per such group.
         starts = np.r_[True, (np.diff(f) != 0) | (np.diff(r) != 0) | (np.diff(t) != 0)]
-        group = np.cumsum(starts) - 1
         # Gamma-Gamma's weight on the customer's own mean depends on the frequency only.
         x_code, x_values = pd.factorize(f)
         p, q, v = (spend_params[k].T for k in ("p", "q", "v"))  # one column per draw

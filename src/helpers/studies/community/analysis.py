@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from helpers.memo import shared
+
 GROUP_TYPES: tuple[str, ...] = ("welfare", "interest", "vip")
 SEGMENTS: tuple[str, ...] = ("high", "mid", "low", "lapsed")
 
@@ -193,6 +195,7 @@ class CommunityStudy:
                 "referred_value": self.value, "kol_candidates": len(self.kols), "settings": self.settings}
 
 
+@shared
 def run_community_study(members: pd.DataFrame, activity: pd.DataFrame, contacts: pd.DataFrame, referrals: pd.DataFrame,
                         transactions: pd.DataFrame, customers: pd.DataFrame, *, observation_end=None,
                         activity_benchmark: float = 0.6, recent_months: int | None = None, top_kols: int = 20) -> CommunityStudy:

@@ -39,6 +39,7 @@ from pydantic import Field, model_validator
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
 from helpers.data.tables_io import JOIN_DATE
 from helpers.errors import ConfigError, DataError, SettingsModel, located
+from helpers.memo import shared
 
 #: Days per month in the repeat-purchase curves (the CLV study's convention).
 DAYS_PER_MONTH = 30
@@ -346,6 +347,7 @@ class CustomerBase:
         return self.facts[columns]
 
 
+@shared
 def build_customer_base(
     transactions: pd.DataFrame,
     observation_end: object = None,

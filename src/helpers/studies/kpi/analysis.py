@@ -35,6 +35,7 @@ import pandas as pd
 from pydantic import BeforeValidator, Field
 
 from helpers.errors import ConfigModel, validate_config
+from helpers.memo import shared
 from helpers.report.i18n import Text
 
 KPIS: tuple[str, ...] = (
@@ -303,6 +304,7 @@ class KpiStudy:
                 "settings": self.settings}
 
 
+@shared
 def run_kpi_study(transactions: pd.DataFrame, customers: pd.DataFrame | None = None,
                   tickets: pd.DataFrame | None = None, *, targets: Mapping | None = None, observation_end=None,
                   repeat_window_days: int = 90, active_window_days: int = 90, amber_band: float = 0.05,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID
 from helpers.errors import DataError
+from helpers.memo import shared
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import DAYS_PER_UNIT, customer_summary, normalise_time_unit
 from helpers.report.i18n import text
@@ -144,6 +145,7 @@ def build_base(
     )
 
 
+@shared
 def fit_base(
     transactions: pd.DataFrame,
     *,

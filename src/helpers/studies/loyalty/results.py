@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from helpers.memo import shared
 from helpers.report.i18n import text
 from helpers.studies.loyalty import assumptions as A
 from helpers.studies.loyalty.base import CustomerBase
@@ -387,6 +388,7 @@ class Lab:
         return max(self.results, key=lambda r: r.metric("profit"))
 
 
+@shared
 def run_lab(
     designs: list[Design],
     base: CustomerBase,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from helpers.data.datasets import load_cdnow_sample
+from helpers.memo import shared
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import customer_summary
 
@@ -75,6 +76,7 @@ class ModelCheck:
         return int(self.table["within_rounding"].sum())
 
 
+@shared
 def check_models(data_path: str = "cdnow:sample") -> ModelCheck:
     """Fit the three models on the CDNOW 1/10 sample's calibration period, as the papers did.
 

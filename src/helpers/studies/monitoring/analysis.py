@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import ConfigError
+from helpers.memo import shared
 
 REDEEM, EXPIRE, TIER_CHANGE = "redeem", "expire", "tier_change"
 TIER_ORDER_DEFAULT = ("bronze", "silver", "gold")
@@ -244,6 +245,7 @@ def lab_design(points_per_currency: float, point_value: float, redemption_thresh
     }
 
 
+@shared
 def calibrate_lab(transactions: pd.DataFrame, observed: Mapping, design: Mapping, *, observation_end=None,
                   horizon_months: int = 24, runs: int = 20, customers: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Rerun the loyalty lab on ``design`` with its assumed redemption propensity and with the
@@ -353,6 +355,7 @@ def members_from(ledger: pd.DataFrame, customers: pd.DataFrame | None) -> pd.Dat
     return pd.DataFrame({"customer_id": join.index, "join_date": join.to_numpy()})
 
 
+@shared
 def run_monitoring_study(ledger: pd.DataFrame, customers: pd.DataFrame | None = None,
                          transactions: pd.DataFrame | None = None, *, observation_end=None,
                          economics: PointEconomics | None = None, redemption_threshold: float = 500.0,

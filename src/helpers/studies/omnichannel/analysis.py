@@ -30,6 +30,7 @@ import pandas as pd
 
 from helpers.data.columns import AMOUNT, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
 from helpers.errors import ConfigError, DataError, HelperError
+from helpers.memo import shared
 from helpers.studies.clv.analysis import ClvSettings
 
 DAYS_PER_YEAR = 365.25
@@ -351,6 +352,7 @@ class OmnichannelStudy:
     metrics: dict
 
 
+@shared
 def run_omnichannel_study(
     transactions: pd.DataFrame,
     observation_end: object = None,

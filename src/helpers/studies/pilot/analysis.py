@@ -53,6 +53,7 @@ from helpers.data.pilot import (
 )
 from helpers.errors import ConfigError, SettingsModel
 from helpers.files import write_text_atomic
+from helpers.memo import shared
 from helpers.report.exports import csv_text
 from helpers.report.i18n import text
 
@@ -719,6 +720,7 @@ class Readout:
         )
 
 
+@shared
 def run_readout(pilot: PilotData, settings: ReadoutSettings | None = None, *, truth: dict | None = None) -> Readout:
     """SRM, raw and CUPED effects, bootstrap, segments, conversion, decision and planning.
 

@@ -40,6 +40,7 @@ from helpers.data.tables_io import (
     SEVERITY,
 )
 from helpers.errors import ConfigError, DataError
+from helpers.memo import shared
 
 HOUR = pd.Timedelta(hours=1)
 MET, BREACHED, PENDING = "met", "breached", "pending"
@@ -358,6 +359,7 @@ class ServiceStudy:
         return self.flagged[keep]
 
 
+@shared
 def run_service_study(
     tickets: pd.DataFrame,
     transactions: pd.DataFrame | None = None,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from helpers.data.columns import AMOUNT, CATEGORY, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
 from helpers.errors import ConfigError, DataError
+from helpers.memo import shared
 from helpers.models import lifetimes_adapter as la
 from helpers.models.summary import customer_summary
 from helpers.studies.clv import analysis as clv
@@ -400,6 +401,7 @@ class TagStudy:
         return out.reset_index()
 
 
+@shared
 def run_tag_study(
     transactions: pd.DataFrame,
     events: pd.DataFrame | None,

@@ -30,6 +30,7 @@ from helpers.data.generator.tags import (
 )
 from helpers.data.loading import LoadResult
 from helpers.errors import DataError
+from helpers.memo import shared
 
 EVENTS_FILE = "behaviour_events"
 BIRTHDAYS_FILE = "customer_birthdays"
@@ -127,6 +128,7 @@ def generated_folder(data_dir: str | Path, cache_dir: str | Path, observation_en
     return out
 
 
+@shared(by_name=("cache_dir",))
 def load_tag_tables(
     data_dir: str,
     *,

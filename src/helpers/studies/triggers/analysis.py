@@ -48,6 +48,7 @@ from helpers.data import campaigns as K
 from helpers.data.columns import CUSTOMER_ID
 from helpers.data.generator.campaigns import GRID, PurchaseDays, segments_at
 from helpers.errors import DataError
+from helpers.memo import shared
 from helpers.models import lifetimes_adapter as LA
 from helpers.models.summary import collapse_rfm, customer_summary
 from helpers.studies.triggers.rules import Rule, TriggerConfig
@@ -521,6 +522,7 @@ class TriggerStudy:
         })
 
 
+@shared
 def run_trigger_study(inputs: TriggerInputs, config: TriggerConfig, *, weeks: int = WEEKS,
                       uplift: dict[str, float] | None = None, calendar_weeks: int = CALENDAR_WEEKS) -> TriggerStudy:
     bt, model, hab = backtest(inputs, config, weeks=weeks, uplift=uplift)
