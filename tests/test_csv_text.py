@@ -131,20 +131,47 @@ def test_frame_to_csv_with_integers_and_without_a_float_format_equals_pandas(n, 
     assert frame_to_csv(one, float_format) == one.to_csv(index=False, float_format=float_format)
 
 
-def test_csv_texts_by_key_are_the_csv_of_each_keys_rows():
+def _joined(parts) -> str:
+    return b"".join(bytes(p) for p in parts).decode("utf-8")
+
+
+def test_csv_bytes_by_key_are_the_csv_of_each_keys_rows():
     """The activation lists: every row formatted once, split by segment (also the formula-safe text)."""
-    from helpers.report.exports import csv_text, csv_texts_by
+    from helpers.report.exports import csv_bytes_by, csv_text
 
     frame = _activation_like(1000)
     keys = ["champions", "=sum(a1)", "nobody"]
-    everyone, by_key = csv_texts_by(frame, "segment", keys)
-    assert everyone == csv_text(frame) == exports_reference(frame)
+    everyone, by_key = csv_bytes_by(frame, "segment", keys)
+    assert _joined(everyone) == csv_text(frame) == exports_reference(frame)
+    texts = {key: _joined(by_key[key]) for key in keys}
     for key in keys:
-        assert by_key[key] == exports_reference(frame[frame["segment"] == key])
-    assert by_key["nobody"].count("\n") == 1 and "'=sum(a1)" in by_key["=sum(a1)"]
+        assert texts[key] == exports_reference(frame[frame["segment"] == key])
+    assert texts["nobody"].count("\n") == 1 and "'=sum(a1)" in texts["=sum(a1)"]
     mixed = frame.assign(when=pd.Timestamp("2024-01-01 10:30"))  # a time of day: left to pandas
-    everyone, by_key = csv_texts_by(mixed, "segment", keys)
-    assert by_key["champions"] == exports_reference(mixed[mixed["segment"] == "champions"])
+    everyone, by_key = csv_bytes_by(mixed, "segment", keys)
+    assert _joined(by_key["champions"]) == exports_reference(mixed[mixed["segment"] == "champions"])
+    assert _joined(everyone) == exports_reference(mixed)
+
+
+def test_csv_bytes_by_key_across_pieces_of_rows(monkeypatch):
+    """Rows joined in several pieces (10M customers): the bytes of every piece, in order."""
+    from helpers.report import csv_text as ct
+    from helpers.report.exports import csv_bytes_by
+
+    monkeypatch.setattr(ct, "ROWS_PER_PIECE", 300)
+    frame = _activation_like(1000)
+    everyone, by_key = csv_bytes_by(frame, "segment", ["champions"])
+    assert len(everyone) == 1 + 4  # the header, then 4 pieces of rows
+    assert _joined(everyone) == exports_reference(frame)
+    assert _joined(by_key["champions"]) == exports_reference(frame[frame["segment"] == "champions"])
+
+
+def test_write_bytes_atomic_writes_the_parts_in_order(tmp_path):
+    from helpers.files import write_bytes_atomic
+
+    path = write_bytes_atomic(tmp_path / "a" / "out.csv", [b"x,y\n", memoryview(b"1,2\n3,4\n")[4:], b""])
+    assert path.read_bytes() == b"x,y\n3,4\n"
+    assert [p.name for p in path.parent.iterdir()] == ["out.csv"]  # no temporary file left
 
 
 def exports_reference(frame: pd.DataFrame) -> str:
@@ -169,6 +196,25 @@ def test_write_outputs_csv_as_before_and_parquet_at_full_precision(tmp_path):
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
     assert back["customer_id"].str.fullmatch(r"C-[0-9a-f]{12}").all()  # pseudonymised, as the CSV
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_format_repr_equals_numpys_shortest_text():
+    """Rounded values spelled from integers, all others by numpy: the same text as numpy's
+    shortest round-trip conversion (what to_csv writes without a float_format)."""
+    from helpers.report.csv_text import format_repr
+
+    rng = np.random.default_rng(11)
+    parts = [np.round(rng.gamma(1.0, 300.0, 5000) * rng.choice([-1, 1], 5000), places) for places in range(9)]
+    parts += [
+        rng.normal(0, 1, 2000), 10.0 ** rng.uniform(-8, 17, 2000), np.round(10.0 ** rng.uniform(5, 12, 2000), 2),
+        np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-4, -1e-4, 9.99999e-5, 1e-5, 5e-324, 0.1 + 0.2, 1.0, -1.0,
+                  100.0, 1e15, 999999999.999999, 123456789.123456, -0.5, 2.675, 1e16, 0.000123]),
+    ]
+    values = np.concatenate(parts)
+    expected = values.astype(np.dtypes.StringDType())
+    expected[np.isnan(values)] = ""
+    assert format_repr(values).to_pylist() == expected.tolist()
+    assert format_repr(np.array([])).to_pylist() == []
 
 
 @pytest.mark.parametrize("case", ["numbers", "time_of_day_late", "mixed_text_late", "empty", "no_float_format"])

@@ -341,6 +341,25 @@ def test_gamma_gamma_fit_equals_lifetimes_with_the_exact_hessian(penalizer):
     np.testing.assert_allclose(ours.log_hessian, numerical, rtol=1e-5)
 
 
+def test_discounted_purchases_by_pair_in_blocks_equal_all_pairs_at_once(monkeypatch):
+    """Pairs taken a block at a time (bounded memory): the same numbers, bit for bit."""
+    from helpers.models import fast_models as fm
+
+    rng = np.random.default_rng(21)
+    draws = fm.bgnbd_param_matrix([{"r": r, "alpha": al, "a": a, "b": b} for r, al, a, b in
+                                   zip(rng.uniform(0.2, 2, 7), rng.uniform(1, 20, 7), rng.uniform(0.3, 3, 7),
+                                       rng.uniform(0.5, 5, 7))])
+    ux = rng.integers(0, 60, 1000).astype(float)
+    uT = rng.uniform(0.5, 100, 1000)
+    kw = dict(months=12, monthly_discount_rate=0.01, periods_per_month=30 / 7)
+    monkeypatch.setattr(fm, "PAIR_BLOCK", 10_000)
+    whole = fm.bgnbd_discounted_by_pair(draws, ux, uT, **kw)
+    monkeypatch.setattr(fm, "PAIR_BLOCK", 97)  # blocks that do not divide the pairs
+    blocked = fm.bgnbd_discounted_by_pair(draws, ux, uT, **kw)
+    assert blocked.shape == (7, 1000)
+    np.testing.assert_array_equal(blocked, whole)
+
+
 def test_pareto_started_from_a_bgnbd_fit_is_the_same_fit(master_cal_rows, monkeypatch):
     """The model comparison starts Pareto/NBD from the calibration BG/NBD fit instead of fitting
     BG/NBD again inside the Pareto/NBD fit: the same start, so the same fit to the last bit

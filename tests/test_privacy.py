@@ -119,3 +119,27 @@ def test_pseudonyms_are_hmac_sha256_of_the_id_text(key):
     secret = key.encode("utf-8") if isinstance(key, str) else key
     expected = ["C-" + hmac.new(secret, i.encode("utf-8"), hashlib.sha256).hexdigest()[:12] for i in ids]
     assert pseudonymise(ids, key).tolist() == expected
+
+
+@pytest.mark.parametrize("kind", ["str", "object", "numbers", "sliced", "empty"])
+def test_pseudonyms_from_arrow_buffers_and_python_values_alike(kind):
+    """Text ids are hashed from pyarrow's buffer, other ids value by value: both exactly
+    hmac.new of the id text, missing ids missing, index and name kept."""
+    from helpers.data.privacy import pseudonymise
+
+    texts = ["M0000001", "会员-7", "", "a,b", "M0000001", None, "Ünï"]
+    if kind == "numbers":
+        ids = pd.Series([7, 1, 7, 30], name="customer_id", index=[9, 8, 7, 6])
+    elif kind == "object":
+        ids = pd.Series(texts, dtype=object, name="customer_id")
+    elif kind == "sliced":
+        ids = pd.Series(texts * 3, dtype="str", name="customer_id").iloc[5:17]
+    elif kind == "empty":
+        ids = pd.Series([], dtype="str", name="customer_id")
+    else:
+        ids = pd.Series(texts, dtype="str", name="customer_id")
+    expected = [None if pd.isna(i) else "C-" + hmac.new(b"k", str(i).encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+                for i in ids]
+    out = pseudonymise(ids, "k")
+    assert [None if pd.isna(v) else v for v in out] == expected
+    assert out.index.equals(ids.index) and out.name == "customer_id"

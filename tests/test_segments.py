@@ -446,6 +446,45 @@ def test_purchase_days_once_give_the_same_rfm_stages_and_segments_at_both_dates(
         customer_rfm(days, "1998-07-01")
 
 
+@pytest.mark.parametrize("kind", ["sorted", "shuffled", "missing", "object", "numbers", "one"])
+def test_customer_codes_equal_pandas_sorted_factorize(kind):
+    """Ids in order are coded by comparing neighbours; any other ids by pandas: the same codes
+    and sorted ids as pd.factorize(sort=True), missing ids -1."""
+    from helpers.studies.segments.analysis import customer_codes
+
+    rng = np.random.default_rng(4)
+    ids = pd.Series(np.sort(rng.choice([f"C{i:03d}" for i in range(60)] + ["Ä1", "z", "a b"], 500)), dtype="str",
+                    name="customer_id")
+    if kind == "shuffled":
+        ids = ids.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    elif kind == "missing":
+        ids[[3, 400]] = None
+    elif kind == "object":
+        ids = ids.astype(object)
+    elif kind == "numbers":
+        ids = pd.Series(np.sort(rng.integers(0, 50, 300)), name="customer_id")
+    elif kind == "one":
+        ids = ids.iloc[:1]
+    codes, uniques = customer_codes(ids)
+    expected_codes, expected_uniques = pd.factorize(ids, sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(uniques) == list(expected_uniques) and uniques.name == "customer_id"
+
+
+def test_purchase_days_of_ids_in_order_as_of_shuffled_rows():
+    """Transactions sorted by customer (as the loader leaves them) take the neighbour-coding
+    path; the purchase days and RFM are those of the same rows in any order."""
+    from helpers.studies.segments.analysis import customer_codes, purchase_days_by_customer
+
+    data = sample()
+    data["customer_id"] = data["customer_id"].astype("str")
+    ordered = data.sort_values(["customer_id", "timestamp"], kind="stable").reset_index(drop=True)
+    shuffled = ordered.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    days = purchase_days_by_customer(ordered, "1998-06-30", codes=customer_codes(ordered["customer_id"]))
+    pd.testing.assert_frame_equal(customer_rfm(days, "1998-06-30"), customer_rfm(shuffled, "1998-06-30"))
+    pd.testing.assert_index_equal(days.ids, customer_rfm(shuffled, "1998-06-30").index)
+
+
 def _segmented_sample(smap):
     """The CDNOW sample with made-up CLV numbers (seeded), segmented at 1998-06-30."""
     data = sample()

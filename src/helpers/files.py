@@ -20,7 +20,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return write_bytes_atomic(path, [text.encode("utf-8")])
 
 
-def write_bytes_atomic(path: Path, pieces: Iterable[bytes]) -> Path:
+def write_bytes_atomic(path: Path, pieces: Iterable[bytes | memoryview]) -> Path:
     """Write ``pieces`` one after another to ``path``, atomically as :func:`write_text_atomic`
     does: large text can be written piece by piece, without one string of all of it."""
     path = Path(path)

@@ -17,9 +17,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from helpers.data.columns import normalise_header
 from helpers.errors import ConfigError
@@ -92,18 +94,38 @@ def pseudonymise(ids: pd.Series, key: str | bytes) -> pd.Series:
     secret = key.encode("utf-8") if isinstance(key, str) else bytes(key)
     text = ids.astype(str).where(ids.notna())
     codes, uniques = pd.factorize(text)
-    # Hashing is per value by nature; doing it once per distinct id keeps it cheap.
-    values = np.asarray(uniques, dtype=object)  # iterating an arrow-backed Index is slow
-    hashed = [ID_PREFIX + h for h in _hmac_sha256_hex(secret, values, ID_HEX_CHARS)]
-    lookup = pd.Series(hashed + [None], dtype=str)
+    # Hashing is per value by nature; doing it once per distinct id keeps it cheap. The
+    # digests are spelled in hex and prefixed as one array (no Python string per id).
+    digests = _hmac_sha256_digests(secret, _utf8_values(uniques), (ID_HEX_CHARS + 1) // 2)
+    pseudonyms = _prefixed_hex(digests, ID_PREFIX, ID_HEX_CHARS)
+    lookup = pd.Series(pd.array(pa.concat_arrays([pseudonyms, pa.nulls(1, pa.string())]), dtype=str))
     out = lookup.take(codes).set_axis(ids.index)  # code -1 (missing) picks the trailing None
     return out.rename(ids.name)
 
 
-def _hmac_sha256_hex(secret: bytes, values, chars: int) -> list[str]:
-    """The first ``chars`` hex digits of HMAC-SHA256(secret, value) for every text value: the
-    same as :func:`hmac.new`, with the keyed inner and outer states built once and copied
-    per value (RFC 2104), about three times faster on a million ids."""
+def _utf8_values(values) -> Iterator[bytes | memoryview]:
+    """The UTF-8 bytes of every text value: views into pyarrow's buffer when the values are
+    pyarrow strings (no Python object per value), else each value encoded."""
+    arr = None
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr is not None and arr.null_count == 0 and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if pa.types.is_string(arr.type) else np.int64)
+        offsets = offsets[arr.offset: arr.offset + len(arr) + 1].tolist()
+        data = memoryview(arr.buffers()[2]) if arr.buffers()[2] is not None else memoryview(b"")
+        return (data[a:b] for a, b in zip(offsets[:-1], offsets[1:]))
+    return (str(v).encode("utf-8") for v in np.asarray(values, dtype=object))
+
+
+def _hmac_sha256_digests(secret: bytes, values: Iterator[bytes | memoryview], size: int) -> np.ndarray:
+    """The first ``size`` bytes of HMAC-SHA256(secret, value) for every value, as a
+    (values, size) uint8 array: the same as :func:`hmac.new`, with the keyed inner and outer
+    states built once and copied per value (RFC 2104), about three times faster on a
+    million ids."""
     block = hashlib.sha256().block_size
     if len(secret) > block:
         secret = hashlib.sha256(secret).digest()
@@ -111,15 +133,34 @@ def _hmac_sha256_hex(secret: bytes, values, chars: int) -> list[str]:
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in secret))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in secret))
     inner_copy, outer_copy = inner.copy, outer.copy
-    out = []
-    append = out.append
+    out = bytearray()
+    extend = out.extend
     for value in values:
         h = inner_copy()
-        h.update(value.encode("utf-8"))
+        h.update(value)
         o = outer_copy()
         o.update(h.digest())
-        append(o.hexdigest()[:chars])
-    return out
+        extend(o.digest()[:size])
+    return np.frombuffer(bytes(out), dtype=np.uint8).reshape(-1, size)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _prefixed_hex(digests: np.ndarray, prefix: str, chars: int):
+    """``prefix`` + the first ``chars`` lower-case hex digits of every row of ``digests``,
+    as a pyarrow string array built from one buffer."""
+    n = len(digests)
+    head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
+    width = len(head) + chars
+    text = np.empty((n, width), dtype=np.uint8)
+    text[:, : len(head)] = head
+    digits = np.empty((n, 2 * digests.shape[1]), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[digests >> 4]
+    digits[:, 1::2] = _HEX[digests & 0x0F]
+    text[:, len(head):] = digits[:, :chars]
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
 
 
 def display_ids(ids: pd.Series, *, allow_raw_ids: bool = False, key: str | None = None) -> pd.Series:

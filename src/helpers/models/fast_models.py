@@ -788,6 +788,10 @@ def bgnbd_discounted_purchases(
     return (per_pair[:, inverse] / (1.0 + bgnbd_odds(draws, x, tx, age)))[0]
 
 
+#: Distinct (x, T) pairs :func:`bgnbd_discounted_by_pair` works on at a time.
+PAIR_BLOCK = 2048
+
+
 def bgnbd_param_matrix(params: list[dict[str, float]]) -> np.ndarray:
     """One row (r, alpha, a, b) per parameter set, for the many-draws forms below."""
     return np.array([[float(p[k]) for k in BGNBD_PARAMS] for p in params], dtype="float64")
@@ -802,7 +806,19 @@ def bgnbd_discounted_by_pair(
     :func:`bgnbd_param_matrix`) and each distinct (x, T) pair: shape (sets, pairs).
 
     Computed once per pair, not per customer: the hypergeometric function is the expensive
-    part, and customers share few (x, T) pairs (days of age times purchase counts)."""
+    part, and customers share few (x, T) pairs (days of age times purchase counts). Pairs go
+    :data:`PAIR_BLOCK` at a time (every value depends on its own pair only): the dozen
+    temporaries stay at sets x block floats, not sets x pairs (1M customers: 22,652 pairs,
+    about 17 MB per temporary for 100 draws)."""
+    if len(ux) > PAIR_BLOCK:
+        out = np.empty((len(draws), len(ux)))
+        for start in range(0, len(ux), PAIR_BLOCK):  # blocks of pairs, not customers
+            block = slice(start, start + PAIR_BLOCK)
+            out[:, block] = bgnbd_discounted_by_pair(
+                draws, ux[block], uT[block], months=months, monthly_discount_rate=monthly_discount_rate,
+                periods_per_month=periods_per_month,
+            )
+        return out
     r, alpha, a, b = (draws[:, [k]] for k in range(4))  # columns, broadcast against pairs
     ux, uT = ux[None, :], uT[None, :]
     shape = np.broadcast_shapes(r.shape, ux.shape)

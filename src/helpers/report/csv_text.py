@@ -127,15 +127,45 @@ def _quoted(values: pd.Series):
     return text
 
 
+#: Decimal places :func:`format_repr` spells with integer arithmetic (money and shares are
+#: rounded to 2 or 4 before they are written).
+_REPR_PLACES = 6
+
+
 def format_repr(values: np.ndarray):
     """Every float as ``to_csv`` writes it without a ``float_format`` (numpy's shortest
-    round-trip text, ``""`` for NaN), as a pyarrow string array."""
+    round-trip text, ``""`` for NaN), as a pyarrow string array.
+
+    Values with at most six decimals (the money and shares of the exports, rounded before
+    they are written) are spelled from integers: when ``v`` is the double nearest to
+    ``n / 10**6`` with ``|n| < 10**15`` (at most 15 significant digits, so no shorter decimal
+    gives the same double), the shortest round-trip text is exactly that decimal without its
+    trailing zeros, in numpy's positional form for 1e-4 <= |v| < 1e16. The others go through
+    numpy's own conversion (Dragon4), as before."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     v = np.asarray(values, dtype=np.float64)
-    text = v.astype(_S)  # the conversion pandas' own astype(str) makes, in C
-    text[np.isnan(v)] = ""
-    return pa.array(text, type=pa.string())
+    scale = 10.0**_REPR_PLACES
+    with np.errstate(all="ignore"):
+        n = np.rint(v * scale)
+        exact = np.isfinite(v) & (np.abs(n) < 1e15) & (n / scale == v)
+    exact &= (np.abs(v) >= 1e-4) | ((v == 0) & ~np.signbit(v))  # smaller ones and -0.0 are spelled otherwise
+    whole, fraction = np.divmod(np.abs(np.where(exact, n, 0.0)).astype(np.int64), 10**_REPR_PLACES)
+    digits, which = np.unique(fraction, return_inverse=True)  # few: values are rounded to cents
+    fractions = pa.array([(f"%0{_REPR_PLACES}d" % d).rstrip("0") or "0" for d in digits.tolist()], type=pa.string())
+    text = pc.binary_join_element_wise(pa.array(whole).cast(pa.string()), fractions.take(pa.array(which)), ".")
+    negative = exact & (v < 0)
+    if negative.any():
+        text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
+    other = np.flatnonzero(~exact)
+    if len(other) == 0:
+        return text
+    spelled = v[other].astype(_S)  # the conversion pandas' own astype(str) makes, in C
+    spelled[np.isnan(v[other])] = ""
+    mask = np.zeros(len(v), dtype=bool)
+    mask[other] = True
+    return pc.replace_with_mask(text, pa.array(mask), pa.array(spelled, type=pa.string()))
 
 
 def _column_text(col: pd.Series, floats):
@@ -198,9 +228,9 @@ def csv_rows(frame: pd.DataFrame, float_format: str | None = "%.6g"):
     return header, pa.chunked_array(pieces, type=pa.string())
 
 
-def row_bytes(rows) -> Iterator[bytes]:
-    """The UTF-8 bytes of :func:`csv_rows`' rows, a chunk at a time (for writing to a file
-    without the whole text in memory at once)."""
+def row_bytes(rows) -> Iterator[memoryview]:
+    """The UTF-8 bytes of :func:`csv_rows`' rows, a chunk at a time, each a view into pyarrow's
+    own buffer (for writing to a file without the whole text in memory at once)."""
     import pyarrow as pa
 
     for chunk in rows.chunks if isinstance(rows, pa.ChunkedArray) else [rows]:
@@ -209,20 +239,17 @@ def row_bytes(rows) -> Iterator[bytes]:
 
 def join_rows(rows) -> str:
     """The text of :func:`csv_rows`' rows (or a selection of them) in order."""
-    import pyarrow as pa
-
-    chunks = rows.chunks if isinstance(rows, pa.ChunkedArray) else [rows]
-    return b"".join(_text_bytes(chunk) for chunk in chunks).decode("utf-8")
+    return b"".join(row_bytes(rows)).decode("utf-8")
 
 
-def _text_bytes(rows) -> bytes:
-    """The bytes of a pyarrow string array's values, one after another."""
+def _text_bytes(rows) -> memoryview:
+    """The bytes of a pyarrow string array's values, one after another (a view, not a copy)."""
     import pyarrow as pa
 
     if len(rows) == 0:
-        return b""
+        return memoryview(b"")
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32 if rows.type == pa.string() else np.int64)
-    return rows.buffers()[2].to_pybytes()[offsets[rows.offset]: offsets[rows.offset + len(rows)]]
+    return memoryview(rows.buffers()[2])[offsets[rows.offset]: offsets[rows.offset + len(rows)]]
 
 
 def frame_to_csv(frame: pd.DataFrame, float_format: str | None = "%.6g") -> str:

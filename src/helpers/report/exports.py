@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from helpers import __version__
 from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.files import write_bytes_atomic, write_text_atomic
-from helpers.report.csv_text import csv_rows, frame_to_csv, join_rows, row_bytes
+from helpers.report.csv_text import csv_rows, frame_to_csv, row_bytes
 
 
 def json_safe(value: Any) -> Any:
@@ -124,19 +125,31 @@ class _Whole(Exception):
     """A block of rows is not formatted on its own: write the whole text instead."""
 
 
-def csv_texts_by(frame: pd.DataFrame, column: str, keys: list[str]) -> tuple[str, dict[str, str]]:
-    """:func:`csv_text` of ``frame`` and of its rows with each of ``keys`` in ``column`` (in
-    frame order; header only when none), every row formatted once: a table and its split
-    into per-key files, e.g. all customers and one activation list per segment."""
+def csv_bytes_by(frame: pd.DataFrame, column: str, keys: list[str]) -> tuple[list, dict[str, Iterator]]:
+    """The UTF-8 bytes of :func:`csv_text` of ``frame`` and of its rows with each of ``keys``
+    in ``column`` (in frame order; header only when none), every row formatted once: a table
+    and its split into per-key files, e.g. all customers and one activation list per segment.
+
+    Both come as parts to write one after another (:func:`helpers.files.write_bytes_atomic`),
+    views into the formatted rows rather than one joined string; a key's rows are selected
+    when its parts are iterated, so one key's copy is alive at a time."""
     safe = neutralise_formulas(frame)
     parts = csv_rows(safe, None)
     if parts is None:
-        return csv_text(frame), {k: csv_text(frame[frame[column] == k]) for k in keys}
+        return [csv_text(frame).encode("utf-8")], {
+            k: iter([csv_text(frame[frame[column] == k]).encode("utf-8")]) for k in keys
+        }
     import pyarrow as pa
 
     header, rows = parts
+    head = header.encode("utf-8")
     values = frame[column].to_numpy()
-    return header + join_rows(rows), {k: header + join_rows(rows.filter(pa.array(values == k))) for k in keys}
+
+    def selected(key: str) -> Iterator:
+        yield head
+        yield from row_bytes(rows.filter(pa.array(values == key)))
+
+    return [head, *row_bytes(rows)], {k: selected(k) for k in keys}
 
 
 def export_frame(frame: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None) -> pd.DataFrame:

@@ -155,6 +155,7 @@ def assign_stages(
     recency = facts["recency_days"].to_numpy(dtype=float)
     tenure = facts["tenure_days"].to_numpy(dtype=float)
     bought = facts["purchase_days"].to_numpy() > 0
+    code = STAGES.index  # stages chosen as category codes: no text per customer
     stage = np.select(
         [
             ~bought,
@@ -163,10 +164,10 @@ def assign_stages(
             tenure <= rules.new_within_days,
             in_window >= rules.loyal_min_purchases,
         ],
-        ["prospect", "churned", "lapsing", "new", "loyal"],
-        default="active",
+        [code("prospect"), code("churned"), code("lapsing"), code("new"), code("loyal")],
+        default=code("active"),
     )
-    return pd.Series(pd.Categorical(stage, categories=STAGES, ordered=True), index=facts.index, name="stage")
+    return pd.Series(pd.Categorical.from_codes(stage, categories=STAGES, ordered=True), index=facts.index, name="stage")
 
 
 def repeat_curves(

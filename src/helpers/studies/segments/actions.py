@@ -32,6 +32,7 @@ the same numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,7 +44,7 @@ from pydantic import AfterValidator, Field, field_validator
 from helpers.data.columns import CUSTOMER_ID
 from helpers.data.privacy import display_ids
 from helpers.errors import ConfigError, ConfigModel, HelperError, validate_config
-from helpers.files import read_yaml, write_text_atomic
+from helpers.files import read_yaml, write_bytes_atomic, write_text_atomic
 from helpers.report.exports import csv_text
 from helpers.report.i18n import (
     DEFAULT_LANGUAGE,
@@ -469,18 +470,20 @@ def _text_in_order(values: pd.Series, order: np.ndarray, names: dict | None = No
 
 
 def write_activation_files(
-    folder: str | Path, table: pd.DataFrame, segment_map: SegmentMap, *, texts: dict[str, str] | None = None
+    folder: str | Path, table: pd.DataFrame, segment_map: SegmentMap, *, texts: Mapping[str, Iterable] | None = None
 ) -> dict[str, Path]:
     """Write ``<folder>/<segment>.csv`` for every segment of the map (header only when
     empty); CSVs of segments no longer in the map are removed. Returns key -> path.
-    ``texts``: the CSV text per segment when the caller has it
-    (:func:`helpers.report.exports.csv_texts_by`)."""
+    ``texts``: the CSV bytes per segment, as parts, when the caller has them
+    (:func:`helpers.report.exports.csv_bytes_by`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for key in segment_map.keys:  # a handful of segments
-        text = texts[key] if texts is not None else csv_text(table[table["segment"] == key])
-        paths[key] = write_text_atomic(folder / f"{key}.csv", text)
+        if texts is not None:
+            paths[key] = write_bytes_atomic(folder / f"{key}.csv", texts[key])
+        else:
+            paths[key] = write_text_atomic(folder / f"{key}.csv", csv_text(table[table["segment"] == key]))
     for stale in folder.glob("*.csv"):
         if stale.stem not in paths:
             stale.unlink()

@@ -56,6 +56,7 @@ from pydantic import (
 )
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
+from helpers.data.loading import _arrow_text
 from helpers.errors import (
     ConfigError,
     ConfigModel,
@@ -241,14 +242,37 @@ def _compress_codes(codes: np.ndarray, ids: pd.Index) -> tuple[np.ndarray, pd.In
     return renumber[codes], ids[present]
 
 
-def purchase_days_by_customer(transactions: pd.DataFrame, as_of: object) -> PurchaseDays:
-    """:class:`PurchaseDays` of ``transactions`` on or before the analysis day ``as_of``."""
+def customer_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(ids, sort=True)``: integer codes in sorted-id order (missing ids -1) and
+    the sorted distinct ids. Ids in order already (the loader sorts transactions by customer)
+    are coded by comparing neighbours, without hashing the text; others by pandas."""
+    arr = _arrow_text(ids)
+    if arr is not None and len(arr) > 1:
+        import pyarrow.compute as pc
+
+        # pyarrow compares strings by UTF-8 bytes, which is code-point order, as Python's.
+        ahead, behind = arr.slice(1), arr.slice(0, len(arr) - 1)
+        if pc.all(pc.greater_equal(ahead, behind)).as_py():
+            step = np.asarray(pc.not_equal(ahead, behind).to_numpy(zero_copy_only=False), dtype=bool)
+            codes = np.concatenate(([0], np.cumsum(step, dtype=np.int64)))
+            first = np.flatnonzero(np.concatenate(([True], step)))
+            return codes, pd.Index(ids.iloc[first].array, name=ids.name)
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes.astype(np.int64, copy=False), pd.Index(uniques, name=ids.name)
+
+
+def purchase_days_by_customer(
+    transactions: pd.DataFrame, as_of: object, *, codes: tuple[np.ndarray, pd.Index] | None = None
+) -> PurchaseDays:
+    """:class:`PurchaseDays` of ``transactions`` on or before the analysis day ``as_of``;
+    ``codes``: :func:`customer_codes` of their ``customer_id`` when the caller has them."""
     missing = [c for c in (CUSTOMER_ID, TIMESTAMP, AMOUNT) if c not in transactions.columns]
     if missing:
         raise DataError(f"transactions lack the column(s) {', '.join(missing)} needed for RFM scores")
     day_end = _analysis_day(as_of, "analysis date")
     stamps = pd.to_datetime(transactions[TIMESTAMP])
-    all_codes, all_ids = pd.factorize(transactions[CUSTOMER_ID], sort=True)  # once; missing ids are -1
+    # once; missing ids are -1
+    all_codes, all_ids = codes if codes is not None else customer_codes(transactions[CUSTOMER_ID])
     keep = ((stamps < day_end + pd.Timedelta(days=1)).to_numpy()) & (all_codes >= 0)
     codes, ids = _compress_codes(all_codes[keep], pd.Index(all_ids, name=CUSTOMER_ID))
     days = stamps[keep].dt.floor("D").to_numpy()

@@ -28,6 +28,7 @@ import pandas as pd
 
 from helpers.data.columns import CATEGORY, CUSTOMER_ID, TIMESTAMP
 from helpers.errors import ConfigError
+from helpers.studies.segments.analysis import customer_codes
 
 #: Fewer customers buying both categories than this: the pair is not used.
 MIN_PAIR_CUSTOMERS = 20
@@ -63,9 +64,13 @@ def has_categories(transactions: pd.DataFrame) -> bool:
     return len(_category_codes(transactions)[1]) >= 2
 
 
-def category_incidence(transactions: pd.DataFrame, *, until: object = None) -> Incidence:
+def category_incidence(
+    transactions: pd.DataFrame, *, until: object = None, codes: tuple[np.ndarray, pd.Index] | None = None
+) -> Incidence:
     """The customer x category incidence matrix (rows without a category are ignored;
-    with ``until``, a day, only rows on or before it count).
+    with ``until``, a day, only rows on or before it count). ``codes``:
+    :func:`helpers.studies.segments.analysis.customer_codes` of the ``customer_id`` column
+    when the caller has them.
 
     Customers and categories are sorted, so the result does not depend on row order.
     """
@@ -78,7 +83,7 @@ def category_incidence(transactions: pd.DataFrame, *, until: object = None) -> I
     if until is not None:
         end = pd.Timestamp(until).normalize() + pd.Timedelta(days=1)
         keep &= (transactions[TIMESTAMP] < end).to_numpy()
-    id_codes, ids = pd.factorize(transactions[CUSTOMER_ID], sort=True)  # ids coded once, not per row text
+    id_codes, ids = codes if codes is not None else customer_codes(transactions[CUSTOMER_ID])  # not per row text
     keep &= id_codes >= 0
     id_codes, cat_codes = id_codes[keep], cat_codes[keep]
     present = np.zeros(len(ids), dtype=bool)

@@ -16,8 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import __version__
-from helpers.files import write_text_atomic
-from helpers.report.exports import csv_text, csv_texts_by, json_safe
+from helpers.data.columns import CUSTOMER_ID
+from helpers.files import write_bytes_atomic, write_text_atomic
+from helpers.models.memory import release_free_memory
+from helpers.report.exports import csv_bytes_by, csv_text, json_safe
 from helpers.report.i18n import DEFAULT_LANGUAGE, normalise_language
 from helpers.studies.clv.study import ClvStudy
 from helpers.studies.clv.uncertainty import DEFAULT_LEVEL, clv_uncertainty
@@ -114,22 +116,34 @@ def run_segment_study(
     start, as_of = seg.check_migration_dates(start, as_of)
     gross_margin = clv_study.settings.gross_margin
 
-    days = seg.purchase_days_by_customer(transactions, as_of)  # ids coded once, for both dates
+    release_free_memory()  # what loading and the CLV study freed, before the per-customer steps
+    # Ids coded once: for the purchase days at both dates and for the category incidence.
+    codes = seg.customer_codes(transactions[CUSTOMER_ID]) if CUSTOMER_ID in transactions.columns else None
+    days = seg.purchase_days_by_customer(transactions, as_of, codes=codes)
     customers = seg.segment_customers(days, clv_study.table, segment_map, as_of, settings)
-    summary = seg.segment_summary(customers, segment_map)
-    summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
-    tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
-    guardrails = act.segment_guardrails(summary, library, gross_margin)
-    max_discount = act.customer_max_discount(customers, library, gross_margin)
     before = seg.segments_at(days, segment_map, start, settings)
     migration = seg.migration_matrix(before, customers["segment"], segment_map)
+    del days, before  # the per-day rows are done with: not held through the draws below
 
-    suggestions = pairs = None
+    incidence = None
     if recommend.has_categories(transactions):
-        incidence = recommend.category_incidence(transactions, until=as_of)  # once, for both
+        incidence = recommend.category_incidence(transactions, until=as_of, codes=codes)  # once, for both
+    del codes
+
+    summary = seg.segment_summary(customers, segment_map)
+    release_free_memory()  # before the draws, the largest working memory of the study
+    summary = segment_value_intervals(summary, customers, clv_study, draws=interval_draws)
+    release_free_memory()  # the draws' chunks, freed in the heaps of the threads that made them
+    suggestions = pairs = None
+    if incidence is not None:
         suggestions = recommend.next_best_category(transactions, min_pair_customers=min_pair_customers,
                                                    incidence=incidence)
         pairs = recommend.category_pairs(incidence, min_pair_customers)
+        del incidence
+    tiers = {view: seg.tier_summary(customers, view, language) for view in seg.TIER_VIEWS}
+    guardrails = act.segment_guardrails(summary, library, gross_margin)
+    max_discount = act.customer_max_discount(customers, library, gross_margin)
+    release_free_memory()  # what the suggestions freed, before every id is pseudonymised
     activation = act.activation_table(
         customers,
         segment_map,
@@ -215,12 +229,15 @@ def write_segment_outputs(output_dir: str | Path, study: SegmentStudy) -> dict[s
     summary, the migration matrix and the metrics JSON; return their paths."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    # Each customer's row is formatted once, for the all-customer CSV and its segment's list.
-    everyone, by_segment = csv_texts_by(study.activation, "segment", study.segment_map.keys)
+    release_free_memory()  # what building the activation table freed, before formatting its rows
+    # Each customer's row is formatted once, for the all-customer CSV and its segment's list,
+    # and written from the formatted rows' buffers (no text of the whole table in between).
+    everyone, by_segment = csv_bytes_by(study.activation, "segment", study.segment_map.keys)
     activation = act.write_activation_files(folder / ACTIVATION_DIR, study.activation, study.segment_map,
                                             texts=by_segment)
     paths = {f"activation:{k}": p for k, p in activation.items()}
-    paths["customers"] = write_text_atomic(folder / CUSTOMERS_CSV, everyone)
+    paths["customers"] = write_bytes_atomic(folder / CUSTOMERS_CSV, everyone)
+    del everyone, by_segment
     summary = study.summary.reset_index()
     paths["summary"] = write_text_atomic(folder / SUMMARY_CSV, csv_text(summary, float_format="%.6g"))
     paths["migration"] = write_text_atomic(folder / MIGRATION_CSV, csv_text(study.migration, index=True))
