@@ -459,7 +459,7 @@ def case_summary_order(which: str, n: int, order: str, ids: str) -> dict:
 
 
 def case_linear(n_customers: int) -> dict:
-    """Seconds of each study step on the first ``n_customers`` generated customers (rows shuffled),
+    """Seconds of each study step (best of two runs) on the first ``n_customers`` generated customers (rows shuffled),
     ids factorised once first as :func:`helpers.studies.clv.study.run_clv_study` does; above the
     1.5M generated customers, all 10.5M customers of the tiled study folder (73M lines)."""
     import numpy as np
@@ -487,24 +487,28 @@ def case_linear(n_customers: int) -> dict:
         tx = table.filter(pc.is_in(ids, value_set=first)).to_pandas()
     tx = tx.iloc[np.random.default_rng(SEED).permutation(len(tx))].reset_index(drop=True)
     steps = {}
-    with Timer() as t:  # as run_clv_study does: factorise the ids once, then work on integer codes
-        tx, _ = with_id_codes(tx)
-    steps["with_id_codes"] = t.seconds
-    with Timer() as t:
-        summary = customer_summary(tx, OBSERVATION_END, "W")
-    steps["customer_summary"] = t.seconds
-    with Timer() as t:
-        cal = calibration_holdout_summary(tx, "2024-06-30", OBSERVATION_END, "W")
-    steps["calibration_holdout_summary"] = t.seconds
-    with Timer() as t:
-        model = clv.fit_purchase_model(cal, "bgnbd", suffix="_cal")
-    steps["fit_purchase_model"] = t.seconds
-    with Timer() as t:
-        clv.cumulative_repeat_transactions(model, tx, "2024-06-30", OBSERVATION_END, "W")
-    steps["cumulative_repeat_transactions"] = t.seconds
-    with Timer() as t:
-        spend = la.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
-    steps["fit_gamma_gamma"] = t.seconds
+
+    def timed(name, step):
+        """The step's best of two runs: the first run of a fresh process also pays for mapping
+        its memory, which is not what per-customer time should measure."""
+        best = None
+        for _ in range(2):
+            with Timer() as t:
+                result = step()
+            best = t.seconds if best is None else min(best, t.seconds)
+        steps[name] = best
+        return result
+
+    original = tx  # as run_clv_study does: factorise the ids once, then work on integer codes
+    tx, _ = timed("with_id_codes", lambda: with_id_codes(original))
+    del original
+    summary = timed("customer_summary", lambda: customer_summary(tx, OBSERVATION_END, "W"))
+    cal = timed("calibration_holdout_summary",
+                lambda: calibration_holdout_summary(tx, "2024-06-30", OBSERVATION_END, "W"))
+    model = timed("fit_purchase_model", lambda: clv.fit_purchase_model(cal, "bgnbd", suffix="_cal"))
+    timed("cumulative_repeat_transactions",
+          lambda: clv.cumulative_repeat_transactions(model, tx, "2024-06-30", OBSERVATION_END, "W"))
+    spend = timed("fit_gamma_gamma", lambda: la.fit_gamma_gamma(summary["frequency"], summary["monetary_value"]))
     return {"customers": len(summary), "rows": len(tx), "steps": steps, "seconds": sum(steps.values()),
             "peak_rss_mb": peak_rss_mb(), "spend_params": spend.params}
 
@@ -798,7 +802,7 @@ def issue17_markdown(results: dict) -> list[str]:
             spread = max(v for _, v in per) / max(min(v for _, v in per), 1e-12)
             growth = max(v for _, v in per[1:]) / max(per[0][1], 1e-12) if len(per) > 1 else 1.0
             met = spread <= 1.3 if len(per) > 1 else None
-            row(f"Linear: `{step}`, µs per customer at " + ", ".join(n for n, _ in per) + " customers (rows shuffled)",
+            row(f"Linear: `{step}`, µs per customer at " + ", ".join(n for n, _ in per) + " customers (rows shuffled; best of two runs)",
                 ", ".join(f"{v:,.2f}" for _, v in per) + f" (max/min {spread:.2f}; largest over the {per[0][0]} "
                 f"figure {growth:.2f})", "flat within 30%", met)
     site = c.get("site_build", {})
