@@ -452,6 +452,12 @@ def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     often = (groups == "often").to_numpy()
     np.testing.assert_allclose(many.groups.loc["often", "high"], np.quantile(values[often].sum(axis=0), 0.95),
                                rtol=1e-12)
+    # without the per-customer bounds (the segment page's case): the same sums, no bounds
+    sums_only = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=40, seed=3,
+                                    groups=groups, customer_bounds=False)
+    np.testing.assert_array_equal(sums_only.total, many.total)
+    pd.testing.assert_frame_equal(sums_only.groups, many.groups, check_exact=True)
+    assert np.isnan(sums_only.low).all() and np.isnan(sums_only.high).all()
 
 
 @pytest.mark.parametrize("draws", [1, 2, 3, 7, 40, 199, 200, 201])

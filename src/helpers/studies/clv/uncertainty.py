@@ -113,12 +113,15 @@ def clv_uncertainty(
     seed: int = 0,
     top_fraction: float = 0.10,
     groups: pd.Series | None = None,
+    customer_bounds: bool = True,
 ) -> ClvUncertainty:
     """Intervals for every customer's CLV, the total, the top-share and each group's sum.
 
     ``table`` is :func:`helpers.studies.clv.analysis.clv_table`'s output (its ``clv`` column
     picks today's top customers); ``groups`` (same index) labels customers for group sums.
-    Spend draws with q <= 1 (no finite mean spend) are redrawn.
+    Spend draws with q <= 1 (no finite mean spend) are redrawn. ``customer_bounds=False``
+    skips the per-customer bounds (``low`` and ``high`` are then NaN): sorting every
+    customer's draws costs more than all the sums, and group intervals do not need it.
     """
     rng = np.random.default_rng(seed)
     purchase_draws = draw_parameters(purchase_model, draws, rng)
@@ -148,7 +151,7 @@ def clv_uncertainty(
     total = np.zeros(draws)
     top_total = np.zeros(draws)
     group_total = np.zeros((draws, n_groups))
-    low, high = np.empty(n), np.empty(n)
+    low, high = np.full(n, np.nan), np.full(n, np.nan)
     tail = (1.0 - level) / 2.0
     value_of = _draw_values(models, spend_draws, settings, f, r, t, m)
 
@@ -163,7 +166,7 @@ def clv_uncertainty(
             group_sums = [values[codes[sl] == g].sum(axis=0) for g in range(n_groups)]  # a handful of groups
         # after the sums over customers by draw: each customer's draws sorted in place
         # (rows contiguous), the bounds read off as np.quantile would interpolate them
-        return *sums, group_sums, row_quantiles(values, [tail, 1.0 - tail])
+        return *sums, group_sums, row_quantiles(values, [tail, 1.0 - tail]) if customer_bounds else None
 
     slices = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]  # chunks of customers
     with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: two chunks at once
@@ -173,7 +176,8 @@ def clv_uncertainty(
             if group_sums is not None:
                 for g in range(n_groups):
                     group_total[:, g] += group_sums[g]
-            low[sl], high[sl] = bounds
+            if bounds is not None:
+                low[sl], high[sl] = bounds
     low[order], high[order] = low.copy(), high.copy()
     share = np.divide(top_total, total, out=np.zeros(draws), where=total > 0)
     group_frame = None

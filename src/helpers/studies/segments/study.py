@@ -82,7 +82,7 @@ def segment_value_intervals(
     cs = clv_study
     groups = customers["segment"].astype(str).reindex(cs.table.index).rename("segment")
     result = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=draws,
-                             level=level, seed=seed, groups=groups)
+                             level=level, seed=seed, groups=groups, customer_bounds=False)
     out = summary.copy()
     out["clv_low"] = result.groups["low"].reindex(out.index).fillna(0.0)
     out["clv_high"] = result.groups["high"].reindex(out.index).fillna(0.0)
