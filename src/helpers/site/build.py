@@ -750,7 +750,7 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
             from helpers.site.downloads import link_mentions as _link
 
             add_nav = extra_nav
-            extra_nav = lambda html, name: _link(add_nav(html, name), mentions)
+            extra_nav = lambda html, name: _link(add_nav(html, name), mentions)  # noqa: E731
     extra = []
     if job.entry.extra.is_dir():
         extra = copy_extra_pages(sorted(job.entry.extra.glob("*.html")), staging / page.name, clean, extra_nav)
@@ -860,7 +860,7 @@ def _failure_table(results: Sequence[PageResult]) -> list[str]:
     rows = [(r.name, r.notebook or "-", r.where or "-") for r in failed]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
     widths[2] = min(widths[2], 70)
-    line = lambda cells: "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    line = lambda cells: "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     lines = [line(head), line(["-" * w for w in widths])]
     for r, row in zip(failed, rows):
         lines.append(line(row))
