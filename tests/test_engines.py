@@ -223,6 +223,18 @@ def test_auto_engine_by_size_against_available_memory(tmp_path, monkeypatch):
     assert choose_engine(tmp_path / "book.xlsx") == "pandas"
 
 
+def test_auto_engine_reads_rows_when_a_study_asks_for_an_optional_column(tmp_path, monkeypatch):
+    """Customer-days keep no category: when memory would send the file to DuckDB, a study that
+    needs categories still gets its rows (with the categories) instead of losing them."""
+    path = write_csv(tmp_path, "customer_id,timestamp,amount,category\na,2024-01-01,5,tea\nb,2024-01-02,7,cake\n")
+    monkeypatch.setattr(engines, "available_memory_bytes", lambda: 1)  # DuckDB by size
+    assert choose_engine(path) == "duckdb"
+    loaded = engines.load_transactions(path, columns=("category",))
+    assert list(loaded.transactions["category"]) == ["tea", "cake"]
+    days = engines.load_transactions(path, columns=())  # a CLV study: customer-days will do
+    assert "category" not in days.transactions.columns
+
+
 def test_engine_parameter_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="engine must be one of"):
         choose_engine(tmp_path / "x.csv", "spark")

@@ -207,17 +207,17 @@ def test_missing_ids_and_dates_are_clear_errors():
 
 @pytest.mark.parametrize("dtype", ["int64", "int32", "uint16"])
 def test_integer_ids_are_counted_into_the_same_codes_as_a_sorted_factorize(dtype):
-    from helpers.models.summary import _sorted_codes
+    from helpers.models.summary import sorted_id_codes
 
     rng = np.random.default_rng(4)
     ids = pd.Series(rng.choice(np.arange(0, 3000, 7), 5000).astype(dtype))  # gaps between ids
-    codes, uniques = _sorted_codes(ids)
+    codes, uniques = sorted_id_codes(ids)
     expected_codes, expected_uniques = pd.factorize(ids.to_numpy(), sort=True)
     np.testing.assert_array_equal(codes, expected_codes)
     np.testing.assert_array_equal(uniques, expected_uniques)
     # negative or far-apart ids take the hashing route, with the same result
     for other in (ids.astype("int64") - 100, ids.astype("int64") * 10**9):
-        codes, uniques = _sorted_codes(other)
+        codes, uniques = sorted_id_codes(other)
         expected_codes, expected_uniques = pd.factorize(other.to_numpy(), sort=True)
         np.testing.assert_array_equal(codes, expected_codes)
         np.testing.assert_array_equal(uniques, expected_uniques)
@@ -254,11 +254,11 @@ def test_short_text_ids_get_the_codes_of_a_sorted_factorize(name, dtype):
     ["".join(chr(65 + (7 * i + 13 * k) % 58) for k in range(20)) for i in range(300)],  # radix beyond 63 bits
 ])
 def test_other_text_ids_take_the_general_route_with_the_same_codes(values):
-    from helpers.models.summary import _short_text_codes, _sorted_codes
+    from helpers.models.summary import _short_text_codes, sorted_id_codes
 
     ids = pd.Series(values, dtype="str")
     assert _short_text_codes(ids) is None
-    codes, uniques = _sorted_codes(ids)
+    codes, uniques = sorted_id_codes(ids)
     expected_codes, expected_uniques = pd.factorize(ids.to_numpy(dtype=object), sort=True)
     np.testing.assert_array_equal(codes, expected_codes)
     assert list(uniques) == list(expected_uniques)
@@ -271,3 +271,17 @@ def test_wide_keys_give_the_same_summary_as_32_bit_keys(monkeypatch):
     narrow = customer_summary(data, OBSERVATION_END, "W")
     monkeypatch.setattr(summary, "_KEY32_LIMIT", 0)  # every key as a 64-bit integer
     pd.testing.assert_frame_equal(customer_summary(data, OBSERVATION_END, "W"), narrow, check_exact=True)
+
+
+def test_long_text_ids_in_order_are_coded_by_neighbours():
+    from helpers.models.summary import _ordered_text_codes, sorted_id_codes
+
+    long_ids = sorted(f"customer-{i:05d}-{'x' * (i % 30)}" for i in range(400))  # beyond SHORT_ID_BYTES
+    ids = pd.Series(np.repeat(long_ids, 3), dtype="str")
+    codes, uniques = _ordered_text_codes(ids)
+    expected_codes, expected_uniques = pd.factorize(ids.to_numpy(dtype=object), sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(uniques) == list(expected_uniques)
+    assert _ordered_text_codes(ids.iloc[::-1]) is None  # out of order: hashed, the same codes
+    codes, uniques = sorted_id_codes(ids.iloc[::-1].reset_index(drop=True))
+    assert list(uniques) == list(expected_uniques)

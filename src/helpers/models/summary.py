@@ -65,7 +65,7 @@ def _to_day(value: object, name: str) -> np.datetime64:
     return np.datetime64(stamp.normalize().to_datetime64(), "D")
 
 
-def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def sorted_id_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes in sorted-id order, and the sorted unique ids.
 
     Same result as ``pd.factorize(ids.to_numpy(), sort=True)``, faster: the ids are hashed
@@ -79,11 +79,10 @@ def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    small = _small_integer_codes(ids)
-    if small is None:
-        small = _short_text_codes(ids)
-    if small is not None:
-        return small
+    for fast_route in (_small_integer_codes, _short_text_codes, _ordered_text_codes):
+        coded = fast_route(ids)
+        if coded is not None:
+            return coded
     codes, uniques = pd.factorize(ids, sort=False)
     order = None
     if _arrow_orders_like_python(uniques):
@@ -105,7 +104,7 @@ def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _small_integer_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`_sorted_codes` for ids that are non-negative numpy integers no larger than a few
+    """:func:`sorted_id_codes` for ids that are non-negative numpy integers no larger than a few
     times their count (e.g. codes from :func:`with_id_codes`): counted, not hashed or sorted;
     None for any other ids."""
     values = ids.to_numpy() if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu" else None
@@ -131,7 +130,7 @@ _ID_BLOCK = 1 << 16
 
 
 def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`_sorted_codes` for Arrow-backed text ids of at most :data:`SHORT_ID_BYTES` bytes
+    """:func:`sorted_id_codes` for Arrow-backed text ids of at most :data:`SHORT_ID_BYTES` bytes
     (member numbers such as ``M0001234`` or ``13800138000``), without hashing the text.
 
     The ids' bytes form a table (shorter ids padded with 0, below every byte of real text).
@@ -168,6 +167,31 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         rank[order] = np.arange(len(order))
         codes, distinct = rank[hashed], distinct[order]
     return codes, _ids_from_values(distinct, table.shape[1], varying, radices, low)
+
+
+def _ordered_text_codes(ids: pd.Series) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray] | None:
+    """:func:`sorted_id_codes` for Arrow-backed text ids already in order (the loader sorts
+    transactions by customer), however long: coded by comparing neighbours, without hashing
+    the text (pyarrow compares strings by UTF-8 bytes, code-point order as Python's). None
+    for ids out of order, missing ids or other kinds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(ids.dtype, pd.StringDtype | pd.ArrowDtype) or len(ids) < 2:
+        return None
+    try:
+        text = ids.array.__arrow_array__()
+    except (AttributeError, TypeError, pa.ArrowException):
+        return None
+    if text.null_count or not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return None
+    ahead, behind = text[1:], text[:-1]
+    if not pc.all(pc.greater_equal(ahead, behind)).as_py():
+        return None
+    step = np.asarray(pc.not_equal(ahead, behind).to_numpy(zero_copy_only=False), dtype=bool)
+    codes = np.concatenate(([0], np.cumsum(step, dtype=np.int64)))
+    first = np.flatnonzero(np.concatenate(([True], step)))
+    return codes, pd.array(text.take(pa.array(first)), dtype="str")
 
 
 def _id_byte_table(ids: pd.Series) -> np.ndarray | None:
@@ -273,7 +297,7 @@ def _coded_rows(
             "which reports them with their rows"
         )
     ids_series = transactions[CUSTOMER_ID] if every_row else transactions[CUSTOMER_ID][keep]
-    codes, ids = _sorted_codes(ids_series)
+    codes, ids = sorted_id_codes(ids_series)
     if len(codes) and codes.min() < 0:
         missing = np.zeros(len(days), dtype=bool)
         missing[np.flatnonzero(keep)[codes < 0]] = True
@@ -299,7 +323,7 @@ def with_id_codes(transactions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]
     so summaries of the coded frame equal those of the original once their index is mapped
     back with :func:`restore_ids`, without hashing the id text again for each step."""
     _require_columns(transactions)
-    codes, ids = _sorted_codes(transactions[CUSTOMER_ID])
+    codes, ids = sorted_id_codes(transactions[CUSTOMER_ID])
     if len(codes) and codes.min() < 0:
         return transactions, np.array([], dtype=object)  # missing ids: the summaries report them
     return transactions.assign(**{CUSTOMER_ID: codes}), _id_array(ids)

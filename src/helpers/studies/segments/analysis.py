@@ -56,7 +56,6 @@ from pydantic import (
 )
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
-from helpers.data.loading import _arrow_text
 from helpers.errors import (
     ConfigError,
     ConfigModel,
@@ -68,6 +67,7 @@ from helpers.errors import (
 )
 from helpers.files import read_yaml
 from helpers.models import activity
+from helpers.models.summary import sorted_id_codes
 from helpers.report.i18n import (
     DEFAULT_LANGUAGE,
     Text,
@@ -244,21 +244,10 @@ def _compress_codes(codes: np.ndarray, ids: pd.Index) -> tuple[np.ndarray, pd.In
 
 def customer_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(ids, sort=True)``: integer codes in sorted-id order (missing ids -1) and
-    the sorted distinct ids. Ids in order already (the loader sorts transactions by customer)
-    are coded by comparing neighbours, without hashing the text; others by pandas."""
-    arr = _arrow_text(ids)
-    if arr is not None and len(arr) > 1:
-        import pyarrow.compute as pc
-
-        # pyarrow compares strings by UTF-8 bytes, which is code-point order, as Python's.
-        ahead, behind = arr.slice(1), arr.slice(0, len(arr) - 1)
-        if pc.all(pc.greater_equal(ahead, behind)).as_py():
-            step = np.asarray(pc.not_equal(ahead, behind).to_numpy(zero_copy_only=False), dtype=bool)
-            codes = np.concatenate(([0], np.cumsum(step, dtype=np.int64)))
-            first = np.flatnonzero(np.concatenate(([True], step)))
-            return codes, pd.Index(ids.iloc[first].array, name=ids.name)
-    codes, uniques = pd.factorize(ids, sort=True)
-    return codes.astype(np.int64, copy=False), pd.Index(uniques, name=ids.name)
+    the sorted distinct ids, by :func:`helpers.models.summary.sorted_id_codes` (integer codes
+    counted, member numbers read byte by byte, other text hashed once)."""
+    codes, uniques = sorted_id_codes(ids)
+    return np.asarray(codes, dtype=np.int64), pd.Index(uniques, name=ids.name)
 
 
 def purchase_days_by_customer(
