@@ -447,15 +447,18 @@ def case_summary_order(which: str, n: int, order: str, ids: str) -> dict:
 
     from helpers.models.summary import customer_summary
 
-    with Timer() as t:
-        if which == "helper":
-            out = customer_summary(tx)
-        else:
-            out = summary_data_from_transaction_data(tx, "customer_id", "timestamp", "amount", freq="D")
+    runs = []
+    for _ in range(2):  # the first run of a fresh process also maps its memory: both runs are reported
+        with Timer() as t:
+            if which == "helper":
+                out = customer_summary(tx)
+            else:
+                out = summary_data_from_transaction_data(tx, "customer_id", "timestamp", "amount", freq="D")
+        runs.append(t.seconds)
     out = out.sort_index()
     out.index = pd.Index(out.index.astype(str), name="customer_id")
     out.to_parquet(DATA / f"out_summary_{which}_{order}_{ids}_{n}.parquet")
-    return {"seconds": t.seconds, "peak_rss_mb": peak_rss_mb(), "customers": len(out)}
+    return {"seconds": min(runs), "first_seconds": runs[0], "peak_rss_mb": peak_rss_mb(), "customers": len(out)}
 
 
 def case_linear(n_customers: int) -> dict:
@@ -785,11 +788,15 @@ def issue17_markdown(results: dict) -> list[str]:
         if "seconds" in ours and "seconds" in theirs:
             speed = theirs["seconds"] / ours["seconds"]
             check = checks.get(f"summary_{order}_{ids}_10M", {})
+            first = ""
+            if "first_seconds" in ours and "first_seconds" in theirs:
+                first = (f"; first runs {_fmt(ours['first_seconds'])} vs {_fmt(theirs['first_seconds'])} = "
+                         f"{theirs['first_seconds'] / ours['first_seconds']:,.1f}x")
             row(f"Summary, 10M rows, {order} rows, ids as {'integer codes' if ids == 'int' else 'text'} "
                 f"(identical frequency/recency/T: {check.get('identical_frequency_recency_T', '–')}; "
                 f"monetary max rel. diff {_sci(check.get('max_rel_diff_monetary_value'))})",
-                f"{_fmt(ours['seconds'])} vs lifetimes {_fmt(theirs['seconds'])} = {speed:,.1f}x",
-                f"≥ {target}x", speed >= target)
+                f"{_fmt(ours['seconds'])} vs lifetimes {_fmt(theirs['seconds'])} = {speed:,.1f}x (best of two runs each"
+                f"{first})", f"≥ {target}x", speed >= target)
     if "summary_helper_10M" in c and "summary_lifetimes_10M" in c:
         speed = c["summary_lifetimes_10M"]["seconds"] / c["summary_helper_10M"]["seconds"]
         row(f"Summary, 10M rows, sorted rows, ids as text (table above, run {c['summary_helper_10M'].get('started', '?')})",
