@@ -161,6 +161,16 @@ def distinct_pairs(u: np.ndarray, v: np.ndarray) -> tuple[tuple[np.ndarray, np.n
 # --------------------------------------------------------------------------- BG/NBD
 
 
+def _dropout_mixture(w: np.ndarray, a3: np.ndarray, a4: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The BG/NBD-family term ln(exp(A3) + exp(A4)) per row, computed stably, and the weights
+    w pi3 and w pi4 (pi3 = exp(A3) / (exp(A3) + exp(A4)), pi4 = 1 - pi3) its gradient uses."""
+    m = np.maximum(a3, a4)
+    p3 = np.exp(a3 - m)
+    total = p3 + np.exp(a4 - m)
+    wp3 = w * (p3 / total)
+    return m + np.log(total), wp3, w - wp3
+
+
 def bgnbd_loglik_grad(log_params: np.ndarray, s: Stats) -> tuple[float, np.ndarray]:
     """BG/NBD log-likelihood and its gradient with respect to log-parameters.
 
@@ -206,15 +216,8 @@ def bgnbd_loglik_grad(log_params: np.ndarray, s: Stats) -> tuple[float, np.ndarr
         log_aT = log_aT_u[s.iT1]
         log_atx = np.log(alpha + s.utx)[s.itx1]
         inv_bx = (1.0 / (b + ux - 1.0))[s.ix1]
-        a3 = -rx * log_aT
-        a4 = (np.log(a) + np.log(inv_bx)) - rx * log_atx
-        m = np.maximum(a3, a4)
-        p3 = np.exp(a3 - m)
-        p4 = np.exp(a4 - m)
-        total = p3 + p4
-        wp3 = w * (p3 / total)
-        wp4 = w - wp3
-        ll += _sum(s.w1_by_x, lg_u) + s.n1 * r * log_alpha + _sum(w, m + np.log(total))
+        log_mix, wp3, wp4 = _dropout_mixture(w, -rx * log_aT, (np.log(a) + np.log(inv_bx)) - rx * log_atx)
+        ll += _sum(s.w1_by_x, lg_u) + s.n1 * r * log_alpha + _sum(w, log_mix)
         g += [_sum(s.w1_by_x, dr_u) + s.n1 * log_alpha - _sum(wp3, log_aT) - _sum(wp4, log_atx),
               r * s.n1 / alpha - _sum(wp3 * rx, inv_aT_u[s.iT1]) - _sum(wp4 * rx, (1.0 / (alpha + s.utx))[s.itx1]),
               _sum(s.w1_by_x, da_u) + wp4.sum() / a,
@@ -338,16 +341,9 @@ def mbgnbd_loglik_grad(log_params: np.ndarray, s: Stats) -> tuple[float, np.ndar
     log_aT = np.log(alpha + s.uT)[s.iT]
     log_atx = np.log(alpha + s.utx)[s.itx]
     inv_bx = (1.0 / (b + ux))[s.ix]
-    a3 = -rx * log_aT
-    a4 = (np.log(a) + np.log(inv_bx)) - rx * log_atx
-    m = np.maximum(a3, a4)
-    p3 = np.exp(a3 - m)
-    p4 = np.exp(a4 - m)
-    total = p3 + p4
-    wp3 = w * (p3 / total)
-    wp4 = w - wp3
+    log_mix, wp3, wp4 = _dropout_mixture(w, -rx * log_aT, (np.log(a) + np.log(inv_bx)) - rx * log_atx)
     log_alpha = np.log(alpha)
-    ll = _sum(w_by_x, lg_u) + s.n * r * log_alpha + _sum(w, m + np.log(total))
+    ll = _sum(w_by_x, lg_u) + s.n * r * log_alpha + _sum(w, log_mix)
     g = np.array([
         _sum(w_by_x, dr_u) + s.n * log_alpha - _sum(wp3, log_aT) - _sum(wp4, log_atx),
         r * s.n / alpha - _sum(wp3 * rx, (1.0 / (alpha + s.uT))[s.iT]) - _sum(wp4 * rx, (1.0 / (alpha + s.utx))[s.itx]),
