@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.data.columns import AMOUNT, CUSTOMER_ID, TIMESTAMP
-from helpers.data.loading import timestamp_or_error
+from helpers.data.loading import _arrow_text, timestamp_or_error
 from helpers.errors import ConfigError, DataError
 
 #: Length of one model time unit in days. A month is 30 days, as lifetimes' CLV
@@ -130,7 +130,7 @@ _ID_BLOCK = 1 << 16
 
 
 def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`sorted_id_codes` for Arrow-backed text ids of at most :data:`SHORT_ID_BYTES` bytes
+    """:func:`sorted_id_codes` for text ids of at most :data:`SHORT_ID_BYTES` bytes
     (member numbers such as ``M0001234`` or ``13800138000``), without hashing the text.
 
     The ids' bytes form a table (shorter ids padded with 0, below every byte of real text).
@@ -170,20 +170,15 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _ordered_text_codes(ids: pd.Series) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray] | None:
-    """:func:`sorted_id_codes` for Arrow-backed text ids already in order (the loader sorts
+    """:func:`sorted_id_codes` for text ids (no missing value) already in order (the loader sorts
     transactions by customer), however long: coded by comparing neighbours, without hashing
     the text (pyarrow compares strings by UTF-8 bytes, code-point order as Python's). None
     for ids out of order, missing ids or other kinds."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not isinstance(ids.dtype, pd.StringDtype | pd.ArrowDtype) or len(ids) < 2:
-        return None
-    try:
-        text = ids.array.__arrow_array__()
-    except (AttributeError, TypeError, pa.ArrowException):
-        return None
-    if text.null_count or not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+    text = _arrow_text(ids)
+    if text is None or len(text) < 2:
         return None
     ahead, behind = text[1:], text[:-1]
     if not pc.all(pc.greater_equal(ahead, behind)).as_py():
@@ -195,21 +190,16 @@ def _ordered_text_codes(ids: pd.Series) -> tuple[np.ndarray, pd.api.extensions.E
 
 
 def _id_byte_table(ids: pd.Series) -> np.ndarray | None:
-    """The UTF-8 bytes of Arrow-backed text ids as a (rows, width) uint8 table, shorter ids
+    """The UTF-8 bytes of text ids (:func:`helpers.data.loading._arrow_text`) as a (rows, width) uint8 table, shorter ids
     padded with 0; None when the ids are not such text, have missing values, contain a NUL
     byte or are longer than :data:`SHORT_ID_BYTES`."""
     import pyarrow as pa
 
-    if not isinstance(ids.dtype, pd.StringDtype | pd.ArrowDtype) or not len(ids):
-        return None
-    try:
-        text = ids.array.__arrow_array__()
-    except (AttributeError, TypeError, pa.ArrowException):
+    text = _arrow_text(ids)
+    if text is None:
         return None
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) or text.null_count:
-        return None
     offset_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
     offsets = np.frombuffer(text.buffers()[1], dtype=offset_type)[text.offset: text.offset + len(text) + 1]
     lengths = np.diff(offsets)
