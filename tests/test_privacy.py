@@ -110,26 +110,47 @@ def test_consent_flags_about_a_channel_are_not_contact_details():
     assert find_personal_data_columns(frame) == ["wechat_id", "微信号"]
 
 
-@pytest.mark.parametrize("key", ["k", "retail-playbooks-default-id-key", "x" * 64, "y" * 65 + "长", b"\x00\xffraw"])
-def test_pseudonyms_are_hmac_sha256_of_the_id_text(key):
-    """The per-id hashing reuses the keyed HMAC states; the pseudonyms are exactly hmac.new's."""
-    from helpers.data.privacy import pseudonymise
+@pytest.fixture(params=["duckdb", "python"])
+def route(request, monkeypatch):
+    """Both ways of hashing: DuckDB's SQL (large inputs) and hashlib (small ones, or when
+    DuckDB refuses)."""
+    from helpers.data import privacy
 
-    ids = pd.Series(["M0000001", "会员-7", "", "a,b", "M0000001"], name="customer_id")
+    monkeypatch.setattr(privacy, "DUCKDB_MIN_IDS", 0 if request.param == "duckdb" else 10**12)
+    return request.param
+
+
+def _hmac_pseudonym(key, text):
     secret = key.encode("utf-8") if isinstance(key, str) else key
-    expected = ["C-" + hmac.new(secret, i.encode("utf-8"), hashlib.sha256).hexdigest()[:12] for i in ids]
+    return "C-" + hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+
+
+@pytest.mark.parametrize("key", ["k", "retail-playbooks-default-id-key", "x" * 64, "y" * 65 + "长", b"\x00\xffraw"])
+def test_pseudonyms_are_hmac_sha256_of_the_id_text(key, route):
+    """Both routes build HMAC from the keyed pads (RFC 2104); the pseudonyms are exactly
+    hmac.new's, keys longer than a block included."""
+    ids = pd.Series(["M0000001", "会员-7", "", "a,b", "M0000001"], name="customer_id")
+    expected = [_hmac_pseudonym(key, i) for i in ids]
     assert pseudonymise(ids, key).tolist() == expected
 
 
-@pytest.mark.parametrize("kind", ["str", "object", "numbers", "sliced", "empty"])
-def test_pseudonyms_from_arrow_buffers_and_python_values_alike(kind):
-    """Text ids are hashed from pyarrow's buffer, other ids value by value: both exactly
-    hmac.new of the id text, missing ids missing, index and name kept."""
-    from helpers.data.privacy import pseudonymise
-
-    texts = ["M0000001", "会员-7", "", "a,b", "M0000001", None, "Ünï"]
+@pytest.mark.parametrize(
+    "kind", ["str", "python_str", "object", "numbers", "nullable_numbers", "floats", "sliced", "empty", "missing"]
+)
+def test_pseudonyms_from_arrow_buffers_and_python_values_alike(kind, route):
+    """Text and integer ids are read as pyarrow text, other ids through pandas' astype(str):
+    all exactly hmac.new of the id text, missing ids missing, index and name kept."""
+    texts = ["M0000001", "会员-7", "", "a,b", "M0000001", None, "Ünï", "\\x41"]
     if kind == "numbers":
-        ids = pd.Series([7, 1, 7, 30], name="customer_id", index=[9, 8, 7, 6])
+        ids = pd.Series([7, 1, 7, 30, -2], name="customer_id", index=[9, 8, 7, 6, 5])
+    elif kind == "nullable_numbers":
+        ids = pd.Series([7, None, 2**62], dtype="Int64", name="customer_id")
+    elif kind == "floats":
+        ids = pd.Series([7.0, np.nan, 2.5], name="customer_id")
+    elif kind == "python_str":
+        ids = pd.Series(texts, dtype=pd.StringDtype("python"), name="customer_id")
+    elif kind == "missing":
+        ids = pd.Series([None, None], dtype="str", name="customer_id")
     elif kind == "object":
         ids = pd.Series(texts, dtype=object, name="customer_id")
     elif kind == "sliced":
@@ -138,8 +159,57 @@ def test_pseudonyms_from_arrow_buffers_and_python_values_alike(kind):
         ids = pd.Series([], dtype="str", name="customer_id")
     else:
         ids = pd.Series(texts, dtype="str", name="customer_id")
-    expected = [None if pd.isna(i) else "C-" + hmac.new(b"k", str(i).encode("utf-8"), hashlib.sha256).hexdigest()[:12]
-                for i in ids]
+    expected = [None if pd.isna(i) else _hmac_pseudonym("k", str(i)) for i in ids]
     out = pseudonymise(ids, "k")
     assert [None if pd.isna(v) else v for v in out] == expected
     assert out.index.equals(ids.index) and out.name == "customer_id"
+    assert out.dtype == pd.Series(["x"], dtype=str).dtype
+
+
+def test_equal_ids_get_equal_pseudonyms_whatever_their_type(route):
+    mixed = pseudonymise(pd.Series([1, "1", None, "会员"], dtype=object), "k")
+    assert mixed.iloc[0] == mixed.iloc[1] == pseudonymise(pd.Series([1]), "k").iloc[0]
+    assert mixed.iloc[3] == pseudonymise(pd.Series(["会员"], dtype="str"), "k").iloc[0]
+    assert pd.isna(mixed.iloc[2])
+
+
+def test_duckdb_and_python_routes_agree_on_many_ids_in_order(monkeypatch):
+    """Many ids (DuckDB splits them between threads) with duplicates and gaps: the rows come
+    back in order and equal to the hashlib route."""
+    from helpers.data import privacy
+
+    rng = np.random.default_rng(3)
+    ids = pd.Series([f"M{i:06d}" for i in rng.integers(0, 50_000, 150_000)], dtype="str")
+    ids[rng.random(len(ids)) < 0.01] = None
+    monkeypatch.setattr(privacy, "DUCKDB_MIN_IDS", 0)
+    by_duckdb = pseudonymise(ids, "k")
+    monkeypatch.setattr(privacy, "DUCKDB_MIN_IDS", 10**12)
+    assert by_duckdb.equals(pseudonymise(ids, "k"))
+    sample = rng.integers(0, len(ids), 200)
+    assert [None if pd.isna(i) else _hmac_pseudonym("k", i) for i in ids.iloc[sample]] == [
+        None if pd.isna(v) else v for v in by_duckdb.iloc[sample]
+    ]
+
+
+def test_python_route_when_duckdb_refuses(monkeypatch):
+    """A DuckDB without sha256 of BLOBs (before 1.1) fails at binding: hashlib takes over."""
+    import duckdb
+
+    from helpers.data import privacy
+
+    class Refusing:
+        def register(self, *args):
+            pass
+
+        def sql(self, *args, **kwargs):
+            raise duckdb.BinderException("No function matches sha256(BLOB)")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(privacy, "DUCKDB_MIN_IDS", 0)
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: Refusing())
+    ids = pd.Series(["M1", None, "会员"], dtype="str")
+    assert [None if pd.isna(v) else v for v in pseudonymise(ids, "k")] == [
+        _hmac_pseudonym("k", "M1"), None, _hmac_pseudonym("k", "会员")
+    ]

@@ -92,33 +92,84 @@ def pseudonymise(ids: pd.Series, key: str | bytes) -> pd.Series:
     if not key:
         raise ConfigError(f"the id key is empty; pass a key or set {KEY_ENV_VAR}.")
     secret = key.encode("utf-8") if isinstance(key, str) else bytes(key)
-    text = ids.astype(str).where(ids.notna())
-    codes, uniques = pd.factorize(text)
-    # Hashing is per value by nature; doing it once per distinct id keeps it cheap. The
-    # digests are spelled in hex and prefixed as one array (no Python string per id).
-    digests = _hmac_sha256_digests(secret, _utf8_values(uniques), (ID_HEX_CHARS + 1) // 2)
-    pseudonyms = _prefixed_hex(digests, ID_PREFIX, ID_HEX_CHARS)
-    lookup = pd.Series(pd.array(pa.concat_arrays([pseudonyms, pa.nulls(1, pa.string())]), dtype=str))
-    out = lookup.take(codes).set_axis(ids.index)  # code -1 (missing) picks the trailing None
-    return out.rename(ids.name)
+    text = _id_text(ids)
+    # Every row is hashed, duplicates too: callers pass one id per customer, where finding the
+    # distinct ids first (a hash table over every id) would cost more than it saves.
+    pseudonyms = _duckdb_pseudonyms(text, secret) if len(text) >= DUCKDB_MIN_IDS else None
+    if pseudonyms is None:
+        pseudonyms = _python_pseudonyms(text, secret)
+    return pd.Series(pd.array(pseudonyms, dtype=str), index=ids.index, name=ids.name)
 
 
-def _utf8_values(values) -> Iterator[bytes | memoryview]:
-    """The UTF-8 bytes of every text value: views into pyarrow's buffer when the values are
-    pyarrow strings (no Python object per value), else each value encoded."""
-    arr = None
+#: From this many ids on they are hashed by DuckDB, on every core; below it, opening a
+#: DuckDB connection (tens of milliseconds) costs more than hashing them one by one.
+DUCKDB_MIN_IDS = 50_000
+
+
+def _id_text(ids: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The ids as the text :meth:`pandas.Series.astype` ``(str)`` gives, as pyarrow strings,
+    null where missing. Text and integer ids are converted by pyarrow (no Python string per
+    id; pyarrow spells integers as Python does); other ids take pandas' own conversion."""
+    dtype = ids.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return pa.array(ids.array)
+    if pd.api.types.is_integer_dtype(dtype):
+        return pa.array(ids.array).cast(pa.string())
+    return pa.array(ids.astype(str).where(ids.notna()), type=pa.string(), from_pandas=True)
+
+
+def _hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
+    """The key XOR ipad and XOR opad blocks of HMAC-SHA256 (RFC 2104)."""
+    block = hashlib.sha256().block_size
+    if len(secret) > block:
+        secret = hashlib.sha256(secret).digest()
+    secret = secret.ljust(block, b"\0")
+    return bytes(b ^ 0x36 for b in secret), bytes(b ^ 0x5C for b in secret)
+
+
+def _duckdb_pseudonyms(text, secret: bytes) -> pa.ChunkedArray | None:
+    """:func:`pseudonymise`'s text, HMAC-SHA256 spelled out in DuckDB's SQL (its ``sha256``
+    takes BLOBs since 1.1), on every core, the ids read from Arrow without a copy; None if
+    DuckDB refuses (the caller then hashes in Python)."""
+    import duckdb
+
+    inner, outer = _hmac_pads(secret)
+    binary = pa.large_binary() if pa.types.is_large_string(text.type) else pa.binary()
+    con = duckdb.connect()
     try:
-        arr = pa.array(values)
-    except (pa.ArrowException, TypeError, ValueError):
-        pass
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr is not None and arr.null_count == 0 and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if pa.types.is_string(arr.type) else np.int64)
-        offsets = offsets[arr.offset: arr.offset + len(arr) + 1].tolist()
-        data = memoryview(arr.buffers()[2]) if arr.buffers()[2] is not None else memoryview(b"")
-        return (data[a:b] for a, b in zip(offsets[:-1], offsets[1:]))
-    return (str(v).encode("utf-8") for v in np.asarray(values, dtype=object))
+        con.register("ids", pa.table({"id": text.cast(binary)}))
+        query = (
+            f"SELECT '{ID_PREFIX}' || left(sha256($outer || unhex(sha256($inner || id))), {ID_HEX_CHARS}) AS p FROM ids"
+        )
+        result = con.sql(query, params={"inner": inner, "outer": outer})
+        # to_arrow_table is the name from DuckDB 2.0 on, fetch_arrow_table before it.
+        fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+        return fetch().column("p")
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def _python_pseudonyms(text, secret: bytes) -> pa.Array:
+    """:func:`pseudonymise`'s text, hashed with :mod:`hashlib` one id at a time."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    present = text.drop_null()
+    digests = _hmac_sha256_digests(secret, _utf8_values(present), (ID_HEX_CHARS + 1) // 2)
+    pseudonyms = _prefixed_hex(digests, ID_PREFIX, ID_HEX_CHARS)
+    valid = np.asarray(text.is_valid(), dtype=bool)
+    return pseudonyms.take(pa.array(np.cumsum(valid) - 1, mask=~valid))  # missing ids pick null
+
+
+def _utf8_values(text: pa.Array) -> Iterator[memoryview]:
+    """The UTF-8 bytes of every value of a pyarrow string array without nulls, as views into
+    its buffer (no Python object per value)."""
+    large = pa.types.is_large_string(text.type)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64 if large else np.int32)
+    offsets = offsets[text.offset: text.offset + len(text) + 1].tolist()
+    data = memoryview(text.buffers()[2]) if text.buffers()[2] is not None else memoryview(b"")
+    return (data[a:b] for a, b in zip(offsets[:-1], offsets[1:]))
 
 
 def _hmac_sha256_digests(secret: bytes, values: Iterator[bytes | memoryview], size: int) -> np.ndarray:
@@ -126,13 +177,8 @@ def _hmac_sha256_digests(secret: bytes, values: Iterator[bytes | memoryview], si
     (values, size) uint8 array: the same as :func:`hmac.new`, with the keyed inner and outer
     states built once and copied per value (RFC 2104), about three times faster on a
     million ids."""
-    block = hashlib.sha256().block_size
-    if len(secret) > block:
-        secret = hashlib.sha256(secret).digest()
-    secret = secret.ljust(block, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in secret))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in secret))
-    inner_copy, outer_copy = inner.copy, outer.copy
+    inner_pad, outer_pad = _hmac_pads(secret)
+    inner_copy, outer_copy = hashlib.sha256(inner_pad).copy, hashlib.sha256(outer_pad).copy
     out = bytearray()
     extend = out.extend
     for value in values:
