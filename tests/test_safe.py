@@ -182,6 +182,19 @@ def test_csv_cells_that_start_a_formula_are_neutralised():
     assert back["amount"].tolist()[0] == "-12.5" and back["count"].tolist()[0] == "-3"  # numbers unchanged
 
 
+def test_neutralising_leaves_the_callers_frame_as_it_was():
+    """Columns without formulas are shared with the caller's frame, not copied: changing
+    either afterwards must not reach the other."""
+    frame = pd.DataFrame({"customer_id": [FORMULA, "ok"], "amount": [-12.5, 1.0]}, index=["=i", "j"])
+    before = frame.copy()
+    safe = neutralise_formulas(frame)
+    assert frame.equals(before) and frame.index.tolist() == ["=i", "j"]
+    assert safe["customer_id"].tolist() == ["'" + FORMULA, "ok"] and safe.index.tolist() == ["'=i", "j"]
+    safe.loc["j", "amount"] = 99.0
+    frame.loc["=i", "amount"] = 7.0
+    assert frame["amount"].tolist() == [7.0, 1.0] and safe["amount"].tolist() == [-12.5, 99.0]
+
+
 def test_index_and_headers_are_neutralised_too():
     frame = pd.DataFrame({"=cmd": ["a"]}, index=pd.Index(["-x"], name="segment"))
     text = csv_text(frame, index=True)

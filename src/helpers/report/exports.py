@@ -69,9 +69,12 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` in which every text cell (and index or column label) that a
     spreadsheet would run as a formula starts with an apostrophe; numbers, dates and
     booleans are unchanged."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns left alone are shared, not copied (copy-on-write)
     for i in range(out.shape[1]):
-        out.isetitem(i, _neutralise_values(out.iloc[:, i]))
+        column = out.iloc[:, i]
+        safe = _neutralise_values(column)
+        if safe is not column:
+            out.isetitem(i, safe)
     if not isinstance(out.index, pd.MultiIndex):
         out.index = _neutralise_values(out.index)
     if not isinstance(out.columns, pd.MultiIndex):

@@ -135,7 +135,8 @@ def _json_safe(value: Any) -> Any:
 def export_table(table: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None) -> pd.DataFrame:
     """The per-customer table as exported: ids pseudonymised unless raw ids are allowed."""
     out = table[[c for c in EXPORT_COLUMNS if c in table.columns]].reset_index()
-    out[CUSTOMER_ID] = display_ids(out[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
+    # .array: the pseudonyms' own Arrow text, no Python string per id (to_numpy would make them)
+    out[CUSTOMER_ID] = display_ids(out[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).array
     return out
 
 
