@@ -94,6 +94,38 @@ def test_frame_to_csv_joins_rows_in_pieces_and_accepts_chunked_cells(monkeypatch
     assert frame_to_csv(frame) == expected
 
 
+@pytest.mark.parametrize("float_format", ["%.6g", None])
+def test_columns_of_few_distinct_values_are_formatted_once_per_value_as_pandas_writes_them(float_format, monkeypatch):
+    """Counts, weeks, flags and dates hold few distinct values: each is formatted once and
+    taken for every row; values are told apart by their bits (0.0 and -0.0, NaNs)."""
+    from helpers.report import csv_text as ct
+
+    rng = np.random.default_rng(8)
+    n = 4 * ct.DISTINCT_SAMPLE + 3
+    few = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1 / 7, 12345.65, 1234565.0, 0.000099999995, 2.5])
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    frame = pd.DataFrame({
+        "weeks": rng.choice(few, n),
+        "weeks32": rng.choice(few, n).astype(np.float32),
+        "many": rng.gamma(1.0, 10.0, n),
+        "count": rng.integers(-3, 40, n),
+        "small": rng.integers(0, 9, n).astype(np.uint8),
+        "lapsed": rng.random(n) < 0.3,
+        "last_purchase": days.where(rng.random(n) > 0.01),
+    })
+    if float_format is None:
+        frame = frame.drop(columns="weeks32")  # float32 without a format: pandas writes it
+    formatted = []
+    cells = ct._cells
+    monkeypatch.setattr(ct, "_cells", lambda col, floats: formatted.append(len(col)) or cells(col, floats))
+    assert frame_to_csv(frame, float_format) == frame.to_csv(index=False, float_format=float_format)
+    distinct = {"weeks": 10, "weeks32": 10, "many": n, "count": 43, "small": 9, "lapsed": 2, "last_purchase": 701}
+    assert sorted(formatted) == sorted(distinct[c] for c in frame.columns)  # "many": every row
+    timed = frame.assign(last_purchase=days + pd.to_timedelta(rng.integers(0, 2, n), unit="h"))
+    assert ct.csv_rows(timed, float_format) is None  # a time of day: pandas' own format, as before
+    assert frame_to_csv(timed, float_format) == timed.to_csv(index=False, float_format=float_format)
+
+
 def test_frame_to_csv_leaves_other_types_to_pandas():
     frame = pd.DataFrame({"id": ["a", "b"], "n": pd.array([1, None], dtype="Int64"), "x": [0.1234567, 2.0],
                           "when": pd.to_datetime(["2024-01-01 10:30", "2024-01-02 00:00"])})

@@ -43,6 +43,10 @@ def _cat(*parts) -> np.ndarray:
     return out
 
 
+#: 10.0**k for k = 0..22 (exact doubles), looked up instead of raised per value (pow is slow).
+_POW10 = 10.0 ** np.arange(23)
+
+
 def format_g(values: np.ndarray):
     """``"%.6g" % v`` for every value (``""`` for NaN, like ``to_csv``), as a pyarrow string array.
 
@@ -63,7 +67,7 @@ def format_g(values: np.ndarray):
         usable = np.abs(shift) <= 20  # powers of ten up to 1e22 are exact doubles
         up = np.where(usable & (shift >= 0), shift, 0)
         down = np.where(usable & (shift < 0), -shift, 0)
-        scaled = a * 10.0**up / 10.0**down
+        scaled = a * _POW10[up] / _POW10[down]
     frac = scaled - np.floor(scaled)
     # Round half to even only matters at exact ties, where the product's own rounding could
     # decide; such values (and any misjudged exponent) are spelled by Python.
@@ -75,8 +79,7 @@ def format_g(values: np.ndarray):
     x[carry] += 1
     fixed = certain & (x >= -4) & (x < _P)
     e = x - (_P - 1)  # value = m * 10**e
-    with np.errstate(over="ignore"):
-        rounded = np.where(e >= 0, m * 10.0 ** np.maximum(e, 0), m / 10.0 ** np.maximum(-e, 0))
+    rounded = m / _POW10[np.clip(-e, 0, 22)]  # fixed notation has e <= 0; other rows are replaced
     rounded = np.where(fixed, np.copysign(rounded, v), np.where(nonzero, 1.0, v))
     text = pa.array(rounded, type=pa.float64()).cast(pa.string())  # zeros: "0" and "-0"
 
@@ -101,12 +104,12 @@ def format_g(values: np.ndarray):
         body = _cat(mant, sign, _zfill(_s(np.abs(xx)), np.full(len(xx), 2)))
         body[v[idx] < 0] = np.strings.add("-", body[v[idx] < 0])
         spelled[sci] = body
-    for j in np.flatnonzero(~sci):  # NaN, inf, ties, extreme exponents: few
-        value = v[other[j]]
-        spelled[j] = "" if np.isnan(value) else "%.6g" % value  # noqa: UP031 - the format to match
+    # NaN, inf, ties, extreme exponents: Python's own text (ties are common in money with
+    # seven digits, e.g. 12345.65, so one list rather than an assignment per value).
+    spelled[~sci] = ["" if value != value else "%.6g" % value for value in v[other[~sci]].tolist()]  # noqa: UP031
     mask = np.zeros(len(v), dtype=bool)
     mask[other] = True
-    return pc.replace_with_mask(text, pa.array(mask), pa.array(spelled.tolist(), type=pa.string()))
+    return pc.replace_with_mask(text, pa.array(mask), pa.array(spelled, type=pa.string()))
 
 
 def _quoted(values: pd.Series):
@@ -168,7 +171,30 @@ def format_repr(values: np.ndarray):
     return pc.replace_with_mask(text, pa.array(mask), pa.array(spelled, type=pa.string()))
 
 
+#: Cells of a strided sample by which :func:`_column_text` judges a column's distinct values.
+DISTINCT_SAMPLE = 4096
+
+
 def _column_text(col: pd.Series, floats):
+    """:func:`_cells` of ``col``, each distinct value formatted once when the column has few
+    (counts, weeks, dates, flags: a sample's distinct values decide), and its text taken
+    for every row. Values are told apart by their bits, so 0.0 and -0.0 stay apart."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = col.dtype
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "fiubM" and len(col) > DISTINCT_SAMPLE):
+        return _cells(col, floats)
+    bits = col.to_numpy().view(f"u{dtype.itemsize}")
+    if len(np.unique(bits[:: len(bits) // DISTINCT_SAMPLE])) > DISTINCT_SAMPLE // 4:
+        return _cells(col, floats)
+    encoded = pc.dictionary_encode(pa.array(bits))
+    distinct = pd.Series(encoded.dictionary.to_numpy().view(dtype), name=col.name)
+    text = _cells(distinct, floats)
+    return None if text is None else text.take(encoded.indices)
+
+
+def _cells(col: pd.Series, floats):
     """One column's cells as ``to_csv`` writes them, as pyarrow strings; None for a type
     left to pandas. Floats by ``floats`` (:func:`format_g` or :func:`format_repr`); text
     quoted as the csv module does; numpy integers and booleans as Python prints them; dates
@@ -177,6 +203,8 @@ def _column_text(col: pd.Series, floats):
 
     dtype = col.dtype
     if pd.api.types.is_float_dtype(dtype):
+        if floats is format_repr and dtype != np.float64:
+            return None  # pandas writes float32's own shortest text (1e-04), not float64's
         return floats(col.to_numpy(dtype=np.float64))
     if pd.api.types.is_string_dtype(dtype) and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
         return _quoted(col)
