@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -169,7 +170,7 @@ def _utf8_values(text: pa.Array) -> Iterator[memoryview]:
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64 if large else np.int32)
     offsets = offsets[text.offset: text.offset + len(text) + 1].tolist()
     data = memoryview(text.buffers()[2]) if text.buffers()[2] is not None else memoryview(b"")
-    return (data[a:b] for a, b in zip(offsets[:-1], offsets[1:]))
+    return (data[a:b] for a, b in pairwise(offsets))
 
 
 def _hmac_sha256_digests(secret: bytes, values: Iterator[bytes | memoryview], size: int) -> np.ndarray:
