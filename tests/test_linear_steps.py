@@ -92,12 +92,13 @@ def test_cumulative_repeat_curve_is_order_free():
 
 @pytest.mark.parametrize("key_limit", [2**32, 0])  # 32-bit keys, and 64-bit keys
 @pytest.mark.parametrize("rows_sorted", [False, True])
-def test_distinct_customer_days_equal_a_drop_duplicates(monkeypatch, key_limit, rows_sorted):
+@pytest.mark.parametrize("first_day", [19_000, -400])  # 2022, and days before 1970 (negative day numbers)
+def test_distinct_customer_days_equal_a_drop_duplicates(monkeypatch, key_limit, rows_sorted, first_day):
     from helpers.models import summary
 
     monkeypatch.setattr(summary, "_KEY32_LIMIT", key_limit)
     rng = np.random.default_rng(11)
-    codes, days = rng.integers(0, 500, 20_000), rng.integers(19_000, 19_900, 20_000)
+    codes, days = rng.integers(0, 500, 20_000), rng.integers(first_day, first_day + 900, 20_000)
     if rows_sorted:
         order = np.lexsort((days, codes))
         codes, days = codes[order], days[order]
@@ -107,6 +108,20 @@ def test_distinct_customer_days_equal_a_drop_duplicates(monkeypatch, key_limit, 
     np.testing.assert_array_equal(pairs.day, ref["day"].to_numpy())
     np.testing.assert_array_equal(pairs.customers, np.unique(codes))
     np.testing.assert_array_equal(pairs.days_per_customer, ref.groupby("code").size().to_numpy())
+
+
+def test_32_bit_pair_keys_are_exact_up_to_the_limit():
+    from helpers.models import summary
+
+    # the largest keys that still fit: the products wrap around 2**32 on the way, the result must not
+    span, first_day = 4_000, 20_000
+    codes = np.array([0, 1, 1_073_740, 1_073_741], dtype=np.int64)
+    days = np.array([first_day, first_day + 5, first_day + span - 1, first_day + 3_295], dtype=np.int64)
+    expected = codes * span + days - first_day
+    assert expected.max() == 2**32 - 1
+    key = summary._pair_keys(codes, days, span, first_day, np.uint32)
+    assert key.dtype == np.uint32
+    np.testing.assert_array_equal(key.astype(np.int64), expected)
 
 
 def test_summaries_on_id_codes_equal_summaries_on_ids():

@@ -398,14 +398,22 @@ def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int) -> _Pairs:
     and skipped when the rows are in that order already."""
     first_day = int(day_number.min())
     span = int(day_number.max()) - first_day + 1
-    key = codes.astype(np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
-    key *= span
-    key += (day_number - first_day).astype(key.dtype)
+    key = _pair_keys(codes, day_number, span, first_day, np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
     ordered = key if bool(np.all(key[1:] >= key[:-1])) else np.sort(key)
     pair_key = ordered[_starts_of_runs(ordered)]
     code, day = np.divmod(pair_key, span)
     return _Pairs(key=key, pair_key=pair_key, code=code.astype(np.int64), day=day.astype(np.int64) + first_day,
                   start=np.flatnonzero(_starts_of_runs(code)))
+
+
+def _pair_keys(codes: np.ndarray, day_number: np.ndarray, span: int, first_day: int, dtype: type) -> np.ndarray:
+    """``codes * span + day_number - first_day`` as ``dtype``, in three passes that write the key
+    itself (no 64-bit temporaries): with 32-bit keys the products and sums wrap around modulo
+    2**32 on the way, and the result, which fits, is exact."""
+    key = np.multiply(codes, span, dtype=dtype, casting="unsafe")
+    np.add(key, day_number, out=key, casting="unsafe")
+    np.subtract(key, np.int64(first_day), out=key, casting="unsafe")
+    return key
 
 
 def _starts_of_runs(values: np.ndarray) -> np.ndarray:
