@@ -201,6 +201,41 @@ def test_undecodable_bytes(tmp_path):
     assert "ff" in msg and "encoding=" in msg
 
 
+@pytest.mark.parametrize("chunk", [5, 7, 64, 1 << 20])
+@pytest.mark.parametrize("enc", ["utf-8", "utf-8-sig", "gb18030"])
+def test_decode_check_chunks_agree_with_decoding_the_whole_file(tmp_path, monkeypatch, chunk, enc):
+    """ASCII chunks are only checked, not decoded, and lines are counted on failure only: the
+    bad byte, its offset and line are still those of decoding the file whole, wherever the
+    chunk boundaries fall (inside multi-byte characters too)."""
+    from helpers.data import loading
+
+    monkeypatch.setattr(loading, "_CHUNK", chunk)
+    rng = np.random.default_rng(5)
+    pieces = [b"id,date,amount\n", b"a,2024-01-01,1\n" * 4, "客户,日期\n".encode(), b"b,2024-01-02,2\n" * 3]
+    good = b"".join(pieces)
+    cases = [good, b"\xef\xbb\xbf" + good]
+    for _ in range(12):  # one bad byte, or a multi-byte character cut short, somewhere
+        at = int(rng.integers(0, len(good)))
+        cases.append(good[:at] + (b"\xff" if rng.random() < 0.5 else "客".encode()[:2]) + good[at:])
+    for i, raw in enumerate(cases):
+        path = tmp_path / f"f{i}.csv"
+        path.write_bytes(raw)
+        outcome = loading._decode_check(path, enc)
+        body = raw[3:] if enc == "utf-8-sig" and raw.startswith(b"\xef\xbb\xbf") else raw
+        skipped = len(raw) - len(body)
+        try:
+            body.decode("utf-8" if skipped else enc)
+        except UnicodeDecodeError as err:
+            offset = skipped + err.start
+            assert isinstance(outcome, loading._BadByte)
+            assert outcome.offset == offset and outcome.data == body[err.start:err.end]
+            assert outcome.line == raw[:offset].count(b"\n") + 1
+        else:
+            assert isinstance(outcome, loading._Decoded)
+            text = body.decode("utf-8" if skipped else enc)
+            assert outcome.sample and text.startswith(outcome.sample)
+
+
 def test_wrong_explicit_encoding(tmp_path):
     path = write(tmp_path, "会员号,日期,金额\n1,20240101,2\n", encoding="gbk")
     msg = error_for(path, encoding="utf-8")
