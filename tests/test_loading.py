@@ -483,6 +483,30 @@ def test_returns_net(tmp_path):
     assert result.report.negative_rows == 3
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_net_negative_days_match_grouping_by_customer_and_day(seed):
+    """The customer-day netting on integer keys marks exactly the rows grouping by
+    (customer, normalised timestamp) marks: unsorted rows, a gappy index (rows dropped
+    before), days before 1970, times either side of midnight, one customer."""
+    from helpers.data import loading
+
+    rng = np.random.default_rng(seed)
+    n, customers = (40, 1) if seed == 3 else (3000, 200)
+    start = np.datetime64("1969-12-25") if seed % 2 else np.datetime64("2024-01-01")
+    stamps = start + rng.integers(0, 20 * 24 * 60, n).astype("timedelta64[m]")
+    amounts = np.round(rng.choice([-1, 1], n, p=[0.3, 0.7]) * rng.uniform(0, 50, n), 2)
+    out = pd.DataFrame(
+        {loading._KEY: rng.integers(0, customers, n), "timestamp": stamps, "amount": amounts},
+        index=np.sort(rng.choice(3 * n, n, replace=False)),
+    )
+    negative = out["amount"] < 0
+    touched = out.loc[out[loading._KEY].isin(out.loc[negative, loading._KEY].unique())]
+    net = touched["amount"].groupby([touched[loading._KEY], touched["timestamp"].dt.normalize()]).transform("sum")
+    expected = out.index.isin(net.index[net < -1e-9])
+    got = loading._net_negative_days(out, negative.to_numpy())
+    assert expected.any() and np.array_equal(got, expected)
+
+
 def test_returns_drop(tmp_path):
     result = read_transactions(write(tmp_path, RETURNS), returns_policy="drop")
     assert result.transactions["amount"].tolist() == [100.0, 0.0, 20.0]

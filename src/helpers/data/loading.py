@@ -1207,17 +1207,29 @@ def _apply_returns_policy(
     if policy == "drop":
         dropped.append(_dropped("negative amounts (returns_policy='drop')", negative, "negative"))
         return out[~negative]
-    # Only customers with a return can have a negative day; the rest need no grouping.
-    touched = out.loc[out[_KEY].isin(out.loc[negative, _KEY].unique()), [_KEY, C.TIMESTAMP, C.AMOUNT]]
-    day = touched[C.TIMESTAMP].dt.normalize()
-    net = touched[C.AMOUNT].groupby([touched[_KEY], day], sort=False).transform("sum")
-    below = pd.Series(False, index=out.index)
-    # Tolerance: sums of cents in binary floating point are not exact.
-    below.loc[net.index[net < -1e-9]] = True
+    below = pd.Series(_net_negative_days(out, negative.to_numpy()), index=out.index)
     if not below.any():
         return out
     dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
     return out[~below]
+
+
+def _net_negative_days(out: pd.DataFrame, negative: np.ndarray) -> np.ndarray:
+    """Rows of customer-days whose amounts sum to less than zero. Only customers with a
+    return can have such a day, so only their rows are grouped, on one integer per
+    customer-day (the id code and the day): no hash of the customers with returns, no
+    index labels."""
+    keys = out[_KEY].to_numpy()
+    has_return = np.zeros(int(keys.max()) + 1, dtype=bool)
+    has_return[keys[negative]] = True
+    rows = np.flatnonzero(has_return[keys])
+    day = out[C.TIMESTAMP].to_numpy()[rows].astype("datetime64[D]").view("int64")
+    first, span = int(day.min()), int(day.max() - day.min()) + 1
+    customer_day = keys[rows].astype(np.int64) * span + (day - first)  # < rows x days, far below 2**63
+    net = pd.Series(out[C.AMOUNT].to_numpy()[rows]).groupby(customer_day, sort=False).transform("sum").to_numpy()
+    below = np.zeros(len(out), dtype=bool)
+    below[rows[net < -1e-9]] = True  # tolerance: sums of cents in binary floating point are not exact
+    return below
 
 
 # ----------------------------------------------- safety: decimal commas, implausible amounts,
