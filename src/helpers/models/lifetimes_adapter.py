@@ -390,8 +390,12 @@ def log_covariance(hess: np.ndarray) -> np.ndarray | None:
 
 
 def expected_purchases(model: FittedModel, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-    """Expected repeat purchases in the next ``t`` time units for each customer."""
+    """Expected repeat purchases in the next ``t`` time units for each customer (Pareto/NBD:
+    lifetimes' formula computed by :func:`helpers.models.fast_models.pareto_expected_purchases`,
+    which evaluates the hypergeometric function per distinct pair instead of per customer)."""
     f, r, age = _arrays(frequency, recency, T)
+    if model.name == "pareto":
+        return fast_models.pareto_expected_purchases(model.params, t, f, r, age)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = model.fitter.conditional_expected_number_of_purchases_up_to_time(t, f, r, age)
