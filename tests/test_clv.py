@@ -155,6 +155,23 @@ def test_spend_independence_on_cdnow_sample():
     assert result["acceptable"]
 
 
+def test_series_of_customers_are_converted_without_looking_up_their_index(monkeypatch):
+    """Series indexed by customer id give the numbers their values give, and no label lookup
+    (np.asarray on a Series looks numpy's attribute names up among 1M ids)."""
+    summary = sample_calibration_summary().set_axis([f"c{i}" for i in range(2357)])
+    values = {c: summary[c].to_numpy() for c in ("frequency", "monetary_value")}
+    expected = (clv.spend_independence(pd.DataFrame(values)), la.fit_gamma_gamma(*values.values()).params,
+                clv.value_concentration(values["monetary_value"]))
+
+    def no_lookup(self, key):
+        raise AssertionError(f"index lookup of {key!r}")
+
+    monkeypatch.setattr(pd.Index, "__contains__", no_lookup)
+    assert clv.spend_independence(summary) == expected[0]
+    assert la.fit_gamma_gamma(summary["frequency"], summary["monetary_value"]).params == expected[1]
+    pd.testing.assert_frame_equal(clv.value_concentration(summary["monetary_value"]), expected[2])
+
+
 @pytest.mark.parametrize("unit,freq,periods_per_month", [("W", "W", 4.345), ("D", "D", 30.0)])
 def test_fast_bgnbd_clv_equals_lifetimes(unit, freq, periods_per_month):
     """The closed-form BG/NBD path gives lifetimes' customer_lifetime_value (which counts

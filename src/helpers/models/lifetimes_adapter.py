@@ -29,7 +29,9 @@ a test in ``tests/test_lifetimes_adapter.py``):
    (CDNOW master to 1998-06-30 has one). Without a penalizer, :func:`fit_transaction_model`
    therefore fits BG/NBD, Pareto/NBD and MBG/NBD with :mod:`helpers.models.fast_models` (same
    likelihood, same maximum, NaN-free) and stores the estimates in a lifetimes fitter, so
-   predictions still go through lifetimes; penalised fits use lifetimes' own fitter.
+   predictions still go through lifetimes (but Pareto/NBD's expected purchases, lifetimes'
+   formula evaluated by :func:`helpers.models.fast_models.pareto_expected_purchases`, which
+   is also NaN-free); penalised fits use lifetimes' own fitter.
 """
 
 from __future__ import annotations
@@ -142,7 +144,16 @@ class FittedModel:
 
 
 def _arrays(*values: Any) -> list[np.ndarray]:
-    return [np.atleast_1d(np.asarray(v, dtype="float64")) for v in values]
+    return [np.atleast_1d(float_array(v)) for v in values]
+
+
+def float_array(values: Any) -> np.ndarray:
+    """``values`` as float64. A pandas object converts itself: ``np.asarray`` on a Series asks
+    it for numpy's array attributes, and each name it lacks is looked up among its index
+    labels, which builds a hash table of, say, 1M customer ids for the lookup."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        return values.to_numpy(dtype="float64")
+    return np.asarray(values, dtype="float64")
 
 
 def _weights(weights: Any, n: int) -> np.ndarray:

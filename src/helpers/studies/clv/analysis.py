@@ -146,13 +146,14 @@ def spend_independence(summary: pd.DataFrame) -> dict:
 
     Returns the Pearson correlation among repeat buyers, their number and a verdict.
     """
-    buyers = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    if len(buyers) < 3:
+    f, m = summary["frequency"].to_numpy(), summary["monetary_value"].to_numpy()
+    buyers = (f > 0) & (m > 0)
+    if buyers.sum() < 3:
         raise HelperError("fewer than 3 repeat buyers: the spend model cannot be checked or fitted.")
-    corr = float(np.corrcoef(buyers["frequency"], buyers["monetary_value"])[0, 1])
+    corr = float(np.corrcoef(f[buyers], m[buyers])[0, 1])
     return {
         "correlation": corr,
-        "repeat_buyers": int(len(buyers)),
+        "repeat_buyers": int(buyers.sum()),
         "threshold": INDEPENDENCE_THRESHOLD,
         "acceptable": bool(abs(corr) < INDEPENDENCE_THRESHOLD),
     }
@@ -425,7 +426,7 @@ def compare_models(
 
 def value_concentration(clv: pd.Series | np.ndarray) -> pd.DataFrame:
     """Lorenz-style curve: share of total CLV held by the top x% of customers."""
-    values = np.sort(np.asarray(clv, dtype="float64"))[::-1]
+    values = np.sort(la.float_array(clv))[::-1]
     share_customers = np.arange(1, len(values) + 1) / len(values)
     total = values.sum()
     share_value = np.cumsum(values) / total if total > 0 else np.zeros_like(values)
