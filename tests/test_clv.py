@@ -221,6 +221,18 @@ def test_spend_scatter_samples_large_data_and_says_so():
     assert sum(len(c.get_offsets()) for c in small.collections) == 500 and not small.texts
 
 
+def test_model_comparison_collapses_the_calibration_rows_once(monkeypatch):
+    """The models are fitted on one collapse of the calibration rows, with the fits
+    fit_purchase_model gives."""
+    cal = master_calibration_holdout()
+    separately = [clv.fit_purchase_model(cal, k, suffix="_cal").log_likelihood for k in ("bgnbd", "mbgnbd")]
+    calls = []
+    collapse = clv.collapse_rfm
+    monkeypatch.setattr(clv, "collapse_rfm", lambda *a, **k: calls.append(1) or collapse(*a, **k))
+    table = clv.compare_models(cal, ("bgnbd", "mbgnbd"))
+    assert len(calls) == 1 and table["log_likelihood"].tolist() == separately
+
+
 def test_model_comparison_reuses_the_calibration_fit_and_its_predictions():
     """The study's calibration fit and its holdout predictions are used as they are (not
     fitted or predicted again): the same table as computing everything afresh, and the

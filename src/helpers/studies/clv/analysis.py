@@ -98,8 +98,17 @@ def fit_purchase_model(summary: pd.DataFrame, model: str, penalizer: float = 0.0
                        start: dict[str, float] | None = None) -> la.FittedModel:
     """Fit a purchase model on collapsed (frequency, recency, T) rows of ``summary``
     (``start``: Pareto/NBD's starting point, :func:`helpers.models.lifetimes_adapter.pareto_start`)."""
-    cols = [f"frequency{suffix}", f"recency{suffix}", f"T{suffix}"]
-    rows = collapse_rfm(summary, cols)
+    cols = _rfm_columns(suffix)
+    return _fit_collapsed(collapse_rfm(summary, cols), cols, model, penalizer, start)
+
+
+def _rfm_columns(suffix: str) -> list[str]:
+    return [f"frequency{suffix}", f"recency{suffix}", f"T{suffix}"]
+
+
+def _fit_collapsed(rows: pd.DataFrame, cols: list[str], model: str, penalizer: float,
+                   start: dict[str, float] | None) -> la.FittedModel:
+    """:func:`fit_purchase_model` on rows :func:`helpers.models.summary.collapse_rfm` made."""
     return la.fit_transaction_model(
         model, rows[cols[0]], rows[cols[1]], rows[cols[2]], weights=rows["weight"], penalizer=penalizer, start=start
     )
@@ -391,6 +400,7 @@ def compare_models(
     :func:`holdout_predictions` on ``cal``) instead of being predicted again.
     """
     rows = []
+    cols, collapsed = _rfm_columns("_cal"), None
     for name in models:  # a handful of models
         row: dict = {"model": la.MODEL_LABELS.get(name, name), "key": name}
         try:
@@ -399,7 +409,8 @@ def compare_models(
             else:
                 # Pareto/NBD starts from the BG/NBD estimates: those of the fit given, when it is one
                 start = la.pareto_start(fitted_already) if name == "pareto" and fitted_already is not None else None
-                fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal", start=start)
+                collapsed = collapse_rfm(cal, cols) if collapsed is None else collapsed  # once for every model
+                fitted = _fit_collapsed(collapsed, cols, name, penalizer, start)
         except HelperError as exc:
             row["note"] = str(exc)
             rows.append(row)
