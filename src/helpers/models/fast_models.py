@@ -451,6 +451,7 @@ class ParetoStats(Stats):
         self.pair1_x, self.pair1_t, self.pair2_x, self.pair2_t = x1, t1, x2, t2
         (self.union_x, self.union_t), codes = distinct_pairs(np.concatenate([x1, x2]), np.concatenate([t1, t2]))
         self.in_union1, self.in_union2 = codes[: len(x1)], codes[len(x1):]
+        self.w_by_x = np.bincount(self.ix, weights=self.w, minlength=len(self.ux))
 
 
 def pareto_loglik(params: np.ndarray, s: ParetoStats) -> float:
@@ -517,7 +518,7 @@ def pareto_loglik_grad(params: np.ndarray, s: ParetoStats, gradient: bool = True
     g = np.zeros(4)
     # a1
     n = s.n
-    w_by_x = np.bincount(s.ix, weights=w, minlength=len(s.ux))
+    w_by_x = s.w_by_x
     g += e_r * (_sum(w_by_x, psi(r + s.ux)) - n * psi(r) + n * np.log(alpha))
     g += e_alpha * (n * r / alpha) + e_s * (n * np.log(beta)) + e_beta * (n * s_ / beta)
     # (1 - p2) d first
@@ -582,7 +583,8 @@ def _pareto_rows(params: np.ndarray, s: ParetoStats, derivatives: bool) -> _Pare
         ln_f = np.log(hyp2f1(a, c, a + 1.0, z))
         ln_f1, ln_f2 = ln_f[s.in_union1], ln_f[s.in_union2]
     log_p1, log_p2 = ln_f1[s.i1], ln_f2[s.i2]
-    rsf = r + s_ + s.x
+    rsf_u = r + s_ + s.ux  # A depends on x only: its logarithm on the distinct x
+    rsf = rsf_u[s.ix]
     log_q1_u, log_q2_u = np.log(hi + s.utx), np.log(hi + s.uT)
     log_q1 = log_q1_u[s.itx]
     log_q2 = log_q2_u[s.iT]
@@ -592,7 +594,7 @@ def _pareto_rows(params: np.ndarray, s: ParetoStats, derivatives: bool) -> _Pare
     log_aT_u, log_bT_u = np.log(alpha + s.uT), np.log(beta + s.uT)
     a1 = (gammaln(r + s.ux) - gammaln(r))[s.ix] + r * np.log(alpha) + s_ * np.log(beta)
     first = -(r + s.x) * log_aT_u[s.iT] - s_ * log_bT_u[s.iT]
-    second = np.log(s_) + log_a0 - np.log(rsf)
+    second = np.log(s_) + log_a0 - np.log(rsf_u)[s.ix]
     both = np.logaddexp(first, second)
     return _ParetoRows(a1, first, second, both, ratio, rsf, (log_q1_u, log_q2_u), (log_aT_u, log_bT_u),
                        hyp_derivatives)
@@ -635,10 +637,12 @@ def pareto_expected_purchases(params: dict[str, float], t: float, frequency: Any
     x, tx, age = (np.atleast_1d(np.asarray(v, dtype="float64")) for v in (frequency, recency, T))
     values = np.array([params[k] for k in PARETO_PARAMS], dtype="float64")
     r, alpha, s_, beta = values
+    s = ParetoStats(Stats(x, tx, age, np.ones(len(x))))
     with np.errstate(all="ignore"):
-        rows = _pareto_rows(values, ParetoStats(Stats(x, tx, age, np.ones(len(x)))), derivatives=False)
-        growth = np.log((1.0 - ((beta + age) / (beta + age + t)) ** (s_ - 1.0)) / (s_ - 1.0))
-        return np.exp(rows.first + np.log(r + x) + np.log(beta + age) - np.log(alpha + age) + growth - rows.both)
+        rows = _pareto_rows(values, s, derivatives=False)
+        log_aT, log_bT = rows.log_T  # on the distinct T, as every term that depends on T only
+        growth = np.log((1.0 - ((beta + s.uT) / (beta + s.uT + t)) ** (s_ - 1.0)) / (s_ - 1.0))
+        return np.exp(rows.first + np.log(r + s.ux)[s.ix] + log_bT[s.iT] - log_aT[s.iT] + growth[s.iT] - rows.both)
 
 
 def fit_pareto(
@@ -661,9 +665,12 @@ def fit_pareto(
     to_params = np.array([1.0, 1.0 / scale, 1.0, 1.0 / scale])
     theta0 = np.log(np.array([start[k] for k in PARETO_PARAMS]) / to_params)
 
+    tried: dict[bytes, float] = {}  # the log-likelihood where the optimiser evaluated it
+
     def nll_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         values = np.exp(theta) * to_params
         value, grad = pareto_loglik_grad(values, s)
+        tried[theta.tobytes()] = value
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
             return 1e300, np.zeros(4)
         return -value / s.n, -grad * values / s.n
@@ -679,7 +686,9 @@ def fit_pareto(
             if np.max(np.abs(out.jac)) <= GRADIENT_TOLERANCE or not np.all(np.isfinite(out.x)):
                 break
         values = np.exp(out.x) * to_params
-        ll = pareto_loglik(values, s)
+        ll = tried.get(out.x.tobytes())
+        if ll is None:
+            ll = pareto_loglik(values, s)
     if not (np.all(np.isfinite(values)) and np.isfinite(ll)):
         raise FastFitError(f"the optimiser stopped at non-finite values ({out.message})")
     _check_converged(np.asarray(out.jac), str(out.message))
