@@ -347,11 +347,30 @@ def test_bgnbd_clv_closed_form_equals_lifetimes_predictions_at_extremes():
                                                   periods_per_month=per_month)
     previous, expected = np.zeros(len(f)), np.zeros(len(f))
     for k in range(1, months + 1):  # lifetimes' prediction month by month
-        cumulative = la.expected_purchases(model, k * per_month, f, r, t)
+        with np.errstate(all="ignore"):
+            cumulative = fitter.conditional_expected_number_of_purchases_up_to_time(k * per_month, f, r, t)
         expected += (cumulative - previous) / (1 + rate) ** k
         previous = cumulative
     np.testing.assert_allclose(ours, expected, rtol=1e-10)
     assert np.all(np.isfinite(ours))
+
+
+@pytest.mark.parametrize("name", ["bgnbd", "pareto", "mbgnbd"])
+def test_adapter_predictions_are_lifetimes_own(name):
+    """Expected purchases through the adapter are lifetimes' numbers on every CDNOW customer:
+    BG/NBD's closed form to the last bit, Pareto/NBD's to 1e-10, MBG/NBD lifetimes' itself."""
+    summary = customer_summary(master(), CALIBRATION_END, "W")
+    model = clv.fit_purchase_model(summary, name)
+    f, r, t = columns(summary)
+    for horizon in (0.5, 39.0, 520.0):
+        with np.errstate(all="ignore"):
+            theirs = model.fitter.conditional_expected_number_of_purchases_up_to_time(horizon, f, r, t)
+        ours = la.expected_purchases(model, horizon, summary["frequency"], summary["recency"], summary["T"])
+        assert np.isfinite(theirs).all()
+        if name == "pareto":
+            np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=0)
+        else:
+            assert np.array_equal(ours, theirs)
 
 
 @pytest.mark.parametrize("penalizer", [0.0, 0.01])
