@@ -4,8 +4,9 @@ The likelihoods are exactly those lifetimes 0.11.3 maximises (``BetaGeoFitter``,
 ``ParetoNBDFitter``, ``ModifiedBetaGeoFitter``); only the arithmetic is organised for speed, so the estimates are the
 same maximum (tests compare with lifetimes on CDNOW). :mod:`helpers.models.lifetimes_adapter` uses
 these fits by default when there is no penalizer and stores the estimates in a lifetimes
-fitter, so every prediction still goes through lifetimes. This module does not import
-lifetimes.
+fitter, so lifetimes' prediction methods work on them; BG/NBD's and Pareto/NBD's expected
+purchases are computed here (:func:`bgnbd_discounted_purchases`, :func:`pareto_expected_purchases`:
+lifetimes' formulas, tested equal). This module does not import lifetimes.
 
 Why lifetimes is slow on large bases: collapsing to distinct (x, t_x, T) rows removes little
 when t_x and T are in days (1M customers -> about 500k rows); lifetimes then optimises with
@@ -24,6 +25,7 @@ What is faster here:
   terms' derivatives in their parameters are differenced, per pair), started from the BG/NBD
   estimates instead of lifetimes' random start and Nelder-Mead (tolerance 1e-4); Hessian by
   differencing that gradient;
+- Pareto/NBD expected purchases: lifetimes' formula with the likelihood's terms above;
 - BG/NBD CLV: the conditional expectation written out, with the factor that does not depend
   on the horizon computed once per customer and the hypergeometric term once per distinct
   (x, T) pair and month.
