@@ -155,6 +155,23 @@ def test_spend_independence_on_cdnow_sample():
     assert result["acceptable"]
 
 
+def test_series_of_customers_are_converted_without_looking_up_their_index(monkeypatch):
+    """Series indexed by customer id give the numbers their values give, and no label lookup
+    (np.asarray on a Series looks numpy's attribute names up among 1M ids)."""
+    summary = sample_calibration_summary().set_axis([f"c{i}" for i in range(2357)])
+    values = {c: summary[c].to_numpy() for c in ("frequency", "monetary_value")}
+    expected = (clv.spend_independence(pd.DataFrame(values)), la.fit_gamma_gamma(*values.values()).params,
+                clv.value_concentration(values["monetary_value"]))
+
+    def no_lookup(self, key):
+        raise AssertionError(f"index lookup of {key!r}")
+
+    monkeypatch.setattr(pd.Index, "__contains__", no_lookup)
+    assert clv.spend_independence(summary) == expected[0]
+    assert la.fit_gamma_gamma(summary["frequency"], summary["monetary_value"]).params == expected[1]
+    pd.testing.assert_frame_equal(clv.value_concentration(summary["monetary_value"]), expected[2])
+
+
 @pytest.mark.parametrize("unit,freq,periods_per_month", [("W", "W", 4.345), ("D", "D", 30.0)])
 def test_fast_bgnbd_clv_equals_lifetimes(unit, freq, periods_per_month):
     """The closed-form BG/NBD path gives lifetimes' customer_lifetime_value (which counts
@@ -202,6 +219,18 @@ def test_spend_scatter_samples_large_data_and_says_so():
         assert any(words in t.get_text() for t in ax.texts)
     small = figures.spend_vs_frequency(summary.iloc[:500], "en").axes[0]
     assert sum(len(c.get_offsets()) for c in small.collections) == 500 and not small.texts
+
+
+def test_model_comparison_collapses_the_calibration_rows_once(monkeypatch):
+    """The models are fitted on one collapse of the calibration rows, with the fits
+    fit_purchase_model gives."""
+    cal = master_calibration_holdout()
+    separately = [clv.fit_purchase_model(cal, k, suffix="_cal").log_likelihood for k in ("bgnbd", "mbgnbd")]
+    calls = []
+    collapse = clv.collapse_rfm
+    monkeypatch.setattr(clv, "collapse_rfm", lambda *a, **k: calls.append(1) or collapse(*a, **k))
+    table = clv.compare_models(cal, ("bgnbd", "mbgnbd"))
+    assert len(calls) == 1 and table["log_likelihood"].tolist() == separately
 
 
 def test_model_comparison_reuses_the_calibration_fit_and_its_predictions():

@@ -251,6 +251,42 @@ def test_pareto_log_likelihood_is_finite_where_lifetimes_gives_nan():
     assert all(np.isfinite(v) and v > 0 for v in model.standard_errors.values())
 
 
+@pytest.mark.parametrize("params", [[0.55, 10.6, 0.6, 11.7], [0.55, 12.6, 0.6, 9.7], [2.0, 3.0, 0.3, 30.0],
+                                    [0.3, 40.0, 1.5, 2.0]])
+def test_pareto_expected_purchases_equal_lifetimes(params):
+    """The closed form (hypergeometric terms per distinct pair) is lifetimes' prediction for every
+    customer of CDNOW master, both orders of alpha and beta, several horizons, one customer."""
+    summary = customer_summary(master(), CALIBRATION_END, "W")
+    f, r, t = columns(summary)
+    fitter = ParetoNBDFitter()
+    fitter.params_ = pd.Series(dict(zip(fast_models.PARETO_PARAMS, params)))
+    for horizon in (1.0, 39.0, 104.5):
+        with np.errstate(all="ignore"):
+            theirs = fitter.conditional_expected_number_of_purchases_up_to_time(horizon, f, r, t)
+        ours = fast_models.pareto_expected_purchases(dict(fitter.params_), horizon, f, r, t)
+        assert np.isfinite(theirs).all() and ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=0)
+    one = fast_models.pareto_expected_purchases(dict(fitter.params_), horizon, f[:1], r[:1], t[:1])
+    assert one.shape == (1,) and one[0] == pytest.approx(ours[0], rel=1e-12)
+
+
+def test_pareto_expected_purchases_are_finite_where_lifetimes_gives_nan():
+    # quirk 7: CDNOW master's heaviest buyer, last purchase on the last day
+    params = {"r": 0.61, "alpha": 13.6, "s": 0.31, "beta": 6.15}
+    x, age = np.array([170.0, 170.0]), np.array([70.857, 70.857])
+    fitter = ParetoNBDFitter()
+    fitter.params_ = pd.Series(params)
+    with np.errstate(all="ignore"):
+        assert np.isnan(fitter.conditional_expected_number_of_purchases_up_to_time(10.0, x, age, age)).all()
+    ours = fast_models.pareto_expected_purchases(params, 10.0, x, age, age)
+    assert np.isfinite(ours).all() and (ours > 0).all()
+    # a nearby customer lifetimes can still compute agrees
+    near = fast_models.pareto_expected_purchases(params, 10.0, [20.0], [60.0], [70.857])
+    with np.errstate(all="ignore"):
+        assert near == pytest.approx(fitter.conditional_expected_number_of_purchases_up_to_time(
+            10.0, np.array([20.0]), np.array([60.0]), np.array([70.857])), rel=1e-10)
+
+
 # --------------------------------------------------------------------------- edge cases
 
 
@@ -311,11 +347,30 @@ def test_bgnbd_clv_closed_form_equals_lifetimes_predictions_at_extremes():
                                                   periods_per_month=per_month)
     previous, expected = np.zeros(len(f)), np.zeros(len(f))
     for k in range(1, months + 1):  # lifetimes' prediction month by month
-        cumulative = la.expected_purchases(model, k * per_month, f, r, t)
+        with np.errstate(all="ignore"):
+            cumulative = fitter.conditional_expected_number_of_purchases_up_to_time(k * per_month, f, r, t)
         expected += (cumulative - previous) / (1 + rate) ** k
         previous = cumulative
     np.testing.assert_allclose(ours, expected, rtol=1e-10)
     assert np.all(np.isfinite(ours))
+
+
+@pytest.mark.parametrize("name", ["bgnbd", "pareto", "mbgnbd"])
+def test_adapter_predictions_are_lifetimes_own(name):
+    """Expected purchases through the adapter are lifetimes' numbers on every CDNOW customer:
+    BG/NBD's closed form to the last bit, Pareto/NBD's to 1e-10, MBG/NBD lifetimes' itself."""
+    summary = customer_summary(master(), CALIBRATION_END, "W")
+    model = clv.fit_purchase_model(summary, name)
+    f, r, t = columns(summary)
+    for horizon in (0.5, 39.0, 520.0):
+        with np.errstate(all="ignore"):
+            theirs = model.fitter.conditional_expected_number_of_purchases_up_to_time(horizon, f, r, t)
+        ours = la.expected_purchases(model, horizon, summary["frequency"], summary["recency"], summary["T"])
+        assert np.isfinite(theirs).all()
+        if name == "pareto":
+            np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=0)
+        else:
+            assert np.array_equal(ours, theirs)
 
 
 @pytest.mark.parametrize("penalizer", [0.0, 0.01])

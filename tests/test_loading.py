@@ -201,6 +201,41 @@ def test_undecodable_bytes(tmp_path):
     assert "ff" in msg and "encoding=" in msg
 
 
+@pytest.mark.parametrize("chunk", [5, 7, 64, 1 << 20])
+@pytest.mark.parametrize("enc", ["utf-8", "utf-8-sig", "gb18030"])
+def test_decode_check_chunks_agree_with_decoding_the_whole_file(tmp_path, monkeypatch, chunk, enc):
+    """ASCII chunks are only checked, not decoded, and lines are counted on failure only: the
+    bad byte, its offset and line are still those of decoding the file whole, wherever the
+    chunk boundaries fall (inside multi-byte characters too)."""
+    from helpers.data import loading
+
+    monkeypatch.setattr(loading, "_CHUNK", chunk)
+    rng = np.random.default_rng(5)
+    pieces = [b"id,date,amount\n", b"a,2024-01-01,1\n" * 4, "客户,日期\n".encode(), b"b,2024-01-02,2\n" * 3]
+    good = b"".join(pieces)
+    cases = [good, b"\xef\xbb\xbf" + good]
+    for _ in range(12):  # one bad byte, or a multi-byte character cut short, somewhere
+        at = int(rng.integers(0, len(good)))
+        cases.append(good[:at] + (b"\xff" if rng.random() < 0.5 else "客".encode()[:2]) + good[at:])
+    for i, raw in enumerate(cases):
+        path = tmp_path / f"f{i}.csv"
+        path.write_bytes(raw)
+        outcome = loading._decode_check(path, enc)
+        body = raw[3:] if enc == "utf-8-sig" and raw.startswith(b"\xef\xbb\xbf") else raw
+        skipped = len(raw) - len(body)
+        try:
+            body.decode("utf-8" if skipped else enc)
+        except UnicodeDecodeError as err:
+            offset = skipped + err.start
+            assert isinstance(outcome, loading._BadByte)
+            assert outcome.offset == offset and outcome.data == body[err.start:err.end]
+            assert outcome.line == raw[:offset].count(b"\n") + 1
+        else:
+            assert isinstance(outcome, loading._Decoded)
+            text = body.decode("utf-8" if skipped else enc)
+            assert outcome.sample and text.startswith(outcome.sample)
+
+
 def test_wrong_explicit_encoding(tmp_path):
     path = write(tmp_path, "会员号,日期,金额\n1,20240101,2\n", encoding="gbk")
     msg = error_for(path, encoding="utf-8")
@@ -446,6 +481,30 @@ def test_returns_net(tmp_path):
     (dropped,) = result.report.dropped
     assert dropped.count == 1 and dropped.example_rows == [4] and "net" in dropped.reason
     assert result.report.negative_rows == 3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_net_negative_days_match_grouping_by_customer_and_day(seed):
+    """The customer-day netting on integer keys marks exactly the rows grouping by
+    (customer, normalised timestamp) marks: unsorted rows, a gappy index (rows dropped
+    before), days before 1970, times either side of midnight, one customer."""
+    from helpers.data import loading
+
+    rng = np.random.default_rng(seed)
+    n, customers = (40, 1) if seed == 3 else (3000, 200)
+    start = np.datetime64("1969-12-25") if seed % 2 else np.datetime64("2024-01-01")
+    stamps = start + rng.integers(0, 20 * 24 * 60, n).astype("timedelta64[m]")
+    amounts = np.round(rng.choice([-1, 1], n, p=[0.3, 0.7]) * rng.uniform(0, 50, n), 2)
+    out = pd.DataFrame(
+        {loading._KEY: rng.integers(0, customers, n), "timestamp": stamps, "amount": amounts},
+        index=np.sort(rng.choice(3 * n, n, replace=False)),
+    )
+    negative = out["amount"] < 0
+    touched = out.loc[out[loading._KEY].isin(out.loc[negative, loading._KEY].unique())]
+    net = touched["amount"].groupby([touched[loading._KEY], touched["timestamp"].dt.normalize()]).transform("sum")
+    expected = out.index.isin(net.index[net < -1e-9])
+    got = loading._net_negative_days(out, negative.to_numpy())
+    assert expected.any() and np.array_equal(got, expected)
 
 
 def test_returns_drop(tmp_path):

@@ -262,3 +262,31 @@ def test_visible_ends(values, expected):
     arr = pa.array(values, type=pa.large_string())
     assert loading._visible_ends(arr) is expected
     assert loading._visible_ends(pa.chunked_array([arr.slice(0, 1), arr.slice(1)])) is expected
+
+
+@pytest.mark.parametrize("kind", ["string", "large_string"])
+def test_iso_timestamp_shapes_judge_as_the_regular_expression(kind):
+    """Columns of one width are checked byte by byte against their one shape: the verdict is
+    the regular expression's, for every shape, any byte changed, years at the edges, sliced
+    and chunked arrays, mixed widths (the expression itself)."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(3)
+    base = ["2024-03-05", "1999-12-31 23:59", "2024-03-05T10:20:30",
+            *(f"2024-03-05 10:20:30.{'123456'[:k]}" for k in range(1, 7))]
+    swaps = list("0123456789-: T.xZ/\n+") + ["é"]
+    cases = [[v] * 5 for v in base] + [["1700-01-01"] * 3, ["2199-12-31"] * 3, ["1699-12-31"] * 3,
+                                       ["2200-01-01"] * 3, ["0000-01-01"] * 3, base[:2], [""] * 2]
+    for v in base:
+        for _ in range(60):  # one position of one value replaced by one character
+            i, c = int(rng.integers(len(v))), swaps[int(rng.integers(len(swaps)))]
+            cases.append([v, v[:i] + c + v[i + 1:], v])
+    typ = getattr(pa, kind)()
+    for values in cases:
+        arr = pa.array(["pad"] + values, type=typ).slice(1)
+        expected = loading._all_match(arr, loading._ISO_TIMESTAMP)
+        assert loading._all_iso_timestamps(arr) is expected, values
+        chunked = pa.chunked_array([arr.slice(0, 1), arr.slice(1)], type=typ)
+        assert loading._all_iso_timestamps(chunked) is expected, values
+    assert any(loading._all_iso_timestamps(pa.array(v, type=typ)) for v in cases)
+    assert not all(loading._all_iso_timestamps(pa.array(v, type=typ)) for v in cases)

@@ -545,33 +545,50 @@ class _BadByte(NamedTuple):
 
 
 def _decode_check(file: Path, enc: str) -> _Decoded | _BadByte:
-    """Decode the whole file in chunks, so a bad byte is found without holding the file."""
+    """Decode the whole file in chunks, so a bad byte is found without holding the file.
+
+    UTF-8 chunks of plain ASCII after the first are valid as they are: they are only checked
+    (``bytes.isascii``, many times faster than decoding), and lines are counted only when a
+    bad byte is found."""
     with file.open("rb") as fh:
         # utf-8-sig reports error positions relative to the text after the BOM, so
         # skip the BOM here and count offsets from the file start ourselves.
         has_bom = codecs.lookup(enc).name == "utf-8-sig" and fh.read(3) == codecs.BOM_UTF8
+        ascii_passes = codecs.lookup(enc).name in ("utf-8", "utf-8-sig")
         consumed = 3 if has_bom else 0
         fh.seek(consumed)
         decoder = codecs.getincrementaldecoder("utf-8" if has_bom else enc)()
-        newlines = 0
         sample, complete, first = "", True, True
         while True:
             chunk = fh.read(_CHUNK)
             buffered = decoder.getstate()[0]
+            if ascii_passes and not first and not buffered and chunk.isascii() and chunk:
+                consumed += len(chunk)
+                continue
             try:
                 text = decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as err:
                 offset = consumed - len(buffered) + err.start
-                data = buffered + chunk
-                line = newlines - buffered.count(b"\n") + data[: err.start].count(b"\n") + 1
-                return _BadByte(offset, line, data[err.start : err.end])
+                return _BadByte(offset, _line_at(fh, offset), (buffered + chunk)[err.start : err.end])
             if first:
                 sample, first = text[:_SNIFF_CHARS], False
                 complete = len(chunk) < _CHUNK and len(text) <= _SNIFF_CHARS
             if not chunk:
                 return _Decoded(sample, complete)
             consumed += len(chunk)
-            newlines += chunk.count(b"\n")
+
+
+def _line_at(fh: Any, offset: int) -> int:
+    """The line (from 1) of the file holding byte ``offset``."""
+    fh.seek(0)
+    newlines = 0
+    while offset > 0:
+        chunk = fh.read(min(_CHUNK, offset))
+        if not chunk:
+            break
+        newlines += chunk.count(b"\n")
+        offset -= len(chunk)
+    return newlines + 1
 
 
 def _sniff_delimiter(sample: str, complete: bool) -> str:
@@ -993,11 +1010,64 @@ def _all_match(arr: Any, pattern: str) -> bool:
     return bool(pc.all(pc.match_substring_regex(arr, pattern)).as_py())
 
 
+#: For each length an :data:`_ISO_TIMESTAMP` value can have, its one shape ("9": a digit).
+_ISO_SHAPES = {len(shape): shape for shape in (
+    "9999-99-99", "9999-99-99 99:99", "9999-99-99 99:99:99",
+    *(f"9999-99-99 99:99:99.{'9' * k}" for k in range(1, 7)),
+)}
+
+
+def _all_iso_timestamps(arr: Any) -> bool:
+    """``_all_match(arr, _ISO_TIMESTAMP)``. Values of one length (as most files write them)
+    have one shape, checked column by column on the array's bytes, many times faster than
+    the regular expression (which still judges values of mixed lengths)."""
+    import pyarrow as pa
+
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        fixed = _fixed_width_bytes(chunk)
+        shape = None if fixed is None else _ISO_SHAPES.get(fixed.shape[1])
+        if shape is None:
+            if not _all_match(chunk, _ISO_TIMESTAMP):
+                return False
+            continue
+        for i, c in enumerate(shape):
+            column = fixed[:, i]
+            if c == "9":
+                ok = (column >= 0x30) & (column <= 0x39)
+            elif i == 10:  # date and time: a space or T
+                ok = (column == 0x20) | (column == 0x54)
+            else:
+                ok = column == ord(c)
+            if not ok.all():
+                return False
+        century = (fixed[:, 0].astype(np.int16) - 0x30) * 10 + (fixed[:, 1].astype(np.int16) - 0x30)
+        if not ((century >= 17) & (century <= 21)).all():  # years 1700 to 2199
+            return False
+    return True
+
+
+def _fixed_width_bytes(chunk: Any) -> np.ndarray | None:
+    """The bytes of a pyarrow string array without missing values as an (values, width)
+    matrix (no copy) when every value has the same non-zero width; else None."""
+    import pyarrow as pa
+
+    if len(chunk) == 0 or chunk.null_count:
+        return None
+    _, offsets, data = chunk.buffers()
+    kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=kind)[chunk.offset : chunk.offset + len(chunk) + 1]
+    width = int(bounds[1] - bounds[0])
+    if width <= 0 or int(bounds[-1] - bounds[0]) != width * len(chunk) or (np.diff(bounds) != width).any():
+        return None
+    raw = np.frombuffer(data, dtype=np.uint8)[int(bounds[0]) : int(bounds[-1])]
+    return raw.reshape(len(chunk), width)
+
+
 def plain_iso_timestamps(arr: Any) -> np.ndarray | None:
     """A pyarrow string array (no missing values) of ISO timestamps (:data:`_ISO_TIMESTAMP`)
     as ``datetime64[us]``, exactly as the general route reads them; ``None`` when a value
     has another shape or is no date (the general route then names its row)."""
-    if arr.null_count or not _all_match(arr, _ISO_TIMESTAMP):
+    if arr.null_count or not _all_iso_timestamps(arr):
         return None
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1190,17 +1260,29 @@ def _apply_returns_policy(
     if policy == "drop":
         dropped.append(_dropped("negative amounts (returns_policy='drop')", negative, "negative"))
         return out[~negative]
-    # Only customers with a return can have a negative day; the rest need no grouping.
-    touched = out.loc[out[_KEY].isin(out.loc[negative, _KEY].unique()), [_KEY, C.TIMESTAMP, C.AMOUNT]]
-    day = touched[C.TIMESTAMP].dt.normalize()
-    net = touched[C.AMOUNT].groupby([touched[_KEY], day], sort=False).transform("sum")
-    below = pd.Series(False, index=out.index)
-    # Tolerance: sums of cents in binary floating point are not exact.
-    below.loc[net.index[net < -1e-9]] = True
+    below = pd.Series(_net_negative_days(out, negative.to_numpy()), index=out.index)
     if not below.any():
         return out
     dropped.append(_dropped("customer-days with net negative amount (returns_policy='net')", below, "net_negative"))
     return out[~below]
+
+
+def _net_negative_days(out: pd.DataFrame, negative: np.ndarray) -> np.ndarray:
+    """Rows of customer-days whose amounts sum to less than zero. Only customers with a
+    return can have such a day, so only their rows are grouped, on one integer per
+    customer-day (the id code and the day): no hash of the customers with returns, no
+    index labels."""
+    keys = out[_KEY].to_numpy()
+    has_return = np.zeros(int(keys.max()) + 1, dtype=bool)
+    has_return[keys[negative]] = True
+    rows = np.flatnonzero(has_return[keys])
+    day = out[C.TIMESTAMP].to_numpy()[rows].astype("datetime64[D]").view("int64")
+    first, span = int(day.min()), int(day.max() - day.min()) + 1
+    customer_day = keys[rows].astype(np.int64) * span + (day - first)  # < rows x days, far below 2**63
+    net = pd.Series(out[C.AMOUNT].to_numpy()[rows]).groupby(customer_day, sort=False).transform("sum").to_numpy()
+    below = np.zeros(len(out), dtype=bool)
+    below[rows[net < -1e-9]] = True  # tolerance: sums of cents in binary floating point are not exact
+    return below
 
 
 # ----------------------------------------------- safety: decimal commas, implausible amounts,

@@ -98,8 +98,17 @@ def fit_purchase_model(summary: pd.DataFrame, model: str, penalizer: float = 0.0
                        start: dict[str, float] | None = None) -> la.FittedModel:
     """Fit a purchase model on collapsed (frequency, recency, T) rows of ``summary``
     (``start``: Pareto/NBD's starting point, :func:`helpers.models.lifetimes_adapter.pareto_start`)."""
-    cols = [f"frequency{suffix}", f"recency{suffix}", f"T{suffix}"]
-    rows = collapse_rfm(summary, cols)
+    cols = _rfm_columns(suffix)
+    return _fit_collapsed(collapse_rfm(summary, cols), cols, model, penalizer, start)
+
+
+def _rfm_columns(suffix: str) -> list[str]:
+    return [f"frequency{suffix}", f"recency{suffix}", f"T{suffix}"]
+
+
+def _fit_collapsed(rows: pd.DataFrame, cols: list[str], model: str, penalizer: float,
+                   start: dict[str, float] | None) -> la.FittedModel:
+    """:func:`fit_purchase_model` on rows :func:`helpers.models.summary.collapse_rfm` made."""
     return la.fit_transaction_model(
         model, rows[cols[0]], rows[cols[1]], rows[cols[2]], weights=rows["weight"], penalizer=penalizer, start=start
     )
@@ -146,13 +155,14 @@ def spend_independence(summary: pd.DataFrame) -> dict:
 
     Returns the Pearson correlation among repeat buyers, their number and a verdict.
     """
-    buyers = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    if len(buyers) < 3:
+    f, m = summary["frequency"].to_numpy(), summary["monetary_value"].to_numpy()
+    buyers = (f > 0) & (m > 0)
+    if buyers.sum() < 3:
         raise HelperError("fewer than 3 repeat buyers: the spend model cannot be checked or fitted.")
-    corr = float(np.corrcoef(buyers["frequency"], buyers["monetary_value"])[0, 1])
+    corr = float(np.corrcoef(f[buyers], m[buyers])[0, 1])
     return {
         "correlation": corr,
-        "repeat_buyers": int(len(buyers)),
+        "repeat_buyers": int(buyers.sum()),
         "threshold": INDEPENDENCE_THRESHOLD,
         "acceptable": bool(abs(corr) < INDEPENDENCE_THRESHOLD),
     }
@@ -390,6 +400,7 @@ def compare_models(
     :func:`holdout_predictions` on ``cal``) instead of being predicted again.
     """
     rows = []
+    cols, collapsed = _rfm_columns("_cal"), None
     for name in models:  # a handful of models
         row: dict = {"model": la.MODEL_LABELS.get(name, name), "key": name}
         try:
@@ -398,7 +409,8 @@ def compare_models(
             else:
                 # Pareto/NBD starts from the BG/NBD estimates: those of the fit given, when it is one
                 start = la.pareto_start(fitted_already) if name == "pareto" and fitted_already is not None else None
-                fitted = fit_purchase_model(cal, name, penalizer, suffix="_cal", start=start)
+                collapsed = collapse_rfm(cal, cols) if collapsed is None else collapsed  # once for every model
+                fitted = _fit_collapsed(collapsed, cols, name, penalizer, start)
         except HelperError as exc:
             row["note"] = str(exc)
             rows.append(row)
@@ -425,7 +437,7 @@ def compare_models(
 
 def value_concentration(clv: pd.Series | np.ndarray) -> pd.DataFrame:
     """Lorenz-style curve: share of total CLV held by the top x% of customers."""
-    values = np.sort(np.asarray(clv, dtype="float64"))[::-1]
+    values = np.sort(la.float_array(clv))[::-1]
     share_customers = np.arange(1, len(values) + 1) / len(values)
     total = values.sum()
     share_value = np.cumsum(values) / total if total > 0 else np.zeros_like(values)
