@@ -12,8 +12,8 @@ from helpers.site.build import batches, previous_durations, schedule
 from helpers.site.cache import RunCache
 
 
-def job(name: str, study: str, lang: str = "en"):
-    page = SimpleNamespace(name=name, study_name=study, lang=lang, group=(study, ""))
+def job(name: str, study: str, lang: str = "en", expected_seconds: float | None = None):
+    page = SimpleNamespace(name=name, study_name=study, lang=lang, group=(study, ""), expected_seconds=expected_seconds)
     return SimpleNamespace(page=page)
 
 
@@ -36,6 +36,17 @@ def test_a_page_that_never_ran_counts_as_longest_and_ties_keep_config_order():
     groups = batches(None, [job("a", "a"), job("new", "n"), job("b", "b"), job("other", "o")])
     order = schedule(groups, {"a": 10.0, "b": 10.0})
     assert names(order) == [["new"], ["other"], ["a"], ["b"]]
+
+
+def test_pages_that_never_ran_go_by_the_configs_hint_longest_first():
+    # a fresh clone: no run times, so the hints alone decide; a page without a hint might be longest
+    jobs = [job("short", "s", expected_seconds=5.0), job("long", "l", expected_seconds=80.0),
+            job("long-zh-CN", "l", "zh-CN", expected_seconds=80.0), job("unknown", "u"), job("mid", "m", expected_seconds=30.0)]
+    assert names(schedule(batches(None, jobs), {})) == [["unknown"], ["long", "long-zh-CN"], ["mid"], ["short"]]
+    # a measured run time wins over the hint once every page of the batch has one
+    assert names(schedule(batches(None, jobs[:3] + jobs[4:]), {"long": 3.0, "long-zh-CN": 1.0, "short": 50.0})) == [
+        ["short"], ["mid"], ["long", "long-zh-CN"],
+    ]
 
 
 def test_previous_durations_come_from_the_most_recently_used_run(tmp_path: Path):

@@ -163,3 +163,24 @@ def test_in_language_and_substitute():
     assert substitute({"a": "x/{page}/{lang}", "b": ["{study}", 1], "c": "{other} {}"}, names) == {
         "a": "x/s-v/en", "b": ["s", 1], "c": "{other} {}",
     }
+
+
+def test_expected_seconds_reach_every_page_and_a_variant_may_set_its_own(tmp_path):
+    config = load_config(
+        config_with(
+            tmp_path,
+            {"name": "slow", "title": "Slow", "notebook": "notebooks/demo.ipynb", "languages": ["en", "zh-CN"],
+             "expected_seconds": 90, "variants": [{"name": "a"}, {"name": "b", "expected_seconds": 12.5}]},
+            {"name": "plain", "title": "Plain", "notebook": "notebooks/demo.ipynb"},
+        )
+    )
+    assert {p.name: p.expected_seconds for p in config.pages} == {
+        "slow-a": 90.0, "slow-a-zh-CN": 90.0, "slow-b": 12.5, "slow-b-zh-CN": 12.5, "plain": None,
+    }
+
+
+@pytest.mark.parametrize("value", [0, -5, "soon"])
+def test_expected_seconds_must_be_a_positive_number(tmp_path, value):
+    path = config_with(tmp_path, {"name": "clv", "title": "CLV", "notebook": "notebooks/demo.ipynb", "expected_seconds": value})
+    with pytest.raises(ConfigError, match="expected_seconds"):
+        load_config(path)

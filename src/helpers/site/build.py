@@ -450,11 +450,16 @@ def schedule(groups: Sequence[Sequence[_Job]], durations: Mapping[str, float]) -
     """The order to start the batches in: longest expected first (longest-processing-time
     scheduling: with a few workers, a long page started last would run on alone at the
     end). A batch's expected time is the sum of its pages' previous run times; a batch
-    with a page that never ran counts as longest (it might be), and ties keep config order."""
+    with a page that never ran takes the config's ``expected_seconds`` hint (a fresh clone has
+    no run times: without hints its first build would start in config order), and without a
+    hint counts as longest (it might be). Ties keep config order."""
 
     def expected(batch: Sequence[_Job]) -> float:
         times = [durations.get(job.page.name) for job in batch]
-        return float("inf") if any(t is None for t in times) else float(sum(times))
+        if all(t is not None for t in times):
+            return float(sum(times))
+        hints = [h for job in batch if (h := getattr(job.page, "expected_seconds", None)) is not None]
+        return float(max(hints)) if hints else float("inf")
 
     order = sorted(range(len(groups)), key=lambda i: (-expected(groups[i]), i))
     return [list(groups[i]) for i in order]

@@ -148,6 +148,7 @@ class Page:
     extra_pages: str | None = None  #: folder relative to the output_dir parameter
     study_title: str = ""  #: the study's title in the page's language ("" = title)
     downloads: tuple = ()  #: CSV globs relative to the output_dir parameter, published next to the page
+    expected_seconds: float | None = None  #: the config's hint for a page that never ran (see build.schedule)
 
     @property
     def study_name(self) -> str:
@@ -351,6 +352,9 @@ class _PageFields(ConfigModel):
     languages: Languages | None = None  #: several page languages, one page each
     extra_pages: ExtraPages | None = None  #: folder (relative to output_dir) of pages the notebook writes
     downloads: Downloads | None = None  #: CSV files (globs relative to output_dir) the page mentions
+    #: rough seconds all language versions of one page take together; orders a build that has no
+    #: earlier run times to go by (a fresh clone), longest first, so no long page starts last
+    expected_seconds: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one_language_key(self) -> "_PageFields":
@@ -477,6 +481,7 @@ def _study_pages(
             tuple(entry.downloads or ()) if vname is not None and "downloads" in entry.model_fields_set
             else tuple(getattr(study, "downloads", None) or ())
         )
+        expected = entry.expected_seconds if vname is not None and entry.expected_seconds is not None else study.expected_seconds
         base = name if vname is None else f"{name}-{vname}"
         for k, lang in enumerate(langs):
             page_name = base if k == 0 else f"{base}-{lang}"
@@ -500,6 +505,7 @@ def _study_pages(
                         extra_pages=extra,
                         study_title=s_title,
                         downloads=downloads,
+                        expected_seconds=expected,
                     ),
                     vwhere,
                 )

@@ -49,7 +49,8 @@ exactly, so a zero-lift design loses exactly its costs.
 
 Randomness: each block of customers has its own streams, seeded from (seed, block,
 stream), so the baseline arm is identical for every design and every assumption
-setting, and a run is reproducible for the same seed, runs and block size (and does
+setting (it is drawn once per block and kept for the next simulation of the same block,
+up to :data:`BASELINE_CACHE_BYTES`), and a run is reproducible for the same seed, runs and block size (and does
 not depend on ``workers``). Extra purchases and their spend are drawn by inversion of
 uniforms drawn for every cell every month (:func:`poisson_inverse`, the Gamma quantile),
 so a higher lift never gives a member fewer extra purchases in the same run: profit is
@@ -58,6 +59,7 @@ a smooth function of the lift, which the break-even search and the sensitivity b
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass, field
 
@@ -243,14 +245,23 @@ def poisson_inverse(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return out
 
 
-def lifts(rules: Rules, st: State) -> tuple[np.ndarray, np.ndarray]:
-    """This month's lift of each (run, customer) and the part of it that is acceleration."""
+def _tier_lookup(rules: Rules, tier: np.ndarray):
+    """``per_level[tier]`` for every cell; in a design without tiers everyone is in the one
+    level, whose value is used as it is (the same numbers without indexing every cell)."""
+    if rules.n_levels == 1:
+        return lambda per_level: per_level[0]
+    return lambda per_level: per_level[tier]
+
+
+def lifts(rules: Rules, st: State, balance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """This month's lift of each (run, customer) and the part of it that is acceleration.
+    ``balance``: ``st.balance`` when the caller has it already."""
     v = rules.values
     d = rules.design
     acc = np.zeros(st.member.shape)
     if v["goal_gradient"] and d.burn.point_value > 0:
         thr = d.burn.redemption_threshold
-        acc += v["goal_gradient"] * (np.mod(st.balance, thr) / thr)
+        acc += v["goal_gradient"] * (np.mod(st.balance if balance is None else balance, thr) / thr)
     if v["tier_pressure"] and d.has_tiers:
         nxt = np.minimum(st.tier.astype(np.int64) + 1, rules.n_levels - 1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -260,8 +271,25 @@ def lifts(rules: Rules, st: State) -> tuple[np.ndarray, np.ndarray]:
     if d.triggers:
         acc += v["trigger_lift"]
     acc = np.where(st.member, acc, 0.0)
-    lift = np.where(st.member, rules.lift_level[st.tier], 0.0) + acc
+    lift = np.where(st.member, _tier_lookup(rules, st.tier)(rules.lift_level), 0.0) + acc
     return lift, acc
+
+
+def _take_oldest_first(buckets: np.ndarray, month: int, cells: np.ndarray, points: np.ndarray) -> None:
+    """Take ``points[cells]`` from the earning-month ``buckets`` of the flat ``cells``, oldest month
+    first (the bucket after this month's is the oldest). Only the redeeming cells are touched: the
+    others would take nothing."""
+    if not cells.size:
+        return
+    nb = buckets.shape[0]
+    flat = buckets.reshape(nb, -1)  # a view: buckets is contiguous
+    left = points[cells]
+    for j in range(1, nb + 1):
+        slot = (month + j) % nb
+        held = flat[slot, cells]
+        take = np.minimum(held, left)
+        flat[slot, cells] = held - take
+        left -= take
 
 
 def programme_month(
@@ -274,11 +302,13 @@ def programme_month(
     rng_redeem: np.random.Generator,
     rng_activity: np.random.Generator,
     earn_multiplier: np.ndarray | float = 1.0,
+    balance: np.ndarray | None = None,
 ) -> dict:
     """Apply a design's rules to one month of (design-arm) purchases and spend.
 
     Updates ``st`` in place and returns this month's flows per (run, customer).
     ``active``: customers still buying at the start of the month (activities need it).
+    ``balance``: ``st.balance`` at the start of the month when the caller has it already.
     """
     d, v = rules.design, rules.values
     b, c = d.burn, d.costs
@@ -290,35 +320,37 @@ def programme_month(
     nb = rules.buckets
 
     # 2. redemption, oldest points first, from the balance at the start of the month
-    balance = st.balance
+    balance = st.balance if balance is None else balance
     u = rng_redeem.random(k.shape)
     go = mem & (k > 0) & (balance >= b.redemption_threshold) & (u < v["redemption_propensity"])
     blocks = np.floor(balance / b.redemption_threshold)
     if b.redeem == "one_block":
         blocks = np.minimum(blocks, 1.0)
-    left = np.where(go, blocks * b.redemption_threshold, 0.0)
-    redeemed = left.copy()
-    for j in range(1, nb + 1):
-        slot = (month + j) % nb
-        take = np.minimum(st.buckets[slot], left)
-        st.buckets[slot] -= take
-        left -= take
+    redeemed = np.where(go, blocks * b.redemption_threshold, 0.0)
+    _take_oldest_first(st.buckets, month, np.flatnonzero(go), redeemed.ravel())
     reward_value = redeemed * b.point_value
     reward_cost = reward_value * b.reward_cost_ratio
 
-    # 3. benefits of the tier in force
-    discount = np.where(mem, rules.discount[tier] * spend, 0.0)
+    # 3. benefits of the tier in force; a benefit no level has, or no trigger unlocks, costs
+    # exactly 0 (spend is finite), so it is not worked out cell by cell
+    at = _tier_lookup(rules, tier)
+    none = lambda: np.zeros(k.shape)  # noqa: E731 - a fresh array per flow: callers may add to one in place
+    discount = np.where(mem, at(rules.discount) * spend, 0.0) if rules.discount.any() else none()
     per_order_shipping = k * c.shipping_cost_per_order * c.shipped_order_share
-    shipping = np.where(mem & rules.ship[tier], per_order_shipping, 0.0)  # a tier benefit
-    trigger_shipping = np.where(mem & ~rules.ship[tier] & st.ship_next, per_order_shipping, 0.0)  # unlocked by a trigger
-    returns = np.where(mem & rules.returns[tier], k * c.return_cost_per_order, 0.0)
-    tier_service = np.where(mem, rules.tier_cost[tier], 0.0)
-    coupon_used = np.where(mem & (k > 0), st.coupon_next, 0.0)
+    shipping = np.where(mem & at(rules.ship), per_order_shipping, 0.0) if rules.ship.any() else none()  # a tier benefit
+    unlocks_shipping = any(t.free_shipping_next_month for t in d.triggers)
+    trigger_shipping = (  # unlocked by a trigger
+        np.where(mem & ~at(rules.ship) & st.ship_next, per_order_shipping, 0.0) if unlocks_shipping else none()
+    )
+    returns = np.where(mem & at(rules.returns), k * c.return_cost_per_order, 0.0) if rules.returns.any() else none()
+    tier_service = np.where(mem, at(rules.tier_cost), 0.0) if rules.tier_cost.any() else none()
+    has_coupons = any(t.coupon_value for t in d.triggers)
+    coupon_used = np.where(mem & (k > 0), st.coupon_next, 0.0) if has_coupons else none()
 
     # 4. points
-    mult = rules.points_mult[tier] * earn_multiplier
+    mult = at(rules.points_mult) * earn_multiplier
     if rules.birthday.any():
-        mult = mult * np.where(rules.birthday[tier] & (st.birthday == month % 12), 2.0, 1.0)
+        mult = mult * np.where(at(rules.birthday) & (st.birthday == month % 12), 2.0, 1.0)
     earned = np.where(mem, spend * d.earn.points_per_currency * mult, 0.0)
     if rules.activities:
         doers = mem & active
@@ -543,18 +575,73 @@ class _Block:
     segment_codes: np.ndarray
     n_segments: int
     earn_multiplier: np.ndarray | float
+    keep_baseline: bool = False  #: keep the baseline for the next simulation of this block
 
 
 SEGMENT_TOTALS = ("incremental_revenue", "variable_cost", "outstanding", "revenue_base", "members")
 CUSTOMER_MEANS = ("incremental_revenue", "variable_cost", "outstanding_points", "p_member", "p_upper_tier")
 
 
-def _simulate_block(job: _Block) -> dict:
-    """Both arms for one block of customers; returns its totals (see :class:`SimResult`)."""
-    values, settings = job.values, job.settings
-    rules = compile_rules(job.design, values)
+@dataclass(frozen=True)
+class _Baseline:
+    """The no-programme arm of one block and what the design arm takes from the same streams:
+    arrays (runs, customers), and (months, runs, customers) for the months. It uses only its own
+    random streams (posterior, baseline, spend, enrolment), so every design and every assumption
+    setting simulated on the same block, seed, runs and horizon shares it."""
+
+    rate: np.ndarray  #: purchases per month while active
+    nu: np.ndarray  #: spend rate (Gamma-Gamma)
+    enrol_u: np.ndarray  #: uniforms against the enrolment rate: who is willing to join
+    birthday: np.ndarray  #: birthday month 0-11
+    active: np.ndarray  #: still buying at the start of the month
+    frac: np.ndarray  #: share of the month the customer was still buying
+    made: np.ndarray  #: baseline purchases
+    spend: np.ndarray  #: baseline spend
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in self.__dataclass_fields__)
+
+
+#: Baselines kept for the next simulation of the same blocks, least recently used dropped first
+#: beyond this many bytes: the break-even search and the sensitivity bars simulate the same
+#: customers with the same seed dozens of times, and the baseline arm is a third of each.
+BASELINE_CACHE_BYTES = 256 * 2**20
+#: Bytes a block's baseline holds per cell (run x customer) and month (active, frac, made, spend).
+_BASELINE_CELL_BYTES = 1 + 8 + 8 + 8
+_baselines: dict[bytes, _Baseline] = {}
+
+
+def _baseline_key(job: _Block) -> bytes:
+    """What a block's baseline depends on: the block's customers, the fitted models, the seed,
+    runs and horizon (never the design or its assumptions)."""
+    h = hashlib.sha256()
+    s = job.settings
+    h.update(repr((job.index, s.seed, s.runs, s.horizon_months, job.model_name, sorted(job.params.items()),
+                   sorted(job.spend_params.items()), job.month_units)).encode())
+    for values in (job.frequency, job.recency, job.T, job.monetary_value, job.p_alive):
+        h.update(np.ascontiguousarray(values, dtype="float64").tobytes())
+    return h.digest()
+
+
+def _cached_baseline(job: _Block) -> _Baseline:
+    if not job.keep_baseline:
+        return _baseline(job)
+    key = _baseline_key(job)
+    found = _baselines.pop(key, None)
+    if found is None:
+        found = _baseline(job)
+    _baselines[key] = found  # now the most recently used (dicts keep insertion order)
+    while sum(b.nbytes for b in _baselines.values()) > BASELINE_CACHE_BYTES and len(_baselines) > 1:
+        del _baselines[next(iter(_baselines))]
+    return found
+
+
+def _baseline(job: _Block) -> _Baseline:
+    """The baseline arm of one block, month by month (see the module notes)."""
+    settings = job.settings
     runs, months = settings.runs, settings.horizon_months
-    rng = {sid: np.random.default_rng([settings.seed, job.index, sid]) for sid in range(8)}
+    rng = {sid: np.random.default_rng([settings.seed, job.index, sid]) for sid in (_POSTERIOR, _BASE, _SPEND, _ENROL)}
     dr = draw(job.model_name, job.params, job.spend_params, job.frequency, job.recency, job.T,
               job.monetary_value, job.p_alive, runs, rng[_POSTERIOR])
     shape = dr.rate.shape
@@ -564,22 +651,15 @@ def _simulate_block(job: _Block) -> dict:
     alive = dr.alive.copy()
     remaining = dr.remaining.copy() if dr.remaining is not None else None
     life = dr.lifetime / job.month_units if dr.lifetime is not None else None
-    willing = rng[_ENROL].random(shape) < values["enrolment_rate"]
+    enrol_u = rng[_ENROL].random(shape)
     birthday = rng[_ENROL].integers(0, 12, size=shape).astype(np.int8)
-    st = State.start(rules, willing, birthday)
-    mult = job.earn_multiplier[None, :] if isinstance(job.earn_multiplier, np.ndarray) else job.earn_multiplier
-    onehot = np.zeros((shape[1], job.n_segments))
-    codes = job.segment_codes
-    onehot[np.nonzero(codes >= 0)[0], codes[codes >= 0]] = 1.0
-
-    monthly = {name: np.zeros((runs, months)) for name in FLOWS}
-    tiers = np.zeros((runs, months, rules.n_levels))
-    inc_rev = np.zeros(shape)
-    var_cost = np.zeros(shape)
-    rev_base = np.zeros(shape)
-    for m in range(months):
-        active = alive.copy()
-        # -- baseline arm
+    active_all = np.empty((months, *shape), bool)
+    frac_all = np.empty((months, *shape))
+    made_all = np.empty((months, *shape), np.int64)
+    spend_all = np.zeros((months, *shape))
+    for m in range(months):  # each month's draws depend on who is still buying
+        active = active_all[m]
+        active[...] = alive
         if remaining is not None:
             n_events = rng[_BASE].poisson(np.where(active, rate, 0.0))
             made = np.minimum(n_events, remaining)
@@ -594,12 +674,44 @@ def _simulate_block(job: _Block) -> dict:
             life -= frac
             alive = life > 0
             made = rng[_BASE].poisson(rate * frac)
-        spend_base = np.zeros(shape)
+        frac_all[m], made_all[m] = frac, made
         pos = made > 0
-        spend_base[pos] = rng[_SPEND].gamma(made[pos] * p_gg) / nu[pos]
+        spend_all[m][pos] = rng[_SPEND].gamma(made[pos] * p_gg) / nu[pos]
+    shared = _Baseline(rate, nu, enrol_u, birthday, active_all, frac_all, made_all, spend_all)
+    for name in shared.__dataclass_fields__:  # shared by later simulations: never changed in place
+        getattr(shared, name).setflags(write=False)
+    return shared
+
+
+def _simulate_block(job: _Block) -> dict:
+    """Both arms for one block of customers; returns its totals (see :class:`SimResult`)."""
+    values, settings = job.values, job.settings
+    rules = compile_rules(job.design, values)
+    runs, months = settings.runs, settings.horizon_months
+    rng = {sid: np.random.default_rng([settings.seed, job.index, sid]) for sid in (_LIFT, _REDEEM, _ACTIVITY, _ACCEL)}
+    base = _cached_baseline(job)
+    shape = base.rate.shape
+    p_gg = job.spend_params["p"]
+    rate, nu = base.rate, base.nu
+    st = State.start(rules, base.enrol_u < values["enrolment_rate"], base.birthday)
+    mult = job.earn_multiplier[None, :] if isinstance(job.earn_multiplier, np.ndarray) else job.earn_multiplier
+    onehot = np.zeros((shape[1], job.n_segments))
+    codes = job.segment_codes
+    onehot[np.nonzero(codes >= 0)[0], codes[codes >= 0]] = 1.0
+
+    monthly = {name: np.zeros((runs, months)) for name in FLOWS}
+    # the baseline's totals at once for every month (the same sums, month by month)
+    monthly["revenue_base"][:] = base.spend.sum(axis=2).T
+    monthly["purchases_base"][:] = base.made.sum(axis=2).T
+    tiers = np.zeros((runs, months, rules.n_levels))
+    inc_rev = np.zeros(shape)
+    var_cost = np.zeros(shape)
+    for m in range(months):
+        active, frac, made, spend_base = base.active[m], base.frac[m], base.made[m], base.spend[m]
 
         # -- design arm: extra purchases of members, borrowing, repayment
-        lift, acc = lifts(rules, st)
+        balance = st.balance  # the programme month starts from the same balance
+        lift, acc = lifts(rules, st, balance)
         lam = rate * lift * frac
         u_count = rng[_LIFT].random(shape)  # drawn for every cell every month: common random numbers
         u_spend = rng[_LIFT].random(shape)
@@ -630,15 +742,13 @@ def _simulate_block(job: _Block) -> dict:
         s = spend_kept + spend_extra
 
         member_before = st.member.copy()
-        flows = programme_month(rules, st, m, k, s, active, rng[_REDEEM], rng[_ACTIVITY], mult)
+        flows = programme_month(rules, st, m, k, s, active, rng[_REDEEM], rng[_ACTIVITY], mult, balance)
         cost = sum(flows[name] for name in VARIABLE_COSTS)
         with np.errstate(divide="ignore", invalid="ignore"):
             base_share = np.where(s > 0, spend_kept / s, 0.0)
         per_purchase = flows["discount_cost"] + flows["shipping_cost"] + flows["returns_cost"] + flows["reward_cost"]
 
-        monthly["revenue_base"][:, m] = spend_base.sum(1)
         monthly["revenue_design"][:, m] = s.sum(1)
-        monthly["purchases_base"][:, m] = made.sum(1)
         monthly["purchases_design"][:, m] = k.sum(1)
         monthly["member_purchases_base"][:, m] = np.where(member_before, made, 0).sum(1)
         monthly["member_purchases_design"][:, m] = np.where(member_before, k, 0).sum(1)
@@ -652,8 +762,8 @@ def _simulate_block(job: _Block) -> dict:
             tiers[:, m, level] = (st.member & (st.tier == level)).sum(1)
         inc_rev += s - spend_base
         var_cost += cost
-        rev_base += spend_base
     left = st.balance
+    rev_base = base.spend.sum(axis=0)
     return {
         "monthly": monthly,
         "tiers": tiers,
@@ -698,6 +808,9 @@ def simulate(
     mult_all, note = earn_multipliers(design, base)
     notes = earn_notes(design, base)
     block = max(1, settings.chunk_cells // runs)
+    n_blocks = -(-n // block)
+    in_process = settings.workers == 1 or n_blocks == 1
+    keep = in_process and settings.horizon_months * runs * n * _BASELINE_CELL_BYTES <= BASELINE_CACHE_BYTES
     jobs = [
         _Block(
             index=i, design=design, values=values, settings=settings, model_name=base.purchase_model.name,
@@ -705,11 +818,11 @@ def simulate(
             month_units=base.month_units, frequency=cols["frequency"][sl], recency=cols["recency"][sl],
             T=cols["T"][sl], monetary_value=cols["monetary_value"][sl], p_alive=np.asarray(base.p_alive)[sl],
             segment_codes=seg_codes[sl], n_segments=len(labels),
-            earn_multiplier=mult_all[sl] if isinstance(mult_all, np.ndarray) else mult_all,
+            earn_multiplier=mult_all[sl] if isinstance(mult_all, np.ndarray) else mult_all, keep_baseline=keep,
         )
         for i, sl in enumerate(slice(start, min(start + block, n)) for start in range(0, n, block))
     ]
-    if settings.workers > 1 and len(jobs) > 1:
+    if not in_process:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 

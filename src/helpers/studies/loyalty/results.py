@@ -144,14 +144,24 @@ def per_run(sim: SimResult, scale: float, gross_margin: float) -> pd.DataFrame:
     return runs
 
 
+def mean_roi(runs: pd.DataFrame) -> float:
+    """ROI of the expected values, E[profit] / E[cost] (NaN without cost): the summary's ROI."""
+    cost = runs["total_cost"].mean()
+    return float(runs["profit"].mean() / cost) if cost > 0 else np.nan
+
+
+def _margin(design: Design, gross_margin: float) -> float:
+    """The design's own gross margin, else the lab's."""
+    return design.gross_margin if design.gross_margin is not None else gross_margin
+
+
 def interval_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and percentile interval of every column; ROI's mean is E[profit] / E[cost]."""
     low, high = INTERVAL
     table = pd.DataFrame(
         {"mean": runs.mean(), "low": runs.quantile(low / 100), "high": runs.quantile(high / 100)}
     )
-    cost = runs["total_cost"].mean()
-    table.loc["roi", "mean"] = runs["profit"].mean() / cost if cost > 0 else np.nan
+    table.loc["roi", "mean"] = mean_roi(runs)
     earned = runs["points_earned"].mean()
     table.loc["breakage_rate", "mean"] = runs["points_expired"].mean() / earned if earned > 0 else np.nan
     base = runs["revenue_base"].mean()
@@ -210,7 +220,7 @@ def segment_table(sim: SimResult, base: CustomerBase, gross_margin: float) -> pd
 
 def summarise(sim: SimResult, base: CustomerBase, gross_margin: float) -> DesignResult:
     """Scaled per-run results, intervals, monthly and tier tables, segments."""
-    gm = sim.design.gross_margin if sim.design.gross_margin is not None else gross_margin
+    gm = _margin(sim.design, gross_margin)
     runs = per_run(sim, base.scale, gm)
     return DesignResult(
         design=sim.design,
@@ -236,9 +246,10 @@ def uniform_lift(lift: float) -> dict:
 def expected_profit(
     design: Design, base: CustomerBase, settings: SimSettings, assumptions: dict | None, gross_margin: float
 ) -> tuple[float, float]:
-    """Mean profit and mean programme cost of one seeded simulation."""
-    res = summarise(simulate(design, base, settings, assumptions), base, gross_margin)
-    return float(res.runs["profit"].mean()), float(res.runs["total_cost"].mean())
+    """Mean profit and mean programme cost of one seeded simulation (the per-run table
+    only: the search needs no intervals or tables)."""
+    runs = per_run(simulate(design, base, settings, assumptions), base.scale, _margin(design, gross_margin))
+    return float(runs["profit"].mean()), float(runs["total_cost"].mean())
 
 
 def break_even_lift(
@@ -324,11 +335,11 @@ def sensitivity(
     assumption (and gross margin), sorted by the width of the swing, widest first.
     """
     values = A.resolve(design.assumptions, assumptions)
-    gm = design.gross_margin if design.gross_margin is not None else gross_margin
+    gm = _margin(design, gross_margin)
     central = summarise(simulate(design, base, settings, assumptions), base, gm)
 
-    def roi(res: DesignResult) -> float:
-        return res.metric("roi")
+    def roi(sim: SimResult, margin: float = gm) -> float:  # the summary's ROI without the rest of summarise
+        return mean_roi(per_run(sim, base.scale, margin))
 
     rows = []
     for name, spec in A.SPECS.items():
@@ -340,25 +351,19 @@ def sensitivity(
             override = {**(assumptions or {}), name: setting}
             if name == "outstanding_redeemed_share":  # accounting only: no need to simulate again
                 sim = replace(central.sim, values={**central.sim.values, name: setting})
-                res = summarise(sim, base, gm)
             else:
-                res = summarise(simulate(design, base, settings, override), base, gm)
-            out[f"roi_{side}"] = roi(res)
+                sim = simulate(design, base, settings, override)
+            out[f"roi_{side}"] = roi(sim)
         rows.append(out)
     margin_row = {"parameter": "gross_margin", "assumption": "Gross margin", "value": gm,
                   "low_value": max(gm - MARGIN_SWING, 0.01), "high_value": min(gm + MARGIN_SWING, 1.0)}
     for side in ("low", "high"):
-        margin_row[f"roi_{side}"] = roi(_with_margin(central, base, margin_row[f"{side}_value"]))
+        margin_row[f"roi_{side}"] = roi(central.sim, margin_row[f"{side}_value"])
     rows.append(margin_row)
     frame = pd.DataFrame(rows)
-    frame["roi_central"] = roi(central)
+    frame["roi_central"] = central.metric("roi")
     frame["swing"] = (frame["roi_high"] - frame["roi_low"]).abs()
     return frame.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def _with_margin(result: DesignResult, base: CustomerBase, margin: float) -> DesignResult:
-    runs = per_run(result.sim, base.scale, margin)
-    return replace(result, runs=runs, summary=interval_summary(runs), gross_margin=margin)
 
 
 # -------------------------------------------------------------------------- the lab
