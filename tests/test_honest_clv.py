@@ -460,6 +460,59 @@ def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     assert np.isnan(sums_only.low).all() and np.isnan(sums_only.high).all()
 
 
+def test_customers_with_the_same_row_are_computed_once_and_counted_each(sample_study):
+    """Customers with equal (frequency, recency, T, monetary value) and the same group and top
+    membership share one row of draws (the one-time buyers of a day). Computed once, every
+    customer still gets the bounds a customer-by-customer computation gives, to the last bit,
+    and each one counts in the total, the top share and its group's sum; a customer without a
+    group counts in the total only."""
+    from helpers.models import lifetimes_adapter as la
+    from helpers.studies.clv import uncertainty as unc
+
+    study, s = sample_study, sample_study.settings
+    table = study.table
+    n = len(table)
+    labels = np.where(np.arange(n) % 3 == 0, "a", "b").astype(object)  # splits rows with equal histories
+    labels[5::50] = None
+    groups = pd.Series(labels, index=table.index, name="g")
+    rows = unc._DistinctRows.of(np.zeros(n, dtype=int), *(table[c].to_numpy("float64")
+                                for c in ("frequency", "recency", "T", "monetary_value")))
+    assert len(rows.count) < 0.8 * n and rows.count.sum() == n  # many customers share a row
+    got = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=30, seed=4, groups=groups,
+                              top_fraction=0.3)
+
+    rng = np.random.default_rng(4)
+    models = [la.with_params(study.purchase_model, d) for d in unc.draw_parameters(study.purchase_model, 30, rng)]
+    spend = []
+    while len(spend) < 30:
+        spend += [d for d in unc.draw_parameters(study.spend_model, 30, rng) if d["q"] > 1.0]
+    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
+    values = unc._draw_values(models, spend[:30], s, f, r, t, m)(slice(0, n))  # customer by customer
+    tail = (1.0 - unc.DEFAULT_LEVEL) / 2.0
+    np.testing.assert_array_equal(got.low, np.quantile(values, tail, axis=1))
+    np.testing.assert_array_equal(got.high, np.quantile(values, 1.0 - tail, axis=1))
+    np.testing.assert_allclose(got.total, values.sum(axis=0), rtol=1e-13)
+    top = np.argsort(-table["clv"].to_numpy(), kind="stable")[: int(np.ceil(0.3 * n))]
+    np.testing.assert_allclose(got.top_share, values[top].sum(axis=0) / values.sum(axis=0), rtol=1e-13)
+    for label in ("a", "b"):
+        in_group = values[(labels == label)].sum(axis=0)
+        np.testing.assert_allclose(got.groups.loc[label, ["low", "high"]].to_numpy(float),
+                                   np.quantile(in_group, [tail, 1.0 - tail]), rtol=1e-13)
+        assert got.groups.loc[label, "clv"] == pytest.approx(table["clv"][labels == label].sum(), rel=1e-13)
+
+
+def test_intervals_for_one_customer_and_for_none(sample_study):
+    from helpers.studies.clv.uncertainty import clv_uncertainty
+
+    study = sample_study
+    args = (study.purchase_model, study.spend_model, study.settings)
+    one = clv_uncertainty(study.table.iloc[[7]], *args, draws=20)
+    assert one.low[0] <= study.table["clv"].iloc[7] <= one.high[0]
+    np.testing.assert_array_equal(one.top_share, np.where(one.total > 0, 1.0, 0.0))
+    none = clv_uncertainty(study.table.iloc[:0], *args, draws=20)
+    assert len(none.low) == 0 and (none.total == 0).all()
+
+
 @pytest.mark.parametrize("draws", [1, 2, 3, 7, 40, 199, 200, 201])
 def test_row_quantiles_are_numpys_quantiles_bit_for_bit(draws):
     """The bounds are read off each customer's sorted draws with np.quantile's own index,
