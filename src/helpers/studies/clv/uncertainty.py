@@ -263,7 +263,8 @@ def _draw_values(
     """A function giving every draw's CLV (margin) for a slice of customers, (customers, draws).
 
     Under BG/NBD the expensive part (the hypergeometric terms, per distinct (frequency, T)
-    pair and month) is computed for all draws once, up front; a slice then costs a few array
+    pair and month, see :func:`helpers.models.fast_models.bgnbd_discounted_interpolated`) is
+    computed for all draws once, up front; a slice then costs a few array
     operations per draw and customer. Other models go draw by draw through the point
     estimate's own function."""
     spend_params = {k: np.array([[d[k]] for d in spend_draws]) for k in ("p", "q", "v")}
@@ -272,8 +273,11 @@ def _draw_values(
     if models[0].name == "bgnbd":
         matrix = fast_models.bgnbd_param_matrix([model.params for model in models])
         (ux, uT), pair = fast_models.distinct_pairs(f, t)
-        by_pair = _in_threads(lambda rows: fast_models.bgnbd_discounted_by_pair(matrix[rows], ux, uT, **common),
-                              len(matrix))
+        # interpolated across ages (relative error below 1e-10, checked; about 1e-13 in tests),
+        # with one shift for every draw so that the split between threads changes nothing
+        shift = float(matrix[:, 1].min())
+        by_pair = _in_threads(lambda rows: fast_models.bgnbd_discounted_interpolated(
+            matrix[rows], ux, uT, **common, shift=shift), len(matrix))
         # Every per-customer array below is (customers or groups, draws), rows contiguous:
         # gathering rows copies whole rows, where gathering columns would touch every draw apart.
         by_pair = np.ascontiguousarray(by_pair.T)
