@@ -501,6 +501,25 @@ def test_customers_with_the_same_row_are_computed_once_and_counted_each(sample_s
         assert got.groups.loc[label, "clv"] == pytest.approx(table["clv"][labels == label].sum(), rel=1e-13)
 
 
+@pytest.mark.parametrize("distinct", [3, 10_000])
+def test_packed_codes_order_rows_as_lexsort_does(distinct):
+    """One integer per row, in lexsort's order and equal only for equal rows; with 10,000
+    distinct values in each of five columns the radix would pass 2**62 and the codes are made
+    dense again on the way. Missing values equal each other and come first."""
+    from helpers.studies.clv.uncertainty import _packed_codes
+
+    rng = np.random.default_rng(distinct)
+    columns = tuple(rng.integers(0, distinct, 20_000) / 7 for _ in range(5))
+    packed = _packed_codes(columns)
+    np.testing.assert_array_equal(np.argsort(packed, kind="stable"), np.lexsort(columns[::-1]))
+    rows = np.stack(columns, axis=1)
+    assert len(np.unique(packed)) == len(np.unique(rows, axis=0))
+    with_missing = columns[0].copy()
+    with_missing[[3, 8]] = np.nan
+    packed = _packed_codes((with_missing, np.ones(20_000)))
+    assert packed[3] == packed[8] == packed.min() and (np.delete(packed, [3, 8]) > packed[3]).all()
+
+
 def test_intervals_for_one_customer_and_for_none(sample_study):
     from helpers.studies.clv.uncertainty import clv_uncertainty
 

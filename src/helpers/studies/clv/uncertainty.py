@@ -35,9 +35,10 @@ from helpers.studies.clv.analysis import ClvSettings, customer_lifetime_value
 DEFAULT_DRAWS = 200
 #: Coverage of the intervals on the page.
 DEFAULT_LEVEL = 0.90
-#: Customers per chunk, bounding memory at draws x chunk floats (32 MB per array at 200
-#: draws); smaller chunks also stay in cache (1M customers: 50k 16.0 s, 1.80 GB; 20k 12.4 s, 1.52 GB).
-CHUNK = 20_000
+#: Rows of customers per chunk, bounding memory at draws x chunk floats (6.5 MB per array at
+#: 200 draws); small chunks stay in cache and reuse freed memory (1M customers, CPU time of the
+#: values: 20,000 rows 4.4 s, 4,096 rows 2.7 s).
+CHUNK = 4096
 
 
 @dataclass
@@ -204,12 +205,12 @@ class _DistinctRows:
 
     @classmethod
     def of(cls, key: np.ndarray, *columns: np.ndarray) -> "_DistinctRows":
-        order = np.lexsort(columns[::-1] + (key,))
+        packed = _packed_codes((key, *columns))
+        order = np.argsort(packed)  # equal rows are interchangeable: no need for a stable sort
         new_key = np.ones(len(key), dtype=bool)
         new_key[1:] = np.diff(key[order]) != 0
-        new_row = new_key.copy()
-        for column in columns:  # NaN != NaN: a customer with a missing value keeps a row of its own
-            new_row[1:] |= np.diff(column[order]) != 0
+        new_row = np.ones(len(key), dtype=bool)
+        new_row[1:] = np.diff(packed[order]) != 0
         starts = np.flatnonzero(new_row)
         of_customer = np.empty(len(key), dtype=np.intp)
         of_customer[order] = np.cumsum(new_row) - 1
@@ -222,7 +223,8 @@ class _DistinctRows:
         inside = self.block_start[(self.block_start > sl.start) & (self.block_start < sl.stop)]
         starts = np.r_[sl.start, inside]
         blocks = np.searchsorted(self.block_start, starts, side="right") - 1
-        return blocks, np.add.reduceat(values, starts - sl.start, axis=0)
+        bounds = np.r_[starts, sl.stop] - sl.start  # a few blocks: sum beats np.add.reduceat threefold
+        return blocks, np.stack([values[a:b].sum(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
 
     def add_repeats(self, sums: np.ndarray, values: np.ndarray, sl: slice) -> None:
         """Adds to ``sums`` (from :meth:`block_sums`) the rows' values for their other customers."""
@@ -231,6 +233,25 @@ class _DistinctRows:
             block = np.searchsorted(self.block_start, repeated + sl.start, side="right") - 1
             local = block - (np.searchsorted(self.block_start, sl.start, side="right") - 1)
             np.add.at(sums, local, (self.count[sl][repeated] - 1.0)[:, None] * values[repeated])
+
+
+def _packed_codes(columns: tuple[np.ndarray, ...]) -> np.ndarray:
+    """One int64 per row, ordering rows as ``np.lexsort`` by ``columns`` (the first the most
+    significant) would and equal exactly for equal rows (missing values equal each other and
+    come first): each column's sorted dense codes in a mixed radix, the packed codes made dense
+    again before a radix could overflow. A sort of one integer column and a few hash passes
+    cost a third of a lexsort by five float columns (1M customers: 0.18 s against 0.45 s)."""
+    packed = np.zeros(len(columns[0]), dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, uniques = pd.factorize(column, sort=True)  # missing: -1
+        radix = len(uniques) + 1
+        if size * radix >= 2**62:
+            packed, uniques = pd.factorize(packed, sort=True)
+            size = len(uniques)
+        packed = packed * radix + (codes + 1)
+        size *= radix
+    return packed
 
 
 def row_quantiles(values: np.ndarray, quantiles: list[float]) -> np.ndarray:
@@ -280,7 +301,9 @@ def _draw_values(
             matrix[rows], ux, uT, **common, shift=shift), len(matrix))
         # Every per-customer array below is (customers or groups, draws), rows contiguous:
         # gathering rows copies whole rows, where gathering columns would touch every draw apart.
-        by_pair = np.ascontiguousarray(by_pair.T)
+        margin_by_pair = np.ascontiguousarray(settings.gross_margin * by_pair.T)
+        (rx, rtx), recency_pair = fast_models.distinct_pairs(f, r)
+        log_odds_by_age, log_odds_by_recency = _bgnbd_log_odds_tables(matrix, ux, uT, rx, rtx)
         # Customers come sorted by (frequency, recency, T) (see clv_uncertainty), so the
         # customers of a slice who share all three are neighbours and share their expected
         # purchases: computed once per such group.
@@ -291,19 +314,28 @@ def _draw_values(
         x_values = np.asarray(x_values)[:, None]
         weight = p * x_values / (p * x_values + q - 1.0)
         population_part = (1.0 - weight) * (v * p / (q - 1.0))
-        odds_of = _bgnbd_odds_tables(matrix, f, r, t)
 
         def bgnbd_values(sl: slice) -> np.ndarray:
             first = np.flatnonzero(starts[sl]) + sl.start
             if len(first) == 0 or first[0] != sl.start:
                 first = np.r_[sl.start, first]
-            purchases = settings.gross_margin * by_pair[pair[first]] / (1.0 + odds_of(first))
+            # in place wherever possible: each step is one pass over (groups, draws)
+            odds = log_odds_by_age[pair[first]]
+            odds -= log_odds_by_recency[recency_pair[first]]
+            np.exp(odds, out=odds)
+            odds += 1.0
+            purchases = margin_by_pair[pair[first]]
+            purchases /= odds
             # margin x spend x purchases, with spend = population part + weight x own mean and
             # both parts fixed within a group (same frequency): two numbers per group and draw
-            fixed = population_part[x_code[first]] * purchases
-            per_spend = weight[x_code[first]] * purchases
+            fixed = population_part[x_code[first]]
+            fixed *= purchases
+            purchases *= weight[x_code[first]]
             size = np.diff(np.r_[first, sl.stop])  # a group's customers are neighbours
-            return np.repeat(fixed, size, axis=0) + np.repeat(per_spend, size, axis=0) * m[sl, None]
+            values = np.repeat(purchases, size, axis=0)
+            values *= m[sl, None]
+            values += np.repeat(fixed, size, axis=0)
+            return values
 
         return bgnbd_values
 
@@ -317,28 +349,27 @@ def _draw_values(
     return draw_by_draw
 
 
-def _bgnbd_odds_tables(
-    draws: np.ndarray, f: np.ndarray, r: np.ndarray, t: np.ndarray
-) -> Callable[[np.ndarray], np.ndarray]:
-    """:func:`helpers.models.fast_models.bgnbd_odds` for chosen customers, (customers, draws),
-    from tables over the few distinct frequencies, recencies and ages:
-    [x > 0] exp(ln a - ln(b + x - 1) + (r + x) (ln(alpha + T) - ln(alpha + t_x))), so each
-    value costs two look-ups and one exp instead of a power of a ratio."""
+def _bgnbd_log_odds_tables(
+    draws: np.ndarray, ux: np.ndarray, uT: np.ndarray, rx: np.ndarray, rtx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log of :func:`helpers.models.fast_models.bgnbd_odds`, [x > 0] (ln a - ln(b + x - 1)
+    + (r + x) (ln(alpha + T) - ln(alpha + t_x))), split in a part per distinct (x, T) pair,
+    (pairs, draws), -inf for x = 0, and the part subtracted per distinct (x, t_x) pair: a
+    customer's odds cost two look-ups, a subtraction and an exp. The subtraction of the two
+    (r + x) ln(...) terms, at most a few hundred, loses a few units of 1e-14 against the
+    difference of logs taken first. Logs are taken per distinct x, T and t_x and gathered."""
     r_d, alpha, a, b = (draws[:, k][None, :] for k in range(4))
-    (x_code, x_values), (tx_code, tx_values), (t_code, t_values) = (pd.factorize(v) for v in (f, r, t))
-    x_values = np.asarray(x_values, dtype="float64")[:, None]
-    with np.errstate(all="ignore"):
-        lead = np.log(a) - np.log(b + x_values - 1.0)  # (frequencies, draws)
-        log_age = np.log(alpha + np.asarray(t_values, dtype="float64")[:, None])
-        log_recency = np.log(alpha + np.asarray(tx_values, dtype="float64")[:, None])
 
-    def odds(rows: np.ndarray) -> np.ndarray:
-        x = f[rows][:, None]
-        with np.errstate(all="ignore"):
-            value = np.exp(lead[x_code[rows]] + (r_d + x) * (log_age[t_code[rows]] - log_recency[tx_code[rows]]))
-        return np.where(x > 0, value, 0.0)
+    def power_times_log_of(x: np.ndarray, age: np.ndarray) -> np.ndarray:
+        age_code, ages = pd.factorize(age)
+        return (r_d + x[:, None]) * np.log(alpha + np.asarray(ages, dtype="float64")[:, None])[age_code]
 
-    return odds
+    x_code, x_values = pd.factorize(ux)
+    with np.errstate(divide="ignore", invalid="ignore"):  # ln(b - 1) at x = 0, not used
+        lead = np.log(a) - np.log(b + np.asarray(x_values, dtype="float64")[:, None] - 1.0)
+    by_age = lead[x_code] + power_times_log_of(ux, uT)
+    by_age[ux == 0] = -np.inf
+    return by_age, power_times_log_of(rx, rtx)
 
 
 def _in_threads(compute: Callable[[slice], np.ndarray], rows: int, threads: int = 2) -> np.ndarray:
