@@ -306,8 +306,8 @@ def _draw_values(
         margin_by_pair = np.ascontiguousarray(settings.gross_margin * by_pair.T)
         (rx, rtx), recency_pair = fast_models.distinct_pairs(f, r)
         log_odds_by_age, log_odds_by_recency = _bgnbd_log_odds_tables(matrix, ux, uT, rx, rtx)
-        # Customers come sorted by (frequency, recency, T) (see clv_uncertainty), so the
-        # customers of a slice who share all three are neighbours and share their expected
+        # Rows come sorted by (frequency, recency, T) within a block (see _DistinctRows), so
+        # the rows of a slice that share all three are neighbours and share their expected
         # purchases: computed once per such group.
         starts = np.r_[True, (np.diff(f) != 0) | (np.diff(r) != 0) | (np.diff(t) != 0)]
         # Gamma-Gamma's weight on the customer's own mean depends on the frequency only.
@@ -324,7 +324,8 @@ def _draw_values(
             # in place wherever possible: each step is one pass over (groups, draws)
             odds = log_odds_by_age[pair[first]]
             odds -= log_odds_by_recency[recency_pair[first]]
-            np.exp(odds, out=odds)
+            with np.errstate(over="ignore"):  # infinite odds: no purchases expected
+                np.exp(odds, out=odds)
             odds += 1.0
             purchases = margin_by_pair[pair[first]]
             purchases /= odds
