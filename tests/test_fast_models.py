@@ -382,7 +382,7 @@ def _counting_hyp2f1(monkeypatch):
     return calls
 
 
-CLV_HORIZON = dict(months=12, monthly_discount_rate=0.008, periods_per_month=30 / 7)
+CLV_HORIZON = {"months": 12, "monthly_discount_rate": 0.008, "periods_per_month": 30 / 7}
 
 
 def test_discounted_purchases_interpolated_across_ages_equal_the_exact_ones(monkeypatch):

@@ -415,11 +415,25 @@ def test_all_draws_at_once_equal_the_point_formula_draw_by_draw(sample_study):
             np.testing.assert_allclose(got[:, i], expected, rtol=1e-12, atol=1e-12)
 
 
+def _values_customer_by_customer(study, draws: int, seed: int) -> np.ndarray:
+    """Every customer's CLV in each of clv_uncertainty's draws, (customers, draws), in table
+    order: no sorting, no sharing of rows."""
+    from helpers.models import lifetimes_adapter as la
+    from helpers.studies.clv import uncertainty as unc
+
+    rng = np.random.default_rng(seed)
+    models = [la.with_params(study.purchase_model, d) for d in unc.draw_parameters(study.purchase_model, draws, rng)]
+    spend = []
+    while len(spend) < draws:
+        spend += [d for d in unc.draw_parameters(study.spend_model, draws, rng) if d["q"] > 1.0]
+    columns = (study.table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
+    return unc._draw_values(models, spend[:draws], study.settings, *columns)(slice(0, len(study.table)))
+
+
 def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     """Chunks of customers run two at a time; their sums are added in chunk order and every
     customer's bounds land in its own row: many small chunks give what one chunk gives,
     to the last bit."""
-    from helpers.models import lifetimes_adapter as la
     from helpers.studies.clv import uncertainty as unc
 
     study, s = sample_study, sample_study.settings
@@ -440,13 +454,7 @@ def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     np.testing.assert_allclose(many.top_share, one.top_share, rtol=1e-13)
     pd.testing.assert_frame_equal(many.groups, one.groups, rtol=1e-13)
     # the sums are over customers, draw by draw (the same draws, in the same order)
-    rng = np.random.default_rng(3)
-    models = [la.with_params(study.purchase_model, d) for d in unc.draw_parameters(study.purchase_model, 40, rng)]
-    spend = []
-    while len(spend) < 40:
-        spend += [d for d in unc.draw_parameters(study.spend_model, 40, rng) if d["q"] > 1.0]
-    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
-    values = unc._draw_values(models, spend[:40], s, f, r, t, m)(slice(0, len(f)))  # no sorting needed
+    values = _values_customer_by_customer(study, draws=40, seed=3)
     np.testing.assert_allclose(many.total, values.sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(many.low, np.quantile(values, 0.05, axis=1), rtol=1e-12)
     often = (groups == "often").to_numpy()
@@ -466,7 +474,6 @@ def test_customers_with_the_same_row_are_computed_once_and_counted_each(sample_s
     customer still gets the bounds a customer-by-customer computation gives, to the last bit,
     and each one counts in the total, the top share and its group's sum; a customer without a
     group counts in the total only."""
-    from helpers.models import lifetimes_adapter as la
     from helpers.studies.clv import uncertainty as unc
 
     study, s = sample_study, sample_study.settings
@@ -480,14 +487,7 @@ def test_customers_with_the_same_row_are_computed_once_and_counted_each(sample_s
     assert len(rows.count) < 0.8 * n and rows.count.sum() == n  # many customers share a row
     got = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=30, seed=4, groups=groups,
                               top_fraction=0.3)
-
-    rng = np.random.default_rng(4)
-    models = [la.with_params(study.purchase_model, d) for d in unc.draw_parameters(study.purchase_model, 30, rng)]
-    spend = []
-    while len(spend) < 30:
-        spend += [d for d in unc.draw_parameters(study.spend_model, 30, rng) if d["q"] > 1.0]
-    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
-    values = unc._draw_values(models, spend[:30], s, f, r, t, m)(slice(0, n))  # customer by customer
+    values = _values_customer_by_customer(study, draws=30, seed=4)
     tail = (1.0 - unc.DEFAULT_LEVEL) / 2.0
     np.testing.assert_array_equal(got.low, np.quantile(values, tail, axis=1))
     np.testing.assert_array_equal(got.high, np.quantile(values, 1.0 - tail, axis=1))

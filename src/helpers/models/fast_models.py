@@ -863,9 +863,9 @@ def bgnbd_discounted_interpolated(
     :data:`INTERPOLATION_TOLERANCE` (relative) gets its exact values instead. Frequencies with
     few ages are computed exactly. Given the ``shift``, each set is treated on its own: a row of
     ``draws`` gets the same values alone as among others."""
-    common = dict(months=months, monthly_discount_rate=monthly_discount_rate, periods_per_month=periods_per_month)
+    common = {"months": months, "monthly_discount_rate": monthly_discount_rate, "periods_per_month": periods_per_month}
     nodes = np.cos(np.pi * np.arange(INTERPOLATION_DEGREE + 1) / INTERPOLATION_DEGREE)  # 1 .. -1
-    x_code, x_values = pd.factorize(ux)
+    x_code, _ = pd.factorize(ux)
     pairs_of = np.split(np.argsort(x_code, kind="stable"), np.cumsum(np.bincount(x_code))[:-1])
     smooth = [rows for rows in pairs_of if len(rows) > 2 * len(nodes)]  # interpolating saves more than half
     exact = np.setdiff1d(np.arange(len(ux)), np.concatenate(smooth)) if smooth else np.arange(len(ux))

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -206,7 +207,7 @@ class _DistinctRows:
     block_key: np.ndarray  # each block's key
 
     @classmethod
-    def of(cls, key: np.ndarray, *columns: np.ndarray) -> "_DistinctRows":
+    def of(cls, key: np.ndarray, *columns: np.ndarray) -> _DistinctRows:
         packed = _packed_codes((key, *columns))
         order = np.argsort(packed)  # equal rows are interchangeable: no need for a stable sort
         new_key = np.ones(len(key), dtype=bool)
@@ -226,7 +227,7 @@ class _DistinctRows:
         starts = np.r_[sl.start, inside]
         blocks = np.searchsorted(self.block_start, starts, side="right") - 1
         bounds = np.r_[starts, sl.stop] - sl.start  # a few blocks: sum beats np.add.reduceat threefold
-        return blocks, np.stack([values[a:b].sum(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+        return blocks, np.stack([values[a:b].sum(axis=0) for a, b in pairwise(bounds)])
 
     def add_repeats(self, sums: np.ndarray, values: np.ndarray, sl: slice) -> None:
         """Adds to ``sums`` (from :meth:`block_sums`) the rows' values for their other customers."""
