@@ -415,6 +415,84 @@ def test_discounted_purchases_by_pair_in_blocks_equal_all_pairs_at_once(monkeypa
     np.testing.assert_array_equal(blocked, whole)
 
 
+def _random_bgnbd_sets(rng, n, centre=None, spread=0.0):
+    """``n`` BG/NBD parameter sets: spread around ``centre`` on the log scale, or anywhere in a
+    wide box (a < 1 and a > 1, short and long alpha)."""
+    if centre is not None:
+        return fast_models.bgnbd_param_matrix(
+            [{k: v * np.exp(spread * rng.standard_normal()) for k, v in centre.items()} for _ in range(n)])
+    return fast_models.bgnbd_param_matrix([{"r": r, "alpha": al, "a": a, "b": b} for r, al, a, b in zip(
+        rng.uniform(0.2, 2, n), rng.uniform(0.5, 30, n), rng.uniform(0.3, 3, n), rng.uniform(0.5, 5, n))])
+
+
+def _counting_hyp2f1(monkeypatch):
+    calls = [0]
+    exact = fast_models.hyp2f1
+
+    def counted(*args):
+        calls[0] += np.broadcast(*args).size
+        return exact(*args)
+
+    monkeypatch.setattr(fast_models, "hyp2f1", counted)
+    return calls
+
+
+CLV_HORIZON = {"months": 12, "monthly_discount_rate": 0.008, "periods_per_month": 30 / 7}
+
+
+def test_discounted_purchases_interpolated_across_ages_equal_the_exact_ones(monkeypatch):
+    """Generated histories, ages in days up to two years: the interpolated values are the exact
+    ones to 1e-9 (relative), from a quarter of the hypergeometric evaluations or fewer, and a
+    parameter set gets the same values alone as among others (given the same shift)."""
+    rng = np.random.default_rng(8)
+    draws = _random_bgnbd_sets(rng, 12)
+    x = np.minimum(rng.geometric(0.08, 30_000) - 1, 120).astype(float)
+    age = np.maximum(rng.integers(0, 731, 30_000) / 7, x / 7)  # at least a day per purchase
+    (ux, uT), _ = fast_models.distinct_pairs(x, age)
+    calls = _counting_hyp2f1(monkeypatch)
+    fast = fast_models.bgnbd_discounted_interpolated(draws, ux, uT, **CLV_HORIZON)
+    interpolated_calls, calls[0] = calls[0], 0
+    exact = fast_models.bgnbd_discounted_by_pair(draws, ux, uT, **CLV_HORIZON)
+    assert interpolated_calls < calls[0] / 4
+    assert np.max(np.abs(fast - exact) / np.abs(exact)) < 1e-9
+    assert (fast != exact).mean() > 0.5  # interpolated, not computed exactly
+    shift = draws[:, 1].min()
+    np.testing.assert_array_equal(
+        fast_models.bgnbd_discounted_interpolated(draws[[4]], ux, uT, **CLV_HORIZON, shift=shift), fast[[4]])
+
+
+def test_discounted_purchases_interpolated_on_cdnow_equal_the_exact_ones():
+    """CDNOW (23,570 customers, ages in days as weeks), 60 parameter sets around the fit."""
+    summary = customer_summary(master(), OBSERVATION_END, "W")
+    f, r, t = columns(summary)
+    fit = fast_models.fit_bgnbd(f, r, t)
+    draws = _random_bgnbd_sets(np.random.default_rng(2), 60, fit.params, spread=0.1)
+    (ux, uT), _ = fast_models.distinct_pairs(f, t)
+    fast = fast_models.bgnbd_discounted_interpolated(draws, ux, uT, **CLV_HORIZON)
+    exact = fast_models.bgnbd_discounted_by_pair(draws, ux, uT, **CLV_HORIZON)
+    assert np.max(np.abs(fast - exact) / np.abs(exact)) < 1e-9
+    assert (fast != exact).mean() > 0.5
+
+
+def test_discounted_purchases_fall_back_to_exact_values_where_the_check_fails(monkeypatch):
+    """A set whose coarse interpolant misses the skipped nodes gets exact values: with no
+    tolerance every set does, and the values are the exact ones to the last bit; so are those
+    of frequencies with too few ages to interpolate, and no pairs give no values."""
+    rng = np.random.default_rng(9)
+    draws = _random_bgnbd_sets(rng, 5)
+    ux = np.repeat([0.0, 3.0, 40.0], [300, 200, 10])
+    uT = np.r_[np.arange(300), np.arange(200) + 3, np.arange(10) + 50] / 7
+    exact = fast_models.bgnbd_discounted_by_pair(draws, ux, uT, **CLV_HORIZON)
+    assert np.max(np.abs(fast_models.bgnbd_discounted_interpolated(draws, ux, uT, **CLV_HORIZON) - exact)
+                  / exact) < 1e-9
+    monkeypatch.setattr(fast_models, "INTERPOLATION_TOLERANCE", 0.0)
+    np.testing.assert_array_equal(fast_models.bgnbd_discounted_interpolated(draws, ux, uT, **CLV_HORIZON), exact)
+    few = slice(500, 510)
+    np.testing.assert_array_equal(
+        fast_models.bgnbd_discounted_interpolated(draws, ux[few], uT[few], **CLV_HORIZON), exact[:, few])
+    assert fast_models.bgnbd_discounted_interpolated(draws, ux[:0], uT[:0], **CLV_HORIZON).shape == (5, 0)
+
+
 def test_pareto_started_from_a_bgnbd_fit_is_the_same_fit(master_cal_rows, monkeypatch):
     """The model comparison starts Pareto/NBD from the calibration BG/NBD fit instead of fitting
     BG/NBD again inside the Pareto/NBD fit: the same start, so the same fit to the last bit

@@ -415,11 +415,25 @@ def test_all_draws_at_once_equal_the_point_formula_draw_by_draw(sample_study):
             np.testing.assert_allclose(got[:, i], expected, rtol=1e-12, atol=1e-12)
 
 
+def _values_customer_by_customer(study, draws: int, seed: int) -> np.ndarray:
+    """Every customer's CLV in each of clv_uncertainty's draws, (customers, draws), in table
+    order: no sorting, no sharing of rows."""
+    from helpers.models import lifetimes_adapter as la
+    from helpers.studies.clv import uncertainty as unc
+
+    rng = np.random.default_rng(seed)
+    models = [la.with_params(study.purchase_model, d) for d in unc.draw_parameters(study.purchase_model, draws, rng)]
+    spend = []
+    while len(spend) < draws:
+        spend += [d for d in unc.draw_parameters(study.spend_model, draws, rng) if d["q"] > 1.0]
+    columns = (study.table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
+    return unc._draw_values(models, spend[:draws], study.settings, *columns)(slice(0, len(study.table)))
+
+
 def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     """Chunks of customers run two at a time; their sums are added in chunk order and every
     customer's bounds land in its own row: many small chunks give what one chunk gives,
     to the last bit."""
-    from helpers.models import lifetimes_adapter as la
     from helpers.studies.clv import uncertainty as unc
 
     study, s = sample_study, sample_study.settings
@@ -440,13 +454,7 @@ def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     np.testing.assert_allclose(many.top_share, one.top_share, rtol=1e-13)
     pd.testing.assert_frame_equal(many.groups, one.groups, rtol=1e-13)
     # the sums are over customers, draw by draw (the same draws, in the same order)
-    rng = np.random.default_rng(3)
-    models = [la.with_params(study.purchase_model, d) for d in unc.draw_parameters(study.purchase_model, 40, rng)]
-    spend = []
-    while len(spend) < 40:
-        spend += [d for d in unc.draw_parameters(study.spend_model, 40, rng) if d["q"] > 1.0]
-    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
-    values = unc._draw_values(models, spend[:40], s, f, r, t, m)(slice(0, len(f)))  # no sorting needed
+    values = _values_customer_by_customer(study, draws=40, seed=3)
     np.testing.assert_allclose(many.total, values.sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(many.low, np.quantile(values, 0.05, axis=1), rtol=1e-12)
     often = (groups == "often").to_numpy()
@@ -458,6 +466,70 @@ def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     np.testing.assert_array_equal(sums_only.total, many.total)
     pd.testing.assert_frame_equal(sums_only.groups, many.groups, check_exact=True)
     assert np.isnan(sums_only.low).all() and np.isnan(sums_only.high).all()
+
+
+def test_customers_with_the_same_row_are_computed_once_and_counted_each(sample_study):
+    """Customers with equal (frequency, recency, T, monetary value) and the same group and top
+    membership share one row of draws (the one-time buyers of a day). Computed once, every
+    customer still gets the bounds a customer-by-customer computation gives, to the last bit,
+    and each one counts in the total, the top share and its group's sum; a customer without a
+    group counts in the total only."""
+    from helpers.studies.clv import uncertainty as unc
+
+    study, s = sample_study, sample_study.settings
+    table = study.table
+    n = len(table)
+    labels = np.where(np.arange(n) % 3 == 0, "a", "b").astype(object)  # splits rows with equal histories
+    labels[5::50] = None
+    groups = pd.Series(labels, index=table.index, name="g")
+    rows = unc._DistinctRows.of(np.zeros(n, dtype=int), *(table[c].to_numpy("float64")
+                                for c in ("frequency", "recency", "T", "monetary_value")))
+    assert len(rows.count) < 0.8 * n and rows.count.sum() == n  # many customers share a row
+    got = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=30, seed=4, groups=groups,
+                              top_fraction=0.3)
+    values = _values_customer_by_customer(study, draws=30, seed=4)
+    tail = (1.0 - unc.DEFAULT_LEVEL) / 2.0
+    np.testing.assert_array_equal(got.low, np.quantile(values, tail, axis=1))
+    np.testing.assert_array_equal(got.high, np.quantile(values, 1.0 - tail, axis=1))
+    np.testing.assert_allclose(got.total, values.sum(axis=0), rtol=1e-13)
+    top = np.argsort(-table["clv"].to_numpy(), kind="stable")[: int(np.ceil(0.3 * n))]
+    np.testing.assert_allclose(got.top_share, values[top].sum(axis=0) / values.sum(axis=0), rtol=1e-13)
+    for label in ("a", "b"):
+        in_group = values[(labels == label)].sum(axis=0)
+        np.testing.assert_allclose(got.groups.loc[label, ["low", "high"]].to_numpy(float),
+                                   np.quantile(in_group, [tail, 1.0 - tail]), rtol=1e-13)
+        assert got.groups.loc[label, "clv"] == pytest.approx(table["clv"][labels == label].sum(), rel=1e-13)
+
+
+@pytest.mark.parametrize("distinct", [3, 10_000])
+def test_packed_codes_order_rows_as_lexsort_does(distinct):
+    """One integer per row, in lexsort's order and equal only for equal rows; with 10,000
+    distinct values in each of five columns the radix would pass 2**62 and the codes are made
+    dense again on the way. Missing values equal each other and come first."""
+    from helpers.studies.clv.uncertainty import _packed_codes
+
+    rng = np.random.default_rng(distinct)
+    columns = tuple(rng.integers(0, distinct, 20_000) / 7 for _ in range(5))
+    packed = _packed_codes(columns)
+    np.testing.assert_array_equal(np.argsort(packed, kind="stable"), np.lexsort(columns[::-1]))
+    rows = np.stack(columns, axis=1)
+    assert len(np.unique(packed)) == len(np.unique(rows, axis=0))
+    with_missing = columns[0].copy()
+    with_missing[[3, 8]] = np.nan
+    packed = _packed_codes((with_missing, np.ones(20_000)))
+    assert packed[3] == packed[8] == packed.min() and (np.delete(packed, [3, 8]) > packed[3]).all()
+
+
+def test_intervals_for_one_customer_and_for_none(sample_study):
+    from helpers.studies.clv.uncertainty import clv_uncertainty
+
+    study = sample_study
+    args = (study.purchase_model, study.spend_model, study.settings)
+    one = clv_uncertainty(study.table.iloc[[7]], *args, draws=20)
+    assert one.low[0] <= study.table["clv"].iloc[7] <= one.high[0]
+    np.testing.assert_array_equal(one.top_share, np.where(one.total > 0, 1.0, 0.0))
+    none = clv_uncertainty(study.table.iloc[:0], *args, draws=20)
+    assert len(none.low) == 0 and (none.total == 0).all()
 
 
 @pytest.mark.parametrize("draws", [1, 2, 3, 7, 40, 199, 200, 201])
