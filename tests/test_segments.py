@@ -485,6 +485,43 @@ def test_purchase_days_of_ids_in_order_as_of_shuffled_rows():
     pd.testing.assert_index_equal(days.ids, customer_rfm(shuffled, "1998-06-30").index)
 
 
+@pytest.mark.parametrize("kind", ["text", "numbers", "object", "equal", "empty"])
+def test_id_positions_equal_get_indexer_and_leave_no_lookup_table(kind):
+    """Positions of ids in another index, -1 where absent: pandas' get_indexer, without the
+    lookup table pandas would keep with a text index (about 110 MB per million ids)."""
+    from helpers.studies.segments.analysis import id_positions
+
+    rng = np.random.default_rng(8)
+    values = np.array([f"C{i:04d}" for i in range(300)] + ["Ä1", "a b", ""], dtype=object)
+    if kind == "numbers":
+        values = np.arange(500, 800)
+    within = pd.Index(values[rng.permutation(len(values))[:250]], dtype=object if kind == "object" else None)
+    ids = pd.Index(rng.choice(values, 120, replace=False), dtype=within.dtype)
+    if kind == "equal":
+        ids = pd.Index(within.to_numpy(), dtype=within.dtype)
+    elif kind == "empty":
+        ids = ids[:0]
+    expected = pd.Index(within.to_numpy(), dtype=within.dtype).get_indexer(ids)
+    positions = id_positions(ids, within)
+    np.testing.assert_array_equal(positions, expected)
+    assert (positions == -1).any() == (kind in ("text", "numbers", "object"))
+    if kind == "text":
+        assert "_engine" not in within._cache and "_engine" not in ids._cache
+
+
+def test_segment_customers_take_the_clv_columns_of_a_table_in_any_order():
+    """The CLV table comes sorted by CLV: its columns are taken for each customer by id, the
+    same frame as reindexing the table to the customers."""
+    smap = load_segment_map(DEFAULT_MAP)
+    data, clv_table, customers = _segmented_sample(smap)
+    shuffled = clv_table.sample(frac=1.0, random_state=4)
+    pd.testing.assert_frame_equal(segment_customers(data, shuffled, smap, "1998-06-30"), customers, check_exact=True)
+    by_reindex = clv_table[["p_alive", "expected_purchases", "expected_spend", "clv"]].reindex(customers.index)
+    pd.testing.assert_frame_equal(customers[by_reindex.columns], by_reindex, check_exact=True)
+    with pytest.raises(Exception, match=f"not in the CLV table.*{customers.index[3]}"):
+        segment_customers(data, shuffled.drop(index=customers.index[3]), smap, "1998-06-30")
+
+
 def _segmented_sample(smap):
     """The CDNOW sample with made-up CLV numbers (seeded), segmented at 1998-06-30."""
     data = sample()

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from helpers import __version__
@@ -80,13 +81,24 @@ def segment_value_intervals(
     if draws <= 0:
         return summary
     cs = clv_study
-    groups = customers["segment"].astype(str).reindex(cs.table.index).rename("segment")
+    groups = segments_in_order(customers["segment"], cs.table.index)
     result = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=draws,
                              level=level, seed=seed, groups=groups, customer_bounds=False)
     out = summary.copy()
     out["clv_low"] = result.groups["low"].reindex(out.index).fillna(0.0)
     out["clv_high"] = result.groups["high"].reindex(out.index).fillna(0.0)
     return out
+
+
+def segments_in_order(segment: pd.Series, index: pd.Index) -> pd.Series:
+    """``segment.astype(str).reindex(index)`` with ``index`` itself as the index (the draws
+    then find their customers' order unchanged), by position: no lookup table on either
+    million-id index, and no text per customer."""
+    labels = segment.array if isinstance(segment.dtype, pd.CategoricalDtype) else pd.Categorical(segment.astype(str))
+    labels = labels.rename_categories(labels.categories.astype(str))
+    rows = seg.id_positions(index, segment.index)
+    codes = np.where(rows >= 0, labels.codes[rows], -1)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=labels.dtype), index=index, name="segment")
 
 
 def run_segment_study(
