@@ -103,6 +103,23 @@ def test_shared_ties_take_the_lowest_quintile_of_their_group():
     assert list(score_quintiles(values, range(10))) == [1] * 6 + [4, 4, 5, 5]
 
 
+@pytest.mark.parametrize("kind", ["days", "amounts", "signed_zeros", "one", "all_equal"])
+def test_shared_ranks_equal_pandas_min_rank(kind):
+    """Shared ties count the smaller values per distinct value: pandas' rank(method="min")."""
+    from helpers.studies.segments.analysis import _min_ranks
+
+    rng = np.random.default_rng(6)
+    values = {
+        "days": -rng.integers(0, 400, 5000).astype(float),
+        "amounts": np.round(rng.gamma(2.0, 30.0, 5000), 2),
+        "signed_zeros": np.array([0.0, -0.0, 1.0, -1.0, 0.0, -0.0]),
+        "one": np.array([4.2]),
+        "all_equal": np.full(50, 3.0),
+    }[kind]
+    expected = pd.Series(values).rank(method="min").to_numpy(dtype="int64")
+    np.testing.assert_array_equal(_min_ranks(values), expected)
+
+
 def test_first_ties_are_broken_by_customer_id_whatever_the_row_order():
     ids = np.array([f"id{i:02d}" for i in range(10)])
     values = np.array([1.0] * 6 + [2, 2, 3, 4])

@@ -372,8 +372,15 @@ def score_quintiles(
         ranks = np.empty(n, dtype="int64")
         ranks[order] = np.arange(1, n + 1)
     else:
-        ranks = pd.Series(goodness).rank(method="min").to_numpy(dtype="int64")
+        ranks = _min_ranks(goodness)
     return (N_SCORES * (ranks - 1)) // n + 1
+
+
+def _min_ranks(values: np.ndarray) -> np.ndarray:
+    """``pd.Series(values).rank(method="min")`` as integers for finite values: one more than
+    the number of smaller values, counted per distinct value (a third of pandas' time)."""
+    distinct, position, count = np.unique(values, return_inverse=True, return_counts=True)
+    return (np.cumsum(count) - count)[position.reshape(-1)] + 1
 
 
 def rfm_scores(rfm: pd.DataFrame, ties: str = "shared") -> pd.DataFrame:
