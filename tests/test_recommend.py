@@ -124,6 +124,24 @@ def test_matches_a_brute_force_implementation_on_random_baskets(monkeypatch):
     pd.testing.assert_frame_equal(shuffled, got)
 
 
+@pytest.mark.parametrize("k", [1, 9, 64, 70])
+def test_bought_sets_give_back_every_row_and_the_co_buyer_counts(k):
+    """Suggestions and pair counts are worked out per distinct bought set: every customer's
+    row is their set's, and the counts over the sets are the customers x categories product."""
+    rng = np.random.default_rng(k)
+    matrix = rng.random((500, k)) < 0.2
+    matrix[:40] = matrix[0]  # a set many customers share
+    sets, customer_set, count = recommend._bought_sets(matrix)
+    np.testing.assert_array_equal(sets[customer_set], matrix)
+    assert len(np.unique(sets, axis=0)) == len(sets) and count.sum() == 500
+    np.testing.assert_array_equal(np.bincount(customer_set), count)
+    x = matrix.astype(np.int64)
+    both, buyers, _, _ = recommend._pair_stats(sets, count, len(matrix))
+    np.testing.assert_array_equal(both, x.T @ x)
+    empty = recommend._bought_sets(matrix[:0])
+    assert empty[0].shape == (0, k) and len(empty[1]) == 0
+
+
 def test_data_without_categories():
     plain = SHOP.drop(columns="category")
     assert not has_categories(plain) and has_categories(SHOP)

@@ -15,8 +15,9 @@ confidence, then to the alphabetically first category. Customers without a usabl
 get the most popular category they have not bought (``reason = "popular"``) when
 ``fallback`` is true, else nothing.
 
-Everything is vectorised on a customer x category incidence matrix; the loop runs over
-categories only.
+Everything is vectorised on a customer x category incidence matrix, worked out once per
+distinct set of bought categories (customers who bought the same set get the same
+suggestion); the loop runs over categories only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from helpers.studies.segments.analysis import customer_codes
 
 #: Fewer customers buying both categories than this: the pair is not used.
 MIN_PAIR_CUSTOMERS = 20
-#: Customers handled at once when suggesting (bounds memory to a few arrays of this x categories).
+#: Bought sets handled at once when suggesting (bounds memory to a few arrays of this x categories).
 CHUNK_CUSTOMERS = 200_000
 
 
@@ -99,12 +100,30 @@ def category_incidence(
     return Incidence(matrix, pd.Index(customers, name=CUSTOMER_ID), pd.Index(categories, name=CATEGORY))
 
 
-def _pair_stats(inc: Incidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Co-buyer counts, buyers per category, confidence and lift matrices."""
-    x = inc.matrix.astype(np.int64)
-    both = x.T @ x  # categories x categories: customers who bought both
+def _bought_sets(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of an incidence matrix (the sets of categories customers bought),
+    each customer's set and how many customers bought each set. A customer's suggestion
+    depends on their set only, and the co-buyer counts add up over the sets: a few hundred
+    sets stand for a million customers. Rows are packed into one integer each when there
+    are at most 64 categories."""
+    n, k = matrix.shape
+    if k > 64 or n == 0:
+        sets, customer_set, count = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)
+        return sets.reshape(-1, k), customer_set.reshape(-1), count
+    packed = np.zeros((n, 8), dtype=np.uint8)
+    packed[:, : (k + 7) // 8] = np.packbits(matrix, axis=1, bitorder="little")
+    keys, customer_set, count = np.unique(packed.view(np.uint64).ravel(), return_inverse=True, return_counts=True)
+    sets = np.unpackbits(keys.view(np.uint8).reshape(-1, 8), axis=1, count=k, bitorder="little").astype(bool)
+    return sets, customer_set.reshape(-1), count
+
+
+def _pair_stats(sets: np.ndarray, count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Co-buyer counts, buyers per category, confidence and lift matrices, from the bought
+    sets and their customer counts (:func:`_bought_sets`) of ``n`` customers."""
+    x = sets.astype(np.int64)
+    both = x.T @ (x * count[:, None])  # categories x categories: customers who bought both
     buyers = np.diag(both).astype("float64")
-    n = float(len(inc.customers))
+    n = float(n)
     with np.errstate(divide="ignore", invalid="ignore"):
         confidence = np.where(buyers[:, None] > 0, both / buyers[:, None], 0.0)
         lift = np.where(buyers[None, :] > 0, confidence / (buyers[None, :] / n), 0.0)
@@ -114,7 +133,8 @@ def _pair_stats(inc: Incidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 def category_pairs(inc: Incidence, min_pair_customers: int = MIN_PAIR_CUSTOMERS) -> pd.DataFrame:
     """Every ordered pair (a -> b), a != b, with customers_both, support, confidence,
     lift and ``usable``; highest lift first."""
-    both, _, confidence, lift = _pair_stats(inc)
+    sets, _, count = _bought_sets(inc.matrix)
+    both, _, confidence, lift = _pair_stats(sets, count, len(inc.customers))
     k = len(inc.categories)
     a, b = np.nonzero(~np.eye(k, dtype=bool))
     n = len(inc.customers)
@@ -148,32 +168,30 @@ def next_best_category(
     if not isinstance(min_pair_customers, (int, np.integer)) or min_pair_customers < 1:
         raise ConfigError(f"min_pair_customers must be a whole number >= 1, not {min_pair_customers!r}.")
     inc = incidence if incidence is not None else category_incidence(transactions)
-    x = inc.matrix
-    n = x.shape[0]
-    both, buyers, confidence, lift = _pair_stats(inc)
+    sets, customer_set, count = _bought_sets(inc.matrix)
+    both, buyers, confidence, lift = _pair_stats(sets, count, len(inc.customers))
     usable = (both >= min_pair_customers) & (lift > 1.0)
     np.fill_diagonal(usable, False)
     score = np.where(usable, lift, 0.0)
 
     parts = [
-        _suggest(x[lo:lo + CHUNK_CUSTOMERS], score, confidence, buyers, fallback)
-        for lo in range(0, n, CHUNK_CUSTOMERS)  # chunks of customers bound the memory
+        _suggest(sets[lo:lo + CHUNK_CUSTOMERS], score, confidence, buyers, fallback)
+        for lo in range(0, len(sets), CHUNK_CUSTOMERS)  # chunks bound the memory (many categories: many sets)
     ]
     suggested, because, best_lift, best_conf, reason = (
         np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(5)
     )
     cats = np.append(inc.categories.to_numpy().astype(object), None)  # index -1 -> None
-    out = pd.DataFrame(
+    by_set = pd.DataFrame(
         {
             "next_category": cats[suggested.astype(np.int64)],
             "because": cats[because.astype(np.int64)],
             "lift": best_lift.astype("float64"),
             "confidence": best_conf.astype("float64"),
             "reason": reason.astype(object) if len(reason) else np.array([], dtype=object),
-        },
-        index=inc.customers,
+        }
     )
-    return out
+    return by_set.take(customer_set).set_axis(inc.customers)  # each customer gets their set's row
 
 
 def _suggest(
