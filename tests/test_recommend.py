@@ -152,6 +152,20 @@ def test_data_without_categories():
     assert "s0" not in next_best_category(blanks, min_pair_customers=2).index
 
 
+def test_incidence_if_categories_codes_the_text_once(monkeypatch):
+    """The study asks for the incidence only with two categories or more, coding the text once."""
+    calls = []
+    real = recommend._category_codes
+    monkeypatch.setattr(recommend, "_category_codes", lambda tx: calls.append(1) or real(tx))
+    got = recommend.incidence_if_categories(SHOP)
+    assert len(calls) == 1
+    expected = category_incidence(SHOP)
+    np.testing.assert_array_equal(got.matrix, expected.matrix)
+    assert got.customers.equals(expected.customers) and got.categories.equals(expected.categories)
+    assert recommend.incidence_if_categories(SHOP.assign(category="one")) is None
+    assert recommend.incidence_if_categories(SHOP.drop(columns="category")) is None
+
+
 def test_incidence_until_a_day_is_the_incidence_of_the_rows_up_to_it():
     """run_segment_study builds the incidence once, on the rows up to the analysis day, with
     text stripped per distinct category; the same as filtering the rows and stripping each."""

@@ -58,20 +58,37 @@ def _category_codes(transactions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]
     return lookup[raw_codes], np.asarray(categories, dtype=object)
 
 
+def _two_or_more_categories(transactions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_category_codes` of transactions with a category column holding at least two
+    categories, else None."""
+    if CATEGORY not in transactions.columns:
+        return None
+    coded = _category_codes(transactions)
+    return coded if len(coded[1]) >= 2 else None
+
+
 def has_categories(transactions: pd.DataFrame) -> bool:
     """True when the transactions have a category column with at least two categories."""
-    if CATEGORY not in transactions.columns:
-        return False
-    return len(_category_codes(transactions)[1]) >= 2
+    return _two_or_more_categories(transactions) is not None
+
+
+def incidence_if_categories(
+    transactions: pd.DataFrame, *, until: object = None, codes: tuple[np.ndarray, pd.Index] | None = None
+) -> Incidence | None:
+    """:func:`category_incidence` when :func:`has_categories`, else None; the category text
+    is coded once for both."""
+    coded = _two_or_more_categories(transactions)
+    return None if coded is None else category_incidence(transactions, until=until, codes=codes, categories=coded)
 
 
 def category_incidence(
-    transactions: pd.DataFrame, *, until: object = None, codes: tuple[np.ndarray, pd.Index] | None = None
+    transactions: pd.DataFrame, *, until: object = None, codes: tuple[np.ndarray, pd.Index] | None = None,
+    categories: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Incidence:
     """The customer x category incidence matrix (rows without a category are ignored;
     with ``until``, a day, only rows on or before it count). ``codes``:
     :func:`helpers.studies.segments.analysis.customer_codes` of the ``customer_id`` column
-    when the caller has them.
+    when the caller has them, ``categories`` the category codes and names the same way.
 
     Customers and categories are sorted, so the result does not depend on row order.
     """
@@ -79,7 +96,7 @@ def category_incidence(
         raise ConfigError(
             "the transactions have no category column; map one with column_map, e.g. {'category': '品类'}"
         )
-    cat_codes, categories = _category_codes(transactions)
+    cat_codes, categories = categories if categories is not None else _category_codes(transactions)
     keep = cat_codes >= 0
     if until is not None:
         end = pd.Timestamp(until).normalize() + pd.Timedelta(days=1)

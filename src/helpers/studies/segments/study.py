@@ -137,9 +137,7 @@ def run_segment_study(
     migration = seg.migration_matrix(before, customers["segment"], segment_map)
     del days, before  # the per-day rows are done with: not held through the draws below
 
-    incidence = None
-    if recommend.has_categories(transactions):
-        incidence = recommend.category_incidence(transactions, until=as_of, codes=codes)  # once, for both
+    incidence = recommend.incidence_if_categories(transactions, until=as_of, codes=codes)  # once, for both
     del codes
 
     summary = seg.segment_summary(customers, segment_map)
