@@ -108,7 +108,7 @@ def _category_summary(study: SegmentStudy) -> pd.DataFrame | None:
     """The most suggested categories of every segment (None without categories)."""
     if study.suggestions is None:
         return None
-    return suggestion_summary(study.suggestions, study.customers["segment"].astype(str))
+    return suggestion_summary(study.suggestions, study.customers["segment"])
 
 
 def page_context(
