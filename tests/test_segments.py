@@ -488,6 +488,28 @@ def test_customer_codes_equal_pandas_sorted_factorize(kind):
     assert list(uniques) == list(expected_uniques) and uniques.name == "customer_id"
 
 
+@pytest.mark.parametrize("kind", ["sorted", "shuffled", "missing", "one", "empty"])
+def test_sums_by_key_equal_pandas_groupby_in_row_order(kind):
+    """Customer-day sums of rows in key order go run by run; any rows: pandas' groupby sum,
+    keys in first-appearance order, to the last bit (amounts whose order shows in it)."""
+    from helpers.studies.segments.analysis import _sums_by_key
+
+    rng = np.random.default_rng(2)
+    key = np.sort(rng.integers(0, 300, 2000))
+    values = np.round(rng.gamma(2.0, 30.0, len(key)), 2) + 0.1
+    if kind == "shuffled":
+        order = rng.permutation(len(key))
+        key, values = key[order], values[order]
+    elif kind == "missing":
+        values[[5, 900]] = np.nan
+    elif kind in ("one", "empty"):
+        key, values = key[: int(kind == "one")], values[: int(kind == "one")]
+    expected = pd.Series(values, dtype="float64").groupby(key, sort=False).sum()
+    keys, sums = _sums_by_key(values, key)
+    np.testing.assert_array_equal(keys, expected.index.to_numpy())
+    np.testing.assert_array_equal(sums, expected.to_numpy())
+
+
 def test_purchase_days_of_ids_in_order_as_of_shuffled_rows():
     """Transactions sorted by customer (as the loader leaves them) take the neighbour-coding
     path; the purchase days and RFM are those of the same rows in any order."""

@@ -69,7 +69,7 @@ from helpers.errors import (
 )
 from helpers.files import read_yaml
 from helpers.models import activity
-from helpers.models.summary import sorted_id_codes
+from helpers.models.summary import _starts_of_runs, sorted_id_codes
 from helpers.report.i18n import (
     DEFAULT_LANGUAGE,
     Text,
@@ -296,9 +296,19 @@ def purchase_days_by_customer(
     offset = ((days - first) // np.timedelta64(1, "D")).astype("int64")
     span = int(offset.max()) + 1
     key = codes.astype("int64") * span + offset
-    per_day = pd.Series(amounts).groupby(key, sort=False).sum()
-    k = per_day.index.to_numpy()
-    return PurchaseDays(ids, k // span, first + (k % span) * np.timedelta64(1, "D"), per_day.to_numpy(), day_end)
+    k, sums = _sums_by_key(amounts, key)
+    return PurchaseDays(ids, k // span, first + (k % span) * np.timedelta64(1, "D"), sums, day_end)
+
+
+def _sums_by_key(values: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.Series(values).groupby(key, sort=False).sum()`` as (keys, sums). Rows already in
+    key order (the loader leaves them sorted by customer and time) are summed run by run with
+    ``np.add.reduceat``, as pandas sums groups in order, without hashing millions of keys."""
+    if len(key) and bool((key[1:] >= key[:-1]).all()) and not np.isnan(values).any():
+        starts = np.flatnonzero(_starts_of_runs(key))
+        return key[starts], np.add.reduceat(values, starts)
+    sums = pd.Series(values).groupby(key, sort=False).sum()
+    return sums.index.to_numpy(), sums.to_numpy()
 
 
 def customer_rfm(transactions: pd.DataFrame | PurchaseDays, as_of: object, *, monetary: str = "total") -> pd.DataFrame:
