@@ -325,3 +325,18 @@ def test_activation_segment_label_in_the_page_language(smap):
     assert list(zh.columns) == ACTIVATION_COLUMNS
     same = activation_table(customers, smap.localised("zh-CN"), max_discount=discount, id_key="k")
     assert same["segment_label"].tolist() == zh["segment_label"].tolist()
+
+
+def test_page_preview_shows_the_first_rows_of_the_segment(smap):
+    """A segment page previews the first activation rows of its segment, found by position."""
+    from types import SimpleNamespace
+
+    from helpers.studies.segments.pages import PREVIEW_ROWS, _preview
+
+    customers = pd.concat([_customers(smap)] * 5).set_axis(pd.Index([f"{i:05d}" for i in range(20)], name="customer_id"))
+    table = activation_table(customers, smap, max_discount=pd.Series(1.0, index=customers.index), allow_raw_ids=True)
+    study = SimpleNamespace(activation=table)
+    for key, expected_rows in (("champions", PREVIEW_ROWS), ("loyal", 5), ("new", 0)):
+        columns, rows = _preview(study, key, "$")
+        first = table[table["segment"] == key].head(PREVIEW_ROWS)
+        assert len(rows) == min(expected_rows, len(first)) and [r[0] for r in rows] == first["customer_id"].tolist()
