@@ -394,6 +394,8 @@ def test_segment_intervals_match_grouping_by_segment_text_in_table_order(sample_
     coded = segments_in_order(customers["segment"], cs.table.index)
     assert coded.index is cs.table.index
     pd.testing.assert_series_equal(coded.astype(str), text.astype(str))
+    # the same group numbers as the names: the draws order their sums by them
+    np.testing.assert_array_equal(pd.factorize(coded, sort=True)[0], pd.factorize(text, sort=True)[0])
     u = cs.uncertainty
     expected = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=u.draws,
                                level=u.level, seed=u.seed, groups=text, customer_bounds=False).groups

@@ -93,9 +93,13 @@ def segment_value_intervals(
 def segments_in_order(segment: pd.Series, index: pd.Index) -> pd.Series:
     """``segment.astype(str).reindex(index)`` with ``index`` itself as the index (the draws
     then find their customers' order unchanged), by position: no lookup table on either
-    million-id index, and no text per customer."""
+    million-id index, and no text per customer. A categorical whose categories are the names
+    in text order, so that it factorises to the same codes as the names."""
     labels = segment.array if isinstance(segment.dtype, pd.CategoricalDtype) else pd.Categorical(segment.astype(str))
     labels = labels.rename_categories(labels.categories.astype(str))
+    # names in text order, as factorising the names would number them: the draws take their
+    # groups' order from these codes, and the sums' last bits may follow it
+    labels = labels.reorder_categories(labels.categories.sort_values())
     rows = seg.id_positions(index, segment.index)
     codes = np.where(rows >= 0, labels.codes[rows], -1)
     return pd.Series(pd.Categorical.from_codes(codes, dtype=labels.dtype), index=index, name="segment")
