@@ -337,6 +337,6 @@ def test_page_preview_shows_the_first_rows_of_the_segment(smap):
     table = activation_table(customers, smap, max_discount=pd.Series(1.0, index=customers.index), allow_raw_ids=True)
     study = SimpleNamespace(activation=table)
     for key, expected_rows in (("champions", PREVIEW_ROWS), ("loyal", 5), ("new", 0)):
-        columns, rows = _preview(study, key, "$")
+        _, rows = _preview(study, key, "$")
         first = table[table["segment"] == key].head(PREVIEW_ROWS)
         assert len(rows) == min(expected_rows, len(first)) and [r[0] for r in rows] == first["customer_id"].tolist()

@@ -384,8 +384,15 @@ def test_segment_intervals_match_grouping_by_segment_text_in_table_order(sample_
     from pathlib import Path
 
     from helpers.studies.clv.uncertainty import clv_uncertainty
-    from helpers.studies.segments.analysis import load_segment_map, segment_customers, segment_summary
-    from helpers.studies.segments.study import segment_value_intervals, segments_in_order
+    from helpers.studies.segments.analysis import (
+        load_segment_map,
+        segment_customers,
+        segment_summary,
+    )
+    from helpers.studies.segments.study import (
+        segment_value_intervals,
+        segments_in_order,
+    )
 
     smap = load_segment_map(Path(__file__).resolve().parents[1] / "playbooks" / "segment_map.yaml")
     customers = segment_customers(sample(), sample_study.table, smap, OBSERVATION_END).iloc[:-10]

@@ -136,7 +136,7 @@ def test_bought_sets_give_back_every_row_and_the_co_buyer_counts(k):
     assert len(np.unique(sets, axis=0)) == len(sets) and count.sum() == 500
     np.testing.assert_array_equal(np.bincount(customer_set), count)
     x = matrix.astype(np.int64)
-    both, buyers, _, _ = recommend._pair_stats(sets, count, len(matrix))
+    both = recommend._pair_stats(sets, count, len(matrix))[0]
     np.testing.assert_array_equal(both, x.T @ x)
     empty = recommend._bought_sets(matrix[:0])
     assert empty[0].shape == (0, k) and len(empty[1]) == 0

@@ -389,7 +389,7 @@ def score_quintiles(
 def _min_ranks(values: np.ndarray) -> np.ndarray:
     """``pd.Series(values).rank(method="min")`` as integers for finite values: one more than
     the number of smaller values, counted per distinct value (a third of pandas' time)."""
-    distinct, position, count = np.unique(values, return_inverse=True, return_counts=True)
+    _, position, count = np.unique(values, return_inverse=True, return_counts=True)
     return (np.cumsum(count) - count)[position.reshape(-1)] + 1
 
 
