@@ -203,6 +203,21 @@ def test_activation_ties_go_by_id_text_whatever_the_index(smap):
         assert table["r_score"].tolist() == by_id["r_score"].tolist()
 
 
+@pytest.mark.parametrize("nexts", [["tops", None, "shoes", "tops"], [None] * 4, ["a", "b", "c", "d"]])
+def test_activation_next_category_is_each_customers_own(smap, nexts):
+    """The next-best category is taken in row order as codes of its few values: each row gets
+    its customer's category (missing stays missing), with the same dtype as taking the text,
+    and the ids keep the dtype of the ids given."""
+    customers = _customers(smap)
+    discount = pd.Series(1.0, index=customers.index)
+    suggestion = pd.Series(nexts, index=customers.index[::-1], name="next_category")  # another order
+    table = activation_table(customers, smap, max_discount=discount, next_category=suggestion, allow_raw_ids=True)
+    expected = suggestion.reindex(pd.Index(table["customer_id"], name="customer_id"))
+    pd.testing.assert_series_equal(table["next_best_category"], expected.reset_index(drop=True),
+                                   check_names=False)
+    assert table["customer_id"].dtype == customers.index.astype(str).dtype
+
+
 def test_activation_files_one_per_segment(tmp_path, smap):
     customers = _customers(smap)
     table = activation_table(customers, smap, max_discount=pd.Series(1.0, index=customers.index),
@@ -310,3 +325,18 @@ def test_activation_segment_label_in_the_page_language(smap):
     assert list(zh.columns) == ACTIVATION_COLUMNS
     same = activation_table(customers, smap.localised("zh-CN"), max_discount=discount, id_key="k")
     assert same["segment_label"].tolist() == zh["segment_label"].tolist()
+
+
+def test_page_preview_shows_the_first_rows_of_the_segment(smap):
+    """A segment page previews the first activation rows of its segment, found by position."""
+    from types import SimpleNamespace
+
+    from helpers.studies.segments.pages import PREVIEW_ROWS, _preview
+
+    customers = pd.concat([_customers(smap)] * 5).set_axis(pd.Index([f"{i:05d}" for i in range(20)], name="customer_id"))
+    table = activation_table(customers, smap, max_discount=pd.Series(1.0, index=customers.index), allow_raw_ids=True)
+    study = SimpleNamespace(activation=table)
+    for key, expected_rows in (("champions", PREVIEW_ROWS), ("loyal", 5), ("new", 0)):
+        _, rows = _preview(study, key, "$")
+        first = table[table["segment"] == key].head(PREVIEW_ROWS)
+        assert len(rows) == min(expected_rows, len(first)) and [r[0] for r in rows] == first["customer_id"].tolist()

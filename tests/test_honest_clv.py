@@ -377,6 +377,41 @@ def test_segment_intervals_without_the_clv_studys_draws_are_the_same(sample_stud
     assert "clv_low" not in segment_value_intervals(summary, customers, sample_study, draws=0)
 
 
+def test_segment_intervals_match_grouping_by_segment_text_in_table_order(sample_study):
+    """The draws get each customer's segment in the CLV table's order by position (no text per
+    customer): the same interval bounds, bit for bit, as the segment names reindexed to the
+    table; customers the table holds but the segments lack (here the last ten) are in no group."""
+    from pathlib import Path
+
+    from helpers.studies.clv.uncertainty import clv_uncertainty
+    from helpers.studies.segments.analysis import (
+        load_segment_map,
+        segment_customers,
+        segment_summary,
+    )
+    from helpers.studies.segments.study import (
+        segment_value_intervals,
+        segments_in_order,
+    )
+
+    smap = load_segment_map(Path(__file__).resolve().parents[1] / "playbooks" / "segment_map.yaml")
+    customers = segment_customers(sample(), sample_study.table, smap, OBSERVATION_END).iloc[:-10]
+    cs = sample_study
+    text = customers["segment"].astype(str).reindex(cs.table.index).rename("segment")
+    coded = segments_in_order(customers["segment"], cs.table.index)
+    assert coded.index is cs.table.index
+    pd.testing.assert_series_equal(coded.astype(str), text.astype(str))
+    # the same group numbers as the names: the draws order their sums by them
+    np.testing.assert_array_equal(pd.factorize(coded, sort=True)[0], pd.factorize(text, sort=True)[0])
+    u = cs.uncertainty
+    expected = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=u.draws,
+                               level=u.level, seed=u.seed, groups=text, customer_bounds=False).groups
+    summary = segment_value_intervals(segment_summary(customers, smap), customers, cs)
+    filled = summary[summary["customers"] > 0]
+    np.testing.assert_array_equal(filled["clv_low"], expected["low"].reindex(filled.index))
+    np.testing.assert_array_equal(filled["clv_high"], expected["high"].reindex(filled.index))
+
+
 def test_index_card_carries_the_total_clv_interval(sample_study):
     m = sample_study.metrics
     card = narrative.headline_numbers(m, "$", "en")

@@ -124,6 +124,52 @@ def test_matches_a_brute_force_implementation_on_random_baskets(monkeypatch):
     pd.testing.assert_frame_equal(shuffled, got)
 
 
+@pytest.mark.parametrize("k", [1, 9, 64, 70])
+def test_bought_sets_give_back_every_row_and_the_co_buyer_counts(k):
+    """Suggestions and pair counts are worked out per distinct bought set: every customer's
+    row is their set's, and the counts over the sets are the customers x categories product."""
+    rng = np.random.default_rng(k)
+    matrix = rng.random((500, k)) < 0.2
+    matrix[:40] = matrix[0]  # a set many customers share
+    sets, customer_set, count = recommend._bought_sets(matrix)
+    np.testing.assert_array_equal(sets[customer_set], matrix)
+    assert len(np.unique(sets, axis=0)) == len(sets) and count.sum() == 500
+    np.testing.assert_array_equal(np.bincount(customer_set), count)
+    x = matrix.astype(np.int64)
+    both = recommend._pair_stats(sets, count, len(matrix))[0]
+    np.testing.assert_array_equal(both, x.T @ x)
+    empty = recommend._bought_sets(matrix[:0])
+    assert empty[0].shape == (0, k) and len(empty[1]) == 0
+
+
+def _suggestion_summary_by_join(suggestions: pd.DataFrame, groups: pd.Series, top: int = 3) -> pd.DataFrame:
+    """The summary as first written: a join on the ids, grouped by the two texts."""
+    frame = suggestions[["next_category"]].join(groups.rename("group"), how="inner").dropna(subset=["next_category"])
+    counts = frame.groupby(["group", "next_category"], observed=True).size().rename("customers").reset_index()
+    counts["share"] = counts["customers"] / counts.groupby("group", observed=True)["customers"].transform("sum")
+    counts = counts.sort_values(["group", "customers", "next_category"], ascending=[True, False, True], kind="stable")
+    return counts.groupby("group", observed=True, sort=False).head(top).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kind", ["text", "categorical"])
+def test_suggestion_summary_counts_as_a_join_of_the_ids_would(kind):
+    """Counted on codes with customers matched by position: the same table as joining the
+    suggestions to the groups by id (customers without a group or a suggestion left out)."""
+    rng = np.random.default_rng(3)
+    ids = pd.Index([f"c{i:04d}" for i in range(600)], name="customer_id")
+    cats = np.array(["tops", "shoes", "socks", "home", None], dtype=object)
+    suggestions = pd.DataFrame({"next_category": rng.choice(cats, 600, p=[0.4, 0.3, 0.15, 0.1, 0.05])}, index=ids)
+    segments = pd.Categorical(rng.choice(["champions", "loyal", "at_risk"], 550),
+                              categories=["champions", "loyal", "at_risk", "empty"])
+    groups = pd.Series(segments, index=ids[::-1][:550], name="segment")  # another order, 50 customers missing
+    groups.iloc[:5] = np.nan
+    expected = _suggestion_summary_by_join(suggestions, groups.astype(str).where(groups.notna()))
+    given = groups if kind == "categorical" else groups.astype(str).where(groups.notna())
+    pd.testing.assert_frame_equal(recommend.suggestion_summary(suggestions, given), expected)
+    none = recommend.suggestion_summary(suggestions.assign(next_category=None), given)
+    assert none.empty and list(none.columns) == ["group", "next_category", "customers", "share"]
+
+
 def test_data_without_categories():
     plain = SHOP.drop(columns="category")
     assert not has_categories(plain) and has_categories(SHOP)
@@ -132,6 +178,20 @@ def test_data_without_categories():
         next_best_category(plain)
     blanks = SHOP.assign(category=SHOP["category"].where(SHOP["customer_id"] != "s0", None))
     assert "s0" not in next_best_category(blanks, min_pair_customers=2).index
+
+
+def test_incidence_if_categories_codes_the_text_once(monkeypatch):
+    """The study asks for the incidence only with two categories or more, coding the text once."""
+    calls = []
+    real = recommend._category_codes
+    monkeypatch.setattr(recommend, "_category_codes", lambda tx: calls.append(1) or real(tx))
+    got = recommend.incidence_if_categories(SHOP)
+    assert len(calls) == 1
+    expected = category_incidence(SHOP)
+    np.testing.assert_array_equal(got.matrix, expected.matrix)
+    assert got.customers.equals(expected.customers) and got.categories.equals(expected.categories)
+    assert recommend.incidence_if_categories(SHOP.assign(category="one")) is None
+    assert recommend.incidence_if_categories(SHOP.drop(columns="category")) is None
 
 
 def test_incidence_until_a_day_is_the_incidence_of_the_rows_up_to_it():

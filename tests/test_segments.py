@@ -103,6 +103,23 @@ def test_shared_ties_take_the_lowest_quintile_of_their_group():
     assert list(score_quintiles(values, range(10))) == [1] * 6 + [4, 4, 5, 5]
 
 
+@pytest.mark.parametrize("kind", ["days", "amounts", "signed_zeros", "one", "all_equal"])
+def test_shared_ranks_equal_pandas_min_rank(kind):
+    """Shared ties count the smaller values per distinct value: pandas' rank(method="min")."""
+    from helpers.studies.segments.analysis import _min_ranks
+
+    rng = np.random.default_rng(6)
+    values = {
+        "days": -rng.integers(0, 400, 5000).astype(float),
+        "amounts": np.round(rng.gamma(2.0, 30.0, 5000), 2),
+        "signed_zeros": np.array([0.0, -0.0, 1.0, -1.0, 0.0, -0.0]),
+        "one": np.array([4.2]),
+        "all_equal": np.full(50, 3.0),
+    }[kind]
+    expected = pd.Series(values).rank(method="min").to_numpy(dtype="int64")
+    np.testing.assert_array_equal(_min_ranks(values), expected)
+
+
 def test_first_ties_are_broken_by_customer_id_whatever_the_row_order():
     ids = np.array([f"id{i:02d}" for i in range(10)])
     values = np.array([1.0] * 6 + [2, 2, 3, 4])
@@ -471,6 +488,28 @@ def test_customer_codes_equal_pandas_sorted_factorize(kind):
     assert list(uniques) == list(expected_uniques) and uniques.name == "customer_id"
 
 
+@pytest.mark.parametrize("kind", ["sorted", "shuffled", "missing", "one", "empty"])
+def test_sums_by_key_equal_pandas_groupby_in_row_order(kind):
+    """Customer-day sums of rows in key order go run by run; any rows: pandas' groupby sum,
+    keys in first-appearance order, to the last bit (amounts whose order shows in it)."""
+    from helpers.studies.segments.analysis import _sums_by_key
+
+    rng = np.random.default_rng(2)
+    key = np.sort(rng.integers(0, 300, 2000))
+    values = np.round(rng.gamma(2.0, 30.0, len(key)), 2) + 0.1
+    if kind == "shuffled":
+        order = rng.permutation(len(key))
+        key, values = key[order], values[order]
+    elif kind == "missing":
+        values[[5, 900]] = np.nan
+    elif kind in ("one", "empty"):
+        key, values = key[: int(kind == "one")], values[: int(kind == "one")]
+    expected = pd.Series(values, dtype="float64").groupby(key, sort=False).sum()
+    keys, sums = _sums_by_key(values, key)
+    np.testing.assert_array_equal(keys, expected.index.to_numpy())
+    np.testing.assert_array_equal(sums, expected.to_numpy())
+
+
 def test_purchase_days_of_ids_in_order_as_of_shuffled_rows():
     """Transactions sorted by customer (as the loader leaves them) take the neighbour-coding
     path; the purchase days and RFM are those of the same rows in any order."""
@@ -483,6 +522,43 @@ def test_purchase_days_of_ids_in_order_as_of_shuffled_rows():
     days = purchase_days_by_customer(ordered, "1998-06-30", codes=customer_codes(ordered["customer_id"]))
     pd.testing.assert_frame_equal(customer_rfm(days, "1998-06-30"), customer_rfm(shuffled, "1998-06-30"))
     pd.testing.assert_index_equal(days.ids, customer_rfm(shuffled, "1998-06-30").index)
+
+
+@pytest.mark.parametrize("kind", ["text", "numbers", "object", "equal", "empty"])
+def test_id_positions_equal_get_indexer_and_leave_no_lookup_table(kind):
+    """Positions of ids in another index, -1 where absent: pandas' get_indexer, without the
+    lookup table pandas would keep with a text index (about 110 MB per million ids)."""
+    from helpers.studies.segments.analysis import id_positions
+
+    rng = np.random.default_rng(8)
+    values = np.array([f"C{i:04d}" for i in range(300)] + ["Ä1", "a b", ""], dtype=object)
+    if kind == "numbers":
+        values = np.arange(500, 800)
+    within = pd.Index(values[rng.permutation(len(values))[:250]], dtype=object if kind == "object" else None)
+    ids = pd.Index(rng.choice(values, 120, replace=False), dtype=within.dtype)
+    if kind == "equal":
+        ids = pd.Index(within.to_numpy(), dtype=within.dtype)
+    elif kind == "empty":
+        ids = ids[:0]
+    expected = pd.Index(within.to_numpy(), dtype=within.dtype).get_indexer(ids)
+    positions = id_positions(ids, within)
+    np.testing.assert_array_equal(positions, expected)
+    assert (positions == -1).any() == (kind in ("text", "numbers", "object"))
+    if kind == "text":
+        assert "_engine" not in within._cache and "_engine" not in ids._cache
+
+
+def test_segment_customers_take_the_clv_columns_of_a_table_in_any_order():
+    """The CLV table comes sorted by CLV: its columns are taken for each customer by id, the
+    same frame as reindexing the table to the customers."""
+    smap = load_segment_map(DEFAULT_MAP)
+    data, clv_table, customers = _segmented_sample(smap)
+    shuffled = clv_table.sample(frac=1.0, random_state=4)
+    pd.testing.assert_frame_equal(segment_customers(data, shuffled, smap, "1998-06-30"), customers, check_exact=True)
+    by_reindex = clv_table[["p_alive", "expected_purchases", "expected_spend", "clv"]].reindex(customers.index)
+    pd.testing.assert_frame_equal(customers[by_reindex.columns], by_reindex, check_exact=True)
+    with pytest.raises(Exception, match=f"not in the CLV table.*{customers.index[3]}"):
+        segment_customers(data, shuffled.drop(index=customers.index[3]), smap, "1998-06-30")
 
 
 def _segmented_sample(smap):

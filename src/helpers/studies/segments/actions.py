@@ -434,12 +434,13 @@ def activation_table(
             "lifecycle": _text_in_order(customers["lifecycle"], order),
             "max_discount": max_discount.reindex(customers.index).round(2).to_numpy()[order],
             "next_best_category": (
-                next_category.reindex(customers.index).iloc[order].reset_index(drop=True)
+                _few_in_order(next_category.reindex(customers.index), order)
                 if next_category is not None else pd.Series(pd.NA, index=range(len(order)))
             ),
         }
     )
-    out[CUSTOMER_ID] = display_ids(out[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).to_numpy()
+    # the ids' own array: no round trip through a million Python strings
+    out[CUSTOMER_ID] = display_ids(out[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).array
     return out[ACTIVATION_COLUMNS]
 
 
@@ -451,6 +452,15 @@ def _id_text_ranks(index: pd.Index) -> np.ndarray:
         return np.arange(len(index))
     text = index.to_series().astype(str).to_numpy()
     return pd.factorize(text, sort=True)[0]
+
+
+def _few_in_order(values: pd.Series, order: np.ndarray) -> pd.Series:
+    """``values.iloc[order]`` on a fresh index, for a column of a few distinct values (such as
+    categories): taken as codes, every row copied from the short list of values."""
+    codes, uniques = pd.factorize(values)
+    if len(uniques) == 0:
+        return values.iloc[order].reset_index(drop=True)
+    return pd.Series(uniques.take(codes[order], allow_fill=True), index=range(len(order)), name=values.name)
 
 
 def _text_in_order(values: pd.Series, order: np.ndarray, names: dict | None = None) -> pd.Series:

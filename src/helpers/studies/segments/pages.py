@@ -86,7 +86,9 @@ def _grid_png(study: SegmentStudy, key: str, language: str = "en") -> str | None
 
 
 def _preview(study: SegmentStudy, key: str, currency: str, language: str = "en") -> tuple[list[str], list[list[str]]]:
-    rows = study.activation[study.activation["segment"] == key].head(PREVIEW_ROWS)
+    # the first rows by position: filtering the whole table would copy every row of the segment
+    first = np.flatnonzero((study.activation["segment"] == key).to_numpy())[:PREVIEW_ROWS]
+    rows = study.activation.iloc[first]
 
     def column(name: str) -> str:
         return text(f"segments.page.preview.{name}", language, currency=currency)
@@ -108,7 +110,7 @@ def _category_summary(study: SegmentStudy) -> pd.DataFrame | None:
     """The most suggested categories of every segment (None without categories)."""
     if study.suggestions is None:
         return None
-    return suggestion_summary(study.suggestions, study.customers["segment"].astype(str))
+    return suggestion_summary(study.suggestions, study.customers["segment"])
 
 
 def page_context(

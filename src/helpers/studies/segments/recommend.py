@@ -15,8 +15,9 @@ confidence, then to the alphabetically first category. Customers without a usabl
 get the most popular category they have not bought (``reason = "popular"``) when
 ``fallback`` is true, else nothing.
 
-Everything is vectorised on a customer x category incidence matrix; the loop runs over
-categories only.
+Everything is vectorised on a customer x category incidence matrix, worked out once per
+distinct set of bought categories (customers who bought the same set get the same
+suggestion); the loop runs over categories only.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ import pandas as pd
 
 from helpers.data.columns import CATEGORY, CUSTOMER_ID, TIMESTAMP
 from helpers.errors import ConfigError
-from helpers.studies.segments.analysis import customer_codes
+from helpers.studies.segments.analysis import customer_codes, id_positions
 
 #: Fewer customers buying both categories than this: the pair is not used.
 MIN_PAIR_CUSTOMERS = 20
-#: Customers handled at once when suggesting (bounds memory to a few arrays of this x categories).
+#: Bought sets handled at once when suggesting (bounds memory to a few arrays of this x categories).
 CHUNK_CUSTOMERS = 200_000
 
 
@@ -57,20 +58,37 @@ def _category_codes(transactions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]
     return lookup[raw_codes], np.asarray(categories, dtype=object)
 
 
+def _two_or_more_categories(transactions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_category_codes` of transactions with a category column holding at least two
+    categories, else None."""
+    if CATEGORY not in transactions.columns:
+        return None
+    coded = _category_codes(transactions)
+    return coded if len(coded[1]) >= 2 else None
+
+
 def has_categories(transactions: pd.DataFrame) -> bool:
     """True when the transactions have a category column with at least two categories."""
-    if CATEGORY not in transactions.columns:
-        return False
-    return len(_category_codes(transactions)[1]) >= 2
+    return _two_or_more_categories(transactions) is not None
+
+
+def incidence_if_categories(
+    transactions: pd.DataFrame, *, until: object = None, codes: tuple[np.ndarray, pd.Index] | None = None
+) -> Incidence | None:
+    """:func:`category_incidence` when :func:`has_categories`, else None; the category text
+    is coded once for both."""
+    coded = _two_or_more_categories(transactions)
+    return None if coded is None else category_incidence(transactions, until=until, codes=codes, categories=coded)
 
 
 def category_incidence(
-    transactions: pd.DataFrame, *, until: object = None, codes: tuple[np.ndarray, pd.Index] | None = None
+    transactions: pd.DataFrame, *, until: object = None, codes: tuple[np.ndarray, pd.Index] | None = None,
+    categories: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Incidence:
     """The customer x category incidence matrix (rows without a category are ignored;
     with ``until``, a day, only rows on or before it count). ``codes``:
     :func:`helpers.studies.segments.analysis.customer_codes` of the ``customer_id`` column
-    when the caller has them.
+    when the caller has them, ``categories`` the category codes and names the same way.
 
     Customers and categories are sorted, so the result does not depend on row order.
     """
@@ -78,7 +96,7 @@ def category_incidence(
         raise ConfigError(
             "the transactions have no category column; map one with column_map, e.g. {'category': '品类'}"
         )
-    cat_codes, categories = _category_codes(transactions)
+    cat_codes, categories = categories if categories is not None else _category_codes(transactions)
     keep = cat_codes >= 0
     if until is not None:
         end = pd.Timestamp(until).normalize() + pd.Timedelta(days=1)
@@ -99,12 +117,30 @@ def category_incidence(
     return Incidence(matrix, pd.Index(customers, name=CUSTOMER_ID), pd.Index(categories, name=CATEGORY))
 
 
-def _pair_stats(inc: Incidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Co-buyer counts, buyers per category, confidence and lift matrices."""
-    x = inc.matrix.astype(np.int64)
-    both = x.T @ x  # categories x categories: customers who bought both
+def _bought_sets(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of an incidence matrix (the sets of categories customers bought),
+    each customer's set and how many customers bought each set. A customer's suggestion
+    depends on their set only, and the co-buyer counts add up over the sets: a few hundred
+    sets stand for a million customers. Rows are packed into one integer each when there
+    are at most 64 categories."""
+    n, k = matrix.shape
+    if k > 64 or n == 0:
+        sets, customer_set, count = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)
+        return sets.reshape(-1, k), customer_set.reshape(-1), count
+    packed = np.zeros((n, 8), dtype=np.uint8)
+    packed[:, : (k + 7) // 8] = np.packbits(matrix, axis=1, bitorder="little")
+    keys, customer_set, count = np.unique(packed.view(np.uint64).ravel(), return_inverse=True, return_counts=True)
+    sets = np.unpackbits(keys.view(np.uint8).reshape(-1, 8), axis=1, count=k, bitorder="little").astype(bool)
+    return sets, customer_set.reshape(-1), count
+
+
+def _pair_stats(sets: np.ndarray, count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Co-buyer counts, buyers per category, confidence and lift matrices, from the bought
+    sets and their customer counts (:func:`_bought_sets`) of ``n`` customers."""
+    x = sets.astype(np.int64)
+    both = x.T @ (x * count[:, None])  # categories x categories: customers who bought both
     buyers = np.diag(both).astype("float64")
-    n = float(len(inc.customers))
+    n = float(n)
     with np.errstate(divide="ignore", invalid="ignore"):
         confidence = np.where(buyers[:, None] > 0, both / buyers[:, None], 0.0)
         lift = np.where(buyers[None, :] > 0, confidence / (buyers[None, :] / n), 0.0)
@@ -114,7 +150,8 @@ def _pair_stats(inc: Incidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 def category_pairs(inc: Incidence, min_pair_customers: int = MIN_PAIR_CUSTOMERS) -> pd.DataFrame:
     """Every ordered pair (a -> b), a != b, with customers_both, support, confidence,
     lift and ``usable``; highest lift first."""
-    both, _, confidence, lift = _pair_stats(inc)
+    sets, _, count = _bought_sets(inc.matrix)
+    both, _, confidence, lift = _pair_stats(sets, count, len(inc.customers))
     k = len(inc.categories)
     a, b = np.nonzero(~np.eye(k, dtype=bool))
     n = len(inc.customers)
@@ -148,32 +185,30 @@ def next_best_category(
     if not isinstance(min_pair_customers, (int, np.integer)) or min_pair_customers < 1:
         raise ConfigError(f"min_pair_customers must be a whole number >= 1, not {min_pair_customers!r}.")
     inc = incidence if incidence is not None else category_incidence(transactions)
-    x = inc.matrix
-    n = x.shape[0]
-    both, buyers, confidence, lift = _pair_stats(inc)
+    sets, customer_set, count = _bought_sets(inc.matrix)
+    both, buyers, confidence, lift = _pair_stats(sets, count, len(inc.customers))
     usable = (both >= min_pair_customers) & (lift > 1.0)
     np.fill_diagonal(usable, False)
     score = np.where(usable, lift, 0.0)
 
     parts = [
-        _suggest(x[lo:lo + CHUNK_CUSTOMERS], score, confidence, buyers, fallback)
-        for lo in range(0, n, CHUNK_CUSTOMERS)  # chunks of customers bound the memory
+        _suggest(sets[lo:lo + CHUNK_CUSTOMERS], score, confidence, buyers, fallback)
+        for lo in range(0, len(sets), CHUNK_CUSTOMERS)  # chunks bound the memory (many categories: many sets)
     ]
     suggested, because, best_lift, best_conf, reason = (
         np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(5)
     )
     cats = np.append(inc.categories.to_numpy().astype(object), None)  # index -1 -> None
-    out = pd.DataFrame(
+    by_set = pd.DataFrame(
         {
             "next_category": cats[suggested.astype(np.int64)],
             "because": cats[because.astype(np.int64)],
             "lift": best_lift.astype("float64"),
             "confidence": best_conf.astype("float64"),
             "reason": reason.astype(object) if len(reason) else np.array([], dtype=object),
-        },
-        index=inc.customers,
+        }
     )
-    return out
+    return by_set.take(customer_set).set_axis(inc.customers)  # each customer gets their set's row
 
 
 def _suggest(
@@ -224,13 +259,27 @@ def _suggest(
 def suggestion_summary(suggestions: pd.DataFrame, groups: pd.Series, top: int = 3) -> pd.DataFrame:
     """The ``top`` most suggested categories in each group (e.g. segment), with counts.
 
-    ``groups`` maps customer_id to the group; returns columns group, next_category,
-    customers, share (of the group's customers with a suggestion).
+    ``groups`` maps customer_id to the group (a categorical one is named by its categories'
+    text); returns columns group, next_category, customers, share (of the group's customers
+    with a suggestion). Counted on codes: customers matched by position, no join of the two
+    million-id indexes and no text per customer.
     """
-    frame = suggestions[["next_category"]].join(groups.rename("group"), how="inner").dropna(subset=["next_category"])
-    if frame.empty:
+    rows = id_positions(suggestions.index, groups.index)
+    group_codes, group_names = pd.factorize(groups)
+    if isinstance(groups.dtype, pd.CategoricalDtype):
+        group_names = pd.Index(np.asarray(group_names.astype(str), dtype=object), dtype="str")
+    category_codes, categories = pd.factorize(suggestions["next_category"])
+    group = np.where(rows >= 0, group_codes[np.maximum(rows, 0)], -1)
+    counted = (group >= 0) & (category_codes >= 0)
+    k = len(categories)
+    cells = np.bincount(group[counted] * k + category_codes[counted], minlength=len(group_names) * k)
+    present = np.flatnonzero(cells)
+    if not len(present):
         return pd.DataFrame(columns=["group", "next_category", "customers", "share"])
-    counts = frame.groupby(["group", "next_category"], observed=True).size().rename("customers").reset_index()
+    counts = pd.DataFrame({
+        "group": group_names.take(present // k), "next_category": categories.take(present % k),
+        "customers": cells[present].astype("int64"),
+    })
     counts["share"] = counts["customers"] / counts.groupby("group", observed=True)["customers"].transform("sum")
     counts = counts.sort_values(["group", "customers", "next_category"], ascending=[True, False, True], kind="stable")
     return counts.groupby("group", observed=True, sort=False).head(top).reset_index(drop=True)

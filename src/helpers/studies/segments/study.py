@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from helpers import __version__
@@ -80,13 +81,28 @@ def segment_value_intervals(
     if draws <= 0:
         return summary
     cs = clv_study
-    groups = customers["segment"].astype(str).reindex(cs.table.index).rename("segment")
+    groups = segments_in_order(customers["segment"], cs.table.index)
     result = clv_uncertainty(cs.table, cs.purchase_model, cs.spend_model, cs.settings, draws=draws,
                              level=level, seed=seed, groups=groups, customer_bounds=False)
     out = summary.copy()
     out["clv_low"] = result.groups["low"].reindex(out.index).fillna(0.0)
     out["clv_high"] = result.groups["high"].reindex(out.index).fillna(0.0)
     return out
+
+
+def segments_in_order(segment: pd.Series, index: pd.Index) -> pd.Series:
+    """``segment.astype(str).reindex(index)`` with ``index`` itself as the index (the draws
+    then find their customers' order unchanged), by position: no lookup table on either
+    million-id index, and no text per customer. A categorical whose categories are the names
+    in text order, so that it factorises to the same codes as the names."""
+    labels = segment.array if isinstance(segment.dtype, pd.CategoricalDtype) else pd.Categorical(segment.astype(str))
+    labels = labels.rename_categories(labels.categories.astype(str))
+    # names in text order, as factorising the names would number them: the draws take their
+    # groups' order from these codes, and the sums' last bits may follow it
+    labels = labels.reorder_categories(labels.categories.sort_values())
+    rows = seg.id_positions(index, segment.index)
+    codes = np.where(rows >= 0, labels.codes[rows], -1)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=labels.dtype), index=index, name="segment")
 
 
 def run_segment_study(
@@ -125,9 +141,7 @@ def run_segment_study(
     migration = seg.migration_matrix(before, customers["segment"], segment_map)
     del days, before  # the per-day rows are done with: not held through the draws below
 
-    incidence = None
-    if recommend.has_categories(transactions):
-        incidence = recommend.category_incidence(transactions, until=as_of, codes=codes)  # once, for both
+    incidence = recommend.incidence_if_categories(transactions, until=as_of, codes=codes)  # once, for both
     del codes
 
     summary = seg.segment_summary(customers, segment_map)
