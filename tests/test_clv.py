@@ -246,3 +246,19 @@ def test_model_comparison_reuses_the_calibration_fit_and_its_predictions():
     doubled = clv.compare_models(cal, ("bgnbd", "mbgnbd"), fitted_already=fitted, predicted_already=2 * predicted)
     assert doubled["holdout_predicted"].iloc[0] == pytest.approx(2 * fresh["holdout_predicted"].iloc[0])
     assert doubled["holdout_predicted"].iloc[1] == fresh["holdout_predicted"].iloc[2]  # only the fitted model's
+
+
+@pytest.mark.parametrize("ids_sorted", [True, False])
+def test_clv_table_order_is_value_then_id(ids_sorted):
+    from helpers.studies.clv.analysis import _by_value_then_id
+
+    rng = np.random.default_rng(5)
+    ids = pd.array([f"M{i:05d}" for i in range(2_000)], dtype="str")
+    clv = rng.integers(0, 50, 2_000).astype("float64")  # many ties
+    clv[[3, 500, 1_999]] = np.nan
+    clv[[7, 8]] = -0.0
+    table = pd.DataFrame({"clv": clv}, index=pd.Index(ids, name="customer_id"))
+    if not ids_sorted:
+        table = table.iloc[rng.permutation(len(table))]
+    expected = table.sort_values(["clv", "customer_id"], ascending=[False, True], kind="stable")
+    pd.testing.assert_frame_equal(_by_value_then_id(table), expected)
