@@ -129,3 +129,24 @@ def test_generated_events_are_cached_as_parquet_and_load_as_the_csv_would(tmp_pa
     assert len(tables.events.table) > 100
     pd.testing.assert_frame_equal(tables.events.table, from_csv.table)
     assert tables.events.report.to_dict() == from_csv.report.to_dict()
+
+
+def test_generated_transactions_are_cached_as_parquet_and_load_as_the_csv_would(tmp_path):
+    from helpers.data import tables_io
+    from helpers.data.generator import GeneratorConfig, generate, write
+    from helpers.data.generator.tags import TagDataConfig, simulate_tag_data, write_tag_tables
+
+    core = generate(GeneratorConfig(n_customers=300, seed=5))
+    write(core, tmp_path / "core", "csv")
+    customers = pd.read_csv(tmp_path / "core" / "customers.csv", parse_dates=["join_date"])
+    transactions = pd.read_csv(tmp_path / "core" / "transactions.csv", parse_dates=["timestamp"])
+    data = simulate_tag_data(customers, transactions, end="2024-12-31", config=TagDataConfig(seed=14))
+    data.tables["transactions"].loc[0, "amount"] += 1e-9  # a value off the cent: both formats keep cents
+    write_tag_tables(data, tmp_path / "csv", "csv")
+    write_tag_tables(data, tmp_path / "pq", "csv", parquet=("transactions",))
+    loads = [tables_io.load_transactions(str(path), None, notebook="tags", observation_end="2024-12-31",
+                                         returns_policy="drop")
+             for path in (tmp_path / "csv" / "transactions.csv", tmp_path / "pq" / "transactions.parquet")]
+    assert len(loads[0].transactions) > 100
+    pd.testing.assert_frame_equal(loads[0].transactions, loads[1].transactions, check_exact=True)
+    assert loads[0].report.to_dict() == loads[1].report.to_dict()

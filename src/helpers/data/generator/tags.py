@@ -340,6 +340,9 @@ def write_tag_tables(data: TagData, folder, fmt: str = "csv", parquet: tuple[str
         if table_fmt == "csv":
             write_text_atomic(path, out.to_csv(index=False, float_format="%.2f", lineterminator="\n"))
         else:
+            # cents, as the CSV's float_format writes them, so both formats read back the same values
+            floats = out.select_dtypes("float").columns
+            out[floats] = out[floats].round(2)
             out.to_parquet(path, index=False)
         paths[name] = path
     paths["truth"] = folder / "truth_tags.json"
