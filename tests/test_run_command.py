@@ -67,8 +67,12 @@ def test_a_failed_penalised_fit_does_not_advise_the_same_penalizer(monkeypatch):
     def fail(self, *a, **k):
         raise ValueError("singular")
 
+    def unsettled(*a, **k):
+        raise la.fast_models.FastFitError("did not settle")
+
     fitter = la.TRANSACTION_MODELS["bgnbd"]
     monkeypatch.setattr(fitter, "fit", fail)
+    monkeypatch.setattr(la.fast_models, "fit_bgnbd_penalised", unsettled)  # lifetimes fits only after it
     f, r, t = np.array([1.0, 2, 0]), np.array([3.0, 5, 0]), np.array([10.0, 10, 10])
     with pytest.raises(la.ModelFitError) as caught:
         la.fit_transaction_model("bgnbd", f, r, t, penalizer=0.001)

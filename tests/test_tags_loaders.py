@@ -100,8 +100,8 @@ def test_two_runs_generating_the_events_at_once_both_succeed(tmp_path, monkeypat
     real_write = inputs.write_tag_tables
     done_first = {}
 
-    def write_while_another_run_finishes(data, folder, fmt):
-        paths = real_write(data, folder, fmt)
+    def write_while_another_run_finishes(data, folder, fmt, **kwargs):
+        paths = real_write(data, folder, fmt, **kwargs)
         if not done_first:  # the other run writes its complete folder in the meantime
             done_first["folder"] = None
             done_first["folder"] = inputs.generated_folder(tmp_path / "core", cache, "2024-12-31")
@@ -111,3 +111,42 @@ def test_two_runs_generating_the_events_at_once_both_succeed(tmp_path, monkeypat
     ours = inputs.generated_folder(tmp_path / "core", cache, "2024-12-31")
     assert ours == done_first["folder"] and (ours / "truth_tags.json").exists()
     assert [p.name for p in cache.iterdir()] == [ours.name]  # no temporary folder left
+
+
+def test_generated_events_are_cached_as_parquet_and_load_as_the_csv_would(tmp_path):
+    """The generated events are written as Parquet (the CSV took most of a cold build's tags
+    page); the loaded events table and its report are those of the same events in a CSV."""
+    from helpers.data.generator import GeneratorConfig, generate, write
+    from helpers.studies.tags.inputs import load_tag_tables
+
+    write(generate(GeneratorConfig(n_customers=300, seed=5)), tmp_path / "core", "csv")
+    tables = load_tag_tables(str(tmp_path / "core"), observation_end="2024-12-31", cache_dir=str(tmp_path / "cache"))
+    parquet = tmp_path / "cache" / tables.folder.split("/")[-1] / "behaviour_events.parquet"
+    assert tables.sources()["behaviour_events"] == str(parquet)
+    as_csv = tmp_path / "behaviour_events.csv"
+    pd.read_parquet(parquet).to_csv(as_csv, index=False)
+    from_csv = read_events(as_csv, observation_end="2024-12-31")
+    assert len(tables.events.table) > 100
+    pd.testing.assert_frame_equal(tables.events.table, from_csv.table)
+    assert tables.events.report.to_dict() == from_csv.report.to_dict()
+
+
+def test_generated_transactions_are_cached_as_parquet_and_load_as_the_csv_would(tmp_path):
+    from helpers.data import tables_io
+    from helpers.data.generator import GeneratorConfig, generate, write
+    from helpers.data.generator.tags import TagDataConfig, simulate_tag_data, write_tag_tables
+
+    core = generate(GeneratorConfig(n_customers=300, seed=5))
+    write(core, tmp_path / "core", "csv")
+    customers = pd.read_csv(tmp_path / "core" / "customers.csv", parse_dates=["join_date"])
+    transactions = pd.read_csv(tmp_path / "core" / "transactions.csv", parse_dates=["timestamp"])
+    data = simulate_tag_data(customers, transactions, end="2024-12-31", config=TagDataConfig(seed=14))
+    data.tables["transactions"].loc[0, "amount"] += 1e-9  # a value off the cent: both formats keep cents
+    write_tag_tables(data, tmp_path / "csv", "csv")
+    write_tag_tables(data, tmp_path / "pq", "csv", parquet=("transactions",))
+    loads = [tables_io.load_transactions(str(path), None, notebook="tags", observation_end="2024-12-31",
+                                         returns_policy="drop")
+             for path in (tmp_path / "csv" / "transactions.csv", tmp_path / "pq" / "transactions.parquet")]
+    assert len(loads[0].transactions) > 100
+    pd.testing.assert_frame_equal(loads[0].transactions, loads[1].transactions, check_exact=True)
+    assert loads[0].report.to_dict() == loads[1].report.to_dict()

@@ -186,19 +186,38 @@ def fit_transaction_model(
     _check_transaction_data(name, f, r, t, w)
     if penalizer == 0 and name in _FAST_FITS:
         return _fast_fit(name, f, r, t, w, None if weights is None else w, start)
-    fitter = TRANSACTION_MODELS[name](penalizer_coef=penalizer)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            fitter.fit(f, r, t, weights=w)
-        except (ConvergenceError, ValueError, np.linalg.LinAlgError) as exc:
-            raise _fit_error(name, exc, penalizer) from exc
+    fitter = _penalised_bgnbd(f, r, t, w, penalizer) if name == "bgnbd" else None
+    if fitter is None:
+        fitter = TRANSACTION_MODELS[name](penalizer_coef=penalizer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fitter.fit(f, r, t, weights=w)
+            except (ConvergenceError, ValueError, np.linalg.LinAlgError) as exc:
+                raise _fit_error(name, exc, penalizer) from exc
     params = {k: float(v) for k, v in fitter.params_.items()}
     ll = _transaction_log_likelihood(name, params, f, r, t, w)
     hess = fast_models.numerical_log_hessian(
         lambda p: _transaction_log_likelihood(name, p, f, r, t, w), params, _HESSIAN_STEP)
     ses = standard_errors_from_log_hessian(hess, params)
     return FittedModel(name, fitter, params, ses, ll, int(w.sum()), penalizer, log_covariance(hess))
+
+
+def _penalised_bgnbd(f: np.ndarray, r: np.ndarray, t: np.ndarray, w: np.ndarray, penalizer: float) -> Any:
+    """A ``BetaGeoFitter(penalizer_coef=penalizer)`` holding the penalised estimates of
+    :func:`helpers.models.fast_models.fit_bgnbd_penalised` (lifetimes' own fit takes seconds per
+    refit under autograd), or None when that search did not settle (lifetimes then fits)."""
+    f = f.astype(int).astype("float64")  # lifetimes' fit truncates frequency the same way
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            params = fast_models.fit_bgnbd_penalised(f, r, t, w, penalizer)
+        except fast_models.FastFitError:
+            return None
+    fitter = _lifetimes_fitter("bgnbd", params, f, r, t, w, _transaction_log_likelihood("bgnbd", params, f, r, t, w),
+                               None)
+    fitter.penalizer_coef = penalizer
+    return fitter
 
 
 def pareto_start(bgnbd: FittedModel) -> dict[str, float] | None:

@@ -317,9 +317,10 @@ def simulate_tag_data(
     return TagData(tx, events, birthdays, truth_interest, truth_promotion, truth)
 
 
-def write_tag_tables(data: TagData, folder, fmt: str = "csv") -> dict:
+def write_tag_tables(data: TagData, folder, fmt: str = "csv", parquet: tuple[str, ...] = ()) -> dict:
     """Write the extension's tables (``transactions`` replaces the core file: same columns plus
-    ``promotion``) and ``truth_tags.json`` into ``folder``; returns the paths."""
+    ``promotion``) and ``truth_tags.json`` into ``folder``; returns the paths. Tables named in
+    ``parquet`` are written as Parquet whatever ``fmt`` says."""
     import json
     from pathlib import Path
 
@@ -334,10 +335,14 @@ def write_tag_tables(data: TagData, folder, fmt: str = "csv") -> dict:
             if pd.api.types.is_datetime64_any_dtype(out[col]):
                 fmt_s = "%Y-%m-%d" if col == "join_date" else "%Y-%m-%d %H:%M:%S"
                 out[col] = out[col].dt.strftime(fmt_s)
-        path = folder / f"{name}.{fmt}"
-        if fmt == "csv":
+        table_fmt = "parquet" if name in parquet else fmt
+        path = folder / f"{name}.{table_fmt}"
+        if table_fmt == "csv":
             write_text_atomic(path, out.to_csv(index=False, float_format="%.2f", lineterminator="\n"))
         else:
+            # cents, as the CSV's float_format writes them, so both formats read back the same values
+            floats = out.select_dtypes("float").columns
+            out[floats] = out[floats].round(2)
             out.to_parquet(path, index=False)
         paths[name] = path
     paths["truth"] = folder / "truth_tags.json"
