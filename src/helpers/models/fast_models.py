@@ -274,19 +274,36 @@ def fit_bgnbd(frequency: Any, recency: Any, T: Any, weights: Any = None, *, seed
     gradient, for standard errors. Raises :class:`FastFitError` when there is no interior
     maximum (see :func:`_check_interior`).
     """
-    s = Stats.from_data(frequency, recency, T, weights)
-    if s.n <= 0 or not s.rep.any():
-        raise FastFitError("no customer made a repeat purchase")
-    log_params, iterations, message = _bgnbd_estimate(s, seed)
-    ll, grad = bgnbd_loglik_grad(log_params, s)
-    if not (np.all(np.isfinite(log_params)) and np.isfinite(ll)):
-        raise FastFitError(f"the optimiser stopped at non-finite values ({message})")
+    return _fit_dropout_model("bgnbd", bgnbd_loglik_grad, Stats.from_data(frequency, recency, T, weights), seed)
+
+
+def _fit_dropout_model(name: str, loglik_grad: Callable[[np.ndarray, Stats], tuple[float, np.ndarray]],
+                       s: Stats, seed: int) -> FastFit:
+    """The unpenalised fit of BG/NBD or MBG/NBD (``loglik_grad`` in (r, alpha, a, b)) with its
+    checks: a converged interior maximum, Hessian by differences of the gradient."""
+    log_params, ll, grad, iterations, message = _checked_estimate(s, seed, loglik_grad)
     _check_converged(grad / s.n, message)
     params = {k: float(v) for k, v in zip(BGNBD_PARAMS, np.exp(log_params))}
-    hess = _hessian_from_gradient(lambda p: bgnbd_loglik_grad(p, s)[1], log_params, GRADIENT_STEP)
+    hess = _hessian_from_gradient(lambda p: loglik_grad(p, s)[1], log_params, GRADIENT_STEP)
     _check_interior(params, hess, float(s.T.max()))
-    return FastFit("bgnbd", params, ll, s.n, lambda p: bgnbd_loglik_grad(np.log([p[k] for k in BGNBD_PARAMS]), s)[0],
+    return FastFit(name, params, ll, s.n, lambda p: loglik_grad(np.log([p[k] for k in BGNBD_PARAMS]), s)[0],
                    hess, iterations)
+
+
+def _checked_estimate(s: Stats, seed: int = 0,
+                      loglik_grad: Callable[[np.ndarray, Stats], tuple[float, np.ndarray]] | None = None,
+                      penalizer: float = 0.0) -> tuple[np.ndarray, float, np.ndarray, int, str]:
+    """:func:`_bgnbd_estimate` with the log-likelihood and its gradient at the estimate
+    (``loglik_grad``, default BG/NBD's); :class:`FastFitError` when no customer made a repeat
+    purchase or the optimiser stopped at non-finite values."""
+    if s.n <= 0 or not s.rep.any():
+        raise FastFitError("no customer made a repeat purchase")
+    loglik_grad = loglik_grad or bgnbd_loglik_grad
+    log_params, iterations, message = _bgnbd_estimate(s, seed, loglik_grad=loglik_grad, penalizer=penalizer)
+    ll, grad = loglik_grad(log_params, s)
+    if not (np.all(np.isfinite(log_params)) and np.isfinite(ll)):
+        raise FastFitError(f"the optimiser stopped at non-finite values ({message})")
+    return log_params, ll, grad, iterations, message
 
 
 def _bgnbd_estimate(s: Stats, seed: int = 0,
@@ -320,13 +337,8 @@ def fit_bgnbd_penalised(frequency: Any, recency: Any, T: Any, weights: Any, pena
     minimised to a far tighter tolerance than lifetimes' BFGS (1e-7 on the gradient). Raises
     :class:`FastFitError` when the search does not settle, so the caller can fall back on lifetimes."""
     s = Stats.from_data(frequency, recency, T, weights)
-    if s.n <= 0 or not s.rep.any():
-        raise FastFitError("no customer made a repeat purchase")
-    log_params, _, message = _bgnbd_estimate(s, penalizer=penalizer)
+    log_params, _, grad, _, message = _checked_estimate(s, penalizer=penalizer)
     scaled = log_params + np.array([0.0, np.log(_lifetimes_time_scale(s)), 0.0, 0.0])
-    ll, grad = bgnbd_loglik_grad(log_params, s)
-    if not (np.all(np.isfinite(log_params)) and np.isfinite(ll)):
-        raise FastFitError(f"the optimiser stopped at non-finite values ({message})")
     _check_converged(grad / s.n - 2.0 * penalizer * np.exp(2.0 * scaled), message)
     return {k: float(v) for k, v in zip(BGNBD_PARAMS, np.exp(log_params))}
 
@@ -390,19 +402,7 @@ def fit_mbgnbd(frequency: Any, recency: Any, T: Any, weights: Any = None, *, see
     (same start, warm start on a subset of large inputs, BFGS to a gradient of 1e-9, Hessian
     by differences of the gradient, same checks). lifetimes' ``ModifiedBetaGeoFitter`` climbs
     with autograd to its own tolerance: the estimates agree to about 1e-6 relative."""
-    s = Stats.from_data(frequency, recency, T, weights)
-    if s.n <= 0 or not s.rep.any():
-        raise FastFitError("no customer made a repeat purchase")
-    log_params, iterations, message = _bgnbd_estimate(s, seed, loglik_grad=mbgnbd_loglik_grad)
-    ll, grad = mbgnbd_loglik_grad(log_params, s)
-    if not (np.all(np.isfinite(log_params)) and np.isfinite(ll)):
-        raise FastFitError(f"the optimiser stopped at non-finite values ({message})")
-    _check_converged(grad / s.n, message)
-    params = {k: float(v) for k, v in zip(BGNBD_PARAMS, np.exp(log_params))}
-    hess = _hessian_from_gradient(lambda p: mbgnbd_loglik_grad(p, s)[1], log_params, GRADIENT_STEP)
-    _check_interior(params, hess, float(s.T.max()))
-    return FastFit("mbgnbd", params, ll, s.n,
-                   lambda p: mbgnbd_loglik_grad(np.log([p[k] for k in BGNBD_PARAMS]), s)[0], hess, iterations)
+    return _fit_dropout_model("mbgnbd", mbgnbd_loglik_grad, Stats.from_data(frequency, recency, T, weights), seed)
 
 
 def _check_converged(mean_gradient: np.ndarray, message: str) -> None:
