@@ -11,27 +11,26 @@ import pytest
 from helpers.models import memory
 
 
-def test_release_asks_pyarrows_pool_and_glibc(monkeypatch):
-    calls = []
+@pytest.fixture
+def calls(monkeypatch):
+    """What release_free_memory asked for, with pyarrow's pool replaced by a recorder."""
+    asked = []
 
     class Pool:
         def release_unused(self):
-            calls.append("pool")
+            asked.append("pool")
 
     monkeypatch.setattr(pa, "default_memory_pool", lambda: Pool())
+    return asked
+
+
+def test_release_asks_pyarrows_pool_and_glibc(monkeypatch, calls):
     monkeypatch.setattr(memory, "_malloc_trim", lambda: lambda pad: calls.append(("trim", pad)))
     memory.release_free_memory()
     assert calls == ["pool", ("trim", 0)]
 
 
-def test_release_without_malloc_trim_still_releases_the_pool(monkeypatch):
-    calls = []
-
-    class Pool:
-        def release_unused(self):
-            calls.append("pool")
-
-    monkeypatch.setattr(pa, "default_memory_pool", lambda: Pool())
+def test_release_without_malloc_trim_still_releases_the_pool(monkeypatch, calls):
     monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
     memory.release_free_memory()
     assert calls == ["pool"]
