@@ -458,7 +458,7 @@ def schedule(groups: Sequence[Sequence[_Job]], durations: Mapping[str, float]) -
         times = [durations.get(job.page.name) for job in batch]
         if all(t is not None for t in times):
             return float(sum(times))
-        hints = [h for job in batch if (h := getattr(job.page, "expected_seconds", None)) is not None]
+        hints = [job.page.expected_seconds for job in batch if job.page.expected_seconds is not None]
         return float(max(hints)) if hints else float("inf")
 
     order = sorted(range(len(groups)), key=lambda i: (-expected(groups[i]), i))
