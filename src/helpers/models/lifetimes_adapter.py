@@ -31,7 +31,9 @@ a test in ``tests/test_lifetimes_adapter.py``):
    likelihood, same maximum, NaN-free) and stores the estimates in a lifetimes fitter, so
    predictions still go through lifetimes (but BG/NBD's and Pareto/NBD's expected purchases,
    lifetimes' formulas evaluated by :mod:`helpers.models.fast_models` once per distinct pair of
-   statistics, see :func:`expected_purchases`); penalised fits use lifetimes' own fitter.
+   statistics, see :func:`expected_purchases`). A penalised BG/NBD fit minimises lifetimes'
+   penalised objective in :mod:`helpers.models.fast_models` too, falling back on lifetimes' own
+   fitter when that search does not settle; other penalised fits use lifetimes' fitter.
 """
 
 from __future__ import annotations
@@ -176,8 +178,9 @@ def fit_transaction_model(
     output of :func:`helpers.models.summary.collapse_rfm` to fit large bases quickly.
 
     BG/NBD, Pareto/NBD and MBG/NBD without a penalizer are fitted by :mod:`helpers.models.fast_models`
-    (the same estimates as lifetimes, much faster; see quirk 7); penalised fits
-    by lifetimes. Either way ``fitter`` is a lifetimes fitter carrying the estimates.
+    (the same estimates as lifetimes, much faster; see quirk 7); penalised BG/NBD likewise
+    (lifetimes' penalised objective, lifetimes' fitter if that search does not settle), other
+    penalised fits by lifetimes. Either way ``fitter`` is a lifetimes fitter carrying the estimates.
     """
     if name not in TRANSACTION_MODELS:
         raise ConfigError(f"model {name!r} is not known; choose one of {sorted(TRANSACTION_MODELS)}.")
