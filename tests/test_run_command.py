@@ -243,3 +243,35 @@ def test_a_kernel_session_runs_each_notebook_as_a_fresh_kernel_would(tmp_path):
         assert [c.execution_count for c in run.cells] == [c.execution_count for c in fresh.cells] == [1, 2, 3]
         assert run.cells[1].outputs[0]["text"] == "False True\n"
         assert run.cells[2].outputs[0]["data"]["text/html"] == fresh.cells[2].outputs[0]["data"]["text/html"]
+
+
+def test_a_kept_kernel_shares_results_only_within_a_group(tmp_path):
+    """The site build keeps one kernel per worker for pages of many studies: results kept
+    by helpers.memo serve the later notebooks of the same group (a page's languages)
+    only; a new group starts with none kept and sharing switched as the group asks."""
+    from helpers.site.run import KernelSession, execute_notebook
+
+    cells = [
+        new_code_cell("import os\nfrom helpers import memo\nprint(os.environ.get('HELPERS_MEMO'), len(memo._store))"),
+        new_code_cell("@memo.shared\ndef plus_one(x):\n    return x + 1\nplus_one(1)\nprint(len(memo._store))"),
+    ]
+    notebook = tmp_path / "memo.ipynb"
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), notebook)
+
+    def printed(run) -> list[str]:
+        return [run.cells[i].outputs[0]["text"].strip() for i in (0, 1)]
+
+    seen = []
+    with KernelSession(tmp_path, shared=True) as session:
+        for shared in (True, True, None, False, True):
+            if shared is not None:
+                session.new_group(shared=shared)
+            run = execute_notebook(notebook, {}, tmp_path / "executed.ipynb", progress=False, session=session)
+            seen.append(printed(run))
+    assert seen == [
+        ["1 0", "1"],  # a new kernel, sharing on: the result is kept
+        ["1 0", "1"],  # a new group in the same kernel: nothing kept from the first
+        ["1 1", "1"],  # the same group: the first notebook's result is still there
+        ["None 0", "0"],  # a group without sharing: nothing kept, nothing stored
+        ["1 0", "1"],
+    ]

@@ -14,10 +14,11 @@ more languages, one page each. The build:
    page before any kernel starts) and works out its inputs and cache key
    (:mod:`helpers.site.cache`);
 2. runs the pages whose key has no cached run with papermill, ``--jobs`` kernels at a
-   time (default 2). The language versions of a page run one after another in one
-   kernel (cleared in between), so the later ones skip the kernel start and the imports
-   and reuse the first one's analyses (:mod:`helpers.memo`); the batches with the
-   longest previous run times start first. Pages writing to the same output folder, and
+   time (default 2). Each worker keeps one kernel for all the pages it runs (cleared
+   in between), so only its first page pays for the kernel start and the imports. The
+   language versions of a page run one after another and reuse the first one's
+   analyses (:mod:`helpers.memo`; nothing is shared between pages of different
+   studies); the batches with the longest previous run times start first. Pages writing to the same output folder, and
    the pages of a study with ``parallel: false``, run one after another. One progress
    bar per study on a terminal, one line per page otherwise;
 3. renders every page into a staging folder next to the output folder, with
@@ -42,6 +43,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import queue
 import shutil
 import sys
 import threading
@@ -470,6 +472,19 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) ->
         return
     from helpers.site.run import KernelSession
 
+    # One kernel per worker, kept from batch to batch: a kernel start and the imports cost
+    # about 3 s of CPU, paid once per worker instead of once per batch.
+    kernels = [KernelSession(config.root) for _ in range(min(jobs, len(to_run)))]
+    try:
+        _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug, kernels)
+    finally:
+        for session in kernels:
+            session.close()
+
+
+def _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug, kernels) -> None:
+    """Run the batches on ``jobs`` worker threads, each batch in one of ``kernels`` (a
+    worker takes a free one: a kernel runs one batch at a time)."""
     locks: dict[str, threading.Lock] = {}
     for job in to_run:
         for name in exclusive_resources(config, job):
@@ -482,12 +497,18 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) ->
             done_queue.append((job, outcome))
             done_event.notify()
 
+    sessions: queue.SimpleQueue = queue.SimpleQueue()
+    for session in kernels:
+        sessions.put(session)
+
     def task(batch: list[_Job]) -> None:
         names = sorted({name for job in batch for name in exclusive_resources(config, job)})
         with ExitStack() as stack:
             for name in names:  # sorted: no lock-order deadlock
                 stack.enter_context(locks[name])
-            with KernelSession(config.root, shared=len(batch) > 1) as session:
+            session = sessions.get()
+            try:
+                session.new_group(shared=len(batch) > 1)
                 for job in batch:
                     started = time.monotonic()
                     try:
@@ -497,6 +518,8 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) ->
                         report(job, (err, time.monotonic() - started))
                     else:
                         report(job, time.monotonic() - started)
+            finally:
+                sessions.put(session)
 
     ordered = schedule(batches(config, to_run), previous_durations(cache))
     expected = len(to_run)

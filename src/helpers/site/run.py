@@ -25,6 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from helpers.errors import ConfigError, HelperError
+from helpers.memo import ENV as MEMO_ENV
 from helpers.report.page import strip_ansi
 
 __all__ = ["KERNEL_NAME", "KernelSession", "NotebookFailed", "execute_notebook", "helper_error_names", "notebook_parameters"]
@@ -266,10 +267,13 @@ KERNEL_LOG_LEVEL = "--IPKernelApp.log_level=CRITICAL"
 
 
 class KernelSession:
-    """One kernel that runs several notebooks one after another (the language versions
-    of one page, say): the second notebook skips the kernel start and the imports, and
-    with ``shared=True`` it reuses the results of the analyses the first one ran
-    (:mod:`helpers.memo`, switched on in the kernel by the ``HELPERS_MEMO`` variable).
+    """One kernel that runs several notebooks one after another: the later ones skip the
+    kernel start and the imports. With ``shared=True`` a notebook reuses the results of
+    the analyses the earlier ones of its group ran (:mod:`helpers.memo`, switched on in
+    the kernel by the ``HELPERS_MEMO`` variable); the language versions of one page are
+    such a group. :meth:`new_group` starts another group: the kept results are dropped
+    and sharing is switched on or off for it, so one kernel can run the pages of many
+    studies (the site build keeps one per worker) and share only within a page.
 
     Before every notebook but the first the kernel's namespace is cleared (``%reset -f``)
     (``reset(new_session=True)``: cell numbers restart at 1) and open figures are closed,
@@ -282,6 +286,13 @@ class KernelSession:
         self.shared = shared
         self.km = None
         self.used = False
+        self.regroup = False
+
+    def new_group(self, *, shared: bool) -> None:
+        """The next notebooks are another group: forget the kept results, share (or not)
+        among these."""
+        self.shared = shared
+        self.regroup = True
 
     def __enter__(self) -> KernelSession:
         return self
@@ -298,7 +309,9 @@ class KernelSession:
 
             env = dict(os.environ)
             if self.shared:
-                env["HELPERS_MEMO"] = "1"
+                env[MEMO_ENV] = "1"
+            else:
+                env.pop(MEMO_ENV, None)
             km = AsyncKernelManager(kernel_name=KERNEL_NAME)
             try:
                 kwargs = {"cwd": str(self.cwd)} if self.cwd is not None else {}
@@ -307,17 +320,20 @@ class KernelSession:
                 raise ConfigError(
                     f"no Jupyter kernel named '{KERNEL_NAME}'; run `{sys.executable} -m ipykernel install --sys-prefix`"
                 ) from None
-            self.km, self.used = km, False
+            # a new kernel starts with nothing kept and the sharing of the current group
+            self.km, self.used, self.regroup = km, False, False
         return self.km
 
     def prepare(self) -> None:
-        """Before a notebook: a clean namespace when the kernel already ran one."""
+        """Before a notebook: a clean namespace when the kernel already ran one (and no
+        kept results when it ran another group)."""
         km = self.kernel()
         if self.used:
             from jupyter_core.utils import run_sync
 
-            run_sync(_reset_namespace)(km)
-        self.used = True
+            code = _RESET_CODE + (_group_code(self.shared) if self.regroup else "")
+            run_sync(_reset_namespace)(km, code)
+        self.used, self.regroup = True, False
 
     def restart(self) -> None:
         self.close()
@@ -354,12 +370,26 @@ del _gc
 """
 
 
-async def _reset_namespace(km) -> None:
+def _group_code(shared: bool) -> str:
+    """Run in a kept kernel before another group's first notebook: drop the kept results
+    (:func:`helpers.memo.clear`) and switch sharing on or off (``HELPERS_MEMO``, which
+    :func:`helpers.memo.enabled` reads at every call)."""
+    switch = f'_os.environ["{MEMO_ENV}"] = "1"' if shared else f'_os.environ.pop("{MEMO_ENV}", None)'
+    return (
+        "import os as _os, sys as _sys\n"
+        f"{switch}\n"
+        'if "helpers.memo" in _sys.modules:\n'
+        '    _sys.modules["helpers.memo"].clear()\n'
+        "del _os, _sys\n"
+    )
+
+
+async def _reset_namespace(km, code: str = _RESET_CODE) -> None:
     kc = km.client()
     kc.start_channels()
     try:
         await kc.wait_for_ready(timeout=60)
-        reply = await kc.execute_interactive(_RESET_CODE, store_history=False, timeout=120, output_hook=lambda msg: None)
+        reply = await kc.execute_interactive(code, store_history=False, timeout=120, output_hook=lambda msg: None)
         if reply.get("content", {}).get("status") != "ok":
             raise RuntimeError(f"could not clear the kernel between notebooks: {reply.get('content')}")
     finally:
