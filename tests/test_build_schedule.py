@@ -60,3 +60,57 @@ def test_previous_durations_come_from_the_most_recently_used_run(tmp_path: Path)
     (cache.folder / "k5" / "meta.json").write_text("not json")
     assert previous_durations(cache) == {"a": 20.0, "b": 7.5}
     assert previous_durations(RunCache(tmp_path / "none")) == {}
+
+
+class FakeSession:
+    """Stands in for helpers.site.run.KernelSession: records what the build asks of it."""
+
+    made: list = []
+
+    def __init__(self, cwd, shared=False):
+        self.events: list = []
+        FakeSession.made.append(self)
+
+    def new_group(self, *, shared):
+        self.events.append(("group", shared))
+
+    def restart(self):
+        self.events.append(("restart",))
+
+    def close(self):
+        self.events.append(("close",))
+
+
+def test_each_worker_keeps_one_kernel_for_all_its_batches(monkeypatch, tmp_path: Path):
+    import helpers.site.build as build_module
+    import helpers.site.run as run_module
+
+    FakeSession.made = []
+    monkeypatch.setattr(run_module, "KernelSession", FakeSession)
+
+    def fake_run(config, job, cache, session=None):
+        session.events.append(("run", job.page.name))
+        if job.page.name == "broken":
+            raise RuntimeError("the page failed")
+
+    monkeypatch.setattr(build_module, "_run", fake_run)
+    config = SimpleNamespace(root=tmp_path, study_of=lambda page: SimpleNamespace(parallel=True), relative=str)
+    jobs = [job("a", "a"), job("a-zh-CN", "a", "zh-CN"), job("broken", "b"), job("c", "c"), job("d", "d")]
+    for j in jobs:
+        j.outputs = [tmp_path / j.page.name]
+        j.page.notebook = f"{j.page.study_name}.ipynb"
+    results: dict = {}
+    ui = SimpleNamespace(finished=lambda page, result: None)
+    build_module._run_all(config, jobs, RunCache(tmp_path / "cache"), 2, results, {}, ui, debug=False)
+
+    assert len(FakeSession.made) == 2  # one kernel per worker, not one per batch
+    runs = [e for s in FakeSession.made for e in s.events if e[0] == "run"]
+    assert sorted(name for _, name in runs) == sorted(j.page.name for j in jobs)
+    for session in FakeSession.made:
+        assert session.events[-1] == ("close",)  # every kernel shut down at the end
+        for i, event in enumerate(session.events):
+            if event[0] == "group":  # each batch announces itself: sharing only for a page's languages
+                assert event[1] == (session.events[i + 1] == ("run", "a"))
+            if event == ("run", "broken"):
+                assert session.events[i + 1] == ("restart",)  # a failed page leaves no state behind
+    assert {name for name, r in results.items() if not r.ok} == {"broken"}
