@@ -795,6 +795,25 @@ def test_figures_in_chinese_have_chinese_labels_and_every_glyph(segmented):
     assert not [w for w in caught if "missing from" in str(w.message)]  # the Chinese font covers every label
 
 
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_pages_grids_from_one_figure_are_the_pixels_of_a_figure_per_segment(segmented, language):
+    """The segment pages draw one grid and re-colour it per segment: each PNG must be the
+    one segment_grid(highlight=key, small=True) gives, byte for byte."""
+    import matplotlib.pyplot as plt
+
+    from helpers.report.figures import to_png
+    from helpers.studies.segments import figures as plots
+
+    smap, _, customers, *_ = segmented
+    pngs = plots.segment_grid_pngs(smap, customers, language=language)
+    assert list(pngs) == list(smap.keys)
+    for key in smap.keys:
+        fig = plots.segment_grid(smap, customers, highlight=key, small=True, language=language)
+        assert pngs[key] == to_png(fig), key
+        plt.close(fig)
+    assert len(set(pngs.values())) == len(smap.keys)  # every page shows its own segment
+
+
 def test_grid_counts_are_the_crosstab_of_the_scores(segmented):
     from helpers.studies.segments.figures import score_cell_counts
 

@@ -38,7 +38,7 @@ from helpers.report.formatting import pct
 from helpers.report.i18n import normalise_language, text
 from helpers.report.page import CSS_PATH, TEMPLATES_DIR
 from helpers.studies.segments import narrative as story
-from helpers.studies.segments.figures import segment_grid
+from helpers.studies.segments.figures import segment_grid, segment_grid_pngs
 from helpers.studies.segments.recommend import suggestion_summary
 from helpers.studies.segments.study import SegmentStudy
 
@@ -82,6 +82,10 @@ def _grid_png(study: SegmentStudy, key: str, language: str = "en") -> str | None
         return None
     png = to_png(fig)
     plt.close(fig)
+    return _data_uri_text(png)
+
+
+def _data_uri_text(png: bytes) -> str:
     return base64.b64encode(png).decode("ascii")
 
 
@@ -128,10 +132,12 @@ def page_context(
     lang: str = "en",
     language: str | None = None,
     category_summary: pd.DataFrame | None = None,
+    grid_pngs: dict[str, bytes] | None = None,
 ) -> dict:
     """Everything the template needs for one segment's page, in ``language`` (``lang``
     is its older name; ``language`` wins when both are given). ``category_summary``: the
-    study's :func:`suggestion_summary` by segment when the caller has it (one for all pages)."""
+    study's :func:`suggestion_summary` by segment when the caller has it (one for all pages);
+    ``grid_pngs``: every segment's grid from :func:`segment_grid_pngs`, likewise."""
     lang = normalise_language(language or lang)
     smap = study.segment_map.localised(lang)
     library = study.library.localised(lang)
@@ -197,7 +203,7 @@ def page_context(
         "lead": story.segment_lead(row, currency, lang),
         "definition": smap.segment(key).definition,
         "scores": story.segment_scores_text(smap, key, lang),
-        "grid_png": _grid_png(study, key, lang),
+        "grid_png": _data_uri_text(grid_pngs[key]) if grid_pngs else _grid_png(study, key, lang),
         "numbers": story.segment_numbers(row, currency, study.settings.monetary, lang),
         "horizon_months": horizon_months,
         "play": play,
@@ -256,11 +262,12 @@ def render_segment_pages(
     written = f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M}"
     paths = {}
     top = _category_summary(study)  # once over all customers, not once per page
+    grids = segment_grid_pngs(study.segment_map, study.customers, language=lang)  # one figure for all pages
     for key in study.segment_map.keys:  # a handful of segments
         context = page_context(
             study, key, currency=currency, data_source=data_source, pages_link=pages_link,
             activation_folder=activation_folder, horizon_months=horizon_months, model_label=model_label,
-            allow_raw_ids=allow_raw_ids, written=written, lang=lang, category_summary=top,
+            allow_raw_ids=allow_raw_ids, written=written, lang=lang, category_summary=top, grid_pngs=grids,
         )
         paths[key] = write_text_atomic(folder / f"{key}.html", template.render(**context))
     for stale in folder.glob("*.html"):
