@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -522,3 +523,20 @@ def test_every_notebook_is_on_the_site():
     config = load_config(REPO / "playbooks" / "playbooks.yaml")
     on_site = {page.notebook for page in config.pages}
     assert set((REPO / "notebooks").glob("*.ipynb")) == on_site
+
+
+def test_the_build_reads_notebooks_without_compiling_the_iri_grammars():
+    """jsonschema's optional rfc3987_syntax compiles lark grammars on import (about 2 s);
+    the build goes without it, and nbformat still reads and validates notebooks."""
+    code = (
+        "import sys\n"
+        "from helpers.site.build import _skip_iri_grammars\n"
+        "_skip_iri_grammars()\n"
+        "import nbformat\n"
+        "from nbformat.v4 import new_notebook\n"
+        "nbformat.validate(nbformat.reads(nbformat.writes(new_notebook()), as_version=4))\n"
+        "assert sys.modules.get('rfc3987_syntax') is None and 'lark' not in sys.modules\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr

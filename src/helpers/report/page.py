@@ -27,6 +27,7 @@ import json
 import os
 import re
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
@@ -525,7 +526,20 @@ def prepare_for_page(nb: NotebookNode) -> NotebookNode:
     return nb
 
 
+_EXPORTERS = threading.local()
+
+
 def _exporter():
+    """The page exporter, made once per thread: setting one up and compiling its templates
+    costs more than rendering a page (nbconvert's own command line also converts every
+    notebook with one exporter); one per thread because rendering registers filters on it."""
+    exporter = getattr(_EXPORTERS, "page", None)
+    if exporter is None:
+        exporter = _EXPORTERS.page = _new_exporter()
+    return exporter
+
+
+def _new_exporter():
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
