@@ -654,12 +654,14 @@ def page_data_source(config: Config, job: _Job, published: Mapping | None, label
     return {"label": source, "kind": "generated" if (folder / GENERATOR_TRUTH).is_file() else "real"}
 
 
-def _publish_downloads(config: Config, page: Page, effective: Mapping[str, Any], staging: Path) -> dict[str, str]:
-    """Copy the page's ``downloads`` into ``<staging>/<page>/files/``; returns how the page
-    mentions each file (its path as written) -> its href relative to the page's folder."""
+def _publish_downloads(config: Config, job: _Job, effective: Mapping[str, Any], staging: Path) -> dict[str, str]:
+    """Copy the page's ``downloads`` into ``<staging>/<page>/files/`` (published once per run,
+    kept in its cache entry); returns how the page mentions each file (its path as
+    written) -> its href relative to the page's folder."""
+    page = job.page
     if not page.downloads:
         return {}
-    from helpers.site.downloads import FOLDER, find_downloads, publish_csv
+    from helpers.site.downloads import FOLDER, find_downloads, publish_csv_kept
 
     base = effective.get("output_dir")
     if not isinstance(base, str) or not base.strip():
@@ -669,7 +671,7 @@ def _publish_downloads(config: Config, page: Page, effective: Mapping[str, Any],
     mentions: dict[str, str] = {}
     for source in find_downloads(folder, list(page.downloads)):
         href = f"{FOLDER}/{source.name}"
-        publish_csv(source, staging / page.name / href)
+        publish_csv_kept(source, staging / page.name / href, job.entry.folder / "downloads")
         relative = source.relative_to(folder).as_posix()
         for shown in {config.relative(source), f"{base.rstrip('/')}/{relative}", f"{Path(base).as_posix().rstrip('/')}/{relative}"}:
             mentions[shown] = href
@@ -723,7 +725,7 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
     nb = nbformat.read(job.entry.executed, as_version=4)
     labels = chrome_labels(page.lang)
     effective = {**job.not_passed, **job.arguments}
-    mentions = _publish_downloads(config, page, effective, staging)
+    mentions = _publish_downloads(config, job, effective, staging)
     if mentions:
         nav = {**nav, "downloads": [{"href": f"{page.name}/{href}", "label": Path(href).name} for href in dict.fromkeys(mentions.values())]}
     published = meta.get("data_source") or collect_data_source(nb)
