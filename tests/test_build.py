@@ -540,3 +540,21 @@ def test_the_build_reads_notebooks_without_compiling_the_iri_grammars():
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
+
+
+def test_inputs_shown_name_the_embedded_data(tmp_path):
+    from types import SimpleNamespace
+
+    from helpers.report.page import chrome_labels
+    from helpers.site.cache import embedded_data_path
+
+    labels = chrome_labels("en")
+    own = tmp_path / "data" / "CDNOW_master.txt"  # the same name, not the embedded file
+    own.parent.mkdir()
+    own.write_text("x")
+    config = SimpleNamespace(relative=lambda p: Path(p).relative_to(tmp_path).as_posix())
+    job = SimpleNamespace(inputs=[embedded_data_path(), own, own.parent])
+    assert build_mod._inputs_shown(config, job, labels) == (
+        f"CDNOW_master.txt ({labels['embedded']}), data/CDNOW_master.txt, data/"
+    )
+    assert build_mod._inputs_shown(config, SimpleNamespace(inputs=[]), labels) == labels["no_inputs"]

@@ -781,13 +781,15 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
 
 
 def _inputs_shown(config: Config, job: _Job, labels: Mapping[str, str]) -> str:
+    from helpers.data.datasets import MASTER_FILE
     from helpers.site.cache import embedded_data_path
 
     if not job.inputs:
         return labels["no_inputs"]
     shown = []
     for path in job.inputs:
-        if path == embedded_data_path():
+        # the name first: finding the embedded file imports lifetimes (1 s) for nothing
+        if path.name == MASTER_FILE and path == embedded_data_path():
             shown.append(f"{path.name} ({labels['embedded']})")
         else:
             shown.append(config.relative(path) + ("/" if path.is_dir() else ""))
