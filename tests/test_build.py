@@ -538,7 +538,7 @@ def test_the_build_reads_notebooks_without_compiling_the_iri_grammars():
         "assert sys.modules.get('rfc3987_syntax') is None and 'lark' not in sys.modules\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
 
 
@@ -558,3 +558,48 @@ def test_inputs_shown_name_the_embedded_data(tmp_path):
         f"CDNOW_master.txt ({labels['embedded']}), data/CDNOW_master.txt, data/"
     )
     assert build_mod._inputs_shown(config, SimpleNamespace(inputs=[]), labels) == labels["no_inputs"]
+
+
+@pytest.mark.slow
+def test_pages_rendered_while_others_run_are_the_pages_a_render_at_the_end_gives(tmp_path, monkeypatch):
+    """Pages are rendered as soon as their runs end, assuming the pages still running will
+    succeed. Kept only when that held: they are then byte for byte what rendering at the end
+    gives; a page failing later (with no previous version) has every page rendered again,
+    without links to it."""
+    regions = demo_study(
+        "regions", title="Regions", languages=["en", "zh-CN"], extra_pages="pages", expected_seconds=60,
+        parameters={"output_dir": "build/outputs/{page}", "extra_pages": 1, "region": "{variant}"},
+        variants=[{"name": "north"}, {"name": "south"}],
+    )
+    late = demo_study("late", title="Late", expected_seconds=1, parameters={"output_dir": "build/outputs/late", "fail": True})
+    config = load_config(make_playbook_repo(tmp_path, site_config(regions, late, lang="en")))
+    taken: dict[str, bool] = {}
+    real_take = build_mod._EarlyRenders.take
+
+    def take(self, page, available):
+        entry = real_take(self, page, available)
+        taken[page.name] = entry is not None
+        if entry is not None:  # what the assembly would have rendered instead
+            fresh = tmp_path / "fresh" / page.name
+            assert build_mod._render_page(config, page, self.ready, available, fresh, self.data_line) == entry
+            for path in [fresh / f"{page.name}.html", *sorted((fresh / page.name).rglob("*.html"))]:
+                assert path.read_bytes() == (self.staging / path.relative_to(fresh)).read_bytes(), path
+        return entry
+
+    monkeypatch.setattr(build_mod._EarlyRenders, "take", take)
+    log = tmp_path / "build.log"
+    with open(log, "w", encoding="utf-8") as out:
+        failed = build(config, jobs=1, progress=False, out=out, force=True)  # one at a time: "late" ends last
+    assert [r.name for r in failed.failed] == ["late"]
+    assert taken == dict.fromkeys(["regions-north", "regions-north-zh-CN", "regions-south", "regions-south-zh-CN"], False)
+    site = tmp_path / "site"
+    assert not (site / "late.html").exists()
+    assert not [p for p in site.rglob("*.html") if "late.html" in p.read_text(encoding="utf-8")]
+
+    taken.clear()
+    config = apply_overrides(config, ["late.fail=false"])
+    with open(log, "w", encoding="utf-8") as out:
+        built = build(config, jobs=2, progress=False, out=out, force=True)
+    assert not built.failed and taken == dict.fromkeys([p.name for p in config.pages], True)
+    assert 'href="late.html"' in (site / "regions-south.html").read_text(encoding="utf-8")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left

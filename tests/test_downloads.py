@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from helpers.site import downloads
-from helpers.site.downloads import link_mentions, publish_csv, publish_csv_kept, spreadsheet_safe
+from helpers.site.downloads import (
+    link_mentions,
+    publish_csv,
+    publish_csv_kept,
+    spreadsheet_safe,
+)
 
 
 def reference_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -47,7 +47,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -333,6 +333,7 @@ def build(
     ready: dict[str, _Job] = {}
 
     progress_ui = _Progress(config, selected, out, progress)
+    early = None
     try:
         # 0. the shared dataset, generated (or reused) before any page reads it
         data_line = _ensure_shared_data(config, progress_ui.say)
@@ -365,12 +366,17 @@ def build(
                 + (f" ({len(ready)} unchanged, from the cache)" if ready else "")
                 + f", {min(max(1, jobs), n)} at a time …"
             )
-        _run_all(config, to_run, cache, max(1, jobs), results, ready, progress_ui, debug)
+        early = _EarlyRenders(config, output, ready, [job.page.name for job in to_run], data_line) if to_run else None
+        _run_all(config, to_run, cache, max(1, jobs), results, ready, progress_ui, debug, early)
+    except BaseException:
+        if early is not None:
+            early.discard()
+        raise
     finally:
         progress_ui.close()
 
     # 3. the new site, in a staging folder; 4. swap it in
-    index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line)
+    index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line, early)
     ordered = [results[p.name] for p in selected]
     return BuildResult(ordered, index=index, swapped=swapped)
 
@@ -465,7 +471,7 @@ def schedule(groups: Sequence[Sequence[_Job]], durations: Mapping[str, float]) -
     return [list(groups[i]) for i in order]
 
 
-def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) -> None:
+def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug, early=None) -> None:
     if not to_run:
         return
     from helpers.site.run import KernelSession
@@ -524,14 +530,36 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) ->
                         ready[page.name] = job
                         results[page.name] = PageResult(page.name, True, seconds=outcome, notebook=config.relative(page.notebook))
                     progress_ui.finished(page, results[page.name])
+                    if early is not None:
+                        early.finished(job)
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
 
 
-def _assemble(config, output, selected, results, ready, out, debug, data_line=None) -> tuple[Path | None, bool]:
-    """Render the new site into a staging folder and swap it in (see module doc)."""
+def _plan(config: Config, output: Path, old: Mapping[str, Mapping], rendered: Collection[str]) -> dict[str, str]:
+    """What each page will be in the new site: "render" (the pages in ``rendered``), "copy"
+    (its previous version stays) or "missing"."""
+    plan: dict[str, str] = {}
+    for page in config.pages:
+        if page.name in rendered:
+            plan[page.name] = "render"
+        elif (output / f"{page.name}.html").is_file() or (old.get(page.name) and (output / str(old[page.name].get("file", ""))).is_file()):
+            plan[page.name] = "copy"
+        else:
+            plan[page.name] = "missing"
+    return plan
+
+
+def _available(plan: Mapping[str, str]) -> frozenset[str]:
+    """The pages the site links to under ``plan``."""
+    return frozenset(n for n, how in plan.items() if how != "missing")
+
+
+def _render_page(config, page, ready, available, staging, data_line) -> dict:
+    """Render ``page`` (in ``ready``) into ``staging``, linked to the ``available`` pages;
+    returns its manifest entry."""
     from helpers.report.page import (
         RunInfo,
         chrome_labels,
@@ -540,6 +568,81 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
         render_page,
     )
 
+    return _render_one(
+        config, page, ready[page.name], staging,
+        page_nav(page, available, list(config.pages), language_name, config.lang),
+        render_page, RunInfo, chrome_labels, make_self_contained, data_line,
+        _extra_nav(config, page, ready, available, chrome_labels, language_name),
+    )
+
+
+def _remove_rendered(staging: Path, name: str) -> None:
+    (staging / f"{name}.html").unlink(missing_ok=True)
+    shutil.rmtree(staging / name, ignore_errors=True)
+
+
+class _EarlyRenders:
+    """Pages rendered while other notebooks still run (the main thread would only wait for
+    them), so that little is left to render after the last run. A page is rendered once
+    every language version of it has finished (its extra pages link theirs), into the
+    staging folder, assuming that every page still running will succeed. The assembly
+    keeps a render only when the site gets exactly the pages it assumed and the page's
+    downloads did not change since, else renders the page again."""
+
+    def __init__(self, config: Config, output: Path, ready: dict[str, _Job], pending: Collection[str], data_line) -> None:
+        self.config, self.output, self.ready, self.data_line = config, output, ready, data_line
+        self.pending = set(pending)
+        self.old = read_manifest(output)
+        self.staging: Path | None = None
+        self.kept: dict[str, tuple[frozenset[str], dict, list]] = {}
+
+    def finished(self, job: _Job) -> None:
+        """``job``'s run ended, well or not (main thread)."""
+        self.pending.discard(job.page.name)
+        group = [p for p in self.config.pages if p.group == job.page.group]
+        if any(p.name in self.pending for p in group):
+            return
+        available = _available(_plan(self.config, self.output, self.old, set(self.ready) | self.pending))
+        for page in group:
+            if page.name in self.ready and page.name not in self.kept:
+                self._render(page, available)
+
+    def _render(self, page: Page, available: frozenset[str]) -> None:
+        if self.staging is None:
+            self.staging = make_staging(self.output)
+        try:
+            entry = _render_page(self.config, page, self.ready, available, self.staging, self.data_line)
+            self.kept[page.name] = (available, entry, _downloads_stamp(self.config, self.ready[page.name]))
+        except Exception:  # noqa: BLE001 - the assembly renders it again and reports the failure
+            _remove_rendered(self.staging, page.name)
+
+    def take(self, page: Page, available: frozenset[str]) -> dict | None:
+        """The manifest entry of ``page`` rendered early, when still right; else None
+        (and its files are removed)."""
+        assumed, entry, stamp = self.kept.pop(page.name, (None, None, None))
+        if entry is None:
+            return None
+        if assumed == available and stamp == _downloads_stamp(self.config, self.ready[page.name]):
+            return entry
+        _remove_rendered(self.staging, page.name)
+        return None
+
+    def forget(self) -> None:
+        """The staging folder was emptied of pages: nothing rendered early is left."""
+        self.kept.clear()
+
+    def discard(self) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+        self.kept.clear()
+
+
+def _assemble(config, output, selected, results, ready, out, debug, data_line=None, early=None) -> tuple[Path | None, bool]:
+    """Render the new site into a staging folder and swap it in (see module doc); with
+    ``early`` (:class:`_EarlyRenders`), its staging folder and the pages rendered there."""
+    from helpers.report.page import language_name
+
     old = read_manifest(output)
     selected_names = {p.name for p in selected}
     succeeded = [n for n in selected_names if results[n].ok]
@@ -547,36 +650,27 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
     if failed and not succeeded and output.is_dir() and any(output.iterdir()):
         for name in failed:
             results[name].kept_previous = (output / f"{name}.html").is_file()
+        if early is not None:
+            early.discard()
         return None, False  # nothing new: the old site stays exactly as it was
 
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    staging = make_staging(output)
+    staging = early.staging if early is not None and early.staging is not None else make_staging(output)
     try:
         manifest: dict[str, dict] = {}
-        # what each page will be in the new site
-        plan: dict[str, str] = {}
-        for page in config.pages:
-            if page.name in ready:
-                plan[page.name] = "render"
-            elif (output / f"{page.name}.html").is_file() or (old.get(page.name) and (output / str(old[page.name].get("file", ""))).is_file()):
-                plan[page.name] = "copy"
-            else:
-                plan[page.name] = "missing"
+        plan = _plan(config, output, old, ready)
 
         while True:  # a render that fails falls back to a copy; then links are redone
-            available = {n for n, how in plan.items() if how != "missing"}
+            available = _available(plan)
             broken = None
             for page in config.pages:
                 if plan[page.name] != "render":
                     continue
-                job = ready[page.name]
                 try:
-                    manifest[page.name] = _render_one(
-                        config, page, job, staging,
-                        page_nav(page, available, list(config.pages), language_name, config.lang),
-                        render_page, RunInfo, chrome_labels, make_self_contained, data_line,
-                        _extra_nav(config, page, ready, available, chrome_labels, language_name),
-                    )
+                    entry = early.take(page, available) if early is not None else None
+                    if entry is None:
+                        entry = _render_page(config, page, ready, available, staging, data_line)
+                    manifest[page.name] = entry
                     results[page.name].html = output / f"{page.name}.html"
                 except Exception as err:  # noqa: BLE001 - fall back to the previous version
                     if debug:
@@ -592,9 +686,10 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
             if broken is None:
                 break
             for page in config.pages:  # start again with the new set of pages
-                (staging / f"{page.name}.html").unlink(missing_ok=True)
-                shutil.rmtree(staging / page.name, ignore_errors=True)
+                _remove_rendered(staging, page.name)
             manifest.clear()
+            if early is not None:
+                early.forget()
 
         for page in config.pages:
             if plan[page.name] != "copy":
@@ -654,28 +749,45 @@ def page_data_source(config: Config, job: _Job, published: Mapping | None, label
     return {"label": source, "kind": "generated" if (folder / GENERATOR_TRUTH).is_file() else "real"}
 
 
-def _publish_downloads(config: Config, job: _Job, effective: Mapping[str, Any], staging: Path) -> dict[str, str]:
+def _publish_downloads(config: Config, job: _Job, staging: Path) -> dict[str, str]:
     """Copy the page's ``downloads`` into ``<staging>/<page>/files/`` (published once per run,
     kept in its cache entry); returns how the page mentions each file (its path as
     written) -> its href relative to the page's folder."""
     page = job.page
     if not page.downloads:
         return {}
-    from helpers.site.downloads import FOLDER, find_downloads, publish_csv_kept
+    from helpers.site.downloads import FOLDER, publish_csv_kept
 
-    base = effective.get("output_dir")
-    if not isinstance(base, str) or not base.strip():
-        raise ConfigError(f"page '{page.name}': downloads are relative to the output_dir parameter, which is empty")
-    base_path = Path(os.path.expanduser(base))
-    folder = base_path if base_path.is_absolute() else config.root / base_path
+    base, folder, sources = _download_sources(config, job)
     mentions: dict[str, str] = {}
-    for source in find_downloads(folder, list(page.downloads)):
+    for source in sources:
         href = f"{FOLDER}/{source.name}"
         publish_csv_kept(source, staging / page.name / href, job.entry.folder / "downloads")
         relative = source.relative_to(folder).as_posix()
         for shown in {config.relative(source), f"{base.rstrip('/')}/{relative}", f"{Path(base).as_posix().rstrip('/')}/{relative}"}:
             mentions[shown] = href
     return mentions
+
+
+def _download_sources(config: Config, job: _Job) -> tuple[str, Path, list[Path]]:
+    """The page's ``output_dir`` as configured, the folder it names (the ``downloads``
+    patterns are relative to it) and the files the patterns match."""
+    from helpers.site.downloads import find_downloads
+
+    page = job.page
+    base = {**job.not_passed, **job.arguments}.get("output_dir")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"page '{page.name}': downloads are relative to the output_dir parameter, which is empty")
+    base_path = Path(os.path.expanduser(base))
+    folder = base_path if base_path.is_absolute() else config.root / base_path
+    return base, folder, find_downloads(folder, list(page.downloads))
+
+
+def _downloads_stamp(config: Config, job: _Job) -> list:
+    """Which files a page publishes, with their sizes and modification times."""
+    if not job.page.downloads:
+        return []
+    return [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in _download_sources(config, job)[2]]
 
 
 def _site_languages(config: Config) -> list[str]:
@@ -725,7 +837,7 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
     nb = nbformat.read(job.entry.executed, as_version=4)
     labels = chrome_labels(page.lang)
     effective = {**job.not_passed, **job.arguments}
-    mentions = _publish_downloads(config, job, effective, staging)
+    mentions = _publish_downloads(config, job, staging)
     if mentions:
         nav = {**nav, "downloads": [{"href": f"{page.name}/{href}", "label": Path(href).name} for href in dict.fromkeys(mentions.values())]}
     published = meta.get("data_source") or collect_data_source(nb)
