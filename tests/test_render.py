@@ -456,3 +456,22 @@ def test_pages_rendered_one_after_another_match_a_fresh_exporter(tmp_path, monke
     monkeypatch.setattr(page_mod, "_EXPORTERS", threading.local())  # the next render makes a new exporter
     fresh = render_page(second, tmp_path / "fresh.html", title="Second", run_info=run).read_text(encoding="utf-8")
     assert reused == fresh and "第一" not in reused and "内容" not in reused
+
+
+def test_a_page_is_validated_once(tmp_path, monkeypatch):
+    """nbconvert validates the notebook after every preprocessor unless told to do it once
+    at the end (a third of its time per page); an invalid notebook still fails."""
+    from nbconvert.exporters import exporter as exporter_mod
+
+    run = RunInfo(data_source="d", parameters={}, started=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), duration_s=1)
+    good = new_notebook(cells=[new_markdown_cell("# One")])
+    broken = new_notebook(cells=[new_markdown_cell("# One")])
+    broken.cells[0]["cell_type"] = "nonsense"
+    calls = []
+    real = exporter_mod.nbformat.validate
+    monkeypatch.setattr(exporter_mod.nbformat, "validate", lambda nb, **kw: calls.append(1) or real(nb, **kw))
+    render_page(good, tmp_path / "p.html", title="t", run_info=run)
+    assert len(calls) == 1
+    with pytest.raises(Exception, match="(?i)valid"):
+        render_page(broken, tmp_path / "q.html", title="t", run_info=run)
+    assert not (tmp_path / "q.html").exists()
