@@ -602,4 +602,11 @@ def test_pages_rendered_while_others_run_are_the_pages_a_render_at_the_end_gives
         built = build(config, jobs=2, progress=False, out=out, force=True)
     assert not built.failed and taken == dict.fromkeys([p.name for p in config.pages], True)
     assert 'href="late.html"' in (site / "regions-south.html").read_text(encoding="utf-8")
+
+    taken.clear()  # only "late" runs: the pages from the cache are rendered meanwhile
+    config = apply_overrides(config, ["late.region=elsewhere"])
+    with open(log, "w", encoding="utf-8") as out:
+        built = build(config, jobs=2, progress=False, out=out)
+    assert [r.name for r in built.pages if r.cached] == [p.name for p in config.pages if p.name != "late"]
+    assert not built.failed and taken == dict.fromkeys([p.name for p in config.pages], True)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left

@@ -509,6 +509,8 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug, ea
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="playbook") as pool:
         futures = [pool.submit(task, batch) for batch in ordered]
         try:
+            if early is not None:
+                early.start()
             received = 0
             while received < expected:
                 with done_event:
@@ -596,14 +598,23 @@ class _EarlyRenders:
         self.staging: Path | None = None
         self.kept: dict[str, tuple[frozenset[str], dict, list]] = {}
 
+    def start(self) -> None:
+        """Render the pages from the run cache whose language versions all come from it
+        (main thread, while the first notebooks run)."""
+        for group in dict.fromkeys(p.group for p in self.config.pages if p.name in self.ready):
+            self._render_group(group)
+
     def finished(self, job: _Job) -> None:
         """``job``'s run ended, well or not (main thread)."""
         self.pending.discard(job.page.name)
-        group = [p for p in self.config.pages if p.group == job.page.group]
-        if any(p.name in self.pending for p in group):
+        self._render_group(job.page.group)
+
+    def _render_group(self, group: tuple) -> None:
+        pages = [p for p in self.config.pages if p.group == group]
+        if any(p.name in self.pending for p in pages):
             return
         available = _available(_plan(self.config, self.output, self.old, set(self.ready) | self.pending))
-        for page in group:
+        for page in pages:
             if page.name in self.ready and page.name not in self.kept:
                 self._render(page, available)
 
