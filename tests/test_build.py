@@ -609,4 +609,25 @@ def test_pages_rendered_while_others_run_are_the_pages_a_render_at_the_end_gives
         built = build(config, jobs=2, progress=False, out=out)
     assert [r.name for r in built.pages if r.cached] == [p.name for p in config.pages if p.name != "late"]
     assert not built.failed and taken == dict.fromkeys([p.name for p in config.pages], True)
+
+    taken.clear()  # nothing runs: the pages are rendered in two forked processes
+    with open(log, "w", encoding="utf-8") as out:
+        built = build(config, jobs=2, progress=False, out=out)
+    assert all(r.cached for r in built.pages) and not built.failed
+    assert taken == dict.fromkeys([p.name for p in config.pages], True)
+
+    before = (site / "regions-south.html").read_bytes()  # a render failing in its process is redone and reported
+    real_render = build_mod._render_one
+
+    def render_one(config, page, *args, **kwargs):
+        if page.name == "regions-south":
+            raise RuntimeError("no render today")
+        return real_render(config, page, *args, **kwargs)
+
+    monkeypatch.setattr(build_mod, "_render_one", render_one)
+    with open(log, "w", encoding="utf-8") as out:
+        built = build(config, jobs=2, progress=False, out=out)
+    assert [r.name for r in built.failed] == ["regions-south"] and built.failed[0].kept_previous
+    assert "rendering failed" in built.failed[0].error and "no render today" in built.failed[0].error
+    assert (site / "regions-south.html").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left

@@ -376,7 +376,7 @@ def build(
         progress_ui.close()
 
     # 3. the new site, in a staging folder; 4. swap it in
-    index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line, early)
+    index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line, early, max(1, jobs))
     ordered = [results[p.name] for p in selected]
     return BuildResult(ordered, index=index, swapped=swapped)
 
@@ -618,14 +618,48 @@ class _EarlyRenders:
             if page.name in self.ready and page.name not in self.kept:
                 self._render(page, available)
 
-    def _render(self, page: Page, available: frozenset[str]) -> None:
+    def folder(self) -> Path:
+        """The staging folder (made on first use)."""
         if self.staging is None:
             self.staging = make_staging(self.output)
+        return self.staging
+
+    def _render(self, page: Page, available: frozenset[str]) -> None:
+        entry = _render_quietly(self.config, page, self.ready, available, self.folder(), self.data_line)
+        if entry is not None:
+            self._keep(page, available, entry)
+
+    def _keep(self, page: Page, available: frozenset[str], entry: dict) -> None:
+        self.kept[page.name] = (available, entry, _downloads_stamp(self.config, self.ready[page.name]))
+
+    def render_in_processes(self, pages: Sequence[Page], available: frozenset[str], workers: int) -> None:
+        """Render ``pages`` in ``workers`` forked processes, each page on one core (rendering
+        is most of a build with little to run); kept like the pages rendered early. Where
+        processes cannot be forked, or for a page or two, nothing is done: the assembly
+        renders them itself, as it renders a page whose render failed here."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pages = [p for p in pages if p.name not in self.kept]
+        if workers < 2 or len(pages) < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        # the largest notebooks first, so that no long render starts last
+        pages.sort(key=lambda p: -self.ready[p.name].entry.executed.stat().st_size)
+        global _FORKED
+        _FORKED = (self, available)
+        staging = self.folder()
         try:
-            entry = _render_page(self.config, page, self.ready, available, self.staging, self.data_line)
-            self.kept[page.name] = (available, entry, _downloads_stamp(self.config, self.ready[page.name]))
-        except Exception:  # noqa: BLE001 - the assembly renders it again and reports the failure
-            _remove_rendered(self.staging, page.name)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                rendered = list(pool.map(_render_forked, [p.name for p in pages]))
+        except Exception:  # noqa: BLE001 - e.g. a killed process: the assembly renders them itself
+            rendered = [None] * len(pages)
+        finally:
+            _FORKED = None
+        for page, entry in zip(pages, rendered):
+            if entry is not None:
+                self._keep(page, available, entry)
+            else:
+                _remove_rendered(staging, page.name)
 
     def take(self, page: Page, available: frozenset[str]) -> dict | None:
         """The manifest entry of ``page`` rendered early, when still right; else None
@@ -649,9 +683,30 @@ class _EarlyRenders:
         self.kept.clear()
 
 
-def _assemble(config, output, selected, results, ready, out, debug, data_line=None, early=None) -> tuple[Path | None, bool]:
+#: What a forked render process renders from (:meth:`_EarlyRenders.render_in_processes`).
+_FORKED: tuple | None = None
+
+
+def _render_forked(name: str) -> dict | None:
+    early, available = _FORKED
+    page = next(p for p in early.config.pages if p.name == name)
+    return _render_quietly(early.config, page, early.ready, available, early.folder(), early.data_line)
+
+
+def _render_quietly(config, page, ready, available, staging, data_line) -> dict | None:
+    """:func:`_render_page`, or None (and no files) when it fails: the assembly renders the
+    page again and reports the failure."""
+    try:
+        return _render_page(config, page, ready, available, staging, data_line)
+    except Exception:  # noqa: BLE001 - reported by the assembly's own render
+        _remove_rendered(staging, page.name)
+        return None
+
+
+def _assemble(config, output, selected, results, ready, out, debug, data_line=None, early=None, jobs=1) -> tuple[Path | None, bool]:
     """Render the new site into a staging folder and swap it in (see module doc); with
-    ``early`` (:class:`_EarlyRenders`), its staging folder and the pages rendered there."""
+    ``early`` (:class:`_EarlyRenders`), its staging folder and the pages rendered there.
+    The pages left to render are rendered in ``jobs`` processes."""
     from helpers.report.page import language_name
 
     old = read_manifest(output)
@@ -666,10 +721,12 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
         return None, False  # nothing new: the old site stays exactly as it was
 
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    staging = early.staging if early is not None and early.staging is not None else make_staging(output)
+    early = early if early is not None else _EarlyRenders(config, output, ready, (), data_line)
+    staging = early.folder()
     try:
         manifest: dict[str, dict] = {}
         plan = _plan(config, output, old, ready)
+        early.render_in_processes([p for p in config.pages if plan[p.name] == "render"], _available(plan), jobs)
 
         while True:  # a render that fails falls back to a copy; then links are redone
             available = _available(plan)
@@ -678,7 +735,7 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
                 if plan[page.name] != "render":
                     continue
                 try:
-                    entry = early.take(page, available) if early is not None else None
+                    entry = early.take(page, available)
                     if entry is None:
                         entry = _render_page(config, page, ready, available, staging, data_line)
                     manifest[page.name] = entry
@@ -699,8 +756,7 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
             for page in config.pages:  # start again with the new set of pages
                 _remove_rendered(staging, page.name)
             manifest.clear()
-            if early is not None:
-                early.forget()
+            early.forget()
 
         for page in config.pages:
             if plan[page.name] != "copy":
