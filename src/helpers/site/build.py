@@ -23,7 +23,9 @@ more languages, one page each. The build:
 3. renders every page into a staging folder next to the output folder, with
    navigation, run metadata and the index (grouped by study, with the headline
    numbers each notebook published), then swaps the staging folder in
-   (:mod:`helpers.site.index`). A page that failed keeps its previous good version, marked
+   (:mod:`helpers.site.index`). Pages are rendered while the other notebooks still run,
+   once every language version of them has finished (:class:`_EarlyRenders`); the rest
+   in ``--jobs`` processes. A page that failed keeps its previous good version, marked
    stale on the index. When every selected page failed, the old site is left
    untouched, byte for byte;
 4. prints a summary table of the failures: page, notebook, failing cell, message.
