@@ -631,3 +631,31 @@ def test_pages_rendered_while_others_run_are_the_pages_a_render_at_the_end_gives
     assert "rendering failed" in built.failed[0].error and "no render today" in built.failed[0].error
     assert (site / "regions-south.html").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_a_page_rendered_early_is_rendered_again_when_its_downloads_or_pages_changed(tmp_path):
+    study = demo_study("lists", parameters={"output_dir": "build/outputs/lists"}, downloads=["*.csv"])
+    config = load_config(make_playbook_repo(tmp_path, site_config(study)))
+    page = config.pages[0]
+    job = build_mod._prepare(config, page, config.output)
+    lists = tmp_path / "build" / "outputs" / "lists"
+    lists.mkdir(parents=True)
+    (lists / "a.csv").write_text("id\n1\n", encoding="utf-8")
+    early = build_mod._EarlyRenders(config, config.output, {page.name: job}, (), None)
+    early.staging = tmp_path / "staging"
+    available = frozenset([page.name])
+
+    def rendered_early() -> None:
+        (early.staging / page.name / "files").mkdir(parents=True, exist_ok=True)
+        early.kept[page.name] = (available, {"file": f"{page.name}.html"}, early._stamp(page))
+
+    rendered_early()
+    assert early.take(page, available) == {"file": f"{page.name}.html"}
+    rendered_early()
+    (lists / "a.csv").write_text("id\n1\n2\n", encoding="utf-8")  # written again by a later run
+    assert early.take(page, available) is None and not (early.staging / page.name).exists()
+    rendered_early()
+    (lists / "b.csv").write_text("id\n", encoding="utf-8")
+    assert early.take(page, available) is None
+    rendered_early()
+    assert early.take(page, available | {"another-page"}) is None

@@ -627,12 +627,19 @@ class _EarlyRenders:
         return self.staging
 
     def _render(self, page: Page, available: frozenset[str]) -> None:
-        entry = _render_quietly(self.config, page, self.ready, available, self.folder(), self.data_line)
+        stamp = self._stamp(page)
+        entry = None if stamp is None else _render_quietly(self.config, page, self.ready, available, self.folder(), self.data_line)
         if entry is not None:
-            self._keep(page, available, entry)
+            self.kept[page.name] = (available, entry, stamp)
 
-    def _keep(self, page: Page, available: frozenset[str], entry: dict) -> None:
-        self.kept[page.name] = (available, entry, _downloads_stamp(self.config, self.ready[page.name]))
+    def _stamp(self, page: Page) -> list | None:
+        """The page's downloads as they are before it is rendered (a page sharing its output
+        folder may write them again meanwhile); None when they cannot be listed: the
+        assembly's render reports it."""
+        try:
+            return _downloads_stamp(self.config, self.ready[page.name])
+        except (HelperError, OSError):
+            return None
 
     def render_in_processes(self, pages: Sequence[Page], available: frozenset[str], workers: int) -> None:
         """Render ``pages`` in ``workers`` forked processes, each page on one core (rendering
@@ -642,7 +649,8 @@ class _EarlyRenders:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        pages = [p for p in pages if p.name not in self.kept]
+        stamps = {p.name: self._stamp(p) for p in pages if p.name not in self.kept}
+        pages = [p for p in pages if stamps.get(p.name) is not None]
         if workers < 2 or len(pages) < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
             return
         # the largest notebooks first, so that no long render starts last
@@ -659,7 +667,7 @@ class _EarlyRenders:
             _FORKED = None
         for page, entry in zip(pages, rendered):
             if entry is not None:
-                self._keep(page, available, entry)
+                self.kept[page.name] = (available, entry, stamps[page.name])
             else:
                 _remove_rendered(staging, page.name)
 
