@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -522,3 +523,139 @@ def test_every_notebook_is_on_the_site():
     config = load_config(REPO / "playbooks" / "playbooks.yaml")
     on_site = {page.notebook for page in config.pages}
     assert set((REPO / "notebooks").glob("*.ipynb")) == on_site
+
+
+def test_the_build_reads_notebooks_without_compiling_the_iri_grammars():
+    """jsonschema's optional rfc3987_syntax compiles lark grammars on import (about 2 s);
+    the build goes without it, and nbformat still reads and validates notebooks."""
+    code = (
+        "import sys\n"
+        "from helpers.site.build import _skip_iri_grammars\n"
+        "_skip_iri_grammars()\n"
+        "import nbformat\n"
+        "from nbformat.v4 import new_notebook\n"
+        "nbformat.validate(nbformat.reads(nbformat.writes(new_notebook()), as_version=4))\n"
+        "assert sys.modules.get('rfc3987_syntax') is None and 'lark' not in sys.modules\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_inputs_shown_name_the_embedded_data(tmp_path):
+    from types import SimpleNamespace
+
+    from helpers.report.page import chrome_labels
+    from helpers.site.cache import embedded_data_path
+
+    labels = chrome_labels("en")
+    own = tmp_path / "data" / "CDNOW_master.txt"  # the same name, not the embedded file
+    own.parent.mkdir()
+    own.write_text("x")
+    config = SimpleNamespace(relative=lambda p: Path(p).relative_to(tmp_path).as_posix())
+    job = SimpleNamespace(inputs=[embedded_data_path(), own, own.parent])
+    assert build_mod._inputs_shown(config, job, labels) == (
+        f"CDNOW_master.txt ({labels['embedded']}), data/CDNOW_master.txt, data/"
+    )
+    assert build_mod._inputs_shown(config, SimpleNamespace(inputs=[]), labels) == labels["no_inputs"]
+
+
+@pytest.mark.slow
+def test_pages_rendered_while_others_run_are_the_pages_a_render_at_the_end_gives(tmp_path, monkeypatch):
+    """Pages are rendered as soon as their runs end, assuming the pages still running will
+    succeed. Kept only when that held: they are then byte for byte what rendering at the end
+    gives; a page failing later (with no previous version) has every page rendered again,
+    without links to it."""
+    regions = demo_study(
+        "regions", title="Regions", languages=["en", "zh-CN"], extra_pages="pages", expected_seconds=60,
+        parameters={"output_dir": "build/outputs/{page}", "extra_pages": 1, "region": "{variant}"},
+        variants=[{"name": "north"}, {"name": "south"}],
+    )
+    late = demo_study("late", title="Late", expected_seconds=1, parameters={"output_dir": "build/outputs/late", "fail": True})
+    config = load_config(make_playbook_repo(tmp_path, site_config(regions, late, lang="en")))
+    taken: dict[str, bool] = {}
+    real_take = build_mod._EarlyRenders.take
+
+    def take(self, page, available):
+        entry = real_take(self, page, available)
+        taken[page.name] = entry is not None
+        if entry is not None:  # what the assembly would have rendered instead
+            fresh = tmp_path / "fresh" / page.name
+            assert build_mod._render_page(config, page, self.ready, available, fresh, self.data_line) == entry
+            for path in [fresh / f"{page.name}.html", *sorted((fresh / page.name).rglob("*.html"))]:
+                assert path.read_bytes() == (self.staging / path.relative_to(fresh)).read_bytes(), path
+        return entry
+
+    monkeypatch.setattr(build_mod._EarlyRenders, "take", take)
+    log = tmp_path / "build.log"
+    with open(log, "w", encoding="utf-8") as out:
+        failed = build(config, jobs=1, progress=False, out=out, force=True)  # one at a time: "late" ends last
+    assert [r.name for r in failed.failed] == ["late"]
+    assert taken == dict.fromkeys(["regions-north", "regions-north-zh-CN", "regions-south", "regions-south-zh-CN"], False)
+    site = tmp_path / "site"
+    assert not (site / "late.html").exists()
+    assert not [p for p in site.rglob("*.html") if "late.html" in p.read_text(encoding="utf-8")]
+
+    taken.clear()
+    config = apply_overrides(config, ["late.fail=false"])
+    with open(log, "w", encoding="utf-8") as out:
+        built = build(config, jobs=2, progress=False, out=out, force=True)
+    assert not built.failed and taken == dict.fromkeys([p.name for p in config.pages], True)
+    assert 'href="late.html"' in (site / "regions-south.html").read_text(encoding="utf-8")
+
+    taken.clear()  # only "late" runs: the pages from the cache are rendered meanwhile
+    config = apply_overrides(config, ["late.region=elsewhere"])
+    with open(log, "w", encoding="utf-8") as out:
+        built = build(config, jobs=2, progress=False, out=out)
+    assert [r.name for r in built.pages if r.cached] == [p.name for p in config.pages if p.name != "late"]
+    assert not built.failed and taken == dict.fromkeys([p.name for p in config.pages], True)
+
+    taken.clear()  # nothing runs: the pages are rendered in two forked processes
+    with open(log, "w", encoding="utf-8") as out:
+        built = build(config, jobs=2, progress=False, out=out)
+    assert all(r.cached for r in built.pages) and not built.failed
+    assert taken == dict.fromkeys([p.name for p in config.pages], True)
+
+    before = (site / "regions-south.html").read_bytes()  # a render failing in its process is redone and reported
+    real_render = build_mod._render_one
+
+    def render_one(config, page, *args, **kwargs):
+        if page.name == "regions-south":
+            raise RuntimeError("no render today")
+        return real_render(config, page, *args, **kwargs)
+
+    monkeypatch.setattr(build_mod, "_render_one", render_one)
+    with open(log, "w", encoding="utf-8") as out:
+        built = build(config, jobs=2, progress=False, out=out)
+    assert [r.name for r in built.failed] == ["regions-south"] and built.failed[0].kept_previous
+    assert "rendering failed" in built.failed[0].error and "no render today" in built.failed[0].error
+    assert (site / "regions-south.html").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_a_page_rendered_early_is_rendered_again_when_its_downloads_or_pages_changed(tmp_path):
+    study = demo_study("lists", parameters={"output_dir": "build/outputs/lists"}, downloads=["*.csv"])
+    config = load_config(make_playbook_repo(tmp_path, site_config(study)))
+    page = config.pages[0]
+    job = build_mod._prepare(config, page, config.output)
+    lists = tmp_path / "build" / "outputs" / "lists"
+    lists.mkdir(parents=True)
+    (lists / "a.csv").write_text("id\n1\n", encoding="utf-8")
+    early = build_mod._EarlyRenders(config, config.output, {page.name: job}, (), None)
+    early.staging = tmp_path / "staging"
+    available = frozenset([page.name])
+
+    def rendered_early() -> None:
+        (early.staging / page.name / "files").mkdir(parents=True, exist_ok=True)
+        early.kept[page.name] = (available, {"file": f"{page.name}.html"}, early._stamp(page))
+
+    rendered_early()
+    assert early.take(page, available) == {"file": f"{page.name}.html"}
+    rendered_early()
+    (lists / "a.csv").write_text("id\n1\n2\n", encoding="utf-8")  # written again by a later run
+    assert early.take(page, available) is None and not (early.staging / page.name).exists()
+    rendered_early()
+    (lists / "b.csv").write_text("id\n", encoding="utf-8")
+    assert early.take(page, available) is None
+    rendered_early()
+    assert early.take(page, available | {"another-page"}) is None

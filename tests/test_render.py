@@ -431,3 +431,47 @@ def test_chrome_labels_and_language_names():
     assert chrome_labels("zh-Hans")["about"] == chrome_labels("zh-CN")["about"] == "关于本次运行"
     assert chrome_labels("fr")["about"] == "About this run"
     assert (language_name("zh-CN"), language_name("en"), language_name("zh"), language_name("fr")) == ("中文", "English", "中文", "fr")
+
+
+def test_pages_rendered_one_after_another_match_a_fresh_exporter(tmp_path, monkeypatch):
+    """The exporter is made once per thread and reused: a page must not carry anything
+    (language, lexer, title, images) over from the page rendered before it."""
+    import threading
+
+    from helpers.report import page as page_mod
+
+    run = RunInfo(data_source="d", parameters={}, started=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), duration_s=1)
+    first = new_notebook(
+        cells=[new_markdown_cell("# 内容 ![x](data:image/png;base64,iVBORw0KGgo=)"), new_code_cell("1", outputs=[
+            new_output("execute_result", data={"text/plain": "1", "text/html": "<b>one</b>"}, execution_count=1)])],
+        metadata={"kernelspec": KERNELSPEC, "language_info": {"name": "python", "pygments_lexer": "ipython3"}},
+    )
+    second = new_notebook(
+        cells=[new_markdown_cell("# Second\n\n| a | b |\n|---|---|\n| 1 | 2 |"), new_code_cell("x", outputs=[
+            new_output("stream", name="stdout", text="plain text\n")])],
+        metadata={"language_info": {"name": "R"}},
+    )
+    render_page(first, tmp_path / "first.html", title="第一", run_info=run, lang="zh-CN")
+    reused = render_page(second, tmp_path / "reused.html", title="Second", run_info=run).read_text(encoding="utf-8")
+    monkeypatch.setattr(page_mod, "_EXPORTERS", threading.local())  # the next render makes a new exporter
+    fresh = render_page(second, tmp_path / "fresh.html", title="Second", run_info=run).read_text(encoding="utf-8")
+    assert reused == fresh and "第一" not in reused and "内容" not in reused
+
+
+def test_a_page_is_validated_once(tmp_path, monkeypatch):
+    """nbconvert validates the notebook after every preprocessor unless told to do it once
+    at the end (a third of its time per page); an invalid notebook still fails."""
+    from nbconvert.exporters import exporter as exporter_mod
+
+    run = RunInfo(data_source="d", parameters={}, started=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), duration_s=1)
+    good = new_notebook(cells=[new_markdown_cell("# One")])
+    broken = new_notebook(cells=[new_markdown_cell("# One")])
+    broken.cells[0]["cell_type"] = "nonsense"
+    calls = []
+    real = exporter_mod.nbformat.validate
+    monkeypatch.setattr(exporter_mod.nbformat, "validate", lambda nb, **kw: calls.append(1) or real(nb, **kw))
+    render_page(good, tmp_path / "p.html", title="t", run_info=run)
+    assert len(calls) == 1
+    with pytest.raises(Exception, match="(?i)valid"):
+        render_page(broken, tmp_path / "q.html", title="t", run_info=run)
+    assert not (tmp_path / "q.html").exists()

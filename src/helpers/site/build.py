@@ -24,7 +24,9 @@ more languages, one page each. The build:
 3. renders every page into a staging folder next to the output folder, with
    navigation, run metadata and the index (grouped by study, with the headline
    numbers each notebook published), then swaps the staging folder in
-   (:mod:`helpers.site.index`). A page that failed keeps its previous good version, marked
+   (:mod:`helpers.site.index`). Pages are rendered while the other notebooks still run,
+   once every language version of them has finished (:class:`_EarlyRenders`); the rest
+   in ``--jobs`` processes. A page that failed keeps its previous good version, marked
    stale on the index. When every selected page failed, the old site is left
    untouched, byte for byte;
 4. prints a summary table of the failures: page, notebook, failing cell, message.
@@ -49,7 +51,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -335,6 +337,7 @@ def build(
     ready: dict[str, _Job] = {}
 
     progress_ui = _Progress(config, selected, out, progress)
+    early = None
     try:
         # 0. the shared dataset, generated (or reused) before any page reads it
         data_line = _ensure_shared_data(config, progress_ui.say)
@@ -367,12 +370,17 @@ def build(
                 + (f" ({len(ready)} unchanged, from the cache)" if ready else "")
                 + f", {min(max(1, jobs), n)} at a time …"
             )
-        _run_all(config, to_run, cache, max(1, jobs), results, ready, progress_ui, debug)
+        early = _EarlyRenders(config, output, ready, [job.page.name for job in to_run], data_line) if to_run else None
+        _run_all(config, to_run, cache, max(1, jobs), results, ready, progress_ui, debug, early)
+    except BaseException:
+        if early is not None:
+            early.discard()
+        raise
     finally:
         progress_ui.close()
 
     # 3. the new site, in a staging folder; 4. swap it in
-    index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line)
+    index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line, early, max(1, jobs))
     ordered = [results[p.name] for p in selected]
     return BuildResult(ordered, index=index, swapped=swapped)
 
@@ -467,7 +475,7 @@ def schedule(groups: Sequence[Sequence[_Job]], durations: Mapping[str, float]) -
     return [list(groups[i]) for i in order]
 
 
-def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug) -> None:
+def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug, early=None) -> None:
     if not to_run:
         return
     from helpers.site.run import KernelSession
@@ -526,6 +534,8 @@ def _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="playbook") as pool:
         futures = [pool.submit(task, batch) for batch in ordered]
         try:
+            if early is not None:
+                early.start()
             received = 0
             while received < expected:
                 with done_event:
@@ -547,14 +557,36 @@ def _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug
                         ready[page.name] = job
                         results[page.name] = PageResult(page.name, True, seconds=outcome, notebook=config.relative(page.notebook))
                     progress_ui.finished(page, results[page.name])
+                    if early is not None:
+                        early.finished(job)
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
 
 
-def _assemble(config, output, selected, results, ready, out, debug, data_line=None) -> tuple[Path | None, bool]:
-    """Render the new site into a staging folder and swap it in (see module doc)."""
+def _plan(config: Config, output: Path, old: Mapping[str, Mapping], rendered: Collection[str]) -> dict[str, str]:
+    """What each page will be in the new site: "render" (the pages in ``rendered``), "copy"
+    (its previous version stays) or "missing"."""
+    plan: dict[str, str] = {}
+    for page in config.pages:
+        if page.name in rendered:
+            plan[page.name] = "render"
+        elif (output / f"{page.name}.html").is_file() or (old.get(page.name) and (output / str(old[page.name].get("file", ""))).is_file()):
+            plan[page.name] = "copy"
+        else:
+            plan[page.name] = "missing"
+    return plan
+
+
+def _available(plan: Mapping[str, str]) -> frozenset[str]:
+    """The pages the site links to under ``plan``."""
+    return frozenset(n for n, how in plan.items() if how != "missing")
+
+
+def _render_page(config, page, ready, available, staging, data_line) -> dict:
+    """Render ``page`` (in ``ready``) into ``staging``, linked to the ``available`` pages;
+    returns its manifest entry."""
     from helpers.report.page import (
         RunInfo,
         chrome_labels,
@@ -563,6 +595,153 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
         render_page,
     )
 
+    return _render_one(
+        config, page, ready[page.name], staging,
+        page_nav(page, available, list(config.pages), language_name, config.lang),
+        render_page, RunInfo, chrome_labels, make_self_contained, data_line,
+        _extra_nav(config, page, ready, available, chrome_labels, language_name),
+    )
+
+
+def _remove_rendered(staging: Path, name: str) -> None:
+    (staging / f"{name}.html").unlink(missing_ok=True)
+    shutil.rmtree(staging / name, ignore_errors=True)
+
+
+class _EarlyRenders:
+    """Pages rendered while other notebooks still run (the main thread would only wait for
+    them), so that little is left to render after the last run. A page is rendered once
+    every language version of it has finished (its extra pages link theirs), into the
+    staging folder, assuming that every page still running will succeed. The assembly
+    keeps a render only when the site gets exactly the pages it assumed and the page's
+    downloads did not change since, else renders the page again."""
+
+    def __init__(self, config: Config, output: Path, ready: dict[str, _Job], pending: Collection[str], data_line) -> None:
+        self.config, self.output, self.ready, self.data_line = config, output, ready, data_line
+        self.pending = set(pending)
+        self.old = read_manifest(output)
+        self.staging: Path | None = None
+        self.kept: dict[str, tuple[frozenset[str], dict, list]] = {}
+
+    def start(self) -> None:
+        """Render the pages from the run cache whose language versions all come from it
+        (main thread, while the first notebooks run)."""
+        for group in dict.fromkeys(p.group for p in self.config.pages if p.name in self.ready):
+            self._render_group(group)
+
+    def finished(self, job: _Job) -> None:
+        """``job``'s run ended, well or not (main thread)."""
+        self.pending.discard(job.page.name)
+        self._render_group(job.page.group)
+
+    def _render_group(self, group: tuple) -> None:
+        pages = [p for p in self.config.pages if p.group == group]
+        if any(p.name in self.pending for p in pages):
+            return
+        available = _available(_plan(self.config, self.output, self.old, set(self.ready) | self.pending))
+        for page in pages:
+            if page.name in self.ready and page.name not in self.kept:
+                self._render(page, available)
+
+    def folder(self) -> Path:
+        """The staging folder (made on first use)."""
+        if self.staging is None:
+            self.staging = make_staging(self.output)
+        return self.staging
+
+    def _render(self, page: Page, available: frozenset[str]) -> None:
+        stamp = self._stamp(page)
+        entry = None if stamp is None else _render_quietly(self.config, page, self.ready, available, self.folder(), self.data_line)
+        if entry is not None:
+            self.kept[page.name] = (available, entry, stamp)
+
+    def _stamp(self, page: Page) -> list | None:
+        """The page's downloads as they are before it is rendered (a page sharing its output
+        folder may write them again meanwhile); None when they cannot be listed: the
+        assembly's render reports it."""
+        try:
+            return _downloads_stamp(self.config, self.ready[page.name])
+        except (HelperError, OSError):
+            return None
+
+    def render_in_processes(self, pages: Sequence[Page], available: frozenset[str], workers: int) -> None:
+        """Render ``pages`` in ``workers`` forked processes, each page on one core (rendering
+        is most of a build with little to run); kept like the pages rendered early. Where
+        processes cannot be forked, or for a page or two, nothing is done: the assembly
+        renders them itself, as it renders a page whose render failed here."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        stamps = {p.name: self._stamp(p) for p in pages if p.name not in self.kept}
+        pages = [p for p in pages if stamps.get(p.name) is not None]
+        if workers < 2 or len(pages) < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        # the largest notebooks first, so that no long render starts last
+        pages.sort(key=lambda p: -self.ready[p.name].entry.executed.stat().st_size)
+        global _FORKED
+        _FORKED = (self, available)
+        staging = self.folder()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                rendered = list(pool.map(_render_forked, [p.name for p in pages]))
+        except Exception:  # noqa: BLE001 - e.g. a killed process: the assembly renders them itself
+            rendered = [None] * len(pages)
+        finally:
+            _FORKED = None
+        for page, entry in zip(pages, rendered):
+            if entry is not None:
+                self.kept[page.name] = (available, entry, stamps[page.name])
+            else:
+                _remove_rendered(staging, page.name)
+
+    def take(self, page: Page, available: frozenset[str]) -> dict | None:
+        """The manifest entry of ``page`` rendered early, when still right; else None
+        (and its files are removed)."""
+        assumed, entry, stamp = self.kept.pop(page.name, (None, None, None))
+        if entry is None:
+            return None
+        if assumed == available and stamp == _downloads_stamp(self.config, self.ready[page.name]):
+            return entry
+        _remove_rendered(self.staging, page.name)
+        return None
+
+    def forget(self) -> None:
+        """The staging folder was emptied of pages: nothing rendered early is left."""
+        self.kept.clear()
+
+    def discard(self) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+        self.kept.clear()
+
+
+#: What a forked render process renders from (:meth:`_EarlyRenders.render_in_processes`).
+_FORKED: tuple | None = None
+
+
+def _render_forked(name: str) -> dict | None:
+    early, available = _FORKED
+    page = next(p for p in early.config.pages if p.name == name)
+    return _render_quietly(early.config, page, early.ready, available, early.folder(), early.data_line)
+
+
+def _render_quietly(config, page, ready, available, staging, data_line) -> dict | None:
+    """:func:`_render_page`, or None (and no files) when it fails: the assembly renders the
+    page again and reports the failure."""
+    try:
+        return _render_page(config, page, ready, available, staging, data_line)
+    except Exception:  # noqa: BLE001 - reported by the assembly's own render
+        _remove_rendered(staging, page.name)
+        return None
+
+
+def _assemble(config, output, selected, results, ready, out, debug, data_line=None, early=None, jobs=1) -> tuple[Path | None, bool]:
+    """Render the new site into a staging folder and swap it in (see module doc); with
+    ``early`` (:class:`_EarlyRenders`), its staging folder and the pages rendered there.
+    The pages left to render are rendered in ``jobs`` processes."""
+    from helpers.report.page import language_name
+
     old = read_manifest(output)
     selected_names = {p.name for p in selected}
     succeeded = [n for n in selected_names if results[n].ok]
@@ -570,36 +749,29 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
     if failed and not succeeded and output.is_dir() and any(output.iterdir()):
         for name in failed:
             results[name].kept_previous = (output / f"{name}.html").is_file()
+        if early is not None:
+            early.discard()
         return None, False  # nothing new: the old site stays exactly as it was
 
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    staging = make_staging(output)
+    early = early if early is not None else _EarlyRenders(config, output, ready, (), data_line)
+    staging = early.folder()
     try:
         manifest: dict[str, dict] = {}
-        # what each page will be in the new site
-        plan: dict[str, str] = {}
-        for page in config.pages:
-            if page.name in ready:
-                plan[page.name] = "render"
-            elif (output / f"{page.name}.html").is_file() or (old.get(page.name) and (output / str(old[page.name].get("file", ""))).is_file()):
-                plan[page.name] = "copy"
-            else:
-                plan[page.name] = "missing"
+        plan = _plan(config, output, old, ready)
+        early.render_in_processes([p for p in config.pages if plan[p.name] == "render"], _available(plan), jobs)
 
         while True:  # a render that fails falls back to a copy; then links are redone
-            available = {n for n, how in plan.items() if how != "missing"}
+            available = _available(plan)
             broken = None
             for page in config.pages:
                 if plan[page.name] != "render":
                     continue
-                job = ready[page.name]
                 try:
-                    manifest[page.name] = _render_one(
-                        config, page, job, staging,
-                        page_nav(page, available, list(config.pages), language_name, config.lang),
-                        render_page, RunInfo, chrome_labels, make_self_contained, data_line,
-                        _extra_nav(config, page, ready, available, chrome_labels, language_name),
-                    )
+                    entry = early.take(page, available)
+                    if entry is None:
+                        entry = _render_page(config, page, ready, available, staging, data_line)
+                    manifest[page.name] = entry
                     results[page.name].html = output / f"{page.name}.html"
                 except Exception as err:  # noqa: BLE001 - fall back to the previous version
                     if debug:
@@ -615,9 +787,9 @@ def _assemble(config, output, selected, results, ready, out, debug, data_line=No
             if broken is None:
                 break
             for page in config.pages:  # start again with the new set of pages
-                (staging / f"{page.name}.html").unlink(missing_ok=True)
-                shutil.rmtree(staging / page.name, ignore_errors=True)
+                _remove_rendered(staging, page.name)
             manifest.clear()
+            early.forget()
 
         for page in config.pages:
             if plan[page.name] != "copy":
@@ -677,26 +849,45 @@ def page_data_source(config: Config, job: _Job, published: Mapping | None, label
     return {"label": source, "kind": "generated" if (folder / GENERATOR_TRUTH).is_file() else "real"}
 
 
-def _publish_downloads(config: Config, page: Page, effective: Mapping[str, Any], staging: Path) -> dict[str, str]:
-    """Copy the page's ``downloads`` into ``<staging>/<page>/files/``; returns how the page
-    mentions each file (its path as written) -> its href relative to the page's folder."""
+def _publish_downloads(config: Config, job: _Job, staging: Path) -> dict[str, str]:
+    """Copy the page's ``downloads`` into ``<staging>/<page>/files/`` (published once per run,
+    kept in its cache entry); returns how the page mentions each file (its path as
+    written) -> its href relative to the page's folder."""
+    page = job.page
     if not page.downloads:
         return {}
-    from helpers.site.downloads import FOLDER, find_downloads, publish_csv
+    from helpers.site.downloads import FOLDER, publish_csv_kept
 
-    base = effective.get("output_dir")
-    if not isinstance(base, str) or not base.strip():
-        raise ConfigError(f"page '{page.name}': downloads are relative to the output_dir parameter, which is empty")
-    base_path = Path(os.path.expanduser(base))
-    folder = base_path if base_path.is_absolute() else config.root / base_path
+    base, folder, sources = _download_sources(config, job)
     mentions: dict[str, str] = {}
-    for source in find_downloads(folder, list(page.downloads)):
+    for source in sources:
         href = f"{FOLDER}/{source.name}"
-        publish_csv(source, staging / page.name / href)
+        publish_csv_kept(source, staging / page.name / href, job.entry.folder / "downloads")
         relative = source.relative_to(folder).as_posix()
         for shown in {config.relative(source), f"{base.rstrip('/')}/{relative}", f"{Path(base).as_posix().rstrip('/')}/{relative}"}:
             mentions[shown] = href
     return mentions
+
+
+def _download_sources(config: Config, job: _Job) -> tuple[str, Path, list[Path]]:
+    """The page's ``output_dir`` as configured, the folder it names (the ``downloads``
+    patterns are relative to it) and the files the patterns match."""
+    from helpers.site.downloads import find_downloads
+
+    page = job.page
+    base = {**job.not_passed, **job.arguments}.get("output_dir")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"page '{page.name}': downloads are relative to the output_dir parameter, which is empty")
+    base_path = Path(os.path.expanduser(base))
+    folder = base_path if base_path.is_absolute() else config.root / base_path
+    return base, folder, find_downloads(folder, list(page.downloads))
+
+
+def _downloads_stamp(config: Config, job: _Job) -> list:
+    """Which files a page publishes, with their sizes and modification times."""
+    if not job.page.downloads:
+        return []
+    return [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in _download_sources(config, job)[2]]
 
 
 def _site_languages(config: Config) -> list[str]:
@@ -746,7 +937,7 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
     nb = nbformat.read(job.entry.executed, as_version=4)
     labels = chrome_labels(page.lang)
     effective = {**job.not_passed, **job.arguments}
-    mentions = _publish_downloads(config, page, effective, staging)
+    mentions = _publish_downloads(config, job, staging)
     if mentions:
         nav = {**nav, "downloads": [{"href": f"{page.name}/{href}", "label": Path(href).name} for href in dict.fromkeys(mentions.values())]}
     published = meta.get("data_source") or collect_data_source(nb)
@@ -802,13 +993,15 @@ def _render_one(config, page, job, staging, nav, render_page, RunInfo, chrome_la
 
 
 def _inputs_shown(config: Config, job: _Job, labels: Mapping[str, str]) -> str:
+    from helpers.data.datasets import MASTER_FILE
     from helpers.site.cache import embedded_data_path
 
     if not job.inputs:
         return labels["no_inputs"]
     shown = []
     for path in job.inputs:
-        if path == embedded_data_path():
+        # the name first: finding the embedded file imports lifetimes (1 s) for nothing
+        if path.name == MASTER_FILE and path == embedded_data_path():
             shown.append(f"{path.name} ({labels['embedded']})")
         else:
             shown.append(config.relative(path) + ("/" if path.is_dir() else ""))
@@ -996,7 +1189,17 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _skip_iri_grammars() -> None:
+    """Import jsonschema (through nbformat) without rfc3987_syntax: on import it compiles
+    lark grammars (about 2 s, a tenth of a cached build) for jsonschema's "iri" format
+    check, which nothing in the build uses (nbformat validates with no format checker).
+    jsonschema treats the module as not installed. Too late once jsonschema is imported."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _skip_iri_grammars()
     parser = make_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,15 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         values = out[col].astype(str)
-        risky = values.str.contains(_DANGEROUS, regex=True) & ~values.str.fullmatch(_NUMBER)
-        out[col] = values.where(~risky, "'" + values)
+        # the number test and the prefixing only where a cell starts like a formula:
+        # most columns have none, and a column of negative numbers needs no prefix
+        starts = values.str.contains(_DANGEROUS, regex=True).to_numpy(dtype=bool)
+        if starts.any():
+            risky = starts.copy()
+            risky[starts] = ~values[starts].str.fullmatch(_NUMBER).to_numpy(dtype=bool)
+            if risky.any():
+                values = values.where(~risky, "'" + values)
+        out[col] = values
     return out
 
 
@@ -50,6 +58,24 @@ def publish_csv(source: Path, target: Path) -> Path:
     text = spreadsheet_safe(frame).to_csv(index=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, "\ufeff" + text)
+    return target
+
+
+def publish_csv_kept(source: Path, target: Path, store: Path) -> Path:
+    """:func:`publish_csv` through ``store``, a folder keeping the published copy of each
+    source (by name) with the digest of the source it was made from: a rebuild whose run
+    came from the cache copies it instead of reading and writing every list again. The
+    store belongs to one run cache entry, whose key covers this module's code."""
+    from helpers.site.cache import file_digest
+
+    digest = file_digest(source)
+    kept, stamp = Path(store) / source.name, Path(store) / f"{source.name}.sha256"
+    if not (kept.is_file() and stamp.is_file() and stamp.read_text(encoding="ascii") == digest):
+        stamp.unlink(missing_ok=True)  # no stamp while the copy is being replaced
+        publish_csv(source, kept)
+        write_text_atomic(stamp, digest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(kept, target)
     return target
 
 
@@ -68,6 +94,8 @@ def link_mentions(html: str, mentions: dict[str, str]) -> str:
     ``<code>``) with a link to its download (the value, a relative href)."""
     for shown, href in sorted(mentions.items(), key=lambda kv: -len(kv[0])):
         esc = html_lib.escape(shown, quote=False)
+        if esc not in html:
+            continue  # both patterns need it: skip two scans of a page of megabytes
         link = f'<a class="download" href="{html_lib.escape(href)}" download>{html_lib.escape(Path(shown).name)}</a>'
         html = re.sub(r"<code>\s*" + re.escape(esc) + r"\s*</code>", link, html)
         html = re.sub(r"(?<![\w/.\"'=-])" + re.escape(esc) + r"(?![\w/]|\.\w)", link, html)
