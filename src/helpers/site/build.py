@@ -484,15 +484,16 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug, ea
     # about 3 s of CPU, paid once per worker instead of once per batch.
     kernels = [KernelSession(config.root) for _ in range(min(jobs, len(to_run)))]
     try:
-        _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug, kernels)
+        _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug, kernels, early)
     finally:
         for session in kernels:
             session.close()
 
 
-def _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug, kernels) -> None:
+def _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug, kernels, early) -> None:
     """Run the batches on ``jobs`` worker threads, each batch in one of ``kernels`` (a
-    worker takes a free one: a kernel runs one batch at a time)."""
+    worker takes a free one: a kernel runs one batch at a time); the main thread renders
+    the finished pages meanwhile (``early``, or None)."""
     locks: dict[str, threading.Lock] = {}
     for job in to_run:
         for name in exclusive_resources(config, job):
