@@ -137,3 +137,21 @@ def test_second_build_skips_the_run_until_data_changes_or_forced(tmp_path):
 
     assert not run(force=True).cached
     assert len(log.read_text().splitlines()) == 3
+
+
+def test_data_hash_reads_each_input_once_per_build_with_the_same_result(tmp_path, monkeypatch):
+    import helpers.site.cache as cache_mod
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "transactions.csv").write_text("customer_id,timestamp,amount\na,2024-01-01,1\n")
+    file = folder / "transactions.csv"
+    plain = [data_hash([folder], tmp_path), data_hash([file], tmp_path), data_hash([folder, file], tmp_path)]
+    read = []
+    real = cache_mod.file_digest
+    monkeypatch.setattr(cache_mod, "file_digest", lambda path: read.append(path) or real(path))
+    digests: dict = {}
+    kept = [data_hash([folder], tmp_path, digests), data_hash([file], tmp_path, digests),
+            data_hash([folder, file], tmp_path, digests)]
+    assert kept == plain  # the same keys as without the shared digests
+    assert sorted(read) == [file, file]  # once inside the folder, once as a file; not again for the third page

@@ -148,14 +148,15 @@ class _Job:
 # -------------------------------------------------------------------------- steps
 
 
-def _prepare(config: Config, page: Page, output: Path) -> _Job:
-    """Check the page's parameters and work out its inputs and cache key."""
+def _prepare(config: Config, page: Page, output: Path, digests: dict[Path, str] | None = None) -> _Job:
+    """Check the page's parameters and work out its inputs and cache key (``digests``: the
+    input digests worked out for earlier pages of the build, see :func:`data_hash`)."""
     defaults = check_parameters(config, page)
     arguments = notebook_arguments(page, defaults)
     effective = {**defaults, **arguments}
     not_passed = {k: v for k, v in defaults.items() if k not in arguments}
     inputs = input_paths(effective, config.root, exclude=[config.build, output])
-    digest = data_hash(inputs, config.root)
+    digest = data_hash(inputs, config.root, digests)
     outputs = []
     for name, value in effective.items():
         if is_output_parameter(name) and isinstance(value, str) and value.strip():
@@ -343,10 +344,11 @@ def build(
         data_line = _ensure_shared_data(config, progress_ui.say)
         # 1. check parameters, find inputs and cache keys
         to_run: list[_Job] = []
+        digests: dict[Path, str] = {}
         for page in selected:
             started = time.monotonic()
             try:
-                job = _prepare(config, page, output)
+                job = _prepare(config, page, output, digests)
             except Exception as err:  # noqa: BLE001 - one broken page must not stop the others
                 if debug and not isinstance(err, HelperError):
                     traceback.print_exc(file=sys.stderr)

@@ -152,13 +152,19 @@ def embedded_data_path() -> Path | None:
         return None
 
 
-def data_hash(paths: Iterable[Path], root: Path | None = None) -> str:
+def data_hash(paths: Iterable[Path], root: Path | None = None, digests: dict[Path, str] | None = None) -> str:
     """SHA-256 over the inputs: each path (relative to ``root`` when inside it) and its
-    content digest. Empty input gives the hash of nothing."""
+    content digest. Empty input gives the hash of nothing. ``digests``: the content
+    digests of paths read before, kept there (one build reads the shared data once for
+    all its pages, not once per page; files do not change within a build)."""
     digest = hashlib.sha256()
     for path in paths:
         shown = _shown(path, root)
-        digest.update(b"P\0" + shown.encode("utf-8") + b"\0" + path_digest(path).encode("ascii") + b"\n")
+        if digests is None:
+            content = path_digest(path)
+        elif (content := digests.get(path)) is None:
+            content = digests[path] = path_digest(path)
+        digest.update(b"P\0" + shown.encode("utf-8") + b"\0" + content.encode("ascii") + b"\n")
     return digest.hexdigest()
 
 
