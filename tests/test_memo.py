@@ -214,3 +214,126 @@ def test_a_fitted_model_with_a_lambda_is_keyed_by_its_estimates(sharing):
     assert key is not None
     assert key == memo.call_key(la.fit_transaction_model, ("x", copy.deepcopy(model), 0, 0), {})
     assert key != memo.call_key(la.fit_transaction_model, ("x", other, 0, 0), {})
+
+
+# ------------------------------------------------------------------- results on disk
+
+
+@pytest.fixture
+def on_disk(sharing, monkeypatch, tmp_path):
+    folder = tmp_path / "memo"
+    monkeypatch.setenv(memo.DIR_ENV, str(folder))
+    return folder
+
+
+def counted_on_disk(**options):
+    calls = []
+
+    @memo.shared(disk=True, **options)
+    def load(path, *, notebook="x"):
+        calls.append(notebook)
+        return {"text": open(path, encoding="utf-8").read(), "frame": frame()}
+
+    return load, calls
+
+
+def test_another_kernel_reads_the_result_from_disk(on_disk, tmp_path):
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    load, calls = counted_on_disk()
+    first = load(str(tmp_path / "t.csv"))
+    memo.clear()  # a new kernel: nothing in memory
+    second = load(str(tmp_path / "t.csv"))
+    assert calls == ["x"] and memo.stats["disk_hits"] == 1
+    assert second["text"] == first["text"] and second["frame"].equals(first["frame"])
+    second["frame"].loc[0, "amount"] = 999.0  # in place: the next page still gets the kept result
+    assert load(str(tmp_path / "t.csv"))["frame"]["amount"].tolist() == [1.0, 2.0, 3.0]
+    assert len(list(on_disk.glob("*.pickle"))) == 1 and not list(on_disk.glob("*.tmp"))
+
+
+def test_disk_results_follow_the_input_file_the_code_and_ignored_arguments(on_disk, tmp_path, monkeypatch):
+    path = tmp_path / "t.csv"
+    path.write_text("a\n1\n", encoding="utf-8")
+    load, calls = counted_on_disk(ignore=("notebook",))
+    load(str(path), notebook="kpi")
+    memo.clear()
+    load(str(path), notebook="clv")  # the notebook named in errors only: the same result
+    assert calls == ["kpi"]
+    path.write_text("a\n12\n", encoding="utf-8")  # the file changes
+    memo.clear()
+    assert load(str(path))["text"] == "a\n12\n" and len(calls) == 2
+    memo.clear()
+    monkeypatch.setattr(memo, "code_version", lambda: "other code")
+    load(str(path))
+    assert len(calls) == 3
+    load_all, calls_all = counted_on_disk()  # notebook not ignored: a different call
+    memo.clear()
+    load_all(str(path), notebook="kpi")
+    load_all(str(path), notebook="clv")
+    assert len(calls_all) == 2
+
+
+def test_an_unreadable_disk_result_is_computed_again(on_disk, tmp_path):
+    (tmp_path / "t.csv").write_text("a\n1\n", encoding="utf-8")
+    load, calls = counted_on_disk()
+    load(str(tmp_path / "t.csv"))
+    [kept] = on_disk.glob("*.pickle")
+    kept.write_bytes(b"truncated")
+    memo.clear()
+    assert load(str(tmp_path / "t.csv"))["text"] == "a\n1\n" and len(calls) == 2
+    memo.clear()
+    load(str(tmp_path / "t.csv"))
+    assert len(calls) == 2  # rewritten whole by the second computation
+
+
+def test_disk_results_are_pruned_least_recently_used_first(on_disk, tmp_path, monkeypatch):
+    load, calls = counted_on_disk()
+    kept = {}
+    for i in range(3):  # three results, written a second apart
+        path = tmp_path / f"t{i}.csv"
+        path.write_text("x" * 1000, encoding="utf-8")
+        seen = set(on_disk.glob("*.pickle")) if on_disk.exists() else set()
+        load(str(path))
+        [kept[i]] = set(on_disk.glob("*.pickle")) - seen
+        os.utime(kept[i], ns=(10**18 + i * 10**9,) * 2)
+    monkeypatch.setattr(memo, "DISK_BYTES", 3 * max(p.stat().st_size for p in kept.values()))
+    memo.clear()
+    load(str(tmp_path / "t0.csv"))  # read: t0 is now the most recently used, t1 the least
+    assert len(calls) == 3 and kept[0].stat().st_mtime_ns > 10**18 + 2 * 10**9
+    (tmp_path / "t3.csv").write_text("x" * 1000, encoding="utf-8")
+    load(str(tmp_path / "t3.csv"))  # four results over a limit of three
+    assert not kept[1].exists() and kept[0].exists() and kept[2].exists()
+    assert len(list(on_disk.glob("*.pickle"))) == 3
+
+
+def test_nothing_is_written_without_disk_or_without_sharing(on_disk, tmp_path, monkeypatch):
+    (tmp_path / "t.csv").write_text("a\n1\n", encoding="utf-8")
+
+    @memo.shared
+    def in_memory(path):
+        return path
+
+    in_memory(str(tmp_path / "t.csv"))
+    monkeypatch.delenv(memo.ENV)
+    load, _ = counted_on_disk()
+    load(str(tmp_path / "t.csv"))
+    assert not on_disk.exists()
+
+
+def test_the_transaction_loaders_give_the_same_result_from_disk(on_disk, tmp_path):
+    from helpers.data import tables_io
+    from helpers.models import engines
+
+    path = tmp_path / "transactions.csv"
+    pd.DataFrame({"customer_id": ["a", "a", "b", "c", "c"],
+                  "timestamp": ["2024-01-02", "2024-01-05 10:00", "2024-01-03", "2024-02-01", "2024-02-01"],
+                  "amount": [10.0, -2.5, 7.0, 3.0, 3.0], "channel": ["store", "app", None, "app", "app"]}).to_csv(path, index=False)
+    for load, options in ((tables_io.load_transactions, {"notebook": "kpi"}), (engines.load_transactions, {})):
+        memo.clear()
+        fresh = load(str(path), observation_end="2024-02-29", **options)
+        memo.clear()
+        if options:
+            options = {"notebook": "clv"}  # another page: the same result
+        kept = load(str(path), observation_end="2024-02-29", **options)
+        assert memo.stats["disk_hits"] == 1, load.__module__
+        pd.testing.assert_frame_equal(kept.transactions, fresh.transactions, check_exact=True)
+        assert kept.report.to_dict() == fresh.report.to_dict() and kept.columns == fresh.columns

@@ -677,7 +677,7 @@ def _end_text(cutoff: pd.Timestamp) -> str:
 # ---------------------------------------------------------------- transactions
 
 
-@shared
+@shared(ignore=("notebook",), disk=True)  # every page loads the same file: one kernel validates it
 def load_transactions(
     path: str | os.PathLike[str] | None,
     column_map: Mapping[str, str] | None = None,
