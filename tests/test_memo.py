@@ -226,10 +226,10 @@ def on_disk(sharing, monkeypatch, tmp_path):
     return folder
 
 
-def counted_on_disk(**options):
+def counted_on_disk():
     calls = []
 
-    @memo.shared(disk=True, **options)
+    @memo.shared(disk=True)
     def load(path, *, notebook="x"):
         calls.append(notebook)
         return {"text": open(path, encoding="utf-8").read(), "frame": frame()}
@@ -250,26 +250,21 @@ def test_another_kernel_reads_the_result_from_disk(on_disk, tmp_path):
     assert len(list(on_disk.glob("*.pickle"))) == 1 and not list(on_disk.glob("*.tmp"))
 
 
-def test_disk_results_follow_the_input_file_the_code_and_ignored_arguments(on_disk, tmp_path, monkeypatch):
+def test_disk_results_follow_the_input_file_the_arguments_and_the_code(on_disk, tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     path.write_text("a\n1\n", encoding="utf-8")
-    load, calls = counted_on_disk(ignore=("notebook",))
-    load(str(path), notebook="kpi")
-    memo.clear()
-    load(str(path), notebook="clv")  # the notebook named in errors only: the same result
-    assert calls == ["kpi"]
+    load, calls = counted_on_disk()
+    load(str(path))
     path.write_text("a\n12\n", encoding="utf-8")  # the file changes
     memo.clear()
     assert load(str(path))["text"] == "a\n12\n" and len(calls) == 2
     memo.clear()
+    load(str(path), notebook="kpi")  # another argument
+    assert len(calls) == 3
+    memo.clear()
     monkeypatch.setattr(memo, "code_version", lambda: "other code")
     load(str(path))
-    assert len(calls) == 3
-    load_all, calls_all = counted_on_disk()  # notebook not ignored: a different call
-    memo.clear()
-    load_all(str(path), notebook="kpi")
-    load_all(str(path), notebook="clv")
-    assert len(calls_all) == 2
+    assert len(calls) == 4
 
 
 def test_an_unreadable_disk_result_is_computed_again(on_disk, tmp_path):
@@ -319,21 +314,23 @@ def test_nothing_is_written_without_disk_or_without_sharing(on_disk, tmp_path, m
     assert not on_disk.exists()
 
 
-def test_the_transaction_loaders_give_the_same_result_from_disk(on_disk, tmp_path):
+def test_every_page_loading_the_transactions_shares_one_validated_result(on_disk, tmp_path):
+    """Pages name their notebook and write "" or {} for "none": one call all the same, read from
+    disk by the other kernels, equal to the file loaded afresh; a page's needs are still checked."""
     from helpers.data import tables_io
-    from helpers.models import engines
+    from helpers.errors import DataError
 
     path = tmp_path / "transactions.csv"
     pd.DataFrame({"customer_id": ["a", "a", "b", "c", "c"],
                   "timestamp": ["2024-01-02", "2024-01-05 10:00", "2024-01-03", "2024-02-01", "2024-02-01"],
-                  "amount": [10.0, -2.5, 7.0, 3.0, 3.0], "channel": ["store", "app", None, "app", "app"]}).to_csv(path, index=False)
-    for load, options in ((tables_io.load_transactions, {"notebook": "kpi"}), (engines.load_transactions, {})):
-        memo.clear()
-        fresh = load(str(path), observation_end="2024-02-29", **options)
-        memo.clear()
-        if options:
-            options = {"notebook": "clv"}  # another page: the same result
-        kept = load(str(path), observation_end="2024-02-29", **options)
-        assert memo.stats["disk_hits"] == 1, load.__module__
-        pd.testing.assert_frame_equal(kept.transactions, fresh.transactions, check_exact=True)
-        assert kept.report.to_dict() == fresh.report.to_dict() and kept.columns == fresh.columns
+                  "amount": [10.0, -2.5, 7.0, 3.0, 3.0]}).to_csv(path, index=False)
+    memo.clear()
+    fresh = tables_io.load_transactions(str(path), notebook="kpi", observation_end="2024-01-31")
+    memo.clear()
+    kept = tables_io.load_transactions(str(path), {}, notebook="customer_base", encoding="", timezone="",
+                                       observation_end="2024-01-31", returns_policy="drop")
+    assert memo.stats == {"hits": 0, "misses": 0, "unkeyed": 0, "disk_hits": 1}
+    pd.testing.assert_frame_equal(kept.transactions, fresh.transactions, check_exact=True)
+    assert kept.report.to_dict() == fresh.report.to_dict() and kept.columns == fresh.columns
+    with pytest.raises(DataError, match="channel"):
+        tables_io.load_transactions(str(path), notebook="omnichannel", observation_end="2024-01-31", needs=["channel"])

@@ -21,19 +21,18 @@ A result is reused only for a call with equal arguments, compared by content:
 - other objects: by their pickle, or attribute by attribute when they do not pickle.
 
 An argument that cannot be compared this way (an open file, say) means no reuse for
-that call. ``ignore`` leaves arguments out of the comparison that cannot change the result
-(the notebook a loader names in its error messages).
+that call. Results are kept as deep copies and handed out as deep copies, so a
+notebook that changes a result in place changes only its own copy. A result that
+cannot be copied is not kept. Functions whose effects matter beyond their result
+(writing files, displaying output) must not be decorated.
 
-``shared(disk=True)`` (the transaction loaders) also keeps results as files in
+``shared(disk=True)`` (the transaction loader) also keeps results as files in
 ``build/memo`` under the working folder (``HELPERS_MEMO_DIR`` to put them elsewhere), so
 the other kernels of a site build, which run the other pages, read what the first one
 loaded instead of validating the same file again. A file's name hashes the call's key, the
 source of the whole ``helpers`` package and the versions of Python, numpy, pandas and
-pyarrow: a change to any of them reads the input again. Files not read for a while are
-removed beyond :data:`DISK_BYTES`; a file that cannot be read is a miss. Results are kept as deep copies and handed out as deep copies, so a
-notebook that changes a result in place changes only its own copy. A result that
-cannot be copied is not kept. Functions whose effects matter beyond their result
-(writing files, displaying output) must not be decorated.
+pyarrow: a change to any of them reads the input again. The least recently read files are
+removed beyond :data:`DISK_BYTES`; a file that cannot be read is a miss.
 """
 
 from __future__ import annotations
@@ -253,12 +252,11 @@ def _feed_function(digest, func: types.FunctionType, depth: int, active: set[int
         _feed(digest, contents, depth + 1, active)
 
 
-def call_key(func: Callable, args: tuple, kwargs: Mapping[str, Any], *, by_name: tuple[str, ...] = (),
-             ignore: tuple[str, ...] = ()) -> str | None:
+def call_key(func: Callable, args: tuple, kwargs: Mapping[str, Any], *, by_name: tuple[str, ...] = ()) -> str | None:
     """The key of a call: the function and its arguments (bound to their names, defaults
     filled in) by content; None when an argument cannot be compared by content.
     Arguments named in ``by_name`` count by value only (a cache folder the call itself
-    fills: its files are not an input); those in ``ignore`` do not count."""
+    fills: its files are not an input)."""
     import inspect
 
     digest = hashlib.sha256(f"{func.__module__}.{func.__qualname__}\0".encode())
@@ -266,8 +264,6 @@ def call_key(func: Callable, args: tuple, kwargs: Mapping[str, Any], *, by_name:
         bound = inspect.signature(func).bind(*args, **kwargs)
         bound.apply_defaults()
         for name, value in bound.arguments.items():
-            if name in ignore:
-                continue
             digest.update(name.encode() + b"=")
             if name in by_name and isinstance(value, (str, PurePath)):
                 digest.update(b"name:" + os.fspath(value).encode("utf-8", "surrogatepass") + b";")
@@ -280,19 +276,18 @@ def call_key(func: Callable, args: tuple, kwargs: Mapping[str, Any], *, by_name:
     return digest.hexdigest()
 
 
-def shared(func: F | None = None, *, by_name: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
-           disk: bool = False) -> Any:
+def shared(func: F | None = None, *, by_name: tuple[str, ...] = (), disk: bool = False) -> Any:
     """Keep ``func``'s results for calls with equal arguments while ``HELPERS_MEMO=1``
     (see the module docstring). ``@shared`` or ``@shared(by_name=("cache_dir",))``;
     ``disk=True`` keeps them on disk too, for the other kernels of the build."""
     if func is None:
-        return lambda f: shared(f, by_name=by_name, ignore=ignore, disk=disk)
+        return lambda f: shared(f, by_name=by_name, disk=disk)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if not enabled():
             return func(*args, **kwargs)
-        key = call_key(func, args, kwargs, by_name=by_name, ignore=ignore)
+        key = call_key(func, args, kwargs, by_name=by_name)
         if key is None:
             stats["unkeyed"] += 1
             return func(*args, **kwargs)

@@ -289,7 +289,7 @@ def summary_from_file(
     return summary.astype("float64")
 
 
-@shared(disk=True)  # the pages of a site build load the same file: one kernel validates it
+@shared
 def load_transactions(
     path: str | os.PathLike[str],
     column_map: Mapping[str, str] | None = None,
