@@ -200,8 +200,8 @@ class State:
     coupon_next: np.ndarray
     #: win_spend.sum(0) and win_visits.sum(0) (float64), updated with the windows by programme_month:
     #: next month's tier pressure needs the same totals, so they are summed once, not twice
-    roll_spend: np.ndarray | None = None
-    roll_visits: np.ndarray | None = None
+    roll_spend: np.ndarray
+    roll_visits: np.ndarray
 
     @classmethod
     def start(cls, rules: Rules, willing: np.ndarray, birthday: np.ndarray) -> State:
