@@ -168,3 +168,11 @@ def test_a_file_with_only_the_required_columns_still_reads_out():
         assert CN.headline(study, lang) and CN.actions(study, lang) and CN.messages_text(study, lang)
         html = CT.funnel_view(study.by_type, "coupon_type", lang).to_html()
         assert ("全部客户" if lang == "zh-CN" else "All customers") in html
+
+
+def test_the_triggers_uplift_is_the_full_studys_without_the_model(big):
+    data, study = big
+    coupons = K.coupons_from_frame(data.extras["coupons"]).table
+    uplift = A.campaign_uplift(coupons, data.purchases())
+    assert uplift == A.measured_uplift(study) and len(uplift) > 2
+    assert A.campaign_uplift(coupons.iloc[::2], data.purchases()) != uplift  # from the coupons given

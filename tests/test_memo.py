@@ -214,3 +214,123 @@ def test_a_fitted_model_with_a_lambda_is_keyed_by_its_estimates(sharing):
     assert key is not None
     assert key == memo.call_key(la.fit_transaction_model, ("x", copy.deepcopy(model), 0, 0), {})
     assert key != memo.call_key(la.fit_transaction_model, ("x", other, 0, 0), {})
+
+
+# ------------------------------------------------------------------- results on disk
+
+
+@pytest.fixture
+def on_disk(sharing, monkeypatch, tmp_path):
+    folder = tmp_path / "memo"
+    monkeypatch.setenv(memo.DIR_ENV, str(folder))
+    return folder
+
+
+def counted_on_disk():
+    calls = []
+
+    @memo.shared(disk=True)
+    def load(path, *, notebook="x"):
+        calls.append(notebook)
+        return {"text": open(path, encoding="utf-8").read(), "frame": frame()}
+
+    return load, calls
+
+
+def test_another_kernel_reads_the_result_from_disk(on_disk, tmp_path):
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    load, calls = counted_on_disk()
+    first = load(str(tmp_path / "t.csv"))
+    memo.clear()  # a new kernel: nothing in memory
+    second = load(str(tmp_path / "t.csv"))
+    assert calls == ["x"] and memo.stats["disk_hits"] == 1
+    assert second["text"] == first["text"] and second["frame"].equals(first["frame"])
+    second["frame"].loc[0, "amount"] = 999.0  # in place: the next page still gets the kept result
+    assert load(str(tmp_path / "t.csv"))["frame"]["amount"].tolist() == [1.0, 2.0, 3.0]
+    assert len(list(on_disk.glob("*.pickle"))) == 1 and not list(on_disk.glob("*.tmp"))
+
+
+def test_disk_results_follow_the_input_file_the_arguments_and_the_code(on_disk, tmp_path, monkeypatch):
+    path = tmp_path / "t.csv"
+    path.write_text("a\n1\n", encoding="utf-8")
+    load, calls = counted_on_disk()
+    load(str(path))
+    path.write_text("a\n12\n", encoding="utf-8")  # the file changes
+    memo.clear()
+    assert load(str(path))["text"] == "a\n12\n" and len(calls) == 2
+    memo.clear()
+    load(str(path), notebook="kpi")  # another argument
+    assert len(calls) == 3
+    memo.clear()
+    monkeypatch.setattr(memo, "code_version", lambda: "other code")
+    load(str(path))
+    assert len(calls) == 4
+
+
+def test_an_unreadable_disk_result_is_computed_again(on_disk, tmp_path):
+    (tmp_path / "t.csv").write_text("a\n1\n", encoding="utf-8")
+    load, calls = counted_on_disk()
+    load(str(tmp_path / "t.csv"))
+    [kept] = on_disk.glob("*.pickle")
+    kept.write_bytes(b"truncated")
+    memo.clear()
+    assert load(str(tmp_path / "t.csv"))["text"] == "a\n1\n" and len(calls) == 2
+    memo.clear()
+    load(str(tmp_path / "t.csv"))
+    assert len(calls) == 2  # rewritten whole by the second computation
+
+
+def test_disk_results_are_pruned_least_recently_used_first(on_disk, tmp_path, monkeypatch):
+    load, calls = counted_on_disk()
+    kept = {}
+    for i in range(3):  # three results, written a second apart
+        path = tmp_path / f"t{i}.csv"
+        path.write_text("x" * 1000, encoding="utf-8")
+        seen = set(on_disk.glob("*.pickle")) if on_disk.exists() else set()
+        load(str(path))
+        [kept[i]] = set(on_disk.glob("*.pickle")) - seen
+        os.utime(kept[i], ns=(10**18 + i * 10**9,) * 2)
+    monkeypatch.setattr(memo, "DISK_BYTES", 3 * max(p.stat().st_size for p in kept.values()))
+    memo.clear()
+    load(str(tmp_path / "t0.csv"))  # read: t0 is now the most recently used, t1 the least
+    assert len(calls) == 3 and kept[0].stat().st_mtime_ns > 10**18 + 2 * 10**9
+    (tmp_path / "t3.csv").write_text("x" * 1000, encoding="utf-8")
+    load(str(tmp_path / "t3.csv"))  # four results over a limit of three
+    assert not kept[1].exists() and kept[0].exists() and kept[2].exists()
+    assert len(list(on_disk.glob("*.pickle"))) == 3
+
+
+def test_nothing_is_written_without_disk_or_without_sharing(on_disk, tmp_path, monkeypatch):
+    (tmp_path / "t.csv").write_text("a\n1\n", encoding="utf-8")
+
+    @memo.shared
+    def in_memory(path):
+        return path
+
+    in_memory(str(tmp_path / "t.csv"))
+    monkeypatch.delenv(memo.ENV)
+    load, _ = counted_on_disk()
+    load(str(tmp_path / "t.csv"))
+    assert not on_disk.exists()
+
+
+def test_every_page_loading_the_transactions_shares_one_validated_result(on_disk, tmp_path):
+    """Pages name their notebook and write "" or {} for "none": one call all the same, read from
+    disk by the other kernels, equal to the file loaded afresh; a page's needs are still checked."""
+    from helpers.data import tables_io
+    from helpers.errors import DataError
+
+    path = tmp_path / "transactions.csv"
+    pd.DataFrame({"customer_id": ["a", "a", "b", "c", "c"],
+                  "timestamp": ["2024-01-02", "2024-01-05 10:00", "2024-01-03", "2024-02-01", "2024-02-01"],
+                  "amount": [10.0, -2.5, 7.0, 3.0, 3.0]}).to_csv(path, index=False)
+    memo.clear()
+    fresh = tables_io.load_transactions(str(path), notebook="kpi", observation_end="2024-01-31")
+    memo.clear()
+    kept = tables_io.load_transactions(str(path), {}, notebook="customer_base", encoding="", timezone="",
+                                       observation_end="2024-01-31", returns_policy="drop")
+    assert memo.stats == {"hits": 0, "misses": 0, "unkeyed": 0, "disk_hits": 1}
+    pd.testing.assert_frame_equal(kept.transactions, fresh.transactions, check_exact=True)
+    assert kept.report.to_dict() == fresh.report.to_dict() and kept.columns == fresh.columns
+    with pytest.raises(DataError, match="channel"):
+        tables_io.load_transactions(str(path), notebook="omnichannel", observation_end="2024-01-31", needs=["channel"])

@@ -148,3 +148,20 @@ def test_portrait_lines_name_each_segment_and_its_contrasts():
             "rarely at discount (10% of orders in a promotion, against 30% overall); typical tags: Tee.") in en
     zh = narrative.portrait_lines(study, "zh-CN", {"champions": "冠军客户"})
     assert "**冠军客户**（占客户的 10%）" in zh and "一线城市的比例是平均的 1.5 倍" in zh and "很少在促销时购买" in zh
+
+
+def test_movement_reuses_the_tags_it_is_given_and_gives_the_same_table(monkeypatch):
+    tx = _tx([("A", "2024-01-10", 10), ("A", "2024-01-20", 10), ("B", "2024-02-10", 10), ("B", "2024-02-11", 10),
+              ("C", "2024-03-02", 10), ("C", "2024-03-30", 10)])
+    lib = library_from_mapping({"tags": [dict(id="busy", kind="rule", name="n", definition="d", metric="orders",
+                                               window_days=30, min=2)]})
+    inputs = TagInputs(tx)
+    dates = A.month_ends("2024-03-31", 3)
+    fresh = A.movement(inputs, lib, dates)
+    as_of = A.base_columns(inputs.tags_at(lib, dates[-1]), lib)
+    calls = []
+    real = TagInputs.tags_at
+    monkeypatch.setattr(TagInputs, "tags_at", lambda self, *a, **k: calls.append(a[1]) or real(self, *a, **k))
+    reused = A.movement(inputs, lib, dates, known={dates[-1]: as_of})
+    assert calls == dates[:-1]  # the as-of date's tags are not computed again
+    pd.testing.assert_frame_equal(reused, fresh)

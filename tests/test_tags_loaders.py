@@ -150,3 +150,28 @@ def test_generated_transactions_are_cached_as_parquet_and_load_as_the_csv_would(
     assert len(loads[0].transactions) > 100
     pd.testing.assert_frame_equal(loads[0].transactions, loads[1].transactions, check_exact=True)
     assert loads[0].report.to_dict() == loads[1].report.to_dict()
+
+
+def test_a_cache_folder_of_the_older_csv_layout_is_generated_again_as_parquet(tmp_path):
+    """A folder cached before the events were stored as Parquet has the same inputs; keyed only by
+    them it would be read as CSV on every later run (the slow read the Parquet cache removed)."""
+    import hashlib
+    import json
+
+    from helpers.data.generator import GeneratorConfig, generate, write
+    from helpers.data.generator.tags import TAGS_EXTENSION_VERSION, TagDataConfig
+    from helpers.studies.tags.inputs import load_tag_tables
+
+    write(generate(GeneratorConfig(n_customers=150, seed=4)), tmp_path / "core", "csv")
+    digest = hashlib.sha256()  # the key as it was computed when the folder held CSV files
+    for name in ("transactions.csv", "customers.csv"):
+        digest.update((tmp_path / "core" / name).read_bytes())
+    digest.update(json.dumps([TagDataConfig(seed=14).to_dict(), "2024-12-31", TAGS_EXTENSION_VERSION],
+                             sort_keys=True).encode())
+    stale = tmp_path / "cache" / digest.hexdigest()[:16]
+    stale.mkdir(parents=True)
+    (stale / "truth_tags.json").write_text("{}")
+    (stale / "behaviour_events.csv").write_text("customer_id,timestamp,event_type\n")
+    tables = load_tag_tables(str(tmp_path / "core"), observation_end="2024-12-31", cache_dir=str(tmp_path / "cache"))
+    assert tables.folder != str(stale)
+    assert tables.sources()["behaviour_events"].endswith("behaviour_events.parquet") and len(tables.events.table) > 0

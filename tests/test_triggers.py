@@ -88,6 +88,45 @@ def test_due_sleeping_birthday_and_near_store_by_hand():
     assert ns.values.tolist() == [[0, 21], [1, 21]]  # A's store visit 21 days ago, B never; C not near
 
 
+def _birthday_day_from_text(inputs, code, start):
+    """The birthday lookup as it was first written (dates parsed from MM-DD text every week):
+    the reference for the one that parses the profiles' birthdays once."""
+    bday = inputs.profile_column("birthday").iloc[code]
+    known = bday.notna().to_numpy()
+    md = bday.fillna("01-01").to_numpy(str)
+    start_date = inputs.date(start)[0]
+    out = np.full(len(code), -1)
+    for year in (start_date.year, start_date.year + 1):
+        text = np.char.add(f"{year}-", md)
+        text = np.where(np.char.endswith(text, "02-29") & (year % 4 != 0), f"{year}-02-28", text)
+        when = ((pd.to_datetime(text) - inputs.origin).days).to_numpy()
+        out = np.where((out < 0) & (when >= start) & known, when, out)
+    return out
+
+
+def test_birthday_days_match_the_text_lookup_across_years_leap_days_and_unknowns():
+    rng = np.random.default_rng(3)
+    n = 400
+    ids = [f"C{i:03d}" for i in range(n)]
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    birthdays = pd.Series(days.strftime("%m-%d"))
+    birthdays[:20] = "02-29"
+    birthdays[20:30] = "12-31"
+    birthdays[30:40] = "01-01"
+    birthdays[rng.random(n) < 0.15] = None
+    tx = pd.DataFrame({"customer_id": ids, "order_id": ids, "amount": 10.0, "channel": "app",
+                       "timestamp": pd.Timestamp("2022-11-03 10:00") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")})
+    profiles = pd.DataFrame({"customer_id": ids[::-1], "city": "x", "birthday": birthdays[::-1].to_numpy()})
+    inputs = T.TriggerInputs(tx, profiles, None, None)
+    code = rng.permutation(n)[:300]
+    for start in (0, 58, 59, 300, 400, 423, 424, 789, 850):  # around new years and 29 February 2024
+        expected = _birthday_day_from_text(inputs, code, start)
+        got = T._birthday_day(inputs, code, start)
+        assert got.dtype == expected.dtype and (expected >= 0).sum() > 200
+        np.testing.assert_array_equal(got, expected)
+    assert (T._birthday_day(inputs, code[:0], 5) == np.array([], int)).all()
+
+
 def test_value_guards_keep_one_time_buyers_out_of_p_alive_bands():
     rule = parse_rules({"rules": [{"id": "r", "kind": "due", "offer": 20,
                                    "guards": {"min_p_alive": 0.3, "max_discount": 0.2, "clv_tiers": ["high", "mid"]}}]}).rules[0]

@@ -25,6 +25,14 @@ that call. Results are kept as deep copies and handed out as deep copies, so a
 notebook that changes a result in place changes only its own copy. A result that
 cannot be copied is not kept. Functions whose effects matter beyond their result
 (writing files, displaying output) must not be decorated.
+
+``shared(disk=True)`` (the transaction loader) also keeps results as files in
+``build/memo`` under the working folder (``HELPERS_MEMO_DIR`` to put them elsewhere), so
+the other kernels of a site build, which run the other pages, read what the first one
+loaded instead of validating the same file again. A file's name hashes the call's key, the
+source of the whole ``helpers`` package and the versions of Python, numpy, pandas and
+pyarrow: a change to any of them reads the input again. The least recently read files are
+removed beyond :data:`DISK_BYTES`; a file that cannot be read is a miss.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import functools
 import hashlib
 import os
 import pickle
+import sys
 import types
 from collections.abc import Callable, Mapping
 from pathlib import PurePath
@@ -43,10 +52,15 @@ from typing import Any, TypeVar
 
 #: The environment variable that switches sharing on (``"1"``).
 ENV = "HELPERS_MEMO"
+#: The environment variable naming the folder of ``shared(disk=True)`` results (default :data:`DISK_DIR`).
+DIR_ENV = "HELPERS_MEMO_DIR"
+DISK_DIR = os.path.join("build", "memo")
+#: Bytes the disk results may take; the least recently used files go first beyond it.
+DISK_BYTES = 2 * 2**30
 
 _store: dict[str, Any] = {}
 #: hits and misses, for tests and curiosity
-stats = {"hits": 0, "misses": 0, "unkeyed": 0}
+stats = {"hits": 0, "misses": 0, "unkeyed": 0, "disk_hits": 0}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -262,11 +276,12 @@ def call_key(func: Callable, args: tuple, kwargs: Mapping[str, Any], *, by_name:
     return digest.hexdigest()
 
 
-def shared(func: F | None = None, *, by_name: tuple[str, ...] = ()) -> Any:
+def shared(func: F | None = None, *, by_name: tuple[str, ...] = (), disk: bool = False) -> Any:
     """Keep ``func``'s results for calls with equal arguments while ``HELPERS_MEMO=1``
-    (see the module docstring). ``@shared`` or ``@shared(by_name=("cache_dir",))``."""
+    (see the module docstring). ``@shared`` or ``@shared(by_name=("cache_dir",))``;
+    ``disk=True`` keeps them on disk too, for the other kernels of the build."""
     if func is None:
-        return lambda f: shared(f, by_name=by_name)
+        return lambda f: shared(f, by_name=by_name, disk=disk)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -279,8 +294,15 @@ def shared(func: F | None = None, *, by_name: tuple[str, ...] = ()) -> Any:
         if key in _store:
             stats["hits"] += 1
             return copy.deepcopy(_store[key])
-        stats["misses"] += 1
-        result = func(*args, **kwargs)
+        path = _disk_path(key) if disk else None
+        result = _disk_read(path) if path is not None else _MISSING
+        if result is not _MISSING:
+            stats["disk_hits"] += 1
+        else:
+            stats["misses"] += 1
+            result = func(*args, **kwargs)
+            if path is not None:
+                _disk_write(path, result)
         try:
             _store[key] = copy.deepcopy(result)
         except Exception:  # noqa: BLE001 - not copyable: not kept
@@ -289,3 +311,83 @@ def shared(func: F | None = None, *, by_name: tuple[str, ...] = ()) -> Any:
 
     wrapper.__wrapped_shared__ = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------- results on disk
+
+_MISSING = object()
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the ``helpers`` package's source and of the libraries' versions whose objects
+    results hold: a disk result is reused only by the code that wrote it."""
+    import numpy
+    import pandas
+    import pyarrow
+
+    digest = hashlib.sha256(repr((sys.version, numpy.__version__, pandas.__version__, pyarrow.__version__)).encode())
+    package = os.path.dirname(os.path.abspath(__file__))
+    for current, dirs, names in os.walk(package):
+        dirs.sort()
+        for name in sorted(n for n in names if n.endswith(".py")):
+            full = os.path.join(current, name)
+            digest.update(os.path.relpath(full, package).encode() + b"\0")
+            with open(full, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
+def _disk_path(key: str) -> str:
+    folder = os.environ.get(DIR_ENV) or DISK_DIR
+    name = hashlib.sha256(f"{key}:{code_version()}".encode()).hexdigest()
+    return os.path.join(folder, f"{name}.pickle")
+
+
+def _disk_read(path: str) -> Any:
+    """The result kept at ``path``; _MISSING when there is none or it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            result = pickle.load(handle)
+        os.utime(path)  # recently used: pruned last
+    except FileNotFoundError:
+        return _MISSING
+    except Exception:  # noqa: BLE001 - a truncated or foreign file: compute again (and rewrite it)
+        return _MISSING
+    return result
+
+
+def _disk_write(path: str, result: Any) -> None:
+    """Keep ``result`` at ``path`` (whole or not at all: other kernels may be reading), then
+    remove the least recently used files beyond :data:`DISK_BYTES`. Best effort: a result
+    that does not pickle, or a folder that cannot be written, is just not kept."""
+    import tempfile
+
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        _prune(folder)
+    except Exception:  # noqa: BLE001 - best effort (see the docstring)
+        pass
+
+
+def _prune(folder: str) -> None:
+    kept = []
+    for entry in os.scandir(folder):
+        if entry.name.endswith(".pickle"):
+            st = entry.stat()
+            kept.append((st.st_mtime_ns, st.st_size, entry.path))
+    total = sum(size for _, size, _ in kept)
+    for _, size, path in sorted(kept)[:-1]:  # oldest first; the newest (just written) stays
+        if total <= DISK_BYTES:
+            break
+        os.unlink(path)
+        total -= size

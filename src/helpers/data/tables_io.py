@@ -677,7 +677,6 @@ def _end_text(cutoff: pd.Timestamp) -> str:
 # ---------------------------------------------------------------- transactions
 
 
-@shared
 def load_transactions(
     path: str | os.PathLike[str] | None,
     column_map: Mapping[str, str] | None = None,
@@ -702,21 +701,34 @@ def load_transactions(
     look at an earlier period of a longer export.
     """
     source = locate(require_path(path, "transactions", notebook=notebook))
-    loaded = read_transactions(
-        source,
-        column_map or None,
-        encoding=encoding or None,
-        observation_end=observation_end or None,
-        returns_policy=returns_policy,  # type: ignore[arg-type]
-        future_dates="drop",
-        decimal=decimal,
-        amount_outliers=amount_outliers,  # type: ignore[arg-type]
-        max_amount=max_amount,
+    loaded = _read_transactions(
+        source, column_map or None, encoding=encoding or None, observation_end=observation_end or None,
+        returns_policy=returns_policy, decimal=decimal, amount_outliers=amount_outliers, max_amount=max_amount,
         timezone=timezone or None,
     )
     if needs:
         require_columns(loaded, needs, notebook=notebook, table="transactions")
     return loaded
+
+
+@shared(disk=True)  # the pages of a site build read the same file: one kernel validates it, the others load it
+def _read_transactions(source: str, column_map: Mapping[str, str] | None, *, encoding: str | None,
+                       observation_end: str | None, returns_policy: str, decimal: str, amount_outliers: str,
+                       max_amount: float | None, timezone: str | None) -> LoadResult:
+    """:func:`load_transactions`'s reading, on arguments written one way only (no "" for None, no
+    notebook name), so every page's call of the same file is the same call."""
+    return read_transactions(
+        source,
+        column_map,
+        encoding=encoding,
+        observation_end=observation_end,
+        returns_policy=returns_policy,  # type: ignore[arg-type]
+        future_dates="drop",
+        decimal=decimal,
+        amount_outliers=amount_outliers,  # type: ignore[arg-type]
+        max_amount=max_amount,
+        timezone=timezone,
+    )
 
 
 @shared

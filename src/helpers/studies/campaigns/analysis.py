@@ -357,6 +357,21 @@ def run_campaign_study(coupons: pd.DataFrame, messages: pd.DataFrame | None = No
 
 def measured_uplift(study: CampaignStudy) -> dict[str, float]:
     """Measured uplift by segment (and ``"all"``) for the trigger backtest's margin."""
-    out = {"all": float(study.overall["uplift"].iloc[0])}
-    out.update({str(r.segment): float(r.difference) for r in study.segments.table.itertuples()})
+    return _uplift_by_segment(study.overall, study.segments)
+
+
+@shared
+def campaign_uplift(coupons: pd.DataFrame, transactions: pd.DataFrame | None = None, *, alpha: float = ALPHA,
+                    minimum_uplift: float = MINIMUM_UPLIFT) -> dict[str, float]:
+    """:func:`measured_uplift` of :func:`run_campaign_study` on the same coupons and transactions,
+    from the two parts it reads (the overall funnel and the uplift by segment): the triggers page
+    needs no uplift model, funnel by coupon type or message test."""
+    features = pre_campaign_features(coupons, transactions)
+    segments = uplift_by_segment(coupons, features, alpha=alpha, minimum_uplift=minimum_uplift)
+    return _uplift_by_segment(funnel(coupons, alpha=alpha), segments)
+
+
+def _uplift_by_segment(overall: pd.DataFrame, segments) -> dict[str, float]:
+    out = {"all": float(overall["uplift"].iloc[0])}
+    out.update({str(r.segment): float(r.difference) for r in segments.table.itertuples()})
     return out

@@ -198,6 +198,10 @@ class State:
     debt: np.ndarray
     ship_next: np.ndarray
     coupon_next: np.ndarray
+    #: win_spend.sum(0) and win_visits.sum(0) (float64), updated with the windows by programme_month:
+    #: next month's tier pressure needs the same totals, so they are summed once, not twice
+    roll_spend: np.ndarray
+    roll_visits: np.ndarray
 
     @classmethod
     def start(cls, rules: Rules, willing: np.ndarray, birthday: np.ndarray) -> State:
@@ -214,6 +218,8 @@ class State:
             debt=np.zeros(shape, np.int64),
             ship_next=np.zeros(shape, bool),
             coupon_next=np.zeros(shape),
+            roll_spend=np.zeros(shape),
+            roll_visits=np.zeros(shape),
         )
 
     @property
@@ -245,6 +251,15 @@ def poisson_inverse(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return out
 
 
+def _flat(cells: np.ndarray) -> np.ndarray:
+    """A 1-D view of a (runs, customers) array, to write the cells ``np.flatnonzero(mask)``
+    picks: the same cells in the same order as ``cells[mask]``, at a fraction of the cost of
+    a 2-D boolean mask (each mask here indexes two to four arrays)."""
+    if not cells.flags.c_contiguous:  # a reshaped copy would take the writes and drop them
+        raise ValueError("a flat view needs a C-contiguous array")
+    return cells.reshape(-1)
+
+
 def _tier_lookup(rules: Rules, tier: np.ndarray):
     """``per_level[tier]`` for every cell; in a design without tiers everyone is in the one
     level, whose value is used as it is (the same numbers without indexing every cell)."""
@@ -261,11 +276,12 @@ def lifts(rules: Rules, st: State, balance: np.ndarray | None = None) -> tuple[n
     acc = np.zeros(st.member.shape)
     if v["goal_gradient"] and d.burn.point_value > 0:
         thr = d.burn.redemption_threshold
-        acc += v["goal_gradient"] * (np.mod(st.balance if balance is None else balance, thr) / thr)
+        # fmod equals mod for a balance (never negative), at two thirds of the cost
+        acc += v["goal_gradient"] * (np.fmod(st.balance if balance is None else balance, thr) / thr)
     if v["tier_pressure"] and d.has_tiers:
         nxt = np.minimum(st.tier.astype(np.int64) + 1, rules.n_levels - 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            prog = np.maximum(st.win_spend.sum(0) / rules.spend_thr[nxt], st.win_visits.sum(0) / rules.visit_thr[nxt])
+            prog = np.maximum(st.roll_spend / rules.spend_thr[nxt], st.roll_visits / rules.visit_thr[nxt])
         prog = np.where(st.tier < rules.n_levels - 1, np.clip(np.nan_to_num(prog), 0.0, 1.0), 0.0)
         acc += v["tier_pressure"] * prog
     if d.triggers:
@@ -353,15 +369,15 @@ def programme_month(
         mult = mult * np.where(at(rules.birthday) & (st.birthday == month % 12), 2.0, 1.0)
     earned = np.where(mem, spend * d.earn.points_per_currency * mult, 0.0)
     if rules.activities:
-        doers = mem & active
-        n_doers = int(doers.sum())
+        doers = np.flatnonzero(mem & active)
+        n_doers = doers.size
         for points, cap, rate in rules.activities:
             if rate <= 0 or n_doers == 0:
                 continue
             events = rng_activity.poisson(rate, size=n_doers)
             if cap is not None:
                 events = np.minimum(events, cap)
-            earned[doers] += events * points
+            _flat(earned)[doers] += events * points
 
     # 5. triggers: reward points now, coupon / free shipping next month
     trigger_cost = coupon_used + trigger_shipping
@@ -392,8 +408,8 @@ def programme_month(
         w = st.win_spend.shape[0]
         st.win_spend[month % w] = np.where(mem, spend, 0.0)
         st.win_visits[month % w] = np.where(mem, k, 0)
-        roll_spend = st.win_spend.sum(0)
-        roll_visits = st.win_visits.sum(0, dtype="float64")
+        roll_spend = st.roll_spend = st.win_spend.sum(0)
+        roll_visits = st.roll_visits = st.win_visits.sum(0, dtype="float64")
         qualified = np.zeros(k.shape, np.int8)
         for level in range(1, rules.n_levels):
             ok = (roll_spend >= rules.spend_thr[level]) | (roll_visits >= rules.visit_thr[level])
@@ -716,17 +732,17 @@ def _simulate_block(job: _Block) -> dict:
         u_count = rng[_LIFT].random(shape)  # drawn for every cell every month: common random numbers
         u_spend = rng[_LIFT].random(shape)
         extra = np.zeros(shape, np.int64)
-        pos = (lam > 0) & (lam <= _INVERSION_MAX_MEAN)
-        extra[pos] = poisson_inverse(u_count[pos], lam[pos])
+        pos = np.flatnonzero((lam > 0) & (lam <= _INVERSION_MAX_MEAN))
+        _flat(extra)[pos] = poisson_inverse(u_count.ravel()[pos], lam.ravel()[pos])
         big = lam > _INVERSION_MAX_MEAN
         if big.any():
             extra[big] = rng[_ACCEL].poisson(lam[big])
         new_debt = np.zeros(shape, np.int64)
         if values["pull_forward_share"] > 0:
-            hx = (extra > 0) & (acc > 0)
-            if hx.any():
-                accelerated = rng[_ACCEL].binomial(extra[hx], np.clip(acc[hx] / lift[hx], 0.0, 1.0))
-                new_debt[hx] = rng[_ACCEL].binomial(accelerated, values["pull_forward_share"])
+            hx = np.flatnonzero((extra > 0) & (acc > 0))
+            if hx.size:
+                accelerated = rng[_ACCEL].binomial(extra.ravel()[hx], np.clip(acc.ravel()[hx] / lift.ravel()[hx], 0.0, 1.0))
+                _flat(new_debt)[hx] = rng[_ACCEL].binomial(accelerated, values["pull_forward_share"])
         repay = np.minimum(st.debt, made)
         st.debt += new_debt - repay
         kept = made - repay
@@ -736,14 +752,18 @@ def _simulate_block(job: _Block) -> dict:
             spend_kept[split] *= rng[_ACCEL].beta(kept[split] * p_gg, repay[split] * p_gg)
         spend_kept[(repay > 0) & (kept == 0)] = 0.0
         spend_extra = np.zeros(shape)
-        pos = extra > 0
-        spend_extra[pos] = gammaincinv(extra[pos] * p_gg, u_spend[pos]) / nu[pos]  # Gamma(k p, nu) by inversion
+        pos = np.flatnonzero(extra > 0)
+        _flat(spend_extra)[pos] = (  # Gamma(k p, nu) by inversion
+            gammaincinv(extra.ravel()[pos] * p_gg, u_spend.ravel()[pos]) / nu.ravel()[pos]
+        )
         k = kept + extra
         s = spend_kept + spend_extra
 
         member_before = st.member.copy()
         flows = programme_month(rules, st, m, k, s, active, rng[_REDEEM], rng[_ACTIVITY], mult, balance)
-        cost = sum(flows[name] for name in VARIABLE_COSTS)
+        cost = flows[VARIABLE_COSTS[0]] + flows[VARIABLE_COSTS[1]]
+        for name in VARIABLE_COSTS[2:]:  # in place: eight cost arrays, one allocation
+            cost += flows[name]
         with np.errstate(divide="ignore", invalid="ignore"):
             base_share = np.where(s > 0, spend_kept / s, 0.0)
         per_purchase = flows["discount_cost"] + flows["shipping_cost"] + flows["returns_cost"] + flows["reward_cost"]

@@ -9,6 +9,7 @@ purchases). Every step is vectorised over customers; loops run over tags, months
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,13 +123,19 @@ def month_ends(as_of: object, months: int) -> list[pd.Timestamp]:
     return sorted(ends) + [day]
 
 
-def movement(inputs: TagInputs, library: TagLibrary, dates: list[pd.Timestamp]) -> pd.DataFrame:
+def movement(inputs: TagInputs, library: TagLibrary, dates: list[pd.Timestamp],
+             known: Mapping[pd.Timestamp, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Each tag's share of known customers at each date, and how many customers gained or
-    lost it since the previous date (long format: date, tag, customers, share, gained, lost)."""
+    lost it since the previous date (long format: date, tag, customers, share, gained, lost).
+    ``known``: the :func:`base_columns` of dates already tagged (the study's as-of date, the
+    last of the month ends), not computed again."""
     rows = []
     prev = None
     for day in dates:  # a dozen month ends
-        flags = base_columns(inputs.tags_at(library, day), library)
+        if known is not None and day in known:
+            flags = known[day]
+        else:
+            flags = base_columns(inputs.tags_at(library, day), library)
         if prev is not None:
             before = prev.reindex(flags.index, fill_value=False)
             gained = (flags & ~before).sum()
@@ -439,7 +446,7 @@ def run_tag_study(
         guardrail = tagged_max_discount(lib_max, price, base, models)
     study = TagStudy(
         as_of=day, library=library, flags=flags, base=base, coverage=coverage(flags), overlap=overlap(base),
-        movement=movement(inputs, library, month_ends(day, months)),
+        movement=movement(inputs, library, month_ends(day, months), known={day: base}),
         value=value_by_tag(base, models, purchase_days),
         by_segment=tag_by_segment(base, models["segment"], order), lift=lift, lift_info=lift_info, price=price,
         promotion=promotion_summary(inputs, price, base, models, day, price_window_days),

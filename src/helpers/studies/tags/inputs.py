@@ -35,6 +35,10 @@ from helpers.memo import shared
 EVENTS_FILE = "behaviour_events"
 BIRTHDAYS_FILE = "customer_birthdays"
 NOTEBOOK = "tags"
+#: How the generated folder stores its tables; part of the cache key, so a folder written in an
+#: older layout (events and transactions as CSV, twice the reading time) is generated again
+#: instead of being read as it is for ever. Bump it when write_tag_tables' formats change.
+CACHE_LAYOUT = 2
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -81,6 +85,7 @@ def _key(paths: list[Path], cfg: TagDataConfig, end: str) -> str:
     for path in paths:  # two files
         digest.update(path.read_bytes())
     digest.update(json.dumps([cfg.to_dict(), end, TAGS_EXTENSION_VERSION], sort_keys=True).encode())
+    digest.update(f"layout {CACHE_LAYOUT}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -100,6 +100,16 @@ class TriggerInputs:
             cache[column] = self.profiles.set_index(CUSTOMER_ID)[column].reindex(self.ids).reset_index(drop=True)
         return cache[column]
 
+    def birthday_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Birth month and day per customer in code order (0 when unknown), read once from the
+        profiles' MM-DD text: every week of the backtest and calendar looks birthdays up."""
+        cache = self.__dict__.setdefault("_profile_columns", {})
+        if "birthday parts" not in cache:
+            text = self.profile_column(K.BIRTHDAY).fillna("00-00").astype(str)
+            cache["birthday parts"] = (text.str.slice(0, 2).astype(int).to_numpy(),
+                                       text.str.slice(3, 5).astype(int).to_numpy())
+        return cache["birthday parts"]
+
 
 # ------------------------------------------------------------------------ state
 
@@ -219,15 +229,15 @@ def _birthday_day(inputs: TriggerInputs, code: np.ndarray, start: int) -> np.nda
     """Day offset of each customer's next birthday on or after ``start`` (-1 when unknown)."""
     if inputs.profiles is None or K.BIRTHDAY not in inputs.profiles:
         return np.full(len(code), -1)
-    bday = inputs.profile_column(K.BIRTHDAY).iloc[code]
-    known = bday.notna().to_numpy()
-    md = bday.fillna("01-01").to_numpy(str)
-    start_date = inputs.date(start)[0]
+    month, day = (part[code] for part in inputs.birthday_parts())
+    known = month > 0
+    first_of_month = np.maximum(month, 1) - 1  # unknown birthdays: any valid date, masked below
+    origin = inputs.origin.to_datetime64().astype("datetime64[D]")
     out = np.full(len(code), -1)
-    for year in (start_date.year, start_date.year + 1):  # this year's birthday or next year's
-        text = np.char.add(f"{year}-", md)
-        text = np.where(np.char.endswith(text, "02-29") & (year % 4 != 0), f"{year}-02-28", text)
-        when = ((pd.to_datetime(text) - inputs.origin).days).to_numpy()
+    for year in (inputs.date(start)[0].year, inputs.date(start)[0].year + 1):  # this year's birthday or next year's
+        mday = np.where((month == 2) & (day == 29) & (year % 4 != 0), 28, np.maximum(day, 1))
+        date = (np.datetime64(f"{year}-01", "M") + first_of_month).astype("datetime64[D]") + (mday - 1)
+        when = (date - origin).astype(np.int64)
         out = np.where((out < 0) & (when >= start) & known, when, out)
     return out
 
