@@ -598,8 +598,12 @@ def test_pages_rendered_while_others_run_are_the_pages_a_render_at_the_end_gives
 
     taken.clear()
     config = apply_overrides(config, ["late.fail=false"])
+    kept = build_mod.memo_folder(config) / "kept.pickle"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_bytes(b"a load an earlier build kept")
     with open(log, "w", encoding="utf-8") as out:
         built = build(config, jobs=2, progress=False, out=out, force=True)
+    assert not kept.exists()  # --force computes the shared loads again too
     assert not built.failed and taken == dict.fromkeys([p.name for p in config.pages], True)
     assert 'href="late.html"' in (site / "regions-south.html").read_text(encoding="utf-8")
 

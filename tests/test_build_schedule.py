@@ -67,8 +67,9 @@ class FakeSession:
 
     made: list = []
 
-    def __init__(self, cwd, shared=False):
+    def __init__(self, cwd, shared=False, memo_dir=None):
         self.events: list = []
+        self.memo_dir = memo_dir
         FakeSession.made.append(self)
 
     def new_group(self, *, shared):
@@ -94,7 +95,8 @@ def test_each_worker_keeps_one_kernel_for_all_its_batches(monkeypatch, tmp_path:
             raise RuntimeError("the page failed")
 
     monkeypatch.setattr(build_module, "_run", fake_run)
-    config = SimpleNamespace(root=tmp_path, study_of=lambda page: SimpleNamespace(parallel=True), relative=str)
+    config = SimpleNamespace(root=tmp_path, build=tmp_path / "build", study_of=lambda page: SimpleNamespace(parallel=True),
+                             relative=str)
     jobs = [job("a", "a"), job("a-zh-CN", "a", "zh-CN"), job("broken", "b"), job("c", "c"), job("d", "d")]
     for j in jobs:
         j.outputs = [tmp_path / j.page.name]
@@ -104,6 +106,7 @@ def test_each_worker_keeps_one_kernel_for_all_its_batches(monkeypatch, tmp_path:
     build_module._run_all(config, jobs, RunCache(tmp_path / "cache"), 2, results, {}, ui, debug=False)
 
     assert len(FakeSession.made) == 2  # one kernel per worker, not one per batch
+    assert {s.memo_dir for s in FakeSession.made} == {tmp_path / "build" / "memo"}  # kernels share loads there
     runs = [e for s in FakeSession.made for e in s.events if e[0] == "run"]
     assert sorted(name for _, name in runs) == sorted(j.page.name for j in jobs)
     for session in FakeSession.made:

@@ -17,8 +17,9 @@ more languages, one page each. The build:
    time (default 2). Each worker keeps one kernel for all the pages it runs (cleared
    in between), so only its first page pays for the kernel start and the imports. The
    language versions of a page run one after another and reuse the first one's
-   analyses (:mod:`helpers.memo`; nothing is shared between pages of different
-   studies); the batches with the longest previous run times start first. Pages writing to the same output folder, and
+   analyses (:mod:`helpers.memo`); between studies only the validated transactions are
+   shared, as files in ``<build>/memo`` (``--force`` empties it first). The batches with
+   the longest previous run times start first. Pages writing to the same output folder, and
    the pages of a study with ``parallel: false``, run one after another. One progress
    bar per study on a terminal, one line per page otherwise;
 3. renders every page into a staging folder next to the output folder, with
@@ -365,6 +366,8 @@ def build(
                 to_run.append(job)
 
         # 2. run the rest, `jobs` at a time
+        if to_run and force:  # computed again too: the loads the kernels share on disk
+            shutil.rmtree(memo_folder(config), ignore_errors=True)
         if to_run:
             n = len(to_run)
             progress_ui.say(
@@ -385,6 +388,11 @@ def build(
     index, swapped = _assemble(config, output, selected, results, ready, out, debug, data_line, early, max(1, jobs))
     ordered = [results[p.name] for p in selected]
     return BuildResult(ordered, index=index, swapped=swapped)
+
+
+def memo_folder(config: Config) -> Path:
+    """Where the build's kernels keep results for each other (:mod:`helpers.memo`, on disk)."""
+    return config.build / "memo"
 
 
 def exclusive_resources(config: Config, job: _Job) -> list[str]:
@@ -484,7 +492,7 @@ def _run_all(config, to_run, cache, jobs, results, ready, progress_ui, debug, ea
 
     # One kernel per worker, kept from batch to batch: a kernel start and the imports cost
     # about 3 s of CPU, paid once per worker instead of once per batch.
-    kernels = [KernelSession(config.root) for _ in range(min(jobs, len(to_run)))]
+    kernels = [KernelSession(config.root, memo_dir=memo_folder(config)) for _ in range(min(jobs, len(to_run)))]
     try:
         _run_batches(config, to_run, cache, jobs, results, ready, progress_ui, debug, kernels, early)
     finally:
@@ -1138,7 +1146,7 @@ def make_parser() -> argparse.ArgumentParser:
         "number: a quick development build of the same business",
     )
     b.add_argument("--jobs", "-j", type=int, default=DEFAULT_JOBS, metavar="N", help=f"notebooks run at the same time (default {DEFAULT_JOBS})")
-    b.add_argument("--force", action="store_true", help="run every selected notebook, even when a cached run has the same inputs")
+    b.add_argument("--force", action="store_true", help="run every selected notebook, even when a cached run has the same inputs (and read their data again)")
     b.add_argument("--list", action="store_true", help="list the studies and pages of the config and exit")
     b.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)")
     b.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")

@@ -25,6 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from helpers.errors import ConfigError, HelperError
+from helpers.memo import DIR_ENV as MEMO_DIR_ENV
 from helpers.memo import ENV as MEMO_ENV
 from helpers.report.page import strip_ansi
 
@@ -281,9 +282,10 @@ class KernelSession:
     Use as a context manager; :meth:`close` shuts the kernel down. After a failed
     notebook, call :meth:`restart` (a fresh kernel) before running the next one."""
 
-    def __init__(self, cwd: Path | None = None, *, shared: bool = False) -> None:
+    def __init__(self, cwd: Path | None = None, *, shared: bool = False, memo_dir: Path | None = None) -> None:
         self.cwd = Path(cwd).resolve() if cwd is not None else None
         self.shared = shared
+        self.memo_dir = memo_dir  # where helpers.memo keeps results on disk (its default when None)
         self.km = None
         self.used = False
         self.regroup = False
@@ -312,6 +314,8 @@ class KernelSession:
                 env[MEMO_ENV] = "1"
             else:
                 env.pop(MEMO_ENV, None)
+            if self.memo_dir is not None:
+                env[MEMO_DIR_ENV] = str(self.memo_dir)
             km = AsyncKernelManager(kernel_name=KERNEL_NAME)
             try:
                 kwargs = {"cwd": str(self.cwd)} if self.cwd is not None else {}
