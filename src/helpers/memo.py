@@ -47,7 +47,7 @@ import pickle
 import sys
 import types
 from collections.abc import Callable, Mapping
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 #: The environment variable that switches sharing on (``"1"``).
@@ -318,24 +318,38 @@ def shared(func: F | None = None, *, by_name: tuple[str, ...] = (), disk: bool =
 _MISSING = object()
 
 
+#: Files of the package whose content a result may depend on (templates only shape pages).
+_FINGERPRINTED = (".py", ".yaml", ".yml", ".json", ".csv", ".txt")
+
+
+@functools.lru_cache(maxsize=1)
+def package_fingerprint() -> str:
+    """The package version and a digest of every ``helpers`` module and data file shipped with
+    it (templates are left out): what the site's run cache and the disk results key on."""
+    from helpers import __version__
+
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(f"retail-playbooks {__version__}\n".encode())
+    for path in sorted(package.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or "templates" in path.relative_to(package).parts:
+            continue
+        if path.suffix not in _FINGERPRINTED:
+            continue
+        content = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + content.encode() + b"\n")
+    return digest.hexdigest()
+
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the ``helpers`` package's source and of the libraries' versions whose objects
-    results hold: a disk result is reused only by the code that wrote it."""
+    """:func:`package_fingerprint` and the versions of the libraries whose objects results
+    hold: a disk result is reused only by the code that wrote it."""
     import numpy
     import pandas
     import pyarrow
 
-    digest = hashlib.sha256(repr((sys.version, numpy.__version__, pandas.__version__, pyarrow.__version__)).encode())
-    package = os.path.dirname(os.path.abspath(__file__))
-    for current, dirs, names in os.walk(package):
-        dirs.sort()
-        for name in sorted(n for n in names if n.endswith(".py")):
-            full = os.path.join(current, name)
-            digest.update(os.path.relpath(full, package).encode() + b"\0")
-            with open(full, "rb") as handle:
-                digest.update(hashlib.sha256(handle.read()).digest())
-    return digest.hexdigest()
+    versions = repr((sys.version, numpy.__version__, pandas.__version__, pyarrow.__version__))
+    return hashlib.sha256(f"{versions}\n{package_fingerprint()}".encode()).hexdigest()
 
 
 def _disk_path(key: str) -> str:

@@ -39,7 +39,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from helpers import __version__
+from helpers.memo import package_fingerprint
 
 #: Parameter names that are outputs of a run, never inputs.
 OUTPUT_PARAMETER_RE = re.compile(r"(?:^|_)(?:output|outputs|out)(?:_|$)", re.IGNORECASE)
@@ -177,19 +177,11 @@ def _shown(path: Path, root: Path | None) -> str:
     return Path(path).as_posix()
 
 
-@lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """The package version and a digest of every ``helpers`` module and data file
-    shipped with it (templates are left out: pages are re-rendered anyway)."""
-    package = Path(__file__).resolve().parents[1]  # the whole helpers package
-    digest = hashlib.sha256(f"retail-playbooks {__version__}\n".encode())
-    for path in sorted(package.rglob("*")):
-        if not path.is_file() or "__pycache__" in path.parts or "templates" in path.relative_to(package).parts:
-            continue
-        if path.suffix not in (".py", ".yaml", ".yml", ".json", ".csv", ".txt"):
-            continue
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + file_digest(path).encode() + b"\n")
-    return digest.hexdigest()
+    """The package version and a digest of every ``helpers`` module and data file shipped with
+    it (templates are left out: pages are re-rendered anyway); see
+    :func:`helpers.memo.package_fingerprint`."""
+    return package_fingerprint()
 
 
 def canonical_json(value: Any) -> str:
