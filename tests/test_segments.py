@@ -796,22 +796,60 @@ def test_figures_in_chinese_have_chinese_labels_and_every_glyph(segmented):
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
-def test_the_pages_grids_from_one_figure_are_the_pixels_of_a_figure_per_segment(segmented, language):
-    """The segment pages draw one grid and re-colour it per segment: each PNG must be the
-    one segment_grid(highlight=key, small=True) gives, byte for byte."""
-    import matplotlib.pyplot as plt
-
-    from helpers.report.figures import to_png
-    from helpers.studies.segments import figures as plots
+def test_a_segment_pages_grid_colours_exactly_its_cells_and_names_it_once(segmented, language):
+    """The page's score grid (an HTML table): the segment's cells in its overview colour, every
+    other cell grey, the counts of the crosstab, rows from score 5 down, the name in one cell."""
+    from helpers.studies.segments.figures import GREY, score_cell_counts, segment_colours
+    from helpers.studies.segments.pages import score_grid
 
     smap, _, customers, *_ = segmented
-    pngs = plots.segment_grid_pngs(smap, customers, language=language)
-    assert list(pngs) == list(smap.keys)
-    for key in smap.keys:
-        fig = plots.segment_grid(smap, customers, highlight=key, small=True, language=language)
-        assert pngs[key] == to_png(fig), key
-        plt.close(fig)
-    assert len(set(pngs.values())) == len(smap.keys)  # every page shows its own segment
+    counts = score_cell_counts(customers, *smap.axes)
+    local = smap.localised(language)
+    for pos, key in enumerate(smap.keys):
+        grid = score_grid(smap, counts, key, language)
+        assert [row["score"] for row in grid["rows"]] == [5, 4, 3, 2, 1] and grid["col_scores"] == [1, 2, 3, 4, 5]
+        own = {(row["score"], c + 1) for row in grid["rows"] for c, cell in enumerate(row["cells"]) if cell["own"]}
+        assert own == set(local.segment(key).cells), key
+        for row in grid["rows"]:
+            for c, cell in enumerate(row["cells"]):
+                assert cell["background"] == (segment_colours(smap)[pos] if cell["own"] else GREY)
+                assert cell["count"] == f"{counts.loc[row['score'], c + 1]:,}"
+        named = [cell for row in grid["rows"] for cell in row["cells"] if cell["label"]]
+        assert len(named) == 1 and named[0]["own"] and named[0]["label"] == local.labels[key]
+        assert local.labels[key] in grid["title"]
+
+
+def test_grid_ink_keeps_wcag_contrast_on_every_segment_colour(segmented):
+    from helpers.studies.segments.figures import GREY, segment_colours
+    from helpers.studies.segments.pages import readable_ink
+
+    def luminance(colour):
+        c = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
+        return float(np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4) @ [0.2126, 0.7152, 0.0722])
+
+    for colour in [*segment_colours(segmented[0]), GREY, "#000000", "#ffffff", "#777777"]:
+        lighter, darker = sorted((luminance(colour), luminance(readable_ink(colour))), reverse=True)
+        assert (lighter + 0.05) / (darker + 0.05) >= 4.5, colour
+    assert readable_ink("#ffffff") == "#000000" and readable_ink("#000000") == "#ffffff"
+
+
+def test_segment_page_grid_escapes_segment_names(segmented, tmp_path):
+    """A name from the map is text in the grid's cell and caption, never markup."""
+    import dataclasses
+
+    from helpers.studies.segments.figures import score_cell_counts
+    from helpers.studies.segments.pages import _environment, score_grid
+
+    smap, _, customers, *_ = segmented
+    key = smap.keys[0]
+    evil = "<script>alert(1)</script>&"
+    segments = [dataclasses.replace(seg, label=evil) if seg.key == key else seg for seg in smap.segments]
+    hostile = dataclasses.replace(smap, segments=segments, versions={})
+    assert hostile.labels[key] == evil
+    grid = score_grid(hostile, score_cell_counts(customers, *smap.axes), key, "en")
+    html = _environment().get_template("grid.html.j2").render(grid=grid, t={"grid_alt": "grid"})
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;&amp;" in html
+    assert html.count("&lt;script&gt;") == 2  # the caption and the one named cell
 
 
 def test_grid_counts_are_the_crosstab_of_the_scores(segmented):

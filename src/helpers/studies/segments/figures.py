@@ -15,13 +15,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, to_hex
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
 from matplotlib.ticker import PercentFormatter
 
-from helpers.report.figures import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, set_style, to_png
+from helpers.report.figures import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, set_style
 from helpers.report.i18n import DEFAULT_LANGUAGE, text
 from helpers.studies.segments.analysis import N_SCORES, SegmentMap, migration_labels
 
@@ -57,24 +57,17 @@ def segment_grid(segment_map: SegmentMap, customers: pd.DataFrame, highlight: st
     return grid.fig
 
 
-def segment_grid_pngs(segment_map: SegmentMap, customers: pd.DataFrame, *,
-                      language: str = DEFAULT_LANGUAGE) -> dict[str, bytes] | None:
-    """Every segment's small highlighted grid (``segment_grid(..., highlight=key,
-    small=True)``) as PNG bytes, by segment key; None for maps without a flat grid.
+def segment_colours(segment_map: SegmentMap) -> list[str]:
+    """Each segment's colour in the score grid (hex, in the map's segment order)."""
+    return [to_hex(c) for c in _palette(len(segment_map.keys))]
 
-    One figure is drawn and only its colours, label and title change from segment to
-    segment: the same pixels as a figure per segment, without building ten figures."""
-    grid = _ScoreGrid.draw(segment_map, customers, small=True, language=language)
-    if grid is None:
-        return None
-    try:
-        pngs = {}
-        for key in grid.segment_map.keys:
-            grid.highlight(key)
-            pngs[key] = to_png(grid.fig)
-        return pngs
-    finally:
-        plt.close(grid.fig)
+
+def label_cell(cells: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
+    """The cell (scores) where the grid names a segment: of its cells, the one nearest
+    their centre (the first of equals)."""
+    points = np.array(cells)
+    centre = points.mean(axis=0)
+    return tuple(int(v) for v in points[np.argmin(((points - centre) ** 2).sum(axis=1))])
 
 
 @dataclass
@@ -108,10 +101,8 @@ class _ScoreGrid:
                         color="black")
         labels = {}
         for seg in segment_map.segments:  # label each segment once, at its central cell
-            cells = np.array(seg.cells)
-            centre = cells.mean(axis=0)
-            nearest = cells[np.argmin(((cells - centre) ** 2).sum(axis=1))]
-            y, x = N_SCORES - nearest[0], nearest[1] - 1
+            row_score, col_score = label_cell(seg.cells)
+            y, x = N_SCORES - row_score, col_score - 1
             labels[seg.key] = ax.text(x, y - 0.3, seg.label, ha="center", va="center", fontsize=7 if small else 8,
                                       weight="bold", color="black", wrap=True)
         ax.set_xticks(range(N_SCORES), [str(s) for s in range(1, N_SCORES + 1)])

@@ -3,7 +3,7 @@
 Running a notebook per segment would cost a kernel start and a CLV study each, so the
 overview notebook (``notebooks/segments.ipynb``) renders these pages itself from a small
 Jinja template (``templates/segment/page.html.j2``): the playbook stylesheet inlined,
-the figure as a ``data:`` URI, no scripts, nothing loaded from the network, relative
+the score grid as an HTML table, no scripts, nothing loaded from the network, relative
 links only. Pages go to ``<output_dir>/pages/<segment>.html``. The site build copies
 that folder next to the overview page as ``<site>/<page name>/`` (``extra_pages: pages``
 in ``playbooks/playbooks.yaml``), so with ``pages_link`` = the page name (``"{page}"``
@@ -18,13 +18,11 @@ definition and playbook from the segment map and action library in that language
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import re
 from pathlib import Path
 
 import jinja2
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
@@ -33,12 +31,12 @@ from helpers import __version__
 from helpers.data.columns import CUSTOMER_ID
 from helpers.errors import ConfigError
 from helpers.files import write_text_atomic
-from helpers.report.figures import to_png
 from helpers.report.formatting import pct
 from helpers.report.i18n import normalise_language, text
 from helpers.report.page import CSS_PATH, TEMPLATES_DIR
 from helpers.studies.segments import narrative as story
-from helpers.studies.segments.figures import segment_grid, segment_grid_pngs
+from helpers.studies.segments.analysis import N_SCORES, SegmentMap
+from helpers.studies.segments.figures import GREY, label_cell, score_cell_counts, segment_colours
 from helpers.studies.segments.recommend import suggestion_summary
 from helpers.studies.segments.study import SegmentStudy
 
@@ -76,17 +74,46 @@ TEMPLATE_WORDS = (
 )
 
 
-def _grid_png(study: SegmentStudy, key: str, language: str = "en") -> str | None:
-    fig = segment_grid(study.segment_map, study.customers, highlight=key, small=True, language=language)
-    if fig is None:
+def score_grid(segment_map: SegmentMap, counts: pd.DataFrame, key: str, language: str) -> dict | None:
+    """The score grid of ``key``'s page as table cells: customers per cell (``counts`` from
+    :func:`score_cell_counts`), the segment's cells in its colour of the overview grid and the
+    others grey, its name in its central cell. None for maps without a flat grid (not two axes).
+
+    A table, not a picture: the counts stay text (readable, selectable, sharp at any zoom),
+    and ten pages' grids cost no drawing."""
+    if len(segment_map.axes) != 2:
         return None
-    png = to_png(fig)
-    plt.close(fig)
-    return _data_uri_text(png)
+    segment_map = segment_map.localised(language)
+    rows, cols = segment_map.axes
+    mine = segment_map.keys.index(key)
+    colour = segment_colours(segment_map)[mine]
+    label_at = label_cell(segment_map.segment(key).cells)
+
+    def cell(row_score: int, col_score: int) -> dict:
+        own = int(segment_map.lookup[row_score - 1, col_score - 1]) == mine
+        background = colour if own else GREY
+        return {"count": f"{int(counts.loc[row_score, col_score]):,}", "background": background,
+                "ink": readable_ink(background), "own": own,
+                "label": segment_map.labels[key] if (row_score, col_score) == label_at else ""}
+
+    return {
+        "title": text("segments.figure.grid_title_segment", language, segment=segment_map.labels[key]),
+        "row_letter": rows,
+        "col_letter": cols,
+        "row_axis": text("segments.figure.score_axis", language, axis=rows),
+        "col_axis": text("segments.figure.score_axis", language, axis=cols),
+        "col_scores": list(range(1, N_SCORES + 1)),
+        "rows": [{"score": r, "cells": [cell(r, c) for c in range(1, N_SCORES + 1)]} for r in range(N_SCORES, 0, -1)],
+    }
 
 
-def _data_uri_text(png: bytes) -> str:
-    return base64.b64encode(png).decode("ascii")
+def readable_ink(background: str) -> str:
+    """Black or white, whichever contrasts more with ``background`` (``#rrggbb``), by the
+    WCAG relative luminance: black text on the darker palette colours would fall below 4.5:1."""
+    channels = np.array([int(background[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    luminance = float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+    return "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
 
 
 def _preview(study: SegmentStudy, key: str, currency: str, language: str = "en") -> tuple[list[str], list[list[str]]]:
@@ -108,6 +135,13 @@ def _preview(study: SegmentStudy, key: str, currency: str, language: str = "en")
             line.append("" if pd.isna(r["next_best_category"]) else str(r["next_best_category"]))
         out.append(line)
     return columns, out
+
+
+def _grid_counts(study: SegmentStudy) -> pd.DataFrame | None:
+    """Customers per score cell of a two-axis map (None for other maps)."""
+    if len(study.segment_map.axes) != 2:
+        return None
+    return score_cell_counts(study.customers, *study.segment_map.axes)
 
 
 def _category_summary(study: SegmentStudy) -> pd.DataFrame | None:
@@ -132,12 +166,12 @@ def page_context(
     lang: str = "en",
     language: str | None = None,
     category_summary: pd.DataFrame | None = None,
-    grid_pngs: dict[str, bytes] | None = None,
+    grid_counts: pd.DataFrame | None = None,
 ) -> dict:
     """Everything the template needs for one segment's page, in ``language`` (``lang``
     is its older name; ``language`` wins when both are given). ``category_summary``: the
     study's :func:`suggestion_summary` by segment when the caller has it (one for all pages);
-    ``grid_pngs``: every segment's grid from :func:`segment_grid_pngs`, likewise."""
+    ``grid_counts``: :func:`score_cell_counts` of the study's customers, likewise."""
     lang = normalise_language(language or lang)
     smap = study.segment_map.localised(lang)
     library = study.library.localised(lang)
@@ -203,7 +237,7 @@ def page_context(
         "lead": story.segment_lead(row, currency, lang),
         "definition": smap.segment(key).definition,
         "scores": story.segment_scores_text(smap, key, lang),
-        "grid_png": _data_uri_text(grid_pngs[key]) if grid_pngs else _grid_png(study, key, lang),
+        "grid": score_grid(smap, grid_counts if grid_counts is not None else _grid_counts(study), key, lang),
         "numbers": story.segment_numbers(row, currency, study.settings.monetary, lang),
         "horizon_months": horizon_months,
         "play": play,
@@ -262,12 +296,12 @@ def render_segment_pages(
     written = f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M}"
     paths = {}
     top = _category_summary(study)  # once over all customers, not once per page
-    grids = segment_grid_pngs(study.segment_map, study.customers, language=lang)  # one figure for all pages
+    counts = _grid_counts(study)  # once over all customers, not once per page
     for key in study.segment_map.keys:  # a handful of segments
         context = page_context(
             study, key, currency=currency, data_source=data_source, pages_link=pages_link,
             activation_folder=activation_folder, horizon_months=horizon_months, model_label=model_label,
-            allow_raw_ids=allow_raw_ids, written=written, lang=lang, category_summary=top, grid_pngs=grids,
+            allow_raw_ids=allow_raw_ids, written=written, lang=lang, category_summary=top, grid_counts=counts,
         )
         paths[key] = write_text_atomic(folder / f"{key}.html", template.render(**context))
     for stale in folder.glob("*.html"):
