@@ -144,3 +144,42 @@ def test_columns_keeps_only_the_asked_optional_columns():
     # A column map naming a left-out optional column is fine.
     mapped = engines.load_transactions(NEWRETAIL, {"store": "store", "customer_id": "customer_id"}, columns=())
     pd.testing.assert_frame_equal(mapped.transactions, ours.transactions.drop(columns="channel"))
+
+
+SPLIT_TEXTS = [
+    "customer_id,date,amount\n" + "".join(f"c{i % 7},2024-01-{1 + i % 28:02d} 10:00:00,{i}.5\n" for i in range(50)),
+    "\ufeffcustomer_id;date;amount\r\n" + "".join(f"c{i};2024-02-{1 + i % 28:02d};{i}\r\n" for i in range(41)),
+    "customer_id,date,amount\n" + "".join(f"c{i},2024-01-05,1\n" for i in range(30)) + "\n\nc,2024-01-06,2",
+    "customer_id,date,amount\n" + "".join(f"c{i},2024-01-05,{i}\n" for i in range(30)) + "d,bad date,¥3\n",
+]
+
+
+@pytest.mark.parametrize("text", SPLIT_TEXTS)
+@pytest.mark.parametrize("parse", [False, True])
+def test_reading_in_two_byte_ranges_gives_the_cells_of_one(tmp_path, monkeypatch, text, parse):
+    """Large files are read as two halves in two threads: the same frame, rows in file order
+    (CRLF, a BOM, blank lines near the end, a value that is not plain in the second half)."""
+    path = write(tmp_path, text)
+    whole = arrow_csv.read_mapped_columns(path, parse=parse)
+    monkeypatch.setattr(arrow_csv, "SPLIT_BYTES", 1)
+    ranges = arrow_csv._byte_ranges(path, text.encode().index(b"\n") + 1)
+    assert len(ranges) == 2 and ranges[0].end == ranges[1].start and ranges[1].end == path.stat().st_size
+    assert path.read_bytes()[ranges[1].start - 1:ranges[1].start] == b"\n"
+    split = arrow_csv.read_mapped_columns(path, parse=parse)
+    assert whole is not None and split is not None
+    pd.testing.assert_frame_equal(split.frame, whole.frame)
+    if not parse:
+        pd.testing.assert_frame_equal(split.frame, _general(path, list(split.frame.columns)))
+
+
+def test_files_with_a_quote_are_read_whole(tmp_path, monkeypatch):
+    """A quoted value may hold a newline, so a file with a quote is never cut at one."""
+    monkeypatch.setattr(arrow_csv, "SPLIT_BYTES", 1)
+    rows = "".join(f"c{i},2024-01-05,{i}\n" for i in range(40))
+    text = "customer_id,date,amount\n" + rows + 'q,2024-01-06,"1\n2"\n' + rows
+    path = write(tmp_path, text)
+    assert len(arrow_csv._byte_ranges(path, len("customer_id,date,amount\n"))) == 1
+    fast = arrow_csv.read_mapped_columns(path)
+    pd.testing.assert_frame_equal(fast.frame, _general(path, list(fast.frame.columns)))
+    quoted_header = write(tmp_path, '"customer_id","date","amount"\n' + rows, name="h.csv")
+    assert len(arrow_csv._byte_ranges(quoted_header, len('"customer_id","date","amount"\n'))) == 2
