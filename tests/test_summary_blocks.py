@@ -1,6 +1,6 @@
-"""The cache-blocked path of the per-customer steps (rows split by blocks of customer codes,
-used on large customer bases) gives bit-for-bit what the one-table path gives; forced here on
-small data by lowering the block size and the threshold."""
+"""The cache-blocked path of customer_summary and first_and_repeat_days (rows split by blocks
+of customer codes, used on large customer bases) gives bit for bit what the one-table path
+gives; forced here on small data by lowering the block size and the threshold."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers.models import summary
-from helpers.models.summary import calibration_holdout_summary, customer_summary, first_and_repeat_days
+from helpers.models.summary import customer_summary, first_and_repeat_days
 
 
 def _log(customers: int, rows: int, first_day: str = "2023-01-01", days: int = 700, seed: int = 5,
@@ -38,7 +38,6 @@ def _both(monkeypatch, step, block: int = 8):
 def _steps(tx: pd.DataFrame, cal_end: str, obs_end: str):
     return {
         "customer_summary": lambda: customer_summary(tx, obs_end, "W"),
-        "calibration_holdout_summary": lambda: calibration_holdout_summary(tx, cal_end, obs_end, "W"),
         "first_and_repeat_days": lambda: first_and_repeat_days(tx, cal_end, obs_end),
     }
 
@@ -65,7 +64,7 @@ CASES = {
 
 @pytest.mark.parametrize("block", [1, 5, 8, 64, 4096])
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("step", ["customer_summary", "calibration_holdout_summary", "first_and_repeat_days"])
+@pytest.mark.parametrize("step", list(_steps(pd.DataFrame(), "", "")))
 def test_blocks_give_the_one_table_result(monkeypatch, case, step, block):
     tx, cal_end, obs_end = CASES[case]
     _assert_same(*_both(monkeypatch, _steps(tx, cal_end, obs_end)[step], block))
@@ -76,8 +75,8 @@ def test_blocks_with_rows_in_customer_order_dates_missing_or_beyond_the_end(monk
     monkeypatch.setattr(summary, "_KEY32_LIMIT", key_limit)
     tx = _log(150, 1_500).sort_values("customer_id", kind="stable").reset_index(drop=True)
     tx.loc[tx.index % 97 == 3, "timestamp"] = pd.NaT  # dropped with the rows after observation_end
-    for step in ("customer_summary", "first_and_repeat_days"):
-        _assert_same(*_both(monkeypatch, _steps(tx, "2023-12-31", "2024-06-30")[step]))
+    for step in _steps(tx, "2023-12-31", "2024-06-30").values():
+        _assert_same(*_both(monkeypatch, step))
 
 
 def test_blocks_where_no_customer_started_before_calibration_end(monkeypatch):

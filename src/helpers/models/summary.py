@@ -385,9 +385,12 @@ def customer_summary(
 #: Customer codes per block of the cache-blocked path (rounded up to a power of two): a block's
 #: rows (about seven per customer) and per-customer tables stay in the CPU cache.
 _BLOCK_CUSTOMERS = 1 << 17
-#: From this many customer codes on, the per-customer steps run block by block
-#: (:func:`_by_block`): past the cache, look-ups into per-customer tables, 64-bit keys and one
-#: n log n sort of all the keys cost more per row than partitioning the rows once.
+#: From this many customer codes on, :func:`customer_summary` and :func:`first_and_repeat_days`
+#: run block by block (:func:`_by_block`): past the cache, look-ups into per-customer tables,
+#: 64-bit keys and one n log n sort of all the keys cost more than partitioning the rows once
+#: (at 10.5M customers 7 s instead of 9 s, and 4.7 s instead of 5.5 s; at 1M the partition
+#: costs more than it saves). :func:`calibration_holdout_summary` does about twice the
+#: per-block work and measured no faster blocked (9.7 s against 8.4 s), so it stays whole.
 _BLOCKED_FROM = 1 << 21
 
 
@@ -559,39 +562,28 @@ def calibration_holdout_summary(
             f"calibration_end ({cal_end}) must be before observation_end ({obs_end}): "
             "the holdout period would be empty."
         )
-    if len(days) == 0 or days.min() > cal_end:
-        raise DataError(f"no purchases on or before calibration_end {cal_end}")
-    columns, customers = _joined(_by_block(_calibration_holdout_rows, codes, len(ids), (days, amounts),
-                                           cal_end=cal_end, obs_end=obs_end, unit_days=unit_days))
-    cal = pd.DataFrame(columns, index=pd.Index(ids[customers], name=CUSTOMER_ID))
-    cal["duration_holdout"] = (obs_end - cal_end) / np.timedelta64(1, "D") / unit_days
-    return cal
-
-
-def _calibration_holdout_rows(
-    codes: np.ndarray, n_ids: int, days: np.ndarray, amounts: np.ndarray,
-    cal_end: np.datetime64, obs_end: np.datetime64, unit_days: float,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The columns of :func:`calibration_holdout_summary` but ``duration_holdout``, and the
-    customers' codes, from coded rows."""
     in_cal = days <= cal_end
-    summary, customers = _summarise_rows(codes[in_cal], n_ids, days[in_cal], amounts[in_cal], cal_end, unit_days)
-    columns = {f"{name}_cal": values for name, values in summary.items()}
+    if not in_cal.any():
+        raise DataError(f"no purchases on or before calibration_end {cal_end}")
+    columns, customers = _summarise_rows(codes[in_cal], len(ids), days[in_cal], amounts[in_cal], cal_end, unit_days)
+    cal = pd.DataFrame({f"{name}_cal": values for name, values in columns.items()},
+                       index=pd.Index(ids[customers], name=CUSTOMER_ID))
 
     # What the calibration customers did in the holdout: distinct days and spend per code.
     in_holdout = (days > cal_end) & (days <= obs_end)
     hold_codes = codes[in_holdout]
-    counts = np.zeros(n_ids, dtype=np.int64)
+    counts = np.zeros(len(ids), dtype=np.int64)
     if len(hold_codes):
-        hold_pairs = _pairs(hold_codes, days[in_holdout].view(np.int64), n_ids)
+        hold_pairs = _pairs(hold_codes, days[in_holdout].view(np.int64), len(ids))
         counts[hold_pairs.customers] = hold_pairs.days_per_customer
-    columns["frequency_holdout"] = counts[customers].astype("float64")
-    spend = np.bincount(hold_codes, weights=amounts[in_holdout], minlength=n_ids)[customers]
+    cal["frequency_holdout"] = counts[customers].astype("float64")
+    spend = np.bincount(hold_codes, weights=amounts[in_holdout], minlength=len(ids))[customers]
     with np.errstate(invalid="ignore", divide="ignore"):
-        columns["monetary_value_holdout"] = np.where(
-            columns["frequency_holdout"] > 0, spend / np.maximum(columns["frequency_holdout"], 1), 0.0
+        cal["monetary_value_holdout"] = np.where(
+            cal["frequency_holdout"] > 0, spend / np.maximum(cal["frequency_holdout"], 1), 0.0
         )
-    return columns, customers
+    cal["duration_holdout"] = (obs_end - cal_end) / np.timedelta64(1, "D") / unit_days
+    return cal
 
 
 def first_and_repeat_days(
