@@ -20,8 +20,8 @@ row order; lifetimes' own utility is slow and its holdout split is broken on pan
 Customer ids become integer codes in sorted-id order: integer codes are counted, short text
 ids (member numbers) are read byte by byte as integers, other ids are hashed and only the
 distinct ids sorted. :func:`customer_summary` then sorts only the (customer, day) keys,
-never the rows; the holdout split orders the rows by that key (a radix sort) and uses
-``reduceat``.
+never the rows. On large customer bases (:data:`_BLOCKED_FROM`) it first splits the rows by
+blocks of customers whose tables fit in the CPU cache, and works block by block.
 """
 
 from __future__ import annotations
@@ -385,12 +385,13 @@ def customer_summary(
 #: Customer codes per block of the cache-blocked path (rounded up to a power of two): a block's
 #: rows (about seven per customer) and per-customer tables stay in the CPU cache.
 _BLOCK_CUSTOMERS = 1 << 17
-#: From this many customer codes on, :func:`customer_summary` and :func:`first_and_repeat_days`
-#: run block by block (:func:`_by_block`): past the cache, look-ups into per-customer tables,
-#: 64-bit keys and one n log n sort of all the keys cost more than partitioning the rows once
-#: (at 10.5M customers 7 s instead of 9 s, and 4.7 s instead of 5.5 s; at 1M the partition
-#: costs more than it saves). :func:`calibration_holdout_summary` does about twice the
-#: per-block work and measured no faster blocked (9.7 s against 8.4 s), so it stays whole.
+#: From this many customer codes on, :func:`customer_summary` runs block by block
+#: (:func:`_by_block`): past the cache, look-ups into per-customer tables, 64-bit keys, one
+#: n log n sort of all the keys and page faults on every large temporary cost more than
+#: partitioning the rows once (best of four at 10.5M customers: 6.9 s instead of 8.1-8.8 s;
+#: at 1M the partition costs more than it saves). :func:`calibration_holdout_summary` and
+#: :func:`first_and_repeat_days` measured no faster blocked (10.0 s against 9.1 s; 5-7 s either
+#: way), so they stay on one table.
 _BLOCKED_FROM = 1 << 21
 
 
@@ -474,17 +475,11 @@ def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int) -> _Pairs:
     and skipped when the rows are in that order already."""
     first_day = int(day_number.min())
     span = int(day_number.max()) - first_day + 1
-    wide = 1 << (span - 1).bit_length()
-    if wide * n_ids < _KEY32_LIMIT or span * n_ids >= _KEY32_LIMIT:
-        span = wide  # a power of two: keys split by shift and mask (64-bit division is many times slower)
     key = _pair_keys(codes, day_number, span, first_day, np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
     ordered = key if bool(np.all(key[1:] >= key[:-1])) else np.sort(key)
     pair_key = ordered[_starts_of_runs(ordered)]
-    if span == wide:
-        code, day = pair_key >> (span.bit_length() - 1), pair_key & (span - 1)
-    else:
-        code, day = np.divmod(pair_key, span)
-    day = day.astype(np.int64)
+    code, day = np.divmod(pair_key, span)
+    day = day.astype(np.int64)  # then shifted in place: past the cache every new array costs page faults
     day += first_day
     return _Pairs(key=key, pair_key=pair_key, code=code.astype(np.int64, copy=False), day=day,
                   start=np.flatnonzero(_starts_of_runs(code)))
@@ -594,23 +589,15 @@ def first_and_repeat_days(
     (one per customer and day, sorted), as ``datetime64[D]`` arrays. Linear in the data."""
     cohort_end_day = int(_to_day(cohort_end, "calibration_end").astype(np.int64))
     codes, ids, days, _ = _coded_rows(transactions, _to_day(until, "observation_end"))
-    parts = _by_block(_first_and_repeat_rows, codes, len(ids), (days.view(np.int64),), cohort_end=cohort_end_day)
-    first = np.concatenate([first for _, (first, _) in parts])
-    repeat = _sorted_days(np.concatenate([repeat for _, (_, repeat) in parts]))
-    return first.astype("datetime64[D]"), repeat.astype("datetime64[D]")
-
-
-def _first_and_repeat_rows(
-    codes: np.ndarray, n_ids: int, day_number: np.ndarray, cohort_end: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`first_and_repeat_days` as day numbers, from coded rows (in any order)."""
     if len(codes) == 0:
-        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    pairs = _pairs(codes, day_number, n_ids)
+        empty = np.array([], dtype="datetime64[D]")
+        return empty, empty
+    pairs = _pairs(codes, days.view(np.int64), len(ids))
     first = pairs.day[pairs.start]
     first_of_pair = np.repeat(first, pairs.days_per_customer)
-    repeat = (first_of_pair <= cohort_end) & (pairs.day > first_of_pair)
-    return first[first <= cohort_end], pairs.day[repeat]
+    repeat = (first_of_pair <= cohort_end_day) & (pairs.day > first_of_pair)
+    in_cohort = first <= cohort_end_day
+    return first[in_cohort].astype("datetime64[D]"), _sorted_days(pairs.day[repeat]).astype("datetime64[D]")
 
 
 def collapse_rfm(summary: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
