@@ -1,0 +1,84 @@
+"""The cache-blocked path of customer_summary (rows split by blocks of customer codes, used on
+large customer bases) gives bit for bit what the one-table path gives; forced here on small
+data by lowering the block size and the threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.models import summary
+from helpers.models.summary import customer_summary
+
+
+def _log(customers: int, rows: int, first_day: str = "2023-01-01", days: int = 700, seed: int = 5,
+         amounts: bool = True) -> pd.DataFrame:
+    """Shuffled purchases with sparse integer ids and amounts whose sums depend on their order."""
+    rng = np.random.default_rng(seed)
+    tx = pd.DataFrame({
+        "customer_id": 1_000 + 7 * rng.integers(0, customers, rows),
+        "timestamp": pd.Timestamp(first_day) + pd.to_timedelta(rng.integers(0, days, rows), unit="D")
+        + pd.to_timedelta(rng.integers(0, 86_400, rows), unit="s"),
+    })
+    if amounts:
+        tx["amount"] = np.round(rng.gamma(2.0, 30.0, rows), 2) * rng.choice([1.0, 1.1, 0.3, -0.7], rows)
+    return tx
+
+
+def _both(monkeypatch, step, block: int = 8):
+    """``step()`` on one table, then block by block."""
+    monkeypatch.setattr(summary, "_BLOCKED_FROM", 2**62)
+    whole = step()
+    monkeypatch.setattr(summary, "_BLOCKED_FROM", 0)
+    monkeypatch.setattr(summary, "_BLOCK_CUSTOMERS", block)
+    return whole, step()
+
+
+def _assert_same(whole: pd.DataFrame, blocked: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(blocked, whole, check_exact=True)
+    for column in whole:  # bit for bit, not just equal
+        assert whole[column].to_numpy().tobytes() == blocked[column].to_numpy().tobytes(), column
+
+
+CASES = {
+    "many customers per block": (_log(300, 4_000), "2024-09-30"),
+    "one customer": (_log(1, 50), "2024-09-30"),
+    "days before 1970": (_log(200, 2_000, first_day="1968-06-01"), "1969-12-31"),
+    "no amounts": (_log(200, 2_000, amounts=False), "2024-09-30"),
+    "a century of days": (_log(300, 3_000, first_day="1900-01-01", days=40_000), "2000-01-01"),
+}
+
+
+@pytest.mark.parametrize("block", [1, 5, 8, 64, 4096])
+@pytest.mark.parametrize("case", list(CASES))
+def test_blocks_give_the_one_table_summary(monkeypatch, case, block):
+    tx, end = CASES[case]
+    _assert_same(*_both(monkeypatch, lambda: customer_summary(tx, end, "W"), block))
+
+
+@pytest.mark.parametrize("key_limit", [2**32, 0])  # 32-bit keys, and 64-bit keys
+def test_blocks_with_rows_in_customer_order_dates_missing_or_beyond_the_end(monkeypatch, key_limit):
+    monkeypatch.setattr(summary, "_KEY32_LIMIT", key_limit)
+    tx = _log(150, 1_500).sort_values("customer_id", kind="stable").reset_index(drop=True)
+    tx.loc[tx.index % 97 == 3, "timestamp"] = pd.NaT  # dropped with the rows after observation_end
+    _assert_same(*_both(monkeypatch, lambda: customer_summary(tx, "2024-06-30", "D")))
+
+
+def test_block_numbers_stay_16_bit_however_small_the_blocks(monkeypatch):
+    monkeypatch.setattr(summary, "_BLOCKED_FROM", 0)
+    monkeypatch.setattr(summary, "_BLOCK_CUSTOMERS", 1)
+    n_ids = 2**17 + 5
+    codes = np.random.default_rng(0).permutation(n_ids)
+    blocks = summary._by_block(lambda local, n, rows: (local.min(), local.max(), n, len(rows)), codes, n_ids, (codes,))
+    assert len(blocks) <= 2**16
+    assert sum(rows for _, (_, _, _, rows) in blocks) == n_ids
+    assert all(0 <= low and high < n for _, (low, high, n, _) in blocks)
+    assert sum(n for _, (_, _, n, _) in blocks) == n_ids
+
+
+@pytest.mark.parametrize("days", [[], [5], [19_000, -400, 3, 3, 19_000, -400, 7]])
+def test_days_sorted_by_counting_equal_a_sort(days):
+    days = np.array(days, dtype=np.int64)
+    np.testing.assert_array_equal(summary._sorted_days(days), np.sort(days))
+    assert summary._sorted_days(days).dtype == np.int64
