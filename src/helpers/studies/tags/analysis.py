@@ -302,6 +302,12 @@ def _shares(codes: pd.Series, groups: pd.Series, weights: pd.Series | None = Non
     return table.div(table.sum(axis=1), axis=0)
 
 
+def has_id(ids: pd.Series, known: pd.Index) -> np.ndarray:
+    """``ids.isin(known)`` as a hash look-up: ``isin`` on Arrow strings builds its set of
+    values in a Python loop (half a second for the 60k customers of a segment table)."""
+    return known.unique().get_indexer(ids) >= 0
+
+
 def portraits(transactions: pd.DataFrame, customers: pd.DataFrame | None, segment: pd.Series,
               price: pd.DataFrame, flags: pd.DataFrame, order: list[str]) -> dict:
     """Each segment against the whole base: age band, city tier, channel (share of orders),
@@ -309,7 +315,7 @@ def portraits(transactions: pd.DataFrame, customers: pd.DataFrame | None, segmen
     over-represented tags. Returns tables by facet (rows segments + ``_all``) and one
     summary dict per segment with the strongest contrasts."""
     seg_of = segment.astype(str)
-    tx = transactions[transactions[CUSTOMER_ID].isin(seg_of.index)]
+    tx = transactions[has_id(transactions[CUSTOMER_ID], seg_of.index)]
     g_tx = tx[CUSTOMER_ID].map(seg_of)
     # orders (one row per order when order ids are given) for channel, hours and purchase frequency
     orders = tx.drop_duplicates([CUSTOMER_ID, ORDER_ID]) if ORDER_ID in tx else tx

@@ -1,0 +1,90 @@
+"""Look-ups of the tags study done once or by hash give what the per-call scans gave:
+
+- the events of a tag's types in a window: their rows are found once per set of types and
+  only those rows are masked per date, the same rows in the same order as masking every
+  event of the table each time (so behaviour and event-count tags are unchanged);
+- the transactions of segmented customers: a hash look-up of the ids instead of ``isin``
+  (which loops over Arrow strings in Python), the same rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.studies.tags.analysis import has_id
+from helpers.studies.tags.engine import NS_DAY, TagInputs
+
+TYPES = ["view", "favourite", "add_to_cart", "store_checkin", "coupon_claim"]
+
+
+def random_inputs(rng: np.random.Generator, n_events: int) -> TagInputs:
+    customers = [f"c{i:03d}" for i in range(40)]
+    start = pd.Timestamp("2024-01-01").value
+    tx = pd.DataFrame({
+        "customer_id": rng.choice(customers, 50),
+        "timestamp": pd.to_datetime(start + rng.integers(0, 200 * NS_DAY, 50)),
+        "amount": rng.gamma(2.0, 30.0, 50),
+        "category": rng.choice(["home", "beauty", "food"], 50),
+    })
+    events = pd.DataFrame({
+        "customer_id": rng.choice(customers, n_events),
+        # half at midnight: on the first instant of a window and on its end
+        "timestamp": pd.to_datetime(start + np.where(rng.random(n_events) < 0.5, rng.integers(0, 200, n_events) * NS_DAY,
+                                                     rng.integers(0, 200 * NS_DAY, n_events))),
+        "event_type": rng.choice(TYPES[:4], n_events),  # coupon_claim never happens
+        "category": rng.choice(["home", "beauty", "food", ""], n_events),
+    })
+    return TagInputs(tx, events)
+
+
+def rows_by_scanning_every_event(inputs: TagInputs, event, end: int, window_days: int) -> np.ndarray:
+    """The selection as it was written before: every event's type and time tested on each call."""
+    wanted = np.flatnonzero(np.isin(inputs.e_types, event))
+    mask = np.isin(inputs.e_type, wanted) & (inputs.e_ts < end) & (inputs.e_ts >= end - window_days * NS_DAY)
+    return np.flatnonzero(mask)
+
+
+@pytest.mark.parametrize("n_events", [0, 1, 500])
+def test_events_in_a_window_are_the_rows_a_scan_of_every_event_finds(n_events):
+    rng = np.random.default_rng(n_events)
+    inputs = random_inputs(rng, n_events)
+    for event in ("view", ("view",), ("favourite", "add_to_cart"), ("coupon_claim",), ("no_such_type",), ()):
+        for day in ("2024-01-01", "2024-02-15", "2024-04-30", "2024-07-19", "2025-01-01"):
+            end = pd.Timestamp(day).value + NS_DAY
+            for window_days in (1, 7, 30, 90, 100_000):
+                rows, ts = inputs._events_in(event, end, window_days)
+                expected = rows_by_scanning_every_event(inputs, event, end, window_days)
+                np.testing.assert_array_equal(rows, expected)
+                np.testing.assert_array_equal(ts, inputs.e_ts[expected])
+
+
+def test_tags_at_a_date_do_not_depend_on_what_was_tagged_before():
+    from helpers.studies.tags.engine import library_from_mapping
+
+    library = library_from_mapping({"tags": [
+        {"id": "interest", "kind": "behaviour", "name": "i", "definition": "d", "event": "view",
+         "per_category": True, "min_count": 2, "within_days": 7, "lookback_days": 30},
+        {"id": "carts", "kind": "rule", "name": "c", "definition": "d", "metric": "events", "event": "add_to_cart",
+         "window_days": 60, "min": 1},
+    ]})
+    rng = np.random.default_rng(7)
+    warm = random_inputs(rng, 800)
+    cold = TagInputs.__new__(TagInputs)
+    cold.__dict__.update(warm.__dict__)
+    for day in ("2024-03-31", "2024-05-31", "2024-06-30"):
+        cold._event_rows = {}  # nothing kept from earlier dates
+        pd.testing.assert_frame_equal(warm.tags_at(library, day), cold.tags_at(library, day))
+
+
+@pytest.mark.parametrize("ids, known", [
+    (pd.Series(["a", "b", "c", "a", None], dtype="str"), pd.Index(["a", "c", "z"], dtype="str")),
+    (pd.Series(["a", "b", "c", "a", None], dtype=object), pd.Index(["a", "a", "c"], dtype=object)),  # repeated ids
+    (pd.Series([1, 2, 3]), pd.Index(["1", "2"], dtype="str")),  # numbers are not their text
+    (pd.Series(["a", None], dtype=object), pd.Index(["a", None], dtype=object)),  # a missing id matches a missing id
+    (pd.Series([], dtype="str"), pd.Index(["a"], dtype="str")),
+    (pd.Series(["a", "b"], dtype="str"), pd.Index([], dtype="str")),
+])
+def test_has_id_is_isin(ids, known):
+    np.testing.assert_array_equal(has_id(ids, known), ids.isin(known).to_numpy())
