@@ -88,3 +88,25 @@ def test_tags_at_a_date_do_not_depend_on_what_was_tagged_before():
 ])
 def test_has_id_is_isin(ids, known):
     np.testing.assert_array_equal(has_id(ids, known), ids.isin(known).to_numpy())
+
+
+@pytest.mark.parametrize("values", [
+    ["champions", None, "loyal", "champions", np.nan, "nan"],  # missing values, and the text "nan"
+    [3, 1, None, 3, 2, 1],  # numbers: one column per number's text
+    [None] * 6,  # no value: no column
+])
+def test_per_value_model_tags_are_one_column_per_value_of_present_customers(values):
+    from helpers.studies.tags.engine import library_from_mapping
+
+    ids = [f"c{i}" for i in range(6)]
+    models = pd.DataFrame({"customer_id": ids, "segment": pd.Series(values, dtype=object)})
+    tx = pd.DataFrame({"customer_id": ids, "timestamp": pd.to_datetime(["2024-01-02"] * 6), "amount": 10.0})
+    library = library_from_mapping({"tags": [
+        {"id": "seg", "kind": "model", "name": "s", "definition": "d", "column": "segment", "per_value": True}]})
+    flags = TagInputs(tx, models=models).tags_at(library, "2024-03-31")
+    series = models.set_index("customer_id")["segment"]
+    expected = {f"seg:{v}": ((series.astype(str) == v) & series.notna()).to_numpy()
+                for v in sorted(series.dropna().astype(str).unique())}
+    assert list(flags.columns) == list(expected)
+    for column, flag in expected.items():
+        np.testing.assert_array_equal(flags[column].to_numpy(), flag)

@@ -647,8 +647,9 @@ class TagInputs:
                     )
                 series = by_id[p["column"]]
                 if p["per_value"]:
+                    text, present = series.astype(str), series.notna().to_numpy()  # once, not once per value
                     for value in sorted(series.dropna().astype(str).unique()):  # loop over values
-                        cols[f"{t.id}:{value}"] = (series.astype(str) == value).to_numpy() & series.notna().to_numpy()
+                        cols[f"{t.id}:{value}"] = (text == value).to_numpy() & present
                 else:
                     flag = series.notna().to_numpy().copy()
                     if p["in"] is not None:
