@@ -110,3 +110,31 @@ def test_per_value_model_tags_are_one_column_per_value_of_present_customers(valu
     assert list(flags.columns) == list(expected)
     for column, flag in expected.items():
         np.testing.assert_array_equal(flags[column].to_numpy(), flag)
+
+
+def shares_through_numpy(codes: pd.Series, groups: pd.Series, weights: pd.Series | None = None) -> pd.DataFrame:
+    """The portrait shares as computed before: the columns through NumPy arrays."""
+    frame = pd.DataFrame({"g": groups.to_numpy(), "v": codes.to_numpy(),
+                          "w": 1.0 if weights is None else weights.to_numpy()})
+    table = frame.groupby(["g", "v"], observed=True)["w"].sum().unstack(fill_value=0.0)
+    return table.div(table.sum(axis=1), axis=0)
+
+
+@pytest.mark.parametrize("dtype", ["str", object, "category"])
+def test_portrait_shares_are_the_same_table_as_through_numpy(dtype):
+    from helpers.studies.tags.analysis import _shares
+
+    rng = np.random.default_rng(3)
+    n = 400
+    index = pd.Index(rng.permutation(n) + 1000)  # not a range: the columns pair up by position
+    groups = pd.Series(rng.choice(["loyal", "new", "at_risk"], n), index=index, dtype=dtype)
+    values = pd.Series(rng.choice(["store", "app", "mini_program", None], n), index=index, dtype=dtype)
+    hours = pd.Series(rng.integers(0, 24, n).astype(np.int32), index=index)
+    weights = pd.Series(rng.gamma(1.0, 50.0, n) * (rng.random(n) > 0.2), index=index)
+    for got, expected in (
+        (_shares(values, groups), shares_through_numpy(values, groups)),
+        (_shares(values, groups, weights), shares_through_numpy(values, groups, weights)),
+        (_shares(hours, groups), shares_through_numpy(hours, groups)),
+        (_shares(values, pd.Series("_all", index=index)), shares_through_numpy(values, pd.Series("_all", index=index))),
+    ):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)

@@ -295,8 +295,15 @@ def tagged_max_discount(library_max: pd.Series, price: pd.DataFrame, flags: pd.D
 # ------------------------------------------------------------------------ portraits
 
 
+def _as_column(values: pd.Series):
+    """The values for a new frame's column, paired by position: the Series' own array (text
+    through NumPy would be objects converted back to Arrow text, a tenth of a second for the
+    transactions); a categorical through NumPy, so its groups are labelled as plain values."""
+    return values.to_numpy() if isinstance(values.dtype, pd.CategoricalDtype) else values.array
+
+
 def _shares(codes: pd.Series, groups: pd.Series, weights: pd.Series | None = None) -> pd.DataFrame:
-    frame = pd.DataFrame({"g": groups.to_numpy(), "v": codes.to_numpy(),
+    frame = pd.DataFrame({"g": _as_column(groups), "v": _as_column(codes),
                           "w": 1.0 if weights is None else weights.to_numpy()})
     table = frame.groupby(["g", "v"], observed=True)["w"].sum().unstack(fill_value=0.0)
     return table.div(table.sum(axis=1), axis=0)
