@@ -113,7 +113,10 @@ def per_run(sim: SimResult, scale: float, gross_margin: float) -> pd.DataFrame:
     d, v = sim.design, sim.values
     mo = {k: scale_runs(a.sum(axis=1), scale) for k, a in sim.monthly.items()}
     months = sim.settings.horizon_months
-    runs = pd.DataFrame(index=pd.RangeIndex(sim.settings.runs, name="run"))
+    # columns as arrays, one frame at the end: the break-even and sensitivity searches build
+    # this table dozens of times, and thirty column insertions into a small frame cost several
+    # times the arithmetic
+    runs: dict[str, np.ndarray] = {}
     runs["revenue_base"] = mo["revenue_base"]
     runs["revenue_design"] = mo["revenue_design"]
     runs["incremental_revenue"] = mo["revenue_design"] - mo["revenue_base"]
@@ -124,24 +127,39 @@ def per_run(sim: SimResult, scale: float, gross_margin: float) -> pd.DataFrame:
         runs[k] = mo[k]
     runs["trigger_cost"] = mo["trigger_cost"]
     runs["member_cost"] = sum(mo[k] for k in MEMBER_COSTS)
-    runs["fixed_cost"] = _fixed_cost(d, months)
+    runs["fixed_cost"] = np.full(sim.settings.runs, _fixed_cost(d, months))
     outstanding = scale_runs(sim.outstanding, scale)
     runs["outstanding_points"] = outstanding
     runs["liability_face"] = outstanding * d.burn.point_value
     runs["liability_cost"] = runs["liability_face"] * d.burn.reward_cost_ratio * v["outstanding_redeemed_share"]
-    runs["total_cost"] = runs[["reward_cost", "benefit_cost", "trigger_cost", "member_cost", "fixed_cost",
-                               "liability_cost"]].sum(axis=1)
+    runs["total_cost"] = _nan_as_zero_sum([runs[k] for k in TOTAL_COST_PARTS])
     runs["profit"] = runs["incremental_margin"] - runs["total_cost"]
-    runs["roi"] = runs["profit"] / runs["total_cost"].where(runs["total_cost"] > 0)
-    runs["points_earned"] = mo["points_earned"]
-    runs["points_redeemed"] = mo["points_redeemed"]
-    runs["points_expired"] = mo["points_expired"]
-    runs["breakage_rate"] = runs["points_expired"] / runs["points_earned"].where(runs["points_earned"] > 0)
-    runs["members"] = scale_runs(sim.monthly["members"][:, -1], scale)
-    runs["subsidy_cost"] = mo["subsidy_cost"]
+    total = runs["total_cost"]
     with np.errstate(divide="ignore", invalid="ignore"):
+        runs["roi"] = runs["profit"] / np.where(total > 0, total, np.nan)
+        runs["points_earned"] = mo["points_earned"]
+        runs["points_redeemed"] = mo["points_redeemed"]
+        runs["points_expired"] = mo["points_expired"]
+        earned = runs["points_earned"]
+        runs["breakage_rate"] = runs["points_expired"] / np.where(earned > 0, earned, np.nan)
+        runs["members"] = scale_runs(sim.monthly["members"][:, -1], scale)
+        runs["subsidy_cost"] = mo["subsidy_cost"]
         runs["effective_lift"] = mo["member_purchases_design"] / mo["member_purchases_base"] - 1.0
-    return runs
+    return pd.DataFrame(runs, index=pd.RangeIndex(sim.settings.runs, name="run"))
+
+
+#: The columns the programme cost adds up, in the order they are added.
+TOTAL_COST_PARTS = ("reward_cost", "benefit_cost", "trigger_cost", "member_cost", "fixed_cost", "liability_cost")
+
+
+def _nan_as_zero_sum(columns: list[np.ndarray]) -> np.ndarray:
+    """Row sums of the columns, a missing value counting as 0, added left to right: the same
+    numbers as ``DataFrame.sum(axis=1)`` of the columns."""
+    first, *rest = (np.where(np.isnan(c), 0.0, c) for c in columns)
+    total = first.astype("float64")  # a copy: the first column is not added to in place
+    for column in rest:
+        total += column
+    return total
 
 
 def mean_roi(runs: pd.DataFrame) -> float:

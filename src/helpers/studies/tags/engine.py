@@ -427,6 +427,7 @@ class TagInputs:
         else:
             self.e_types = np.array([], dtype=str)
             self.e_code = self.e_ts = self.e_cat = self.e_type = np.zeros(0, np.int64)
+        self._event_rows: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # see _events_in
         # customers: join day and attributes
         self.join_ns = np.full(self.n, np.iinfo(np.int64).max)
         first_tx = np.full(self.n, np.iinfo(np.int64).max)
@@ -508,9 +509,7 @@ class TagInputs:
             elif name == "days_to_birthday":
                 out = self._days_to_birthday(end)
             elif name == "events":
-                wanted = np.flatnonzero(np.isin(self.e_types, event))
-                em = np.isin(self.e_type, wanted) & (self.e_ts < end) & (self.e_ts >= end - window_days * NS_DAY)
-                out = np.bincount(self.e_code[em], minlength=n).astype(float)
+                out = np.bincount(self.e_code[self._events_in(event, end, window_days)[0]], minlength=n).astype(float)
             else:  # pragma: no cover - validated when the library is read
                 raise ConfigError(f"unknown metric {name!r}")
         if name in RATIO_METRICS:
@@ -540,15 +539,26 @@ class TagInputs:
 
     # ------------------------------------------------------------------ tags
 
+    def _events_in(self, event, end: int, window_days: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (in the events' sorted order) and times of the events of type ``event`` in the
+        ``window_days`` before ``end``. The rows of each set of types are found once: every tag
+        and date after that masks only those rows, not every event of the table again."""
+        key = (event,) if isinstance(event, str) else tuple(event)
+        if key not in self._event_rows:
+            rows = np.flatnonzero(np.isin(self.e_type, np.flatnonzero(np.isin(self.e_types, event))))
+            self._event_rows[key] = (rows, self.e_ts[rows])
+        rows, ts = self._event_rows[key]
+        keep = (ts < end) & (ts >= end - window_days * NS_DAY)
+        return rows[keep], ts[keep]
+
     def known(self, end: int) -> np.ndarray:
         """Customers known by ``end``: joined, bought or acted before it."""
         return self.first_ns < end
 
     def behaviour(self, p: dict, end: int) -> tuple[np.ndarray, np.ndarray]:
         """(customer code, category code) pairs with a qualifying burst (category k = none)."""
-        wanted = np.flatnonzero(np.isin(self.e_types, p["event"]))
-        m = np.isin(self.e_type, wanted) & (self.e_ts < end) & (self.e_ts >= end - p["lookback_days"] * NS_DAY)
-        code, cat, ts = self.e_code[m], self.e_cat[m], self.e_ts[m]
+        rows, ts = self._events_in(p["event"], end, p["lookback_days"])
+        code, cat = self.e_code[rows], self.e_cat[rows]
         if not p["per_category"]:
             if p["category"] is not None:
                 c = np.searchsorted(self.categories, str(p["category"]))
@@ -637,8 +647,9 @@ class TagInputs:
                     )
                 series = by_id[p["column"]]
                 if p["per_value"]:
+                    text, present = series.astype(str), series.notna().to_numpy()  # once, not once per value
                     for value in sorted(series.dropna().astype(str).unique()):  # loop over values
-                        cols[f"{t.id}:{value}"] = (series.astype(str) == value).to_numpy() & series.notna().to_numpy()
+                        cols[f"{t.id}:{value}"] = (text == value).to_numpy() & present
                 else:
                     flag = series.notna().to_numpy().copy()
                     if p["in"] is not None:
