@@ -524,12 +524,8 @@ def case_linear(n_customers: int) -> dict:
     def timed(name, step):
         """The step's best of two runs: the first run of a fresh process also pays for mapping
         its memory, which is not what per-customer time should measure."""
-        best = None
-        for _ in range(2):
-            with Timer() as t:
-                result = step()
-            best = t.seconds if best is None else min(best, t.seconds)
-        steps[name] = best
+        runs, result = _best_of(2, step)
+        steps[name] = min(runs)
         return result
 
     original = tx  # as run_clv_study does: factorise the ids once, then work on integer codes
