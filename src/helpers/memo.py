@@ -364,9 +364,7 @@ def _disk_read(path: str) -> Any:
         with open(path, "rb") as handle:
             result = pickle.load(handle)
         os.utime(path)  # recently used: pruned last
-    except FileNotFoundError:
-        return _MISSING
-    except Exception:  # noqa: BLE001 - a truncated or foreign file: compute again (and rewrite it)
+    except Exception:  # noqa: BLE001 - none yet, or a truncated or foreign file: compute again (and rewrite it)
         return _MISSING
     return result
 
