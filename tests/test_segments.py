@@ -524,17 +524,24 @@ def test_purchase_days_of_ids_in_order_as_of_shuffled_rows():
     pd.testing.assert_index_equal(days.ids, customer_rfm(shuffled, "1998-06-30").index)
 
 
-@pytest.mark.parametrize("kind", ["text", "numbers", "object", "equal", "empty"])
+@pytest.mark.parametrize("kind", ["text", "numbers", "object", "equal", "empty", "sorted", "lengths", "long"])
 def test_id_positions_equal_get_indexer_and_leave_no_lookup_table(kind):
     """Positions of ids in another index, -1 where absent: pandas' get_indexer, without the
-    lookup table pandas would keep with a text index (about 110 MB per million ids)."""
+    lookup table pandas would keep with a text index (about 110 MB per million ids), whether
+    the ids are read as integers (short text, "sorted", "lengths") or hashed ("long")."""
     from helpers.studies.segments.analysis import id_positions
 
     rng = np.random.default_rng(8)
     values = np.array([f"C{i:04d}" for i in range(300)] + ["Ä1", "a b", ""], dtype=object)
     if kind == "numbers":
         values = np.arange(500, 800)
+    elif kind == "lengths":  # prefixes of each other: M1 < M10 < M100 < M2
+        values = np.array([f"M{i}" for i in range(300)], dtype=object)
+    elif kind == "long":  # beyond the bytes read as integers
+        values = np.array([f"customer-{i:04d}-" + "x" * 30 for i in range(300)], dtype=object)
     within = pd.Index(values[rng.permutation(len(values))[:250]], dtype=object if kind == "object" else None)
+    if kind == "sorted":
+        within = within.sort_values()
     ids = pd.Index(rng.choice(values, 120, replace=False), dtype=within.dtype)
     if kind == "equal":
         ids = pd.Index(within.to_numpy(), dtype=within.dtype)
@@ -543,8 +550,8 @@ def test_id_positions_equal_get_indexer_and_leave_no_lookup_table(kind):
     expected = pd.Index(within.to_numpy(), dtype=within.dtype).get_indexer(ids)
     positions = id_positions(ids, within)
     np.testing.assert_array_equal(positions, expected)
-    assert (positions == -1).any() == (kind in ("text", "numbers", "object"))
-    if kind == "text":
+    assert (positions == -1).any() == (kind in ("text", "numbers", "object", "sorted", "lengths", "long"))
+    if kind in ("text", "sorted", "lengths", "long"):
         assert "_engine" not in within._cache and "_engine" not in ids._cache
 
 

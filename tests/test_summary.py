@@ -285,3 +285,21 @@ def test_long_text_ids_in_order_are_coded_by_neighbours():
     assert _ordered_text_codes(ids.iloc[::-1]) is None  # out of order: hashed, the same codes
     codes, uniques = sorted_id_codes(ids.iloc[::-1].reset_index(drop=True))
     assert list(uniques) == list(expected_uniques)
+
+
+def test_short_text_keys_order_and_match_text_across_columns():
+    """Keys of two columns read in one radix: equal exactly for equal text and ordered as the
+    text (code-point order), whatever each column's own widths and byte ranges; None when
+    one column is not short text."""
+    from helpers.models.summary import short_text_keys
+
+    left = pd.Series(["M2", "M10", "会员7", "M1", "Z", "M10"], dtype="str")
+    right = pd.Index(["M10", "A", "M100", "会员7", "M1"], dtype="str")
+    keys = short_text_keys(left, right)
+    text = np.concatenate([left.to_numpy(dtype=object), right.to_numpy(dtype=object)])
+    values = np.concatenate(keys)
+    assert [len(k) for k in keys] == [len(left), len(right)]
+    np.testing.assert_array_equal(np.argsort(values, kind="stable"), np.argsort(text, kind="stable"))
+    assert (values[:, None] == values[None, :]).tolist() == (text[:, None] == text[None, :]).tolist()
+    assert short_text_keys(left, pd.Index(["x" * 40])) is None
+    assert short_text_keys(pd.Series(["a", None]), right) is None

@@ -149,20 +149,10 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     integers are then counted (or, when spread too widely, hashed) into codes 0..n-1.
     None for other ids: missing values, longer ids, a NUL byte, or a radix beyond 63 bits."""
     table = _id_byte_table(ids)
-    if table is None:
+    radix = None if table is None else _ByteRadix.of([table])
+    if radix is None:
         return None
-    low, high = _column_extreme(table, np.minimum), _column_extreme(table, np.maximum)
-    varying = np.flatnonzero(high > low)
-    radices = high[varying] - low[varying] + 1
-    if _mixed_radix(high[varying], radices) >= 2**63:  # the largest running value must fit
-        return None
-    value = np.zeros(len(table), dtype=np.int64)
-    for begin in range(0, len(table), _ID_BLOCK):  # blocks of rows, not single rows
-        block, rows = value[begin: begin + _ID_BLOCK], table[begin: begin + _ID_BLOCK]
-        for position, radix in zip(varying, radices, strict=True):
-            block *= radix
-            block += rows[:, position]
-    value -= _mixed_radix(low[varying], radices)  # the digits are bytes minus their smallest
+    value = radix.values(table)
     top = int(value.max())
     if top <= 4 * len(value) + 1024:
         present = _present(value, top)
@@ -174,7 +164,55 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
         codes, distinct = rank[hashed], distinct[order]
-    return codes, _ids_from_values(distinct, table.shape[1], varying, radices, low)
+    return codes, _ids_from_values(distinct, table.shape[1], radix.varying, radix.radices, radix.low)
+
+
+def short_text_keys(*columns: pd.Series | pd.Index) -> list[np.ndarray] | None:
+    """One int64 per value of each column, ordered and equal as the values' text (code-point
+    order) across all the columns: their bytes read in one mixed radix, as
+    :func:`_short_text_codes` reads ids, so that ids of two tables are matched by integer
+    comparisons instead of hashing text. None unless every column is text of at most
+    :data:`SHORT_ID_BYTES` bytes without missing values or NUL bytes, and the radix fits 63 bits."""
+    tables = [_id_byte_table(column) for column in columns]
+    if any(table is None for table in tables):
+        return None
+    width = max(table.shape[1] for table in tables)
+    # padded with 0 to one width: no id holds a 0 byte, so padding keeps distinct ids apart
+    tables = [np.pad(t, ((0, 0), (0, width - t.shape[1]))) if t.shape[1] < width else t for t in tables]
+    radix = _ByteRadix.of(tables)
+    return None if radix is None else [radix.values(table) for table in tables]
+
+
+@dataclass(frozen=True)
+class _ByteRadix:
+    """The mixed radix that reads rows of id bytes as integers: at each byte position that
+    varies, the digit is the byte minus the smallest byte there, in the range of that position."""
+
+    varying: np.ndarray  # byte positions that vary
+    radices: np.ndarray  # their ranges
+    low: np.ndarray  # the smallest byte at every position
+
+    @classmethod
+    def of(cls, tables: list[np.ndarray]) -> _ByteRadix | None:
+        """The radix covering every row of ``tables`` (equal widths); None beyond 63 bits."""
+        low = np.min([_column_extreme(t, np.minimum) for t in tables], axis=0)
+        high = np.max([_column_extreme(t, np.maximum) for t in tables], axis=0)
+        varying = np.flatnonzero(high > low)
+        radices = high[varying] - low[varying] + 1
+        if _mixed_radix(high[varying], radices) >= 2**63:  # the largest running value must fit
+            return None
+        return cls(varying, radices, low)
+
+    def values(self, table: np.ndarray) -> np.ndarray:
+        """Each row's integer."""
+        value = np.zeros(len(table), dtype=np.int64)
+        for begin in range(0, len(table), _ID_BLOCK):  # blocks of rows, not single rows
+            block, rows = value[begin: begin + _ID_BLOCK], table[begin: begin + _ID_BLOCK]
+            for position, radix in zip(self.varying, self.radices, strict=True):
+                block *= radix
+                block += rows[:, position]
+        value -= _mixed_radix(self.low[self.varying], self.radices)  # the digits are bytes minus their smallest
+        return value
 
 
 def _ordered_text_codes(ids: pd.Series) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray] | None:
