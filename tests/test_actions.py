@@ -189,6 +189,22 @@ def test_activation_rows_are_pseudonymised_and_sorted(smap):
     assert raw["customer_id"].tolist() == ["00007", "00042", "00003", "00100"]
 
 
+def test_activation_rows_take_ids_made_beforehand_in_the_customers_order(smap):
+    """The pseudonyms a study makes in the background give the same table; the ids passed
+    are the ones shown, each on its own customer's row."""
+    from helpers.studies.segments.actions import shown_customer_ids
+
+    customers = _customers(smap)
+    discount = pd.Series([9.0, 8.0, 0.0, 1.0], index=customers.index)
+    made = shown_customer_ids(customers, id_key="k")
+    pd.testing.assert_frame_equal(activation_table(customers, smap, max_discount=discount, id_key="k", shown_ids=made),
+                                  activation_table(customers, smap, max_discount=discount, id_key="k"))
+    labels = pd.Series([f"row {i}" for i in range(len(customers))])
+    table = activation_table(customers, smap, max_discount=discount, shown_ids=labels)
+    by_label = table.set_index("customer_id")["predicted_clv"]
+    assert [by_label[f"row {i}"] for i in range(len(customers))] == customers["clv"].round(2).tolist()
+
+
 def test_activation_ties_go_by_id_text_whatever_the_index(smap):
     """Rows are ordered on integer ranks of the id text: the sorted text index of a study, an
     unsorted one and numbers (text order: "10" before "9") all tie as the text does."""

@@ -400,6 +400,7 @@ def activation_table(
     allow_raw_ids: bool = False,
     id_key: str | None = None,
     language: str | None = None,
+    shown_ids: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Every customer as a CRM import row, highest predicted CLV first (ties by id).
 
@@ -407,6 +408,8 @@ def activation_table(
     ``max_discount`` the most one offer may take off an order; ``next_best_category``
     is empty when the data has no categories or nothing to suggest. ``segment_label``
     is in ``language`` (default: the segment map's); the other columns are codes.
+    ``shown_ids``: :func:`shown_customer_ids` of ``customers`` with the same
+    ``allow_raw_ids`` and ``id_key``, when made already (e.g. while other steps ran).
     """
     if CUSTOMER_ID != customers.index.name:
         raise HelperError("the customer table must be indexed by customer_id")
@@ -415,9 +418,12 @@ def activation_table(
     # Order first (highest CLV, ties by id text), then build each column once in that order.
     clv = customers["clv"].round(2).to_numpy()
     order = np.lexsort((_id_text_ranks(customers.index), -clv))
+    if shown_ids is None:
+        shown_ids = shown_customer_ids(customers, allow_raw_ids=allow_raw_ids, id_key=id_key)
     out = pd.DataFrame(
         {
-            CUSTOMER_ID: pd.Series(customers.index.take(order), index=range(len(order))),
+            # the ids' own array: no round trip through a million Python strings
+            CUSTOMER_ID: pd.Series(shown_ids.array.take(order), index=range(len(order))),
             "segment": _text_in_order(customers["segment"], order),
             "segment_label": _text_in_order(customers["segment"], order, segment_map.labels),
             "r_score": customers["r_score"].to_numpy()[order],
@@ -439,9 +445,14 @@ def activation_table(
             ),
         }
     )
-    # the ids' own array: no round trip through a million Python strings
-    out[CUSTOMER_ID] = display_ids(out[CUSTOMER_ID], allow_raw_ids=allow_raw_ids, key=id_key).array
     return out[ACTIVATION_COLUMNS]
+
+
+def shown_customer_ids(customers: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None) -> pd.Series:
+    """The customers' ids as an activation list shows them (:func:`display_ids`: pseudonyms
+    unless raw ids are allowed), in the customers' order, on a fresh index."""
+    return display_ids(pd.Series(customers.index, index=range(len(customers))), allow_raw_ids=allow_raw_ids,
+                       key=id_key)
 
 
 def _id_text_ranks(index: pd.Index) -> np.ndarray:

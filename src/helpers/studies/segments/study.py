@@ -10,6 +10,7 @@ column names and numbers are the same in every language.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -137,6 +138,11 @@ def run_segment_study(
     codes = seg.customer_codes(transactions[CUSTOMER_ID]) if CUSTOMER_ID in transactions.columns else None
     days = seg.purchase_days_by_customer(transactions, as_of, codes=codes)
     customers = seg.segment_customers(days, clv_study.table, segment_map, as_of, settings)
+    # The ids' pseudonyms (HMAC in DuckDB, on its own threads) are made while the steps below
+    # run on numpy, mostly on one core: at 1M customers about a second of waiting saved.
+    background = ThreadPoolExecutor(max_workers=1)
+    shown_ids = background.submit(act.shown_customer_ids, customers, allow_raw_ids=allow_raw_ids, id_key=id_key)
+    background.shutdown(wait=False)  # the pseudonyms still run; the pool takes nothing more
     before = seg.segments_at(days, segment_map, start, settings)
     migration = seg.migration_matrix(before, customers["segment"], segment_map)
     del days, before  # the per-day rows are done with: not held through the draws below
@@ -165,6 +171,7 @@ def run_segment_study(
         next_category=suggestions["next_category"] if suggestions is not None else None,
         allow_raw_ids=allow_raw_ids,
         id_key=id_key,
+        shown_ids=shown_ids.result(),
     )
     metrics = segment_metrics(
         as_of=as_of, migration_from=start, settings=settings, segment_map=segment_map, library=library,
