@@ -126,6 +126,27 @@ def test_columns_of_few_distinct_values_are_formatted_once_per_value_as_pandas_w
     assert frame_to_csv(timed, float_format) == timed.to_csv(index=False, float_format=float_format)
 
 
+def test_text_columns_of_few_distinct_values_are_quoted_once_per_value_as_pandas_writes_them(monkeypatch):
+    """Segment names and tiers: each distinct text (quotes, commas, line ends and missing
+    values included) is quoted once; a column of many distinct texts is quoted cell by cell."""
+    from helpers.report import csv_text as ct
+
+    rng = np.random.default_rng(3)
+    n = 4 * ct.DISTINCT_SAMPLE + 5
+    few = np.array(["champions", "at risk, soon", 'say "hi"', "two\nlines", "", "会员", None], dtype=object)
+    frame = pd.DataFrame({
+        "segment": pd.Series(rng.choice(few, n), dtype="str"),
+        "id": pd.Series([f"C{i:07d}" for i in rng.permutation(n)], dtype="str"),
+        "n": rng.integers(0, 5, n),
+    })
+    quoted = []
+    real = ct._quoted
+    monkeypatch.setattr(ct, "_quoted", lambda values: quoted.append(len(values)) or real(values))
+    assert frame_to_csv(frame, None) == frame.to_csv(index=False)
+    assert len(few) - 1 in quoted  # the six texts once each (missing values are written as "")
+    assert n in quoted and not any(len(few) < q < n for q in quoted)  # the ids: every cell; no other column
+
+
 def test_frame_to_csv_leaves_other_types_to_pandas():
     frame = pd.DataFrame({"id": ["a", "b"], "n": pd.array([1, None], dtype="Int64"), "x": [0.1234567, 2.0],
                           "when": pd.to_datetime(["2024-01-01 10:30", "2024-01-02 00:00"])})
