@@ -716,3 +716,41 @@ def test_sums_only_for_none_and_for_pareto_nbd(sample_study):
     once = values[(groups == "once").to_numpy()].sum(axis=0)
     np.testing.assert_allclose(got.groups.loc["once", ["low", "high"]].to_numpy(float),
                                np.quantile(once, [tail, 1.0 - tail]), rtol=1e-12)
+
+
+def test_purchases_not_a_number_count_as_zero_in_the_group_sums(sample_study, monkeypatch):
+    """A draw whose purchases are not finite for some histories (a parameter draw off the
+    model's range) counts those customers as zero in that draw, as the per-customer path
+    zeroes their values; the other customers and draws are unchanged."""
+    from helpers.studies.clv import uncertainty as unc
+
+    study, s = sample_study, sample_study.settings
+    table = _histories_with_ties(2000, seed=11)
+    f, r = table["frequency"].to_numpy(), table["recency"].to_numpy()
+    hit = (f == 3) & (r == 10)
+    assert hit.sum() > 5
+    tables_of, purchases = unc._BgnbdTables.of.__func__, unc._BgnbdTables.purchases
+
+    def poisoned_of(cls, params, settings, f, r, t):
+        tables = tables_of(cls, params, settings, f, r, t)
+        tables.poisoned = (f == 3) & (r == 10)
+        return tables
+
+    def poisoned_purchases(self, rows):
+        out = purchases(self, rows)
+        out[self.poisoned[rows], 1] = np.nan
+        out[self.poisoned[rows], 4] = np.inf
+        return out
+
+    monkeypatch.setattr(unc._BgnbdTables, "of", classmethod(poisoned_of))
+    monkeypatch.setattr(unc._BgnbdTables, "purchases", poisoned_purchases)
+    groups = pd.Series(np.where(f > 1, "often", "rarely"), index=table.index, name="g")
+    got = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=12, seed=5, groups=groups,
+                              customer_bounds=False)
+    values = _values_by_point_formula(table, study.purchase_model, study.spend_model, s, draws=12, seed=5)
+    values[np.ix_(hit, [1, 4])] = 0.0
+    np.testing.assert_allclose(got.total, values.sum(axis=0), rtol=1e-12)
+    often = values[f > 1].sum(axis=0)
+    tail = (1.0 - unc.DEFAULT_LEVEL) / 2.0
+    np.testing.assert_allclose(got.groups.loc["often", ["low", "high"]].to_numpy(float),
+                               np.quantile(often, [tail, 1.0 - tail]), rtol=1e-12)
