@@ -127,7 +127,9 @@ def clv_uncertainty(
     picks today's top customers); ``groups`` (same index) labels customers for group sums.
     Spend draws with q <= 1 (no finite mean spend) are redrawn. ``customer_bounds=False``
     skips the per-customer bounds (``low`` and ``high`` are then NaN): sorting every
-    customer's draws costs more than all the sums, and group intervals do not need it.
+    customer's draws costs more than all the sums, and group intervals do not need it; under
+    BG/NBD the sums then come by history, without any customer's values
+    (:func:`_bgnbd_block_totals`), equal to the per-customer sums up to rounding.
     """
     rng = np.random.default_rng(seed)
     purchase_draws = draw_parameters(purchase_model, draws, rng)
@@ -406,8 +408,8 @@ def _draw_values(
         return bgnbd_values
 
     spend_params = {k: np.array([[d[k]] for d in spend_draws]) for k in ("p", "q", "v")}
-    common = dict(months=settings.horizon_months, monthly_discount_rate=settings.monthly_discount_rate,
-                  periods_per_month=settings.periods_per_month)
+    common = {"months": settings.horizon_months, "monthly_discount_rate": settings.monthly_discount_rate,
+              "periods_per_month": settings.periods_per_month}
 
     def draw_by_draw(sl: slice) -> np.ndarray:
         spend = _spend(spend_params, f[sl], m[sl])
@@ -566,6 +568,6 @@ def _in_threads(compute: Callable[[slice], np.ndarray], rows: int, threads: int 
     """``compute`` over ``rows`` split in ``threads`` parts, stacked: numpy and scipy's ufuncs
     release the GIL, so the parts run on separate cores."""
     bounds = np.linspace(0, rows, threads + 1).astype(int)
-    parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    parts = [slice(a, b) for a, b in pairwise(bounds) if b > a]
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:
         return np.concatenate(list(pool.map(compute, parts)), axis=0)
