@@ -228,14 +228,12 @@ def _bgnbd_block_totals(
     kept = np.isfinite(m)
     if not kept.all():
         key, f, r, t, m = (v[kept] for v in (key, f, r, t, m))
-    history, packed = pd.factorize(_packed_codes((key, f, r, t)), sort=True)  # in (key, x, t_x, T) order
-    if len(packed) == 0:
+    histories = _DistinctRows.of(key, f, r, t)  # one row per (key, x, t_x, T), in that order
+    if len(histories.count) == 0:
         return np.zeros(0, dtype=key.dtype), np.zeros((0, draws))
-    weights = np.stack([np.bincount(history, minlength=len(packed)).astype("float64"),
-                        np.bincount(history, weights=m, minlength=len(packed))])
-    member = np.empty(len(packed), dtype=np.intp)
-    member[history] = np.arange(len(history))  # any customer of each history
-    key, f, r, t = (v[member] for v in (key, f, r, t))
+    weights = np.stack([histories.count.astype("float64"),
+                        np.bincount(histories.of_customer, weights=m, minlength=len(histories.count))])
+    key, f, r, t = (v[histories.first] for v in (key, f, r, t))
     run_start = np.flatnonzero(np.r_[True, (np.diff(key) != 0) | (np.diff(f) != 0)])
     tables = _BgnbdTables.of(purchase_draws, settings, f, r, t)
 
@@ -250,7 +248,7 @@ def _bgnbd_block_totals(
 
     run_sums = np.zeros((len(run_start), 2, draws))
     with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: two chunks at once
-        for runs, sums in pool.map(chunk, _chunks(len(packed), HISTORY_CHUNK)):
+        for runs, sums in pool.map(chunk, _chunks(len(histories.count), HISTORY_CHUNK)):
             run_sums[runs] += sums  # in chunk order
     population_part, weight = _spend_parts(spend_draws, f[run_start])
     by_run = population_part * run_sums[:, 0] + weight * run_sums[:, 1]
