@@ -671,9 +671,10 @@ def test_group_intervals_from_histories_equal_summing_every_customer(sample_stud
 
 
 def test_odds_factors_keep_the_logs_when_they_spread_too_far():
-    """The odds' two factors are exp(log - c) and exp(c - log) with c per frequency and draw;
-    when a frequency's logs spread beyond what exp can take both ways, or a log is infinite
-    (but x = 0's), the logs stay and the odds are an exp per history."""
+    """The odds' two factors are exp(log - c) and exp(c - log) with c per frequency and draw
+    (the logs grow with the age: rows sorted by x, then age); when a frequency's logs spread
+    beyond what exp can take both ways, or are infinite (but x = 0's), the logs stay and the
+    odds are an exp per history."""
     from helpers.studies.clv import uncertainty as unc
 
     x_age, x_recency = np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.0])
@@ -692,7 +693,7 @@ def test_odds_factors_keep_the_logs_when_they_spread_too_far():
     np.testing.assert_array_equal(kept[0], spread)
     np.testing.assert_array_equal(kept[1], by_recency)
     infinite = by_age.copy()
-    infinite[1] = np.inf
+    infinite[[1, 2]] = np.inf  # a parameter draw off range: every log of the frequency
     assert not unc._factor_odds(infinite, by_recency.copy(), x_age, x_recency)
 
 

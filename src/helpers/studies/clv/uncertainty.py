@@ -483,9 +483,9 @@ class _BgnbdTables:
 
 
 def _pairs_by_frequency(x: np.ndarray, age: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """:func:`helpers.models.fast_models.distinct_pairs`, the pairs sorted by ``x``."""
+    """:func:`helpers.models.fast_models.distinct_pairs`, the pairs sorted by ``x``, then ``age``."""
     (ux, uage), code = fast_models.distinct_pairs(x, age)
-    order = np.argsort(ux, kind="stable")
+    order = np.lexsort((uage, ux))
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return (ux[order], uage[order]), rank[code]
@@ -496,25 +496,28 @@ FACTOR_EXPONENT = 700.0
 
 
 def _factor_odds(by_age: np.ndarray, by_recency: np.ndarray, x_by_age: np.ndarray, x_by_recency: np.ndarray) -> bool:
-    """Turns, in place, the logs of :func:`_bgnbd_log_odds_tables` (rows sorted by x) into
-    exp(by_age - c) per (x, T) pair and exp(c - by_recency) per (x, t_x) pair, whose product
-    is a customer's odds exp(by_age - by_recency): an exp per pair and a product per customer,
-    not an exp per customer (an exp costs some twenty times a product; at 1M customers it was
-    most of the purchases' time). c, per frequency and draw, is the middle of that frequency's
-    finite logs, so that no factor overflows or loses digits to underflow as long as the logs
-    spread over at most 2 x :data:`FACTOR_EXPONENT`. Beyond that (or with infinite logs but
-    x = 0's) the logs are left as they are and False returned: the odds are then an exp per
-    customer. The factors round like the difference of logs they replace (a few units of 1e-14
-    against logs of a few hundred)."""
+    """Turns, in place, the logs of :func:`_bgnbd_log_odds_tables` (rows sorted by x, then age)
+    into exp(by_age - c) per (x, T) pair and exp(c - by_recency) per (x, t_x) pair, whose
+    product is a customer's odds exp(by_age - by_recency): an exp per pair and a product per
+    customer, not an exp per customer (an exp costs some twenty times a product; at 1M
+    customers it was most of the purchases' time). c, per frequency and draw, is the middle of
+    that frequency's finite logs, so that no factor overflows or loses digits to underflow as
+    long as the logs spread over at most 2 x :data:`FACTOR_EXPONENT`. Beyond that (or with
+    logs not finite but x = 0's -inf) the logs are left as they are and False returned: the
+    odds are then an exp per customer. The factors round like the difference of logs they
+    replace (a few units of 1e-14 against logs of a few hundred)."""
     if len(x_by_age) == 0:
         return False
     xs, age_start = np.unique(x_by_age, return_index=True)  # the same frequencies in both tables
     recency_start = np.searchsorted(x_by_recency, xs)
+    age_end, recency_end = np.r_[age_start[1:], len(x_by_age)] - 1, np.r_[recency_start[1:], len(x_by_recency)] - 1
+    # Both logs grow with the age ((r + x) ln(alpha + age), r + x > 0, alpha > 0): a
+    # frequency's extremes are its first and last rows.
+    age_low = by_age[age_start]
+    age_low[xs == 0] = np.nan  # no odds at x = 0 (-inf): not part of the spread
     with np.errstate(invalid="ignore"):  # a frequency whose logs are all NaN: NaN
-        high = np.fmax(np.fmax.reduceat(by_age, age_start, axis=0), np.fmax.reduceat(by_recency, recency_start, axis=0))
-        age_low = np.fmin.reduceat(by_age, age_start, axis=0)
-        age_low[xs == 0] = np.nan  # no odds at x = 0 (-inf): not part of the spread
-        low = np.fmin(age_low, np.fmin.reduceat(by_recency, recency_start, axis=0))
+        high = np.fmax(by_age[age_end], by_recency[recency_end])
+        low = np.fmin(age_low, by_recency[recency_start])
     if not (high - low <= 2.0 * FACTOR_EXPONENT).all():  # False for NaN and infinities
         return False
     centre = (high + low) / 2.0
