@@ -495,11 +495,13 @@ def test_intervals_do_not_depend_on_the_chunks(sample_study, monkeypatch):
     often = (groups == "often").to_numpy()
     np.testing.assert_allclose(many.groups.loc["often", "high"], np.quantile(values[often].sum(axis=0), 0.95),
                                rtol=1e-12)
-    # without the per-customer bounds (the segment page's case): the same sums, no bounds
+    # without the per-customer bounds (the segment page's case): the same sums, added up by
+    # history rather than by customer (so equal to rounding), no bounds
     sums_only = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=40, seed=3,
                                     groups=groups, customer_bounds=False)
-    np.testing.assert_array_equal(sums_only.total, many.total)
-    pd.testing.assert_frame_equal(sums_only.groups, many.groups, check_exact=True)
+    np.testing.assert_allclose(sums_only.total, many.total, rtol=1e-13)
+    np.testing.assert_allclose(sums_only.top_share, many.top_share, rtol=1e-13)
+    pd.testing.assert_frame_equal(sums_only.groups, many.groups, check_exact=False, rtol=1e-13)
     assert np.isnan(sums_only.low).all() and np.isnan(sums_only.high).all()
 
 
@@ -584,3 +586,172 @@ def test_row_quantiles_are_numpys_quantiles_bit_for_bit(draws):
         got = row_quantiles(values.copy(), quantiles)
         assert got.shape == expected.shape
         np.testing.assert_array_equal(got, expected)
+
+
+def _values_by_point_formula(table, purchase_model, spend_model, settings, draws: int, seed: int) -> np.ndarray:
+    """Every customer's CLV in each of clv_uncertainty's draws, (customers, draws), by the point
+    estimate's own formula, draw by draw and customer by customer (no tables, no sharing)."""
+    from helpers.models import lifetimes_adapter as la
+    from helpers.studies.clv import uncertainty as unc
+
+    rng = np.random.default_rng(seed)
+    purchase = unc.draw_parameters(purchase_model, draws, rng)
+    spend = []
+    while len(spend) < draws:
+        spend += [d for d in unc.draw_parameters(spend_model, draws, rng) if d["q"] > 1.0]
+    f, r, t, m = (table[c].to_numpy("float64") for c in ("frequency", "recency", "T", "monetary_value"))
+    return np.stack([
+        settings.gross_margin * clv.customer_lifetime_value(
+            la.with_params(purchase_model, purchase[i]), unc._spend(spend[i], f, m), f, r, t,
+            months=settings.horizon_months, monthly_discount_rate=settings.monthly_discount_rate,
+            periods_per_month=settings.periods_per_month)
+        for i in range(draws)
+    ], axis=1)
+
+
+def _histories_with_ties(n: int, seed: int) -> pd.DataFrame:
+    """A CLV table of generated customers: a third one-time buyers (frequency, recency and
+    spend 0, a few ages), the others from a few frequencies, recencies and ages, so that many
+    customers share a history, some also their spend; point CLVs with ties."""
+    rng = np.random.default_rng(seed)
+    f = np.where(rng.random(n) < 0.35, 0, rng.integers(1, 6, n)).astype(float)
+    t = rng.choice([20.0, 30.0, 38.5, 52.0], n)
+    r = np.where(f > 0, np.minimum(rng.choice([2.0, 10.0, 19.5, 30.0, 45.0], n), t), 0.0)
+    m = np.where(f > 0, rng.choice([15.0, 40.0, 80.0, 125.5], n) + np.where(rng.random(n) < 0.5, 0.0, rng.random(n)),
+                 0.0)
+    clv_point = np.round(rng.gamma(1.0, 50.0, n), -1)  # ties in today's ranking
+    return pd.DataFrame({"frequency": f, "recency": r, "T": t, "monetary_value": m, "clv": clv_point},
+                        index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+
+
+@pytest.mark.parametrize("factored", [True, False])
+def test_group_intervals_from_histories_equal_summing_every_customer(sample_study, monkeypatch, factored):
+    """Without per-customer bounds the draws are summed by (key, frequency, recency, T)
+    history, with the odds as a product of two factors (or, ``factored=False``, an exp per
+    history as when the logs spread too far): the total, the top share and every group's
+    interval equal those of every customer's value by the point formula, summed draw by draw
+    (ties, one-time buyers, customers without a group, customers whose spend is not a number,
+    whose values count as zero)."""
+    from helpers.studies.clv import uncertainty as unc
+
+    study, s = sample_study, sample_study.settings
+    if not factored:
+        monkeypatch.setattr(unc, "FACTOR_EXPONENT", 0.0)
+    monkeypatch.setattr(unc, "HISTORY_CHUNK", 37)  # chunks cutting through runs of histories
+    table = _histories_with_ties(3000, seed=8)
+    table.iloc[[4, 40], table.columns.get_loc("monetary_value")] = [np.nan, np.inf]
+    n = len(table)
+    rng = np.random.default_rng(9)
+    labels = rng.choice(np.array(["a", "b", "c"], dtype=object), n)
+    labels[::41] = None
+    groups = pd.Series(labels, index=table.index, name="g")
+    assert len(unc._DistinctRows.of(np.zeros(n, dtype=int), *(table[c].to_numpy() for c in
+               ("frequency", "recency", "T"))).count) < n / 10  # many customers share a history
+
+    got = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=30, seed=2, groups=groups,
+                              top_fraction=0.2, customer_bounds=False)
+    values = _values_by_point_formula(table, study.purchase_model, study.spend_model, s, draws=30, seed=2)
+    assert not np.isfinite(values[[4, 40]]).any()
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0)
+    tail = (1.0 - unc.DEFAULT_LEVEL) / 2.0
+    np.testing.assert_allclose(got.total, values.sum(axis=0), rtol=1e-12)
+    top = np.argsort(-table["clv"].to_numpy(), kind="stable")[: int(np.ceil(0.2 * n))]
+    np.testing.assert_allclose(got.top_share, values[top].sum(axis=0) / values.sum(axis=0), rtol=1e-12)
+    for label in ("a", "b", "c"):
+        in_group = values[labels == label].sum(axis=0)
+        np.testing.assert_allclose(got.groups.loc[label, ["low", "high"]].to_numpy(float),
+                                   np.quantile(in_group, [tail, 1.0 - tail]), rtol=1e-12)
+        assert got.groups.loc[label, "clv"] == pytest.approx(table["clv"][labels == label].sum(), rel=1e-13)
+    assert np.isnan(got.low).all() and np.isnan(got.high).all()
+    # the per-customer path gives the same sums
+    bounds = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=30, seed=2, groups=groups,
+                                 top_fraction=0.2)
+    np.testing.assert_allclose(bounds.total, got.total, rtol=1e-12)
+    pd.testing.assert_frame_equal(bounds.groups, got.groups, check_exact=False, rtol=1e-12)
+
+
+def test_odds_factors_keep_the_logs_when_they_spread_too_far():
+    """The odds' two factors are exp(log - c) and exp(c - log) with c per frequency and draw
+    (the logs grow with the age: rows sorted by x, then age); when a frequency's logs spread
+    beyond what exp can take both ways, or are infinite (but x = 0's), the logs stay and the
+    odds are an exp per history."""
+    from helpers.studies.clv import uncertainty as unc
+
+    x_age, x_recency = np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.0])
+    by_age = np.array([[-np.inf], [3.0], [5.0], [-600.0]])
+    by_recency = np.array([[-1.0], [2.0], [700.0]])
+    expected_odds = np.exp(by_age[[1, 2, 3]] - by_recency[[1, 1, 2]])
+    age, recency = by_age.copy(), by_recency.copy()
+    assert unc._factor_odds(age, recency, x_age, x_recency)
+    assert age[0, 0] == 0.0  # no odds at x = 0
+    np.testing.assert_allclose(age[[1, 2, 3]] * recency[[1, 1, 2]], expected_odds, rtol=1e-14)
+    assert np.isfinite(age).all() and np.isfinite(recency).all() and (recency > 0).all()
+    spread = by_age.copy()
+    spread[3] = -800.0  # x = 2 spreads over 1,500
+    kept = spread.copy(), by_recency.copy()
+    assert not unc._factor_odds(*kept, x_age, x_recency)
+    np.testing.assert_array_equal(kept[0], spread)
+    np.testing.assert_array_equal(kept[1], by_recency)
+    infinite = by_age.copy()
+    infinite[[1, 2]] = np.inf  # a parameter draw off range: every log of the frequency
+    assert not unc._factor_odds(infinite, by_recency.copy(), x_age, x_recency)
+
+
+def test_sums_only_for_none_and_for_pareto_nbd(sample_study):
+    """No customers: zero sums. Pareto/NBD goes draw by draw through the point formula whatever
+    ``customer_bounds`` says: its group intervals are those of every customer's value."""
+    from helpers.studies.clv import uncertainty as unc
+
+    study, s = sample_study, sample_study.settings
+    none = unc.clv_uncertainty(study.table.iloc[:0], study.purchase_model, study.spend_model, s, draws=10,
+                               customer_bounds=False)
+    assert len(none.low) == 0 and (none.total == 0).all() and (none.top_share == 0).all()
+    pareto = clv.fit_purchase_model(study.table, "pareto")
+    table = study.table.iloc[:300]
+    groups = pd.Series(np.where(table["frequency"] > 1, "often", "once"), index=table.index, name="g")
+    got = unc.clv_uncertainty(table, pareto, study.spend_model, s, draws=8, seed=1, groups=groups,
+                              customer_bounds=False)
+    values = _values_by_point_formula(table, pareto, study.spend_model, s, draws=8, seed=1)
+    np.testing.assert_allclose(got.total, values.sum(axis=0), rtol=1e-12)
+    tail = (1.0 - unc.DEFAULT_LEVEL) / 2.0
+    once = values[(groups == "once").to_numpy()].sum(axis=0)
+    np.testing.assert_allclose(got.groups.loc["once", ["low", "high"]].to_numpy(float),
+                               np.quantile(once, [tail, 1.0 - tail]), rtol=1e-12)
+
+
+def test_purchases_not_a_number_count_as_zero_in_the_group_sums(sample_study, monkeypatch):
+    """A draw whose purchases are not finite for some histories (a parameter draw off the
+    model's range) counts those customers as zero in that draw, as the per-customer path
+    zeroes their values; the other customers and draws are unchanged."""
+    from helpers.studies.clv import uncertainty as unc
+
+    study, s = sample_study, sample_study.settings
+    table = _histories_with_ties(2000, seed=11)
+    f, r = table["frequency"].to_numpy(), table["recency"].to_numpy()
+    hit = (f == 3) & (r == 10)
+    assert hit.sum() > 5
+    tables_of, purchases = unc._BgnbdTables.of.__func__, unc._BgnbdTables.purchases
+
+    def poisoned_of(cls, params, settings, f, r, t):
+        tables = tables_of(cls, params, settings, f, r, t)
+        tables.poisoned = (f == 3) & (r == 10)
+        return tables
+
+    def poisoned_purchases(self, rows):
+        out = purchases(self, rows)
+        out[self.poisoned[rows], 1] = np.nan
+        out[self.poisoned[rows], 4] = np.inf
+        return out
+
+    monkeypatch.setattr(unc._BgnbdTables, "of", classmethod(poisoned_of))
+    monkeypatch.setattr(unc._BgnbdTables, "purchases", poisoned_purchases)
+    groups = pd.Series(np.where(f > 1, "often", "rarely"), index=table.index, name="g")
+    got = unc.clv_uncertainty(table, study.purchase_model, study.spend_model, s, draws=12, seed=5, groups=groups,
+                              customer_bounds=False)
+    values = _values_by_point_formula(table, study.purchase_model, study.spend_model, s, draws=12, seed=5)
+    values[np.ix_(hit, [1, 4])] = 0.0
+    np.testing.assert_allclose(got.total, values.sum(axis=0), rtol=1e-12)
+    often = values[f > 1].sum(axis=0)
+    tail = (1.0 - unc.DEFAULT_LEVEL) / 2.0
+    np.testing.assert_allclose(got.groups.loc["often", ["low", "high"]].to_numpy(float),
+                               np.quantile(often, [tail, 1.0 - tail]), rtol=1e-12)
