@@ -1,6 +1,7 @@
 """The cache-blocked path of customer_summary (rows split by blocks of customer codes, used on
 large customer bases) gives bit for bit what the one-table path gives; forced here on small
-data by lowering the block size and the threshold."""
+data by lowering the block size and the threshold. So does row-wise work done in blocks of rows
+(``_ROW_BLOCK``), forced through many small blocks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers.models import summary
-from helpers.models.summary import customer_summary
+from helpers.models.summary import calibration_holdout_summary, customer_summary, with_id_codes
 
 
 def _log(customers: int, rows: int, first_day: str = "2023-01-01", days: int = 700, seed: int = 5,
@@ -82,3 +83,43 @@ def test_days_sorted_by_counting_equal_a_sort(days):
     days = np.array(days, dtype=np.int64)
     np.testing.assert_array_equal(summary._sorted_days(days), np.sort(days))
     assert summary._sorted_days(days).dtype == np.int64
+
+
+# --- row-wise work in blocks of rows (temporaries in the CPU cache, no large array for each) ---
+
+def _both_row_blocks(monkeypatch, step, rows: int):
+    """``step()`` with one block of every row, then with blocks of ``rows`` rows."""
+    monkeypatch.setattr(summary, "_ROW_BLOCK", 2**62)
+    whole = step()
+    monkeypatch.setattr(summary, "_ROW_BLOCK", rows)
+    return whole, step()
+
+
+@pytest.mark.parametrize("rows", [1, 7, 4_096])
+def test_summaries_in_row_blocks_are_bit_identical(monkeypatch, rows):
+    tx = _log(300, 4_000)
+    tx.loc[::13, "amount"] = -0.0
+    tx.loc[5::17, "amount"] = np.nan
+    _assert_same(*_both_row_blocks(monkeypatch, lambda: customer_summary(tx, "2024-09-30", "W"), rows))
+    _assert_same(*_both_row_blocks(monkeypatch, lambda: calibration_holdout_summary(tx, "2024-03-31", "2024-09-30", "W"), rows))
+
+
+@pytest.mark.parametrize("rows", [1, 5, 1_000])
+def test_short_text_ids_in_row_blocks_get_the_codes_of_a_sorted_factorize(monkeypatch, rows):
+    monkeypatch.setattr(summary, "_ROW_BLOCK", rows)
+    values = [f"M{i:07d}-{k}" for i in range(0, 3_000, 7) for k in range(3)] + ["M1", "M12"]
+    ids = pd.Series(np.random.default_rng(3).choice(values, 5_000), dtype="str")
+    coded, uniques = with_id_codes(pd.DataFrame({"customer_id": ids, "timestamp": pd.Timestamp("2024-01-01")}))
+    expected_codes, expected_uniques = pd.factorize(ids.to_numpy(dtype=object), sort=True)
+    np.testing.assert_array_equal(coded["customer_id"].to_numpy(), expected_codes)
+    assert list(uniques) == list(expected_uniques)
+
+
+def test_repeat_amounts_are_those_of_the_one_pass_choice():
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 50, 1_000)
+    key = codes * 10 + rng.integers(0, 3, 1_000)
+    first_key = np.arange(50) * 10 + 1
+    amounts = rng.choice([1.5, -0.0, np.nan, -2.25, 0.0], 1_000)
+    expected = np.where(key != first_key[codes], amounts, 0.0)
+    assert summary._repeat_amounts(codes, key, first_key, amounts).tobytes() == expected.tobytes()

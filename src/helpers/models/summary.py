@@ -133,8 +133,10 @@ _KEY32_LIMIT = 2**32
 
 #: Longest id (in UTF-8 bytes) that :func:`_short_text_codes` reads byte by byte.
 SHORT_ID_BYTES = 24
-#: Rows per block when ids are read byte by byte (the running values stay in cache).
-_ID_BLOCK = 1 << 16
+#: Rows per block of row-wise work whose running values and temporaries should stay in the CPU
+#: cache: past it, every large temporary also costs page faults (and, with transparent huge
+#: pages, memory compaction), which at 70M rows took as long as the work itself.
+_ROW_BLOCK = 1 << 16
 
 
 def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -157,8 +159,8 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     if _mixed_radix(high[varying], radices) >= 2**63:  # the largest running value must fit
         return None
     value = np.zeros(len(table), dtype=np.int64)
-    for begin in range(0, len(table), _ID_BLOCK):  # blocks of rows, not single rows
-        block, rows = value[begin: begin + _ID_BLOCK], table[begin: begin + _ID_BLOCK]
+    for begin in range(0, len(table), _ROW_BLOCK):  # blocks of rows, not single rows
+        block, rows = value[begin: begin + _ROW_BLOCK], table[begin: begin + _ROW_BLOCK]
         for position, radix in zip(varying, radices, strict=True):
             block *= radix
             block += rows[:, position]
@@ -166,7 +168,9 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     top = int(value.max())
     if top <= 4 * len(value) + 1024:
         present = _present(value, top)
-        codes = (np.cumsum(present) - 1)[value]
+        rank = np.cumsum(present, dtype=np.int64)
+        rank -= 1
+        codes = _looked_up_in_place(rank, value)
         distinct = np.flatnonzero(present)
     else:
         hashed, distinct = pd.factorize(value, sort=False)
@@ -175,6 +179,15 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         rank[order] = np.arange(len(order))
         codes, distinct = rank[hashed], distinct[order]
     return codes, _ids_from_values(distinct, table.shape[1], varying, radices, low)
+
+
+def _looked_up_in_place(table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``table[values]`` written over ``values`` (integers of the same dtype), block by block: no
+    second array of every row."""
+    for begin in range(0, len(values), _ROW_BLOCK):
+        part = values[begin: begin + _ROW_BLOCK]
+        part[...] = table[part]
+    return values
 
 
 def _ordered_text_codes(ids: pd.Series) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray] | None:
@@ -253,10 +266,11 @@ def _ids_from_values(
     table = np.empty((len(values), width), dtype=np.uint8)
     table[...] = low.astype(np.uint8)
     # ``values`` ascend, so the last is the largest: 32-bit division is several times faster
-    rest = values.astype(np.int32) if len(values) and values[-1] < 2**31 else values
+    rest = values.astype(np.int32 if len(values) and values[-1] < 2**31 else np.int64)
+    digit = np.empty_like(rest)  # both reused at every position: no new arrays in the loop
     for position, radix in zip(varying[::-1].tolist(), radices[::-1].tolist(), strict=True):
-        rest, digit = np.divmod(rest, rest.dtype.type(radix))
-        table[:, position] += digit.astype(np.uint8)
+        np.divmod(rest, rest.dtype.type(radix), out=(rest, digit))
+        np.add(table[:, position], digit, out=table[:, position], casting="unsafe")
     real = table != 0  # the padding is trailing, and the only 0 byte
     if real.all():  # ids of one length (member numbers usually are): the table is the text
         offsets = np.arange(0, (len(values) + 1) * width, width, dtype=np.int64)
@@ -525,8 +539,8 @@ def _summarise_rows(
     last = pairs.day[np.append(pairs.start[1:], len(pairs.day)) - 1]
     first_key = np.zeros(n_ids, dtype=pairs.key.dtype)
     first_key[customers] = pairs.pair_key[pairs.start]
-    later = pairs.key != first_key[codes]  # rows after the customer's first purchase day
-    repeat_total = np.bincount(codes, weights=np.where(later, amounts, 0.0), minlength=n_ids)[customers]
+    repeat_total = np.bincount(codes, weights=_repeat_amounts(codes, pairs.key, first_key, amounts),
+                               minlength=n_ids)[customers]
     frequency = (pairs.days_per_customer - 1).astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
@@ -537,6 +551,16 @@ def _summarise_rows(
         "monetary_value": monetary,
     }
     return columns, customers
+
+
+def _repeat_amounts(codes: np.ndarray, key: np.ndarray, first_key: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """Each row's amount, or 0 on its customer's first purchase day (``first_key[code]``); block by
+    block, so that only the result is a new array of every row."""
+    repeat = np.zeros(len(amounts))
+    for begin in range(0, len(amounts), _ROW_BLOCK):
+        rows = slice(begin, begin + _ROW_BLOCK)
+        np.copyto(repeat[rows], amounts[rows], where=key[rows] != first_key[codes[rows]])
+    return repeat
 
 
 def calibration_holdout_summary(
