@@ -118,8 +118,43 @@ def test_short_text_ids_in_row_blocks_get_the_codes_of_a_sorted_factorize(monkey
 def test_repeat_amounts_are_those_of_the_one_pass_choice():
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 50, 1_000)
-    key = codes * 10 + rng.integers(0, 3, 1_000)
-    first_key = np.arange(50) * 10 + 1
+    day_number = rng.integers(-3, 3, 1_000)
+    first_day = rng.integers(-1, 2, 50)
     amounts = rng.choice([1.5, -0.0, np.nan, -2.25, 0.0], 1_000)
-    expected = np.where(key != first_key[codes], amounts, 0.0)
-    assert summary._repeat_amounts(codes, key, first_key, amounts).tobytes() == expected.tobytes()
+    expected = np.where(day_number != first_day[codes], amounts, 0.0)
+    assert summary._repeat_amounts(codes, day_number, first_day, amounts).tobytes() == expected.tobytes()
+
+
+def _summary_by_keys(codes: np.ndarray, n_ids: int, days: np.ndarray, amounts: np.ndarray) -> dict[str, np.ndarray]:
+    """The previous computation: a sorted copy of the (customer, day) keys, and first-day rows
+    found by comparing each row's key with its customer's first key."""
+    day_number = days.view(np.int64)
+    first, span = day_number.min(), day_number.max() - day_number.min() + 1
+    key = codes * span + day_number - first
+    ordered = np.sort(key)
+    pair_key = ordered[np.append(True, ordered[1:] != ordered[:-1])]
+    code, day = np.divmod(pair_key, span)
+    start = np.flatnonzero(np.append(True, code[1:] != code[:-1]))
+    first_key = np.zeros(n_ids, dtype=key.dtype)
+    first_key[code[start]] = pair_key[start]
+    total = np.bincount(codes, weights=np.where(key != first_key[codes], amounts, 0.0), minlength=n_ids)[code[start]]
+    frequency = (np.diff(np.append(start, len(code))) - 1).astype("float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, total / np.maximum(frequency, 1), 0.0)
+    last = np.append(start[1:], len(code)) - 1
+    return {"customers": code[start], "frequency": frequency, "recency": (day[last] - day[start]).astype("float64"),
+            "monetary_value": monetary}
+
+
+@pytest.mark.parametrize("key_limit", [2**32, 0])
+@pytest.mark.parametrize("case", ["many customers per block", "days before 1970", "a century of days"])
+def test_rows_summarised_as_by_the_previous_key_comparison(monkeypatch, case, key_limit):
+    monkeypatch.setattr(summary, "_KEY32_LIMIT", key_limit)
+    tx, end = CASES[case]
+    tx = tx.assign(amount=tx["amount"].where(tx.index % 11 != 0, -0.0).where(tx.index % 29 != 0, np.nan))
+    codes, ids, days, amounts = summary._coded_rows(tx, np.datetime64(end, "D"))
+    columns, customers = summary._summarise_rows(codes, len(ids), days, amounts, np.datetime64(end, "D"), 1.0)
+    expected = _summary_by_keys(codes, len(ids), days, amounts)
+    np.testing.assert_array_equal(customers, expected.pop("customers"))
+    for name, values in expected.items():
+        assert columns[name].tobytes() == values.tobytes(), name

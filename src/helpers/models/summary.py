@@ -475,8 +475,6 @@ def _sorted_days(days: np.ndarray) -> np.ndarray:
 class _Pairs:
     """The distinct (customer, day) pairs of some rows, in (customer, day) order."""
 
-    key: np.ndarray  # per row: customer code * span + day - first day
-    pair_key: np.ndarray  # per pair: its key
     code: np.ndarray  # per pair: customer code
     day: np.ndarray  # per pair: day number (days since 1970-01-01)
     start: np.ndarray  # index of each customer's first pair
@@ -493,17 +491,19 @@ class _Pairs:
 def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int) -> _Pairs:
     """Distinct (customer, day) pairs of non-empty rows. Only the keys are sorted, on their own
     (32-bit when they fit): a plain sort, several times faster than putting the rows in order,
-    and skipped when the rows are in that order already."""
+    and skipped when the rows are in that order already. The keys are sorted in place and the
+    pairs divided into arrays of their final type: past the cache every new array of every row
+    costs page faults."""
     first_day = int(day_number.min())
     span = int(day_number.max()) - first_day + 1
     key = _pair_keys(codes, day_number, span, first_day, np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
-    ordered = key if bool(np.all(key[1:] >= key[:-1])) else np.sort(key)
-    pair_key = ordered[_starts_of_runs(ordered)]
-    code, day = np.divmod(pair_key, span)
-    day = day.astype(np.int64, copy=False)  # then shifted in place: past the cache every new array costs page faults
+    if not bool(np.all(key[1:] >= key[:-1])):
+        key.sort()
+    pair_key = key[_starts_of_runs(key)]
+    code, day = np.empty(len(pair_key), dtype=np.int64), np.empty(len(pair_key), dtype=np.int64)
+    np.divmod(pair_key, span, out=(code, day))
     day += first_day
-    return _Pairs(key=key, pair_key=pair_key, code=code.astype(np.int64, copy=False), day=day,
-                  start=np.flatnonzero(_starts_of_runs(code)))
+    return _Pairs(code=code, day=day, start=np.flatnonzero(_starts_of_runs(code)))
 
 
 def _pair_keys(codes: np.ndarray, day_number: np.ndarray, span: int, first_day: int, dtype: type) -> np.ndarray:
@@ -533,13 +533,14 @@ def _summarise_rows(
     if len(codes) == 0:
         empty = np.array([], dtype="float64")
         return {name: empty for name in SUMMARY_COLUMNS}, np.array([], dtype=np.int64)
-    pairs = _pairs(codes, days.view(np.int64), n_ids)
+    day_number = days.view(np.int64)
+    pairs = _pairs(codes, day_number, n_ids)
     customers = pairs.customers
     first = pairs.day[pairs.start]
     last = pairs.day[np.append(pairs.start[1:], len(pairs.day)) - 1]
-    first_key = np.zeros(n_ids, dtype=pairs.key.dtype)
-    first_key[customers] = pairs.pair_key[pairs.start]
-    repeat_total = np.bincount(codes, weights=_repeat_amounts(codes, pairs.key, first_key, amounts),
+    first_day = np.zeros(n_ids, dtype=np.int64)
+    first_day[customers] = first
+    repeat_total = np.bincount(codes, weights=_repeat_amounts(codes, day_number, first_day, amounts),
                                minlength=n_ids)[customers]
     frequency = (pairs.days_per_customer - 1).astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -553,13 +554,13 @@ def _summarise_rows(
     return columns, customers
 
 
-def _repeat_amounts(codes: np.ndarray, key: np.ndarray, first_key: np.ndarray, amounts: np.ndarray) -> np.ndarray:
-    """Each row's amount, or 0 on its customer's first purchase day (``first_key[code]``); block by
+def _repeat_amounts(codes: np.ndarray, day_number: np.ndarray, first_day: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """Each row's amount, or 0 on its customer's first purchase day (``first_day[code]``); block by
     block, so that only the result is a new array of every row."""
     repeat = np.zeros(len(amounts))
     for begin in range(0, len(amounts), _ROW_BLOCK):
         rows = slice(begin, begin + _ROW_BLOCK)
-        np.copyto(repeat[rows], amounts[rows], where=key[rows] != first_key[codes[rows]])
+        np.copyto(repeat[rows], amounts[rows], where=day_number[rows] != first_day[codes[rows]])
     return repeat
 
 
