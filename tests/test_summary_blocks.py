@@ -78,8 +78,10 @@ def test_block_numbers_stay_16_bit_however_small_the_blocks(monkeypatch):
     assert sum(n for _, (_, _, n, _) in blocks) == n_ids
 
 
-@pytest.mark.parametrize("days", [[], [5], [19_000, -400, 3, 3, 19_000, -400, 7]])
-def test_days_sorted_by_counting_equal_a_sort(days):
+@pytest.mark.parametrize("days", [[], [5], [19_000, -400, 3, 3, 19_000, -400, 7], [7, 5, 6, 5, 7, 7, 6, -1 + 6]])
+@pytest.mark.parametrize("rows", [2**62, 2, 3])
+def test_days_sorted_by_counting_equal_a_sort(monkeypatch, days, rows):
+    monkeypatch.setattr(summary, "_ROW_BLOCK", rows)
     days = np.array(days, dtype=np.int64)
     np.testing.assert_array_equal(summary._sorted_days(days), np.sort(days))
     assert summary._sorted_days(days).dtype == np.int64
@@ -118,16 +120,15 @@ def test_short_text_ids_in_row_blocks_get_the_codes_of_a_sorted_factorize(monkey
 def test_repeat_amounts_are_those_of_the_one_pass_choice():
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 50, 1_000)
-    day_number = rng.integers(-3, 3, 1_000)
-    first_day = rng.integers(-1, 2, 50)
+    key = codes * 10 + rng.integers(0, 3, 1_000)
+    first_key = np.arange(50) * 10 + 1
     amounts = rng.choice([1.5, -0.0, np.nan, -2.25, 0.0], 1_000)
-    expected = np.where(day_number != first_day[codes], amounts, 0.0)
-    assert summary._repeat_amounts(codes, day_number, first_day, amounts).tobytes() == expected.tobytes()
+    expected = np.where(key != first_key[codes], amounts, 0.0)
+    assert summary._repeat_amounts(codes, key, first_key, amounts).tobytes() == expected.tobytes()
 
 
 def _summary_by_keys(codes: np.ndarray, n_ids: int, days: np.ndarray, amounts: np.ndarray) -> dict[str, np.ndarray]:
-    """The previous computation: a sorted copy of the (customer, day) keys, and first-day rows
-    found by comparing each row's key with its customer's first key."""
+    """The previous computation, in one pass over every row."""
     day_number = days.view(np.int64)
     first, span = day_number.min(), day_number.max() - day_number.min() + 1
     key = codes * span + day_number - first

@@ -271,11 +271,11 @@ def _ids_from_values(
     for position, radix in zip(varying[::-1].tolist(), radices[::-1].tolist(), strict=True):
         np.divmod(rest, rest.dtype.type(radix), out=(rest, digit))
         np.add(table[:, position], digit, out=table[:, position], casting="unsafe")
-    real = table != 0  # the padding is trailing, and the only 0 byte
-    if real.all():  # ids of one length (member numbers usually are): the table is the text
+    if table.all():  # no padding (0 bytes): ids of one length, as member numbers usually are
         offsets = np.arange(0, (len(values) + 1) * width, width, dtype=np.int64)
         data = table.reshape(-1)
     else:  # counting each row's bytes along the short axis is slow: only when some are padded
+        real = table != 0  # the padding is trailing, and the only 0 byte
         offsets = np.zeros(len(values) + 1, dtype=np.int64)
         np.cumsum(np.count_nonzero(real, axis=1), out=offsets[1:])
         data = table[real]
@@ -467,7 +467,12 @@ def _sorted_days(days: np.ndarray) -> np.ndarray:
     if len(days) == 0:
         return days
     low = int(days.min())
-    counts = np.bincount(days - low)
+    counts = np.zeros(int(days.max()) - low + 1, dtype=np.int64)
+    # Counted block by block of rows (no shifted copy of every day) while a block's counts cost
+    # no more than its rows.
+    rows = _ROW_BLOCK if len(counts) <= _ROW_BLOCK else len(days)
+    for begin in range(0, len(days), rows):
+        counts += np.bincount(days[begin: begin + rows] - low, minlength=len(counts))
     return np.repeat(np.arange(low, low + len(counts), dtype=days.dtype), counts)
 
 
@@ -475,6 +480,8 @@ def _sorted_days(days: np.ndarray) -> np.ndarray:
 class _Pairs:
     """The distinct (customer, day) pairs of some rows, in (customer, day) order."""
 
+    key: np.ndarray | None  # per row (when asked for): customer code * span + day - first day
+    pair_key: np.ndarray  # per pair: its key
     code: np.ndarray  # per pair: customer code
     day: np.ndarray  # per pair: day number (days since 1970-01-01)
     start: np.ndarray  # index of each customer's first pair
@@ -488,22 +495,28 @@ class _Pairs:
         return np.diff(np.append(self.start, len(self.code)))
 
 
-def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int) -> _Pairs:
-    """Distinct (customer, day) pairs of non-empty rows. Only the keys are sorted, on their own
-    (32-bit when they fit): a plain sort, several times faster than putting the rows in order,
-    and skipped when the rows are in that order already. The keys are sorted in place and the
-    pairs divided into arrays of their final type: past the cache every new array of every row
-    costs page faults."""
+def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int, row_keys: bool = False) -> _Pairs:
+    """Distinct (customer, day) pairs of non-empty rows, with the rows' keys in row order if
+    ``row_keys``. Only the keys are sorted, on their own (32-bit when they fit): a plain sort,
+    several times faster than putting the rows in order, and skipped when the rows are in that
+    order already. Unless the rows' keys are wanted they are sorted in place, and the pairs are
+    divided straight into arrays of their final type: past the cache every new array costs page
+    faults."""
     first_day = int(day_number.min())
     span = int(day_number.max()) - first_day + 1
     key = _pair_keys(codes, day_number, span, first_day, np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
+    ordered = key
     if not bool(np.all(key[1:] >= key[:-1])):
-        key.sort()
-    pair_key = key[_starts_of_runs(key)]
+        if row_keys:
+            ordered = np.sort(key)
+        else:
+            ordered.sort()
+    pair_key = ordered[_starts_of_runs(ordered)]
     code, day = np.empty(len(pair_key), dtype=np.int64), np.empty(len(pair_key), dtype=np.int64)
     np.divmod(pair_key, span, out=(code, day))
     day += first_day
-    return _Pairs(code=code, day=day, start=np.flatnonzero(_starts_of_runs(code)))
+    return _Pairs(key=key if row_keys else None, pair_key=pair_key, code=code, day=day,
+                  start=np.flatnonzero(_starts_of_runs(code)))
 
 
 def _pair_keys(codes: np.ndarray, day_number: np.ndarray, span: int, first_day: int, dtype: type) -> np.ndarray:
@@ -533,14 +546,13 @@ def _summarise_rows(
     if len(codes) == 0:
         empty = np.array([], dtype="float64")
         return {name: empty for name in SUMMARY_COLUMNS}, np.array([], dtype=np.int64)
-    day_number = days.view(np.int64)
-    pairs = _pairs(codes, day_number, n_ids)
+    pairs = _pairs(codes, days.view(np.int64), n_ids, row_keys=True)
     customers = pairs.customers
     first = pairs.day[pairs.start]
     last = pairs.day[np.append(pairs.start[1:], len(pairs.day)) - 1]
-    first_day = np.zeros(n_ids, dtype=np.int64)
-    first_day[customers] = first
-    repeat_total = np.bincount(codes, weights=_repeat_amounts(codes, day_number, first_day, amounts),
+    first_key = np.zeros(n_ids, dtype=pairs.key.dtype)
+    first_key[customers] = pairs.pair_key[pairs.start]
+    repeat_total = np.bincount(codes, weights=_repeat_amounts(codes, pairs.key, first_key, amounts),
                                minlength=n_ids)[customers]
     frequency = (pairs.days_per_customer - 1).astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -554,13 +566,13 @@ def _summarise_rows(
     return columns, customers
 
 
-def _repeat_amounts(codes: np.ndarray, day_number: np.ndarray, first_day: np.ndarray, amounts: np.ndarray) -> np.ndarray:
-    """Each row's amount, or 0 on its customer's first purchase day (``first_day[code]``); block by
-    block, so that only the result is a new array of every row."""
-    repeat = np.zeros(len(amounts))
+def _repeat_amounts(codes: np.ndarray, key: np.ndarray, first_key: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """Each row's amount, or 0 on its customer's first purchase day (key ``first_key[code]``);
+    block by block, so that only the result is a new array of every row."""
+    repeat = np.empty(len(amounts))
     for begin in range(0, len(amounts), _ROW_BLOCK):
         rows = slice(begin, begin + _ROW_BLOCK)
-        np.copyto(repeat[rows], amounts[rows], where=day_number[rows] != first_day[codes[rows]])
+        repeat[rows] = np.where(key[rows] != first_key[codes[rows]], amounts[rows], 0.0)
     return repeat
 
 
