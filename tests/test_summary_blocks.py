@@ -159,3 +159,23 @@ def test_rows_summarised_as_by_the_previous_key_comparison(monkeypatch, case, ke
     np.testing.assert_array_equal(customers, expected.pop("customers"))
     for name, values in expected.items():
         assert columns[name].tobytes() == values.tobytes(), name
+
+
+@pytest.mark.parametrize("row_keys", [False, True])
+@pytest.mark.parametrize("rows_per_day", [1, 3])  # the sorted keys' buffer holds the code only, or code and day
+@pytest.mark.parametrize("rows_sorted", [False, True])
+def test_64_bit_pairs_written_into_the_sorted_keys_equal_32_bit_pairs(monkeypatch, row_keys, rows_per_day, rows_sorted):
+    rng = np.random.default_rng(2)
+    codes = np.repeat(rng.integers(0, 400, 1_200), rows_per_day)
+    day_number = np.repeat(rng.integers(-30, 900, 1_200), rows_per_day)
+    if rows_sorted:
+        order = np.lexsort((day_number, codes))
+        codes, day_number = codes[order], day_number[order]
+    pairs32 = summary._pairs(codes, day_number, 400, row_keys)
+    monkeypatch.setattr(summary, "_KEY32_LIMIT", 0)
+    pairs64 = summary._pairs(codes, day_number, 400, row_keys)
+    assert pairs64.pair_key.dtype == np.int64
+    for name in ("code", "day", "start"):
+        np.testing.assert_array_equal(getattr(pairs64, name), getattr(pairs32, name))
+    if row_keys:
+        np.testing.assert_array_equal(pairs64.key, pairs32.key)

@@ -512,11 +512,20 @@ def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int, row_keys: bool
         else:
             ordered.sort()
     pair_key = ordered[_starts_of_runs(ordered)]
-    code, day = np.empty(len(pair_key), dtype=np.int64), np.empty(len(pair_key), dtype=np.int64)
+    code, day = _pair_arrays(ordered if ordered is not key or not row_keys else None, len(pair_key))
     np.divmod(pair_key, span, out=(code, day))
     day += first_day
     return _Pairs(key=key if row_keys else None, pair_key=pair_key, code=code, day=day,
                   start=np.flatnonzero(_starts_of_runs(code)))
+
+
+def _pair_arrays(spare: np.ndarray | None, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit arrays of ``n_pairs`` values, in the sorted keys' buffer (``spare``, no longer
+    needed once the pairs are taken from it) as far as it holds them, else new."""
+    room = len(spare) if spare is not None and spare.dtype == np.int64 else 0
+    code = spare[:n_pairs] if room >= n_pairs else np.empty(n_pairs, dtype=np.int64)
+    day = spare[n_pairs: 2 * n_pairs] if room >= 2 * n_pairs else np.empty(n_pairs, dtype=np.int64)
+    return code, day
 
 
 def _pair_keys(codes: np.ndarray, day_number: np.ndarray, span: int, first_day: int, dtype: type) -> np.ndarray:
