@@ -28,11 +28,12 @@ def _log(customers: int, rows: int, first_day: str = "2023-01-01", days: int = 7
 
 
 def _both(monkeypatch, step, block: int = 8):
-    """``step()`` on one table, then block by block."""
+    """``step()`` on one table, then block by block (and the partition's row work in blocks of 7 rows)."""
     monkeypatch.setattr(summary, "_BLOCKED_FROM", 2**62)
     whole = step()
     monkeypatch.setattr(summary, "_BLOCKED_FROM", 0)
     monkeypatch.setattr(summary, "_BLOCK_CUSTOMERS", block)
+    monkeypatch.setattr(summary, "_ROW_BLOCK", 7)
     return whole, step()
 
 

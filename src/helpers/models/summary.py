@@ -432,11 +432,15 @@ def _by_block(step, codes: np.ndarray, n_ids: int, columns: tuple, **options) ->
     if not bool(np.all(block[1:] >= block[:-1])):  # rows in customer order are blocks already
         # Each row's place, then the columns written there: reading in row order and writing to
         # one run per block streams through memory, where gathering rows by ``order`` would not.
+        # Past the cache every new array costs page faults: the row numbers are written block by
+        # block, and the codes moved into ``order``'s buffer, free once every place is known.
         order = np.argsort(block, kind="stable")
         place = np.empty_like(order)
-        place[order] = np.arange(len(order))
+        for begin in range(0, len(order), _ROW_BLOCK):
+            place[order[begin: begin + _ROW_BLOCK]] = np.arange(begin, min(begin + _ROW_BLOCK, len(order)))
+        codes = _placed(codes, place, order if codes.dtype == order.dtype else None)
         del order
-        codes, columns = _placed(codes, place), tuple(_placed(column, place) for column in columns)
+        columns = tuple(_placed(column, place) for column in columns)
     del block
     results = []
     for number, (begin, end) in enumerate(zip(np.append(0, ends[:-1]).tolist(), ends.tolist(), strict=True)):
@@ -446,9 +450,10 @@ def _by_block(step, codes: np.ndarray, n_ids: int, columns: tuple, **options) ->
     return results
 
 
-def _placed(values: np.ndarray, place: np.ndarray) -> np.ndarray:
-    """``values`` with row ``i`` moved to ``place[i]``."""
-    moved = np.empty_like(values)
+def _placed(values: np.ndarray, place: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
+    """``values`` with row ``i`` moved to ``place[i]``, in ``into`` if given (an array of the same
+    length and dtype, not ``values``)."""
+    moved = np.empty_like(values) if into is None else into
     moved[place] = values
     return moved
 
