@@ -515,7 +515,7 @@ def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int, row_keys: bool
         if row_keys:
             ordered = np.sort(key)
         else:
-            ordered.sort()
+            key.sort()
     pair_key = ordered[_starts_of_runs(ordered)]
     code, day = _pair_arrays(ordered if ordered is not key or not row_keys else None, len(pair_key))
     np.divmod(pair_key, span, out=(code, day))
