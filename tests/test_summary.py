@@ -230,6 +230,8 @@ SHORT_ID_SETS = {
     "phone-like digits (wide radix: hashed integers)": [f"1{i:010d}" for i in range(0, 10**10, 7_919_123)],
     "mixed lengths and prefixes": ["007", "7", "70", "0070", "A12", "a12", "B", "b-1", "", " 1", "1 ", "10", "9"],
     "Chinese and accents": ["会员001", "会员01", "会员1", "张三", "李四", "é", "Ω", "e\u0301"],
+    "digits of two lengths (values past 32 bits)": [f"{i:09d}" for i in range(0, 10**9, 9_999_991)]
+    + [f"{i:010d}" for i in range(0, 10**10, 99_999_989)],
 }
 
 

@@ -133,8 +133,10 @@ _KEY32_LIMIT = 2**32
 
 #: Longest id (in UTF-8 bytes) that :func:`_short_text_codes` reads byte by byte.
 SHORT_ID_BYTES = 24
-#: Rows per block when ids are read byte by byte (the running values stay in cache).
-_ID_BLOCK = 1 << 16
+#: Rows per block of row-wise work whose running values and temporaries should stay in the CPU
+#: cache: past it, every large temporary also costs page faults (and, with transparent huge
+#: pages, memory compaction), which at 70M rows took as long as the work itself.
+_ROW_BLOCK = 1 << 16
 
 
 def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -156,7 +158,9 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     top = int(value.max())
     if top <= 4 * len(value) + 1024:
         present = _present(value, top)
-        codes = (np.cumsum(present) - 1)[value]
+        rank = np.cumsum(present, dtype=np.int64)
+        rank -= 1
+        codes = _looked_up_in_place(rank, value)
         distinct = np.flatnonzero(present)
     else:
         hashed, distinct = pd.factorize(value, sort=False)
@@ -206,13 +210,22 @@ class _ByteRadix:
     def values(self, table: np.ndarray) -> np.ndarray:
         """Each row's integer."""
         value = np.zeros(len(table), dtype=np.int64)
-        for begin in range(0, len(table), _ID_BLOCK):  # blocks of rows, not single rows
-            block, rows = value[begin: begin + _ID_BLOCK], table[begin: begin + _ID_BLOCK]
+        for begin in range(0, len(table), _ROW_BLOCK):  # blocks of rows, not single rows
+            block, rows = value[begin: begin + _ROW_BLOCK], table[begin: begin + _ROW_BLOCK]
             for position, radix in zip(self.varying, self.radices, strict=True):
                 block *= radix
                 block += rows[:, position]
         value -= _mixed_radix(self.low[self.varying], self.radices)  # the digits are bytes minus their smallest
         return value
+
+
+def _looked_up_in_place(table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``table[values]`` written over ``values`` (integers of the same dtype), block by block: no
+    second array of every row."""
+    for begin in range(0, len(values), _ROW_BLOCK):
+        part = values[begin: begin + _ROW_BLOCK]
+        part[...] = table[part]
+    return values
 
 
 def _ordered_text_codes(ids: pd.Series) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray] | None:
@@ -288,15 +301,23 @@ def _ids_from_values(
     Python string per id."""
     import pyarrow as pa
 
-    table = np.broadcast_to(low.astype(np.uint8), (len(values), width)).copy()
-    rest = values.copy()
+    table = np.empty((len(values), width), dtype=np.uint8)
+    table[...] = low.astype(np.uint8)
+    # ``values`` ascend, so the last is the largest: 32-bit division is several times faster
+    rest = values.astype(np.int32 if len(values) and values[-1] < 2**31 else np.int64)
+    digit = np.empty_like(rest)  # both reused at every position: no new arrays in the loop
     for position, radix in zip(varying[::-1].tolist(), radices[::-1].tolist(), strict=True):
-        rest, digit = np.divmod(rest, radix)
-        table[:, position] += digit.astype(np.uint8)
-    real = table != 0  # the padding is trailing, and the only 0 byte
-    offsets = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(real.sum(axis=1), out=offsets[1:])
-    text = pa.Array.from_buffers(pa.large_string(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(table[real])])
+        np.divmod(rest, rest.dtype.type(radix), out=(rest, digit))
+        np.add(table[:, position], digit, out=table[:, position], casting="unsafe")
+    if table.all():  # no padding (0 bytes): ids of one length, as member numbers usually are
+        offsets = np.arange(0, (len(values) + 1) * width, width, dtype=np.int64)
+        data = table.reshape(-1)
+    else:  # counting each row's bytes along the short axis is slow: only when some are padded
+        real = table != 0  # the padding is trailing, and the only 0 byte
+        offsets = np.zeros(len(values) + 1, dtype=np.int64)
+        np.cumsum(np.count_nonzero(real, axis=1), out=offsets[1:])
+        data = table[real]
+    text = pa.Array.from_buffers(pa.large_string(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     return pd.array(text, dtype="str")
 
 
@@ -449,11 +470,15 @@ def _by_block(step, codes: np.ndarray, n_ids: int, columns: tuple, **options) ->
     if not bool(np.all(block[1:] >= block[:-1])):  # rows in customer order are blocks already
         # Each row's place, then the columns written there: reading in row order and writing to
         # one run per block streams through memory, where gathering rows by ``order`` would not.
+        # Past the cache every new array costs page faults: the row numbers are written block by
+        # block, and the codes moved into ``order``'s buffer, free once every place is known.
         order = np.argsort(block, kind="stable")
         place = np.empty_like(order)
-        place[order] = np.arange(len(order))
+        for begin in range(0, len(order), _ROW_BLOCK):
+            place[order[begin: begin + _ROW_BLOCK]] = np.arange(begin, min(begin + _ROW_BLOCK, len(order)))
+        codes = _placed(codes, place, order if codes.dtype == order.dtype else None)
         del order
-        codes, columns = _placed(codes, place), tuple(_placed(column, place) for column in columns)
+        columns = tuple(_placed(column, place) for column in columns)
     del block
     results = []
     for number, (begin, end) in enumerate(zip(np.append(0, ends[:-1]).tolist(), ends.tolist(), strict=True)):
@@ -463,9 +488,10 @@ def _by_block(step, codes: np.ndarray, n_ids: int, columns: tuple, **options) ->
     return results
 
 
-def _placed(values: np.ndarray, place: np.ndarray) -> np.ndarray:
-    """``values`` with row ``i`` moved to ``place[i]``."""
-    moved = np.empty_like(values)
+def _placed(values: np.ndarray, place: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
+    """``values`` with row ``i`` moved to ``place[i]``, in ``into`` if given (an array of the same
+    length and dtype, not ``values``)."""
+    moved = np.empty_like(values) if into is None else into
     moved[place] = values
     return moved
 
@@ -484,7 +510,12 @@ def _sorted_days(days: np.ndarray) -> np.ndarray:
     if len(days) == 0:
         return days
     low = int(days.min())
-    counts = np.bincount(days - low)
+    counts = np.zeros(int(days.max()) - low + 1, dtype=np.int64)
+    # Counted block by block of rows (no shifted copy of every day) while a block's counts cost
+    # no more than its rows.
+    rows = _ROW_BLOCK if len(counts) <= _ROW_BLOCK else len(days)
+    for begin in range(0, len(days), rows):
+        counts += np.bincount(days[begin: begin + rows] - low, minlength=len(counts))
     return np.repeat(np.arange(low, low + len(counts), dtype=days.dtype), counts)
 
 
@@ -492,7 +523,7 @@ def _sorted_days(days: np.ndarray) -> np.ndarray:
 class _Pairs:
     """The distinct (customer, day) pairs of some rows, in (customer, day) order."""
 
-    key: np.ndarray  # per row: customer code * span + day - first day
+    key: np.ndarray | None  # per row (when asked for): customer code * span + day - first day
     pair_key: np.ndarray  # per pair: its key
     code: np.ndarray  # per pair: customer code
     day: np.ndarray  # per pair: day number (days since 1970-01-01)
@@ -507,20 +538,37 @@ class _Pairs:
         return np.diff(np.append(self.start, len(self.code)))
 
 
-def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int) -> _Pairs:
-    """Distinct (customer, day) pairs of non-empty rows. Only the keys are sorted, on their own
-    (32-bit when they fit): a plain sort, several times faster than putting the rows in order,
-    and skipped when the rows are in that order already."""
+def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int, row_keys: bool = False) -> _Pairs:
+    """Distinct (customer, day) pairs of non-empty rows, with the rows' keys in row order if
+    ``row_keys``. Only the keys are sorted, on their own (32-bit when they fit): a plain sort,
+    several times faster than putting the rows in order, and skipped when the rows are in that
+    order already. Unless the rows' keys are wanted they are sorted in place, and the pairs are
+    divided straight into arrays of their final type: past the cache every new array costs page
+    faults."""
     first_day = int(day_number.min())
     span = int(day_number.max()) - first_day + 1
     key = _pair_keys(codes, day_number, span, first_day, np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
-    ordered = key if bool(np.all(key[1:] >= key[:-1])) else np.sort(key)
+    ordered = key
+    if not bool(np.all(key[1:] >= key[:-1])):
+        if row_keys:
+            ordered = np.sort(key)
+        else:
+            key.sort()
     pair_key = ordered[_starts_of_runs(ordered)]
-    code, day = np.divmod(pair_key, span)
-    day = day.astype(np.int64)  # then shifted in place: past the cache every new array costs page faults
+    code, day = _pair_arrays(ordered if ordered is not key or not row_keys else None, len(pair_key))
+    np.divmod(pair_key, span, out=(code, day))
     day += first_day
-    return _Pairs(key=key, pair_key=pair_key, code=code.astype(np.int64, copy=False), day=day,
+    return _Pairs(key=key if row_keys else None, pair_key=pair_key, code=code, day=day,
                   start=np.flatnonzero(_starts_of_runs(code)))
+
+
+def _pair_arrays(spare: np.ndarray | None, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit arrays of ``n_pairs`` values, in the sorted keys' buffer (``spare``, no longer
+    needed once the pairs are taken from it) as far as it holds them, else new."""
+    room = len(spare) if spare is not None and spare.dtype == np.int64 else 0
+    code = spare[:n_pairs] if room >= n_pairs else np.empty(n_pairs, dtype=np.int64)
+    day = spare[n_pairs: 2 * n_pairs] if room >= 2 * n_pairs else np.empty(n_pairs, dtype=np.int64)
+    return code, day
 
 
 def _pair_keys(codes: np.ndarray, day_number: np.ndarray, span: int, first_day: int, dtype: type) -> np.ndarray:
@@ -550,14 +598,14 @@ def _summarise_rows(
     if len(codes) == 0:
         empty = np.array([], dtype="float64")
         return {name: empty for name in SUMMARY_COLUMNS}, np.array([], dtype=np.int64)
-    pairs = _pairs(codes, days.view(np.int64), n_ids)
+    pairs = _pairs(codes, days.view(np.int64), n_ids, row_keys=True)
     customers = pairs.customers
     first = pairs.day[pairs.start]
     last = pairs.day[np.append(pairs.start[1:], len(pairs.day)) - 1]
     first_key = np.zeros(n_ids, dtype=pairs.key.dtype)
     first_key[customers] = pairs.pair_key[pairs.start]
-    later = pairs.key != first_key[codes]  # rows after the customer's first purchase day
-    repeat_total = np.bincount(codes, weights=np.where(later, amounts, 0.0), minlength=n_ids)[customers]
+    repeat_total = np.bincount(codes, weights=_repeat_amounts(codes, pairs.key, first_key, amounts),
+                               minlength=n_ids)[customers]
     frequency = (pairs.days_per_customer - 1).astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
@@ -568,6 +616,16 @@ def _summarise_rows(
         "monetary_value": monetary,
     }
     return columns, customers
+
+
+def _repeat_amounts(codes: np.ndarray, key: np.ndarray, first_key: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """Each row's amount, or 0 on its customer's first purchase day (key ``first_key[code]``);
+    block by block, so that only the result is a new array of every row."""
+    repeat = np.empty(len(amounts))
+    for begin in range(0, len(amounts), _ROW_BLOCK):
+        rows = slice(begin, begin + _ROW_BLOCK)
+        repeat[rows] = np.where(key[rows] != first_key[codes[rows]], amounts[rows], 0.0)
+    return repeat
 
 
 def calibration_holdout_summary(
