@@ -183,6 +183,7 @@ def test_duckdb_and_python_routes_agree_on_many_ids_in_order(monkeypatch):
     ids[rng.random(len(ids)) < 0.01] = None
     monkeypatch.setattr(privacy, "DUCKDB_MIN_IDS", 0)
     by_duckdb = pseudonymise(ids, "k")
+    assert by_duckdb.equals(pseudonymise(ids, "k", threads=1))  # one DuckDB thread: the same rows
     monkeypatch.setattr(privacy, "DUCKDB_MIN_IDS", 10**12)
     assert by_duckdb.equals(pseudonymise(ids, "k"))
     sample = rng.integers(0, len(ids), 200)

@@ -84,11 +84,12 @@ def resolve_key(key: str | None) -> tuple[str, bool]:
     return DEFAULT_KEY, True
 
 
-def pseudonymise(ids: pd.Series, key: str | bytes) -> pd.Series:
+def pseudonymise(ids: pd.Series, key: str | bytes, *, threads: int | None = None) -> pd.Series:
     """Replace each id by ``C-`` + 12 hex chars of HMAC-SHA256(key, id).
 
     Deterministic for a given key; missing ids stay missing; index and name are kept.
-    Ids are hashed as text, so 1 and "1" give the same pseudonym.
+    Ids are hashed as text, so 1 and "1" give the same pseudonym. ``threads``: DuckDB's
+    threads for many ids (default: one per core).
     """
     if not key:
         raise ConfigError(f"the id key is empty; pass a key or set {KEY_ENV_VAR}.")
@@ -96,7 +97,7 @@ def pseudonymise(ids: pd.Series, key: str | bytes) -> pd.Series:
     text = _id_text(ids)
     # Every row is hashed, duplicates too: callers pass one id per customer, where finding the
     # distinct ids first (a hash table over every id) would cost more than it saves.
-    pseudonyms = _duckdb_pseudonyms(text, secret) if len(text) >= DUCKDB_MIN_IDS else None
+    pseudonyms = _duckdb_pseudonyms(text, secret, threads) if len(text) >= DUCKDB_MIN_IDS else None
     if pseudonyms is None:
         pseudonyms = _python_pseudonyms(text, secret)
     return pd.Series(pd.array(pseudonyms, dtype=str), index=ids.index, name=ids.name)
@@ -128,7 +129,7 @@ def _hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in secret), bytes(b ^ 0x5C for b in secret)
 
 
-def _duckdb_pseudonyms(text, secret: bytes) -> pa.ChunkedArray | None:
+def _duckdb_pseudonyms(text, secret: bytes, threads: int | None = None) -> pa.ChunkedArray | None:
     """:func:`pseudonymise`'s text, HMAC-SHA256 spelled out in DuckDB's SQL (its ``sha256``
     takes BLOBs since 1.1), on every core, the ids read from Arrow without a copy; None if
     DuckDB refuses (the caller then hashes in Python)."""
@@ -136,7 +137,7 @@ def _duckdb_pseudonyms(text, secret: bytes) -> pa.ChunkedArray | None:
 
     inner, outer = _hmac_pads(secret)
     binary = pa.large_binary() if pa.types.is_large_string(text.type) else pa.binary()
-    con = duckdb.connect()
+    con = duckdb.connect(config={"threads": threads} if threads else {})
     try:
         con.register("ids", pa.table({"id": text.cast(binary)}))
         query = (
@@ -210,11 +211,14 @@ def _prefixed_hex(digests: np.ndarray, prefix: str, chars: int):
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
 
 
-def display_ids(ids: pd.Series, *, allow_raw_ids: bool = False, key: str | None = None) -> pd.Series:
-    """Ids as they may appear on a page: pseudonymised unless ``allow_raw_ids``."""
+def display_ids(
+    ids: pd.Series, *, allow_raw_ids: bool = False, key: str | None = None, threads: int | None = None
+) -> pd.Series:
+    """Ids as they may appear on a page: pseudonymised unless ``allow_raw_ids`` (``threads``:
+    see :func:`pseudonymise`)."""
     if allow_raw_ids:
         return ids.astype(str).where(ids.notna())
-    return pseudonymise(ids, resolve_key(key)[0])
+    return pseudonymise(ids, resolve_key(key)[0], threads=threads)
 
 
 def _header_kind(header: object) -> str | None:

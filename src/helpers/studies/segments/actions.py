@@ -448,11 +448,13 @@ def activation_table(
     return out[ACTIVATION_COLUMNS]
 
 
-def shown_customer_ids(customers: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None) -> pd.Series:
+def shown_customer_ids(
+    customers: pd.DataFrame, *, allow_raw_ids: bool = False, id_key: str | None = None, threads: int | None = None
+) -> pd.Series:
     """The customers' ids as an activation list shows them (:func:`display_ids`: pseudonyms
     unless raw ids are allowed), in the customers' order, on a fresh index."""
     return display_ids(pd.Series(customers.index, index=range(len(customers))), allow_raw_ids=allow_raw_ids,
-                       key=id_key)
+                       key=id_key, threads=threads)
 
 
 def _id_text_ranks(index: pd.Index) -> np.ndarray:
