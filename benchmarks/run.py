@@ -491,6 +491,25 @@ def case_summary_order(which: str, n: int, order: str, ids: str) -> dict:
     return {"seconds": min(runs), "first_seconds": runs[0], "peak_rss_mb": peak_rss_mb(), "customers": len(out)}
 
 
+#: Bytes of the array :func:`case_fresh_memory` fills (about what a 10M-row summary allocates).
+FRESH_MEMORY_BYTES = 800 << 20
+
+
+def case_fresh_memory() -> dict:
+    """Seconds to fill a new numpy array of :data:`FRESH_MEMORY_BYTES` in a fresh process, the
+    first time and twice more (the memory freed in between): what the machine charges for
+    memory a process has not used before, apart from any package code."""
+    import numpy as np
+
+    runs = []
+    for _ in range(3):
+        with Timer() as t:
+            filled = np.ones(FRESH_MEMORY_BYTES // 8)
+        runs.append(t.seconds)
+        del filled
+    return {"seconds": runs[0], "again_seconds": runs[1:], "mb": FRESH_MEMORY_BYTES >> 20}
+
+
 def case_linear(n_customers: int) -> dict:
     """Seconds of each study step (best of two runs) on the first ``n_customers`` generated customers (rows shuffled),
     ids factorised once first as :func:`helpers.studies.clv.study.run_clv_study` does; above the
@@ -577,6 +596,7 @@ CASES = {
     "linear_10M": lambda: case_linear(10_500_000),
     "notebook_clv_1M": lambda: case_notebook("clv"),
     "notebook_segments_1M": lambda: case_notebook("segments"),
+    "fresh_memory": case_fresh_memory,
     "site_build": case_site_build,
     "site_build_cached": lambda: case_site_build(force=False),
 }
@@ -834,6 +854,11 @@ def issue17_markdown(results: dict) -> list[str]:
                 f"monetary max rel. diff {_sci(check.get('max_rel_diff_monetary_value'))})",
                 f"{_fmt(ours['seconds'])} vs lifetimes {_fmt(theirs['seconds'])} = {speed:,.1f}x (best of {SUMMARY_RUNS} runs each"
                 f"{first})", f"≥ {target}x", speed >= target)
+    fresh = c.get("fresh_memory", {})
+    if "seconds" in fresh:
+        row(f"This machine, no package code: filling {fresh['mb']:,} MB of new numpy memory in a fresh process, the "
+            "first time / twice more (what the first runs above also pay)",
+            f"{_fmt(fresh['seconds'])} / " + " and ".join(_fmt(v) for v in fresh["again_seconds"]), "–", None)
     linear = [(n, c[f"linear_{n}"]) for n in ("100k", "1M", "1.5M", "10M") if "steps" in c.get(f"linear_{n}", {})]
     if linear:
         step_names = list(linear[0][1]["steps"])
