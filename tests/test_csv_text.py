@@ -145,6 +145,8 @@ def test_text_columns_of_few_distinct_values_are_quoted_once_per_value_as_pandas
     assert frame_to_csv(frame, None) == frame.to_csv(index=False)
     assert len(few) - 1 in quoted  # the six texts once each (missing values are written as "")
     assert n in quoted and not any(len(few) < q < n for q in quoted)  # the ids: every cell; no other column
+    pieces = pd.concat([frame.iloc[: n // 2], frame.iloc[n // 2:]], ignore_index=True)  # text in two Arrow chunks
+    assert frame_to_csv(pieces, None) == frame.to_csv(index=False)
 
 
 def test_frame_to_csv_leaves_other_types_to_pandas():

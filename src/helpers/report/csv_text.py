@@ -210,6 +210,8 @@ def _few_texts(col: pd.Series):
     import pyarrow.compute as pc
 
     text = pa.array(col.array)
+    if isinstance(text, pa.ChunkedArray):  # one dictionary for the whole column
+        text = text.combine_chunks()
     if pc.count_distinct(text.take(pa.array(np.arange(0, len(text), len(text) // DISTINCT_SAMPLE)))).as_py() > (
             DISTINCT_SAMPLE // 4):
         return _quoted(col)
