@@ -254,7 +254,7 @@ def id_positions(ids: pd.Index, within: pd.Index) -> np.ndarray:
     the loader reads them, :func:`helpers.data.loading._arrow_text`) are matched by Arrow's ``index_in``,
     whose hash table is freed on return (0.35 s); member numbers and other short text ids are
     read as integers (:func:`helpers.models.summary.short_text_keys`) and found by binary
-    search (a million ids: 0.1 s)."""
+    search (a million ids: 0.04 s when both are sorted, 0.17 s when one is not)."""
     if ids.equals(within):
         return np.arange(len(ids))
     keys = short_text_keys(ids, within)
