@@ -10,7 +10,11 @@ import pandas as pd
 import pytest
 
 from helpers.models import summary
-from helpers.models.summary import calibration_holdout_summary, customer_summary, with_id_codes
+from helpers.models.summary import (
+    calibration_holdout_summary,
+    customer_summary,
+    with_id_codes,
+)
 
 
 def _log(customers: int, rows: int, first_day: str = "2023-01-01", days: int = 700, seed: int = 5,
