@@ -9,16 +9,12 @@ that shows Chinese.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.colors import ListedColormap, to_hex
 from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
-from matplotlib.text import Text
 from matplotlib.ticker import PercentFormatter
 
 from helpers.report.figures import ACTUAL_COLOUR, FIGSIZE, MODEL_COLOUR, set_style
@@ -47,14 +43,39 @@ def segment_grid(segment_map: SegmentMap, customers: pd.DataFrame, highlight: st
                  *, small: bool = False, language: str = DEFAULT_LANGUAGE) -> Figure | None:
     """The two-axis score grid, cells coloured by segment with customer counts.
 
-    With ``highlight`` the other segments are grey. Returns None for maps that do not
-    have exactly two axes (a 3-axis map has no flat grid to draw).
+    With ``highlight`` the other segments are grey and only its name is shown. Returns None
+    for maps that do not have exactly two axes (a 3-axis map has no flat grid to draw).
     """
-    grid = _ScoreGrid.draw(segment_map, customers, small=small, language=language)
-    if grid is None:
+    if len(segment_map.axes) != 2:
         return None
-    grid.highlight(highlight)
-    return grid.fig
+    set_style()
+    segment_map = segment_map.localised(language)
+    rows, cols = segment_map.axes
+    colours = _palette(len(segment_map.keys))
+    if highlight is not None:
+        mine = segment_map.keys.index(highlight)
+        colours = [colour if i == mine else GREY for i, colour in enumerate(colours)]
+    fig, ax = plt.subplots(figsize=(4.6, 3.6) if small else (7.5, 5.2), layout="constrained")
+    ax.imshow(segment_map.lookup[::-1, :],  # [row score - 1, col score - 1]; best row score at the top
+              cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, aspect="auto")
+    counts = score_cell_counts(customers, rows, cols)
+    for i in range(N_SCORES):
+        for j in range(N_SCORES):
+            ax.text(j, i, f"{counts.loc[N_SCORES - i, j + 1]:,}", ha="center", va="center",
+                    fontsize=8 if small else 9, color="black")
+    for seg in segment_map.segments:  # each segment named once, at its central cell
+        if highlight is None or seg.key == highlight:
+            row_score, col_score = label_cell(seg.cells)
+            ax.text(col_score - 1, N_SCORES - row_score - 0.3, seg.label, ha="center", va="center",
+                    fontsize=7 if small else 8, weight="bold", color="black", wrap=True)
+    ax.set_xticks(range(N_SCORES), [str(s) for s in range(1, N_SCORES + 1)])
+    ax.set_yticks(range(N_SCORES), [str(s) for s in range(N_SCORES, 0, -1)])
+    ax.set(xlabel=text("segments.figure.score_axis", language, axis=cols),
+           ylabel=text("segments.figure.score_axis", language, axis=rows))
+    ax.grid(False)
+    ax.set_title(text("segments.figure.grid_title", language) if highlight is None
+                 else text("segments.figure.grid_title_segment", language, segment=segment_map.labels[highlight]))
+    return fig
 
 
 def segment_colours(segment_map: SegmentMap) -> list[str]:
@@ -68,65 +89,6 @@ def label_cell(cells: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
     points = np.array(cells)
     centre = points.mean(axis=0)
     return tuple(int(v) for v in points[np.argmin(((points - centre) ** 2).sum(axis=1))])
-
-
-@dataclass
-class _ScoreGrid:
-    """A drawn score grid: the parts that change with the highlighted segment."""
-
-    segment_map: SegmentMap  # localised
-    fig: Figure
-    ax: plt.Axes
-    image: AxesImage
-    labels: dict[str, Text]  # segment key -> its label at its central cell
-    language: str
-
-    @classmethod
-    def draw(cls, segment_map: SegmentMap, customers: pd.DataFrame, *, small: bool, language: str) -> _ScoreGrid | None:
-        if len(segment_map.axes) != 2:
-            return None
-        set_style()
-        segment_map = segment_map.localised(language)
-        rows, cols = segment_map.axes
-        size = (4.6, 3.6) if small else (7.5, 5.2)
-        fig, ax = plt.subplots(figsize=size, layout="constrained")
-        k = len(segment_map.keys)
-        image = ax.imshow(segment_map.lookup[::-1, :],  # [row score - 1, col score - 1]; best row score at the top
-                          cmap=ListedColormap(_palette(k)), vmin=-0.5, vmax=k - 0.5, aspect="auto")
-        counts = score_cell_counts(customers, rows, cols)
-        for i in range(N_SCORES):
-            for j in range(N_SCORES):
-                r = N_SCORES - i
-                ax.text(j, i, f"{counts.loc[r, j + 1]:,}", ha="center", va="center", fontsize=8 if small else 9,
-                        color="black")
-        labels = {}
-        for seg in segment_map.segments:  # label each segment once, at its central cell
-            row_score, col_score = label_cell(seg.cells)
-            y, x = N_SCORES - row_score, col_score - 1
-            labels[seg.key] = ax.text(x, y - 0.3, seg.label, ha="center", va="center", fontsize=7 if small else 8,
-                                      weight="bold", color="black", wrap=True)
-        ax.set_xticks(range(N_SCORES), [str(s) for s in range(1, N_SCORES + 1)])
-        ax.set_yticks(range(N_SCORES), [str(s) for s in range(N_SCORES, 0, -1)])
-        ax.set(xlabel=text("segments.figure.score_axis", language, axis=cols),
-               ylabel=text("segments.figure.score_axis", language, axis=rows))
-        ax.grid(False)
-        return cls(segment_map, fig, ax, image, labels, language)
-
-    def highlight(self, key: str | None) -> None:
-        """Colour ``key``'s cells and grey the others (every segment coloured and labelled
-        when None); the title names the highlighted segment."""
-        colours = _palette(len(self.segment_map.keys))
-        if key is not None:
-            pos = self.segment_map.keys.index(key)
-            colours = [colours[i] if i == pos else GREY for i in range(len(colours))]
-        self.image.set_cmap(ListedColormap(colours))
-        for seg_key, label in self.labels.items():  # hidden labels take no room in the layout
-            label.set_visible(key is None or seg_key == key)
-        self.ax.set_title(
-            text("segments.figure.grid_title", self.language)
-            if key is None
-            else text("segments.figure.grid_title_segment", self.language, segment=self.segment_map.labels[key])
-        )
 
 
 def segment_shares(summary: pd.DataFrame, language: str = DEFAULT_LANGUAGE, *,
