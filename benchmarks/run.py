@@ -668,6 +668,14 @@ def _fmt(value, unit: str = "s") -> str:
     return f"{value:,.1f} {unit}" if value >= 10 else f"{value:,.2f} {unit}"
 
 
+def _first_runs(ours: dict, theirs: dict) -> str:
+    """"first runs <ours> vs <theirs> = <ratio>x" when both cases recorded their first run, else ""."""
+    if "first_seconds" not in ours or "first_seconds" not in theirs:
+        return ""
+    return (f"first runs {_fmt(ours['first_seconds'])} vs {_fmt(theirs['first_seconds'])} = "
+            f"{theirs['first_seconds'] / ours['first_seconds']:,.1f}x")
+
+
 def markdown(results: dict) -> str:
     c = results["cases"]
     m = results["machine"]
@@ -689,11 +697,8 @@ def markdown(results: dict) -> str:
         target = "≥ 20x, peak < 3 GB" if label == "10M" else "identical output"
         met = (r is not None and r >= 20 and peak is not None and peak < 3072) if label == "10M" else \
             bool(check.get("identical_frequency_recency_T"))
-        first = ""
-        ours, theirs = c.get(f"summary_helper_{label}", {}), c.get(f"summary_lifetimes_{label}", {})
-        if "first_seconds" in ours and "first_seconds" in theirs:
-            first = (f"; best of {SUMMARY_RUNS} runs each, first runs {_fmt(ours['first_seconds'])} vs "
-                     f"{_fmt(theirs['first_seconds'])} = {theirs['first_seconds'] / ours['first_seconds']:,.1f}x")
+        first = _first_runs(c.get(f"summary_helper_{label}", {}), c.get(f"summary_lifetimes_{label}", {}))
+        first = f"; best of {SUMMARY_RUNS} runs each, {first}" if first else ""
         row(f"Summary, {label} rows, helper (pandas, in memory; peak {_fmt(peak and peak / 1024, 'GB')}; "
             f"identical: {check.get('identical_frequency_recency_T', '–')}{first})",
             _fmt(_get(results, f"summary_helper_{label}")), _fmt(_get(results, f"summary_lifetimes_{label}")),
@@ -845,10 +850,8 @@ def issue17_markdown(results: dict) -> list[str]:
         if "seconds" in ours and "seconds" in theirs:
             speed = theirs["seconds"] / ours["seconds"]
             check = checks.get(f"summary_{order}_{ids}_10M", {})
-            first = ""
-            if "first_seconds" in ours and "first_seconds" in theirs:
-                first = (f"; first runs {_fmt(ours['first_seconds'])} vs {_fmt(theirs['first_seconds'])} = "
-                         f"{theirs['first_seconds'] / ours['first_seconds']:,.1f}x")
+            first = _first_runs(ours, theirs)
+            first = f"; {first}" if first else ""
             row(f"Summary, 10M rows, {order} rows, ids as {'integer codes' if ids == 'int' else 'text'} "
                 f"(identical frequency/recency/T: {check.get('identical_frequency_recency_T', '–')}; "
                 f"monetary max rel. diff {_sci(check.get('max_rel_diff_monetary_value'))})",
