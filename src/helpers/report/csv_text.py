@@ -184,40 +184,38 @@ DISTINCT_SAMPLE = 4096
 
 def _column_text(col: pd.Series, floats):
     """:func:`_cells` of ``col``, each distinct value formatted once when the column has few
-    (counts, weeks, dates, flags: a sample's distinct values decide), and its text taken
-    for every row. Values are told apart by their bits, so 0.0 and -0.0 stay apart."""
+    (counts, weeks, dates, flags, segment names: a sample's distinct values decide), and its
+    text taken for every row. Numbers are told apart by their bits, so 0.0 and -0.0 stay
+    apart; missing text is written as ""."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    keys = _distinct_keys(col) if len(col) > DISTINCT_SAMPLE else None
+    if keys is None:
+        return _cells(col, floats)
+    sample = keys.take(pa.array(np.arange(0, len(keys), len(keys) // DISTINCT_SAMPLE)))
+    if pc.count_distinct(sample).as_py() > DISTINCT_SAMPLE // 4:
+        return _cells(col, floats)
+    encoded = pc.dictionary_encode(keys)
+    values = encoded.dictionary
+    if isinstance(col.dtype, np.dtype):
+        values = values.to_numpy().view(col.dtype)
+    text = _cells(pd.Series(values, dtype=col.dtype, name=col.name), floats)
+    return None if text is None else pc.fill_null(text.take(encoded.indices), "")
+
+
+def _distinct_keys(col: pd.Series):
+    """What tells ``col``'s values apart, as a pyarrow array: numbers, flags and dates by their
+    bits, Arrow text by itself (one array, one dictionary); None for other columns."""
+    import pyarrow as pa
 
     dtype = col.dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and len(col) > DISTINCT_SAMPLE:
-        return _few_texts(col)
-    if not (isinstance(dtype, np.dtype) and dtype.kind in "fiubM" and len(col) > DISTINCT_SAMPLE):
-        return _cells(col, floats)
-    bits = col.to_numpy().view(f"u{dtype.itemsize}")
-    if len(np.unique(bits[:: len(bits) // DISTINCT_SAMPLE])) > DISTINCT_SAMPLE // 4:
-        return _cells(col, floats)
-    encoded = pc.dictionary_encode(pa.array(bits))
-    distinct = pd.Series(encoded.dictionary.to_numpy().view(dtype), name=col.name)
-    text = _cells(distinct, floats)
-    return None if text is None else text.take(encoded.indices)
-
-
-def _few_texts(col: pd.Series):
-    """:func:`_quoted` of an Arrow text column, each distinct text quoted once when a sample
-    shows few (segment names, tiers: half the time of checking a million cells)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text = pa.array(col.array)
-    if isinstance(text, pa.ChunkedArray):  # one dictionary for the whole column
-        text = text.combine_chunks()
-    if pc.count_distinct(text.take(pa.array(np.arange(0, len(text), len(text) // DISTINCT_SAMPLE)))).as_py() > (
-            DISTINCT_SAMPLE // 4):
-        return _quoted(col)
-    encoded = pc.dictionary_encode(text)
-    quoted = _quoted(pd.Series(encoded.dictionary, dtype=col.dtype))
-    return pc.fill_null(quoted.take(encoded.indices), "")
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiubM":
+        return pa.array(col.to_numpy().view(f"u{dtype.itemsize}"))
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        text = pa.array(col.array)
+        return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    return None
 
 
 def _cells(col: pd.Series, floats):
