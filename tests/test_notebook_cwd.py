@@ -79,7 +79,7 @@ def test_every_notebook_enters_the_project_folder_first(name):
     code = [c for c in nb.cells if c.cell_type == "code"]
     at = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
     first = code[at + 1].source
-    lines = [line for line in first.splitlines() if line.strip()]
+    lines = [line for line in first.splitlines() if line.strip() and not line.startswith("#")]
     assert lines[:2] == ["from helpers.files import enter_project", lines[1]] and lines[1].startswith("enter_project()")
 
 
