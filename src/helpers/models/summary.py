@@ -26,6 +26,7 @@ blocks of customers whose tables fit in the CPU cache, and works block by block.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -505,20 +506,6 @@ def _joined(parts: list[tuple[int, tuple[dict[str, np.ndarray], np.ndarray]]]) -
             np.concatenate([customers + first for first, (_, customers) in parts]))
 
 
-def _sorted_days(days: np.ndarray) -> np.ndarray:
-    """``np.sort(days)`` for day numbers, by counting them (linear: days span a few thousand values)."""
-    if len(days) == 0:
-        return days
-    low = int(days.min())
-    counts = np.zeros(int(days.max()) - low + 1, dtype=np.int64)
-    # Counted block by block of rows (no shifted copy of every day) while a block's counts cost
-    # no more than its rows.
-    rows = _ROW_BLOCK if len(counts) <= _ROW_BLOCK else len(days)
-    for begin in range(0, len(days), rows):
-        counts += np.bincount(days[begin: begin + rows] - low, minlength=len(counts))
-    return np.repeat(np.arange(low, low + len(counts), dtype=days.dtype), counts)
-
-
 @dataclass(frozen=True)
 class _Pairs:
     """The distinct (customer, day) pairs of some rows, in (customer, day) order."""
@@ -682,18 +669,51 @@ def first_and_repeat_days(
 ) -> tuple[np.ndarray, np.ndarray]:
     """For the customers whose first purchase is on or before ``cohort_end``: their first
     purchase days (one per customer) and their later purchase days up to ``until``
-    (one per customer and day, sorted), as ``datetime64[D]`` arrays. Linear in the data."""
+    (one per customer and day, sorted), as ``datetime64[D]`` arrays. Linear in the data.
+
+    Only the rows' (customer, day) keys are a new array of every row; the distinct pairs are read
+    from the sorted keys block by block and their days counted, so no array of every pair is made
+    (past the CPU cache each one streams through memory, and new memory costs page faults)."""
     cohort_end_day = int(_to_day(cohort_end, "calibration_end").astype(np.int64))
     codes, ids, days, _ = _coded_rows(transactions, _to_day(until, "observation_end"))
     if len(codes) == 0:
         empty = np.array([], dtype="datetime64[D]")
         return empty, empty
-    pairs = _pairs(codes, days.view(np.int64), len(ids))
-    first = pairs.day[pairs.start]
-    first_of_pair = np.repeat(first, pairs.days_per_customer)
-    repeat = (first_of_pair <= cohort_end_day) & (pairs.day > first_of_pair)
-    in_cohort = first <= cohort_end_day
-    return first[in_cohort].astype("datetime64[D]"), _sorted_days(pairs.day[repeat]).astype("datetime64[D]")
+    day_number = days.view(np.int64)
+    first_day, span = int(day_number.min()), int(day_number.max() - day_number.min()) + 1
+    firsts, repeat_count = [], np.zeros(span, dtype=np.int64)
+    customer, customer_first = -1, 0  # the last customer of the block before, and their first day
+    for code, day in _pair_blocks(codes, day_number, len(ids), first_day, span):
+        new = _starts_of_runs(code)
+        new[0] = code[0] != customer
+        start = np.maximum.accumulate(np.where(new, np.arange(len(code)), -1))
+        first_of_pair = np.where(start >= 0, day[start], customer_first)
+        customer, customer_first = code[-1], first_of_pair[-1]
+        first = day[new]
+        firsts.append(first[first <= cohort_end_day])
+        repeat = day[(first_of_pair <= cohort_end_day) & (day > first_of_pair)]
+        repeat_count += np.bincount(repeat - first_day, minlength=span)
+    repeat_days = np.repeat(np.arange(first_day, first_day + span), repeat_count)
+    return np.concatenate(firsts).view("datetime64[D]"), repeat_days.view("datetime64[D]")
+
+
+def _pair_blocks(
+    codes: np.ndarray, day_number: np.ndarray, n_ids: int, first_day: int, span: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The distinct (customer code, day number) pairs of the rows in (customer, day) order, as
+    (code, day) int64 arrays of the pairs of :data:`_ROW_BLOCK` sorted rows at a time (never
+    empty); ``first_day`` and ``span`` as in :func:`_pair_keys`. The rows' keys are sorted in place."""
+    key = _pair_keys(codes, day_number, span, first_day, np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
+    if not bool(np.all(key[1:] >= key[:-1])):
+        key.sort()
+    for begin in range(0, len(key), _ROW_BLOCK):
+        block = key[begin: begin + _ROW_BLOCK]
+        new = _starts_of_runs(block)
+        new[0] = begin == 0 or block[0] != key[begin - 1]
+        pair_key = block[new].astype(np.int64)
+        if len(pair_key):
+            code, day = np.divmod(pair_key, span)
+            yield code, day + first_day
 
 
 def collapse_rfm(summary: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
