@@ -66,6 +66,14 @@ def test_blocks_give_the_one_table_summary(monkeypatch, case, block):
     _assert_same(*_both(monkeypatch, lambda: customer_summary(tx, end, "W"), block))
 
 
+@pytest.mark.parametrize("block", [1, 5, 8, 4096])
+@pytest.mark.parametrize("case", list(CASES))
+def test_blocks_give_the_one_table_calibration_holdout_summary(monkeypatch, case, block):
+    tx, end = CASES[case]
+    cal_end = (pd.Timestamp(end) - pd.Timedelta(days=200)).strftime("%Y-%m-%d")
+    _assert_same(*_both(monkeypatch, lambda: calibration_holdout_summary(tx, cal_end, end, "W"), block))
+
+
 @pytest.mark.parametrize("key_limit", [2**32, 0])  # 32-bit keys, and 64-bit keys
 def test_blocks_with_rows_in_customer_order_dates_missing_or_beyond_the_end(monkeypatch, key_limit):
     monkeypatch.setattr(summary, "_KEY32_LIMIT", key_limit)
