@@ -684,19 +684,26 @@ def first_and_repeat_days(
     day_number = days.view(np.int64)
     first_day, span = int(day_number.min()), int(day_number.max() - day_number.min()) + 1
     firsts, repeat_count = [], np.zeros(span, dtype=np.int64)
-    customer, customer_first = -1, 0  # the last customer of the block before, and their first day
+    carried = (-1, 0)  # the last customer of the pairs before, and their first day
     for code, day in _pair_blocks(codes, day_number, len(ids), first_day, span):
-        new = _starts_of_runs(code)
-        new[0] = code[0] != customer
-        start = np.maximum.accumulate(np.where(new, np.arange(len(code)), -1))
-        first_of_pair = np.where(start >= 0, day[start], customer_first)
-        customer, customer_first = code[-1], first_of_pair[-1]
+        new, first_of_pair = _first_days_of_pairs(code, day, carried)
+        carried = (code[-1], first_of_pair[-1])
         first = day[new]
         firsts.append(first[first <= cohort_end_day])
         repeat = day[(first_of_pair <= cohort_end_day) & (day > first_of_pair)]
         repeat_count += np.bincount(repeat - first_day, minlength=span)
     repeat_days = np.repeat(np.arange(first_day, first_day + span), repeat_count)
     return np.concatenate(firsts).view("datetime64[D]"), repeat_days.view("datetime64[D]")
+
+
+def _first_days_of_pairs(code: np.ndarray, day: np.ndarray, carried: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Which pairs (in (customer, day) order) are their customer's first, and each pair's customer's
+    first day; ``carried`` is the customer of the pairs just before and their first day, since a
+    customer's pairs may span blocks."""
+    new = _starts_of_runs(code)
+    new[0] = code[0] != carried[0]
+    start = np.maximum.accumulate(np.where(new, np.arange(len(code)), -1))
+    return new, np.where(start >= 0, day[start], carried[1])
 
 
 def _pair_blocks(
