@@ -420,6 +420,58 @@ def test_gamma_gamma_fit_equals_lifetimes_with_the_exact_hessian(penalizer):
     np.testing.assert_allclose(ours.log_hessian, numerical, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 256, 257, 1000, 4099])
+@pytest.mark.parametrize("block", [1, 8, 13, 128, 1024])
+def test_pairwise_blocks_add_up_to_numpy_sums_of_whole_columns_bit_for_bit(n, block):
+    """Parts of at most ``block`` rows added in numpy's pairwise order: the very sums of the whole
+    columns (part boundaries anywhere, one row, no row, values of very different sizes)."""
+    rng = np.random.default_rng(n * 31 + block)
+    a = rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 8, n)
+    b = rng.uniform(0, 3, n)
+
+    def sums(rows):
+        return np.array([a[rows].sum(), float(np.multiply(a[rows], b[rows]).sum())])
+
+    assert np.array_equal(fast_models.pairwise_blocks(sums, n, block), sums(slice(0, n)))
+
+
+def _gamma_gamma_sums_at_once(log_params, s, order):
+    """The Gamma-Gamma derivatives with the per-customer sums over whole columns (the former code)."""
+    v = np.exp(log_params[2])
+    inv = 1.0 / (s.xm + v)
+    log_mv = -np.log(inv)
+    sums = [fast_models._sum(w, values) for values in (log_mv, inv, inv * inv) for w in (s.w, s.wx_row)]
+    return np.array(sums if order >= 2 else sums[:4] + [0.0, 0.0])
+
+
+@pytest.mark.parametrize("n", [1, 2, 128, 129, 136, 257, 1031])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gamma_gamma_sums_by_block_equal_whole_columns(monkeypatch, n, weighted):
+    """Small blocks (as small as numpy's sums allow: 128 customers; boundaries inside and at the
+    end, one customer, weights): the same sums, log-likelihood, gradient and Hessian, bit for
+    bit, and the same fit."""
+    rng = np.random.default_rng(n)
+    x = rng.integers(1, 6, n).astype(float)
+    m = rng.gamma(2.0, 30.0, n)
+    w = rng.integers(1, 4, n).astype(float) if weighted else None
+    s = fast_models.SpendStats(x, m, w)
+    log_params = np.log([2.5, 3.0, 40.0])
+    whole = {order: fast_models.gamma_gamma_loglik_derivatives(log_params, s, order) for order in (1, 2)}
+    monkeypatch.setattr(fast_models, "SPEND_BLOCK", 1)
+    for order in (1, 2):
+        assert np.array_equal(fast_models._spend_sums(s, 40.0, order), _gamma_gamma_sums_at_once(log_params, s, order))
+        blocked = fast_models.gamma_gamma_loglik_derivatives(log_params, s, order)
+        assert blocked[0] == whole[order][0]
+        assert np.array_equal(blocked[1], whole[order][1])
+        assert (blocked[2] is None) == (order == 1)
+        if order == 2:
+            assert np.array_equal(blocked[2], whole[order][2])
+    if n >= 10:
+        small = fast_models.fit_gamma_gamma(x, m, w)
+        monkeypatch.setattr(fast_models, "SPEND_BLOCK", 1 << 15)
+        assert small.params == fast_models.fit_gamma_gamma(x, m, w).params
+
+
 def test_discounted_purchases_by_pair_in_blocks_equal_all_pairs_at_once(monkeypatch):
     """Pairs taken a block at a time (bounded memory): the same numbers, bit for bit."""
     from helpers.models import fast_models as fm

@@ -13,8 +13,11 @@ from helpers.models import summary
 from helpers.models.summary import (
     calibration_holdout_summary,
     customer_summary,
+    first_and_repeat_days,
     with_id_codes,
 )
+
+from .test_linear_steps import _reference_repeat_days
 
 
 def _log(customers: int, rows: int, first_day: str = "2023-01-01", days: int = 700, seed: int = 5,
@@ -63,6 +66,14 @@ def test_blocks_give_the_one_table_summary(monkeypatch, case, block):
     _assert_same(*_both(monkeypatch, lambda: customer_summary(tx, end, "W"), block))
 
 
+@pytest.mark.parametrize("block", [1, 5, 8, 4096])
+@pytest.mark.parametrize("case", list(CASES))
+def test_blocks_give_the_one_table_calibration_holdout_summary(monkeypatch, case, block):
+    tx, end = CASES[case]
+    cal_end = (pd.Timestamp(end) - pd.Timedelta(days=200)).strftime("%Y-%m-%d")
+    _assert_same(*_both(monkeypatch, lambda: calibration_holdout_summary(tx, cal_end, end, "W"), block))
+
+
 @pytest.mark.parametrize("key_limit", [2**32, 0])  # 32-bit keys, and 64-bit keys
 def test_blocks_with_rows_in_customer_order_dates_missing_or_beyond_the_end(monkeypatch, key_limit):
     monkeypatch.setattr(summary, "_KEY32_LIMIT", key_limit)
@@ -83,15 +94,6 @@ def test_block_numbers_stay_16_bit_however_small_the_blocks(monkeypatch):
     assert sum(n for _, (_, _, n, _) in blocks) == n_ids
 
 
-@pytest.mark.parametrize("days", [[], [5], [19_000, -400, 3, 3, 19_000, -400, 7], [7, 5, 6, 5, 7, 7, 6, -1 + 6]])
-@pytest.mark.parametrize("rows", [2**62, 2, 3])
-def test_days_sorted_by_counting_equal_a_sort(monkeypatch, days, rows):
-    monkeypatch.setattr(summary, "_ROW_BLOCK", rows)
-    days = np.array(days, dtype=np.int64)
-    np.testing.assert_array_equal(summary._sorted_days(days), np.sort(days))
-    assert summary._sorted_days(days).dtype == np.int64
-
-
 # --- row-wise work in blocks of rows (temporaries in the CPU cache, no large array for each) ---
 
 def _both_row_blocks(monkeypatch, step, rows: int):
@@ -109,6 +111,24 @@ def test_summaries_in_row_blocks_are_bit_identical(monkeypatch, rows):
     tx.loc[5::17, "amount"] = np.nan
     _assert_same(*_both_row_blocks(monkeypatch, lambda: customer_summary(tx, "2024-09-30", "W"), rows))
     _assert_same(*_both_row_blocks(monkeypatch, lambda: calibration_holdout_summary(tx, "2024-03-31", "2024-09-30", "W"), rows))
+
+
+@pytest.mark.parametrize("key_limit", [2**32, 0])  # 32-bit keys, and 64-bit keys
+@pytest.mark.parametrize("rows", [1, 2, 7, 4_096])
+@pytest.mark.parametrize("case", list(CASES))
+def test_first_and_repeat_days_in_row_blocks_equal_one_block_and_the_reference(monkeypatch, case, rows, key_limit):
+    """Distinct pairs read from the sorted keys a few rows at a time (customers and their days
+    split across blocks, one customer, days before 1970, rows after ``until``): what one block
+    of every row gives, and what a group-by gives."""
+    monkeypatch.setattr(summary, "_KEY32_LIMIT", key_limit)
+    tx, end = CASES[case]
+    cohort_end = (pd.Timestamp(end) - pd.Timedelta(days=200)).strftime("%Y-%m-%d")
+    whole, blocked = _both_row_blocks(monkeypatch, lambda: first_and_repeat_days(tx, cohort_end, end), rows)
+    for ours, theirs in zip(blocked, whole, strict=True):
+        assert ours.dtype == np.dtype("datetime64[D]") and np.array_equal(ours, theirs)
+    ref_first, ref_repeat = _reference_repeat_days(tx, cohort_end, end)
+    np.testing.assert_array_equal(np.sort(blocked[0]), ref_first)
+    np.testing.assert_array_equal(blocked[1], ref_repeat)
 
 
 @pytest.mark.parametrize("rows", [1, 5, 1_000])

@@ -741,6 +741,11 @@ def fit_pareto(
 
 # --------------------------------------------------------------------------- Gamma-Gamma
 
+#: Customers per block of the Gamma-Gamma sums (:func:`_spend_sums`): a block's temporaries stay
+#: in the CPU cache, where temporaries of every customer (7.6M repeat buyers of 10.5M customers)
+#: would stream through memory on each of the twenty-odd optimiser iterations.
+SPEND_BLOCK = 1 << 15
+
 
 class SpendStats:
     """Repeat buyers' frequency x, mean spend m and weight w, with what the likelihood reuses:
@@ -783,10 +788,7 @@ def gamma_gamma_loglik_derivatives(
     p, q, v = np.exp(log_params)
     ux, wx = s.ux, s.wx
     ua, uu = p * ux, p * ux + q
-    inv = 1.0 / (s.xm + v)
-    log_mv = -np.log(inv)
-    sum_log, sum_x_log = _sum(s.w, log_mv), _sum(s.wx_row, log_mv)
-    sum_inv, sum_x_inv = _sum(s.w, inv), _sum(s.wx_row, inv)
+    sum_log, sum_x_log, sum_inv, sum_x_inv, sum_inv2, sum_x_inv2 = _spend_sums(s, v, order)
     ll = (_sum(wx, gammaln(uu) - gammaln(ua)) - p * sum_x_log - q * sum_log - s.n * gammaln(q)
           + s.n * q * np.log(v) + p * s.w_x_log_xm - s.w_log_m)
     psi_u = psi(uu)
@@ -799,15 +801,43 @@ def gamma_gamma_loglik_derivatives(
     if order < 2:
         return float(ll), g * theta, None
     tri_u = polygamma(1, uu)
-    inv2 = inv * inv
     h = np.empty((3, 3))
     h[0, 0] = _sum(wx, ux * ux * (tri_u - polygamma(1, ua)))
     h[0, 1] = h[1, 0] = _sum(wx, ux * tri_u)
     h[0, 2] = h[2, 0] = -sum_x_inv
     h[1, 1] = _sum(wx, tri_u) - s.n * float(polygamma(1, q))
     h[1, 2] = h[2, 1] = s.n / v - sum_inv
-    h[2, 2] = -s.n * q / v**2 + p * _sum(s.wx_row, inv2) + q * _sum(s.w, inv2)
+    h[2, 2] = -s.n * q / v**2 + p * sum_x_inv2 + q * sum_inv2
     return float(ll), g * theta, h * np.outer(theta, theta) + np.diag(g * theta)
+
+
+def _spend_sums(s: SpendStats, v: float, order: int) -> np.ndarray:
+    """With L = ln(x m + v): the sums over customers of w L, w x L, w / (x m + v), w x / (x m + v)
+    and (``order=2``, else zeros) w / (x m + v)^2, w x / (x m + v)^2, block by block
+    (:func:`pairwise_blocks`: the same bits as sums of whole columns)."""
+
+    def block_sums(rows: slice) -> np.ndarray:
+        w, wx = s.w[rows], s.wx_row[rows]
+        inv = 1.0 / (s.xm[rows] + v)
+        per_customer = [-np.log(inv), inv] + ([inv * inv] if order >= 2 else [])
+        sums = [_sum(weights, values) for values in per_customer for weights in (w, wx)]
+        return np.array(sums + [0.0] * (6 - len(sums)))
+
+    return pairwise_blocks(block_sums, len(s.xm), SPEND_BLOCK)
+
+
+def pairwise_blocks(sums: Callable[[slice], np.ndarray], end: int, block: int, begin: int = 0) -> np.ndarray:
+    """``sums(rows)`` (sums over rows, each by numpy) for rows ``begin .. end - 1``, computed on
+    parts of at most ``block`` rows and added up in the order numpy's pairwise summation adds the
+    halves of a column (n rows split at n // 2 rounded down to a multiple of 8, every half summed
+    the same way on its own, and up to 128 rows in one run): bit-identical to
+    ``sums(slice(begin, end))``, without its temporaries of every row, which past the CPU cache
+    stream through memory."""
+    n = end - begin
+    if n <= max(block, 128):
+        return sums(slice(begin, end))
+    half = begin + n // 2 - (n // 2) % 8
+    return pairwise_blocks(sums, half, block, begin) + pairwise_blocks(sums, end, block, half)
 
 
 def fit_gamma_gamma(monetary_frequency: Any, monetary_value: Any, weights: Any = None, *,
