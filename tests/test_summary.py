@@ -245,6 +245,7 @@ def test_short_text_ids_get_the_codes_of_a_sorted_factorize(name, dtype):
     codes, uniques = _short_text_codes(ids)
     expected_codes, expected_uniques = pd.factorize(ids.to_numpy(dtype=object), sort=True)
     np.testing.assert_array_equal(codes, expected_codes)
+    assert codes.dtype == np.int64  # looked up in 32-bit ranks, kept 64-bit as every code is
     assert list(uniques) == list(expected_uniques)
     assert pd.Index(uniques).dtype == "str"
 
