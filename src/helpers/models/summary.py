@@ -161,7 +161,7 @@ def _short_text_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         present = _present(value, top)
         # 32-bit ranks: the table every row looks up is half the size, so more of it stays in
         # the CPU cache (at 1.5M customers 0.15-0.19 instead of 0.20-0.25 us per customer)
-        rank = np.cumsum(present, dtype=np.int32 if top < 2**31 else np.int64)
+        rank = np.cumsum(present, dtype=np.int32 if top < 2**31 - 1 else np.int64)  # counts up to top + 1
         rank -= 1
         codes = _looked_up_in_place(rank, value)
         distinct = np.flatnonzero(present)
