@@ -535,9 +535,7 @@ def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int, row_keys: bool
     order already. Unless the rows' keys are wanted they are sorted in place, and the pairs are
     divided straight into arrays of their final type: past the cache every new array costs page
     faults."""
-    first_day = int(day_number.min())
-    span = int(day_number.max()) - first_day + 1
-    key = _pair_keys(codes, day_number, span, first_day, np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
+    key, first_day, span = _row_pair_keys(codes, day_number, n_ids)
     ordered = key
     if not bool(np.all(key[1:] >= key[:-1])):
         if row_keys:
@@ -559,6 +557,15 @@ def _pair_arrays(spare: np.ndarray | None, n_pairs: int) -> tuple[np.ndarray, np
     code = spare[:n_pairs] if room >= n_pairs else np.empty(n_pairs, dtype=np.int64)
     day = spare[n_pairs: 2 * n_pairs] if room >= 2 * n_pairs else np.empty(n_pairs, dtype=np.int64)
     return code, day
+
+
+def _row_pair_keys(codes: np.ndarray, day_number: np.ndarray, n_ids: int) -> tuple[np.ndarray, int, int]:
+    """Each row's (customer, day) key (:func:`_pair_keys`), 32-bit when every key fits, with the
+    first day and the span of days the keys count in."""
+    first_day = int(day_number.min())
+    span = int(day_number.max()) - first_day + 1
+    dtype = np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64
+    return _pair_keys(codes, day_number, span, first_day, dtype), first_day, span
 
 
 def _pair_keys(codes: np.ndarray, day_number: np.ndarray, span: int, first_day: int, dtype: type) -> np.ndarray:
@@ -683,11 +690,10 @@ def first_and_repeat_days(
     if len(codes) == 0:
         empty = np.array([], dtype="datetime64[D]")
         return empty, empty
-    day_number = days.view(np.int64)
-    first_day, span = int(day_number.min()), int(day_number.max() - day_number.min()) + 1
+    key, first_day, span = _row_pair_keys(codes, days.view(np.int64), len(ids))
     firsts, repeat_count = [], np.zeros(span, dtype=np.int64)
     carried = (-1, 0)  # the last customer of the pairs before, and their first day
-    for code, day in _pair_blocks(codes, day_number, len(ids), first_day, span):
+    for code, day in _pair_blocks(key, first_day, span):
         new, first_of_pair = _first_days_of_pairs(code, day, carried)
         carried = (code[-1], first_of_pair[-1])
         first = day[new]
@@ -708,13 +714,10 @@ def _first_days_of_pairs(code: np.ndarray, day: np.ndarray, carried: tuple[int, 
     return new, np.where(start >= 0, day[start], carried[1])
 
 
-def _pair_blocks(
-    codes: np.ndarray, day_number: np.ndarray, n_ids: int, first_day: int, span: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The distinct (customer code, day number) pairs of the rows in (customer, day) order, as
-    (code, day) int64 arrays of the pairs of :data:`_ROW_BLOCK` sorted rows at a time (never
-    empty); ``first_day`` and ``span`` as in :func:`_pair_keys`. The rows' keys are sorted in place."""
-    key = _pair_keys(codes, day_number, span, first_day, np.uint32 if span * n_ids < _KEY32_LIMIT else np.int64)
+def _pair_blocks(key: np.ndarray, first_day: int, span: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The distinct (customer code, day number) pairs of the rows' keys (:func:`_row_pair_keys`)
+    in (customer, day) order, as (code, day) int64 arrays of the pairs of :data:`_ROW_BLOCK`
+    sorted rows at a time (never empty). The keys are sorted in place."""
     if not bool(np.all(key[1:] >= key[:-1])):
         key.sort()
     for begin in range(0, len(key), _ROW_BLOCK):
