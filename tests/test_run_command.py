@@ -220,6 +220,43 @@ def test_the_kernels_own_error_log_stays_out_of_the_build_output(tmp_path, capfd
     assert "kernel log noise" not in captured.err + captured.out
 
 
+def test_what_a_kernel_writes_to_stderr_on_its_way_out_stays_off_the_terminal(tmp_path, capfd):
+    """libzmq sometimes aborts a kernel that is shutting down with "Assertion failed:
+    pfd.revents & POLLIN (src/signaler.cpp:238)" on the kernel's stderr (CI caught it as
+    a second line under `helpers run`'s one-line message): the kernel's stderr is not
+    the terminal's."""
+    from helpers.site.run import execute_notebook
+
+    nb = new_notebook(cells=[new_code_cell(
+        "import atexit, os\natexit.register(lambda: os.write(2, b'Assertion failed: kernel noise on the way out\\n'))")],
+        metadata={"kernelspec": KERNELSPEC})
+    notebook = tmp_path / "exit_noise.ipynb"
+    nbformat.write(nb, notebook)
+    execute_notebook(notebook, {}, tmp_path / "executed.ipynb", cwd=tmp_path, progress=False)
+    captured = capfd.readouterr()
+    assert "kernel noise" not in captured.err + captured.out
+
+
+def test_a_dead_kernel_is_reported_in_one_message_with_its_signal_and_last_stderr_line(tmp_path, capfd):
+    from helpers.site.run import NotebookFailed, execute_notebook
+
+    nb = new_notebook(cells=[
+        new_code_cell("x = 1"),
+        new_code_cell("import os, signal\nos.write(2, b'native library: out of widgets\\n')\n"
+                      "os.kill(os.getpid(), signal.SIGKILL)"),
+    ], metadata={"kernelspec": KERNELSPEC})
+    notebook = tmp_path / "dies.ipynb"
+    nbformat.write(nb, notebook)
+    with pytest.raises(NotebookFailed) as failed:
+        execute_notebook(notebook, {}, tmp_path / "executed.ipynb", cwd=tmp_path, progress=False)
+    message = str(failed.value)
+    assert "the kernel died while running cell 2 of 2" in message
+    assert "SIGKILL, usually the system running out of memory" in message
+    assert message.endswith("its last stderr line: native library: out of widgets)")
+    captured = capfd.readouterr()
+    assert "Kernel died" not in captured.err + captured.out and "out of widgets" not in captured.err
+
+
 def test_a_kernel_session_runs_each_notebook_as_a_fresh_kernel_would(tmp_path):
     """The build runs a page's language versions one after another in one kernel: the
     second notebook sees none of the first one's variables, counts its cells from 1 and

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from functools import lru_cache
@@ -250,14 +251,18 @@ def notebook_parameters(notebook: Path | NotebookNode) -> dict[str, Any] | None:
     return params
 
 
-class _QuietPapermillInference(logging.Filter):
-    """papermill parses the parameters cell line by line and warns about every line
-    with a second ``=`` (in a comment, say) and then about "unknown" parameters it
-    failed to parse. :func:`execute_notebook` checks parameter names itself."""
+class _QuietPapermill(logging.Filter):
+    """Lines papermill's logger prints that :func:`execute_notebook` says better itself.
+
+    papermill parses the parameters cell line by line and warns about every line with a
+    second ``=`` (in a comment, say) and then about "unknown" parameters it failed to
+    parse: execute_notebook checks parameter names itself. nbclient logs "Kernel died
+    while waiting for execute reply." through the same logger: the :class:`NotebookFailed`
+    message names the cell."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not message.startswith(("Unable to parse line", "Passed unknown parameter"))
+        return not message.startswith(("Unable to parse line", "Passed unknown parameter", "Kernel died while waiting"))
 
 
 # -------------------------------------------------------------------------- execute
@@ -280,13 +285,19 @@ class KernelSession:
     (``reset(new_session=True)``: cell numbers restart at 1) and open figures are closed,
     so a notebook sees none of the previous one's variables.
     Use as a context manager; :meth:`close` shuts the kernel down. After a failed
-    notebook, call :meth:`restart` (a fresh kernel) before running the next one."""
+    notebook, call :meth:`restart` (a fresh kernel) before running the next one.
+
+    The kernel's own stderr goes to a temporary file, not the terminal: a clean run
+    prints nothing but its message, and libzmq may abort a kernel that is shutting down
+    with "Assertion failed: pfd.revents & POLLIN" on the way out. :meth:`last_words`
+    reads the end of it when the kernel died."""
 
     def __init__(self, cwd: Path | None = None, *, shared: bool = False, memo_dir: Path | None = None) -> None:
         self.cwd = Path(cwd).resolve() if cwd is not None else None
         self.shared = shared
         self.memo_dir = memo_dir  # where helpers.memo keeps results on disk (its default when None)
         self.km = None
+        self.stderr = None  # the running kernel's stderr file
         self.used = False
         self.regroup = False
 
@@ -317,16 +328,47 @@ class KernelSession:
             if self.memo_dir is not None:
                 env[MEMO_DIR_ENV] = str(self.memo_dir)
             km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+            stderr = tempfile.TemporaryFile()
             try:
                 kwargs = {"cwd": str(self.cwd)} if self.cwd is not None else {}
-                run_sync(km.start_kernel)(extra_arguments=[KERNEL_LOG_LEVEL], env=env, **kwargs)
+                run_sync(km.start_kernel)(extra_arguments=[KERNEL_LOG_LEVEL], env=env, stderr=stderr, **kwargs)
             except NoSuchKernel:
+                stderr.close()
                 raise ConfigError(
                     f"no Jupyter kernel named '{KERNEL_NAME}'; run `{sys.executable} -m ipykernel install --sys-prefix`"
                 ) from None
+            except BaseException:
+                stderr.close()
+                raise
+            self._close_stderr()
             # a new kernel starts with nothing kept and the sharing of the current group
-            self.km, self.used, self.regroup = km, False, False
+            self.km, self.stderr, self.used, self.regroup = km, stderr, False, False
         return self.km
+
+    def last_words(self, limit: int = 200) -> str:
+        """The last line the kernel wrote to its stderr (at most ``limit`` characters;
+        empty when it wrote none)."""
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(0, os.SEEK_END)
+        size = self.stderr.tell()
+        self.stderr.seek(max(0, size - 4096))
+        lines = [line.strip() for line in self.stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        return lines[-1][:limit] if lines else ""
+
+    def exit_code(self) -> int | None:
+        """The kernel process's exit code (minus the signal number when a signal ended
+        it); None while it runs or when unknown."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        try:
+            return process.poll() if process is not None else None
+        except Exception:  # noqa: BLE001 - only used for a message
+            return None
+
+    def _close_stderr(self) -> None:
+        stderr, self.stderr = self.stderr, None
+        if stderr is not None:
+            stderr.close()
 
     def prepare(self) -> None:
         """Before a notebook: a clean namespace when the kernel already ran one (and no
@@ -355,6 +397,8 @@ class KernelSession:
                 run_sync(km.shutdown_kernel)(now=True)
             except Exception:  # noqa: BLE001
                 pass
+        finally:
+            self._close_stderr()
 
 
 #: Run in a kept kernel between two notebooks: clears the user namespace (modules stay
@@ -419,7 +463,7 @@ def execute_notebook(
     notebook and in parameter values resolve from there; default: the current folder).
     ``timeout`` is the limit per cell in seconds (default: none). ``session``: run in
     that :class:`KernelSession`'s kernel (its working folder wins over ``cwd``) instead
-    of a new kernel.
+    of a new kernel (which is started in a session of its own and shut down after).
 
     Returns the executed notebook. Raises :class:`NotebookFailed` when a cell raises,
     times out or the kernel dies, and :class:`~helpers.errors.ConfigError` when the
@@ -449,14 +493,14 @@ def execute_notebook(
         )
     executed_path.parent.mkdir(parents=True, exist_ok=True)
 
-    quiet = _QuietPapermillInference()
+    quiet = _QuietPapermill()
     pm_logger = logging.getLogger("papermill")
     pm_logger.addFilter(quiet)
-    engine_arguments: dict[str, Any] = {}
+    own_session = session is None
+    if own_session:  # a kernel whose stderr is kept off the terminal, as the build's
+        session = KernelSession(cwd)
     try:
-        if session is not None:
-            session.prepare()
-            engine_arguments["km"] = session.km
+        session.prepare()
         return papermill.execute_notebook(
             str(notebook.resolve()),
             str(executed_path.resolve()),
@@ -478,7 +522,7 @@ def execute_notebook(
             # kernel it shuts down, which ipykernel may log as "ERROR | KeyboardInterrupt
             # caught in kernel" in the middle of a clean build. Only critical lines.
             extra_arguments=[KERNEL_LOG_LEVEL],
-            **engine_arguments,
+            km=session.km,
         )
     except PapermillExecutionError as err:
         source_nb = nbformat.read(notebook, as_version=4)
@@ -509,8 +553,9 @@ def execute_notebook(
         if isinstance(err, CellTimeoutError):
             detail, message = f"did not finish within {timeout} s", f"{where} did not finish within {timeout} s"
         else:
-            detail = f"the kernel died ({strip_ansi(str(err))}); it may have run out of memory"
-            message = f"the kernel died while running {where} ({strip_ansi(str(err))}); it may have run out of memory"
+            cause = _death_cause(session.exit_code(), session.last_words())
+            detail = f"the kernel died ({cause})"
+            message = f"the kernel died while running {where} ({cause})"
         raise NotebookFailed(
             f"{shown}: {message}", notebook=notebook, ename=type(err).__name__, executed_path=executed_path,
             where=where, detail=detail,
@@ -522,6 +567,29 @@ def execute_notebook(
         ) from None
     finally:
         pm_logger.removeFilter(quiet)
+        if own_session:
+            session.close()
+
+
+def _death_cause(code: int | None, last_words: str) -> str:
+    """Why the kernel died, as far as its exit code and last stderr line tell."""
+    import signal
+
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        cause = {
+            "SIGKILL": "killed by SIGKILL, usually the system running out of memory",
+            "SIGSEGV": "SIGSEGV, a crash in compiled code",
+            "SIGABRT": "SIGABRT, aborted by compiled code",
+        }.get(name, f"ended by {name}")
+    elif code is not None:
+        cause = f"exit code {code}"
+    else:
+        cause = "it stopped answering; it may have run out of memory"
+    return cause + (f"; its last stderr line: {last_words}" if last_words else "")
 
 
 def _last_started_cell(notebook: Path, executed_path: Path, parameters: Mapping) -> str:
