@@ -250,6 +250,29 @@ def test_short_text_ids_get_the_codes_of_a_sorted_factorize(name, dtype):
     assert pd.Index(uniques).dtype == "str"
 
 
+@pytest.mark.parametrize("size", [1, 63, 64, 65, 1000, 4099])
+@pytest.mark.parametrize("density", [0.02, 0.5, 1.0])
+def test_ranks_counted_in_bits_equal_the_running_count(size, density, monkeypatch):
+    """Past the CPU cache ranks are counted in a bit table (64 values a word): the same ranks
+    as the running count, at word edges, in the last part-filled word and in every block."""
+    from helpers.models import summary
+
+    rng = np.random.default_rng(size)
+    present = rng.random(size) < density
+    present[[0, -1]] = True  # the word edges at both ends are marked
+    marked = np.flatnonzero(present)
+    values = rng.choice(marked, 3 * size + 7)
+    expected = (np.cumsum(present) - 1)[values]
+    monkeypatch.setattr(summary, "_ROW_BLOCK", 100)  # several blocks, the last a part one
+    np.testing.assert_array_equal(summary._bit_ranks_in_place(present, values.copy()), expected)
+    monkeypatch.setattr(summary, "_BIT_RANKS_FROM", 1)  # and the routes that use it
+    np.testing.assert_array_equal(summary._ranks_in_place(present, values.copy()), expected)
+    ids = pd.Series(values + 5)  # integers with gaps: coded by their ranks
+    np.testing.assert_array_equal(summary.sorted_id_codes(ids)[0], pd.factorize(ids, sort=True)[0])
+    text = pd.Series([f"M{v:07d}" for v in values], dtype="str")
+    np.testing.assert_array_equal(summary._short_text_codes(text)[0], pd.factorize(text.to_numpy(object), sort=True)[0])
+
+
 @pytest.mark.parametrize("values", [
     ["a", None, "b"],  # missing: the general route reports it
     ["a\x00b", "a"],  # a NUL byte would read as padding
