@@ -525,11 +525,11 @@ def _partitioned(block: np.ndarray, starts: np.ndarray, columns: tuple[np.ndarra
     """``columns`` with their rows grouped by ``block`` (block ``b`` from row ``starts[b]`` on), in
     row order within each block: a counting sort done :data:`_ROW_BLOCK` rows at a time.
 
-    Each part of rows is ordered by block in the CPU cache (numpy's stable sort of 16-bit numbers
-    is a counting sort) and its rows are written to their places, one run per block that
-    follows the run the part before left off: memory is read and written in streams, and no
-    array of every row but the moved columns is made (all rows' order and places, 64-bit,
-    took twice as long at 70M rows)."""
+    Each part's rows are ranked by block in the CPU cache (numpy's stable sort of 16-bit numbers
+    is a counting sort) and written, in row order, to their places: one run per block, following
+    the run the part before left off. Memory is read and written in streams, and no array of
+    every row but the moved columns is made (the order and places of all rows, 64-bit, made
+    first: 14.8 instead of 12.3 ns per row of three columns at 71M rows)."""
     moved = [np.empty_like(column) for column in columns]
     next_free = starts.astype(np.int64)  # where each block's next row goes
     for begin in range(0, len(block), _ROW_BLOCK):
