@@ -205,36 +205,26 @@ def test_kernels_start_in_their_folder_without_moving_the_build_process(tmp_path
         assert Path((folder / "where.txt").read_text()).resolve() == folder.resolve()
 
 
-def test_the_kernels_own_error_log_stays_out_of_the_build_output(tmp_path, capfd):
-    """jupyter_client interrupts every kernel it shuts down, and ipykernel may log that as
-    "ERROR | KeyboardInterrupt caught in kernel" in a clean build: the kernel's own log is
-    not the notebook's output, so only critical lines of it reach the terminal."""
+@pytest.mark.parametrize("source, noise", [
+    ("get_ipython().kernel.log.error('kernel log noise')", "kernel log noise"),
+    ("import atexit, os\natexit.register(lambda: os.write(2, b'Assertion failed: kernel noise on the way out\\n'))",
+     "kernel noise on the way out"),
+], ids=["the kernel's log", "its stderr on the way out"])
+def test_what_the_kernel_itself_prints_stays_out_of_the_terminal(tmp_path, capfd, source, noise):
+    """The kernel's own log and stderr are not the notebook's output. jupyter_client interrupts
+    every kernel it shuts down, and ipykernel may log that as "ERROR | KeyboardInterrupt caught
+    in kernel" in a clean build (only critical lines of its log are kept); libzmq sometimes
+    aborts a kernel that is shutting down with "Assertion failed: pfd.revents & POLLIN
+    (src/signaler.cpp:238)" on its stderr, which CI caught as a second line under `helpers
+    run`'s one-line message (its stderr goes to a file)."""
     from helpers.site.run import execute_notebook
 
-    nb = new_notebook(cells=[new_code_cell("get_ipython().kernel.log.error('kernel log noise')")],
-                      metadata={"kernelspec": KERNELSPEC})
+    nb = new_notebook(cells=[new_code_cell(source)], metadata={"kernelspec": KERNELSPEC})
     notebook = tmp_path / "noise.ipynb"
     nbformat.write(nb, notebook)
     execute_notebook(notebook, {}, tmp_path / "executed.ipynb", cwd=tmp_path, progress=False)
     captured = capfd.readouterr()
-    assert "kernel log noise" not in captured.err + captured.out
-
-
-def test_what_a_kernel_writes_to_stderr_on_its_way_out_stays_off_the_terminal(tmp_path, capfd):
-    """libzmq sometimes aborts a kernel that is shutting down with "Assertion failed:
-    pfd.revents & POLLIN (src/signaler.cpp:238)" on the kernel's stderr (CI caught it as
-    a second line under `helpers run`'s one-line message): the kernel's stderr is not
-    the terminal's."""
-    from helpers.site.run import execute_notebook
-
-    nb = new_notebook(cells=[new_code_cell(
-        "import atexit, os\natexit.register(lambda: os.write(2, b'Assertion failed: kernel noise on the way out\\n'))")],
-        metadata={"kernelspec": KERNELSPEC})
-    notebook = tmp_path / "exit_noise.ipynb"
-    nbformat.write(nb, notebook)
-    execute_notebook(notebook, {}, tmp_path / "executed.ipynb", cwd=tmp_path, progress=False)
-    captured = capfd.readouterr()
-    assert "kernel noise" not in captured.err + captured.out
+    assert noise not in captured.err + captured.out
 
 
 def test_a_dead_kernel_is_reported_in_one_message_with_its_signal_and_last_stderr_line(tmp_path, capfd):
