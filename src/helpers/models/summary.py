@@ -536,8 +536,7 @@ def _partitioned(block: np.ndarray, starts: np.ndarray, columns: tuple[np.ndarra
         part = block[begin: begin + _ROW_BLOCK]
         order = np.argsort(part, kind="stable")
         ordered = part[order]
-        new = _starts_of_runs(ordered)
-        run_start = np.flatnonzero(new)
+        run_start = np.flatnonzero(_starts_of_runs(ordered))
         # the i-th row of the part's ordered rows is the (i - its run's start)-th of its block
         run_length = np.diff(np.append(run_start, len(part)))
         place = np.arange(len(part)) - np.repeat(run_start, run_length)
