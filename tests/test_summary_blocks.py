@@ -82,6 +82,17 @@ def test_blocks_with_rows_in_customer_order_dates_missing_or_beyond_the_end(monk
     _assert_same(*_both(monkeypatch, lambda: customer_summary(tx, "2024-06-30", "D")))
 
 
+@pytest.mark.parametrize("block", [1, 8, 4096])
+def test_blocks_leave_out_the_holdout_rows_of_customers_in_order(monkeypatch, block):
+    """The calibration summary's blocks leave the holdout's rows out in the partition itself:
+    rows in customer order are then no longer in block order, and still give the one-table
+    summary (also when a block has no calibration row at all)."""
+    tx = _log(150, 1_500).sort_values("customer_id", kind="stable").reset_index(drop=True)
+    late = tx["customer_id"] % 5 == 2  # these customers buy only in the holdout
+    tx.loc[late, "timestamp"] = tx.loc[late, "timestamp"] + pd.Timedelta(days=700)
+    _assert_same(*_both(monkeypatch, lambda: calibration_holdout_summary(tx, "2024-06-30", "2026-06-30", "W"), block))
+
+
 def test_block_numbers_stay_16_bit_however_small_the_blocks(monkeypatch):
     monkeypatch.setattr(summary, "_BLOCKED_FROM", 0)
     monkeypatch.setattr(summary, "_BLOCK_CUSTOMERS", 1)
