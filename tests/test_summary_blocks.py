@@ -211,6 +211,8 @@ def test_64_bit_pairs_written_into_the_sorted_keys_equal_32_bit_pairs(monkeypatc
     monkeypatch.setattr(summary, "_KEY32_LIMIT", 0)
     pairs64 = summary._pairs(codes, day_number, 400, row_keys)
     assert pairs64.pair_key.dtype == np.int64
+    # 32-bit keys give 32-bit codes and days (8 bytes a pair, not 16; days before 1970 signed)
+    assert (pairs32.code.dtype, pairs32.day.dtype) == (np.uint32, np.int32) and pairs32.day.min() < 0
     for name in ("code", "day", "start"):
         np.testing.assert_array_equal(getattr(pairs64, name), getattr(pairs32, name))
     if row_keys:

@@ -607,19 +607,23 @@ def _pairs(codes: np.ndarray, day_number: np.ndarray, n_ids: int, row_keys: bool
         else:
             key.sort()
     pair_key = ordered[_starts_of_runs(ordered)]
-    code, day = _pair_arrays(ordered if ordered is not key or not row_keys else None, len(pair_key))
+    code, day = _pair_arrays(ordered if ordered is not key or not row_keys else None, len(pair_key), pair_key.dtype)
     np.divmod(pair_key, span, out=(code, day))
-    day += first_day
+    day += day.dtype.type(first_day)
     return _Pairs(key=key if row_keys else None, pair_key=pair_key, code=code, day=day,
                   start=np.flatnonzero(_starts_of_runs(code)))
 
 
-def _pair_arrays(spare: np.ndarray | None, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two 64-bit arrays of ``n_pairs`` values, in the sorted keys' buffer (``spare``, no longer
-    needed once the pairs are taken from it) as far as it holds them, else new."""
-    room = len(spare) if spare is not None and spare.dtype == np.int64 else 0
-    code = spare[:n_pairs] if room >= n_pairs else np.empty(n_pairs, dtype=np.int64)
-    day = spare[n_pairs: 2 * n_pairs] if room >= 2 * n_pairs else np.empty(n_pairs, dtype=np.int64)
+def _pair_arrays(spare: np.ndarray | None, n_pairs: int, key_dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays for the customer codes and day numbers of ``n_pairs`` pairs, in the sorted keys'
+    buffer (``spare``, no longer needed once the pairs are taken from it) as far as it holds
+    them, else new. Of 32-bit keys, codes and days are 32-bit too (they fit: a key is at least
+    either, and days are counted from the first day), so a pair takes 8 bytes instead of 16."""
+    code_dtype, day_dtype = (np.uint32, np.int32) if key_dtype == np.uint32 else (np.int64, np.int64)
+    room = len(spare) if spare is not None and spare.dtype == code_dtype else 0
+    code = spare[:n_pairs] if room >= n_pairs else np.empty(n_pairs, dtype=code_dtype)
+    day_fits = room >= 2 * n_pairs and day_dtype == code_dtype
+    day = spare[n_pairs: 2 * n_pairs] if day_fits else np.empty(n_pairs, dtype=day_dtype)
     return code, day
 
 
