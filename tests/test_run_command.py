@@ -227,6 +227,26 @@ def test_what_the_kernel_itself_prints_stays_out_of_the_terminal(tmp_path, capfd
     assert noise not in captured.err + captured.out
 
 
+@pytest.mark.parametrize("in_a_session", [False, True])
+def test_a_missing_kernel_is_one_message_naming_the_notebook(tmp_path, monkeypatch, in_a_session):
+    """``helpers run`` and the build's kept kernels start theirs the same way; either way a missing
+    kernel is a ConfigError that names the notebook and says how to install the kernel."""
+    from helpers.errors import ConfigError
+    from helpers.site import run
+    from helpers.site.run import KernelSession, execute_notebook
+
+    monkeypatch.setattr(run, "KERNEL_NAME", "no-such-kernel-here")
+    nb = new_notebook(cells=[new_code_cell("x = 1")], metadata={"kernelspec": KERNELSPEC})
+    notebook = tmp_path / "plain.ipynb"
+    nbformat.write(nb, notebook)
+    with KernelSession(tmp_path) as session, pytest.raises(ConfigError) as failed:
+        execute_notebook(notebook, {}, tmp_path / "executed.ipynb", progress=False,
+                         session=session if in_a_session else None)
+    message = str(failed.value)
+    assert "no Jupyter kernel named 'no-such-kernel-here' to run" in message and "plain.ipynb" in message
+    assert "ipykernel install --sys-prefix" in message and "\n" not in message
+
+
 def test_a_dead_kernel_is_reported_in_one_message_with_its_signal_and_last_stderr_line(tmp_path, capfd):
     from helpers.site.run import NotebookFailed, execute_notebook
 

@@ -314,9 +314,10 @@ class KernelSession:
         self.close()
 
     def kernel(self):
-        """The running kernel's manager (started on first use)."""
+        """The running kernel's manager (started on first use). Raises jupyter_client's
+        ``NoSuchKernel`` when there is no ``python3`` kernel (:func:`execute_notebook` says so in
+        one line that names the notebook)."""
         if self.km is None or not self.km.has_kernel:
-            from jupyter_client.kernelspec import NoSuchKernel
             from jupyter_client.manager import AsyncKernelManager
             from jupyter_core.utils import run_sync
 
@@ -332,11 +333,6 @@ class KernelSession:
             try:
                 kwargs = {"cwd": str(self.cwd)} if self.cwd is not None else {}
                 run_sync(km.start_kernel)(extra_arguments=[KERNEL_LOG_LEVEL], env=env, stderr=stderr, **kwargs)
-            except NoSuchKernel:
-                stderr.close()
-                raise ConfigError(
-                    f"no Jupyter kernel named '{KERNEL_NAME}'; run `{sys.executable} -m ipykernel install --sys-prefix`"
-                ) from None
             except BaseException:
                 stderr.close()
                 raise
