@@ -506,8 +506,8 @@ def _by_block(
     """``step(codes, n_ids, *columns, **options)`` on the rows of each block of
     :data:`_BLOCK_CUSTOMERS` consecutive customer codes (codes counted from the block's first),
     as (first code, result) pairs; one block of every row below :data:`_BLOCKED_FROM` codes.
-    ``keep``: only the rows where it is True (the others are left out by the partition, not by
-    copying the kept rows first).
+    ``keep``: only the rows where it is True (on the blocked path the partition leaves the others
+    out instead of copying the kept rows first; below :data:`_BLOCKED_FROM` they are copied).
 
     The rows are split by a stable partition, so within a block they keep their order and
     per-customer sums add up in the same order as on the whole table: the results are
