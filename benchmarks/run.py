@@ -518,6 +518,35 @@ def case_fresh_memory() -> dict:
     return {"seconds": runs[0], "again_seconds": runs[1:], "mb": FRESH_MEMORY_BYTES >> 20}
 
 
+#: Customers of the table_lookup case: the linear cases' smallest and largest sizes and one between.
+LOOKUP_CUSTOMERS = (100_000, 1_000_000, 10_500_000)
+
+
+def case_table_lookup() -> dict:
+    """No package code: nanoseconds per row, best of three, of numpy looking up a table of one
+    32-bit number per customer in random row order (seven rows per customer, as the generated
+    purchases have), of marking a table of one byte per customer the same way, and of a plain
+    pass over the rows. What a step that touches a per-customer table once per row costs on this
+    machine at each size, apart from any package code: at 100k customers the table stays in the
+    CPU's cache, at 10.5M it does not."""
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    sizes = {}
+    for n in LOOKUP_CUSTOMERS:
+        rows = rng.integers(0, n, 7 * n)
+        table, marks, out = np.arange(n, dtype=np.int32), np.zeros(n, dtype=bool), np.empty(len(rows), dtype=np.int32)
+
+        def per_row(step) -> float:
+            return min(_best_of(3, step)[0]) / len(rows) * 1e9
+
+        sizes[str(n)] = {"look_up": per_row(lambda: np.take(table, rows, out=out)),
+                         "mark": per_row(lambda: marks.__setitem__(rows, True)),
+                         "pass": per_row(lambda: np.add(rows, 1, out=rows))}
+        del rows, out
+    return {"ns_per_row": sizes}
+
+
 def case_linear(n_customers: int) -> dict:
     """Seconds of each study step (best of :data:`LINEAR_RUNS` runs) on the first ``n_customers`` generated customers (rows shuffled),
     ids factorised once first as :func:`helpers.studies.clv.study.run_clv_study` does; above the
@@ -640,6 +669,7 @@ CASES = {
     "notebook_clv_1M": lambda: case_notebook("clv"),
     "notebook_segments_1M": lambda: case_notebook("segments"),
     "fresh_memory": case_fresh_memory,
+    "table_lookup": case_table_lookup,
     "site_build": case_site_build,
     "site_build_cached": lambda: case_site_build(force=False),
 }
@@ -905,6 +935,14 @@ def issue17_markdown(results: dict) -> list[str]:
         row(f"This machine, no package code: filling {fresh['mb']:,} MB of new numpy memory in a fresh process, the "
             "first time / twice more (what the first runs above also pay)",
             f"{_fmt(fresh['seconds'])} / " + " and ".join(_fmt(v) for v in fresh["again_seconds"]), "–", None)
+    lookup = c.get("table_lookup", {}).get("ns_per_row")
+    if lookup:
+        sizes = list(lookup)
+        row("This machine, no package code: ns per row of looking up a table of one 32-bit number per customer in "
+            "random row order (7 rows per customer) / marking a table of one byte per customer so / a plain pass "
+            f"over the rows, at {', '.join(f'{int(n):,}' for n in sizes)} customers (best of three)",
+            "; ".join(" / ".join(f"{lookup[n][k]:.2f}" for k in ("look_up", "mark", "pass")) for n in sizes)
+            + f" (look-up {lookup[sizes[-1]]['look_up'] / lookup[sizes[0]]['look_up']:.1f}x the first size)", "–", None)
     for variant, how in (("", ""), ("_kept", f"; {KEPT_LABEL}")):
         linear = [(n, c[f"linear_{n}{variant}"]) for n in ("100k", "1M", "1.5M", "10M")
                   if "steps" in c.get(f"linear_{n}{variant}", {})]
