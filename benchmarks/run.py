@@ -591,13 +591,14 @@ def case_linear(n_customers: int) -> dict:
         steps[name] = best.seconds
         # the kernel splits CPU time into user and system by sampling: a run of a few
         # milliseconds is repeated until the runs together take CPU_SPLIT_SECONDS
-        repeats = min(50, max(1, round(CPU_SPLIT_SECONDS / max(best.seconds, 1e-3)))) if best.seconds < CPU_SPLIT_SECONDS else 0
-        if repeats:
-            with Timer() as best:
-                for _ in range(repeats):
+        measured, runs = best, 1
+        if best.seconds < CPU_SPLIT_SECONDS:
+            runs = min(50, max(1, round(CPU_SPLIT_SECONDS / max(best.seconds, 1e-3))))
+            with Timer() as measured:
+                for _ in range(runs):
                     step()
-        cpu[name] = {"seconds": best.seconds / max(repeats, 1), "user": best.user / max(repeats, 1),
-                     "system": best.system / max(repeats, 1), "runs": max(repeats, 1), "first_seconds": first}
+        cpu[name] = {"seconds": measured.seconds / runs, "user": measured.user / runs,
+                     "system": measured.system / runs, "runs": runs, "first_seconds": first}
         return result
 
     original = tx  # as run_clv_study does: factorise the ids once, then work on integer codes
