@@ -157,12 +157,18 @@ def _best_of(n: int, step) -> tuple[list[float], object]:
     """Seconds of ``n`` runs of ``step`` and its last result. The first run of a fresh process
     also maps its memory (page faults cost 0.1-1 s of system time on this VM at random), so
     the summaries report the best run and the first one beside it."""
-    runs = []
+    timers, out = _timed_runs(n, step)
+    return [t.seconds for t in timers], out
+
+
+def _timed_runs(n: int, step) -> tuple[list[Timer], object]:
+    """The :class:`Timer` of each of ``n`` runs of ``step`` (wall and CPU time), and its last result."""
+    timers = []
     for _ in range(n):
         with Timer() as t:
             out = step()
-        runs.append(t.seconds)
-    return runs, out
+        timers.append(t)
+    return timers, out
 
 
 def case_summary_duckdb(n: int, memory_limit: str | None = None, fmt: str = "parquet") -> dict:
@@ -582,12 +588,8 @@ def case_linear(n_customers: int) -> dict:
         for mapping its memory, which is not what per-customer time should measure. CPU seconds
         are kept beside it (user time is the code's work, system time the kernel's), with the
         first run's wall time."""
-        best, first = None, None
-        for _ in range(LINEAR_RUNS):
-            with Timer() as t:
-                result = step()
-            first = first or t.seconds
-            best = t if best is None or t.seconds < best.seconds else best
+        timers, result = _timed_runs(LINEAR_RUNS, step)
+        best = min(timers, key=lambda t: t.seconds)
         steps[name] = best.seconds
         # the kernel splits CPU time into user and system by sampling: a run of a few
         # milliseconds is repeated until the runs together take CPU_SPLIT_SECONDS
@@ -598,7 +600,7 @@ def case_linear(n_customers: int) -> dict:
                 for _ in range(runs):
                     step()
         cpu[name] = {"seconds": measured.seconds / runs, "user": measured.user / runs,
-                     "system": measured.system / runs, "runs": runs, "first_seconds": first}
+                     "system": measured.system / runs, "runs": runs, "first_seconds": timers[0].seconds}
         return result
 
     original = tx  # as run_clv_study does: factorise the ids once, then work on integer codes
@@ -945,12 +947,11 @@ def issue17_markdown(results: dict) -> list[str]:
             "; ".join(" / ".join(f"{lookup[n][k]:.2f}" for k in ("look_up", "mark", "pass")) for n in sizes)
             + f" (look-up {lookup[sizes[-1]]['look_up'] / lookup[sizes[0]]['look_up']:.1f}x the first size)", "–", None)
     for variant, how in (("", ""), ("_kept", f"; {KEPT_LABEL}")):
-        linear = [(n, c[f"linear_{n}{variant}"]) for n in ("100k", "1M", "1.5M", "10M")
-                  if "steps" in c.get(f"linear_{n}{variant}", {})]
+        linear = _linear_cases(c, variant, "steps")
         for step in linear[0][1]["steps"] if linear else ():
             per = [(n, case["steps"][step] / case["customers"] * 1e6) for n, case in linear]
             spread = max(v for _, v in per) / max(min(v for _, v in per), 1e-12)
-            growth = max(v for _, v in per[1:]) / max(per[0][1], 1e-12) if len(per) > 1 else 1.0
+            growth = _growth([v for _, v in per])
             # "Linear" is read as "grows no faster than the data": a step whose time per customer
             # falls at scale (the fits on collapsed statistics) meets it; max/min is shown too.
             met = growth <= 1.3 if len(per) > 1 else None
@@ -977,12 +978,26 @@ def issue17_markdown(results: dict) -> list[str]:
     return rows
 
 
+#: Sizes of the linear cases (``linear_<size>``), smallest first: growth is read against the first.
+LINEAR_SIZES = ("100k", "1M", "1.5M", "10M")
+
+
+def _linear_cases(c: dict, variant: str, field: str) -> list[tuple[str, dict]]:
+    """(size, case) of the linear cases of ``variant`` ("" or "_kept") that recorded ``field``."""
+    return [(n, c[f"linear_{n}{variant}"]) for n in LINEAR_SIZES if field in c.get(f"linear_{n}{variant}", {})]
+
+
+def _growth(per_customer: list[float]) -> float:
+    """The largest figure after the first over the first (1.0 for a single figure)."""
+    return max(per_customer[1:]) / max(per_customer[0], 1e-12) if len(per_customer) > 1 else 1.0
+
+
 def _linear_cpu_rows(c: dict) -> list[str]:
     """A table under the target rows: the linear steps' CPU time per customer in their best run,
     the code's own (user) apart from the kernel's (system: page faults on new memory), at each
     size. It shows whether time per customer grows with the work the code does or with what
     memory costs at that size."""
-    linear = [(n, c[f"linear_{n}"]) for n in ("100k", "1M", "1.5M", "10M") if "cpu" in c.get(f"linear_{n}", {})]
+    linear = _linear_cases(c, "", "cpu")
     if not linear:
         return []
     head = [n for n, _ in linear]
@@ -995,7 +1010,7 @@ def _linear_cpu_rows(c: dict) -> list[str]:
     for step in linear[0][1]["cpu"]:
         per = [(case["cpu"][step]["user"] / case["customers"] * 1e6, case["cpu"][step]["system"] / case["customers"] * 1e6)
                for _, case in linear]
-        growth = max(user for user, _ in per[1:]) / max(per[0][0], 1e-12) if len(per) > 1 else 1.0
+        growth = _growth([user for user, _ in per])
         lines.append(f"| `{step}` | " + " | ".join(f"{user:,.2f} / {system:,.2f}" for user, system in per)
                      + f" | {growth:.2f} |")
     return lines
